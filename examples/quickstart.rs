@@ -1,0 +1,84 @@
+//! The scenario junctiondb was born from: users in groups through a
+//! `membership` table with an invite reason and a join date, and a
+//! symmetrical `friends` relation. Run with
+//! `cargo run --release --example quickstart`.
+
+use junctiondb::{row, Database, OnDelete, Schema, Type};
+
+fn main() -> Result<(), junctiondb::Error> {
+    let schema = Schema::builder()
+        .table("group", |t| {
+            t.column("name", Type::Text).unique();
+        })
+        .table("user", |t| {
+            t.column("username", Type::Text).unique();
+            t.many_to_many("groups", "group").through("membership").related_name("members");
+        })
+        .table("membership", |t| {
+            t.foreign_key("user", "user").on_delete(OnDelete::Cascade);
+            t.foreign_key("group", "group").on_delete(OnDelete::Cascade);
+            t.column("invite_reason", Type::Text).nullable();
+            t.column("joined", Type::Int).default(2020);
+        })
+        .table("person", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("friends", "self");
+        })
+        .build()?;
+    let db = Database::new(schema);
+
+    let (rock, jazz) = db.write(|tx| {
+        let jim = tx.insert("user", row! { "username" => "jim" })?;
+        let ann = tx.insert("user", row! { "username" => "ann" })?;
+        let bob = tx.insert("user", row! { "username" => "bob" })?;
+        let rock = tx.insert("group", row! { "name" => "rock" })?;
+        let jazz = tx.insert("group", row! { "name" => "jazz" })?;
+        tx.related(jim, "groups")?.add_with([rock], row! { "invite_reason" => "needed a drummer", "joined" => 2021 })?;
+        tx.related(rock, "members")?.add([ann, bob])?;
+        tx.related(ann, "groups")?.add([jazz])?;
+        Ok::<_, junctiondb::Error>((rock, jazz))
+    })?;
+
+    db.read(|tx| {
+        let members: Vec<String> = tx.related(rock, "members")?.rows().filter_map(|r| r.text("username").map(str::to_owned)).collect();
+        println!("rock members: {members:?}");
+        println!("jazz has {} member(s)", tx.related(jazz, "members")?.count());
+        println!("memberships: {}", tx.count("membership")?);
+        for m in tx.scan("membership")? {
+            println!("  user {} in group {}: {:?} since {}", m.int("user_id").unwrap_or(0), m.int("group_id").unwrap_or(0), m.text("invite_reason"), m.int("joined").unwrap_or(0));
+        }
+        Ok::<_, junctiondb::Error>(())
+    })?;
+
+    // set(): rock keeps ann (same membership row), loses bob, gains jim back later.
+    db.write(|tx| {
+        let ann = tx.find_by("user", "username", "ann")?[0].key();
+        tx.related(rock, "members")?.set([ann])?;
+        Ok::<_, junctiondb::Error>(())
+    })?;
+    db.read(|tx| {
+        println!("after set([ann]): rock members {:?}, memberships {}", tx.related(rock, "members")?.ids().collect::<Vec<_>>(), tx.count("membership")?);
+        Ok::<_, junctiondb::Error>(())
+    })?;
+
+    // Friends are symmetrical: one add, both see each other.
+    db.write(|tx| {
+        let a = tx.insert("person", row! { "name" => "Alice" })?;
+        let b = tx.insert("person", row! { "name" => "Bea" })?;
+        let c = tx.insert("person", row! { "name" => "Cy" })?;
+        tx.related(a, "friends")?.add([b, c])?;
+        println!("Bea's friends: {:?}", tx.related(b, "friends")?.ids());
+        println!("friend rows stored (mirrored): {}", tx.count("person_friends")?);
+        Ok::<_, junctiondb::Error>(())
+    })?;
+
+    // Deleting a group cascades to its memberships.
+    let deleted = db.write(|tx| tx.delete(rock))?;
+    println!("deleting rock removed: {:?}", deleted.iter().collect::<Vec<_>>());
+    db.read(|tx| {
+        println!("memberships left: {}", tx.count("membership")?);
+        tx.verify().expect("invariants hold");
+        Ok::<_, junctiondb::Error>(())
+    })?;
+    Ok(())
+}

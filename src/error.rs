@@ -1,0 +1,364 @@
+//! Errors: one [`Error`] enum for everything a call can reject, and
+//! [`SchemaError`], the list of [`Diagnostic`]s a failed build reports.
+
+use std::fmt;
+
+use crate::value::{Row, Type, Value};
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a database call can reject.
+///
+/// A write that returns an error has changed nothing. Errors raised by an
+/// insert or an update hand the rejected [`Row`] back (see
+/// [`Error::into_row`]).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Error {
+    /// No table has this name.
+    UnknownTable {
+        /// The name asked for.
+        table: String,
+    },
+    /// The table has no column with this name.
+    UnknownColumn {
+        /// The table.
+        table: String,
+        /// The name asked for.
+        column: String,
+        /// The rejected row.
+        row: Option<Box<Row>>,
+    },
+    /// The table has no relation accessor with this name.
+    UnknownAccessor {
+        /// The table.
+        table: String,
+        /// The name asked for.
+        name: String,
+        /// The accessors the table does have.
+        choices: Vec<String>,
+    },
+    /// A value does not have the column's type.
+    TypeMismatch {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The column's type.
+        expected: Type,
+        /// The offending value.
+        value: Value,
+        /// The rejected row.
+        row: Option<Box<Row>>,
+    },
+    /// `NULL` (or no value and no default) for a column that is not nullable.
+    NotNull {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The rejected row.
+        row: Option<Box<Row>>,
+    },
+    /// The value is already taken in a unique column (or the pair in a
+    /// through table).
+    Unique {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The value already present.
+        value: Value,
+        /// The rejected row.
+        row: Option<Box<Row>>,
+    },
+    /// A foreign key names a row that does not exist.
+    ForeignKey {
+        /// The table holding the foreign key.
+        table: String,
+        /// The foreign key column.
+        column: String,
+        /// The referenced table.
+        target: String,
+        /// The missing id.
+        id: i64,
+        /// The rejected row.
+        row: Option<Box<Row>>,
+    },
+    /// No row has this id.
+    NotFound {
+        /// The table.
+        table: String,
+        /// The id asked for.
+        id: i64,
+    },
+    /// A key of one table was given where a row of another was expected.
+    WrongTable {
+        /// The table expected.
+        expected: String,
+        /// The table of the key given.
+        found: String,
+        /// The key's id.
+        id: i64,
+    },
+    /// An explicit id that is not a positive integer.
+    InvalidId {
+        /// The table.
+        table: String,
+        /// The id given.
+        id: i64,
+        /// The rejected row.
+        row: Option<Box<Row>>,
+    },
+    /// Deleting would break a `Protect` foreign key.
+    Protected {
+        /// The table of the row being deleted.
+        table: String,
+        /// Its id.
+        id: i64,
+        /// The table that references it.
+        referenced_by: String,
+        /// The foreign key field there.
+        field: String,
+        /// How many rows reference it.
+        count: usize,
+    },
+    /// Deleting would break a `Restrict` foreign key (the referencing rows
+    /// are not being deleted by a cascade of the same delete).
+    Restricted {
+        /// The table of the row being deleted.
+        table: String,
+        /// Its id.
+        id: i64,
+        /// The table that references it.
+        referenced_by: String,
+        /// The foreign key field there.
+        field: String,
+        /// How many rows reference it.
+        count: usize,
+    },
+    /// More than one row matched where one was expected (Django's
+    /// `MultipleObjectsReturned`).
+    MultipleFound {
+        /// The table.
+        table: String,
+        /// How many rows matched.
+        count: usize,
+    },
+    /// The operation is not offered here; the message says why and what to
+    /// use instead.
+    Unsupported {
+        /// The table.
+        table: String,
+        /// What was refused, and why.
+        reason: String,
+    },
+    /// A query path or lookup is wrong.
+    Query {
+        /// The table the path starts from.
+        table: String,
+        /// The path as given.
+        path: String,
+        /// What is wrong, and the valid choices where there are some.
+        reason: String,
+    },
+    /// The table has reached its capacity of 2^31 - 1 rows.
+    TableFull {
+        /// The table.
+        table: String,
+    },
+    /// This thread already holds this database's lock (a `read` or `write`
+    /// inside a `write` closure): the call would deadlock.
+    Reentrant,
+    /// The schema is invalid.
+    Schema(SchemaError),
+}
+
+impl Error {
+    /// The rejected row, where the failed call had one.
+    pub fn row(&self) -> Option<&Row> {
+        match self {
+            Error::UnknownColumn { row, .. }
+            | Error::TypeMismatch { row, .. }
+            | Error::NotNull { row, .. }
+            | Error::Unique { row, .. }
+            | Error::ForeignKey { row, .. }
+            | Error::InvalidId { row, .. } => row.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Takes the rejected row back, where the failed call had one.
+    pub fn into_row(self) -> Option<Row> {
+        match self {
+            Error::UnknownColumn { row, .. }
+            | Error::TypeMismatch { row, .. }
+            | Error::NotNull { row, .. }
+            | Error::Unique { row, .. }
+            | Error::ForeignKey { row, .. }
+            | Error::InvalidId { row, .. } => row.map(|r| *r),
+            _ => None,
+        }
+    }
+
+    /// Attaches the rejected row to errors that carry one.
+    pub(crate) fn with_row(mut self, rejected: &Row) -> Self {
+        match &mut self {
+            Error::UnknownColumn { row, .. }
+            | Error::TypeMismatch { row, .. }
+            | Error::NotNull { row, .. }
+            | Error::Unique { row, .. }
+            | Error::ForeignKey { row, .. }
+            | Error::InvalidId { row, .. } => {
+                if row.is_none() {
+                    *row = Some(Box::new(rejected.clone()));
+                }
+            }
+            _ => {}
+        }
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownTable { table } => write!(f, "no table is named {table:?}"),
+            Error::UnknownColumn { table, column, .. } => {
+                write!(f, "table {table:?} has no column {column:?}")
+            }
+            Error::UnknownAccessor { table, name, choices } => write!(
+                f,
+                "table {table:?} has no relation named {name:?}; choices are: {}",
+                choices.join(", ")
+            ),
+            Error::TypeMismatch { table, column, expected, value, .. } => write!(
+                f,
+                "column {table}.{column} holds {expected}, but {value} was given"
+            ),
+            Error::NotNull { table, column, .. } => write!(
+                f,
+                "column {table}.{column} is not nullable and got no value (give one, or declare a default)"
+            ),
+            Error::Unique { table, column, value, .. } => {
+                write!(f, "{table}.{column} = {value} already exists and must be unique")
+            }
+            Error::ForeignKey { table, column, target, id, .. } => write!(
+                f,
+                "{table}.{column} = {id} names no row of table {target:?}"
+            ),
+            Error::NotFound { table, id } => write!(f, "table {table:?} has no row with id {id}"),
+            Error::WrongTable { expected, found, id } => write!(
+                f,
+                "expected a row of table {expected:?}, but got {found:?} id {id}"
+            ),
+            Error::InvalidId { table, id, .. } => {
+                write!(f, "id {id} for table {table:?} is not a positive integer")
+            }
+            Error::Protected { table, id, referenced_by, field, count } => write!(
+                f,
+                "cannot delete {table} {id}: {count} row(s) of {referenced_by} reference it through the protected foreign key {field:?}"
+            ),
+            Error::Restricted { table, id, referenced_by, field, count } => write!(
+                f,
+                "cannot delete {table} {id}: {count} row(s) of {referenced_by} reference it through the restricted foreign key {field:?} and are not deleted with it"
+            ),
+            Error::MultipleFound { table, count } => {
+                write!(f, "{count} rows of {table:?} matched where at most one was expected")
+            }
+            Error::Unsupported { table, reason } => write!(f, "table {table:?}: {reason}"),
+            Error::Query { table, path, reason } => {
+                write!(f, "bad query path {path:?} on table {table:?}: {reason}")
+            }
+            Error::TableFull { table } => {
+                write!(f, "table {table:?} is full (2^31 - 1 rows)")
+            }
+            Error::Reentrant => f.write_str(
+                "this thread already holds the database lock (read or write inside a write closure)",
+            ),
+            Error::Schema(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Schema(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<SchemaError> for Error {
+    fn from(e: SchemaError) -> Self {
+        Error::Schema(e)
+    }
+}
+
+/// How serious a [`Diagnostic`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// The schema is rejected.
+    Error,
+    /// The schema builds; the declaration has no effect or is suspicious.
+    Warning,
+}
+
+/// One finding of the schema checks, named like Django's system checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The check id: Django's (`fields.E300`, `fields.W345`, `models.E003`)
+    /// or this crate's (`junction.E001`...).
+    pub id: &'static str,
+    /// Error or warning.
+    pub level: Level,
+    /// The table the finding is about.
+    pub table: String,
+    /// The field (column or relation) it is about, if any.
+    pub field: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}.{}: ({}) {}", self.table, field, self.id, self.message),
+            None => write!(f, "{}: ({}) {}", self.table, self.id, self.message),
+        }
+    }
+}
+
+/// A schema that failed its checks: every error found, with the warnings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaError {
+    /// All diagnostics, errors first.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl SchemaError {
+    /// Whether a diagnostic with this id was reported.
+    pub fn has(&self, id: &str) -> bool {
+        self.diagnostics.iter().any(|d| d.id == id)
+    }
+
+    /// The error-level diagnostics.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.level == Level::Error)
+    }
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors = self.errors().count();
+        write!(f, "the schema has {errors} error(s)")?;
+        for d in &self.diagnostics {
+            write!(f, "\n  {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SchemaError {}

@@ -1,0 +1,306 @@
+//! The junction: one many-to-many relation's through rows, indexed both
+//! ways by slot.
+//!
+//! ```text
+//! fwd[source_slot] -> Adj of (target_slot, position in rev[target_slot], payload)
+//! rev[target_slot] -> Adj of (source_slot, position in fwd[source_slot], payload)
+//! ```
+//!
+//! A through row `(s, t)` is one entry in `fwd[s]` and its mirror in
+//! `rev[t]`, each holding the other's position. For an auto-created through
+//! table the entries are the rows (payload `()`); for a custom through
+//! table the payload is the through row's slot in its table.
+//!
+//! Costs: `link` O(1) amortized; `unlink` of a known position O(1);
+//! `find(s, t)` looks in the shorter of `fwd[s]` and `rev[t]`, so it is O(1)
+//! expected at any degree (see `adjacency`); walking one end is O(degree).
+
+use smallvec::SmallVec;
+
+use super::adjacency::{Adj, Entry};
+
+/// What `unlink` removed, enough to put it back exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Unlinked<P> {
+    pub(crate) source: u32,
+    pub(crate) target: u32,
+    pub(crate) fpos: u32,
+    pub(crate) rpos: u32,
+    pub(crate) payload: P,
+}
+
+/// A bidirectional index of `(source_slot, target_slot)` pairs.
+#[derive(Clone, Debug)]
+pub(crate) struct Junction<P> {
+    fwd: Vec<Adj<P>>,
+    rev: Vec<Adj<P>>,
+    len: usize,
+}
+
+impl<P> Default for Junction<P> {
+    fn default() -> Self {
+        Junction { fwd: Vec::new(), rev: Vec::new(), len: 0 }
+    }
+}
+
+fn list<P>(lists: &[Adj<P>], slot: u32) -> &[Entry<P>]
+where
+    P: Copy,
+{
+    lists.get(slot as usize).map_or(&[], Adj::entries)
+}
+
+fn grow<P>(lists: &mut Vec<Adj<P>>, slot: u32) -> &mut Adj<P> {
+    let i = slot as usize;
+    if lists.len() <= i {
+        lists.resize_with(i + 1, Adj::default);
+    }
+    &mut lists[i]
+}
+
+impl<P: Copy> Junction<P> {
+    /// The number of pairs (through rows). O(1).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The entries of `fwd[source]` (targets). O(1).
+    pub(crate) fn targets(&self, source: u32) -> &[Entry<P>] {
+        list(&self.fwd, source)
+    }
+
+    /// The entries of `rev[target]` (sources). O(1).
+    pub(crate) fn sources(&self, target: u32) -> &[Entry<P>] {
+        list(&self.rev, target)
+    }
+
+    /// The slots that have a forward list allocated.
+    pub(crate) fn source_slots(&self) -> usize {
+        self.fwd.len()
+    }
+
+    /// A position in `fwd[source]` of a pair `(source, target)`, looked up
+    /// in the shorter of the two lists. O(1) expected.
+    pub(crate) fn find(&self, source: u32, target: u32) -> Option<u32> {
+        let (f, r) = (self.fwd.get(source as usize)?, self.rev.get(target as usize)?);
+        if f.len() <= r.len() || f.is_indexed() {
+            f.find(target)
+        } else {
+            r.find(source).map(|rpos| r.entries()[rpos as usize].back)
+        }
+    }
+
+    /// Every position in `fwd[source]` of the pair `(source, target)`.
+    /// O(1 + matches) expected.
+    pub(crate) fn find_all(&self, source: u32, target: u32) -> SmallVec<[u32; 2]> {
+        let (Some(f), Some(r)) = (self.fwd.get(source as usize), self.rev.get(target as usize)) else {
+            return SmallVec::new();
+        };
+        if f.len() <= r.len() || f.is_indexed() {
+            f.find_all(target)
+        } else {
+            r.find_all(source).into_iter().map(|rpos| r.entries()[rpos as usize].back).collect()
+        }
+    }
+
+    /// Adds the pair at the end of both lists. O(1) amortized.
+    pub(crate) fn link(&mut self, source: u32, target: u32, payload: P) {
+        let rpos = grow(&mut self.rev, target).len() as u32;
+        let fpos = grow(&mut self.fwd, source).push(Entry { node: target, back: rpos, payload });
+        self.rev[target as usize].push(Entry { node: source, back: fpos, payload });
+        self.len += 1;
+    }
+
+    /// Removes the pair at `fwd[source][fpos]`. O(1) expected.
+    pub(crate) fn unlink(&mut self, source: u32, fpos: u32) -> Unlinked<P> {
+        let (removed, moved) = self.fwd[source as usize].swap_remove(fpos);
+        if let Some(m) = moved {
+            self.rev[m.node as usize].set_back(m.back, fpos);
+        }
+        let target = removed.node;
+        let rpos = removed.back;
+        let (_, moved) = self.rev[target as usize].swap_remove(rpos);
+        if let Some(m) = moved {
+            self.fwd[m.node as usize].set_back(m.back, rpos);
+        }
+        self.len -= 1;
+        Unlinked { source, target, fpos, rpos, payload: removed.payload }
+    }
+
+    /// Undoes the `link` of `(source, target)`, the last entry of both lists.
+    pub(crate) fn unlink_last(&mut self, source: u32) -> Unlinked<P> {
+        let last = self.fwd[source as usize].len() as u32 - 1;
+        self.unlink(source, last)
+    }
+
+    /// Undoes an `unlink`: the pair goes back to its exact positions.
+    pub(crate) fn relink(&mut self, u: Unlinked<P>) {
+        let displaced = grow(&mut self.rev, u.target).insert_at(u.rpos, Entry { node: u.source, back: u.fpos, payload: u.payload });
+        if let Some(d) = displaced {
+            let end = self.rev[u.target as usize].len() as u32 - 1;
+            self.fwd[d.node as usize].set_back(d.back, end);
+        }
+        let displaced = grow(&mut self.fwd, u.source).insert_at(u.fpos, Entry { node: u.target, back: u.rpos, payload: u.payload });
+        if let Some(d) = displaced {
+            let end = self.fwd[u.source as usize].len() as u32 - 1;
+            self.rev[d.node as usize].set_back(d.back, end);
+        }
+        self.len += 1;
+    }
+
+    /// Checks the mirror invariant: every `fwd` entry's mirror is the `rev`
+    /// entry at its `back` and points back at it (and vice versa), the
+    /// count matches, and every list's hash index is exact.
+    pub(crate) fn verify(&self) -> Result<(), String>
+    where
+        P: PartialEq + std::fmt::Debug,
+    {
+        let mut count = 0;
+        for (s, adj) in self.fwd.iter().enumerate() {
+            adj.verify_index().map_err(|e| format!("fwd[{s}]: {e}"))?;
+            for (p, e) in adj.entries().iter().enumerate() {
+                count += 1;
+                let m = list(&self.rev, e.node).get(e.back as usize);
+                match m {
+                    Some(m) if m.node as usize == s && m.back as usize == p && m.payload == e.payload => {}
+                    _ => return Err(format!("fwd[{s}][{p}] = {e:?} has no matching mirror in rev (found {m:?})")),
+                }
+            }
+        }
+        let mut rcount = 0;
+        for (t, adj) in self.rev.iter().enumerate() {
+            adj.verify_index().map_err(|e| format!("rev[{t}]: {e}"))?;
+            for (p, e) in adj.entries().iter().enumerate() {
+                rcount += 1;
+                let m = list(&self.fwd, e.node).get(e.back as usize);
+                if !matches!(m, Some(m) if m.node as usize == t && m.back as usize == p) {
+                    return Err(format!("rev[{t}][{p}] = {e:?} has no matching mirror in fwd"));
+                }
+            }
+        }
+        if count != self.len || rcount != self.len {
+            return Err(format!("junction counts {} pairs but holds {count} forward and {rcount} reverse entries", self.len));
+        }
+        Ok(())
+    }
+}
+
+/// The junction of one relation: auto-created through (entries are the
+/// rows) or custom through (entries carry the through row's slot).
+#[derive(Clone, Debug)]
+pub(crate) enum Links {
+    Auto(Junction<()>),
+    Custom(Junction<u32>),
+}
+
+macro_rules! both {
+    ($self:expr, $j:ident => $body:expr) => {
+        match $self {
+            Links::Auto($j) => $body,
+            Links::Custom($j) => $body,
+        }
+    };
+}
+
+impl Links {
+    pub(crate) fn len(&self) -> usize {
+        both!(self, j => j.len())
+    }
+
+    /// The neighbour slots of `slot` in one direction, one per through row.
+    pub(crate) fn neighbours(&self, slot: u32, forward: bool) -> NodeIter<'_> {
+        match self {
+            Links::Auto(j) => NodeIter::Auto(if forward { j.targets(slot) } else { j.sources(slot) }.iter()),
+            Links::Custom(j) => NodeIter::Custom(if forward { j.targets(slot) } else { j.sources(slot) }.iter()),
+        }
+    }
+
+    /// The number of through rows at `slot` in one direction. O(1).
+    pub(crate) fn degree(&self, slot: u32, forward: bool) -> usize {
+        both!(self, j => if forward { j.targets(slot).len() } else { j.sources(slot).len() })
+    }
+
+    /// Whether the pair is linked. O(1) expected.
+    pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
+        both!(self, j => j.find(source, target).is_some())
+    }
+
+    /// The number of through rows for the pair. O(1 + matches) expected.
+    pub(crate) fn count_pair(&self, source: u32, target: u32) -> usize {
+        both!(self, j => j.find_all(source, target).len())
+    }
+
+    pub(crate) fn verify(&self) -> Result<(), String> {
+        both!(self, j => j.verify())
+    }
+}
+
+/// Neighbour slots of one list.
+#[derive(Clone, Debug)]
+pub(crate) enum NodeIter<'a> {
+    Auto(std::slice::Iter<'a, Entry<()>>),
+    Custom(std::slice::Iter<'a, Entry<u32>>),
+}
+
+impl Iterator for NodeIter<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        match self {
+            NodeIter::Auto(it) => it.next().map(|e| e.node),
+            NodeIter::Custom(it) => it.next().map(|e| e.node),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self {
+            NodeIter::Auto(it) => it.len(),
+            NodeIter::Custom(it) => it.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for NodeIter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unlink_relink_round_trip_keeps_order() {
+        let mut j: Junction<()> = Junction::default();
+        let pairs = [(0, 0), (0, 1), (1, 0), (2, 0), (0, 2), (1, 1)];
+        for &(s, t) in &pairs {
+            j.link(s, t, ());
+        }
+        j.verify().unwrap();
+        for &(s, t) in &pairs {
+            let before = j.clone();
+            let fpos = j.find(s, t).unwrap();
+            let u = j.unlink(s, fpos);
+            j.verify().unwrap();
+            assert!(j.find(s, t).is_none());
+            j.relink(u);
+            j.verify().unwrap();
+            assert_eq!(j.targets(s), before.targets(s));
+            assert_eq!(j.sources(t), before.sources(t));
+        }
+    }
+
+    #[test]
+    fn hub_find_uses_shorter_side() {
+        let mut j: Junction<()> = Junction::default();
+        for s in 0..10_000 {
+            j.link(s, 0, ());
+        }
+        j.verify().unwrap();
+        assert_eq!(j.find(9_999, 0), Some(0));
+        let fpos = j.find(5_000, 0).unwrap();
+        j.unlink(5_000, fpos);
+        j.verify().unwrap();
+        assert!(j.find(5_000, 0).is_none());
+        assert_eq!(j.sources(0).len(), 9_999);
+    }
+}

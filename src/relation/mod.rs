@@ -1,0 +1,8 @@
+//! Relations: the junction (a many-to-many relation's bidirectional index)
+//! and its adjacency lists. Mutation primitives report what they changed so
+//! the transaction layer can undo it exactly; nothing here knows names.
+
+pub(crate) mod adjacency;
+pub(crate) mod junction;
+
+pub(crate) use junction::{Junction, Links};

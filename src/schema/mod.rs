@@ -1,0 +1,239 @@
+//! The schema: declared with [`SchemaBuilder`], checked and resolved once by
+//! `build`, then immutable. Run-time code refers to tables, columns and
+//! relations by small copyable handles resolved from names here.
+
+mod builder;
+mod naming;
+mod resolve;
+
+use std::collections::HashMap;
+
+pub use builder::{ColumnBuilder, ForeignKeyBuilder, ManyToManyBuilder, OnDelete, SchemaBuilder, TableBuilder};
+
+use crate::error::Diagnostic;
+use crate::value::{Type, Value};
+
+/// A table of a built [`Schema`]: a small copyable handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableId(pub(crate) u32);
+
+impl TableId {
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A column of a table: a small copyable handle. Column 0 is `id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ColumnId {
+    pub(crate) table: TableId,
+    pub(crate) index: u16,
+}
+
+impl ColumnId {
+    /// The table of this column.
+    pub fn table(self) -> TableId {
+        self.table
+    }
+}
+
+pub(crate) type FkId = u32;
+pub(crate) type RelId = u32;
+
+/// One end of a relation, as seen from a table: the forward side of a
+/// many-to-many field, its reverse accessor, or the reverse accessor of a
+/// foreign key. Resolve it once with [`Schema::accessor`] and pass it to the
+/// handle-taking calls (`related_at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Accessor {
+    pub(crate) table: TableId,
+    pub(crate) kind: AccessorKind,
+}
+
+impl Accessor {
+    /// The table whose rows this accessor starts from.
+    pub fn table(self) -> TableId {
+        self.table
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum AccessorKind {
+    /// Source -> targets of a many-to-many relation.
+    Forward(RelId),
+    /// Target -> sources of a many-to-many relation.
+    Reverse(RelId),
+    /// Target -> referencing rows of a foreign key.
+    FkReverse(FkId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TableKind {
+    Plain,
+    /// The auto-created through table of a many-to-many relation: its rows
+    /// live in the junction, not in column storage.
+    AutoThrough(RelId),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnDef {
+    pub(crate) name: String,
+    pub(crate) ty: Type,
+    pub(crate) nullable: bool,
+    pub(crate) unique: bool,
+    pub(crate) indexed: bool,
+    pub(crate) default: Option<Value>,
+    pub(crate) fk: Option<FkId>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct TableDef {
+    pub(crate) name: String,
+    pub(crate) kind: TableKind,
+    pub(crate) columns: Vec<ColumnDef>,
+    pub(crate) column_by_name: HashMap<String, u16>,
+    /// Foreign keys declared on this table.
+    pub(crate) fks_out: Vec<FkId>,
+    /// Foreign keys pointing at this table.
+    pub(crate) fks_in: Vec<FkId>,
+    /// Many-to-many relations with this table as source or target.
+    pub(crate) rels: Vec<RelId>,
+    /// Many-to-many relations whose custom through table this is.
+    pub(crate) through_for: Vec<RelId>,
+    /// Accessors usable with `related`, by name, in declaration order.
+    pub(crate) accessors: Vec<(String, Accessor)>,
+}
+
+impl TableDef {
+    pub(crate) fn column(&self, name: &str) -> Option<u16> {
+        self.column_by_name.get(name).copied()
+    }
+
+    pub(crate) fn accessor(&self, name: &str) -> Option<Accessor> {
+        self.accessors.iter().find(|(n, _)| n == name).map(|(_, a)| *a)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct FkDef {
+    pub(crate) name: String,
+    pub(crate) table: TableId,
+    pub(crate) column: u16,
+    pub(crate) target: TableId,
+    pub(crate) on_delete: OnDelete,
+    pub(crate) db_constraint: bool,
+    /// Reverse accessor name, `None` when hidden.
+    pub(crate) accessor: Option<String>,
+    /// Reverse query name, `None` when there is none usable.
+    pub(crate) query_name: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct RelDef {
+    pub(crate) name: String,
+    pub(crate) source: TableId,
+    pub(crate) target: TableId,
+    pub(crate) symmetrical: bool,
+    pub(crate) through: TableId,
+    pub(crate) auto_through: bool,
+    /// The through table's columns holding the source and the target id.
+    pub(crate) source_column: u16,
+    pub(crate) target_column: u16,
+    /// Reverse accessor name, `None` when hidden or symmetrical.
+    pub(crate) accessor: Option<String>,
+    /// Reverse query name, `None` when there is none usable.
+    pub(crate) query_name: Option<String>,
+    pub(crate) db_constraint: bool,
+    pub(crate) limit_choices_to: Vec<(String, Value)>,
+}
+
+/// A checked, immutable schema. Build one with [`Schema::builder`]; share it
+/// through the [`Database`](crate::Database) that owns it.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    pub(crate) tables: Vec<TableDef>,
+    pub(crate) table_by_name: HashMap<String, TableId>,
+    pub(crate) fks: Vec<FkDef>,
+    pub(crate) rels: Vec<RelDef>,
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+impl Schema {
+    /// Starts declaring a schema.
+    pub fn builder() -> SchemaBuilder {
+        SchemaBuilder::default()
+    }
+
+    /// The handle of a table (auto-created through tables included). O(1).
+    pub fn table(&self, name: &str) -> Option<TableId> {
+        self.table_by_name.get(name).copied()
+    }
+
+    /// The name of a table.
+    pub fn table_name(&self, table: TableId) -> &str {
+        &self.tables[table.index()].name
+    }
+
+    /// The names of all tables, in declaration order, auto-created through
+    /// tables after the tables that declare them.
+    pub fn table_names(&self) -> impl Iterator<Item = &str> {
+        self.tables.iter().map(|t| t.name.as_str())
+    }
+
+    /// The handle of a column (`"id"` included). O(1).
+    pub fn column(&self, table: &str, column: &str) -> Option<ColumnId> {
+        let t = self.table(table)?;
+        let index = self.tables[t.index()].column(column)?;
+        Some(ColumnId { table: t, index })
+    }
+
+    /// The names and types of a table's columns, `id` first.
+    pub fn columns(&self, table: TableId) -> impl Iterator<Item = (&str, Type)> {
+        self.tables[table.index()].columns.iter().map(|c| (c.name.as_str(), c.ty))
+    }
+
+    /// The accessor `name` on `table`: a many-to-many field name, or a
+    /// visible reverse accessor (`related_name`, default `<source>_set`).
+    pub fn accessor(&self, table: &str, name: &str) -> Option<Accessor> {
+        let t = self.table(table)?;
+        self.tables[t.index()].accessor(name)
+    }
+
+    /// The accessor names usable on `table`, in declaration order.
+    pub fn accessor_names(&self, table: TableId) -> impl Iterator<Item = &str> {
+        self.tables[table.index()].accessors.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// The through table of the many-to-many field `field` of `table`.
+    pub fn through_table(&self, table: &str, field: &str) -> Option<TableId> {
+        match self.accessor(table, field)?.kind {
+            AccessorKind::Forward(r) => Some(self.rels[r as usize].through),
+            _ => None,
+        }
+    }
+
+    /// Whether the many-to-many field `field` of `table` is symmetrical.
+    pub fn is_symmetrical(&self, table: &str, field: &str) -> Option<bool> {
+        match self.accessor(table, field)?.kind {
+            AccessorKind::Forward(r) => Some(self.rels[r as usize].symmetrical),
+            _ => None,
+        }
+    }
+
+    /// The warnings the build reported (`fields.W340`, `W341`, `W345`).
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    pub(crate) fn def(&self, table: TableId) -> &TableDef {
+        &self.tables[table.index()]
+    }
+
+    pub(crate) fn rel(&self, rel: RelId) -> &RelDef {
+        &self.rels[rel as usize]
+    }
+
+    pub(crate) fn fk(&self, fk: FkId) -> &FkDef {
+        &self.fks[fk as usize]
+    }
+}

@@ -1,0 +1,631 @@
+//! `SchemaBuilder::build`: resolves lazy references (`"self"`, names,
+//! `"settings.NAME"`), creates the auto-created through tables, and runs
+//! every check, collecting all diagnostics before failing.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{Diagnostic, Level, SchemaError};
+use crate::value::{Type, Value};
+
+use super::builder::{ForeignKeyBuilder, ManyToManyBuilder, OnDelete, SchemaBuilder, TableBuilder};
+use super::naming::{is_identifier, truncate_name};
+use super::{Accessor, AccessorKind, ColumnDef, FkDef, RelDef, Schema, TableDef, TableId, TableKind};
+
+/// Collected diagnostics.
+#[derive(Default)]
+struct Diags(Vec<Diagnostic>);
+
+impl Diags {
+    fn push(&mut self, id: &'static str, level: Level, table: &str, field: Option<&str>, message: String) {
+        self.0.push(Diagnostic {
+            id,
+            level,
+            table: table.to_owned(),
+            field: field.map(str::to_owned),
+            message,
+        });
+    }
+
+    fn error(&mut self, id: &'static str, table: &str, field: Option<&str>, message: String) {
+        self.push(id, Level::Error, table, field, message);
+    }
+
+    fn warning(&mut self, id: &'static str, table: &str, field: Option<&str>, message: String) {
+        self.push(id, Level::Warning, table, field, message);
+    }
+}
+
+/// Where a relation's `to` points.
+enum Target {
+    Table(TableId),
+    /// Reported already.
+    Invalid,
+}
+
+struct Ctx<'a> {
+    declared: &'a [TableBuilder],
+    settings: HashMap<&'a str, &'a str>,
+    /// Live (not swapped, not duplicate) declared tables by name.
+    live: HashMap<&'a str, TableId>,
+    swapped: HashSet<&'a str>,
+}
+
+impl Ctx<'_> {
+    fn resolve(&self, to: &str, own: TableId, table: &str, field: &str, d: &mut Diags) -> Target {
+        let name = if to == "self" {
+            return Target::Table(own);
+        } else if let Some(setting) = to.strip_prefix("settings.") {
+            match self.settings.get(setting) {
+                Some(name) => *name,
+                None => {
+                    d.error(
+                        "fields.E300",
+                        table,
+                        Some(field),
+                        format!("field defines a relation with setting {setting:?}, which is not defined; add `.setting({setting:?}, \"<table>\")` to the schema"),
+                    );
+                    return Target::Invalid;
+                }
+            }
+        } else {
+            to
+        };
+        if let Some(id) = self.live.get(name) {
+            Target::Table(*id)
+        } else if self.swapped.contains(name) {
+            d.error(
+                "fields.E301",
+                table,
+                Some(field),
+                format!("field defines a relation with table {name:?}, which has been swapped out; point it at the setting instead (\"settings.<NAME>\")"),
+            );
+            Target::Invalid
+        } else {
+            d.error(
+                "fields.E300",
+                table,
+                Some(field),
+                format!("field defines a relation with table {name:?}, which is not declared; declare it or fix the name"),
+            );
+            Target::Invalid
+        }
+    }
+}
+
+fn check_field_name(name: &str, table: &str, d: &mut Diags) {
+    if !is_identifier(name) {
+        d.error("junction.E002", table, Some(name), format!("{name:?} is not an identifier; use letters, digits and '_', not starting with a digit"));
+    } else if name.ends_with('_') {
+        d.error("fields.E001", table, Some(name), "field names must not end with an underscore; rename it".into());
+    } else if name.contains("__") {
+        d.error("fields.E002", table, Some(name), "field names must not contain \"__\" (it separates query path steps); rename it".into());
+    } else if name == "pk" {
+        d.error("fields.E003", table, Some(name), "\"pk\" is a reserved word that cannot be used as a field name; rename it".into());
+    } else if name == "id" {
+        d.error("models.E004", table, Some(name), "\"id\" is the implicit primary key and cannot be declared again; remove it or rename it".into());
+    }
+}
+
+fn check_related_names(related_name: Option<&str>, query_name: Option<&str>, table: &str, field: &str, d: &mut Diags) {
+    if let Some(name) = related_name {
+        if !(name.ends_with('+') || is_identifier(name)) {
+            d.error("fields.E306", table, Some(field), format!("the related_name {name:?} is not a valid identifier; use one, or end it with '+' to hide the reverse accessor"));
+        }
+    }
+    if let Some(name) = query_name {
+        if name.ends_with('_') {
+            d.error("fields.E308", table, Some(field), format!("reverse query name {name:?} must not end with an underscore; rename it"));
+        }
+        if name.contains("__") {
+            d.error("fields.E309", table, Some(field), format!("reverse query name {name:?} must not contain \"__\"; rename it"));
+        }
+    }
+}
+
+fn type_fits(value: &Value, ty: Type, nullable: bool) -> bool {
+    match value.type_of() {
+        None => nullable,
+        Some(t) => t == ty,
+    }
+}
+
+/// The reverse names of a relation: (accessor, query name).
+fn reverse_names(
+    related_name: Option<&str>,
+    related_query_name: Option<&str>,
+    source_table: &str,
+) -> (Option<String>, Option<String>) {
+    let hidden = related_name.is_some_and(|n| n.ends_with('+'));
+    let accessor = if hidden {
+        None
+    } else {
+        Some(related_name.map_or_else(|| format!("{source_table}_set"), str::to_owned))
+    };
+    let query = match (related_query_name, related_name) {
+        (Some(q), _) => Some(q.to_owned()),
+        (None, Some(_)) if hidden => None,
+        (None, Some(r)) => Some(r.to_owned()),
+        (None, None) => Some(source_table.to_owned()),
+    };
+    (accessor, query)
+}
+
+pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
+    let mut d = Diags::default();
+    let settings: HashMap<&str, &str> = b.settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    // Tables: names, duplicates, swapping.
+    let mut swapped = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut live_decls: Vec<&TableBuilder> = Vec::new();
+    for t in &b.tables {
+        if !is_identifier(&t.name) {
+            d.error("junction.E002", &t.name, None, format!("table name {:?} is not an identifier; use letters, digits and '_', not starting with a digit", t.name));
+        }
+        if !seen.insert(t.name.as_str()) {
+            d.error("junction.E001", &t.name, None, "a table with this name is declared twice; remove or rename one".into());
+            continue;
+        }
+        if let Some(setting) = &t.swappable {
+            match settings.get(setting.as_str()) {
+                Some(name) if *name != t.name => {
+                    if !b.tables.iter().any(|o| o.name == *name) {
+                        d.error("junction.E030", &t.name, None, format!("setting {setting:?} names table {name:?}, which is not declared"));
+                    }
+                    swapped.insert(t.name.as_str());
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        live_decls.push(t);
+    }
+    let live: HashMap<&str, TableId> =
+        live_decls.iter().enumerate().map(|(i, t)| (t.name.as_str(), TableId(i as u32))).collect();
+    let ctx = Ctx { declared: &b.tables, settings, live, swapped };
+    let _ = ctx.declared;
+
+    let mut tables: Vec<TableDef> = Vec::new();
+    let mut fks: Vec<FkDef> = Vec::new();
+    // Per FK: the builder (for reverse-name checks).
+    let mut fk_builders: Vec<&ForeignKeyBuilder> = Vec::new();
+
+    // Columns and foreign keys.
+    for (i, t) in live_decls.iter().enumerate() {
+        let own = TableId(i as u32);
+        let mut def = TableDef {
+            name: t.name.clone(),
+            kind: TableKind::Plain,
+            columns: vec![ColumnDef {
+                name: "id".into(),
+                ty: Type::Int,
+                nullable: false,
+                unique: true,
+                indexed: false,
+                default: None,
+                fk: None,
+            }],
+            column_by_name: HashMap::new(),
+            fks_out: Vec::new(),
+            fks_in: Vec::new(),
+            rels: Vec::new(),
+            through_for: Vec::new(),
+            accessors: Vec::new(),
+        };
+        let mut field_names: HashSet<String> = HashSet::new();
+        let mut field_ok = |name: &str, d: &mut Diags| {
+            check_field_name(name, &t.name, d);
+            if !field_names.insert(name.to_owned()) {
+                d.error("models.E006", &t.name, Some(name), "this field name is declared twice on the table; rename one".into());
+                false
+            } else {
+                true
+            }
+        };
+        for c in &t.columns {
+            if !field_ok(&c.name, &mut d) {
+                continue;
+            }
+            if let Some(v) = &c.default {
+                if !type_fits(v, c.ty, c.nullable) {
+                    d.error("junction.E010", &t.name, Some(&c.name), format!("the default {v} does not fit the column's type {}{}; give a value of that type", c.ty, if c.nullable { " (or NULL)" } else { "" }));
+                }
+            }
+            def.columns.push(ColumnDef {
+                name: c.name.clone(),
+                ty: c.ty,
+                nullable: c.nullable,
+                unique: c.unique,
+                indexed: c.indexed,
+                default: c.default.clone(),
+                fk: None,
+            });
+        }
+        for m in &t.many_to_many {
+            field_ok(&m.name, &mut d);
+        }
+        for f in &t.foreign_keys {
+            if !field_ok(&f.name, &mut d) {
+                continue;
+            }
+            let column = format!("{}_id", f.name);
+            if def.columns.iter().any(|c| c.name == column) {
+                d.error("models.E007", &t.name, Some(&f.name), format!("the foreign key's column {column:?} is already used by another field; rename one"));
+                continue;
+            }
+            check_related_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name, &f.name, &mut d);
+            if f.on_delete == OnDelete::SetNull && !f.nullable {
+                d.error("fields.E320", &t.name, Some(&f.name), "field specifies on_delete=SetNull, but cannot be null; make it nullable or change the rule".into());
+            }
+            if f.on_delete == OnDelete::SetDefault && f.default.is_none() {
+                d.error("fields.E321", &t.name, Some(&f.name), "field specifies on_delete=SetDefault, but has no default value; give it a default or change the rule".into());
+            }
+            if let Some(v) = &f.default {
+                if !type_fits(v, Type::Int, f.nullable) {
+                    d.error("junction.E010", &t.name, Some(&f.name), format!("the default {v} of a foreign key must be an Int id"));
+                }
+            }
+            let Target::Table(target) = ctx.resolve(&f.to, own, &t.name, &f.name, &mut d) else {
+                continue;
+            };
+            let fk_id = fks.len() as u32;
+            let (accessor, query_name) = reverse_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name);
+            fks.push(FkDef {
+                name: f.name.clone(),
+                table: own,
+                column: def.columns.len() as u16,
+                target,
+                on_delete: f.on_delete,
+                db_constraint: f.db_constraint,
+                accessor,
+                query_name,
+            });
+            fk_builders.push(f);
+            def.fks_out.push(fk_id);
+            def.columns.push(ColumnDef {
+                name: column,
+                ty: Type::Int,
+                nullable: f.nullable,
+                unique: f.unique,
+                indexed: !f.unique,
+                default: f.default.clone(),
+                fk: Some(fk_id),
+            });
+        }
+        def.column_by_name = def.columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i as u16)).collect();
+        for ix in &t.indexes {
+            match def.column_by_name.get(ix.as_str()) {
+                Some(&c) => {
+                    let col = &mut def.columns[c as usize];
+                    col.indexed = !col.unique;
+                }
+                None => d.error("junction.E011", &t.name, Some(ix), format!("an index names column {ix:?}, which the table does not have; fix the name or declare the column")),
+            }
+        }
+        tables.push(def);
+    }
+    for (i, fk) in fks.iter().enumerate() {
+        tables[fk.target.index()].fks_in.push(i as u32);
+    }
+
+    // Many-to-many relations.
+    let mut rels: Vec<RelDef> = Vec::new();
+    let mut rel_builders: Vec<&ManyToManyBuilder> = Vec::new();
+    let mut through_seen: HashMap<(TableId, TableId), String> = HashMap::new();
+    for (i, t) in live_decls.iter().enumerate() {
+        let own = TableId(i as u32);
+        for m in &t.many_to_many {
+            if let Some(rel) = declare_m2m(&ctx, own, t, m, &mut tables, &fks, &mut through_seen, rels.len() as u32, &mut d) {
+                rels.push(rel);
+                rel_builders.push(m);
+            }
+        }
+    }
+
+    // Auto-created through tables (after every declared table has its name).
+    let max_len = b.max_name_length;
+    for (r, rel) in rels.iter_mut().enumerate() {
+        let m = rel_builders[r];
+        if rel.through != TableId(u32::MAX) {
+            continue;
+        }
+        let source = tables[rel.source.index()].name.clone();
+        let target = tables[rel.target.index()].name.clone();
+        let name = m.db_table.clone().unwrap_or_else(|| truncate_name(&format!("{source}_{}", rel.name), max_len));
+        if let Some(clash) = tables.iter().find(|t| t.name == name) {
+            d.error("fields.E340", &source, Some(&rel.name), format!("the field's intermediary table {name:?} clashes with the table name of {:?}; set db_table to another name", clash.name));
+            continue;
+        }
+        let (from, to) = if rel.source == rel.target {
+            (format!("from_{source}_id"), format!("to_{target}_id"))
+        } else {
+            (format!("{source}_id"), format!("{target}_id"))
+        };
+        let link = |name: String| ColumnDef { name, ty: Type::Int, nullable: false, unique: false, indexed: false, default: None, fk: None };
+        let columns = vec![
+            ColumnDef { name: "id".into(), ty: Type::Int, nullable: false, unique: true, indexed: false, default: None, fk: None },
+            link(from),
+            link(to),
+        ];
+        let id = TableId(tables.len() as u32);
+        tables.push(TableDef {
+            name,
+            kind: TableKind::AutoThrough(r as u32),
+            column_by_name: columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i as u16)).collect(),
+            columns,
+            fks_out: Vec::new(),
+            fks_in: Vec::new(),
+            rels: Vec::new(),
+            through_for: Vec::new(),
+            accessors: Vec::new(),
+        });
+        rel.through = id;
+        rel.source_column = 1;
+        rel.target_column = 2;
+    }
+    // Relations whose through failed to resolve are dropped from here on.
+    let keep: Vec<bool> = rels.iter().map(|r| r.through != TableId(u32::MAX)).collect();
+
+    // Accessors and clash checks (fields.E302..E305).
+    check_clashes(&tables, &fks, &rels, &keep, &mut d);
+
+    let errors = d.0.iter().any(|x| x.level == Level::Error);
+    if errors {
+        let mut all = d.0;
+        all.sort_by_key(|x| x.level == Level::Warning);
+        return Err(SchemaError { diagnostics: all });
+    }
+
+    for (r, rel) in rels.iter().enumerate() {
+        let r = r as u32;
+        tables[rel.source.index()].rels.push(r);
+        if rel.target != rel.source {
+            tables[rel.target.index()].rels.push(r);
+        }
+        if !rel.auto_through {
+            tables[rel.through.index()].through_for.push(r);
+        }
+    }
+    // Accessor lists: forward fields, then reverse accessors in declaration order.
+    for (r, rel) in rels.iter().enumerate() {
+        let r = r as u32;
+        tables[rel.source.index()]
+            .accessors
+            .push((rel.name.clone(), Accessor { table: rel.source, kind: AccessorKind::Forward(r) }));
+    }
+    for (r, rel) in rels.iter().enumerate() {
+        if let (Some(name), false) = (&rel.accessor, rel.symmetrical) {
+            tables[rel.target.index()]
+                .accessors
+                .push((name.clone(), Accessor { table: rel.target, kind: AccessorKind::Reverse(r as u32) }));
+        }
+    }
+    for (f, fk) in fks.iter().enumerate() {
+        if let Some(name) = &fk.accessor {
+            tables[fk.target.index()]
+                .accessors
+                .push((name.clone(), Accessor { table: fk.target, kind: AccessorKind::FkReverse(f as u32) }));
+        }
+    }
+    let table_by_name = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), TableId(i as u32))).collect();
+    Ok(Schema { tables, table_by_name, fks, rels, warnings: d.0 })
+}
+
+/// Checks one many-to-many declaration and resolves its target and custom
+/// through. The auto-created through is made later (`through` is left as
+/// `TableId(u32::MAX)`).
+#[allow(clippy::too_many_arguments)]
+fn declare_m2m(
+    ctx: &Ctx<'_>,
+    own: TableId,
+    t: &TableBuilder,
+    m: &ManyToManyBuilder,
+    tables: &mut [TableDef],
+    fks: &[FkDef],
+    through_seen: &mut HashMap<(TableId, TableId), String>,
+    _rel_id: u32,
+    d: &mut Diags,
+) -> Option<RelDef> {
+    let table = t.name.as_str();
+    let field = m.name.as_str();
+    let target = match ctx.resolve(&m.to, own, table, field, d) {
+        Target::Table(id) => Some(id),
+        Target::Invalid => None,
+    };
+    let symmetrical = m.symmetrical.unwrap_or(m.to == "self");
+    check_related_names(m.related_name.as_deref(), m.related_query_name.as_deref(), table, field, d);
+    if m.unique {
+        d.error("fields.E330", table, Some(field), "many-to-many fields cannot be unique; remove unique()".into());
+    }
+    if m.null {
+        d.warning("fields.W340", table, Some(field), "null has no effect on a many-to-many field; remove it".into());
+    }
+    if m.validators > 0 {
+        d.warning("fields.W341", table, Some(field), "validators have no effect on a many-to-many field; remove them".into());
+    }
+    if symmetrical && m.related_name.is_some() {
+        d.warning("fields.W345", table, Some(field), "related_name has no effect on a symmetrical many-to-many field; remove it".into());
+    }
+    if m.through.is_some() && m.db_table.is_some() {
+        d.error("junction.E021", table, Some(field), "db_table names the auto-created through table and cannot be combined with through; remove one".into());
+    }
+    if m.through.is_some() && !m.db_constraint {
+        d.error("junction.E022", table, Some(field), "db_constraint(false) applies to the auto-created through table only; set db_constraint on the through table's foreign keys instead".into());
+    }
+    if m.through.is_none() && m.through_fields.is_some() {
+        d.error("junction.E023", table, Some(field), "through_fields needs a custom through table; add through(..) or remove through_fields".into());
+    }
+    if m.db_table.as_deref() == Some("") {
+        d.error("junction.E002", table, Some(field), "db_table must not be empty".into());
+    }
+    let target = target?;
+    if symmetrical && target != own {
+        d.error("junction.E020", table, Some(field), format!("a symmetrical relation must link a table to itself, but this one links {table:?} to {:?}; remove symmetrical(true)", tables[target.index()].name));
+    }
+    let (accessor, query_name) = if symmetrical {
+        (None, None)
+    } else {
+        reverse_names(m.related_name.as_deref(), m.related_query_name.as_deref(), table)
+    };
+    let mut rel = RelDef {
+        name: m.name.clone(),
+        source: own,
+        target,
+        symmetrical,
+        through: TableId(u32::MAX),
+        auto_through: m.through.is_none(),
+        source_column: 0,
+        target_column: 0,
+        accessor,
+        query_name,
+        db_constraint: m.db_constraint,
+        limit_choices_to: m.limit_choices_to.clone(),
+    };
+    let Some(through_name) = &m.through else {
+        return Some(rel);
+    };
+    let Some(&through) = ctx.live.get(through_name.as_str()) else {
+        d.error("fields.E331", table, Some(field), format!("field specifies a many-to-many relation through table {through_name:?}, which is not declared; declare it or fix the name"));
+        return None;
+    };
+    if let Some(other) = through_seen.insert((own, through), m.name.clone()) {
+        d.error("models.E003", table, None, format!("the table has two identical many-to-many relations ({other:?} and {field:?}) through the intermediate table {through_name:?}; use one"));
+        return None;
+    }
+    let through_fks: Vec<(u32, &FkDef)> =
+        fks.iter().enumerate().filter(|(_, f)| f.table == through).map(|(i, f)| (i as u32, f)).collect();
+    let src_name = tables[own.index()].name.clone();
+    let tgt_name = tables[target.index()].name.clone();
+    let (source_fk, target_fk) = if let Some((a, b)) = &m.through_fields {
+        if a.is_empty() || b.is_empty() {
+            d.error("fields.E337", table, Some(field), "through_fields must name two link fields: the foreign key to the source, then the one to the target".into());
+            return None;
+        }
+        let mut pick = |name: &str, side: TableId, side_name: &str| -> Option<u32> {
+            match through_fks.iter().find(|(_, f)| f.name == name) {
+                Some((i, f)) if f.target == side => Some(*i),
+                Some(_) => {
+                    d.error("fields.E339", table, Some(field), format!("'{through_name}.{name}' is not a foreign key to {side_name:?}; name a foreign key to {side_name:?} in through_fields"));
+                    None
+                }
+                None => {
+                    let is_column = tables[through.index()].column(name).is_some();
+                    d.error("fields.E338", table, Some(field), if is_column {
+                        format!("'{through_name}.{name}' is not a foreign key; through_fields must name foreign keys of {through_name:?}")
+                    } else {
+                        format!("the intermediary table {through_name:?} has no field {name:?}; through_fields must name its foreign keys")
+                    });
+                    None
+                }
+            }
+        };
+        let s = pick(a, own, &src_name);
+        let t2 = pick(b, target, &tgt_name);
+        (s?, t2?)
+    } else if own == target {
+        let to_self: Vec<u32> = through_fks.iter().filter(|(_, f)| f.target == own).map(|(i, _)| *i).collect();
+        if to_self.len() > 2 {
+            d.error("fields.E333", table, Some(field), format!("the through table {through_name:?} has more than two foreign keys to {src_name:?}, which is ambiguous; set through_fields(source, target)"));
+            return None;
+        }
+        if to_self.len() < 2 {
+            d.error("fields.E336", table, Some(field), format!("the table {through_name:?} is used as an intermediate table, but it does not have two foreign keys to {src_name:?}; add them"));
+            return None;
+        }
+        (to_self[0], to_self[1])
+    } else {
+        let from: Vec<u32> = through_fks.iter().filter(|(_, f)| f.target == own).map(|(i, _)| *i).collect();
+        let to: Vec<u32> = through_fks.iter().filter(|(_, f)| f.target == target).map(|(i, _)| *i).collect();
+        let mut ok = true;
+        if from.len() > 1 {
+            d.error("fields.E334", table, Some(field), format!("the through table {through_name:?} has more than one foreign key from {src_name:?}, which is ambiguous; set through_fields(source, target)"));
+            ok = false;
+        }
+        if to.len() > 1 {
+            d.error("fields.E335", table, Some(field), format!("the through table {through_name:?} has more than one foreign key to {tgt_name:?}, which is ambiguous; set through_fields(source, target)"));
+            ok = false;
+        }
+        if from.is_empty() || to.is_empty() {
+            d.error("fields.E336", table, Some(field), format!("the table {through_name:?} is used as an intermediate table, but it does not have a foreign key to {src_name:?} or {tgt_name:?}; add them"));
+            ok = false;
+        }
+        if !ok {
+            return None;
+        }
+        (from[0], to[0])
+    };
+    for fk in [source_fk, target_fk] {
+        if !fks[fk as usize].db_constraint {
+            d.error("junction.E024", table, Some(field), format!("the link foreign key {:?} of through table {through_name:?} has db_constraint(false); links must name existing rows, so turn it on", fks[fk as usize].name));
+        }
+    }
+    rel.through = through;
+    rel.source_column = fks[source_fk as usize].column;
+    rel.target_column = fks[target_fk as usize].column;
+    let _ = tables;
+    Some(rel)
+}
+
+/// Django's reverse-name clash checks, `fields.E302`–`E305`.
+fn check_clashes(tables: &[TableDef], fks: &[FkDef], rels: &[RelDef], keep: &[bool], d: &mut Diags) {
+    struct Reverse<'a> {
+        source: &'a str,
+        field: &'a str,
+        target: TableId,
+        accessor: Option<&'a str>,
+        query: Option<&'a str>,
+    }
+    let mut reverses: Vec<Reverse<'_>> = Vec::new();
+    for fk in fks {
+        reverses.push(Reverse {
+            source: &tables[fk.table.index()].name,
+            field: &fk.name,
+            target: fk.target,
+            accessor: fk.accessor.as_deref(),
+            query: fk.query_name.as_deref(),
+        });
+    }
+    for (r, rel) in rels.iter().enumerate() {
+        if !keep[r] {
+            continue;
+        }
+        reverses.push(Reverse {
+            source: &tables[rel.source.index()].name,
+            field: &rel.name,
+            target: rel.target,
+            accessor: rel.accessor.as_deref(),
+            query: rel.query_name.as_deref(),
+        });
+    }
+    let field_names = |t: TableId| -> Vec<&str> {
+        let mut names: Vec<&str> = tables[t.index()].columns.iter().map(|c| c.name.as_str()).collect();
+        names.extend(fks.iter().filter(|f| f.table == t).map(|f| f.name.as_str()));
+        names.extend(rels.iter().filter(|r| r.source == t).map(|r| r.name.as_str()));
+        names
+    };
+    for (i, r) in reverses.iter().enumerate() {
+        let target_name = &tables[r.target.index()].name;
+        let fields = field_names(r.target);
+        if let Some(a) = r.accessor {
+            if fields.contains(&a) {
+                d.error("fields.E302", r.source, Some(r.field), format!("reverse accessor '{target_name}.{a}' clashes with field name '{target_name}.{a}'; add or change related_name"));
+            }
+        }
+        if let Some(q) = r.query {
+            if fields.contains(&q) {
+                d.error("fields.E303", r.source, Some(r.field), format!("reverse query name {q:?} clashes with field name '{target_name}.{q}'; add or change related_query_name"));
+            }
+        }
+        for (j, o) in reverses.iter().enumerate() {
+            if i == j || o.target != r.target {
+                continue;
+            }
+            if r.accessor.is_some() && r.accessor == o.accessor {
+                d.error("fields.E304", r.source, Some(r.field), format!("reverse accessor '{target_name}.{}' clashes with the reverse accessor of '{}.{}'; add or change related_name", r.accessor.unwrap_or_default(), o.source, o.field));
+            }
+            if r.query.is_some() && r.query == o.query {
+                d.error("fields.E305", r.source, Some(r.field), format!("reverse query name {:?} clashes with the reverse query name of '{}.{}'; add or change related_query_name", r.query.unwrap_or_default(), o.source, o.field));
+            }
+        }
+    }
+}

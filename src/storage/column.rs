@@ -1,0 +1,188 @@
+//! One column's values: a typed vector indexed by slot, with a null bitmap
+//! when the column is nullable. Free slots hold a cheap placeholder.
+
+use crate::value::{Type, Value, ValueRef};
+
+#[derive(Clone, Debug)]
+enum Data {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+    Bool(Vec<bool>),
+    Text(Vec<Box<str>>),
+    Bytes(Vec<Box<[u8]>>),
+}
+
+/// A column store. Values are type-checked before they reach it.
+#[derive(Clone, Debug)]
+pub(crate) struct Column {
+    data: Data,
+    /// Bit `slot` set = the value is `NULL`. `None` for non-nullable columns.
+    nulls: Option<Vec<u64>>,
+}
+
+impl Column {
+    pub(crate) fn new(ty: Type, nullable: bool) -> Self {
+        let data = match ty {
+            Type::Int => Data::Int(Vec::new()),
+            Type::Float => Data::Float(Vec::new()),
+            Type::Bool => Data::Bool(Vec::new()),
+            Type::Text => Data::Text(Vec::new()),
+            Type::Bytes => Data::Bytes(Vec::new()),
+        };
+        Column { data, nulls: nullable.then(Vec::new) }
+    }
+
+    fn is_null(&self, slot: u32) -> bool {
+        self.nulls
+            .as_ref()
+            .is_some_and(|bits| bits.get(slot as usize / 64).is_some_and(|w| w >> (slot % 64) & 1 == 1))
+    }
+
+    fn set_null_bit(&mut self, slot: u32, null: bool) {
+        if let Some(bits) = &mut self.nulls {
+            let word = slot as usize / 64;
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            if null {
+                bits[word] |= 1 << (slot % 64);
+            } else {
+                bits[word] &= !(1 << (slot % 64));
+            }
+        }
+    }
+
+    /// The value at `slot`. O(1).
+    pub(crate) fn get(&self, slot: u32) -> ValueRef<'_> {
+        if self.is_null(slot) {
+            return ValueRef::Null;
+        }
+        let s = slot as usize;
+        match &self.data {
+            Data::Int(v) => ValueRef::Int(v[s]),
+            Data::Float(v) => ValueRef::Float(v[s]),
+            Data::Bool(v) => ValueRef::Bool(v[s]),
+            Data::Text(v) => ValueRef::Text(&v[s]),
+            Data::Bytes(v) => ValueRef::Bytes(&v[s]),
+        }
+    }
+
+    /// The integer at `slot` of an `Int` column (0 for `NULL`). O(1).
+    pub(crate) fn int(&self, slot: u32) -> i64 {
+        match &self.data {
+            Data::Int(v) => v[slot as usize],
+            _ => 0,
+        }
+    }
+
+    /// The whole integer vector of an `Int` column.
+    pub(crate) fn ints(&self) -> &[i64] {
+        match &self.data {
+            Data::Int(v) => v,
+            _ => &[],
+        }
+    }
+
+    /// Appends a value for a new slot.
+    pub(crate) fn push(&mut self, value: Value) {
+        let slot = self.len() as u32;
+        let null = value.is_null();
+        match (&mut self.data, value) {
+            (Data::Int(v), Value::Int(x)) => v.push(x),
+            (Data::Float(v), Value::Float(x)) => v.push(x),
+            (Data::Bool(v), Value::Bool(x)) => v.push(x),
+            (Data::Text(v), Value::Text(x)) => v.push(x.into_boxed_str()),
+            (Data::Bytes(v), Value::Bytes(x)) => v.push(x.into_boxed_slice()),
+            (data, _) => data.push_placeholder(),
+        }
+        self.set_null_bit(slot, null);
+    }
+
+    /// Drops the last slot.
+    pub(crate) fn pop(&mut self) {
+        let slot = self.len().saturating_sub(1) as u32;
+        self.set_null_bit(slot, false);
+        match &mut self.data {
+            Data::Int(v) => drop(v.pop()),
+            Data::Float(v) => drop(v.pop()),
+            Data::Bool(v) => drop(v.pop()),
+            Data::Text(v) => drop(v.pop()),
+            Data::Bytes(v) => drop(v.pop()),
+        }
+    }
+
+    /// Replaces the value at `slot`, returning the old one.
+    pub(crate) fn replace(&mut self, slot: u32, value: Value) -> Value {
+        let old = self.get(slot).to_owned();
+        let s = slot as usize;
+        let null = value.is_null();
+        match (&mut self.data, value) {
+            (Data::Int(v), Value::Int(x)) => v[s] = x,
+            (Data::Float(v), Value::Float(x)) => v[s] = x,
+            (Data::Bool(v), Value::Bool(x)) => v[s] = x,
+            (Data::Text(v), Value::Text(x)) => v[s] = x.into_boxed_str(),
+            (Data::Bytes(v), Value::Bytes(x)) => v[s] = x.into_boxed_slice(),
+            (data, _) => data.clear_at(s),
+        }
+        self.set_null_bit(slot, null);
+        old
+    }
+
+    /// Takes the value out of `slot`, leaving a placeholder.
+    pub(crate) fn take(&mut self, slot: u32) -> Value {
+        let old = self.replace(slot, Value::Null);
+        self.set_null_bit(slot, false);
+        old
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match &self.data {
+            Data::Int(v) => v.len(),
+            Data::Float(v) => v.len(),
+            Data::Bool(v) => v.len(),
+            Data::Text(v) => v.len(),
+            Data::Bytes(v) => v.len(),
+        }
+    }
+}
+
+impl Data {
+    fn push_placeholder(&mut self) {
+        match self {
+            Data::Int(v) => v.push(0),
+            Data::Float(v) => v.push(0.0),
+            Data::Bool(v) => v.push(false),
+            Data::Text(v) => v.push(Box::from("")),
+            Data::Bytes(v) => v.push(Box::from([])),
+        }
+    }
+
+    fn clear_at(&mut self, s: usize) {
+        match self {
+            Data::Int(v) => v[s] = 0,
+            Data::Float(v) => v[s] = 0.0,
+            Data::Bool(v) => v[s] = false,
+            Data::Text(v) => v[s] = Box::from(""),
+            Data::Bytes(v) => v[s] = Box::from([]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nullable_text_round_trip() {
+        let mut c = Column::new(Type::Text, true);
+        c.push(Value::from("a"));
+        c.push(Value::Null);
+        assert_eq!(c.get(0), ValueRef::Text("a"));
+        assert_eq!(c.get(1), ValueRef::Null);
+        assert_eq!(c.replace(1, Value::from("b")), Value::Null);
+        assert_eq!(c.get(1), ValueRef::Text("b"));
+        assert_eq!(c.take(0), Value::from("a"));
+        c.pop();
+        assert_eq!(c.len(), 1);
+    }
+}

@@ -1,0 +1,9 @@
+//! Storage: typed column vectors per table, the primary-key map, and hash
+//! indexes whose keys are read through the column store. Nothing here knows
+//! names, relations or transactions.
+
+mod column;
+mod index;
+mod table;
+
+pub(crate) use table::{Table, MAX_SLOTS};

@@ -1,0 +1,375 @@
+//! A table's rows: one [`Column`] per declared column (column 0 holds the
+//! ids; 0 marks a free slot), a primary-key map `id -> slot`, a stack of
+//! free slots, and the hash indexes of unique and indexed columns.
+//!
+//! Deleted slots are reused; ids are not. While every live row sits at slot
+//! `id - 1` (the common case: auto-assigned ids and no slot reused yet) the
+//! primary-key map is the identity and costs neither memory nor hashing;
+//! the first row that breaks it switches the map, once, in O(rows), to a
+//! dense vector (ids close to the row count) or a hash map.
+
+use hashbrown::{DefaultHashBuilder, HashMap};
+
+use super::column::Column;
+use super::index::ColumnIndex;
+use crate::schema::TableDef;
+use crate::value::{Value, ValueRef};
+
+const FREE: u32 = u32::MAX;
+
+/// The largest slot count: slots and auto-through ids must fit in 31 bits.
+pub(crate) const MAX_SLOTS: usize = i32::MAX as usize;
+
+#[derive(Clone, Debug)]
+enum PkMap {
+    /// Every live row is at slot `id - 1`.
+    Identity,
+    /// `slots[id - 1]`, `FREE` where absent.
+    Dense(Vec<u32>),
+    Sparse(HashMap<i64, u32>),
+}
+
+/// Row storage for one table. All inputs are validated by the caller.
+#[derive(Clone, Debug)]
+pub(crate) struct Table {
+    columns: Vec<Column>,
+    free: Vec<u32>,
+    live: usize,
+    next_id: i64,
+    pk: PkMap,
+    indexes: Vec<ColumnIndex>,
+    /// Index position by column, `usize::MAX` when the column has none.
+    index_of: Vec<usize>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Table {
+    pub(crate) fn new(def: &TableDef) -> Self {
+        let columns = def.columns.iter().map(|c| Column::new(c.ty, c.nullable)).collect();
+        let mut indexes = Vec::new();
+        let mut index_of = vec![usize::MAX; def.columns.len()];
+        for (i, c) in def.columns.iter().enumerate().skip(1) {
+            if c.unique || c.indexed {
+                index_of[i] = indexes.len();
+                indexes.push(ColumnIndex::new(i as u16, c.unique));
+            }
+        }
+        Table {
+            columns,
+            free: Vec::new(),
+            live: 0,
+            next_id: 1,
+            pk: PkMap::Identity,
+            indexes,
+            index_of,
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    /// Live rows. O(1).
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Slots ever allocated (live or free). O(1).
+    pub(crate) fn slot_count(&self) -> usize {
+        self.columns[0].len()
+    }
+
+    /// The id the next auto-assigned row gets.
+    pub(crate) fn next_id(&self) -> i64 {
+        self.next_id
+    }
+
+    pub(crate) fn set_next_id(&mut self, next: i64) {
+        self.next_id = next;
+    }
+
+    /// Whether every live row sits at slot `id - 1`.
+    pub(crate) fn ids_are_slots(&self) -> bool {
+        matches!(self.pk, PkMap::Identity)
+    }
+
+    /// The ids by slot (0 for a free slot).
+    pub(crate) fn ids(&self) -> &[i64] {
+        self.columns[0].ints()
+    }
+
+    /// The slot of the row with `id`. O(1), no hashing in identity mode.
+    pub(crate) fn slot_of(&self, id: i64) -> Option<u32> {
+        match &self.pk {
+            PkMap::Identity => {
+                let slot = u32::try_from(id.checked_sub(1)?).ok()?;
+                (self.ids().get(slot as usize) == Some(&id)).then_some(slot)
+            }
+            PkMap::Dense(v) => {
+                let s = *v.get(usize::try_from(id.checked_sub(1)?).ok()?)?;
+                (s != FREE).then_some(s)
+            }
+            PkMap::Sparse(m) => m.get(&id).copied(),
+        }
+    }
+
+    /// The id at `slot`, 0 when the slot is free or out of range.
+    pub(crate) fn id_at(&self, slot: u32) -> i64 {
+        self.ids().get(slot as usize).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn is_live(&self, slot: u32) -> bool {
+        self.id_at(slot) != 0
+    }
+
+    /// The value of column `col` at `slot`. O(1).
+    pub(crate) fn get(&self, slot: u32, col: u16) -> ValueRef<'_> {
+        self.columns[col as usize].get(slot)
+    }
+
+    /// Live slots in slot order. O(slots).
+    pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ids().iter().enumerate().filter(|(_, &id)| id != 0).map(|(s, _)| s as u32)
+    }
+
+    /// Whether `col` has a hash index.
+    pub(crate) fn is_indexed(&self, col: u16) -> bool {
+        self.index_of.get(col as usize).is_some_and(|&i| i != usize::MAX)
+    }
+
+    /// The slots whose `col` equals `value`, through the column's index.
+    /// `None` when the column has no index. O(1 + matches) expected.
+    pub(crate) fn probe<'a>(&'a self, col: u16, value: ValueRef<'a>) -> Option<impl Iterator<Item = u32> + 'a> {
+        if col == 0 {
+            return None;
+        }
+        let i = *self.index_of.get(col as usize)?;
+        let index = self.indexes.get(i)?;
+        Some(index.probe(&self.hasher, &self.columns[col as usize], value))
+    }
+
+    /// A live slot other than `except` whose unique column `col` holds
+    /// `value`. O(1) expected.
+    pub(crate) fn unique_conflict(&self, col: u16, value: ValueRef<'_>, except: Option<u32>) -> Option<u32> {
+        if col == 0 {
+            let id = value.as_int()?;
+            return self.slot_of(id).filter(|&s| Some(s) != except);
+        }
+        self.probe(col, value)?.find(|&s| Some(s) != except)
+    }
+
+    /// The slot the next insert will use.
+    pub(crate) fn next_slot(&self) -> u32 {
+        self.free.last().copied().unwrap_or(self.slot_count() as u32)
+    }
+
+    /// Stores a validated row (`values[0]` is the id). Returns the slot and
+    /// whether it was freshly appended (rather than reused). O(columns).
+    pub(crate) fn insert(&mut self, values: Vec<Value>) -> (u32, bool) {
+        let id = values[0].as_int().unwrap_or(0);
+        let (slot, fresh) = match self.free.pop() {
+            Some(slot) => {
+                for (c, v) in self.columns.iter_mut().zip(values) {
+                    c.replace(slot, v);
+                }
+                (slot, false)
+            }
+            None => {
+                let slot = self.slot_count() as u32;
+                for (c, v) in self.columns.iter_mut().zip(values) {
+                    c.push(v);
+                }
+                (slot, true)
+            }
+        };
+        self.live += 1;
+        self.next_id = self.next_id.max(id.saturating_add(1));
+        self.pk_insert(id, slot);
+        self.index_slot(slot);
+        (slot, fresh)
+    }
+
+    /// Undoes the `insert` that returned `(slot, fresh)`: the slot goes back
+    /// exactly where it came from.
+    pub(crate) fn undo_insert(&mut self, slot: u32, fresh: bool) {
+        self.unindex_slot(slot);
+        let id = self.id_at(slot);
+        self.pk_remove(id);
+        self.live -= 1;
+        if fresh {
+            for c in &mut self.columns {
+                c.pop();
+            }
+        } else {
+            for c in &mut self.columns {
+                c.take(slot);
+            }
+            self.free.push(slot);
+        }
+    }
+
+    /// Removes the row at `slot`, returning its values (id first). O(columns).
+    pub(crate) fn remove(&mut self, slot: u32) -> Vec<Value> {
+        self.unindex_slot(slot);
+        let id = self.id_at(slot);
+        self.pk_remove(id);
+        self.live -= 1;
+        self.free.push(slot);
+        self.columns.iter_mut().map(|c| c.take(slot)).collect()
+    }
+
+    /// Undoes the `remove` of `slot` (which must be the last slot freed).
+    pub(crate) fn undo_remove(&mut self, slot: u32, values: Vec<Value>) {
+        let popped = self.free.pop();
+        debug_assert_eq!(popped, Some(slot));
+        let id = values[0].as_int().unwrap_or(0);
+        for (c, v) in self.columns.iter_mut().zip(values) {
+            c.replace(slot, v);
+        }
+        self.live += 1;
+        self.pk_insert(id, slot);
+        self.index_slot(slot);
+    }
+
+    /// Replaces one cell, returning the old value. O(1) expected.
+    pub(crate) fn update(&mut self, slot: u32, col: u16, value: Value) -> Value {
+        let c = col as usize;
+        let index = self.index_of[c];
+        if index != usize::MAX {
+            self.indexes[index].remove(&self.hasher, &self.columns[c], slot);
+        }
+        let old = self.columns[c].replace(slot, value);
+        if index != usize::MAX {
+            self.indexes[index].insert(&self.hasher, &self.columns[c], slot);
+        }
+        old
+    }
+
+    fn index_slot(&mut self, slot: u32) {
+        for index in &mut self.indexes {
+            index.insert(&self.hasher, &self.columns[index.column as usize], slot);
+        }
+    }
+
+    fn unindex_slot(&mut self, slot: u32) {
+        for index in &mut self.indexes {
+            index.remove(&self.hasher, &self.columns[index.column as usize], slot);
+        }
+    }
+
+    fn pk_insert(&mut self, id: i64, slot: u32) {
+        if let PkMap::Identity = self.pk {
+            if id == i64::from(slot) + 1 {
+                return;
+            }
+            self.pk = self.build_pk_map();
+            return; // the ids column already holds the new row
+        }
+        let dense_limit = (self.live.max(1024) * 2) as i64;
+        match &mut self.pk {
+            PkMap::Dense(v) if id <= dense_limit => {
+                let i = (id - 1) as usize;
+                if v.len() <= i {
+                    v.resize(i + 1, FREE);
+                }
+                v[i] = slot;
+            }
+            PkMap::Dense(_) => {
+                self.pk = PkMap::Sparse(self.live_pairs().collect());
+            }
+            PkMap::Sparse(m) => {
+                m.insert(id, slot);
+            }
+            PkMap::Identity => {}
+        }
+    }
+
+    fn pk_remove(&mut self, id: i64) {
+        match &mut self.pk {
+            PkMap::Identity => {}
+            PkMap::Dense(v) => {
+                if let Some(s) = v.get_mut((id - 1) as usize) {
+                    *s = FREE;
+                }
+            }
+            PkMap::Sparse(m) => {
+                m.remove(&id);
+            }
+        }
+    }
+
+    fn live_pairs(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
+        self.ids().iter().enumerate().filter(|(_, &id)| id != 0).map(|(s, &id)| (id, s as u32))
+    }
+
+    /// The map for the current ids when identity no longer holds. O(rows).
+    fn build_pk_map(&self) -> PkMap {
+        let max = self.live_pairs().map(|(id, _)| id).max().unwrap_or(0);
+        if max <= (self.live.max(1024) * 2) as i64 {
+            let mut v = vec![FREE; max as usize];
+            for (id, s) in self.live_pairs() {
+                v[(id - 1) as usize] = s;
+            }
+            PkMap::Dense(v)
+        } else {
+            PkMap::Sparse(self.live_pairs().collect())
+        }
+    }
+
+    /// Checks the storage invariants; returns the first violation.
+    pub(crate) fn verify(&self, name: &str) -> Result<(), String> {
+        let slots = self.slot_count();
+        for (i, c) in self.columns.iter().enumerate() {
+            if c.len() != slots {
+                return Err(format!("{name}: column {i} has {} slots, ids have {slots}", c.len()));
+            }
+        }
+        let live: Vec<(i64, u32)> = self.live_pairs().collect();
+        if live.len() != self.live {
+            return Err(format!("{name}: live count {} but {} live slots", self.live, live.len()));
+        }
+        for &(id, s) in &live {
+            if id < 1 || id >= self.next_id {
+                return Err(format!("{name}: id {id} outside 1..next_id {}", self.next_id));
+            }
+            if self.slot_of(id) != Some(s) {
+                return Err(format!("{name}: pk map sends id {id} to {:?}, not slot {s}", self.slot_of(id)));
+            }
+        }
+        let pk_len = match &self.pk {
+            PkMap::Identity => {
+                if let Some((id, s)) = live.iter().find(|(id, s)| *id != i64::from(*s) + 1) {
+                    return Err(format!("{name}: identity pk map but id {id} at slot {s}"));
+                }
+                live.len()
+            }
+            PkMap::Dense(v) => v.iter().filter(|&&s| s != FREE).count(),
+            PkMap::Sparse(m) => m.len(),
+        };
+        if pk_len != live.len() {
+            return Err(format!("{name}: pk map holds {pk_len} ids for {} rows", live.len()));
+        }
+        let mut free = self.free.clone();
+        free.sort_unstable();
+        free.dedup();
+        if free.len() != self.free.len() || free.len() + live.len() != slots || free.iter().any(|&s| self.is_live(s)) {
+            return Err(format!("{name}: free list does not hold exactly the free slots"));
+        }
+        for index in &self.indexes {
+            let col = &self.columns[index.column as usize];
+            let mut held: Vec<u32> = index.iter().collect();
+            held.sort_unstable();
+            let mut want: Vec<u32> = live.iter().map(|&(_, s)| s).filter(|&s| !col.get(s).is_null()).collect();
+            want.sort_unstable();
+            if held != want {
+                return Err(format!("{name}: index on column {} does not hold exactly the live non-null rows", index.column));
+            }
+            if index.unique {
+                for &s in &want {
+                    if index.probe(&self.hasher, col, col.get(s)).count() != 1 {
+                        return Err(format!("{name}: unique column {} holds {} twice", index.column, col.get(s)));
+                    }
+                }
+            }
+            debug_assert_eq!(index.len(), held.len());
+        }
+        Ok(())
+    }
+}

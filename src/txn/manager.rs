@@ -1,0 +1,519 @@
+//! Related managers: Django's `add`, `remove`, `clear`, `set`, `create`,
+//! `get_or_create` and `update_or_create` from either end of a relation.
+//! Every operation is atomic and writes through the transaction's undo log.
+
+use std::collections::HashSet;
+
+use super::view::{End, Key, Related};
+use super::write::WriteTxn;
+use crate::error::{Error, Result};
+use crate::relation::Links;
+use crate::schema::{Accessor, AccessorKind, FkId, RelId, TableId};
+use crate::value::{Row, Value, ValueRef};
+
+/// A row of the other end of a relation, by key or by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A key (its table is checked).
+    Key(Key),
+    /// An id of the other end's table.
+    Id(i64),
+}
+
+impl From<Key> for Target {
+    fn from(k: Key) -> Self {
+        Target::Key(k)
+    }
+}
+
+impl From<&Key> for Target {
+    fn from(k: &Key) -> Self {
+        Target::Key(*k)
+    }
+}
+
+impl From<i64> for Target {
+    fn from(id: i64) -> Self {
+        Target::Id(id)
+    }
+}
+
+impl From<&i64> for Target {
+    fn from(id: &i64) -> Self {
+        Target::Id(*id)
+    }
+}
+
+/// The related manager of one row and one accessor, inside a write
+/// transaction. Build it with [`WriteTxn::related`]. Reads see the
+/// transaction's own writes.
+#[derive(Debug)]
+pub struct RelatedMut<'t, 'db> {
+    tx: &'t mut WriteTxn<'db>,
+    end: End,
+}
+
+impl std::fmt::Debug for WriteTxn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTxn").field("undo_records", &self.undo.len()).finish()
+    }
+}
+
+impl<'db> WriteTxn<'db> {
+    /// The related manager of `key` through the accessor `name` (a
+    /// many-to-many field, or a reverse accessor). O(1).
+    ///
+    /// # Errors
+    /// [`Error::UnknownAccessor`] (listing the choices), [`Error::NotFound`].
+    pub fn related(&mut self, key: Key, name: &str) -> Result<RelatedMut<'_, 'db>> {
+        let acc = self.accessor(key, name)?;
+        self.related_at(key, acc)
+    }
+
+    /// [`related`](Self::related) with an accessor resolved once by
+    /// [`Schema::accessor`](crate::Schema::accessor). O(1), no hashing.
+    ///
+    /// # Errors
+    /// [`Error::WrongTable`], [`Error::NotFound`].
+    pub fn related_at(&mut self, key: Key, accessor: Accessor) -> Result<RelatedMut<'_, 'db>> {
+        let end = self.end(key, accessor)?;
+        Ok(RelatedMut { tx: self, end })
+    }
+}
+
+/// One pair of a many-to-many relation, oriented as stored.
+#[derive(Clone, Copy)]
+struct Pair {
+    source: u32,
+    target: u32,
+}
+
+impl<'db> RelatedMut<'_, 'db> {
+    /// Read operations on the current state (`ids`, `keys`, `contains`,
+    /// `count`, `exists`, ...).
+    pub fn read(&self) -> Related<'_> {
+        Related::new(&self.tx.guard, self.end)
+    }
+
+    /// The ids at the other end; see [`Related::ids`].
+    pub fn ids(&self) -> Vec<i64> {
+        self.read().ids().collect()
+    }
+
+    /// Whether `key` is at the other end; see [`Related::contains`].
+    pub fn contains(&self, key: Key) -> bool {
+        self.read().contains(key)
+    }
+
+    /// The number of link rows; see [`Related::count`].
+    pub fn count(&self) -> usize {
+        self.read().count()
+    }
+
+    /// Whether there is a link row; see [`Related::exists`].
+    pub fn exists(&self) -> bool {
+        self.read().exists()
+    }
+
+    fn rel(&self) -> Option<(RelId, bool)> {
+        match self.end.kind {
+            AccessorKind::Forward(r) => Some((r, true)),
+            AccessorKind::Reverse(r) => Some((r, false)),
+            AccessorKind::FkReverse(_) => None,
+        }
+    }
+
+    fn fk(&self) -> Option<FkId> {
+        match self.end.kind {
+            AccessorKind::FkReverse(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    fn other_name(&self) -> String {
+        self.tx.table_name(self.end.other).to_owned()
+    }
+
+    /// Resolves targets to slots of the other table, deduplicated in input
+    /// order. Missing rows are an error when `must_exist`, else skipped.
+    fn resolve<T: Into<Target>>(&self, targets: impl IntoIterator<Item = T>, must_exist: bool) -> Result<Vec<(u32, i64)>> {
+        let table = &self.tx.guard.tables[self.end.other.index()];
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for t in targets {
+            let id = match t.into() {
+                Target::Key(k) if k.table() != self.end.other => {
+                    return Err(Error::WrongTable {
+                        expected: self.other_name(),
+                        found: self.tx.table_name(k.table()).to_owned(),
+                        id: k.id(),
+                    })
+                }
+                Target::Key(k) => k.id(),
+                Target::Id(id) => id,
+            };
+            match table.slot_of(id) {
+                Some(slot) => {
+                    if seen.insert(slot) {
+                        out.push((slot, id));
+                    }
+                }
+                None if must_exist => return Err(Error::NotFound { table: self.other_name(), id }),
+                None => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn pair(&self, other: u32, forward: bool) -> Pair {
+        if forward {
+            Pair { source: self.end.slot, target: other }
+        } else {
+            Pair { source: other, target: self.end.slot }
+        }
+    }
+
+    /// Links the targets not linked yet; existing pairs are left alone and
+    /// duplicates in the input collapse. Symmetrical relations also store
+    /// the mirror pair (healing a half-written one). On a reverse foreign
+    /// key accessor, points each target's foreign key at this row. Returns
+    /// the number of link rows created. O(targets) expected, at any degree.
+    ///
+    /// # Errors
+    /// [`Error::WrongTable`], [`Error::NotFound`] for a missing target, and
+    /// for a custom through table whose extra columns are required and not
+    /// defaulted, [`Error::NotNull`]. Nothing is linked then.
+    pub fn add<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>) -> Result<usize> {
+        self.add_with(targets, Row::new())
+    }
+
+    /// [`add`](Self::add), filling the extra columns of new custom through
+    /// rows from `through_defaults`. Existing rows are never changed.
+    ///
+    /// # Errors
+    /// As `add`, plus [`Error::UnknownColumn`] / [`Error::TypeMismatch`]
+    /// for a bad default (an auto-created through has no extra columns).
+    pub fn add_with<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>, through_defaults: Row) -> Result<usize> {
+        let targets = self.resolve(targets, true)?;
+        let end = self.end;
+        self.tx.atomic(|tx| RelatedMut { tx, end }.add_slots(&targets, &through_defaults))
+    }
+
+    fn add_slots(&mut self, targets: &[(u32, i64)], defaults: &Row) -> Result<usize> {
+        if let Some(f) = self.fk() {
+            let column = self.tx.guard.schema.fk(f).column;
+            let mut n = 0;
+            for &(slot, _) in targets {
+                let me = Value::Int(self.end.key.id());
+                if self.tx.guard.tables[self.end.other.index()].get(slot, column) != me.as_ref() {
+                    let key = Key::new(self.end.other, self.tx.guard.tables[self.end.other.index()].id_at(slot));
+                    let column_name = self.tx.guard.schema.def(self.end.other).columns[column as usize].name.clone();
+                    self.tx.update_row(key, &Row::new().with(column_name, me))?;
+                    n += 1;
+                }
+            }
+            return Ok(n);
+        }
+        let Some((r, forward)) = self.rel() else { return Ok(0) };
+        let schema = self.tx.schema_arc();
+        let rel = schema.rel(r);
+        if rel.auto_through {
+            if let Some((name, _)) = defaults.iter().next() {
+                return Err(Error::UnknownColumn {
+                    table: schema.def(rel.through).name.clone(),
+                    column: name.to_owned(),
+                    row: Some(Box::new(defaults.clone())),
+                });
+            }
+        }
+        let mut created = 0;
+        for &(other, _) in targets {
+            let p = self.pair(other, forward);
+            created += self.link_once(r, p, defaults)?;
+            if rel.symmetrical && p.source != p.target {
+                created += self.link_once(r, Pair { source: p.target, target: p.source }, defaults)?;
+            }
+        }
+        Ok(created)
+    }
+
+    /// Links one pair unless already linked. Returns rows created.
+    fn link_once(&mut self, r: RelId, p: Pair, defaults: &Row) -> Result<usize> {
+        if self.tx.guard.links[r as usize].contains(p.source, p.target) {
+            return Ok(0);
+        }
+        let schema = self.tx.schema_arc();
+        let rel = schema.rel(r);
+        if rel.auto_through {
+            self.tx.link_auto(r, p.source, p.target);
+            return Ok(1);
+        }
+        let through = schema.def(rel.through);
+        let mut row = defaults.clone();
+        let ids = (self.tx.guard.tables[rel.source.index()].id_at(p.source), self.tx.guard.tables[rel.target.index()].id_at(p.target));
+        row.set(through.columns[rel.source_column as usize].name.clone(), ids.0);
+        row.set(through.columns[rel.target_column as usize].name.clone(), ids.1);
+        self.tx.insert_row(rel.through, &row).map_err(|e| e.with_row(&row))?;
+        Ok(1)
+    }
+
+    /// Deletes every link row of each pair (all duplicates in a custom
+    /// through table; both directions of a symmetrical relation). Unrelated
+    /// and missing targets are ignored. On a reverse foreign key accessor
+    /// (nullable only) sets the targets' foreign key to `NULL`. Returns the
+    /// number of link rows removed. O(targets) expected.
+    ///
+    /// # Errors
+    /// [`Error::WrongTable`]; [`Error::Unsupported`] on a non-nullable
+    /// foreign key; delete errors raised by rows referencing a custom
+    /// through row ([`Error::Protected`], ...). Nothing changes then.
+    pub fn remove<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>) -> Result<usize> {
+        let targets = self.resolve(targets, false)?;
+        let end = self.end;
+        self.tx.atomic(|tx| RelatedMut { tx, end }.remove_slots(&targets))
+    }
+
+    fn nullable_fk(&self, f: FkId, op: &str) -> Result<u16> {
+        let schema = &self.tx.guard.schema;
+        let fk = schema.fk(f);
+        let def = schema.def(fk.table);
+        if def.columns[fk.column as usize].nullable {
+            Ok(fk.column)
+        } else {
+            Err(Error::Unsupported {
+                table: def.name.clone(),
+                reason: format!("{op}() on a reverse foreign key needs a nullable column, and {}.{} is not; delete the rows instead", def.name, fk.name),
+            })
+        }
+    }
+
+    fn remove_slots(&mut self, targets: &[(u32, i64)]) -> Result<usize> {
+        if let Some(f) = self.fk() {
+            let column = self.nullable_fk(f, "remove")?;
+            let me = ValueRef::Int(self.end.key.id());
+            let mut n = 0;
+            for &(slot, id) in targets {
+                if self.tx.guard.tables[self.end.other.index()].get(slot, column) == me {
+                    let name = self.tx.guard.schema.def(self.end.other).columns[column as usize].name.clone();
+                    self.tx.update_row(Key::new(self.end.other, id), &Row::new().with(name, Value::Null))?;
+                    n += 1;
+                }
+            }
+            return Ok(n);
+        }
+        let Some((r, forward)) = self.rel() else { return Ok(0) };
+        let symmetrical = self.tx.guard.schema.rel(r).symmetrical;
+        let mut removed = 0;
+        for &(other, _) in targets {
+            let p = self.pair(other, forward);
+            removed += self.unlink_pair(r, p)?;
+            if symmetrical && p.source != p.target {
+                removed += self.unlink_pair(r, Pair { source: p.target, target: p.source })?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes every link row of one pair. Returns rows removed.
+    fn unlink_pair(&mut self, r: RelId, p: Pair) -> Result<usize> {
+        let through = self.tx.guard.schema.rel(r).through;
+        let mut n = 0;
+        loop {
+            let links = &self.tx.guard.links[r as usize];
+            match links {
+                Links::Auto(j) => match j.find(p.source, p.target) {
+                    Some(fpos) => self.tx.unlink_auto(r, p.source, fpos),
+                    None => return Ok(n),
+                },
+                Links::Custom(j) => match j.find(p.source, p.target) {
+                    Some(fpos) => {
+                        let slot = j.targets(p.source)[fpos as usize].payload;
+                        self.tx.delete_rows(through, slot)?;
+                    }
+                    None => return Ok(n),
+                },
+            }
+            n += 1;
+        }
+    }
+
+    /// Deletes every link row at this end (for a non-symmetrical self
+    /// relation, the rows where this row is on this manager's side; for a
+    /// symmetrical one, both directions). On a reverse foreign key
+    /// (nullable only) sets every referencing row's key to `NULL`. Returns
+    /// the number of rows removed or updated. O(degree).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on a non-nullable foreign key, and the delete
+    /// errors of rows referencing custom through rows.
+    pub fn clear(&mut self) -> Result<usize> {
+        let end = self.end;
+        self.tx.atomic(|tx| {
+            let mut m = RelatedMut { tx, end };
+            let others: Vec<(u32, i64)> = m.current();
+            m.remove_slots(&others)
+        })
+    }
+
+    /// The other-end slots (deduplicated) with their ids.
+    fn current(&self) -> Vec<(u32, i64)> {
+        let r = self.read();
+        let table = &self.tx.guard.tables[self.end.other.index()];
+        let mut seen = HashSet::new();
+        r.other_slots().filter(|s| seen.insert(*s)).map(|s| (s, table.id_at(s))).collect()
+    }
+
+    /// Makes the other end exactly `targets`: removes the pairs not in it,
+    /// adds the new ones; pairs that stay keep their link rows (ids and
+    /// extra columns). All targets are validated before anything changes.
+    /// On a non-nullable reverse foreign key it only adds (as Django does).
+    ///
+    /// # Errors
+    /// As [`add`](Self::add) and [`remove`](Self::remove).
+    pub fn set<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>) -> Result<()> {
+        self.set_with(targets, Row::new())
+    }
+
+    /// [`set`](Self::set), filling new through rows from `through_defaults`.
+    ///
+    /// # Errors
+    /// As [`add_with`](Self::add_with).
+    pub fn set_with<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>, through_defaults: Row) -> Result<()> {
+        let targets = self.resolve(targets, true)?;
+        let end = self.end;
+        self.tx.atomic(|tx| {
+            let mut m = RelatedMut { tx, end };
+            let wanted: HashSet<u32> = targets.iter().map(|t| t.0).collect();
+            let current = m.current();
+            let have: HashSet<u32> = current.iter().map(|c| c.0).collect();
+            let stale: Vec<(u32, i64)> = current.into_iter().filter(|c| !wanted.contains(&c.0)).collect();
+            if m.fk().is_none() || m.nullable_fk(m.fk().unwrap_or(0), "set").is_ok() {
+                m.remove_slots(&stale)?;
+            }
+            let new: Vec<(u32, i64)> = targets.into_iter().filter(|t| !have.contains(&t.0)).collect();
+            m.add_slots(&new, &through_defaults)?;
+            Ok(())
+        })
+    }
+
+    /// `set(targets, clear=True)`: clears, then adds every target, so every
+    /// link row is new and takes `through_defaults`.
+    ///
+    /// # Errors
+    /// As [`clear`](Self::clear) and [`add_with`](Self::add_with).
+    pub fn set_clearing<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>, through_defaults: Row) -> Result<()> {
+        let targets = self.resolve(targets, true)?;
+        let end = self.end;
+        self.tx.atomic(|tx| {
+            let mut m = RelatedMut { tx, end };
+            let others = m.current();
+            m.remove_slots(&others)?;
+            m.add_slots(&targets, &through_defaults)?;
+            Ok(())
+        })
+    }
+
+    /// Inserts a row at the other end and links it, atomically (unlike
+    /// Django, a failed link leaves no row behind). On a reverse foreign
+    /// key, the new row's key points here. Returns the new row's key.
+    ///
+    /// # Errors
+    /// The insert's errors (handing `values` back), and the link's.
+    pub fn create(&mut self, values: Row) -> Result<Key> {
+        self.create_with(values, Row::new())
+    }
+
+    /// [`create`](Self::create), filling a new custom through row from
+    /// `through_defaults`.
+    ///
+    /// # Errors
+    /// As `create` and [`add_with`](Self::add_with).
+    pub fn create_with(&mut self, values: Row, through_defaults: Row) -> Result<Key> {
+        let end = self.end;
+        self.tx.atomic(|tx| RelatedMut { tx, end }.create_linked(&values, &through_defaults))
+    }
+
+    fn create_linked(&mut self, values: &Row, through_defaults: &Row) -> Result<Key> {
+        let mut values = values.clone();
+        if let Some(f) = self.fk() {
+            let fk = self.tx.guard.schema.fk(f);
+            let name = self.tx.guard.schema.def(fk.table).columns[fk.column as usize].name.clone();
+            values.set(name, self.end.key.id());
+        }
+        let key = self.tx.insert_row(self.end.other, &values).map_err(|e| e.with_row(&values))?;
+        if self.fk().is_none() {
+            let slot = self.tx.slot_of(key)?;
+            self.add_slots(&[(slot, key.id())], through_defaults)?;
+        }
+        Ok(key)
+    }
+
+    /// Finds the row matching every value of `lookup` **among the related
+    /// rows only**; if there is none, creates one from `lookup` and
+    /// `defaults` and links it. Returns the key and whether it was created.
+    /// O(degree) for the search.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`] / [`Error::TypeMismatch`] in `lookup`,
+    /// [`Error::MultipleFound`] when several related rows match, and the
+    /// errors of `create`.
+    pub fn get_or_create(&mut self, lookup: Row, defaults: Row) -> Result<(Key, bool)> {
+        let end = self.end;
+        self.tx.atomic(|tx| {
+            let mut m = RelatedMut { tx, end };
+            if let Some(key) = m.find_related(&lookup)? {
+                return Ok((key, false));
+            }
+            let mut values = lookup.clone();
+            for (n, v) in defaults.iter() {
+                values.set(n, v.clone());
+            }
+            Ok((m.create_linked(&values, &Row::new())?, true))
+        })
+    }
+
+    /// Like [`get_or_create`](Self::get_or_create), but a found row is
+    /// updated with `defaults` (its link is untouched).
+    ///
+    /// # Errors
+    /// As `get_or_create`, plus the update's errors.
+    pub fn update_or_create(&mut self, lookup: Row, defaults: Row) -> Result<(Key, bool)> {
+        let end = self.end;
+        self.tx.atomic(|tx| {
+            let mut m = RelatedMut { tx, end };
+            if let Some(key) = m.find_related(&lookup)? {
+                m.tx.update_row(key, &defaults).map_err(|e| e.with_row(&defaults))?;
+                return Ok((key, false));
+            }
+            let mut values = lookup.clone();
+            for (n, v) in defaults.iter() {
+                values.set(n, v.clone());
+            }
+            Ok((m.create_linked(&values, &Row::new())?, true))
+        })
+    }
+
+    /// The one related row whose columns equal `lookup`.
+    fn find_related(&self, lookup: &Row) -> Result<Option<Key>> {
+        let t: TableId = self.end.other;
+        let mut cols = Vec::with_capacity(lookup.len());
+        for (name, value) in lookup.iter() {
+            let c = self.tx.column_of(t, name)?;
+            self.tx.check_value(t, c, value).or_else(|e| if value.is_null() { Ok(()) } else { Err(e) })?;
+            cols.push((c, value));
+        }
+        let table = &self.tx.guard.tables[t.index()];
+        let mut found: Vec<u32> = self
+            .current()
+            .into_iter()
+            .map(|(s, _)| s)
+            .filter(|&s| cols.iter().all(|(c, v)| table.get(s, *c) == v.as_ref()))
+            .collect();
+        found.dedup();
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(Some(Key::new(t, table.id_at(found[0])))),
+            n => Err(Error::MultipleFound { table: self.other_name(), count: n }),
+        }
+    }
+}

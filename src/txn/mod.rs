@@ -1,0 +1,149 @@
+//! Transactions: [`Database`] holds the state behind a `parking_lot`
+//! `RwLock`: many concurrent [`ReadTxn`]s, or one [`WriteTxn`] whose undo
+//! log reverts everything it did unless it commits.
+
+mod manager;
+mod undo;
+mod view;
+mod write;
+
+use std::cell::RefCell;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{RwLock, RwLockReadGuard};
+
+pub use manager::{RelatedMut, Target};
+pub use view::{Key, Related, RelatedIds, RowRef, TableRef, View};
+pub use write::{Deleted, WriteTxn};
+
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+
+static NEXT_DB: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// The databases whose lock this thread holds.
+    static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A marker that this thread holds database `id`'s lock; released on drop.
+#[derive(Debug)]
+pub(crate) struct Held(usize);
+
+impl Held {
+    fn acquire(id: usize) -> Result<Held> {
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            if h.contains(&id) {
+                return Err(Error::Reentrant);
+            }
+            h.push(id);
+            Ok(Held(id))
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.with(|h| h.borrow_mut().retain(|x| *x != self.0));
+    }
+}
+
+/// An in-memory database: `Send + Sync`, share it with an `Arc`.
+///
+/// Readers run concurrently; a writer is exclusive and atomic.
+pub struct Database {
+    id: usize,
+    schema: Arc<Schema>,
+    state: RwLock<View>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("tables", &self.schema.tables.len()).finish()
+    }
+}
+
+impl Database {
+    /// An empty database with this schema.
+    pub fn new(schema: Schema) -> Self {
+        let schema = Arc::new(schema);
+        Database {
+            id: NEXT_DB.fetch_add(1, Ordering::Relaxed),
+            state: RwLock::new(View::new(Arc::clone(&schema))),
+            schema,
+        }
+    }
+
+    /// The schema, to resolve names into handles once.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Starts a read transaction: a consistent view until it is dropped.
+    /// Blocks while a writer holds the lock.
+    ///
+    /// # Errors
+    /// [`Error::Reentrant`] if this thread already holds this database's
+    /// lock (it would deadlock).
+    pub fn begin_read(&self) -> Result<ReadTxn<'_>> {
+        let held = Held::acquire(self.id)?;
+        Ok(ReadTxn { guard: self.state.read(), _held: held })
+    }
+
+    /// Runs `f` in a read transaction and returns its result.
+    ///
+    /// # Errors
+    /// `f`'s error, or [`Error::Reentrant`] (converted into `E`).
+    pub fn read<T, E: From<Error>>(&self, f: impl FnOnce(&ReadTxn<'_>) -> Result<T, E>) -> Result<T, E> {
+        let tx = self.begin_read()?;
+        f(&tx)
+    }
+
+    /// Starts a write transaction. It rolls back on drop unless
+    /// [`commit`](WriteTxn::commit)ted. Blocks while another transaction
+    /// holds the lock.
+    ///
+    /// # Errors
+    /// [`Error::Reentrant`] if this thread already holds this database's
+    /// lock.
+    pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
+        let held = Held::acquire(self.id)?;
+        Ok(WriteTxn::new(self.state.write(), held))
+    }
+
+    /// Runs `f` in a write transaction: commits if it returns `Ok`; if it
+    /// returns `Err` or panics, every change it made is undone and the
+    /// error (or panic) reaches the caller. The database stays usable.
+    ///
+    /// # Errors
+    /// `f`'s error, or [`Error::Reentrant`] (converted into `E`).
+    pub fn write<T, E: From<Error>>(&self, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, E>) -> Result<T, E> {
+        let mut tx = self.begin_write()?;
+        let value = f(&mut tx)?;
+        tx.commit();
+        Ok(value)
+    }
+}
+
+/// A read transaction; dereferences to [`View`].
+pub struct ReadTxn<'db> {
+    guard: RwLockReadGuard<'db, View>,
+    _held: Held,
+}
+
+impl std::fmt::Debug for ReadTxn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadTxn").finish_non_exhaustive()
+    }
+}
+
+impl Deref for ReadTxn<'_> {
+    type Target = View;
+
+    fn deref(&self) -> &View {
+        &self.guard
+    }
+}

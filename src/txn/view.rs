@@ -1,0 +1,645 @@
+//! [`View`]: the database state and every read on it. Read and write
+//! transactions both dereference to it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::relation::junction::NodeIter;
+use crate::relation::{Junction, Links};
+use crate::schema::{Accessor, AccessorKind, ColumnId, Schema, TableId, TableKind};
+use crate::storage::Table;
+use crate::value::{Row, Value, ValueRef};
+
+/// A row's name: its table and its primary key `id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    table: TableId,
+    id: i64,
+}
+
+impl Key {
+    /// The key of row `id` of `table` (the row need not exist).
+    pub fn new(table: TableId, id: i64) -> Self {
+        Key { table, id }
+    }
+
+    /// The table.
+    pub fn table(self) -> TableId {
+        self.table
+    }
+
+    /// The primary key.
+    pub fn id(self) -> i64 {
+        self.id
+    }
+}
+
+impl From<Key> for Value {
+    fn from(k: Key) -> Self {
+        Value::Int(k.id)
+    }
+}
+
+impl From<&Key> for Value {
+    fn from(k: &Key) -> Self {
+        Value::Int(k.id)
+    }
+}
+
+/// Names a table: its name (`&str`) or its [`TableId`].
+pub trait TableRef {
+    /// The table's handle.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`] for a name the schema does not have.
+    fn resolve(&self, schema: &Schema) -> Result<TableId>;
+}
+
+impl TableRef for TableId {
+    fn resolve(&self, schema: &Schema) -> Result<TableId> {
+        if self.index() < schema.tables.len() {
+            Ok(*self)
+        } else {
+            Err(Error::UnknownTable { table: format!("#{}", self.0) })
+        }
+    }
+}
+
+impl TableRef for &str {
+    fn resolve(&self, schema: &Schema) -> Result<TableId> {
+        schema.table(self).ok_or_else(|| Error::UnknownTable { table: (*self).to_owned() })
+    }
+}
+
+impl TableRef for String {
+    fn resolve(&self, schema: &Schema) -> Result<TableId> {
+        self.as_str().resolve(schema)
+    }
+}
+
+/// Where a row lives: a slot of its table, or (auto-created through
+/// tables) a pair of endpoint slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Loc {
+    Slot(u32),
+    Pair(u32, u32),
+}
+
+/// The id of an auto-created through row: derived from its endpoints'
+/// slots, so the row costs no storage beyond its two adjacency entries.
+pub(crate) fn pair_id(source: u32, target: u32) -> i64 {
+    ((i64::from(source) << 31) | i64::from(target)) + 1
+}
+
+fn pair_of(id: i64) -> Option<(u32, u32)> {
+    let v = id.checked_sub(1)?;
+    if v < 0 || v >= 1 << 62 {
+        return None;
+    }
+    Some(((v >> 31) as u32, (v & 0x7FFF_FFFF) as u32))
+}
+
+/// The state of a database and every read on it. A [`ReadTxn`] or a
+/// [`WriteTxn`] dereferences to it.
+///
+/// [`ReadTxn`]: crate::ReadTxn
+/// [`WriteTxn`]: crate::WriteTxn
+pub struct View {
+    pub(crate) schema: Arc<Schema>,
+    pub(crate) tables: Vec<Table>,
+    pub(crate) links: Vec<Links>,
+}
+
+impl fmt::Debug for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (i, def) in self.schema.tables.iter().enumerate() {
+            m.entry(&def.name, &self.table_len(TableId(i as u32)));
+        }
+        m.finish()
+    }
+}
+
+impl View {
+    pub(crate) fn new(schema: Arc<Schema>) -> Self {
+        let tables = schema.tables.iter().map(Table::new).collect();
+        let links = schema
+            .rels
+            .iter()
+            .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
+            .collect();
+        View { schema, tables, links }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub(crate) fn table_name(&self, t: TableId) -> &str {
+        &self.schema.def(t).name
+    }
+
+    fn table_len(&self, t: TableId) -> usize {
+        match self.schema.def(t).kind {
+            TableKind::AutoThrough(r) => self.links[r as usize].len(),
+            TableKind::Plain => self.tables[t.index()].len(),
+        }
+    }
+
+    /// Where row `id` of `t` lives, if it exists. O(1).
+    pub(crate) fn locate(&self, t: TableId, id: i64) -> Option<Loc> {
+        match self.schema.def(t).kind {
+            TableKind::Plain => self.tables[t.index()].slot_of(id).map(Loc::Slot),
+            TableKind::AutoThrough(r) => {
+                let (s, target) = pair_of(id)?;
+                self.links[r as usize].contains(s, target).then_some(Loc::Pair(s, target))
+            }
+        }
+    }
+
+    /// The slot of a live row of a plain table, or the right error.
+    pub(crate) fn slot_of(&self, key: Key) -> Result<u32> {
+        key.table.resolve(&self.schema)?;
+        match self.locate(key.table, key.id) {
+            Some(Loc::Slot(s)) => Ok(s),
+            _ => Err(Error::NotFound { table: self.table_name(key.table).to_owned(), id: key.id }),
+        }
+    }
+
+    pub(crate) fn row_at(&self, table: TableId, loc: Loc) -> RowRef<'_> {
+        let id = match loc {
+            Loc::Slot(s) => self.tables[table.index()].id_at(s),
+            Loc::Pair(s, t) => pair_id(s, t),
+        };
+        RowRef { view: self, table, loc, id }
+    }
+
+    /// The row named by `key`. O(1).
+    pub fn get(&self, key: Key) -> Option<RowRef<'_>> {
+        if key.table.index() >= self.schema.tables.len() {
+            return None;
+        }
+        self.locate(key.table, key.id).map(|loc| self.row_at(key.table, loc))
+    }
+
+    /// Whether the row named by `key` exists. O(1).
+    pub fn contains(&self, key: Key) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The key of row `id` of `table`, if that row exists. O(1).
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`].
+    pub fn key(&self, table: impl TableRef, id: i64) -> Result<Option<Key>> {
+        let t = table.resolve(&self.schema)?;
+        Ok(self.locate(t, id).map(|_| Key::new(t, id)))
+    }
+
+    /// The number of rows of `table`. O(1).
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`].
+    pub fn count(&self, table: impl TableRef) -> Result<usize> {
+        Ok(self.table_len(table.resolve(&self.schema)?))
+    }
+
+    /// Every row of `table`, in slot order (auto-created through tables: by
+    /// source slot). O(rows + slots).
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`].
+    pub fn scan(&self, table: impl TableRef) -> Result<impl Iterator<Item = RowRef<'_>> + '_> {
+        let t = table.resolve(&self.schema)?;
+        Ok(self.scan_locs(t).map(move |loc| self.row_at(t, loc)))
+    }
+
+    pub(crate) fn scan_locs(&self, t: TableId) -> Box<dyn Iterator<Item = Loc> + '_> {
+        match self.schema.def(t).kind {
+            TableKind::Plain => Box::new(self.tables[t.index()].slots().map(Loc::Slot)),
+            TableKind::AutoThrough(r) => {
+                let links = &self.links[r as usize];
+                let n = match links {
+                    Links::Auto(j) => j.source_slots(),
+                    Links::Custom(j) => j.source_slots(),
+                };
+                Box::new((0..n as u32).flat_map(move |s| links.neighbours(s, true).map(move |t| Loc::Pair(s, t))))
+            }
+        }
+    }
+
+    /// The rows of `table` whose `column` equals `value`, through the
+    /// column's hash index (unique columns, declared indexes and foreign
+    /// keys have one). O(1 + matches) expected.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`], [`Error::UnknownColumn`], and
+    /// [`Error::Unsupported`] when the column has no index (use `scan` or a
+    /// query).
+    pub fn find_by<'a>(
+        &'a self,
+        table: impl TableRef,
+        column: &str,
+        value: impl Into<Value>,
+    ) -> Result<Vec<RowRef<'a>>> {
+        let t = table.resolve(&self.schema)?;
+        let def = self.schema.def(t);
+        let col = def.column(column).ok_or_else(|| Error::UnknownColumn {
+            table: def.name.clone(),
+            column: column.to_owned(),
+            row: None,
+        })?;
+        let value = value.into();
+        if col == 0 {
+            let id = value.as_int().unwrap_or(0);
+            return Ok(self.locate(t, id).map(|loc| self.row_at(t, loc)).into_iter().collect());
+        }
+        if def.kind != TableKind::Plain {
+            return Err(Error::Unsupported {
+                table: def.name.clone(),
+                reason: "auto-created through tables are indexed by the relation; use related() or a query".into(),
+            });
+        }
+        let table = &self.tables[t.index()];
+        let found = table.probe(col, value.as_ref()).ok_or_else(|| Error::Unsupported {
+            table: def.name.clone(),
+            reason: format!("column {column:?} has no index; declare one, or use scan() or a query"),
+        })?;
+        let mut rows: Vec<RowRef<'a>> = found.map(|s| self.row_at(t, Loc::Slot(s))).collect();
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    /// The rows related to `key` through the accessor named `name`: a
+    /// many-to-many field, or a reverse accessor (`related_name`, default
+    /// `<table>_set`). O(1) to set up (one name lookup).
+    ///
+    /// # Errors
+    /// [`Error::UnknownAccessor`] (listing the table's accessors) and
+    /// [`Error::NotFound`] when `key` names no row.
+    pub fn related(&self, key: Key, name: &str) -> Result<Related<'_>> {
+        let acc = self.accessor(key, name)?;
+        self.related_at(key, acc)
+    }
+
+    pub(crate) fn accessor(&self, key: Key, name: &str) -> Result<Accessor> {
+        key.table.resolve(&self.schema)?;
+        let def = self.schema.def(key.table);
+        def.accessor(name).ok_or_else(|| Error::UnknownAccessor {
+            table: def.name.clone(),
+            name: name.to_owned(),
+            choices: def.accessors.iter().map(|(n, _)| n.clone()).collect(),
+        })
+    }
+
+    /// [`related`](Self::related) with an accessor resolved once by
+    /// [`Schema::accessor`]. O(1), no hashing of names.
+    ///
+    /// # Errors
+    /// [`Error::WrongTable`] when the accessor belongs to another table,
+    /// [`Error::NotFound`] when `key` names no row.
+    pub fn related_at(&self, key: Key, accessor: Accessor) -> Result<Related<'_>> {
+        let end = self.end(key, accessor)?;
+        Ok(Related { view: self, end })
+    }
+
+    pub(crate) fn end(&self, key: Key, accessor: Accessor) -> Result<End> {
+        if accessor.table != key.table {
+            return Err(Error::WrongTable {
+                expected: self.table_name(accessor.table).to_owned(),
+                found: self.table_name(key.table).to_owned(),
+                id: key.id,
+            });
+        }
+        let slot = self.slot_of(key)?;
+        let (other, rel) = match accessor.kind {
+            AccessorKind::Forward(r) => (self.schema.rel(r).target, Some(r)),
+            AccessorKind::Reverse(r) => (self.schema.rel(r).source, Some(r)),
+            AccessorKind::FkReverse(f) => (self.schema.fk(f).table, None),
+        };
+        let _ = rel;
+        Ok(End { kind: accessor.kind, key, slot, other })
+    }
+
+    /// Checks every storage and junction invariant (see `docs/design.md`):
+    /// indexes hold exactly the live rows, the id map matches the slots,
+    /// every through row appears once in each direction and points at live
+    /// rows, auto-created throughs hold no pair twice, and symmetrical
+    /// auto-created relations are mirrored. O(size of the database); meant
+    /// for tests and fuzzers.
+    ///
+    /// # Errors
+    /// A description of the first violation found.
+    pub fn verify(&self) -> std::result::Result<(), String> {
+        for (i, t) in self.tables.iter().enumerate() {
+            t.verify(&self.schema.tables[i].name)?;
+        }
+        for (r, links) in self.links.iter().enumerate() {
+            let rel = &self.schema.rels[r];
+            let ctx = |e: String| format!("relation {}.{}: {e}", self.schema.def(rel.source).name, rel.name);
+            links.verify().map_err(ctx)?;
+            let (src, tgt) = (&self.tables[rel.source.index()], &self.tables[rel.target.index()]);
+            match links {
+                Links::Auto(j) => {
+                    for s in 0..j.source_slots() as u32 {
+                        let targets = j.targets(s);
+                        if !targets.is_empty() && !src.is_live(s) {
+                            return Err(ctx(format!("links from free source slot {s}")));
+                        }
+                        let mut seen: Vec<u32> = targets.iter().map(|e| e.node).collect();
+                        seen.sort_unstable();
+                        if seen.windows(2).any(|w| w[0] == w[1]) {
+                            return Err(ctx(format!("a pair from slot {s} appears twice")));
+                        }
+                        for e in targets {
+                            if !tgt.is_live(e.node) {
+                                return Err(ctx(format!("link {s} -> free target slot {}", e.node)));
+                            }
+                            if rel.symmetrical && !j.find(e.node, s).is_some() {
+                                return Err(ctx(format!("symmetrical pair ({s}, {}) has no mirror", e.node)));
+                            }
+                        }
+                    }
+                }
+                Links::Custom(j) => {
+                    let through = &self.tables[rel.through.index()];
+                    let mut count = 0;
+                    for slot in through.slots() {
+                        let (a, b) = (through.get(slot, rel.source_column), through.get(slot, rel.target_column));
+                        let (Some(a), Some(b)) = (a.as_int(), b.as_int()) else { continue };
+                        count += 1;
+                        let (Some(s), Some(t)) = (src.slot_of(a), tgt.slot_of(b)) else {
+                            return Err(ctx(format!("through row slot {slot} links missing ids ({a}, {b})")));
+                        };
+                        let n = j.find_all(s, t).iter().filter(|&&p| j.targets(s)[p as usize].payload == slot).count();
+                        if n != 1 {
+                            return Err(ctx(format!("through row slot {slot} appears {n} times in the junction")));
+                        }
+                    }
+                    if count != j.len() {
+                        return Err(ctx(format!("{} junction entries for {count} linked through rows", j.len())));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One end of a relation seen from a row: resolved once, then read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct End {
+    pub(crate) kind: AccessorKind,
+    pub(crate) key: Key,
+    pub(crate) slot: u32,
+    pub(crate) other: TableId,
+}
+
+/// A borrowed row. Column reads are O(1).
+#[derive(Clone, Copy)]
+pub struct RowRef<'a> {
+    view: &'a View,
+    table: TableId,
+    loc: Loc,
+    id: i64,
+}
+
+impl fmt::Debug for RowRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let def = self.view.schema.def(self.table);
+        let mut s = f.debug_struct(&def.name);
+        for (i, c) in def.columns.iter().enumerate() {
+            s.field(&c.name, &self.value_at(i as u16));
+        }
+        s.finish()
+    }
+}
+
+impl<'a> RowRef<'a> {
+    /// The row's key.
+    pub fn key(&self) -> Key {
+        Key::new(self.table, self.id)
+    }
+
+    /// The row's id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    pub(crate) fn loc(&self) -> Loc {
+        self.loc
+    }
+
+    /// The value of column `column` (`"id"` included); `None` if the table
+    /// has no such column. O(1) expected (one name lookup).
+    pub fn get(&self, column: &str) -> Option<ValueRef<'a>> {
+        let c = self.view.schema.def(self.table).column(column)?;
+        Some(self.value_at(c))
+    }
+
+    /// The value of a column resolved once with [`Schema::column`]; `None`
+    /// if it belongs to another table. O(1).
+    pub fn get_at(&self, column: ColumnId) -> Option<ValueRef<'a>> {
+        (column.table == self.table).then(|| self.value_at(column.index))
+    }
+
+    pub(crate) fn value_at(&self, col: u16) -> ValueRef<'a> {
+        match self.loc {
+            Loc::Slot(s) => self.view.tables[self.table.index()].get(s, col),
+            Loc::Pair(s, t) => {
+                let TableKind::AutoThrough(r) = self.view.schema.def(self.table).kind else {
+                    return ValueRef::Null;
+                };
+                let rel = self.view.schema.rel(r);
+                match col {
+                    0 => ValueRef::Int(self.id),
+                    1 => ValueRef::Int(self.view.tables[rel.source.index()].id_at(s)),
+                    _ => ValueRef::Int(self.view.tables[rel.target.index()].id_at(t)),
+                }
+            }
+        }
+    }
+
+    /// An `Int` column's value; `None` if null, missing, or another type.
+    pub fn int(&self, column: &str) -> Option<i64> {
+        self.get(column)?.as_int()
+    }
+
+    /// A `Float` column's value; `None` if null, missing, or another type.
+    pub fn float(&self, column: &str) -> Option<f64> {
+        self.get(column)?.as_float()
+    }
+
+    /// A `Bool` column's value; `None` if null, missing, or another type.
+    pub fn bool(&self, column: &str) -> Option<bool> {
+        self.get(column)?.as_bool()
+    }
+
+    /// A `Text` column's value; `None` if null, missing, or another type.
+    pub fn text(&self, column: &str) -> Option<&'a str> {
+        self.get(column)?.as_text()
+    }
+
+    /// A `Bytes` column's value; `None` if null, missing, or another type.
+    pub fn bytes(&self, column: &str) -> Option<&'a [u8]> {
+        self.get(column)?.as_bytes()
+    }
+
+    /// The whole row as named values, `id` first.
+    pub fn to_row(&self) -> Row {
+        let def = self.view.schema.def(self.table);
+        def.columns.iter().enumerate().map(|(i, c)| (c.name.clone(), self.value_at(i as u16).to_owned())).collect()
+    }
+}
+
+/// The rows at the other end of a relation from one row: read operations
+/// of a related manager. Build it with [`View::related`].
+#[derive(Clone, Copy, Debug)]
+pub struct Related<'a> {
+    view: &'a View,
+    end: End,
+}
+
+impl<'a> Related<'a> {
+    pub(crate) fn new(view: &'a View, end: End) -> Self {
+        Related { view, end }
+    }
+
+    /// The table at the other end.
+    pub fn table(&self) -> TableId {
+        self.end.other
+    }
+
+    fn slots(&self) -> SlotIter<'a> {
+        let v = self.view;
+        match self.end.kind {
+            AccessorKind::Forward(r) => SlotIter::Links(v.links[r as usize].neighbours(self.end.slot, true)),
+            AccessorKind::Reverse(r) => SlotIter::Links(v.links[r as usize].neighbours(self.end.slot, false)),
+            AccessorKind::FkReverse(f) => {
+                let fk = v.schema.fk(f);
+                let table = &v.tables[fk.table.index()];
+                let mut slots: Vec<u32> = table
+                    .probe(fk.column, ValueRef::Int(self.end.key.id()))
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                slots.sort_by_key(|&s| table.id_at(s));
+                SlotIter::Owned(slots.into_iter())
+            }
+        }
+    }
+
+    /// The ids at the other end, one per link row (a pair linked twice in a
+    /// custom through table appears twice). O(1) to start, O(1) per item.
+    pub fn ids(&self) -> RelatedIds<'a> {
+        let table = &self.view.tables[self.end.other.index()];
+        RelatedIds { slots: self.slots(), ids: table.ids(), dense: table.ids_are_slots() }
+    }
+
+    /// The keys at the other end, one per link row. O(1) per item.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = Key> + 'a {
+        let t = self.end.other;
+        self.ids().map(move |id| Key::new(t, id))
+    }
+
+    /// The rows at the other end, one per link row. O(1) per item.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = RowRef<'a>> + 'a {
+        let (view, t) = (self.view, self.end.other);
+        self.slots().map(move |s| view.row_at(t, Loc::Slot(s)))
+    }
+
+    /// The slots at the other end (crate-internal, for queries).
+    pub(crate) fn other_slots(&self) -> impl Iterator<Item = u32> + 'a {
+        self.slots()
+    }
+
+    /// Whether `key` is at the other end. O(1) expected for many-to-many
+    /// relations at any degree, O(1 + matches) for foreign keys.
+    pub fn contains(&self, key: Key) -> bool {
+        if key.table() != self.end.other {
+            return false;
+        }
+        let v = self.view;
+        let Some(slot) = v.tables[key.table().index()].slot_of(key.id()) else {
+            return false;
+        };
+        match self.end.kind {
+            AccessorKind::Forward(r) => v.links[r as usize].contains(self.end.slot, slot),
+            AccessorKind::Reverse(r) => v.links[r as usize].contains(slot, self.end.slot),
+            AccessorKind::FkReverse(f) => {
+                let fk = v.schema.fk(f);
+                v.tables[fk.table.index()].get(slot, fk.column) == ValueRef::Int(self.end.key.id())
+            }
+        }
+    }
+
+    /// The number of link rows at this end. O(1) for many-to-many
+    /// relations, O(matches) for foreign keys.
+    pub fn count(&self) -> usize {
+        match self.end.kind {
+            AccessorKind::Forward(r) => self.view.links[r as usize].degree(self.end.slot, true),
+            AccessorKind::Reverse(r) => self.view.links[r as usize].degree(self.end.slot, false),
+            AccessorKind::FkReverse(_) => self.slots().len(),
+        }
+    }
+
+    /// Whether there is at least one link row. O(1).
+    pub fn exists(&self) -> bool {
+        self.count() > 0
+    }
+}
+
+/// Slots at the other end of a relation.
+#[derive(Clone, Debug)]
+enum SlotIter<'a> {
+    Links(NodeIter<'a>),
+    Owned(std::vec::IntoIter<u32>),
+}
+
+impl Iterator for SlotIter<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        match self {
+            SlotIter::Links(it) => it.next(),
+            SlotIter::Owned(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            SlotIter::Links(it) => it.size_hint(),
+            SlotIter::Owned(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for SlotIter<'_> {}
+
+/// The ids at the other end of a relation; see [`Related::ids`].
+#[derive(Clone, Debug)]
+pub struct RelatedIds<'a> {
+    slots: SlotIter<'a>,
+    ids: &'a [i64],
+    /// Every live row of the other table is at slot `id - 1`.
+    dense: bool,
+}
+
+impl Iterator for RelatedIds<'_> {
+    type Item = i64;
+
+    #[inline]
+    fn next(&mut self) -> Option<i64> {
+        let s = self.slots.next()?;
+        Some(if self.dense { i64::from(s) + 1 } else { self.ids[s as usize] })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.slots.size_hint()
+    }
+}
+
+impl ExactSizeIterator for RelatedIds<'_> {}
+impl std::iter::FusedIterator for RelatedIds<'_> {}

@@ -1,0 +1,561 @@
+//! [`WriteTxn`]: inserts, updates and deletes (with `on_delete` cascades),
+//! each validated before it mutates anything and logged for rollback.
+
+use std::collections::HashSet;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use parking_lot::RwLockWriteGuard;
+
+use super::undo::Undo;
+use super::view::{pair_id, Key, Loc, TableRef, View};
+use super::Held;
+use crate::error::{Error, Result};
+use crate::relation::Links;
+use crate::schema::{OnDelete, RelId, Schema, TableId, TableKind};
+use crate::storage::MAX_SLOTS;
+use crate::value::{Row, Value, ValueRef};
+
+/// An exclusive write transaction. Every change it makes is undone if it
+/// is dropped without [`commit`](WriteTxn::commit) (including by a panic
+/// or an error returned from a [`Database::write`](crate::Database::write)
+/// closure). It dereferences to [`View`] for reads, which see its own
+/// writes.
+///
+/// Each write method is atomic on its own: when it returns an error, the
+/// transaction is exactly as it was before the call and can go on.
+pub struct WriteTxn<'db> {
+    pub(crate) guard: RwLockWriteGuard<'db, View>,
+    pub(crate) undo: Vec<Undo>,
+    committed: bool,
+    _held: Held,
+}
+
+impl Deref for WriteTxn<'_> {
+    type Target = View;
+
+    fn deref(&self) -> &View {
+        &self.guard
+    }
+}
+
+impl Drop for WriteTxn<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.rollback_to(0);
+        }
+    }
+}
+
+/// What a delete removed, per table (through tables included), in the
+/// order the tables were first touched.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deleted {
+    counts: Vec<(String, usize)>,
+}
+
+impl Deleted {
+    /// Rows removed from `table`.
+    pub fn count(&self, table: &str) -> usize {
+        self.counts.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n)
+    }
+
+    /// Rows removed in all.
+    pub fn total(&self) -> usize {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+
+    /// `(table, rows removed)` pairs.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.counts.iter().map(|(t, n)| (t.as_str(), *n))
+    }
+
+    fn add(&mut self, table: &str, n: usize) {
+        match self.counts.iter_mut().find(|(t, _)| t == table) {
+            Some((_, c)) => *c += n,
+            None => self.counts.push((table.to_owned(), n)),
+        }
+    }
+}
+
+impl<'db> WriteTxn<'db> {
+    pub(crate) fn new(guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
+        WriteTxn { guard, undo: Vec::new(), committed: false, _held: held }
+    }
+
+    /// Makes every change of this transaction visible to later readers and
+    /// releases the lock. O(1) (the undo log is dropped).
+    pub fn commit(mut self) {
+        self.committed = true;
+        self.undo.clear();
+    }
+
+    /// Undoes everything logged after `mark`, newest first.
+    pub(crate) fn rollback_to(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            if let Some(u) = self.undo.pop() {
+                u.revert(&mut self.guard);
+            }
+        }
+    }
+
+    /// Runs `op` so that an error leaves the transaction as it was.
+    pub(crate) fn atomic<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let mark = self.undo.len();
+        let result = op(self);
+        if result.is_err() {
+            self.rollback_to(mark);
+        }
+        result
+    }
+
+    pub(crate) fn schema_arc(&self) -> Arc<Schema> {
+        Arc::clone(&self.guard.schema)
+    }
+
+    /// Inserts a row and returns its key. Columns not given take their
+    /// default, or `NULL` when nullable; `id` is assigned (one more than the
+    /// largest ever used) unless given. Inserting into a custom through
+    /// table links the pair it names; into an auto-created through table,
+    /// links the pair (`<source>_id`, `<target>_id`). O(columns) expected.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`], [`Error::UnknownColumn`],
+    /// [`Error::TypeMismatch`], [`Error::NotNull`], [`Error::Unique`] (also
+    /// for an `id` in use), [`Error::InvalidId`], [`Error::ForeignKey`],
+    /// [`Error::TableFull`]. The error hands the row back
+    /// ([`Error::into_row`]); nothing changed.
+    pub fn insert(&mut self, table: impl TableRef, row: Row) -> Result<Key> {
+        let t = table.resolve(&self.guard.schema)?;
+        self.atomic(|tx| tx.insert_row(t, &row)).map_err(|e| e.with_row(&row))
+    }
+
+    pub(crate) fn insert_row(&mut self, t: TableId, row: &Row) -> Result<Key> {
+        let schema = self.schema_arc();
+        let def = schema.def(t);
+        if let TableKind::AutoThrough(r) = def.kind {
+            return self.insert_auto_through(t, r, row);
+        }
+        let mut values: Vec<Option<Value>> = vec![None; def.columns.len()];
+        for (name, value) in row.iter() {
+            let c = self.column_of(t, name)?;
+            self.check_value(t, c, value)?;
+            values[c as usize] = Some(value.clone());
+        }
+        let table = &self.guard.tables[t.index()];
+        let id = match values[0].take() {
+            Some(Value::Int(id)) => {
+                if id < 1 {
+                    return Err(Error::InvalidId { table: def.name.clone(), id, row: None });
+                }
+                if table.slot_of(id).is_some() {
+                    return Err(Error::Unique { table: def.name.clone(), column: "id".into(), value: Value::Int(id), row: None });
+                }
+                id
+            }
+            _ => table.next_id(),
+        };
+        let mut full = Vec::with_capacity(values.len());
+        full.push(Value::Int(id));
+        for (c, v) in values.into_iter().enumerate().skip(1) {
+            let col = &def.columns[c];
+            let v = match v {
+                Some(v) => v,
+                None => match (&col.default, col.nullable) {
+                    (Some(d), _) => d.clone(),
+                    (None, true) => Value::Null,
+                    (None, false) => return Err(Error::NotNull { table: def.name.clone(), column: col.name.clone(), row: None }),
+                },
+            };
+            full.push(v);
+        }
+        for (c, v) in full.iter().enumerate().skip(1) {
+            self.check_constraints(t, c as u16, v, None)?;
+        }
+        if table.next_slot() as usize >= MAX_SLOTS {
+            return Err(Error::TableFull { table: def.name.clone() });
+        }
+        let next_id = table.next_id();
+        let (slot, fresh) = self.guard.tables[t.index()].insert(full);
+        self.undo.push(Undo::Insert { table: t, slot, fresh, next_id });
+        for &r in &def.through_for {
+            self.link_through_row(r, slot);
+        }
+        Ok(Key::new(t, id))
+    }
+
+    fn insert_auto_through(&mut self, t: TableId, r: RelId, row: &Row) -> Result<Key> {
+        let schema = self.schema_arc();
+        let def = schema.def(t);
+        let rel = schema.rel(r);
+        let mut ends = [None, None];
+        for (name, value) in row.iter() {
+            let c = self.column_of(t, name)?;
+            if c == 0 {
+                return Err(Error::Unsupported {
+                    table: def.name.clone(),
+                    reason: "ids of auto-created through rows are derived from the pair; do not give one".into(),
+                });
+            }
+            self.check_value(t, c, value)?;
+            ends[c as usize - 1] = value.as_int();
+        }
+        let mut slots = [0u32; 2];
+        for (i, (end, side)) in ends.into_iter().zip([rel.source, rel.target]).enumerate() {
+            let column = &def.columns[i + 1].name;
+            let id = end.ok_or_else(|| Error::NotNull { table: def.name.clone(), column: column.clone(), row: None })?;
+            slots[i] = self.guard.tables[side.index()].slot_of(id).ok_or_else(|| Error::ForeignKey {
+                table: def.name.clone(),
+                column: column.clone(),
+                target: schema.def(side).name.clone(),
+                id,
+                row: None,
+            })?;
+        }
+        let [s, tt] = slots;
+        if self.guard.links[r as usize].contains(s, tt) {
+            return Err(Error::Unique {
+                table: def.name.clone(),
+                column: format!("{}, {}", def.columns[1].name, def.columns[2].name),
+                value: Value::Text(format!("({}, {})", ends[0].unwrap_or(0), ends[1].unwrap_or(0))),
+                row: None,
+            });
+        }
+        self.link_auto(r, s, tt);
+        Ok(Key::new(t, pair_id(s, tt)))
+    }
+
+    pub(crate) fn column_of(&self, t: TableId, name: &str) -> Result<u16> {
+        let def = self.guard.schema.def(t);
+        def.column(name).ok_or_else(|| Error::UnknownColumn { table: def.name.clone(), column: name.to_owned(), row: None })
+    }
+
+    /// Type and nullability of one value for column `c`.
+    pub(crate) fn check_value(&self, t: TableId, c: u16, value: &Value) -> Result<()> {
+        let def = self.guard.schema.def(t);
+        let col = &def.columns[c as usize];
+        match value.type_of() {
+            None if col.nullable || c == 0 => Ok(()),
+            None => Err(Error::NotNull { table: def.name.clone(), column: col.name.clone(), row: None }),
+            Some(ty) if ty == col.ty => Ok(()),
+            Some(_) => Err(Error::TypeMismatch {
+                table: def.name.clone(),
+                column: col.name.clone(),
+                expected: col.ty,
+                value: value.clone(),
+                row: None,
+            }),
+        }
+    }
+
+    /// Uniqueness and foreign-key existence of one value for column `c`
+    /// (`except`: the row being updated).
+    fn check_constraints(&self, t: TableId, c: u16, value: &Value, except: Option<u32>) -> Result<()> {
+        let schema = &self.guard.schema;
+        let def = schema.def(t);
+        let col = &def.columns[c as usize];
+        if value.is_null() {
+            return Ok(());
+        }
+        if col.unique && self.guard.tables[t.index()].unique_conflict(c, value.as_ref(), except).is_some() {
+            return Err(Error::Unique { table: def.name.clone(), column: col.name.clone(), value: value.clone(), row: None });
+        }
+        if let Some(f) = col.fk {
+            let fk = schema.fk(f);
+            let id = value.as_int().unwrap_or(0);
+            if fk.db_constraint && self.guard.tables[fk.target.index()].slot_of(id).is_none() {
+                return Err(Error::ForeignKey {
+                    table: def.name.clone(),
+                    column: col.name.clone(),
+                    target: schema.def(fk.target).name.clone(),
+                    id,
+                    row: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn link_auto(&mut self, r: RelId, s: u32, t: u32) {
+        if let Links::Auto(j) = &mut self.guard.links[r as usize] {
+            j.link(s, t, ());
+            self.undo.push(Undo::Link { rel: r, source: s });
+        }
+    }
+
+    /// The endpoint slots a custom through row links, if both are set.
+    fn through_ends(&self, r: RelId, slot: u32) -> Option<(u32, u32)> {
+        let rel = self.guard.schema.rel(r);
+        let through = &self.guard.tables[rel.through.index()];
+        let a = through.get(slot, rel.source_column).as_int()?;
+        let b = through.get(slot, rel.target_column).as_int()?;
+        Some((
+            self.guard.tables[rel.source.index()].slot_of(a)?,
+            self.guard.tables[rel.target.index()].slot_of(b)?,
+        ))
+    }
+
+    fn link_through_row(&mut self, r: RelId, slot: u32) {
+        if let Some((s, t)) = self.through_ends(r, slot) {
+            if let Links::Custom(j) = &mut self.guard.links[r as usize] {
+                j.link(s, t, slot);
+                self.undo.push(Undo::Link { rel: r, source: s });
+            }
+        }
+    }
+
+    fn unlink_through_row(&mut self, r: RelId, slot: u32) {
+        let Some((s, t)) = self.through_ends(r, slot) else { return };
+        if let Links::Custom(j) = &mut self.guard.links[r as usize] {
+            let pos = j.find_all(s, t).into_iter().find(|&p| j.targets(s)[p as usize].payload == slot);
+            if let Some(fpos) = pos {
+                let unlinked = j.unlink(s, fpos);
+                self.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
+            }
+        }
+    }
+
+    /// Removes the auto-created through pair at `fwd[s][fpos]`.
+    pub(crate) fn unlink_auto(&mut self, r: RelId, s: u32, fpos: u32) {
+        if let Links::Auto(j) = &mut self.guard.links[r as usize] {
+            let unlinked = j.unlink(s, fpos);
+            self.undo.push(Undo::UnlinkAuto { rel: r, unlinked });
+        }
+    }
+
+    /// Updates some columns of the row named by `key`. A custom through
+    /// row whose link columns change moves to its new pair. O(columns)
+    /// expected.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::UnknownColumn`],
+    /// [`Error::TypeMismatch`], [`Error::NotNull`], [`Error::Unique`],
+    /// [`Error::ForeignKey`], and [`Error::Unsupported`] for `id` or an
+    /// auto-created through row (remove and add the link instead). The
+    /// error hands the row back; nothing changed.
+    pub fn update(&mut self, key: Key, row: Row) -> Result<()> {
+        self.atomic(|tx| tx.update_row(key, &row)).map_err(|e| e.with_row(&row))
+    }
+
+    pub(crate) fn update_row(&mut self, key: Key, row: &Row) -> Result<()> {
+        let schema = self.schema_arc();
+        key.table().resolve(&schema)?;
+        let def = schema.def(key.table());
+        if def.kind != TableKind::Plain {
+            return Err(Error::Unsupported {
+                table: def.name.clone(),
+                reason: "rows of an auto-created through table cannot be updated; remove the link and add the new one".into(),
+            });
+        }
+        let slot = self.slot_of(key)?;
+        let mut cells = Vec::with_capacity(row.len());
+        for (name, value) in row.iter() {
+            let c = self.column_of(key.table(), name)?;
+            if c == 0 {
+                return Err(Error::Unsupported { table: def.name.clone(), reason: "the primary key id cannot be changed".into() });
+            }
+            self.check_value(key.table(), c, value)?;
+            self.check_constraints(key.table(), c, value, Some(slot))?;
+            cells.push((c, value.clone()));
+        }
+        self.set_cells(key.table(), slot, cells);
+        Ok(())
+    }
+
+    /// Writes validated cells, keeping custom through links in step.
+    fn set_cells(&mut self, t: TableId, slot: u32, cells: Vec<(u16, Value)>) {
+        let schema = self.schema_arc();
+        let def = schema.def(t);
+        let moved: Vec<RelId> = def
+            .through_for
+            .iter()
+            .copied()
+            .filter(|&r| {
+                let rel = schema.rel(r);
+                cells.iter().any(|(c, _)| *c == rel.source_column || *c == rel.target_column)
+            })
+            .collect();
+        for &r in &moved {
+            self.unlink_through_row(r, slot);
+        }
+        for (c, v) in cells {
+            let old = self.guard.tables[t.index()].update(slot, c, v);
+            self.undo.push(Undo::Update { table: t, slot, column: c, old: Box::new(old) });
+        }
+        for &r in &moved {
+            self.link_through_row(r, slot);
+        }
+    }
+
+    /// Deletes the row named by `key`, and per `on_delete` every row that
+    /// references it: cascades through foreign keys, through rows of every
+    /// many-to-many relation from both ends, `SetNull`/`SetDefault` updates.
+    /// Costs O(rows removed + their degrees): the walk follows the foreign
+    /// key indexes and the junctions, never a whole table.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; [`Error::Protected`] or [`Error::Restricted`]
+    /// (also `DoNothing` with `db_constraint` on) when a referencing row
+    /// would be left dangling; [`Error::ForeignKey`] when a `SetDefault`
+    /// default names no row. Nothing is deleted then.
+    pub fn delete(&mut self, key: Key) -> Result<Deleted> {
+        self.atomic(|tx| tx.delete_key(key))
+    }
+
+    pub(crate) fn delete_key(&mut self, key: Key) -> Result<Deleted> {
+        let schema = self.schema_arc();
+        key.table().resolve(&schema)?;
+        let not_found = || Error::NotFound { table: schema.def(key.table()).name.clone(), id: key.id() };
+        match self.guard.locate(key.table(), key.id()).ok_or_else(not_found)? {
+            Loc::Pair(s, t) => {
+                let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
+                let fpos = self.guard.links[r as usize].find_fpos(s, t).ok_or_else(not_found)?;
+                self.unlink_auto(r, s, fpos);
+                let mut d = Deleted::default();
+                d.add(&schema.def(key.table()).name, 1);
+                Ok(d)
+            }
+            Loc::Slot(slot) => self.delete_rows(key.table(), slot),
+        }
+    }
+
+    /// Collects the cascade from `(t, slot)`, checks it, then applies it.
+    pub(crate) fn delete_rows(&mut self, root_table: TableId, root: u32) -> Result<Deleted> {
+        let schema = self.schema_arc();
+        let mut set: HashSet<(TableId, u32)> = HashSet::new();
+        let mut order = vec![(root_table, root)];
+        set.insert((root_table, root));
+        let mut updates: Vec<(TableId, u32, u16, Value)> = Vec::new();
+        let mut restricted: Vec<(TableId, i64, u32, Vec<u32>)> = Vec::new();
+        let mut next = 0;
+        while next < order.len() {
+            let (t, s) = order[next];
+            next += 1;
+            let id = self.guard.tables[t.index()].id_at(s);
+            for &f in &schema.def(t).fks_in {
+                let fk = schema.fk(f);
+                let referencing = &self.guard.tables[fk.table.index()];
+                let mut refs: Vec<u32> =
+                    referencing.probe(fk.column, ValueRef::Int(id)).map(Iterator::collect).unwrap_or_default();
+                if refs.is_empty() {
+                    continue;
+                }
+                refs.sort_unstable();
+                match fk.on_delete {
+                    OnDelete::Cascade => {
+                        for r in refs {
+                            if set.insert((fk.table, r)) {
+                                order.push((fk.table, r));
+                            }
+                        }
+                    }
+                    OnDelete::Protect => {
+                        return Err(Error::Protected {
+                            table: schema.def(t).name.clone(),
+                            id,
+                            referenced_by: schema.def(fk.table).name.clone(),
+                            field: fk.name.clone(),
+                            count: refs.len(),
+                        })
+                    }
+                    OnDelete::Restrict => restricted.push((t, id, f, refs)),
+                    OnDelete::DoNothing if fk.db_constraint => restricted.push((t, id, f, refs)),
+                    OnDelete::DoNothing => {}
+                    OnDelete::SetNull => updates.extend(refs.into_iter().map(|r| (fk.table, r, fk.column, Value::Null))),
+                    OnDelete::SetDefault => {
+                        let default = schema.def(fk.table).columns[fk.column as usize].default.clone().unwrap_or(Value::Null);
+                        updates.extend(refs.into_iter().map(|r| (fk.table, r, fk.column, default.clone())));
+                    }
+                }
+            }
+        }
+        for (t, id, f, refs) in restricted {
+            let fk = schema.fk(f);
+            let left = refs.iter().filter(|&&r| !set.contains(&(fk.table, r))).count();
+            if left > 0 {
+                return Err(Error::Restricted {
+                    table: schema.def(t).name.clone(),
+                    id,
+                    referenced_by: schema.def(fk.table).name.clone(),
+                    field: fk.name.clone(),
+                    count: left,
+                });
+            }
+        }
+        updates.retain(|(t, s, _, _)| !set.contains(&(*t, *s)));
+        for (t, _, c, v) in &updates {
+            let f = schema.def(*t).columns[*c as usize].fk;
+            if let (Some(f), Some(id)) = (f, v.as_int()) {
+                let fk = schema.fk(f);
+                let gone = set.iter().any(|&(dt, ds)| dt == fk.target && self.guard.tables[dt.index()].id_at(ds) == id);
+                if fk.db_constraint && (gone || self.guard.tables[fk.target.index()].slot_of(id).is_none()) {
+                    return Err(Error::ForeignKey {
+                        table: schema.def(*t).name.clone(),
+                        column: schema.def(*t).columns[*c as usize].name.clone(),
+                        target: schema.def(fk.target).name.clone(),
+                        id,
+                        row: None,
+                    });
+                }
+            }
+        }
+
+        let mut deleted = Deleted::default();
+        for (t, s, c, v) in updates {
+            self.set_cells(t, s, vec![(c, v)]);
+        }
+        // Unlink first, while every endpoint is still live.
+        for &(t, s) in &order {
+            let def = schema.def(t);
+            for &r in &def.through_for {
+                self.unlink_through_row(r, s);
+            }
+            for &r in &def.rels {
+                let rel = schema.rel(r);
+                if !rel.auto_through {
+                    continue;
+                }
+                let mut n = 0;
+                if rel.source == t {
+                    while let Some(last) = self.guard.links[r as usize].degree(s, true).checked_sub(1) {
+                        self.unlink_auto(r, s, last as u32);
+                        n += 1;
+                    }
+                }
+                if rel.target == t {
+                    while let Some((src, fpos)) = self.guard.links[r as usize].last_source(s) {
+                        self.unlink_auto(r, src, fpos);
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    deleted.add(&schema.def(rel.through).name, n);
+                }
+            }
+        }
+        for &(t, s) in &order {
+            let values = self.guard.tables[t.index()].remove(s);
+            self.undo.push(Undo::Remove { table: t, slot: s, values: values.into_boxed_slice() });
+            deleted.add(&schema.def(t).name, 1);
+        }
+        Ok(deleted)
+    }
+}
+
+impl Links {
+    /// A position in `fwd[s]` of the pair `(s, t)`.
+    pub(crate) fn find_fpos(&self, s: u32, t: u32) -> Option<u32> {
+        match self {
+            Links::Auto(j) => j.find(s, t),
+            Links::Custom(j) => j.find(s, t),
+        }
+    }
+
+    /// The last entry of `rev[t]` as `(source, fpos)`.
+    pub(crate) fn last_source(&self, t: u32) -> Option<(u32, u32)> {
+        match self {
+            Links::Auto(j) => j.sources(t).last().map(|e| (e.node, e.back)),
+            Links::Custom(j) => j.sources(t).last().map(|e| (e.node, e.back)),
+        }
+    }
+}

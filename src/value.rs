@@ -1,0 +1,329 @@
+//! Column types and values: [`Type`], the owned [`Value`], the borrowed
+//! [`ValueRef`], and [`Row`], a set of named values for writes.
+
+use std::fmt;
+
+/// The type of a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// A signed 64-bit integer (`i64`). Primary and foreign keys are `Int`.
+    Int,
+    /// A 64-bit float (`f64`).
+    Float,
+    /// A boolean.
+    Bool,
+    /// UTF-8 text.
+    Text,
+    /// Raw bytes.
+    Bytes,
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Type::Int => "Int",
+            Type::Float => "Float",
+            Type::Bool => "Bool",
+            Type::Text => "Text",
+            Type::Bytes => "Bytes",
+        })
+    }
+}
+
+/// An owned value of a column, or `Null`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// SQL `NULL`: allowed only in nullable columns.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// Text.
+    Text(String),
+    /// Bytes.
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// The type of this value, or `None` for `Null`.
+    pub fn type_of(&self) -> Option<Type> {
+        self.as_ref().type_of()
+    }
+
+    /// Whether this is `Null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// A borrowed view of this value.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(v) => ValueRef::Int(*v),
+            Value::Float(v) => ValueRef::Float(*v),
+            Value::Bool(v) => ValueRef::Bool(*v),
+            Value::Text(v) => ValueRef::Text(v),
+            Value::Bytes(v) => ValueRef::Bytes(v),
+        }
+    }
+
+    /// The integer, if this is an `Int`.
+    pub fn as_int(&self) -> Option<i64> {
+        self.as_ref().as_int()
+    }
+
+    /// The text, if this is a `Text`.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_ref().fmt(f)
+    }
+}
+
+/// A value borrowed from the database (or from a [`Value`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// `NULL`.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// Text.
+    Text(&'a str),
+    /// Bytes.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> ValueRef<'a> {
+    /// The type of this value, or `None` for `Null`.
+    pub fn type_of(&self) -> Option<Type> {
+        match self {
+            ValueRef::Null => None,
+            ValueRef::Int(_) => Some(Type::Int),
+            ValueRef::Float(_) => Some(Type::Float),
+            ValueRef::Bool(_) => Some(Type::Bool),
+            ValueRef::Text(_) => Some(Type::Text),
+            ValueRef::Bytes(_) => Some(Type::Bytes),
+        }
+    }
+
+    /// Whether this is `Null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, ValueRef::Null)
+    }
+
+    /// Copies the value out.
+    pub fn to_owned(&self) -> Value {
+        match *self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Int(v) => Value::Int(v),
+            ValueRef::Float(v) => Value::Float(v),
+            ValueRef::Bool(v) => Value::Bool(v),
+            ValueRef::Text(v) => Value::Text(v.to_owned()),
+            ValueRef::Bytes(v) => Value::Bytes(v.to_vec()),
+        }
+    }
+
+    /// The integer, if this is an `Int`.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            ValueRef::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The float, if this is a `Float`.
+    pub fn as_float(&self) -> Option<f64> {
+        match self {
+            ValueRef::Float(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is a `Bool`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            ValueRef::Bool(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The text, if this is a `Text`.
+    pub fn as_text(&self) -> Option<&'a str> {
+        match self {
+            ValueRef::Text(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this is a `Bytes`.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            ValueRef::Bytes(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ValueRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueRef::Null => f.write_str("NULL"),
+            ValueRef::Int(v) => write!(f, "{v}"),
+            ValueRef::Float(v) => write!(f, "{v}"),
+            ValueRef::Bool(v) => write!(f, "{v}"),
+            ValueRef::Text(v) => write!(f, "{v:?}"),
+            ValueRef::Bytes(v) => {
+                f.write_str("0x")?;
+                v.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+        }
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => $variant:ident($conv:expr)),* $(,)?) => {$(
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::$variant($conv(v))
+            }
+        }
+    )*};
+}
+
+value_from! {
+    i64 => Int(|v| v),
+    i32 => Int(i64::from),
+    u32 => Int(i64::from),
+    f64 => Float(|v| v),
+    bool => Bool(|v| v),
+    String => Text(|v| v),
+    &str => Text(str::to_owned),
+    &String => Text(String::clone),
+    Vec<u8> => Bytes(|v| v),
+    &[u8] => Bytes(<[u8]>::to_vec),
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl From<ValueRef<'_>> for Value {
+    fn from(v: ValueRef<'_>) -> Self {
+        v.to_owned()
+    }
+}
+
+/// Named values for an insert, an update, a lookup or through defaults.
+///
+/// Build one with the [`row!`](crate::row!) macro or [`Row::new`] and
+/// [`Row::with`]. Setting a name twice keeps the last value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    cells: Vec<(String, Value)>,
+}
+
+impl Row {
+    /// An empty row.
+    pub fn new() -> Self {
+        Row::default()
+    }
+
+    /// Sets `name` to `value`, replacing an earlier value. O(cells).
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) -> &mut Self {
+        let name = name.into();
+        let value = value.into();
+        match self.cells.iter_mut().find(|(n, _)| *n == name) {
+            Some(cell) => cell.1 = value,
+            None => self.cells.push((name, value)),
+        }
+        self
+    }
+
+    /// `set`, by value, for chaining.
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.set(name, value);
+        self
+    }
+
+    /// The value of `name`, if set. O(cells).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.cells.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The cells in the order they were first set.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
+        self.cells.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    /// The number of cells.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether no cell is set.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Row {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut row = Row::new();
+        for (k, v) in iter {
+            row.set(k, v);
+        }
+        row
+    }
+}
+
+/// Builds a [`Row`]: `row! { "name" => "rock", "size" => 4 }`.
+///
+/// Values go through `Into<Value>`: integers, floats, booleans, strings,
+/// bytes, `Option`s of those (`None` is `Null`), and [`Key`](crate::Key)s
+/// (their id).
+#[macro_export]
+macro_rules! row {
+    () => { $crate::Row::new() };
+    ($($name:expr => $value:expr),+ $(,)?) => {{
+        let mut row = $crate::Row::new();
+        $( row.set($name, $value); )+
+        row
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_set_replaces_and_keeps_order() {
+        let r = row! { "a" => 1, "b" => "x", "a" => 2 };
+        assert_eq!(r.len(), 2);
+        assert_eq!(r.get("a"), Some(&Value::Int(2)));
+        let names: Vec<_> = r.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn display_is_readable() {
+        assert_eq!(Value::from("x").to_string(), "\"x\"");
+        assert_eq!(Value::Bytes(vec![1, 255]).to_string(), "0x01ff");
+        assert_eq!(Value::from(None::<i64>).to_string(), "NULL");
+    }
+}
