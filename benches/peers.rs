@@ -118,27 +118,9 @@ struct Shape {
     seed: u64,
 }
 
-const S: Shape = Shape {
-    users: 200_000,
-    groups: 10_000,
-    tries: 8,
-    hub_members: 0,
-    seed: 0x5EED_0005,
-};
-const L: Shape = Shape {
-    users: 1_000_000,
-    groups: 20_000,
-    tries: 10,
-    hub_members: 0,
-    seed: 0x5EED_0010,
-};
-const HUB_SHAPE: Shape = Shape {
-    users: 200_000,
-    groups: 10_000,
-    tries: 4,
-    hub_members: 100_000,
-    seed: 0x5EED_00B0,
-};
+const S: Shape = Shape { users: 200_000, groups: 10_000, tries: 8, hub_members: 0, seed: 0x5EED_0005 };
+const L: Shape = Shape { users: 1_000_000, groups: 20_000, tries: 10, hub_members: 0, seed: 0x5EED_0010 };
+const HUB_SHAPE: Shape = Shape { users: 200_000, groups: 10_000, tries: 4, hub_members: 100_000, seed: 0x5EED_00B0 };
 /// Persons of the friends workload, and the random others each befriends.
 const FRIENDS: (u32, u32) = (200_000, 8);
 const FRIENDS_SEED: u64 = 0x5EED_00F0;
@@ -157,15 +139,10 @@ impl Mode {
     fn from_env() -> Mode {
         let bench = env::args().any(|arg| arg == "--bench");
         let quick = env::var("PEERS_QUICK").is_ok_and(|v| v == "1");
-        match bench {
-            true => Mode {
-                scale: 1,
-                with_l: !quick,
-            },
-            false => Mode {
-                scale: 100,
-                with_l: true,
-            },
+        if bench {
+            Mode { scale: 1, with_l: !quick }
+        } else {
+            Mode { scale: 100, with_l: true }
         }
     }
 
@@ -209,12 +186,7 @@ impl Membership {
                 pairs.push((user, hubs + rng.id(groups - hubs)));
             }
         }
-        Membership {
-            users,
-            groups,
-            hub_members,
-            pairs,
-        }
+        Membership { users, groups, hub_members, pairs }
     }
 
     /// A random group other than the hub (any group when there is none).
@@ -231,9 +203,7 @@ fn hit_or_miss(
     mut hit: impl FnMut(&mut Rng) -> (u32, u32),
     mut miss: impl FnMut(&mut Rng) -> (u32, u32),
 ) -> Vec<(u32, u32)> {
-    (0..count)
-        .map(|i| if i % 2 == 0 { hit(rng) } else { miss(rng) })
-        .collect()
+    (0..count).map(|i| if i % 2 == 0 { hit(rng) } else { miss(rng) }).collect()
 }
 
 /// `count` uniform ids in `1..=n`.
@@ -337,11 +307,7 @@ impl Friends {
             }
         }
         let mut rng = Rng(FRIENDS_SEED ^ QUERY_SEED);
-        Friends {
-            persons,
-            pairs,
-            fof_inputs: random_ids(&mut rng, persons, mode.ops(QUERY_OPS)),
-        }
+        Friends { persons, pairs, fof_inputs: random_ids(&mut rng, persons, mode.ops(QUERY_OPS)) }
     }
 }
 
@@ -467,8 +433,7 @@ const JOIN_QUERY: &str = "SELECT u.username FROM app_group g
     WHERE g.name = ?1";
 const DELETE_MEMBERSHIPS: &str = "DELETE FROM app_user_groups WHERE user_id = ?1";
 const DELETE_USER: &str = "DELETE FROM app_user WHERE id = ?1";
-const BEFRIEND: &str =
-    "INSERT OR IGNORE INTO app_person_friends (from_person_id, to_person_id) VALUES (?1, ?2)";
+const BEFRIEND: &str = "INSERT OR IGNORE INTO app_person_friends (from_person_id, to_person_id) VALUES (?1, ?2)";
 const COUNT_FRIENDS: &str = "SELECT COUNT(*) FROM app_person_friends";
 const FOF: &str = "SELECT COUNT(DISTINCT b.to_person_id) FROM app_person_friends a
     JOIN app_person_friends b ON b.from_person_id = a.to_person_id
@@ -487,12 +452,10 @@ struct Sqlite {
 impl Sqlite {
     fn open(layout: Layout) -> Sqlite {
         let conn = Connection::open_in_memory().expect(SQL_FAILED);
-        let journal: String = conn
-            .pragma_update_and_check(None, "journal_mode", "OFF", |row| row.get(0))
-            .expect(SQL_FAILED);
+        let journal: String =
+            conn.pragma_update_and_check(None, "journal_mode", "OFF", |row| row.get(0)).expect(SQL_FAILED);
         assert_eq!(journal, "off");
-        conn.pragma_update(None, "synchronous", "OFF")
-            .expect(SQL_FAILED);
+        conn.pragma_update(None, "synchronous", "OFF").expect(SQL_FAILED);
         conn.set_prepared_statement_cache_capacity(32);
         let join_ddl = match layout {
             Layout::Expert => EXPERT_DDL,
@@ -516,12 +479,7 @@ impl Sqlite {
     }
 
     /// Runs `sql` once per pair (and per mirrored pair) in one transaction.
-    fn insert_pairs(
-        &mut self,
-        sql: &str,
-        pairs: &[(u32, u32)],
-        mirror: bool,
-    ) -> rusqlite::Result<()> {
+    fn insert_pairs(&mut self, sql: &str, pairs: &[(u32, u32)], mirror: bool) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(sql)?;
@@ -536,10 +494,7 @@ impl Sqlite {
     }
 
     fn count(&self, sql: &str) -> u64 {
-        let count: i64 = self
-            .conn
-            .query_row(sql, [], |row| row.get(0))
-            .expect(SQL_FAILED);
+        let count: i64 = self.conn.query_row(sql, [], |row| row.get(0)).expect(SQL_FAILED);
         count as u64
     }
 
@@ -570,10 +525,8 @@ impl Sqlite {
 
 impl System for Sqlite {
     fn load_rows(&mut self, users: u32, groups: u32) {
-        self.insert_named(INSERT_GROUP, 'g', groups)
-            .expect(SQL_FAILED);
-        self.insert_named(INSERT_USER, 'u', users)
-            .expect(SQL_FAILED);
+        self.insert_named(INSERT_GROUP, 'g', groups).expect(SQL_FAILED);
+        self.insert_named(INSERT_USER, 'u', users).expect(SQL_FAILED);
     }
 
     fn add(&mut self, pairs: &[(u32, u32)]) {
@@ -631,9 +584,7 @@ impl System for Sqlite {
 
     fn fof(&self, person: u32) -> u64 {
         let mut stmt = self.conn.prepare_cached(FOF).expect(SQL_FAILED);
-        let count: i64 = stmt
-            .query_row([person], |row| row.get(0))
-            .expect(SQL_FAILED);
+        let count: i64 = stmt.query_row([person], |row| row.get(0)).expect(SQL_FAILED);
         count as u64
     }
 }
@@ -648,12 +599,8 @@ struct Names {
 
 impl Names {
     fn new(prefix: char, count: u32) -> Names {
-        let by_id: Vec<String> = std::iter::once(String::new())
-            .chain((1..=count).map(|id| name(prefix, id)))
-            .collect();
-        let ids = (1..=count)
-            .map(|id| (by_id[id as usize].clone(), id))
-            .collect();
+        let by_id: Vec<String> = std::iter::once(String::new()).chain((1..=count).map(|id| name(prefix, id))).collect();
+        let ids = (1..=count).map(|id| (by_id[id as usize].clone(), id)).collect();
         Names { by_id, ids }
     }
 
@@ -757,17 +704,11 @@ impl System for Dense {
     }
 
     fn forward(&self, user: u32) -> u64 {
-        self.memberships.forward[user as usize]
-            .iter()
-            .map(|&g| u64::from(g))
-            .sum()
+        self.memberships.forward[user as usize].iter().map(|&g| u64::from(g)).sum()
     }
 
     fn reverse(&self, group: u32) -> u64 {
-        self.memberships.reverse[group as usize]
-            .iter()
-            .map(|&u| u64::from(u))
-            .sum()
+        self.memberships.reverse[group as usize].iter().map(|&u| u64::from(u)).sum()
     }
 
     fn contains(&self, user: u32, group: u32) -> bool {
@@ -783,10 +724,7 @@ impl System for Dense {
             return Vec::new();
         };
         let members = &self.memberships.reverse[group as usize];
-        members
-            .iter()
-            .map(|&u| self.users.get(u).to_owned())
-            .collect()
+        members.iter().map(|&u| self.users.get(u).to_owned()).collect()
     }
 
     fn delete_user(&mut self, user: u32) -> bool {
@@ -860,9 +798,7 @@ impl System for GraphMap {
     }
 
     fn reverse(&self, group: u32) -> u64 {
-        let members = self
-            .memberships
-            .neighbors_directed(GROUP_NODE + group, Incoming);
+        let members = self.memberships.neighbors_directed(GROUP_NODE + group, Incoming);
         members.map(u64::from).sum()
     }
 
@@ -871,18 +807,14 @@ impl System for GraphMap {
     }
 
     fn remove(&mut self, user: u32, group: u32) -> bool {
-        self.memberships
-            .remove_edge(user, GROUP_NODE + group)
-            .is_some()
+        self.memberships.remove_edge(user, GROUP_NODE + group).is_some()
     }
 
     fn join_query(&self, group_name: &str) -> Vec<String> {
         let Some(group) = self.groups.id(group_name) else {
             return Vec::new();
         };
-        let members = self
-            .memberships
-            .neighbors_directed(GROUP_NODE + group, Incoming);
+        let members = self.memberships.neighbors_directed(GROUP_NODE + group, Incoming);
         members.map(|u| self.users.get(u).to_owned()).collect()
     }
 
@@ -1110,18 +1042,12 @@ fn time_pass<T, F: FnMut(&T) -> u64>(inputs: &[T], op: &mut F) -> (f64, u64) {
     for input in inputs {
         digest = digest.wrapping_add(black_box(op(black_box(input))));
     }
-    (
-        start.elapsed().as_nanos() as f64 / inputs.len() as f64,
-        digest,
-    )
+    (start.elapsed().as_nanos() as f64 / inputs.len() as f64, digest)
 }
 
 /// The fastest of `READ_ROUNDS` passes of a read-only op.
 fn time_reads<T>(inputs: &[T], mut op: impl FnMut(&T) -> u64) -> (f64, u64) {
-    (0..READ_ROUNDS)
-        .map(|_| time_pass(inputs, &mut op))
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .expect("READ_ROUNDS > 0")
+    (0..READ_ROUNDS).map(|_| time_pass(inputs, &mut op)).min_by(|a, b| a.0.total_cmp(&b.0)).expect("READ_ROUNDS > 0")
 }
 
 /// A single pass of a mutating op.
@@ -1147,9 +1073,7 @@ fn resident_bytes() -> Option<u64> {
 /// Order-independent digest of usernames (FNV-1a of each, summed).
 fn names_digest(names: &[String]) -> u64 {
     let fnv = |name: &String| {
-        name.bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
-        })
+        name.bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
     };
     names.iter().map(fnv).fold(0, u64::wrapping_add)
 }
@@ -1178,11 +1102,7 @@ impl Child {
     }
 
     fn finish(self) {
-        let digests: Vec<String> = self
-            .digests
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let digests: Vec<String> = self.digests.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let (size, system) = (self.size.name(), self.system);
         println!("check size={size} system={system} {}", digests.join(" "));
     }
@@ -1205,10 +1125,7 @@ fn load_membership(sys: &mut dyn System, w: &Membership, out: &mut Child, memory
 /// Digest of the usernames of the first `CHECKED_NAMES` queried groups.
 fn join_digest(sys: &dyn System, names: &[String]) -> u64 {
     let checked = &names[..names.len().min(CHECKED_NAMES)];
-    checked
-        .iter()
-        .map(|n| names_digest(&sys.join_query(n)))
-        .fold(0, u64::wrapping_add)
+    checked.iter().map(|n| names_digest(&sys.join_query(n))).fold(0, u64::wrapping_add)
 }
 
 /// Sizes S and L: every membership op, mutating ones last.
@@ -1257,20 +1174,11 @@ fn run_friends(sys: &mut dyn System, mode: Mode, out: &mut Child) {
 
 /// Measures one system on one size (`spec` is `<size>/<system>`).
 fn child_main(spec: &str, mode: Mode) {
-    let (size, system) = spec
-        .split_once('/')
-        .expect("PEERS_CHILD is <size>/<system>");
+    let (size, system) = spec.split_once('/').expect("PEERS_CHILD is <size>/<system>");
     let size = Size::parse(size).expect("unknown size");
-    let (system, make) = systems()
-        .into_iter()
-        .find(|(name, _)| *name == system)
-        .expect("unknown system");
+    let (system, make) = systems().into_iter().find(|(name, _)| *name == system).expect("unknown system");
     let mut sys = make();
-    let mut out = Child {
-        size,
-        system,
-        digests: Vec::new(),
-    };
+    let mut out = Child { size, system, digests: Vec::new() };
     match size {
         Size::S => run_membership(sys.as_mut(), S, mode, &mut out),
         Size::L => run_membership(sys.as_mut(), L, mode, &mut out),
@@ -1285,8 +1193,7 @@ fn child_main(spec: &str, mode: Mode) {
 
 /// The value of `key=value` in a report line.
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    line.split_whitespace()
-        .find_map(|token| token.strip_prefix(key)?.strip_prefix('='))
+    line.split_whitespace().find_map(|token| token.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Everything the children printed.
@@ -1312,47 +1219,35 @@ impl Results {
         let parsed = (field(line, "size"), field(line, "system"), value);
         if let (Some(size), Some(system), Some(value)) = parsed {
             let value = value.parse().expect("a float");
-            self.values
-                .push((op.into(), size.into(), system.into(), value));
+            self.values.push((op.into(), size.into(), system.into(), value));
         }
         true
     }
 
     fn get(&self, op: &str, size: &str, system: &str) -> Option<f64> {
-        self.values
-            .iter()
-            .find(|(o, s, y, _)| o == op && s == size && y == system)
-            .map(|v| v.3)
+        self.values.iter().find(|(o, s, y, _)| o == op && s == size && y == system).map(|v| v.3)
     }
 
     fn digest(&self, size: &str, system: &str, key: &str) -> Option<f64> {
-        let line = self.checks.iter().find(|line| {
-            field(line, "size") == Some(size) && field(line, "system") == Some(system)
-        })?;
+        let line = self
+            .checks
+            .iter()
+            .find(|line| field(line, "size") == Some(size) && field(line, "system") == Some(system))?;
         field(line, key)?.parse().ok()
     }
 
     /// Panics unless every system's digests for `size` are identical.
     fn assert_agreement(&self, size: Size) {
-        let of_size: Vec<&String> = self
-            .checks
-            .iter()
-            .filter(|line| field(line, "size") == Some(size.name()))
-            .collect();
+        let of_size: Vec<&String> =
+            self.checks.iter().filter(|line| field(line, "size") == Some(size.name())).collect();
         let without_system = |line: &str| {
-            let tokens = line
-                .split_whitespace()
-                .filter(|t| !t.starts_with("system="));
+            let tokens = line.split_whitespace().filter(|t| !t.starts_with("system="));
             tokens.collect::<Vec<_>>().join(" ")
         };
         let first = without_system(of_size[0]);
         if of_size.iter().any(|line| without_system(line) != first) {
             let lines: Vec<&str> = of_size.iter().map(|line| line.as_str()).collect();
-            panic!(
-                "systems disagree on size {}:\n{}",
-                size.name(),
-                lines.join("\n")
-            );
+            panic!("systems disagree on size {}:\n{}", size.name(), lines.join("\n"));
         }
         eprintln!("# size {}: {} systems agree", size.name(), of_size.len());
     }
@@ -1375,11 +1270,7 @@ fn run_child(size: Size, system: &str, results: &mut Results) {
         }
     }
     let status = child.wait().expect("child status");
-    assert!(
-        status.success(),
-        "size={} system={system} failed: {status}",
-        size.name()
-    );
+    assert!(status.success(), "size={} system={system} failed: {status}", size.name());
 }
 
 /// `numerator / denominator` to two decimals, or `-` when either is missing.
@@ -1392,10 +1283,7 @@ fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
 
 /// The reference against each peer, per op and size (peer / reference).
 fn print_peer_ratios(results: &Results, names: &[&str]) {
-    let reference = match names.contains(&"junctiondb") {
-        true => "junctiondb",
-        false => "dense",
-    };
+    let reference = if names.contains(&"junctiondb") { "junctiondb" } else { "dense" };
     let peers: Vec<&str> = names.iter().copied().filter(|&n| n != reference).collect();
     println!();
     println!("ratios: peer / {reference} (ns_per_op, or bytes_per_edge for memory); above 1 = {reference} better");
@@ -1411,9 +1299,7 @@ fn print_peer_ratios(results: &Results, names: &[&str]) {
     for (op, size) in rows {
         print!("{op:<14}{size:<9}");
         let mine = results.get(op, size, reference);
-        peers
-            .iter()
-            .for_each(|peer| print!("{:>15}", ratio(results.get(op, size, peer), mine)));
+        peers.iter().for_each(|peer| print!("{:>15}", ratio(results.get(op, size, peer), mine)));
         println!();
     }
 }
@@ -1423,26 +1309,15 @@ fn print_peer_ratios(results: &Results, names: &[&str]) {
 fn print_within_ratios(results: &Results, names: &[&str]) {
     println!();
     println!("within each system: hub / small group, friends_add / add per stored row");
-    println!(
-        "{:<16}{:>14}{:>14}{:>22}",
-        "system", "hub_contains", "hub_remove", "friends_add_per_row"
-    );
+    println!("{:<16}{:>14}{:>14}{:>22}", "system", "hub_contains", "hub_remove", "friends_add_per_row");
     for &system in names {
-        let hub = |op: &str, small: &str| {
-            ratio(
-                results.get(op, "hub", system),
-                results.get(small, "hub", system),
-            )
-        };
+        let hub = |op: &str, small: &str| ratio(results.get(op, "hub", system), results.get(small, "hub", system));
         let per_row = |op: &str, size: &str, rows: &str| {
             let ns = results.get(op, size, system)?;
             let attempts = results.digest(size, system, "attempts")?;
             Some(ns * attempts / results.digest(size, system, rows)?)
         };
-        let friends = ratio(
-            per_row("friends_add", "friends", "friends_add"),
-            per_row("add", "S", "add"),
-        );
+        let friends = ratio(per_row("friends_add", "friends", "friends_add"), per_row("add", "S", "add"));
         let (contains, remove) = (hub("hub_contains", "contains"), hub("hub_remove", "remove"));
         println!("{system:<16}{contains:>14}{remove:>14}{friends:>22}");
     }

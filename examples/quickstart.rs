@@ -33,19 +33,27 @@ fn main() -> Result<(), junctiondb::Error> {
         let bob = tx.insert("user", row! { "username" => "bob" })?;
         let rock = tx.insert("group", row! { "name" => "rock" })?;
         let jazz = tx.insert("group", row! { "name" => "jazz" })?;
-        tx.related(jim, "groups")?.add_with([rock], row! { "invite_reason" => "needed a drummer", "joined" => 2021 })?;
+        tx.related(jim, "groups")?
+            .add_with([rock], row! { "invite_reason" => "needed a drummer", "joined" => 2021 })?;
         tx.related(rock, "members")?.add([ann, bob])?;
         tx.related(ann, "groups")?.add([jazz])?;
         Ok::<_, junctiondb::Error>((rock, jazz))
     })?;
 
     db.read(|tx| {
-        let members: Vec<String> = tx.related(rock, "members")?.rows().filter_map(|r| r.text("username").map(str::to_owned)).collect();
+        let members: Vec<String> =
+            tx.related(rock, "members")?.rows().filter_map(|r| r.text("username").map(str::to_owned)).collect();
         println!("rock members: {members:?}");
         println!("jazz has {} member(s)", tx.related(jazz, "members")?.count());
         println!("memberships: {}", tx.count("membership")?);
         for m in tx.scan("membership")? {
-            println!("  user {} in group {}: {:?} since {}", m.int("user_id").unwrap_or(0), m.int("group_id").unwrap_or(0), m.text("invite_reason"), m.int("joined").unwrap_or(0));
+            println!(
+                "  user {} in group {}: {:?} since {}",
+                m.int("user_id").unwrap_or(0),
+                m.int("group_id").unwrap_or(0),
+                m.text("invite_reason"),
+                m.int("joined").unwrap_or(0)
+            );
         }
         Ok::<_, junctiondb::Error>(())
     })?;
@@ -57,7 +65,11 @@ fn main() -> Result<(), junctiondb::Error> {
         Ok::<_, junctiondb::Error>(())
     })?;
     db.read(|tx| {
-        println!("after set([ann]): rock members {:?}, memberships {}", tx.related(rock, "members")?.ids().collect::<Vec<_>>(), tx.count("membership")?);
+        println!(
+            "after set([ann]): rock members {:?}, memberships {}",
+            tx.related(rock, "members")?.ids().collect::<Vec<_>>(),
+            tx.count("membership")?
+        );
         Ok::<_, junctiondb::Error>(())
     })?;
 

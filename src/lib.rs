@@ -15,5 +15,7 @@ pub use schema::{
     Accessor, ColumnBuilder, ColumnId, ForeignKeyBuilder, ManyToManyBuilder, OnDelete, Schema, SchemaBuilder,
     TableBuilder, TableId,
 };
-pub use txn::{Database, Deleted, Key, ReadTxn, Related, RelatedIds, RelatedMut, RowRef, TableRef, Target, View, WriteTxn};
+pub use txn::{
+    Database, Deleted, Key, ReadTxn, Related, RelatedIds, RelatedMut, RowRef, TableRef, Target, View, WriteTxn,
+};
 pub use value::{Row, Type, Value, ValueRef};

@@ -90,18 +90,10 @@ impl<P: Copy> Adj<P> {
     /// with duplicate pairs). O(1 + matches) expected when indexed.
     pub(crate) fn find_all(&self, node: u32) -> SmallVec<[u32; 2]> {
         match &self.index {
-            Some(index) => index
-                .iter_hash(node_hash(node))
-                .copied()
-                .filter(|&p| self.list[p as usize].node == node)
-                .collect(),
-            None => self
-                .list
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.node == node)
-                .map(|(p, _)| p as u32)
-                .collect(),
+            Some(index) => {
+                index.iter_hash(node_hash(node)).copied().filter(|&p| self.list[p as usize].node == node).collect()
+            }
+            None => self.list.iter().enumerate().filter(|(_, e)| e.node == node).map(|(p, _)| p as u32).collect(),
         }
     }
 

@@ -135,12 +135,14 @@ impl<P: Copy> Junction<P> {
 
     /// Undoes an `unlink`: the pair goes back to its exact positions.
     pub(crate) fn relink(&mut self, u: Unlinked<P>) {
-        let displaced = grow(&mut self.rev, u.target).insert_at(u.rpos, Entry { node: u.source, back: u.fpos, payload: u.payload });
+        let displaced =
+            grow(&mut self.rev, u.target).insert_at(u.rpos, Entry { node: u.source, back: u.fpos, payload: u.payload });
         if let Some(d) = displaced {
             let end = self.rev[u.target as usize].len() as u32 - 1;
             self.fwd[d.node as usize].set_back(d.back, end);
         }
-        let displaced = grow(&mut self.fwd, u.source).insert_at(u.fpos, Entry { node: u.target, back: u.rpos, payload: u.payload });
+        let displaced =
+            grow(&mut self.fwd, u.source).insert_at(u.fpos, Entry { node: u.target, back: u.rpos, payload: u.payload });
         if let Some(d) = displaced {
             let end = self.fwd[u.source as usize].len() as u32 - 1;
             self.rev[d.node as usize].set_back(d.back, end);
@@ -179,7 +181,10 @@ impl<P: Copy> Junction<P> {
             }
         }
         if count != self.len || rcount != self.len {
-            return Err(format!("junction counts {} pairs but holds {count} forward and {rcount} reverse entries", self.len));
+            return Err(format!(
+                "junction counts {} pairs but holds {count} forward and {rcount} reverse entries",
+                self.len
+            ));
         }
         Ok(())
     }

@@ -35,10 +35,7 @@ mod tests {
     #[test]
     fn semantics_examples() {
         assert_eq!(truncate_name("some_long_table", Some(10)), "some_la38a");
-        assert_eq!(
-            truncate_name("app3_bibliographicrecord_things", Some(30)),
-            "app3_bibliographicrecord_t4c7a"
-        );
+        assert_eq!(truncate_name("app3_bibliographicrecord_things", Some(30)), "app3_bibliographicrecord_t4c7a");
         assert_eq!(truncate_name("short", Some(10)), "short");
         assert_eq!(truncate_name("exactly_ten", Some(11)), "exactly_ten");
         assert_eq!(truncate_name(&"x".repeat(200), None), "x".repeat(200));

@@ -17,13 +17,7 @@ struct Diags(Vec<Diagnostic>);
 
 impl Diags {
     fn push(&mut self, id: &'static str, level: Level, table: &str, field: Option<&str>, message: String) {
-        self.0.push(Diagnostic {
-            id,
-            level,
-            table: table.to_owned(),
-            field: field.map(str::to_owned),
-            message,
-        });
+        self.0.push(Diagnostic { id, level, table: table.to_owned(), field: field.map(str::to_owned), message });
     }
 
     fn error(&mut self, id: &'static str, table: &str, field: Option<&str>, message: String) {
@@ -85,7 +79,9 @@ impl Ctx<'_> {
                 "fields.E300",
                 table,
                 Some(field),
-                format!("field defines a relation with table {name:?}, which is not declared; declare it or fix the name"),
+                format!(
+                    "field defines a relation with table {name:?}, which is not declared; declare it or fix the name"
+                ),
             );
             Target::Invalid
         }
@@ -94,15 +90,35 @@ impl Ctx<'_> {
 
 fn check_field_name(name: &str, table: &str, d: &mut Diags) {
     if !is_identifier(name) {
-        d.error("junction.E002", table, Some(name), format!("{name:?} is not an identifier; use letters, digits and '_', not starting with a digit"));
+        d.error(
+            "junction.E002",
+            table,
+            Some(name),
+            format!("{name:?} is not an identifier; use letters, digits and '_', not starting with a digit"),
+        );
     } else if name.ends_with('_') {
         d.error("fields.E001", table, Some(name), "field names must not end with an underscore; rename it".into());
     } else if name.contains("__") {
-        d.error("fields.E002", table, Some(name), "field names must not contain \"__\" (it separates query path steps); rename it".into());
+        d.error(
+            "fields.E002",
+            table,
+            Some(name),
+            "field names must not contain \"__\" (it separates query path steps); rename it".into(),
+        );
     } else if name == "pk" {
-        d.error("fields.E003", table, Some(name), "\"pk\" is a reserved word that cannot be used as a field name; rename it".into());
+        d.error(
+            "fields.E003",
+            table,
+            Some(name),
+            "\"pk\" is a reserved word that cannot be used as a field name; rename it".into(),
+        );
     } else if name == "id" {
-        d.error("models.E004", table, Some(name), "\"id\" is the implicit primary key and cannot be declared again; remove it or rename it".into());
+        d.error(
+            "models.E004",
+            table,
+            Some(name),
+            "\"id\" is the implicit primary key and cannot be declared again; remove it or rename it".into(),
+        );
     }
 }
 
@@ -114,10 +130,20 @@ fn check_related_names(related_name: Option<&str>, query_name: Option<&str>, tab
     }
     if let Some(name) = query_name {
         if name.ends_with('_') {
-            d.error("fields.E308", table, Some(field), format!("reverse query name {name:?} must not end with an underscore; rename it"));
+            d.error(
+                "fields.E308",
+                table,
+                Some(field),
+                format!("reverse query name {name:?} must not end with an underscore; rename it"),
+            );
         }
         if name.contains("__") {
-            d.error("fields.E309", table, Some(field), format!("reverse query name {name:?} must not contain \"__\"; rename it"));
+            d.error(
+                "fields.E309",
+                table,
+                Some(field),
+                format!("reverse query name {name:?} must not contain \"__\"; rename it"),
+            );
         }
     }
 }
@@ -136,11 +162,8 @@ fn reverse_names(
     source_table: &str,
 ) -> (Option<String>, Option<String>) {
     let hidden = related_name.is_some_and(|n| n.ends_with('+'));
-    let accessor = if hidden {
-        None
-    } else {
-        Some(related_name.map_or_else(|| format!("{source_table}_set"), str::to_owned))
-    };
+    let accessor =
+        if hidden { None } else { Some(related_name.map_or_else(|| format!("{source_table}_set"), str::to_owned)) };
     let query = match (related_query_name, related_name) {
         (Some(q), _) => Some(q.to_owned()),
         (None, Some(_)) if hidden => None,
@@ -160,17 +183,35 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
     let mut live_decls: Vec<&TableBuilder> = Vec::new();
     for t in &b.tables {
         if !is_identifier(&t.name) {
-            d.error("junction.E002", &t.name, None, format!("table name {:?} is not an identifier; use letters, digits and '_', not starting with a digit", t.name));
+            d.error(
+                "junction.E002",
+                &t.name,
+                None,
+                format!(
+                    "table name {:?} is not an identifier; use letters, digits and '_', not starting with a digit",
+                    t.name
+                ),
+            );
         }
         if !seen.insert(t.name.as_str()) {
-            d.error("junction.E001", &t.name, None, "a table with this name is declared twice; remove or rename one".into());
+            d.error(
+                "junction.E001",
+                &t.name,
+                None,
+                "a table with this name is declared twice; remove or rename one".into(),
+            );
             continue;
         }
         if let Some(setting) = &t.swappable {
             match settings.get(setting.as_str()) {
                 Some(name) if *name != t.name => {
                     if !b.tables.iter().any(|o| o.name == *name) {
-                        d.error("junction.E030", &t.name, None, format!("setting {setting:?} names table {name:?}, which is not declared"));
+                        d.error(
+                            "junction.E030",
+                            &t.name,
+                            None,
+                            format!("setting {setting:?} names table {name:?}, which is not declared"),
+                        );
                     }
                     swapped.insert(t.name.as_str());
                     continue;
@@ -216,7 +257,12 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         let mut field_ok = |name: &str, d: &mut Diags| {
             check_field_name(name, &t.name, d);
             if !field_names.insert(name.to_owned()) {
-                d.error("models.E006", &t.name, Some(name), "this field name is declared twice on the table; rename one".into());
+                d.error(
+                    "models.E006",
+                    &t.name,
+                    Some(name),
+                    "this field name is declared twice on the table; rename one".into(),
+                );
                 false
             } else {
                 true
@@ -228,7 +274,16 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             }
             if let Some(v) = &c.default {
                 if !type_fits(v, c.ty, c.nullable) {
-                    d.error("junction.E010", &t.name, Some(&c.name), format!("the default {v} does not fit the column's type {}{}; give a value of that type", c.ty, if c.nullable { " (or NULL)" } else { "" }));
+                    d.error(
+                        "junction.E010",
+                        &t.name,
+                        Some(&c.name),
+                        format!(
+                            "the default {v} does not fit the column's type {}{}; give a value of that type",
+                            c.ty,
+                            if c.nullable { " (or NULL)" } else { "" }
+                        ),
+                    );
                 }
             }
             def.columns.push(ColumnDef {
@@ -250,26 +305,42 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             }
             let column = format!("{}_id", f.name);
             if def.columns.iter().any(|c| c.name == column) {
-                d.error("models.E007", &t.name, Some(&f.name), format!("the foreign key's column {column:?} is already used by another field; rename one"));
+                d.error(
+                    "models.E007",
+                    &t.name,
+                    Some(&f.name),
+                    format!("the foreign key's column {column:?} is already used by another field; rename one"),
+                );
                 continue;
             }
             check_related_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name, &f.name, &mut d);
             if f.on_delete == OnDelete::SetNull && !f.nullable {
-                d.error("fields.E320", &t.name, Some(&f.name), "field specifies on_delete=SetNull, but cannot be null; make it nullable or change the rule".into());
+                d.error(
+                    "fields.E320",
+                    &t.name,
+                    Some(&f.name),
+                    "field specifies on_delete=SetNull, but cannot be null; make it nullable or change the rule".into(),
+                );
             }
             if f.on_delete == OnDelete::SetDefault && f.default.is_none() {
                 d.error("fields.E321", &t.name, Some(&f.name), "field specifies on_delete=SetDefault, but has no default value; give it a default or change the rule".into());
             }
             if let Some(v) = &f.default {
                 if !type_fits(v, Type::Int, f.nullable) {
-                    d.error("junction.E010", &t.name, Some(&f.name), format!("the default {v} of a foreign key must be an Int id"));
+                    d.error(
+                        "junction.E010",
+                        &t.name,
+                        Some(&f.name),
+                        format!("the default {v} of a foreign key must be an Int id"),
+                    );
                 }
             }
             let Target::Table(target) = ctx.resolve(&f.to, own, &t.name, &f.name, &mut d) else {
                 continue;
             };
             let fk_id = fks.len() as u32;
-            let (accessor, query_name) = reverse_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name);
+            let (accessor, query_name) =
+                reverse_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name);
             fks.push(FkDef {
                 name: f.name.clone(),
                 table: own,
@@ -315,7 +386,9 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
     for (i, t) in live_decls.iter().enumerate() {
         let own = TableId(i as u32);
         for m in &t.many_to_many {
-            if let Some(rel) = declare_m2m(&ctx, own, t, m, &mut tables, &fks, &mut through_seen, rels.len() as u32, &mut d) {
+            if let Some(rel) =
+                declare_m2m(&ctx, own, t, m, &mut tables, &fks, &mut through_seen, rels.len() as u32, &mut d)
+            {
                 rels.push(rel);
                 rel_builders.push(m);
             }
@@ -341,9 +414,25 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         } else {
             (format!("{source}_id"), format!("{target}_id"))
         };
-        let link = |name: String| ColumnDef { name, ty: Type::Int, nullable: false, unique: false, indexed: false, default: None, fk: None };
+        let link = |name: String| ColumnDef {
+            name,
+            ty: Type::Int,
+            nullable: false,
+            unique: false,
+            indexed: false,
+            default: None,
+            fk: None,
+        };
         let columns = vec![
-            ColumnDef { name: "id".into(), ty: Type::Int, nullable: false, unique: true, indexed: false, default: None, fk: None },
+            ColumnDef {
+                name: "id".into(),
+                ty: Type::Int,
+                nullable: false,
+                unique: true,
+                indexed: false,
+                default: None,
+                fk: None,
+            },
             link(from),
             link(to),
         ];
@@ -441,19 +530,39 @@ fn declare_m2m(
         d.warning("fields.W340", table, Some(field), "null has no effect on a many-to-many field; remove it".into());
     }
     if m.validators > 0 {
-        d.warning("fields.W341", table, Some(field), "validators have no effect on a many-to-many field; remove them".into());
+        d.warning(
+            "fields.W341",
+            table,
+            Some(field),
+            "validators have no effect on a many-to-many field; remove them".into(),
+        );
     }
     if symmetrical && m.related_name.is_some() {
-        d.warning("fields.W345", table, Some(field), "related_name has no effect on a symmetrical many-to-many field; remove it".into());
+        d.warning(
+            "fields.W345",
+            table,
+            Some(field),
+            "related_name has no effect on a symmetrical many-to-many field; remove it".into(),
+        );
     }
     if m.through.is_some() && m.db_table.is_some() {
-        d.error("junction.E021", table, Some(field), "db_table names the auto-created through table and cannot be combined with through; remove one".into());
+        d.error(
+            "junction.E021",
+            table,
+            Some(field),
+            "db_table names the auto-created through table and cannot be combined with through; remove one".into(),
+        );
     }
     if m.through.is_some() && !m.db_constraint {
         d.error("junction.E022", table, Some(field), "db_constraint(false) applies to the auto-created through table only; set db_constraint on the through table's foreign keys instead".into());
     }
     if m.through.is_none() && m.through_fields.is_some() {
-        d.error("junction.E023", table, Some(field), "through_fields needs a custom through table; add through(..) or remove through_fields".into());
+        d.error(
+            "junction.E023",
+            table,
+            Some(field),
+            "through_fields needs a custom through table; add through(..) or remove through_fields".into(),
+        );
     }
     if m.db_table.as_deref() == Some("") {
         d.error("junction.E002", table, Some(field), "db_table must not be empty".into());
@@ -498,7 +607,13 @@ fn declare_m2m(
     let tgt_name = tables[target.index()].name.clone();
     let (source_fk, target_fk) = if let Some((a, b)) = &m.through_fields {
         if a.is_empty() || b.is_empty() {
-            d.error("fields.E337", table, Some(field), "through_fields must name two link fields: the foreign key to the source, then the one to the target".into());
+            d.error(
+                "fields.E337",
+                table,
+                Some(field),
+                "through_fields must name two link fields: the foreign key to the source, then the one to the target"
+                    .into(),
+            );
             return None;
         }
         let mut pick = |name: &str, side: TableId, side_name: &str| -> Option<u32> {

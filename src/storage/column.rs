@@ -33,9 +33,7 @@ impl Column {
     }
 
     fn is_null(&self, slot: u32) -> bool {
-        self.nulls
-            .as_ref()
-            .is_some_and(|bits| bits.get(slot as usize / 64).is_some_and(|w| w >> (slot % 64) & 1 == 1))
+        self.nulls.as_ref().is_some_and(|bits| bits.get(slot as usize / 64).is_some_and(|w| w >> (slot % 64) & 1 == 1))
     }
 
     fn set_null_bit(&mut self, slot: u32, null: bool) {

@@ -86,10 +86,7 @@ impl ColumnIndex {
     ) -> impl Iterator<Item = u32> + 'a {
         let hash = hash_value(state, value);
         let live = !value.is_null();
-        self.slots
-            .iter_hash(hash)
-            .filter(move |&&s| live && index_eq(col.get(s), value))
-            .copied()
+        self.slots.iter_hash(hash).filter(move |&&s| live && index_eq(col.get(s), value)).copied()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -359,7 +359,10 @@ impl Table {
             let mut want: Vec<u32> = live.iter().map(|&(_, s)| s).filter(|&s| !col.get(s).is_null()).collect();
             want.sort_unstable();
             if held != want {
-                return Err(format!("{name}: index on column {} does not hold exactly the live non-null rows", index.column));
+                return Err(format!(
+                    "{name}: index on column {} does not hold exactly the live non-null rows",
+                    index.column
+                ));
             }
             if index.unique {
                 for &s in &want {

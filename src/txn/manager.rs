@@ -136,7 +136,11 @@ impl<'db> RelatedMut<'_, 'db> {
 
     /// Resolves targets to slots of the other table, deduplicated in input
     /// order. Missing rows are an error when `must_exist`, else skipped.
-    fn resolve<T: Into<Target>>(&self, targets: impl IntoIterator<Item = T>, must_exist: bool) -> Result<Vec<(u32, i64)>> {
+    fn resolve<T: Into<Target>>(
+        &self,
+        targets: impl IntoIterator<Item = T>,
+        must_exist: bool,
+    ) -> Result<Vec<(u32, i64)>> {
         let table = &self.tx.guard.tables[self.end.other.index()];
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -193,7 +197,11 @@ impl<'db> RelatedMut<'_, 'db> {
     /// # Errors
     /// As `add`, plus [`Error::UnknownColumn`] / [`Error::TypeMismatch`]
     /// for a bad default (an auto-created through has no extra columns).
-    pub fn add_with<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>, through_defaults: Row) -> Result<usize> {
+    pub fn add_with<T: Into<Target>>(
+        &mut self,
+        targets: impl IntoIterator<Item = T>,
+        through_defaults: Row,
+    ) -> Result<usize> {
         let targets = self.resolve(targets, true)?;
         let end = self.end;
         self.tx.atomic(|tx| RelatedMut { tx, end }.add_slots(&targets, &through_defaults))
@@ -250,7 +258,10 @@ impl<'db> RelatedMut<'_, 'db> {
         }
         let through = schema.def(rel.through);
         let mut row = defaults.clone();
-        let ids = (self.tx.guard.tables[rel.source.index()].id_at(p.source), self.tx.guard.tables[rel.target.index()].id_at(p.target));
+        let ids = (
+            self.tx.guard.tables[rel.source.index()].id_at(p.source),
+            self.tx.guard.tables[rel.target.index()].id_at(p.target),
+        );
         row.set(through.columns[rel.source_column as usize].name.clone(), ids.0);
         row.set(through.columns[rel.target_column as usize].name.clone(), ids.1);
         self.tx.insert_row(rel.through, &row).map_err(|e| e.with_row(&row))?;
@@ -378,7 +389,11 @@ impl<'db> RelatedMut<'_, 'db> {
     ///
     /// # Errors
     /// As [`add_with`](Self::add_with).
-    pub fn set_with<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>, through_defaults: Row) -> Result<()> {
+    pub fn set_with<T: Into<Target>>(
+        &mut self,
+        targets: impl IntoIterator<Item = T>,
+        through_defaults: Row,
+    ) -> Result<()> {
         let targets = self.resolve(targets, true)?;
         let end = self.end;
         self.tx.atomic(|tx| {
@@ -401,7 +416,11 @@ impl<'db> RelatedMut<'_, 'db> {
     ///
     /// # Errors
     /// As [`clear`](Self::clear) and [`add_with`](Self::add_with).
-    pub fn set_clearing<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>, through_defaults: Row) -> Result<()> {
+    pub fn set_clearing<T: Into<Target>>(
+        &mut self,
+        targets: impl IntoIterator<Item = T>,
+        through_defaults: Row,
+    ) -> Result<()> {
         let targets = self.resolve(targets, true)?;
         let end = self.end;
         self.tx.atomic(|tx| {

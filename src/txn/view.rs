@@ -520,10 +520,8 @@ impl<'a> Related<'a> {
             AccessorKind::FkReverse(f) => {
                 let fk = v.schema.fk(f);
                 let table = &v.tables[fk.table.index()];
-                let mut slots: Vec<u32> = table
-                    .probe(fk.column, ValueRef::Int(self.end.key.id()))
-                    .map(Iterator::collect)
-                    .unwrap_or_default();
+                let mut slots: Vec<u32> =
+                    table.probe(fk.column, ValueRef::Int(self.end.key.id())).map(Iterator::collect).unwrap_or_default();
                 slots.sort_by_key(|&s| table.id_at(s));
                 SlotIter::Owned(slots.into_iter())
             }

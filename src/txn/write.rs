@@ -149,7 +149,12 @@ impl<'db> WriteTxn<'db> {
                     return Err(Error::InvalidId { table: def.name.clone(), id, row: None });
                 }
                 if table.slot_of(id).is_some() {
-                    return Err(Error::Unique { table: def.name.clone(), column: "id".into(), value: Value::Int(id), row: None });
+                    return Err(Error::Unique {
+                        table: def.name.clone(),
+                        column: "id".into(),
+                        value: Value::Int(id),
+                        row: None,
+                    });
                 }
                 id
             }
@@ -164,7 +169,9 @@ impl<'db> WriteTxn<'db> {
                 None => match (&col.default, col.nullable) {
                     (Some(d), _) => d.clone(),
                     (None, true) => Value::Null,
-                    (None, false) => return Err(Error::NotNull { table: def.name.clone(), column: col.name.clone(), row: None }),
+                    (None, false) => {
+                        return Err(Error::NotNull { table: def.name.clone(), column: col.name.clone(), row: None })
+                    }
                 },
             };
             full.push(v);
@@ -203,7 +210,8 @@ impl<'db> WriteTxn<'db> {
         let mut slots = [0u32; 2];
         for (i, (end, side)) in ends.into_iter().zip([rel.source, rel.target]).enumerate() {
             let column = &def.columns[i + 1].name;
-            let id = end.ok_or_else(|| Error::NotNull { table: def.name.clone(), column: column.clone(), row: None })?;
+            let id =
+                end.ok_or_else(|| Error::NotNull { table: def.name.clone(), column: column.clone(), row: None })?;
             slots[i] = self.guard.tables[side.index()].slot_of(id).ok_or_else(|| Error::ForeignKey {
                 table: def.name.clone(),
                 column: column.clone(),
@@ -227,7 +235,11 @@ impl<'db> WriteTxn<'db> {
 
     pub(crate) fn column_of(&self, t: TableId, name: &str) -> Result<u16> {
         let def = self.guard.schema.def(t);
-        def.column(name).ok_or_else(|| Error::UnknownColumn { table: def.name.clone(), column: name.to_owned(), row: None })
+        def.column(name).ok_or_else(|| Error::UnknownColumn {
+            table: def.name.clone(),
+            column: name.to_owned(),
+            row: None,
+        })
     }
 
     /// Type and nullability of one value for column `c`.
@@ -258,7 +270,12 @@ impl<'db> WriteTxn<'db> {
             return Ok(());
         }
         if col.unique && self.guard.tables[t.index()].unique_conflict(c, value.as_ref(), except).is_some() {
-            return Err(Error::Unique { table: def.name.clone(), column: col.name.clone(), value: value.clone(), row: None });
+            return Err(Error::Unique {
+                table: def.name.clone(),
+                column: col.name.clone(),
+                value: value.clone(),
+                row: None,
+            });
         }
         if let Some(f) = col.fk {
             let fk = schema.fk(f);
@@ -289,10 +306,7 @@ impl<'db> WriteTxn<'db> {
         let through = &self.guard.tables[rel.through.index()];
         let a = through.get(slot, rel.source_column).as_int()?;
         let b = through.get(slot, rel.target_column).as_int()?;
-        Some((
-            self.guard.tables[rel.source.index()].slot_of(a)?,
-            self.guard.tables[rel.target.index()].slot_of(b)?,
-        ))
+        Some((self.guard.tables[rel.source.index()].slot_of(a)?, self.guard.tables[rel.target.index()].slot_of(b)?))
     }
 
     fn link_through_row(&mut self, r: RelId, slot: u32) {
@@ -344,7 +358,8 @@ impl<'db> WriteTxn<'db> {
         if def.kind != TableKind::Plain {
             return Err(Error::Unsupported {
                 table: def.name.clone(),
-                reason: "rows of an auto-created through table cannot be updated; remove the link and add the new one".into(),
+                reason: "rows of an auto-created through table cannot be updated; remove the link and add the new one"
+                    .into(),
             });
         }
         let slot = self.slot_of(key)?;
@@ -352,7 +367,10 @@ impl<'db> WriteTxn<'db> {
         for (name, value) in row.iter() {
             let c = self.column_of(key.table(), name)?;
             if c == 0 {
-                return Err(Error::Unsupported { table: def.name.clone(), reason: "the primary key id cannot be changed".into() });
+                return Err(Error::Unsupported {
+                    table: def.name.clone(),
+                    reason: "the primary key id cannot be changed".into(),
+                });
             }
             self.check_value(key.table(), c, value)?;
             self.check_constraints(key.table(), c, value, Some(slot))?;
@@ -461,9 +479,12 @@ impl<'db> WriteTxn<'db> {
                     OnDelete::Restrict => restricted.push((t, id, f, refs)),
                     OnDelete::DoNothing if fk.db_constraint => restricted.push((t, id, f, refs)),
                     OnDelete::DoNothing => {}
-                    OnDelete::SetNull => updates.extend(refs.into_iter().map(|r| (fk.table, r, fk.column, Value::Null))),
+                    OnDelete::SetNull => {
+                        updates.extend(refs.into_iter().map(|r| (fk.table, r, fk.column, Value::Null)))
+                    }
                     OnDelete::SetDefault => {
-                        let default = schema.def(fk.table).columns[fk.column as usize].default.clone().unwrap_or(Value::Null);
+                        let default =
+                            schema.def(fk.table).columns[fk.column as usize].default.clone().unwrap_or(Value::Null);
                         updates.extend(refs.into_iter().map(|r| (fk.table, r, fk.column, default.clone())));
                     }
                 }
