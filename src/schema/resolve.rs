@@ -364,6 +364,11 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             });
         }
         def.column_by_name = def.columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i as u16)).collect();
+        // A foreign key is also reachable by its field name, as in Django
+        // (`author=...` and `author_id=...` both set the column).
+        for &f in &def.fks_out {
+            def.column_by_name.insert(fks[f as usize].name.clone(), fks[f as usize].column);
+        }
         for ix in &t.indexes {
             match def.column_by_name.get(ix.as_str()) {
                 Some(&c) => {

@@ -1,0 +1,298 @@
+//! Schema checks: every rejection carries its Django check id (or this
+//! crate's `junction.*` id), all are reported at once, and messages say how
+//! to fix the problem.
+
+use junctiondb::{Level, OnDelete, Schema, SchemaBuilder, SchemaError, Type};
+
+fn fails(b: SchemaBuilder) -> SchemaError {
+    b.build().expect_err("schema must be rejected")
+}
+
+fn ids(e: &SchemaError) -> Vec<&'static str> {
+    e.errors().map(|d| d.id).collect()
+}
+
+#[test]
+fn table_and_column_problems_are_all_reported_at_once() {
+    let e = fails(
+        Schema::builder()
+            .table("a", |t| {
+                t.column("x", Type::Int);
+                t.column("x", Type::Text);
+                t.column("id", Type::Int);
+                t.column("bad_", Type::Int);
+                t.column("a__b", Type::Int);
+                t.column("pk", Type::Int);
+                t.column("9lives", Type::Int);
+                t.column("n", Type::Int).default("text");
+                t.index("missing");
+            })
+            .table("a", |_| {})
+            .table("", |_| {}),
+    );
+    let got = ids(&e);
+    for id in ["models.E006", "models.E004", "fields.E001", "fields.E002", "fields.E003", "junction.E002", "junction.E010", "junction.E011", "junction.E001"] {
+        assert!(got.contains(&id), "{id} missing from {got:?}");
+    }
+    let text = e.to_string();
+    assert!(text.contains("a.n: (junction.E010)"), "{text}");
+    assert!(e.diagnostics.iter().all(|d| !d.message.is_empty()));
+}
+
+#[test]
+fn unknown_and_swapped_targets() {
+    let e = fails(Schema::builder().table("a", |t| {
+        t.many_to_many("bs", "b");
+        t.foreign_key("c", "c");
+    }));
+    assert_eq!(ids(&e), ["fields.E300", "fields.E300"]);
+
+    let base = || {
+        Schema::builder()
+            .setting("AUTH_USER_MODEL", "member")
+            .table("user", |t| {
+                t.swappable("AUTH_USER_MODEL");
+                t.column("name", Type::Text);
+            })
+            .table("member", |t| {
+                t.column("handle", Type::Text);
+            })
+    };
+    let e = fails(base().table("group", |t| {
+        t.many_to_many("users", "user");
+    }));
+    assert_eq!(ids(&e), ["fields.E301"]);
+    let s = base()
+        .table("group", |t| {
+            t.many_to_many("users", "settings.AUTH_USER_MODEL");
+        })
+        .build()
+        .unwrap();
+    assert!(s.table("user").is_none(), "a swapped-out table is not created");
+    assert_eq!(s.through_table("group", "users").map(|t| s.table_name(t)), Some("group_users"));
+    assert!(s.column("group_users", "member_id").is_some());
+    let e = fails(Schema::builder().table("g", |t| {
+        t.many_to_many("u", "settings.NOPE");
+    }));
+    assert_eq!(ids(&e), ["fields.E300"]);
+}
+
+#[test]
+fn symmetrical_rules() {
+    // Between two different tables: rejected.
+    let e = fails(Schema::builder().table("a", |t| {
+        t.many_to_many("bs", "b").symmetrical(true);
+    }).table("b", |_| {}));
+    assert_eq!(ids(&e), ["junction.E020"]);
+    // "self" is symmetrical by default; naming the table is not.
+    let s = Schema::builder()
+        .table("p", |t| {
+            t.many_to_many("friends", "self");
+            t.many_to_many("follows", "p").related_name("followers");
+        })
+        .build()
+        .unwrap();
+    assert_eq!(s.is_symmetrical("p", "friends"), Some(true));
+    assert_eq!(s.is_symmetrical("p", "follows"), Some(false));
+    assert!(s.accessor("p", "followers").is_some());
+    assert!(s.accessor("p", "p_set").is_none(), "symmetrical relations have no reverse accessor");
+    // related_name on a symmetrical relation: warning W345, ignored.
+    let s = Schema::builder().table("p", |t| {
+        t.many_to_many("friends", "self").related_name("befriended_by");
+    });
+    let s = s.build().unwrap();
+    assert_eq!(s.warnings().iter().map(|d| d.id).collect::<Vec<_>>(), ["fields.W345"]);
+    assert!(s.accessor("p", "befriended_by").is_none());
+}
+
+#[test]
+fn no_effect_options_warn_and_unique_fails() {
+    let s = Schema::builder()
+        .table("a", |t| {
+            t.many_to_many("bs", "b").null(true).validator(|_| true);
+        })
+        .table("b", |_| {})
+        .build()
+        .unwrap();
+    let w: Vec<_> = s.warnings().iter().map(|d| (d.id, d.level)).collect();
+    assert_eq!(w, [("fields.W340", Level::Warning), ("fields.W341", Level::Warning)]);
+    let e = fails(Schema::builder().table("a", |t| {
+        t.many_to_many("bs", "b").unique();
+    }).table("b", |_| {}));
+    assert_eq!(ids(&e), ["fields.E330"]);
+}
+
+#[test]
+fn related_name_and_query_name_rules() {
+    let e = fails(Schema::builder().table("b", |_| {}).table("a", |t| {
+        t.many_to_many("x", "b").related_name("not valid");
+        t.many_to_many("y", "b").related_name("ys").related_query_name("ends_");
+        t.many_to_many("z", "b").related_name("zs").related_query_name("has__dunder");
+    }));
+    assert_eq!(ids(&e), ["fields.E306", "fields.E308", "fields.E309"]);
+    // Hidden accessors: several may point at one table without clashing.
+    let s = Schema::builder()
+        .table("b", |_| {})
+        .table("a", |t| {
+            t.many_to_many("x", "b").related_name("+");
+            t.many_to_many("y", "b").related_name("+");
+            t.foreign_key("f", "b").related_name("hidden+").related_query_name("via_f");
+        })
+        .build()
+        .unwrap();
+    let b = s.table("b").unwrap();
+    assert_eq!(s.accessor_names(b).count(), 0);
+}
+
+#[test]
+fn reverse_name_clashes() {
+    // E302: accessor clashes with a field of the target; E303: query name.
+    let e = fails(Schema::builder().table("b", |t| {
+        t.column("a_set", Type::Int);
+        t.column("a", Type::Int);
+    }).table("a", |t| {
+        t.many_to_many("bs", "b");
+    }));
+    assert_eq!(ids(&e), ["fields.E302", "fields.E303"]);
+    // E304/E305: two relations to the same table with the default names.
+    let e = fails(Schema::builder().table("b", |_| {}).table("a", |t| {
+        t.many_to_many("x", "b");
+        t.foreign_key("y", "b");
+    }));
+    assert_eq!(ids(&e), ["fields.E304", "fields.E305", "fields.E304", "fields.E305"]);
+    assert!(e.diagnostics[0].message.contains("related_name"));
+}
+
+#[test]
+fn through_table_checks() {
+    let base = |decl: fn(&mut junctiondb::ManyToManyBuilder)| {
+        Schema::builder()
+            .table("person", |t| {
+                t.column("name", Type::Text);
+            })
+            .table("group", |t| {
+                t.many_to_many("members", "person").through("membership");
+                decl(t.many_to_many("m2", "person"));
+            })
+            .table("membership", |t| {
+                t.foreign_key("person", "person");
+                t.foreign_key("group", "group");
+                t.foreign_key("inviter", "person").related_name("invites");
+                t.column("note", Type::Text);
+            })
+    };
+    // Two FKs to person: ambiguous (E335) until through_fields picks one.
+    let e = fails(base(|m| {
+        m.related_name("x").through("membership").related_name("m2set");
+    }));
+    assert!(ids(&e).contains(&"fields.E335"), "{e}");
+    assert!(ids(&e).contains(&"models.E003"), "{e}");
+    let e = fails(base(|m| {
+        m.related_name("x");
+    }));
+    assert!(ids(&e).contains(&"fields.E335"));
+}
+
+#[test]
+fn through_fields_checks() {
+    let decl = |tf: Option<(&'static str, &'static str)>, extra_fk: bool| {
+        let b = Schema::builder()
+            .table("person", |_| {})
+            .table("group", move |t| {
+                let m = t.many_to_many("members", "person").through("membership");
+                if let Some((a, b)) = tf {
+                    m.through_fields(a, b);
+                }
+            })
+            .table("membership", move |t| {
+                t.foreign_key("group", "group");
+                t.foreign_key("person", "person");
+                t.column("note", Type::Text).nullable();
+                if extra_fk {
+                    t.foreign_key("inviter", "person").related_name("invites");
+                }
+            });
+        b.build()
+    };
+    assert!(decl(None, false).is_ok());
+    assert_eq!(ids(&decl(None, true).unwrap_err()), ["fields.E335"]);
+    assert!(decl(Some(("group", "person")), true).is_ok());
+    assert!(decl(Some(("group", "inviter")), true).is_ok());
+    assert_eq!(ids(&decl(Some(("group", "nobody")), true).unwrap_err()), ["fields.E338"]);
+    assert_eq!(ids(&decl(Some(("group", "note")), true).unwrap_err()), ["fields.E338"]);
+    assert_eq!(ids(&decl(Some(("person", "group")), true).unwrap_err()), ["fields.E339", "fields.E339"]);
+    assert_eq!(ids(&decl(Some(("", "person")), true).unwrap_err()), ["fields.E337"]);
+
+    // E334: two FKs from the source; E336: none to the target.
+    let e = fails(
+        Schema::builder()
+            .table("person", |_| {})
+            .table("group", |t| {
+                t.many_to_many("members", "person").through("m");
+            })
+            .table("m", |t| {
+                t.foreign_key("g1", "group");
+                t.foreign_key("g2", "group").related_name("m2");
+                t.foreign_key("p", "person");
+            }),
+    );
+    assert_eq!(ids(&e), ["fields.E334"]);
+    let e = fails(Schema::builder().table("person", |_| {}).table("group", |t| {
+        t.many_to_many("members", "person").through("m");
+    }).table("m", |t| {
+        t.foreign_key("g", "group");
+    }));
+    assert_eq!(ids(&e), ["fields.E336"]);
+    // Self relation through a table with three FKs to it: E333.
+    let e = fails(Schema::builder().table("p", |t| {
+        t.many_to_many("rel", "self").through("link");
+    }).table("link", |t| {
+        t.foreign_key("a", "p").related_name("l1");
+        t.foreign_key("b", "p").related_name("l2");
+        t.foreign_key("c", "p").related_name("l3");
+    }));
+    assert_eq!(ids(&e), ["fields.E333"]);
+    // Unknown through table: E331.
+    let e = fails(Schema::builder().table("p", |t| {
+        t.many_to_many("rel", "self").through("nope");
+    }));
+    assert_eq!(ids(&e), ["fields.E331"]);
+}
+
+#[test]
+fn option_conflicts_rejected_at_declaration() {
+    let e = fails(Schema::builder().table("b", |_| {}).table("m", |t| {
+        t.foreign_key("a", "a");
+        t.foreign_key("b", "b");
+    }).table("a", |t| {
+        t.many_to_many("bs", "b").through("m").db_table("x").db_constraint(false);
+        t.many_to_many("cs", "b").through_fields("a", "b").related_name("c_rev");
+    }));
+    assert_eq!(ids(&e), ["junction.E021", "junction.E022", "junction.E023"]);
+}
+
+#[test]
+fn through_table_name_clash_is_e340() {
+    let e = fails(Schema::builder().table("b", |_| {}).table("a_bs", |_| {}).table("a", |t| {
+        t.many_to_many("bs", "b");
+    }));
+    assert_eq!(ids(&e), ["fields.E340"]);
+    let e = fails(Schema::builder().table("b", |_| {}).table("a", |t| {
+        t.many_to_many("bs", "b").db_table("b");
+    }));
+    assert_eq!(ids(&e), ["fields.E340"]);
+}
+
+#[test]
+fn foreign_key_rule_checks() {
+    let e = fails(Schema::builder().table("b", |_| {}).table("a", |t| {
+        t.foreign_key("x", "b").on_delete(OnDelete::SetNull);
+        t.foreign_key("y", "b").on_delete(OnDelete::SetDefault).related_name("ys");
+    }));
+    assert_eq!(ids(&e), ["fields.E320", "fields.E321"]);
+    let e = fails(Schema::builder().table("a", |t| {
+        t.column("x_id", Type::Int);
+        t.foreign_key("x", "self");
+    }));
+    assert_eq!(ids(&e), ["models.E007"]);
+}

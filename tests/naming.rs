@@ -1,0 +1,110 @@
+//! Auto-created through tables: names (with Django's `truncate_name`),
+//! columns, and their behaviour as real tables.
+
+use junctiondb::{row, Database, Error, Schema, Type};
+
+fn through_name(limit: Option<usize>, source: &str, field: &str) -> String {
+    let s = Schema::builder()
+        .max_name_length(limit)
+        .table("t", |_| {})
+        .table(source, |t| {
+            t.many_to_many(field, "t");
+        })
+        .build()
+        .unwrap();
+    s.table_name(s.through_table(source, field).unwrap()).to_owned()
+}
+
+#[test]
+fn semantics_examples() {
+    // L=10: `some_long_table` -> `some_la38a` (source "some", field "long_table").
+    assert_eq!(through_name(Some(10), "some", "long_table"), "some_la38a");
+    // L=30: `app3_bibliographicrecord_things` -> `app3_bibliographicrecord_t4c7a`.
+    assert_eq!(through_name(Some(30), "app3_bibliographicrecord", "things"), "app3_bibliographicrecord_t4c7a");
+}
+
+#[test]
+fn limits_63_and_64_and_none() {
+    let source = "a".repeat(40);
+    let field = "b".repeat(23); // "<40 a>_<23 b>" is 64 characters.
+    let full = format!("{source}_{field}");
+    assert_eq!(full.len(), 64);
+    assert_eq!(through_name(Some(64), &source, &field), full, "64 fits at limit 64");
+    let at63 = through_name(Some(63), &source, &field);
+    assert_eq!(at63.len(), 63);
+    assert_eq!(&at63[..59], &full[..59]);
+    assert_eq!(&at63[59..], "2854", "md5 of the full name, first four hex digits (hashlib agrees)");
+    assert_eq!(through_name(None, &source, &"c".repeat(200)).len(), 241);
+    assert_eq!(through_name(Some(30), "short", "f"), "short_f");
+    // db_table is used verbatim, even past the limit.
+    let s = Schema::builder()
+        .max_name_length(Some(5))
+        .table("t", |_| {})
+        .table("src", |t| {
+            t.many_to_many("f", "t").db_table("my_very_long_link_table");
+        })
+        .build()
+        .unwrap();
+    assert!(s.table("my_very_long_link_table").is_some());
+}
+
+#[test]
+fn columns_of_auto_through_tables() {
+    let s = Schema::builder()
+        .table("group", |_| {})
+        .table("user", |t| {
+            t.many_to_many("groups", "group");
+        })
+        .table("person", |t| {
+            t.many_to_many("friends", "self");
+            t.many_to_many("follows", "person").related_name("followers");
+        })
+        .build()
+        .unwrap();
+    let cols = |name: &str| s.columns(s.table(name).unwrap()).map(|(n, t)| (n.to_owned(), t)).collect::<Vec<_>>();
+    assert_eq!(cols("user_groups"), [("id".into(), Type::Int), ("user_id".into(), Type::Int), ("group_id".into(), Type::Int)]);
+    assert_eq!(cols("person_friends")[1..], [("from_person_id".into(), Type::Int), ("to_person_id".into(), Type::Int)]);
+    assert_eq!(cols("person_follows")[1].0, "from_person_id", "any self relation uses from_/to_");
+}
+
+#[test]
+fn auto_through_is_a_real_table() {
+    let s = Schema::builder()
+        .table("group", |t| {
+            t.column("name", Type::Text);
+        })
+        .table("user", |t| {
+            t.many_to_many("groups", "group");
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(s);
+    db.write(|tx| {
+        let u = tx.insert("user", row! {})?;
+        let g1 = tx.insert("group", row! { "name" => "a" })?;
+        let g2 = tx.insert("group", row! { "name" => "b" })?;
+        tx.related(u, "groups")?.add([g1])?;
+        // Inserting into the through table links the pair.
+        let link = tx.insert("user_groups", row! { "user_id" => u.id(), "group_id" => g2.id() })?;
+        assert!(tx.related(u, "groups")?.contains(g2));
+        assert_eq!(tx.count("user_groups")?, 2);
+        let row = tx.get(link).expect("through rows can be read by key");
+        assert_eq!((row.int("user_id"), row.int("group_id")), (Some(u.id()), Some(g2.id())));
+        let pairs: Vec<(i64, i64)> =
+            tx.scan("user_groups")?.map(|r| (r.int("user_id").unwrap(), r.int("group_id").unwrap())).collect();
+        assert_eq!(pairs, [(1, 1), (1, 2)]);
+        // One row per pair.
+        let dup = tx.insert("user_groups", row! { "user_id" => u.id(), "group_id" => g2.id() }).unwrap_err();
+        assert!(matches!(dup, Error::Unique { .. }), "{dup}");
+        let missing = tx.insert("user_groups", row! { "user_id" => 9, "group_id" => g2.id() }).unwrap_err();
+        assert!(matches!(missing, Error::ForeignKey { id: 9, .. }), "{missing}");
+        assert!(matches!(tx.update(link, row! { "group_id" => g1.id() }), Err(Error::Unsupported { .. })));
+        // Deleting a through row by key unlinks the pair.
+        let d = tx.delete(link)?;
+        assert_eq!(d.count("user_groups"), 1);
+        assert!(!tx.related(u, "groups")?.contains(g2));
+        tx.verify().map_err(|e| Error::Unsupported { table: e, reason: String::new() })?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

@@ -1,0 +1,202 @@
+//! Typed tables: inserts, updates, deletes, reads, indexes and every error,
+//! each error leaving the table unchanged.
+
+mod common;
+
+use common::{snapshot, verify};
+use junctiondb::{row, Database, Error, Schema, Type, Value};
+
+fn db() -> Database {
+    let schema = Schema::builder()
+        .table("item", |t| {
+            t.column("sku", Type::Text).unique();
+            t.column("price", Type::Float).default(1.5);
+            t.column("stock", Type::Int).indexed();
+            t.column("active", Type::Bool).default(true);
+            t.column("note", Type::Text).nullable();
+            t.column("blob", Type::Bytes).nullable();
+        })
+        .build()
+        .expect("valid schema");
+    Database::new(schema)
+}
+
+#[test]
+fn insert_get_with_defaults_and_typed_getters() {
+    let db = db();
+    db.write(|tx| {
+        let k = tx.insert("item", row! { "sku" => "a", "stock" => 3, "blob" => vec![1u8, 2] })?;
+        assert_eq!(k.id(), 1);
+        let r = tx.get(k).expect("inserted row is visible");
+        assert_eq!(r.text("sku"), Some("a"));
+        assert_eq!(r.float("price"), Some(1.5));
+        assert_eq!(r.int("stock"), Some(3));
+        assert_eq!(r.bool("active"), Some(true));
+        assert_eq!(r.text("note"), None);
+        assert_eq!(r.get("note"), Some(junctiondb::ValueRef::Null));
+        assert_eq!(r.bytes("blob"), Some(&[1u8, 2][..]));
+        assert_eq!(r.get("nope"), None);
+        assert_eq!(r.int("id"), Some(1));
+        let col = tx.schema().column("item", "sku").expect("column");
+        assert_eq!(r.get_at(col).and_then(|v| v.as_text()), Some("a"));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn every_insert_error_changes_nothing_and_hands_the_row_back() {
+    let db = db();
+    db.write(|tx| tx.insert("item", row! { "sku" => "a", "stock" => 1 }).map(drop)).unwrap();
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    let cases: Vec<(junctiondb::Row, fn(&Error) -> bool)> = vec![
+        (row! { "sku" => "b", "stock" => 1, "colour" => "red" }, |e| matches!(e, Error::UnknownColumn { column, .. } if column == "colour")),
+        (row! { "sku" => "b", "stock" => "many" }, |e| matches!(e, Error::TypeMismatch { column, expected: Type::Int, .. } if column == "stock")),
+        (row! { "sku" => "b" }, |e| matches!(e, Error::NotNull { column, .. } if column == "stock")),
+        (row! { "sku" => Value::Null, "stock" => 1 }, |e| matches!(e, Error::NotNull { column, .. } if column == "sku")),
+        (row! { "sku" => "a", "stock" => 1 }, |e| matches!(e, Error::Unique { column, value, .. } if column == "sku" && *value == Value::from("a"))),
+        (row! { "id" => 1, "sku" => "z", "stock" => 1 }, |e| matches!(e, Error::Unique { column, .. } if column == "id")),
+        (row! { "id" => 0, "sku" => "z", "stock" => 1 }, |e| matches!(e, Error::InvalidId { id: 0, .. })),
+        (row! { "id" => -5, "sku" => "z", "stock" => 1 }, |e| matches!(e, Error::InvalidId { id: -5, .. })),
+    ];
+    for (row, check) in cases {
+        let err = db.write(|tx| tx.insert("item", row.clone())).unwrap_err();
+        assert!(check(&err), "unexpected error {err:?} for {row:?}");
+        assert!(!err.to_string().is_empty());
+        assert_eq!(err.into_row(), Some(row));
+        assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+    }
+    let err = db.write(|tx| tx.insert("nope", row! {})).unwrap_err();
+    assert_eq!(err, Error::UnknownTable { table: "nope".into() });
+    assert_eq!(err.to_string(), "no table is named \"nope\"");
+    db.read(|v| {
+        verify(v);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn update_checks_before_changing_and_keeps_indexes_exact() {
+    let db = db();
+    let (a, b) = db
+        .write(|tx| {
+            let a = tx.insert("item", row! { "sku" => "a", "stock" => 1 })?;
+            let b = tx.insert("item", row! { "sku" => "b", "stock" => 1 })?;
+            Ok::<_, Error>((a, b))
+        })
+        .unwrap();
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    for (row, what) in [
+        (row! { "sku" => "b" }, "unique"),
+        (row! { "stock" => Value::Null }, "null"),
+        (row! { "price" => "x" }, "type"),
+        (row! { "sku" => "c", "weight" => 2 }, "unknown"),
+    ] {
+        let err = db.write(|tx| tx.update(a, row.clone())).unwrap_err();
+        assert_eq!(err.row(), Some(&row), "{what}: {err}");
+        assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before, "{what} changed the table");
+    }
+    {
+        let err = db.write(|tx| tx.update(a, row! { "id" => 9 })).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+        assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before, "pk update changed the table");
+    }
+    // A multi-column update that fails on its second column changes nothing.
+    let err = db.write(|tx| tx.update(a, row! { "stock" => 7, "sku" => "b" })).unwrap_err();
+    assert!(matches!(err, Error::Unique { .. }));
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+
+    db.write(|tx| tx.update(a, row! { "sku" => "a2", "stock" => 5 })).unwrap();
+    db.read(|v| {
+        assert!(v.find_by("item", "sku", "a")?.is_empty());
+        assert_eq!(v.find_by("item", "sku", "a2")?[0].key(), a);
+        assert_eq!(v.find_by("item", "stock", 1)?.iter().map(|r| r.key()).collect::<Vec<_>>(), vec![b]);
+        assert_eq!(v.find_by("item", "stock", 5)?.len(), 1);
+        assert!(matches!(v.find_by("item", "price", 1.5), Err(Error::Unsupported { .. })));
+        assert!(matches!(v.find_by("item", "nope", 1), Err(Error::UnknownColumn { .. })));
+        verify(v);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let missing = junctiondb::Key::new(a.table(), 99);
+    assert!(matches!(db.write(|tx| tx.update(missing, row! { "stock" => 1 })), Err(Error::NotFound { id: 99, .. })));
+}
+
+#[test]
+fn slots_are_reused_but_ids_never_are() {
+    let db = db();
+    let keys = db
+        .write(|tx| (0..5).map(|i| tx.insert("item", row! { "sku" => format!("s{i}"), "stock" => i })).collect::<Result<Vec<_>, _>>())
+        .unwrap();
+    db.write(|tx| {
+        tx.delete(keys[1])?;
+        tx.delete(keys[3])?;
+        assert!(tx.get(keys[1]).is_none());
+        let n1 = tx.insert("item", row! { "sku" => "n1", "stock" => 9 })?;
+        let n2 = tx.insert("item", row! { "sku" => "n2", "stock" => 9 })?;
+        assert_eq!((n1.id(), n2.id()), (6, 7), "ids continue after the largest ever used");
+        // Slots were reused: scan order shows the new rows in the freed places.
+        let order: Vec<i64> = tx.scan("item")?.map(|r| r.id()).collect();
+        assert_eq!(order, vec![1, 7, 3, 6, 5]);
+        assert_eq!(tx.find_by("item", "stock", 9)?.len(), 2);
+        assert!(tx.find_by("item", "sku", "s1")?.is_empty());
+        let explicit = tx.insert("item", row! { "id" => 100, "sku" => "x", "stock" => 0 })?;
+        assert_eq!(explicit.id(), 100);
+        assert_eq!(tx.insert("item", row! { "sku" => "y", "stock" => 0 })?.id(), 101);
+        assert_eq!(tx.count("item")?, 7);
+        verify(&*tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn float_and_bytes_and_bool_index_semantics() {
+    let schema = Schema::builder()
+        .table("m", |t| {
+            t.column("f", Type::Float).unique();
+            t.column("b", Type::Bytes).indexed();
+            t.column("flag", Type::Bool).indexed();
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        tx.insert("m", row! { "f" => 0.0, "b" => vec![1u8], "flag" => true })?;
+        let err = tx.insert("m", row! { "f" => -0.0, "b" => vec![1u8], "flag" => false }).unwrap_err();
+        assert!(matches!(err, Error::Unique { .. }), "-0.0 equals 0.0 in a unique index");
+        tx.insert("m", row! { "f" => 2.5, "b" => vec![1u8], "flag" => false })?;
+        assert_eq!(tx.find_by("m", "b", vec![1u8])?.len(), 2);
+        assert_eq!(tx.find_by("m", "flag", true)?.len(), 1);
+        assert_eq!(tx.find_by("m", "f", 2.5)?.len(), 1);
+        verify(&*tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn unique_nullable_allows_many_nulls() {
+    let schema = Schema::builder().table("p", |t| {
+        t.column("email", Type::Text).nullable().unique();
+    });
+    let db = Database::new(schema.build().unwrap());
+    db.write(|tx| {
+        tx.insert("p", row! {})?;
+        tx.insert("p", row! { "email" => Value::Null })?;
+        tx.insert("p", row! { "email" => "a@b" })?;
+        assert!(tx.insert("p", row! { "email" => "a@b" }).is_err());
+        assert_eq!(tx.count("p")?, 3);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn delete_missing_row_is_not_found() {
+    let db = db();
+    let k = db.write(|tx| tx.insert("item", row! { "sku" => "a", "stock" => 1 })).unwrap();
+    db.write(|tx| tx.delete(k)).unwrap();
+    assert_eq!(db.write(|tx| tx.delete(k)).unwrap_err(), Error::NotFound { table: "item".into(), id: 1 });
+}

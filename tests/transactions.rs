@@ -1,0 +1,201 @@
+//! Write transactions are atomic: errors, panics and drops roll back
+//! everything; readers never see half a write.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{snapshot, verify};
+use junctiondb::{row, Database, Error, Schema, Type};
+
+fn db() -> Database {
+    let schema = Schema::builder()
+        .table("account", |t| {
+            t.column("name", Type::Text).unique();
+            t.column("balance", Type::Int);
+        })
+        .table("tag", |t| {
+            t.column("label", Type::Text);
+        })
+        .table("post", |t| {
+            t.column("title", Type::Text);
+            t.many_to_many("tags", "tag");
+            t.foreign_key("author", "account").nullable();
+        })
+        .build()
+        .unwrap();
+    Database::new(schema)
+}
+
+#[test]
+fn a_thousand_inserts_then_a_unique_violation_leave_the_database_identical() {
+    let db = db();
+    db.write(|tx| {
+        let a = tx.insert("account", row! { "name" => "a", "balance" => 10 })?;
+        let p = tx.insert("post", row! { "title" => "p", "author" => a })?;
+        let t = tx.insert("tag", row! { "label" => "x" })?;
+        tx.related(p, "tags")?.add([t])?;
+        tx.delete(t)?; // leaves a free slot, so later inserts reuse it
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    let err = db
+        .write(|tx| {
+            for i in 0..1000 {
+                let tag = tx.insert("tag", row! { "label" => format!("t{i}") })?;
+                let post = tx.insert("post", row! { "title" => format!("p{i}") })?;
+                tx.related(post, "tags")?.add([tag])?;
+            }
+            tx.insert("account", row! { "name" => "a", "balance" => 0 })?;
+            Ok::<_, Error>(())
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Unique { .. }));
+    let after = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    assert_eq!(before, after);
+    // Auto-increment counters rolled back too: the next ids are as before.
+    db.write(|tx| {
+        assert_eq!(tx.insert("tag", row! { "label" => "y" })?.id(), 2);
+        assert_eq!(tx.insert("post", row! { "title" => "q" })?.id(), 2);
+        verify(&*tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_panic_inside_write_rolls_back_and_the_next_write_succeeds() {
+    let db = db();
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        db.write(|tx| {
+            tx.insert("account", row! { "name" => "p", "balance" => 1 })?;
+            panic!("boom");
+            #[allow(unreachable_code)]
+            Ok::<_, Error>(())
+        })
+    }));
+    assert!(result.is_err());
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+    db.write(|tx| tx.insert("account", row! { "name" => "p", "balance" => 1 })).unwrap();
+    assert_eq!(db.read(|v| v.count("account")).unwrap(), 1);
+}
+
+#[test]
+fn begin_write_rolls_back_on_drop_and_commits_on_commit() {
+    let db = db();
+    {
+        let mut tx = db.begin_write().unwrap();
+        tx.insert("account", row! { "name" => "gone", "balance" => 1 }).unwrap();
+        assert_eq!(tx.count("account").unwrap(), 1, "a transaction sees its own writes");
+    }
+    assert_eq!(db.read(|v| v.count("account")).unwrap(), 0);
+    let mut tx = db.begin_write().unwrap();
+    tx.insert("account", row! { "name" => "kept", "balance" => 1 }).unwrap();
+    tx.commit();
+    assert_eq!(db.read(|v| v.count("account")).unwrap(), 1);
+}
+
+#[test]
+fn a_failed_call_inside_a_transaction_undoes_only_itself() {
+    let db = db();
+    db.write(|tx| {
+        tx.insert("account", row! { "name" => "a", "balance" => 1 })?;
+        let err = tx.insert("account", row! { "name" => "a", "balance" => 2 }).unwrap_err();
+        assert!(matches!(err, Error::Unique { .. }));
+        tx.insert("account", row! { "name" => "b", "balance" => 2 })?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(db.read(|v| v.count("account")).unwrap(), 2);
+}
+
+#[test]
+fn nested_lock_on_the_same_thread_is_an_error_not_a_deadlock() {
+    let db = db();
+    let err = db.write(|_| db.read(|v| v.count("account"))).unwrap_err();
+    assert_eq!(err, Error::Reentrant);
+    let err = db.read(|_| db.write(|tx| tx.insert("tag", row! { "label" => "x" }))).unwrap_err();
+    assert_eq!(err, Error::Reentrant);
+    let _r = db.begin_read().unwrap();
+    assert!(matches!(db.begin_read(), Err(Error::Reentrant)));
+}
+
+#[test]
+fn database_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Database>();
+}
+
+/// Transfers keep the total balance constant; readers on other threads
+/// must always see the committed total while a writer commits transfers
+/// and aborts half-done ones (by error and by panic) for a bounded time.
+#[test]
+fn readers_never_observe_half_of_a_write() {
+    const ACCOUNTS: i64 = 8;
+    const TOTAL: i64 = ACCOUNTS * 100;
+    let db = Arc::new(db());
+    let keys = db
+        .write(|tx| (0..ACCOUNTS).map(|i| tx.insert("account", row! { "name" => format!("a{i}"), "balance" => 100 })).collect::<Result<Vec<_>, _>>())
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, stop, reads) = (Arc::clone(&db), Arc::clone(&stop), Arc::clone(&reads));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    db.read(|v| {
+                        let total: i64 = v.scan("account")?.map(|r| r.int("balance").unwrap_or(0)).sum();
+                        assert_eq!(total, TOTAL, "a reader saw a half-applied transfer");
+                        assert_eq!(v.count("account")?, ACCOUNTS as usize);
+                        Ok::<_, Error>(())
+                    })
+                    .unwrap();
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_millis(700);
+    let mut step = 0u64;
+    while Instant::now() < deadline || reads.load(Ordering::Relaxed) < 50 {
+        step += 1;
+        let (from, to) = (keys[(step % 8) as usize], keys[((step * 3 + 1) % 8) as usize]);
+        let amount = (step % 7) as i64;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.write(|tx| {
+                let fb = tx.get(from).and_then(|r| r.int("balance")).unwrap_or(0);
+                tx.update(from, row! { "balance" => fb - amount })?;
+                tx.insert("account", row! { "name" => format!("temp{step}"), "balance" => 0 })?;
+                match step % 5 {
+                    0 => return Err(Error::NotFound { table: "account".into(), id: -1 }),
+                    1 => panic!("writer dies mid-transfer"),
+                    _ => {}
+                }
+                let temp = tx.find_by("account", "name", format!("temp{step}"))?[0].key();
+                tx.delete(temp)?;
+                let tb = tx.get(to).and_then(|r| r.int("balance")).unwrap_or(0);
+                tx.update(to, row! { "balance" => tb + amount })?;
+                Ok::<_, Error>(())
+            })
+        }));
+        match step % 5 {
+            0 => assert!(matches!(outcome, Ok(Err(_)))),
+            1 => assert!(outcome.is_err()),
+            _ => assert!(matches!(outcome, Ok(Ok(())))),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().expect("reader thread");
+    }
+    db.read(|v| {
+        verify(v);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
