@@ -861,8 +861,8 @@ mod junction_system {
     //     Box::new(Junction::open().expect(FAILED))
     // }
     //
-    // /// The engine with every name resolved to a handle once; keys by 1-based
-    // /// harness id (slot 0 unused).
+    // /// The engine with every name resolved to a handle once. `keys[id - 1]`
+    // /// is the key of harness id `id`.
     // struct Junction {
     //     db: Database,
     //     user_t: TableId,
@@ -871,9 +871,13 @@ mod junction_system {
     //     groups: Accessor,
     //     members: Accessor,
     //     friends: Accessor,
-    //     user_keys: Vec<Key>,
+    //     users: Vec<Key>,
     //     group_keys: Vec<Key>,
-    //     person_keys: Vec<Key>,
+    //     persons: Vec<Key>,
+    // }
+    //
+    // fn key(keys: &[Key], id: u32) -> Key {
+    //     keys[id as usize - 1]
     // }
     //
     // impl Junction {
@@ -905,54 +909,62 @@ mod junction_system {
     //             groups,
     //             members,
     //             friends,
-    //             user_keys: Vec::new(),
+    //             users: Vec::new(),
     //             group_keys: Vec::new(),
-    //             person_keys: Vec::new(),
+    //             persons: Vec::new(),
     //         })
-    //     }
-    //
-    //     /// Inserts rows `1..=count` named `<prefix><id>` in one write transaction.
-    //     fn insert_named(&self, table: TableId, column: &str, prefix: char, count: u32) -> Vec<Key> {
-    //         self.db
-    //             .write(|tx| {
-    //                 let mut keys = vec![Key::default()]; // placeholder for slot 0
-    //                 for id in 1..=count {
-    //                     keys.push(tx.insert(table, row! { column => name(prefix, id) })?);
-    //                 }
-    //                 Ok::<_, Error>(keys)
-    //             })
-    //             .expect(FAILED)
     //     }
     //
     //     /// Ids of the rows related to `key` through `accessor`.
     //     fn related_ids(&self, key: Key, accessor: Accessor) -> Vec<u32> {
-    //         self.db
-    //             .read(|v| v.related_at(key, accessor).map(|r| r.ids().map(|id| id as u32).collect()))
-    //             .expect(FAILED)
+    //         let ids = self.db.read(|v| {
+    //             v.related_at(key, accessor).map(|r| r.ids().map(|id| id as u32).collect())
+    //         });
+    //         ids.expect(FAILED)
     //     }
     //
-    //     /// Rows stored through `accessor`, counted from the side never deleted.
+    //     /// Sum of the ids related to `key` through `accessor`.
+    //     fn sum_ids(&self, key: Key, accessor: Accessor) -> u64 {
+    //         let sum = self.db.read(|v| v.related_at(key, accessor).map(|r| r.ids().sum::<i64>()));
+    //         sum.expect(FAILED) as u64
+    //     }
+    //
+    //     /// Rows stored through `accessor`, counted from a side never deleted.
     //     fn rows(&self, keys: &[Key], accessor: Accessor) -> u64 {
-    //         keys[1..].iter().map(|&k| self.related_ids(k, accessor).len() as u64).sum()
+    //         keys.iter().map(|&k| self.related_ids(k, accessor).len() as u64).sum()
+    //     }
+    //
+    //     /// The bulk load of `pairs` through `accessor` in one write transaction.
+    //     fn add_all(&self, pairs: &[(u32, u32)], from: &[Key], to: &[Key], accessor: Accessor) {
+    //         let added = self.db.write(|tx| {
+    //             for &(a, b) in pairs {
+    //                 tx.related_at(key(from, a), accessor)?.add(&[key(to, b)])?;
+    //             }
+    //             Ok::<_, Error>(())
+    //         });
+    //         added.expect(FAILED);
     //     }
     // }
     //
     // impl System for Junction {
     //     fn load_rows(&mut self, users: u32, groups: u32) {
-    //         self.group_keys = self.insert_named(self.group_t, "name", 'g', groups);
-    //         self.user_keys = self.insert_named(self.user_t, "username", 'u', users);
+    //         let (user_t, group_t) = (self.user_t, self.group_t);
+    //         let keys = self.db.write(|tx| {
+    //             let mut group_keys = Vec::with_capacity(groups as usize);
+    //             for g in 1..=groups {
+    //                 group_keys.push(tx.insert(group_t, row! {"name" => name('g', g)})?);
+    //             }
+    //             let mut user_keys = Vec::with_capacity(users as usize);
+    //             for u in 1..=users {
+    //                 user_keys.push(tx.insert(user_t, row! {"username" => name('u', u)})?);
+    //             }
+    //             Ok::<_, Error>((user_keys, group_keys))
+    //         });
+    //         (self.users, self.group_keys) = keys.expect(FAILED);
     //     }
     //
     //     fn add(&mut self, pairs: &[(u32, u32)]) {
-    //         let (users, groups, accessor) = (&self.user_keys, &self.group_keys, self.groups);
-    //         self.db
-    //             .write(|tx| {
-    //                 for &(u, g) in pairs {
-    //                     tx.related_at(users[u as usize], accessor)?.add(&[groups[g as usize]])?;
-    //                 }
-    //                 Ok::<_, Error>(())
-    //             })
-    //             .expect(FAILED);
+    //         self.add_all(pairs, &self.users, &self.group_keys, self.groups);
     //     }
     //
     //     fn edge_count(&self) -> u64 {
@@ -960,25 +972,21 @@ mod junction_system {
     //     }
     //
     //     fn forward(&self, user: u32) -> u64 {
-    //         let key = self.user_keys[user as usize];
-    //         let sum = self.db.read(|v| v.related_at(key, self.groups).map(|r| r.ids().sum::<i64>()));
-    //         sum.expect(FAILED) as u64
+    //         self.sum_ids(key(&self.users, user), self.groups)
     //     }
     //
     //     fn reverse(&self, group: u32) -> u64 {
-    //         let key = self.group_keys[group as usize];
-    //         let sum = self.db.read(|v| v.related_at(key, self.members).map(|r| r.ids().sum::<i64>()));
-    //         sum.expect(FAILED) as u64
+    //         self.sum_ids(key(&self.group_keys, group), self.members)
     //     }
     //
     //     fn contains(&self, user: u32, group: u32) -> bool {
-    //         let (u, g) = (self.user_keys[user as usize], self.group_keys[group as usize]);
+    //         let (u, g) = (key(&self.users, user), key(&self.group_keys, group));
     //         self.db.read(|v| v.related_at(u, self.groups)?.contains(g)).expect(FAILED)
     //     }
     //
     //     fn remove(&mut self, user: u32, group: u32) -> bool {
-    //         let (u, g) = (self.user_keys[user as usize], self.group_keys[group as usize]);
-    //         // Adjust to what `remove` returns: here, the number of rows removed.
+    //         let (u, g) = (key(&self.users, user), key(&self.group_keys, group));
+    //         // Adjust to what `remove` returns; here, the number of rows removed.
     //         let removed = self.db.write(|tx| tx.related_at(u, self.groups)?.remove(&[g]));
     //         removed.expect(FAILED) == 1
     //     }
@@ -987,46 +995,39 @@ mod junction_system {
     //         let values = self.db.read(|v| {
     //             v.query(self.user_t).filter("groups__name", group_name)?.values("username")
     //         });
+    //         // Adjust to the value type: one username string per member.
     //         values.expect(FAILED).into_iter().map(|value| value.to_string()).collect()
     //     }
     //
     //     fn delete_user(&mut self, user: u32) -> bool {
-    //         let key = self.user_keys[user as usize];
-    //         self.db.write(|tx| tx.delete(key)).is_ok()
+    //         let u = key(&self.users, user);
+    //         self.db.write(|tx| tx.delete(u)).is_ok()
     //     }
     //
     //     fn load_persons(&mut self, persons: u32) {
     //         let person_t = self.person_t;
-    //         self.person_keys = self
-    //             .db
-    //             .write(|tx| {
-    //                 let mut keys = vec![Key::default()];
-    //                 for _ in 0..persons {
-    //                     keys.push(tx.insert(person_t, row! {})?);
-    //                 }
-    //                 Ok::<_, Error>(keys)
-    //             })
-    //             .expect(FAILED);
+    //         let keys = self.db.write(|tx| {
+    //             let mut keys = Vec::with_capacity(persons as usize);
+    //             for _ in 0..persons {
+    //                 keys.push(tx.insert(person_t, row! {})?);
+    //             }
+    //             Ok::<_, Error>(keys)
+    //         });
+    //         self.persons = keys.expect(FAILED);
     //     }
     //
     //     fn friends_add(&mut self, pairs: &[(u32, u32)]) {
-    //         let (persons, accessor) = (&self.person_keys, self.friends);
-    //         self.db
-    //             .write(|tx| {
-    //                 for &(a, b) in pairs {
-    //                     tx.related_at(persons[a as usize], accessor)?.add(&[persons[b as usize]])?;
-    //                 }
-    //                 Ok::<_, Error>(())
-    //             })
-    //             .expect(FAILED);
+    //         // The symmetrical relation stores the mirrored row itself.
+    //         self.add_all(pairs, &self.persons, &self.persons, self.friends);
     //     }
     //
     //     fn friend_rows(&self) -> u64 {
-    //         self.rows(&self.person_keys, self.friends)
+    //         self.rows(&self.persons, self.friends)
     //     }
     //
     //     fn fof(&self, person: u32) -> u64 {
-    //         count_fof(person, |p| self.related_ids(self.person_keys[p as usize], self.friends))
+    //         // Collects each hop; switch to an iterator if the view allows it.
+    //         count_fof(person, |p| self.related_ids(key(&self.persons, p), self.friends))
     //     }
     // }
 }

@@ -79,7 +79,7 @@ fn main() -> Result<(), junctiondb::Error> {
         let b = tx.insert("person", row! { "name" => "Bea" })?;
         let c = tx.insert("person", row! { "name" => "Cy" })?;
         tx.related(a, "friends")?.add([b, c])?;
-        println!("Bea's friends: {:?}", tx.related(b, "friends")?.ids());
+        println!("Bea's friends: {:?}", tx.related(b, "friends")?.ids().collect::<Vec<_>>());
         println!("friend rows stored (mirrored): {}", tx.count("person_friends")?);
         Ok::<_, junctiondb::Error>(())
     })?;

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::view::{End, Key, Related};
+use super::view::{End, Key, Related, RelatedIds};
 use super::write::WriteTxn;
 use crate::error::{Error, Result};
 use crate::relation::Links;
@@ -96,8 +96,8 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// The ids at the other end; see [`Related::ids`].
-    pub fn ids(&self) -> Vec<i64> {
-        self.read().ids().collect()
+    pub fn ids(&self) -> RelatedIds<'_> {
+        self.read().ids()
     }
 
     /// Whether `key` is at the other end; see [`Related::contains`].

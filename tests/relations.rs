@@ -1,0 +1,247 @@
+//! Related managers on auto-created through tables and reverse foreign
+//! keys, from both ends (SEMANTICS.md section 3).
+
+mod common;
+
+use common::{snapshot, verify};
+use junctiondb::{row, Database, Error, Key, OnDelete, Schema, Type, WriteTxn};
+
+fn db() -> Database {
+    let schema = Schema::builder()
+        .table("publication", |t| {
+            t.column("title", Type::Text);
+        })
+        .table("article", |t| {
+            t.column("headline", Type::Text);
+            t.many_to_many("publications", "publication");
+            t.many_to_many("editions", "publication").related_name("edited_articles");
+        })
+        .table("reporter", |t| {
+            t.column("name", Type::Text);
+        })
+        .table("story", |t| {
+            t.column("title", Type::Text);
+            t.foreign_key("reporter", "reporter").nullable().on_delete(OnDelete::SetNull);
+            t.foreign_key("editor", "reporter").related_name("edited").on_delete(OnDelete::Cascade);
+        })
+        .build()
+        .unwrap();
+    Database::new(schema)
+}
+
+fn ids(tx: &WriteTxn<'_>, key: Key, acc: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = junctiondb::View::related(tx, key, acc).unwrap().ids().collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn add_is_idempotent_and_both_ends_see_it() {
+    let db = db();
+    db.write(|tx| {
+        let a = tx.insert("article", row! { "headline" => "h" })?;
+        let p1 = tx.insert("publication", row! { "title" => "p1" })?;
+        let p2 = tx.insert("publication", row! { "title" => "p2" })?;
+        assert_eq!(tx.related(a, "publications")?.add([p1, p2, p1])?, 2, "duplicates in the input collapse");
+        let before = snapshot(tx);
+        assert_eq!(tx.related(a, "publications")?.add([p1])?, 0, "re-adding an existing pair changes nothing");
+        assert_eq!(tx.related(a, "publications")?.add(Vec::<Key>::new())?, 0);
+        assert_eq!(snapshot(tx), before);
+        assert_eq!(ids(tx, a, "publications"), [1, 2]);
+        assert_eq!(ids(tx, p1, "article_set"), [a.id()]);
+        assert!(tx.related(p2, "article_set")?.contains(a));
+        assert_eq!(tx.related(a, "publications")?.count(), 2);
+        assert!(tx.related(a, "publications")?.exists());
+        // Adding by id works, from the reverse end too.
+        let p3 = tx.insert("publication", row! { "title" => "p3" })?;
+        tx.related(p3, "article_set")?.add([a.id()])?;
+        assert_eq!(ids(tx, a, "publications"), [1, 2, 3]);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn add_errors_change_nothing() {
+    let db = db();
+    db.write(|tx| {
+        let a = tx.insert("article", row! { "headline" => "h" })?;
+        let p = tx.insert("publication", row! { "title" => "p" })?;
+        let r = tx.insert("reporter", row! { "name" => "r" })?;
+        let before = snapshot(tx);
+        let e = tx.related(a, "publications")?.add([p, r]).unwrap_err();
+        assert!(matches!(e, Error::WrongTable { ref expected, ref found, .. } if expected == "publication" && found == "reporter"), "{e}");
+        let e = tx.related(a, "publications")?.add([Key::new(p.table(), 42)]).unwrap_err();
+        assert!(matches!(e, Error::NotFound { id: 42, .. }), "{e}");
+        let e = tx.related(a, "publications")?.add_with([p], row! { "x" => 1 }).unwrap_err();
+        assert!(matches!(e, Error::UnknownColumn { .. }), "auto-created throughs have no extra columns: {e}");
+        assert_eq!(snapshot(tx), before);
+        let e = tx.related(a, "nope").unwrap_err();
+        assert!(e.to_string().contains("publications, editions"), "{e}");
+        assert!(matches!(tx.related(Key::new(a.table(), 9), "publications"), Err(Error::NotFound { .. })));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn remove_clear_set() {
+    let db = db();
+    db.write(|tx| {
+        let a = tx.insert("article", row! { "headline" => "h" })?;
+        let b = tx.insert("article", row! { "headline" => "i" })?;
+        let ps: Vec<Key> =
+            (0..4).map(|i| tx.insert("publication", row! { "title" => format!("p{i}") })).collect::<Result<_, _>>()?;
+        tx.related(a, "publications")?.add(&ps)?;
+        tx.related(b, "publications")?.add([ps[0]])?;
+        assert_eq!(tx.related(a, "publications")?.remove([ps[3]])?, 1);
+        let before = snapshot(tx);
+        assert_eq!(tx.related(a, "publications")?.remove([ps[3]])?, 0, "removing an unrelated row is a no-op");
+        assert_eq!(tx.related(a, "publications")?.remove([Key::new(ps[0].table(), 99)])?, 0);
+        assert_eq!(snapshot(tx), before);
+        // set: keeps the rows of pairs that stay (their ids derive from the pair).
+        let keep_id =
+            tx.scan("article_publications")?.find(|r| r.int("publication_id") == Some(ps[1].id())).map(|r| r.id());
+        tx.related(a, "publications")?.set([ps[1], ps[3]])?;
+        assert_eq!(ids(tx, a, "publications"), [ps[1].id(), ps[3].id()]);
+        assert_eq!(
+            tx.scan("article_publications")?.find(|r| r.int("publication_id") == Some(ps[1].id())).map(|r| r.id()),
+            keep_id
+        );
+        // set validates everything before changing anything.
+        let before = snapshot(tx);
+        assert!(tx.related(a, "publications")?.set([ps[0], Key::new(ps[0].table(), 77)]).is_err());
+        assert_eq!(snapshot(tx), before);
+        // Reverse end: clear removes only that end's rows.
+        assert_eq!(tx.related(ps[0], "article_set")?.clear()?, 1);
+        assert_eq!(ids(tx, b, "publications"), Vec::<i64>::new());
+        assert_eq!(ids(tx, a, "publications"), [ps[1].id(), ps[3].id()]);
+        tx.related(a, "publications")?.set_clearing([ps[2]], row! {})?;
+        assert_eq!(ids(tx, a, "publications"), [ps[2].id()]);
+        assert_eq!(tx.related(a, "publications")?.clear()?, 1);
+        assert_eq!(tx.count("article_publications")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn two_relations_to_the_same_target_stay_separate() {
+    let db = db();
+    db.write(|tx| {
+        let a = tx.insert("article", row! { "headline" => "h" })?;
+        let p = tx.insert("publication", row! { "title" => "p" })?;
+        tx.related(a, "editions")?.add([p])?;
+        assert!(!tx.related(a, "publications")?.contains(p));
+        assert_eq!(ids(tx, p, "edited_articles"), [a.id()]);
+        assert!(ids(tx, p, "article_set").is_empty());
+        assert_eq!(tx.count("article_editions")?, 1);
+        assert_eq!(tx.count("article_publications")?, 0);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn create_get_or_create_update_or_create() {
+    let db = db();
+    db.write(|tx| {
+        let a = tx.insert("article", row! { "headline" => "h" })?;
+        let p = tx.related(a, "publications")?.create(row! { "title" => "new" })?;
+        assert!(tx.related(a, "publications")?.contains(p));
+        // create is atomic: a bad row links nothing and inserts nothing.
+        let before = snapshot(tx);
+        assert!(tx.related(a, "publications")?.create(row! { "nope" => 1 }).is_err());
+        assert_eq!(snapshot(tx), before);
+        // get_or_create looks only inside the relation.
+        let outside = tx.insert("publication", row! { "title" => "elsewhere" })?;
+        let (found, created) = tx.related(a, "publications")?.get_or_create(row! { "title" => "new" }, row! {})?;
+        assert_eq!((found, created), (p, false));
+        let (made, created) = tx.related(a, "publications")?.get_or_create(row! { "title" => "elsewhere" }, row! {})?;
+        assert!(created);
+        assert_ne!(made, outside, "an unrelated matching row is not linked");
+        assert!(!tx.related(a, "publications")?.contains(outside));
+        assert_eq!(tx.count("publication")?, 3);
+        // update_or_create updates the found row, link untouched.
+        let (k, created) = tx
+            .related(a, "publications")?
+            .update_or_create(row! { "title" => "new" }, row! { "title" => "renamed" })?;
+        assert_eq!((k, created), (p, false));
+        assert_eq!(tx.get(p).unwrap().text("title"), Some("renamed"));
+        let (k2, created) =
+            tx.related(a, "publications")?.update_or_create(row! { "title" => "x" }, row! { "title" => "y" })?;
+        assert!(created);
+        assert_eq!(tx.get(k2).unwrap().text("title"), Some("y"));
+        // Several matches: MultipleFound.
+        tx.related(a, "publications")?.create(row! { "title" => "y" })?;
+        assert!(matches!(
+            tx.related(a, "publications")?.get_or_create(row! { "title" => "y" }, row! {}),
+            Err(Error::MultipleFound { count: 2, .. })
+        ));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn reverse_foreign_key_manager() {
+    let db = db();
+    db.write(|tx| {
+        let r = tx.insert("reporter", row! { "name" => "r" })?;
+        let other = tx.insert("reporter", row! { "name" => "o" })?;
+        let s1 = tx.insert("story", row! { "title" => "a", "editor" => other })?;
+        let s2 = tx.insert("story", row! { "title" => "b", "editor" => other, "reporter" => r })?;
+        assert_eq!(ids(tx, r, "story_set"), [s2.id()]);
+        assert_eq!(tx.related(r, "story_set")?.add([s1])?, 1);
+        assert_eq!(tx.get(s1).unwrap().int("reporter_id"), Some(r.id()));
+        let s3 = tx.related(r, "story_set")?.create(row! { "title" => "c", "editor" => other })?;
+        assert_eq!(ids(tx, r, "story_set"), [s1.id(), s2.id(), s3.id()]);
+        assert_eq!(tx.related(r, "story_set")?.remove([s2])?, 1);
+        assert_eq!(tx.get(s2).unwrap().get("reporter_id"), Some(junctiondb::ValueRef::Null));
+        tx.related(r, "story_set")?.set([s2, s3])?;
+        assert_eq!(ids(tx, r, "story_set"), [s2.id(), s3.id()]);
+        assert_eq!(tx.related(r, "story_set")?.clear()?, 2);
+        assert!(!tx.related(r, "story_set")?.exists());
+        // Non-nullable key: remove/clear are not offered; set only adds.
+        assert!(matches!(tx.related(other, "edited")?.clear(), Err(Error::Unsupported { .. })));
+        assert!(matches!(tx.related(other, "edited")?.remove([s1]), Err(Error::Unsupported { .. })));
+        tx.related(r, "edited")?.set([s1])?;
+        assert_eq!(ids(tx, r, "edited"), [s1.id()]);
+        assert_eq!(ids(tx, other, "edited"), [s2.id(), s3.id()]);
+        let (k, created) = tx.related(r, "edited")?.get_or_create(row! { "title" => "z" }, row! {})?;
+        assert!(created);
+        assert_eq!(tx.get(k).unwrap().int("editor_id"), Some(r.id()));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn handles_resolve_once() {
+    let db = db();
+    let schema = db.schema();
+    let pubs = schema.accessor("article", "publications").unwrap();
+    let back = schema.accessor("publication", "article_set").unwrap();
+    db.write(|tx| {
+        let a = tx.insert(schema.table("article").unwrap(), row! { "headline" => "h" })?;
+        let p = tx.insert("publication", row! { "title" => "p" })?;
+        tx.related_at(a, pubs)?.add([p])?;
+        assert!(tx.related_at(p, back)?.contains(a));
+        assert!(matches!(tx.related_at(p, pubs), Err(Error::WrongTable { .. })));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    db.read(|v| {
+        let a = v.key("article", 1)?.unwrap();
+        assert_eq!(
+            v.related_at(a, pubs)?.keys().collect::<Vec<_>>(),
+            [Key::new(schema.table("publication").unwrap(), 1)]
+        );
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

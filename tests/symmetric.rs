@@ -1,0 +1,155 @@
+//! Symmetrical self relations store mirrored rows; non-symmetrical self
+//! relations are directed.
+
+mod common;
+
+use common::verify;
+use junctiondb::{row, Database, Error, Key, Schema, Type, View};
+
+fn db() -> Database {
+    let schema = Schema::builder()
+        .table("person", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("friends", "self");
+            t.many_to_many("follows", "person").related_name("followers");
+        })
+        .build()
+        .unwrap();
+    Database::new(schema)
+}
+
+fn ids(v: &View, key: Key, acc: &str) -> Vec<i64> {
+    let mut out: Vec<i64> = v.related(key, acc).unwrap().ids().collect();
+    out.sort_unstable();
+    out
+}
+
+fn people(db: &Database, n: usize) -> Vec<Key> {
+    db.write(|tx| {
+        (0..n).map(|i| tx.insert("person", row! { "name" => format!("p{i}") })).collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap()
+}
+
+#[test]
+fn add_from_either_end_mirrors() {
+    let db = db();
+    let p = people(&db, 3);
+    db.write(|tx| {
+        assert_eq!(tx.related(p[0], "friends")?.add([p[1]])?, 2, "two rows: (a, b) and (b, a)");
+        assert_eq!(ids(tx, p[1], "friends"), [p[0].id()]);
+        assert_eq!(tx.related(p[1], "friends")?.add([p[0]])?, 0, "already mirrored");
+        tx.related(p[2], "friends")?.add([p[0]])?;
+        assert_eq!(ids(tx, p[0], "friends"), [p[1].id(), p[2].id()]);
+        assert_eq!(tx.count("person_friends")?, 4);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn self_loop_is_one_row() {
+    let db = db();
+    let p = people(&db, 1);
+    db.write(|tx| {
+        assert_eq!(tx.related(p[0], "friends")?.add([p[0]])?, 1);
+        assert_eq!(tx.count("person_friends")?, 1);
+        assert_eq!(ids(tx, p[0], "friends"), [p[0].id()]);
+        assert_eq!(tx.related(p[0], "friends")?.remove([p[0]])?, 1);
+        assert_eq!(tx.count("person_friends")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn remove_clear_set_from_either_end_remove_both_directions() {
+    let db = db();
+    let p = people(&db, 4);
+    db.write(|tx| {
+        tx.related(p[0], "friends")?.add([p[1], p[2], p[3]])?;
+        assert_eq!(tx.related(p[2], "friends")?.remove([p[0]])?, 2);
+        assert_eq!(ids(tx, p[0], "friends"), [p[1].id(), p[3].id()]);
+        assert!(ids(tx, p[2], "friends").is_empty());
+        assert_eq!(tx.related(p[1], "friends")?.clear()?, 2);
+        assert_eq!(ids(tx, p[0], "friends"), [p[3].id()]);
+        tx.related(p[3], "friends")?.set([p[1], p[2]])?;
+        assert_eq!(ids(tx, p[3], "friends"), [p[1].id(), p[2].id()]);
+        assert!(ids(tx, p[0], "friends").is_empty(), "set removed (3, 0) and its mirror");
+        assert_eq!(ids(tx, p[1], "friends"), [p[3].id()]);
+        assert_eq!(tx.count("person_friends")?, 4);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn manager_heals_a_half_written_pair() {
+    let db = db();
+    let p = people(&db, 2);
+    db.write(|tx| {
+        // A direct write to the through table is not mirrored.
+        tx.insert("person_friends", row! { "from_person_id" => p[0].id(), "to_person_id" => p[1].id() })?;
+        assert_eq!(ids(tx, p[0], "friends"), [p[1].id()]);
+        assert!(ids(tx, p[1], "friends").is_empty());
+        assert!(tx.verify().is_err(), "verify reports the unmirrored pair");
+        // The manager's add writes the missing mirror.
+        assert_eq!(tx.related(p[0], "friends")?.add([p[1]])?, 1);
+        assert_eq!(ids(tx, p[1], "friends"), [p[0].id()]);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn directed_self_relation_reads_from_both_ends() {
+    let db = db();
+    let p = people(&db, 3);
+    db.write(|tx| {
+        tx.related(p[0], "follows")?.add([p[1], p[2]])?;
+        tx.related(p[2], "followers")?.add([p[1]])?;
+        assert_eq!(ids(tx, p[0], "follows"), [p[1].id(), p[2].id()]);
+        assert!(ids(tx, p[1], "followers").contains(&p[0].id()));
+        assert_eq!(ids(tx, p[2], "followers"), [p[0].id(), p[1].id()]);
+        assert!(ids(tx, p[1], "follows") == [p[2].id()], "(1, 2) is directed");
+        assert!(ids(tx, p[2], "follows").is_empty());
+        // a.add(a) puts a on both sides.
+        tx.related(p[0], "follows")?.add([p[0]])?;
+        assert!(ids(tx, p[0], "followers").contains(&p[0].id()));
+        // Forward clear removes rows where p0 is the source only.
+        tx.related(p[0], "follows")?.clear()?;
+        assert_eq!(ids(tx, p[2], "followers"), [p[1].id()]);
+        tx.related(p[1], "follows")?.add([p[0]])?;
+        // Reverse clear removes rows where p0 is the target only.
+        tx.related(p[0], "followers")?.clear()?;
+        assert_eq!(ids(tx, p[1], "follows"), [p[2].id()]);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn deleting_a_person_removes_both_directions() {
+    let db = db();
+    let p = people(&db, 3);
+    db.write(|tx| {
+        tx.related(p[0], "friends")?.add([p[1], p[2], p[0]])?;
+        tx.related(p[1], "follows")?.add([p[0]])?;
+        tx.related(p[0], "follows")?.add([p[2]])?;
+        let d = tx.delete(p[0])?;
+        assert_eq!(d.count("person"), 1);
+        assert_eq!(d.count("person_friends"), 5, "(0,1) (1,0) (0,2) (2,0) (0,0)");
+        assert_eq!(d.count("person_follows"), 2);
+        assert!(ids(tx, p[1], "friends").is_empty());
+        assert!(ids(tx, p[1], "follows").is_empty());
+        assert_eq!(tx.count("person_friends")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
