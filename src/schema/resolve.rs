@@ -122,6 +122,8 @@ fn check_field_name(name: &str, table: &str, d: &mut Diags) {
     }
 }
 
+/// `fields.E306` on the related name; `E308`/`E309` on the effective
+/// reverse query name (which defaults to the related name, as in Django).
 fn check_related_names(related_name: Option<&str>, query_name: Option<&str>, table: &str, field: &str, d: &mut Diags) {
     if let Some(name) = related_name {
         if !(name.ends_with('+') || is_identifier(name)) {
@@ -313,7 +315,9 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
                 );
                 continue;
             }
-            check_related_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name, &f.name, &mut d);
+            let (accessor, query_name) =
+                reverse_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name);
+            check_related_names(f.related_name.as_deref(), query_name.as_deref(), &t.name, &f.name, &mut d);
             if f.on_delete == OnDelete::SetNull && !f.nullable {
                 d.error(
                     "fields.E320",
@@ -339,8 +343,6 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
                 continue;
             };
             let fk_id = fks.len() as u32;
-            let (accessor, query_name) =
-                reverse_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name);
             fks.push(FkDef {
                 name: f.name.clone(),
                 table: own,
@@ -527,7 +529,12 @@ fn declare_m2m(
         Target::Invalid => None,
     };
     let symmetrical = m.symmetrical.unwrap_or(m.to == "self");
-    check_related_names(m.related_name.as_deref(), m.related_query_name.as_deref(), table, field, d);
+    let (accessor, query_name) = if symmetrical {
+        (None, None)
+    } else {
+        reverse_names(m.related_name.as_deref(), m.related_query_name.as_deref(), table)
+    };
+    check_related_names(m.related_name.as_deref(), query_name.as_deref(), table, field, d);
     if m.unique {
         d.error("fields.E330", table, Some(field), "many-to-many fields cannot be unique; remove unique()".into());
     }
@@ -576,11 +583,6 @@ fn declare_m2m(
     if symmetrical && target != own {
         d.error("junction.E020", table, Some(field), format!("a symmetrical relation must link a table to itself, but this one links {table:?} to {:?}; remove symmetrical(true)", tables[target.index()].name));
     }
-    let (accessor, query_name) = if symmetrical {
-        (None, None)
-    } else {
-        reverse_names(m.related_name.as_deref(), m.related_query_name.as_deref(), table)
-    };
     let mut rel = RelDef {
         name: m.name.clone(),
         source: own,

@@ -1,0 +1,238 @@
+//! Deletes follow `on_delete` (SEMANTICS.md section 4) and report what they
+//! removed per table; refused deletes remove nothing.
+
+mod common;
+
+use common::{snapshot, verify};
+use junctiondb::{row, Database, Error, OnDelete, Schema, Type};
+
+fn db(rule: OnDelete, nullable: bool, default: Option<i64>) -> Database {
+    let schema = Schema::builder()
+        .table("author", |t| {
+            t.column("name", Type::Text);
+        })
+        .table("book", move |t| {
+            t.column("title", Type::Text);
+            let fk = t.foreign_key("author", "author").on_delete(rule);
+            if nullable {
+                fk.nullable();
+            }
+            if let Some(d) = default {
+                fk.default(d);
+            }
+        })
+        .table("chapter", |t| {
+            t.foreign_key("book", "book");
+        })
+        .build()
+        .unwrap();
+    Database::new(schema)
+}
+
+#[test]
+fn cascade_follows_chains_and_counts_per_table() {
+    let db = db(OnDelete::Cascade, false, None);
+    db.write(|tx| {
+        let a = tx.insert("author", row! { "name" => "a" })?;
+        let keep = tx.insert("author", row! { "name" => "k" })?;
+        let b1 = tx.insert("book", row! { "title" => "1", "author" => a })?;
+        let b2 = tx.insert("book", row! { "title" => "2", "author" => a })?;
+        tx.insert("book", row! { "title" => "3", "author" => keep })?;
+        for b in [b1, b1, b2] {
+            tx.insert("chapter", row! { "book" => b })?;
+        }
+        let d = tx.delete(a)?;
+        assert_eq!((d.count("author"), d.count("book"), d.count("chapter"), d.total()), (1, 2, 3, 6));
+        assert_eq!((tx.count("book")?, tx.count("chapter")?), (1, 0));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn protect_refuses_and_deletes_nothing() {
+    let db = db(OnDelete::Protect, false, None);
+    let a = db
+        .write(|tx| {
+            let a = tx.insert("author", row! { "name" => "a" })?;
+            tx.insert("book", row! { "title" => "1", "author" => a })?;
+            Ok::<_, Error>(a)
+        })
+        .unwrap();
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    let e = db.write(|tx| tx.delete(a)).unwrap_err();
+    assert!(matches!(e, Error::Protected { ref referenced_by, count: 1, .. } if referenced_by == "book"), "{e}");
+    assert!(e.to_string().contains("protected"));
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+}
+
+#[test]
+fn restrict_refuses_unless_the_referencing_rows_go_in_the_same_cascade() {
+    // publisher <- book (cascade) ; book.author -> author (restrict)
+    let schema = Schema::builder()
+        .table("author", |_| {})
+        .table("publisher", |_| {})
+        .table("book", |t| {
+            t.foreign_key("author", "author").on_delete(OnDelete::Restrict);
+            t.foreign_key("publisher", "publisher").on_delete(OnDelete::Cascade);
+        })
+        .table("series", |t| {
+            t.foreign_key("author", "author").on_delete(OnDelete::Cascade).related_name("series");
+            t.foreign_key("lead", "book").on_delete(OnDelete::Cascade);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let a = tx.insert("author", row! {})?;
+        let p = tx.insert("publisher", row! {})?;
+        let b = tx.insert("book", row! { "author" => a, "publisher" => p })?;
+        let before = snapshot(tx);
+        let e = tx.delete(a).unwrap_err();
+        assert!(matches!(e, Error::Restricted { count: 1, .. }), "{e}");
+        assert_eq!(snapshot(tx), before);
+        // Deleting the publisher cascades to the book: allowed.
+        let d = tx.delete(p)?;
+        assert_eq!(d.count("book"), 1);
+        // A restricted row that the same delete removes through a cascade is fine.
+        let p2 = tx.insert("publisher", row! {})?;
+        let b2 = tx.insert("book", row! { "author" => a, "publisher" => p2 })?;
+        tx.insert("series", row! { "author" => a, "lead" => b2 })?;
+        let _ = b;
+        let e = tx.delete(a).unwrap_err();
+        assert!(matches!(e, Error::Restricted { .. }), "series cascades but does not delete the book: {e}");
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn restrict_allowed_when_cascade_reaches_the_referencing_row() {
+    // Django's example: artist <- album (cascade); song.artist restrict,
+    // song.album cascade. Deleting the artist deletes the album, whose
+    // cascade deletes the song, so the restrict is satisfied.
+    let schema = Schema::builder()
+        .table("artist", |_| {})
+        .table("album", |t| {
+            t.foreign_key("artist", "artist").on_delete(OnDelete::Cascade);
+        })
+        .table("song", |t| {
+            t.foreign_key("artist", "artist").on_delete(OnDelete::Restrict);
+            t.foreign_key("album", "album").on_delete(OnDelete::Cascade);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let artist = tx.insert("artist", row! {})?;
+        let album = tx.insert("album", row! { "artist" => artist })?;
+        tx.insert("song", row! { "artist" => artist, "album" => album })?;
+        let d = tx.delete(artist)?;
+        assert_eq!((d.count("artist"), d.count("album"), d.count("song")), (1, 1, 1));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn set_null_and_set_default() {
+    let db = db(OnDelete::SetNull, true, None);
+    db.write(|tx| {
+        let a = tx.insert("author", row! { "name" => "a" })?;
+        let b = tx.insert("book", row! { "title" => "1", "author" => a })?;
+        let d = tx.delete(a)?;
+        assert_eq!((d.count("author"), d.count("book")), (1, 0));
+        assert_eq!(tx.get(b).unwrap().get("author_id"), Some(junctiondb::ValueRef::Null));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+
+    let db = db_with_default();
+    db.write(|tx| {
+        let fallback = tx.insert("author", row! { "name" => "fallback" })?;
+        assert_eq!(fallback.id(), 1);
+        let a = tx.insert("author", row! { "name" => "a" })?;
+        let b = tx.insert("book", row! { "title" => "1", "author" => a })?;
+        tx.delete(a)?;
+        assert_eq!(tx.get(b).unwrap().int("author_id"), Some(1));
+        // Deleting the default's own row would leave the key dangling.
+        let e = tx.delete(fallback).unwrap_err();
+        assert!(matches!(e, Error::ForeignKey { id: 1, .. }), "{e}");
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+fn db_with_default() -> Database {
+    db(OnDelete::SetDefault, false, Some(1))
+}
+
+#[test]
+fn do_nothing_follows_db_constraint() {
+    let db = db(OnDelete::DoNothing, false, None);
+    db.write(|tx| {
+        let a = tx.insert("author", row! { "name" => "a" })?;
+        tx.insert("book", row! { "title" => "1", "author" => a })?;
+        assert!(matches!(tx.delete(a), Err(Error::Restricted { .. })), "the constraint refuses a dangling key");
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let schema = Schema::builder()
+        .table("author", |_| {})
+        .table("book", |t| {
+            t.foreign_key("author", "author").on_delete(OnDelete::DoNothing).db_constraint(false);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let a = tx.insert("author", row! {})?;
+        let b = tx.insert("book", row! { "author" => a })?;
+        let dangling = tx.insert("book", row! { "author" => 77 })?;
+        tx.delete(a)?;
+        assert_eq!(tx.get(b).unwrap().int("author_id"), Some(a.id()), "the id dangles");
+        assert_eq!(tx.get(dangling).unwrap().int("author_id"), Some(77));
+        // When a row with that id appears, the reverse accessor sees it.
+        let late = tx.insert("author", row! { "id" => 77 })?;
+        assert_eq!(tx.related(late, "book_set")?.ids().collect::<Vec<_>>(), [dangling.id()]);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn deleting_a_row_removes_its_links_in_every_relation_from_both_ends() {
+    let schema = Schema::builder()
+        .table("tag", |_| {})
+        .table("post", |t| {
+            t.many_to_many("tags", "tag");
+            t.many_to_many("pinned", "tag").related_name("pinned_on");
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let t1 = tx.insert("tag", row! {})?;
+        let t2 = tx.insert("tag", row! {})?;
+        let p1 = tx.insert("post", row! {})?;
+        let p2 = tx.insert("post", row! {})?;
+        tx.related(p1, "tags")?.add([t1, t2])?;
+        tx.related(p2, "tags")?.add([t1])?;
+        tx.related(p1, "pinned")?.add([t1])?;
+        let d = tx.delete(t1)?;
+        assert_eq!((d.count("tag"), d.count("post_tags"), d.count("post_pinned")), (1, 2, 1));
+        assert_eq!(tx.related(p1, "tags")?.ids().collect::<Vec<_>>(), [t2.id()]);
+        let d = tx.delete(p1)?;
+        assert_eq!(d.count("post_tags"), 1);
+        assert!(!tx.related(t2, "post_set")?.exists());
+        assert_eq!(tx.count("post")?, 1);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

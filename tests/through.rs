@@ -1,0 +1,235 @@
+//! Custom through tables with extra columns (SEMANTICS.md sections 1 and 3).
+
+mod common;
+
+use common::{snapshot, verify};
+use junctiondb::{row, Database, Error, Key, OnDelete, Schema, Type, View};
+
+fn db() -> Database {
+    let schema = Schema::builder()
+        .table("person", |t| {
+            t.column("name", Type::Text);
+        })
+        .table("group", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("members", "person").through("membership").through_fields("group", "person");
+            t.many_to_many("loose", "person").through("loose_link").related_name("loose_groups");
+        })
+        .table("membership", |t| {
+            t.foreign_key("group", "group");
+            t.foreign_key("person", "person");
+            t.foreign_key("inviter", "person").nullable().related_name("invites").on_delete(OnDelete::SetNull);
+            t.column("invite_reason", Type::Text);
+            t.column("level", Type::Int).default(1);
+        })
+        .table("loose_link", |t| {
+            t.foreign_key("group", "group").related_name("loose_rows");
+            t.foreign_key("person", "person").related_name("loose_rows");
+            t.column("note", Type::Text).nullable();
+        })
+        .table("friendship", |t| {
+            t.foreign_key("from_p", "person").related_name("friendships_out");
+            t.foreign_key("to_p", "person").related_name("friendships_in");
+            t.column("since", Type::Int).default(2000);
+        })
+        .table("pal", |t| {
+            t.column("name", Type::Text);
+        })
+        .build()
+        .unwrap();
+    Database::new(schema)
+}
+
+fn member_ids(v: &View, g: Key) -> Vec<i64> {
+    let mut ids: Vec<i64> = v.related(g, "members").unwrap().ids().collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[test]
+fn required_extra_column_must_come_from_through_defaults() {
+    let db = db();
+    db.write(|tx| {
+        let g = tx.insert("group", row! { "name" => "g" })?;
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        let b = tx.insert("person", row! { "name" => "b" })?;
+        let before = snapshot(tx);
+        let e = tx.related(g, "members")?.add([a, b]).unwrap_err();
+        assert!(matches!(e, Error::NotNull { ref column, .. } if column == "invite_reason"), "{e}");
+        assert_eq!(snapshot(tx), before, "nothing is linked");
+        tx.related(g, "members")?.add_with([a, b], row! { "invite_reason" => "friends", "level" => 3 })?;
+        assert_eq!(member_ids(tx, g), [a.id(), b.id()]);
+        let rows: Vec<_> = tx
+            .scan("membership")?
+            .map(|r| (r.int("person_id"), r.text("invite_reason").map(str::to_owned), r.int("level")))
+            .collect();
+        assert_eq!(
+            rows,
+            [(Some(a.id()), Some("friends".into()), Some(3)), (Some(b.id()), Some("friends".into()), Some(3))]
+        );
+        // Defaults never change existing rows.
+        tx.related(g, "members")?.add_with([a], row! { "invite_reason" => "changed" })?;
+        assert_eq!(tx.find_by("membership", "person", a.id())?[0].text("invite_reason"), Some("friends"));
+        // The reverse accessor of each through FK works too.
+        assert_eq!(tx.related(a, "membership_set")?.count(), 1);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn set_keeps_rows_that_stay_and_set_clearing_recreates_them() {
+    let db = db();
+    db.write(|tx| {
+        let g = tx.insert("group", row! { "name" => "g" })?;
+        let p: Vec<Key> =
+            (0..3).map(|i| tx.insert("person", row! { "name" => format!("p{i}") })).collect::<Result<_, _>>()?;
+        tx.related(g, "members")?.add_with([p[0], p[1]], row! { "invite_reason" => "old" })?;
+        let kept = tx.find_by("membership", "person", p[0].id())?[0].key();
+        tx.related(g, "members")?.set_with([p[0], p[2]], row! { "invite_reason" => "new" })?;
+        assert_eq!(member_ids(tx, g), [p[0].id(), p[2].id()]);
+        let row = tx.find_by("membership", "person", p[0].id())?[0].to_row();
+        assert_eq!(row.get("id"), Some(&kept.id().into()), "the staying pair keeps its row id");
+        assert_eq!(row.get("invite_reason"), Some(&"old".into()), "and its extra columns");
+        assert_eq!(tx.find_by("membership", "person", p[2].id())?[0].text("invite_reason"), Some("new"));
+        tx.related(g, "members")?.set_clearing([p[0], p[2]], row! { "invite_reason" => "fresh" })?;
+        let rows = tx.find_by("membership", "person", p[0].id())?;
+        assert_ne!(rows[0].id(), kept.id(), "set with clear recreates every row");
+        assert_eq!(rows[0].text("invite_reason"), Some("fresh"));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn duplicate_pairs_in_a_custom_through() {
+    let db = db();
+    db.write(|tx| {
+        let g = tx.insert("group", row! { "name" => "g" })?;
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        // Direct inserts may duplicate a pair: the table declares no uniqueness.
+        tx.insert("loose_link", row! { "group" => g, "person" => a, "note" => "1" })?;
+        tx.insert("loose_link", row! { "group" => g, "person" => a, "note" => "2" })?;
+        assert_eq!(tx.related(g, "loose")?.ids().collect::<Vec<_>>(), [a.id(), a.id()], "one per row");
+        assert_eq!(tx.related(g, "loose")?.count(), 2);
+        assert_eq!(tx.related(g, "loose")?.add([a])?, 0, "add leaves existing pairs alone");
+        assert_eq!(tx.related(a, "loose_groups")?.remove([g])?, 2, "remove deletes every duplicate");
+        assert_eq!(tx.count("loose_link")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn through_fields_pick_between_two_fks_to_the_same_table() {
+    let db = db();
+    db.write(|tx| {
+        let g = tx.insert("group", row! { "name" => "g" })?;
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        let inviter = tx.insert("person", row! { "name" => "i" })?;
+        tx.related(g, "members")?.add_with([a], row! { "invite_reason" => "r", "inviter" => inviter })?;
+        assert_eq!(member_ids(tx, g), [a.id()], "the inviter is not a member");
+        assert_eq!(tx.related(inviter, "invites")?.count(), 1);
+        // Deleting the inviter sets the column null and keeps the membership.
+        let d = tx.delete(inviter)?;
+        assert_eq!(d.count("membership"), 0);
+        assert_eq!(member_ids(tx, g), [a.id()]);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn direct_through_writes_link_and_move_pairs() {
+    let db = db();
+    db.write(|tx| {
+        let g = tx.insert("group", row! { "name" => "g" })?;
+        let h = tx.insert("group", row! { "name" => "h" })?;
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        let m = tx.insert("membership", row! { "group" => g, "person" => a, "invite_reason" => "x" })?;
+        assert_eq!(member_ids(tx, g), [a.id()]);
+        tx.update(m, row! { "group" => h })?;
+        assert!(member_ids(tx, g).is_empty());
+        assert_eq!(member_ids(tx, h), [a.id()]);
+        let e = tx.insert("membership", row! { "group" => 99, "person" => a, "invite_reason" => "x" }).unwrap_err();
+        assert!(matches!(e, Error::ForeignKey { id: 99, .. }), "{e}");
+        tx.delete(m)?;
+        assert!(member_ids(tx, h).is_empty());
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn deleting_either_endpoint_removes_exactly_its_through_rows() {
+    let db = db();
+    db.write(|tx| {
+        let g = tx.insert("group", row! { "name" => "g" })?;
+        let h = tx.insert("group", row! { "name" => "h" })?;
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        let b = tx.insert("person", row! { "name" => "b" })?;
+        tx.related(g, "members")?.add_with([a, b], row! { "invite_reason" => "r" })?;
+        tx.related(h, "members")?.add_with([a], row! { "invite_reason" => "r" })?;
+        let d = tx.delete(a)?;
+        assert_eq!((d.count("person"), d.count("membership")), (1, 2));
+        assert_eq!(member_ids(tx, g), [b.id()]);
+        assert!(member_ids(tx, h).is_empty());
+        let d = tx.delete(g)?;
+        assert_eq!((d.count("group"), d.count("membership")), (1, 1));
+        assert!(tx.get(b).is_some(), "the other endpoint is untouched");
+        assert_eq!(tx.count("membership")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn symmetrical_custom_through_mirrors_manager_writes_only() {
+    let schema = Schema::builder()
+        .table("person", |t| {
+            t.many_to_many("friends", "self").through("friendship");
+        })
+        .table("friendship", |t| {
+            t.foreign_key("a", "person").related_name("out");
+            t.foreign_key("b", "person").related_name("in_");
+            t.column("since", Type::Int).default(2000);
+        });
+    // `in_` ends with an underscore: a query name error (E308) as in Django.
+    assert!(schema.build().unwrap_err().has("fields.E308"));
+    let schema = Schema::builder()
+        .table("person", |t| {
+            t.many_to_many("friends", "self").through("friendship");
+        })
+        .table("friendship", |t| {
+            t.foreign_key("a", "person").related_name("out");
+            t.foreign_key("b", "person").related_name("inbound");
+            t.column("since", Type::Int).default(2000);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let x = tx.insert("person", row! {})?;
+        let y = tx.insert("person", row! {})?;
+        tx.related(x, "friends")?.add_with([y], row! { "since" => 2024 })?;
+        assert_eq!(tx.count("friendship")?, 2);
+        assert!(tx.scan("friendship")?.all(|r| r.int("since") == Some(2024)));
+        assert!(tx.related(y, "friends")?.contains(x));
+        tx.related(y, "friends")?.remove([x])?;
+        assert_eq!(tx.count("friendship")?, 0);
+        tx.insert("friendship", row! { "a" => x, "b" => y })?;
+        assert!(!tx.related(y, "friends")?.contains(x), "direct writes are not mirrored");
+        tx.related(x, "friends")?.add([y])?;
+        assert!(tx.related(y, "friends")?.contains(x), "the manager heals the pair");
+        assert_eq!(tx.count("friendship")?, 2);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
