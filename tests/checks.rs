@@ -31,7 +31,17 @@ fn table_and_column_problems_are_all_reported_at_once() {
             .table("", |_| {}),
     );
     let got = ids(&e);
-    for id in ["models.E006", "models.E004", "fields.E001", "fields.E002", "fields.E003", "junction.E002", "junction.E010", "junction.E011", "junction.E001"] {
+    for id in [
+        "models.E006",
+        "models.E004",
+        "fields.E001",
+        "fields.E002",
+        "fields.E003",
+        "junction.E002",
+        "junction.E010",
+        "junction.E011",
+        "junction.E001",
+    ] {
         assert!(got.contains(&id), "{id} missing from {got:?}");
     }
     let text = e.to_string();
@@ -80,9 +90,13 @@ fn unknown_and_swapped_targets() {
 #[test]
 fn symmetrical_rules() {
     // Between two different tables: rejected.
-    let e = fails(Schema::builder().table("a", |t| {
-        t.many_to_many("bs", "b").symmetrical(true);
-    }).table("b", |_| {}));
+    let e = fails(
+        Schema::builder()
+            .table("a", |t| {
+                t.many_to_many("bs", "b").symmetrical(true);
+            })
+            .table("b", |_| {}),
+    );
     assert_eq!(ids(&e), ["junction.E020"]);
     // "self" is symmetrical by default; naming the table is not.
     let s = Schema::builder()
@@ -116,9 +130,13 @@ fn no_effect_options_warn_and_unique_fails() {
         .unwrap();
     let w: Vec<_> = s.warnings().iter().map(|d| (d.id, d.level)).collect();
     assert_eq!(w, [("fields.W340", Level::Warning), ("fields.W341", Level::Warning)]);
-    let e = fails(Schema::builder().table("a", |t| {
-        t.many_to_many("bs", "b").unique();
-    }).table("b", |_| {}));
+    let e = fails(
+        Schema::builder()
+            .table("a", |t| {
+                t.many_to_many("bs", "b").unique();
+            })
+            .table("b", |_| {}),
+    );
     assert_eq!(ids(&e), ["fields.E330"]);
 }
 
@@ -147,12 +165,16 @@ fn related_name_and_query_name_rules() {
 #[test]
 fn reverse_name_clashes() {
     // E302: accessor clashes with a field of the target; E303: query name.
-    let e = fails(Schema::builder().table("b", |t| {
-        t.column("a_set", Type::Int);
-        t.column("a", Type::Int);
-    }).table("a", |t| {
-        t.many_to_many("bs", "b");
-    }));
+    let e = fails(
+        Schema::builder()
+            .table("b", |t| {
+                t.column("a_set", Type::Int);
+                t.column("a", Type::Int);
+            })
+            .table("a", |t| {
+                t.many_to_many("bs", "b");
+            }),
+    );
     assert_eq!(ids(&e), ["fields.E302", "fields.E303"]);
     // E304/E305: two relations to the same table with the default names.
     let e = fails(Schema::builder().table("b", |_| {}).table("a", |t| {
@@ -237,20 +259,29 @@ fn through_fields_checks() {
             }),
     );
     assert_eq!(ids(&e), ["fields.E334"]);
-    let e = fails(Schema::builder().table("person", |_| {}).table("group", |t| {
-        t.many_to_many("members", "person").through("m");
-    }).table("m", |t| {
-        t.foreign_key("g", "group");
-    }));
+    let e = fails(
+        Schema::builder()
+            .table("person", |_| {})
+            .table("group", |t| {
+                t.many_to_many("members", "person").through("m");
+            })
+            .table("m", |t| {
+                t.foreign_key("g", "group");
+            }),
+    );
     assert_eq!(ids(&e), ["fields.E336"]);
     // Self relation through a table with three FKs to it: E333.
-    let e = fails(Schema::builder().table("p", |t| {
-        t.many_to_many("rel", "self").through("link");
-    }).table("link", |t| {
-        t.foreign_key("a", "p").related_name("l1");
-        t.foreign_key("b", "p").related_name("l2");
-        t.foreign_key("c", "p").related_name("l3");
-    }));
+    let e = fails(
+        Schema::builder()
+            .table("p", |t| {
+                t.many_to_many("rel", "self").through("link");
+            })
+            .table("link", |t| {
+                t.foreign_key("a", "p").related_name("l1");
+                t.foreign_key("b", "p").related_name("l2");
+                t.foreign_key("c", "p").related_name("l3");
+            }),
+    );
     assert_eq!(ids(&e), ["fields.E333"]);
     // Unknown through table: E331.
     let e = fails(Schema::builder().table("p", |t| {
@@ -261,13 +292,18 @@ fn through_fields_checks() {
 
 #[test]
 fn option_conflicts_rejected_at_declaration() {
-    let e = fails(Schema::builder().table("b", |_| {}).table("m", |t| {
-        t.foreign_key("a", "a");
-        t.foreign_key("b", "b");
-    }).table("a", |t| {
-        t.many_to_many("bs", "b").through("m").db_table("x").db_constraint(false);
-        t.many_to_many("cs", "b").through_fields("a", "b").related_name("c_rev");
-    }));
+    let e = fails(
+        Schema::builder()
+            .table("b", |_| {})
+            .table("m", |t| {
+                t.foreign_key("a", "a");
+                t.foreign_key("b", "b");
+            })
+            .table("a", |t| {
+                t.many_to_many("bs", "b").through("m").db_table("x").db_constraint(false);
+                t.many_to_many("cs", "b").through_fields("a", "b").related_name("c_rev");
+            }),
+    );
     assert_eq!(ids(&e), ["junction.E021", "junction.E022", "junction.E023"]);
 }
 

@@ -62,7 +62,10 @@ fn columns_of_auto_through_tables() {
         .build()
         .unwrap();
     let cols = |name: &str| s.columns(s.table(name).unwrap()).map(|(n, t)| (n.to_owned(), t)).collect::<Vec<_>>();
-    assert_eq!(cols("user_groups"), [("id".into(), Type::Int), ("user_id".into(), Type::Int), ("group_id".into(), Type::Int)]);
+    assert_eq!(
+        cols("user_groups"),
+        [("id".into(), Type::Int), ("user_id".into(), Type::Int), ("group_id".into(), Type::Int)]
+    );
     assert_eq!(cols("person_friends")[1..], [("from_person_id".into(), Type::Int), ("to_person_id".into(), Type::Int)]);
     assert_eq!(cols("person_follows")[1].0, "from_person_id", "any self relation uses from_/to_");
 }

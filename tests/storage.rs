@@ -50,12 +50,27 @@ fn every_insert_error_changes_nothing_and_hands_the_row_back() {
     db.write(|tx| tx.insert("item", row! { "sku" => "a", "stock" => 1 }).map(drop)).unwrap();
     let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
     let cases: Vec<(junctiondb::Row, fn(&Error) -> bool)> = vec![
-        (row! { "sku" => "b", "stock" => 1, "colour" => "red" }, |e| matches!(e, Error::UnknownColumn { column, .. } if column == "colour")),
-        (row! { "sku" => "b", "stock" => "many" }, |e| matches!(e, Error::TypeMismatch { column, expected: Type::Int, .. } if column == "stock")),
+        (
+            row! { "sku" => "b", "stock" => 1, "colour" => "red" },
+            |e| matches!(e, Error::UnknownColumn { column, .. } if column == "colour"),
+        ),
+        (
+            row! { "sku" => "b", "stock" => "many" },
+            |e| matches!(e, Error::TypeMismatch { column, expected: Type::Int, .. } if column == "stock"),
+        ),
         (row! { "sku" => "b" }, |e| matches!(e, Error::NotNull { column, .. } if column == "stock")),
-        (row! { "sku" => Value::Null, "stock" => 1 }, |e| matches!(e, Error::NotNull { column, .. } if column == "sku")),
-        (row! { "sku" => "a", "stock" => 1 }, |e| matches!(e, Error::Unique { column, value, .. } if column == "sku" && *value == Value::from("a"))),
-        (row! { "id" => 1, "sku" => "z", "stock" => 1 }, |e| matches!(e, Error::Unique { column, .. } if column == "id")),
+        (
+            row! { "sku" => Value::Null, "stock" => 1 },
+            |e| matches!(e, Error::NotNull { column, .. } if column == "sku"),
+        ),
+        (
+            row! { "sku" => "a", "stock" => 1 },
+            |e| matches!(e, Error::Unique { column, value, .. } if column == "sku" && *value == Value::from("a")),
+        ),
+        (
+            row! { "id" => 1, "sku" => "z", "stock" => 1 },
+            |e| matches!(e, Error::Unique { column, .. } if column == "id"),
+        ),
         (row! { "id" => 0, "sku" => "z", "stock" => 1 }, |e| matches!(e, Error::InvalidId { id: 0, .. })),
         (row! { "id" => -5, "sku" => "z", "stock" => 1 }, |e| matches!(e, Error::InvalidId { id: -5, .. })),
     ];
@@ -127,7 +142,11 @@ fn update_checks_before_changing_and_keeps_indexes_exact() {
 fn slots_are_reused_but_ids_never_are() {
     let db = db();
     let keys = db
-        .write(|tx| (0..5).map(|i| tx.insert("item", row! { "sku" => format!("s{i}"), "stock" => i })).collect::<Result<Vec<_>, _>>())
+        .write(|tx| {
+            (0..5)
+                .map(|i| tx.insert("item", row! { "sku" => format!("s{i}"), "stock" => i }))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .unwrap();
     db.write(|tx| {
         tx.delete(keys[1])?;

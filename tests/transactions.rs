@@ -139,7 +139,11 @@ fn readers_never_observe_half_of_a_write() {
     const TOTAL: i64 = ACCOUNTS * 100;
     let db = Arc::new(db());
     let keys = db
-        .write(|tx| (0..ACCOUNTS).map(|i| tx.insert("account", row! { "name" => format!("a{i}"), "balance" => 100 })).collect::<Result<Vec<_>, _>>())
+        .write(|tx| {
+            (0..ACCOUNTS)
+                .map(|i| tx.insert("account", row! { "name" => format!("a{i}"), "balance" => 100 }))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let reads = Arc::new(AtomicUsize::new(0));
