@@ -245,3 +245,63 @@ fn handles_resolve_once() {
     })
     .unwrap();
 }
+
+/// `db_constraint(false)`: as in Django, the auto-created through stores
+/// links to ids that do not exist; they are rows of the through table but
+/// not related rows (the join finds no row) until that row is inserted.
+#[test]
+fn db_constraint_false_stores_dangling_links() {
+    let schema = Schema::builder()
+        .table("tag", |_| {})
+        .table("post", |t| {
+            t.many_to_many("tags", "tag").db_constraint(false);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let p = tx.insert("post", row! {})?;
+        let t1 = tx.insert("tag", row! {})?;
+        assert_eq!(tx.related(p, "tags")?.add([t1.id(), 5, 6, 5])?, 3);
+        assert_eq!(tx.related(p, "tags")?.ids().collect::<Vec<_>>(), [t1.id()], "missing rows are not related rows");
+        assert_eq!(tx.count("post_tags")?, 3, "but they are through rows");
+        let mut pairs: Vec<(i64, i64)> =
+            tx.scan("post_tags")?.map(|r| (r.int("post_id").unwrap(), r.int("tag_id").unwrap())).collect();
+        pairs.sort_unstable();
+        assert_eq!(pairs, [(1, 1), (1, 5), (1, 6)]);
+        verify(tx);
+        // Inserting tag 5 turns its dangling link into a real one.
+        let t5 = tx.insert("tag", row! { "id" => 5 })?;
+        assert!(tx.related(p, "tags")?.contains(t5));
+        assert!(tx.related(t5, "post_set")?.contains(p));
+        assert_eq!(tx.count("post_tags")?, 3);
+        verify(tx);
+        // remove and set reach dangling links too.
+        assert_eq!(tx.related(p, "tags")?.remove([6])?, 1);
+        tx.related(p, "tags")?.set([t1.id(), 9])?;
+        assert_eq!(tx.count("post_tags")?, 2);
+        // Deleting the post deletes its dangling links (Django's cascade).
+        let d = tx.delete(p)?;
+        assert_eq!(d.count("post_tags"), 2);
+        assert_eq!(tx.count("post_tags")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    // Rolled back writes restore dangling links exactly.
+    db.write(|tx| {
+        let p = tx.insert("post", row! {})?;
+        tx.related(p, "tags")?.add([1, 2, 3])?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    let _ = db.write(|tx| {
+        let p = tx.key("post", 2)?.unwrap();
+        tx.related(p, "tags")?.remove([1])?;
+        tx.insert("tag", row! { "id" => 3 })?;
+        tx.related(p, "tags")?.clear()?;
+        Err::<(), _>(Error::Reentrant)
+    });
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+}

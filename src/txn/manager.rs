@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use smallvec::SmallVec;
+
 use super::view::{End, Key, Related, RelatedIds};
 use super::write::WriteTxn;
 use crate::error::{Error, Result};
@@ -81,6 +83,13 @@ impl<'db> WriteTxn<'db> {
     }
 }
 
+/// Targets of a manager call: live rows `(slot, id)` and ids naming no row.
+#[derive(Default)]
+struct Resolved {
+    live: Vec<(u32, i64)>,
+    missing: Vec<i64>,
+}
+
 /// One pair of a many-to-many relation, oriented as stored.
 #[derive(Clone, Copy)]
 struct Pair {
@@ -134,16 +143,12 @@ impl<'db> RelatedMut<'_, 'db> {
         self.tx.table_name(self.end.other).to_owned()
     }
 
-    /// Resolves targets to slots of the other table, deduplicated in input
-    /// order. Missing rows are an error when `must_exist`, else skipped.
-    fn resolve<T: Into<Target>>(
-        &self,
-        targets: impl IntoIterator<Item = T>,
-        must_exist: bool,
-    ) -> Result<Vec<(u32, i64)>> {
+    /// Resolves targets to rows of the other table, deduplicated in input
+    /// order: live rows, and ids that name no row.
+    fn resolve<T: Into<Target>>(&self, targets: impl IntoIterator<Item = T>) -> Result<Resolved> {
         let table = &self.tx.guard.tables[self.end.other.index()];
         let mut seen = HashSet::new();
-        let mut out = Vec::new();
+        let mut out = Resolved::default();
         for t in targets {
             let id = match t.into() {
                 Target::Key(k) if k.table() != self.end.other => {
@@ -156,17 +161,81 @@ impl<'db> RelatedMut<'_, 'db> {
                 Target::Key(k) => k.id(),
                 Target::Id(id) => id,
             };
-            match table.slot_of(id) {
-                Some(slot) => {
-                    if seen.insert(slot) {
-                        out.push((slot, id));
-                    }
+            if seen.insert(id) {
+                match table.slot_of(id) {
+                    Some(slot) => out.live.push((slot, id)),
+                    None => out.missing.push(id),
                 }
-                None if must_exist => return Err(Error::NotFound { table: self.other_name(), id }),
-                None => {}
             }
         }
         Ok(out)
+    }
+
+    /// The relation, when it is an auto-created through with
+    /// `db_constraint(false)` (links to missing ids are stored).
+    fn unconstrained(&self) -> Option<RelId> {
+        let (r, _) = self.rel()?;
+        let rel = self.tx.guard.schema.rel(r);
+        (rel.auto_through && !rel.db_constraint).then_some(r)
+    }
+
+    /// Missing ids are an error unless the relation stores dangling links.
+    fn require_live(&self, targets: &Resolved) -> Result<()> {
+        match targets.missing.first() {
+            Some(&id) if self.unconstrained().is_none() => Err(Error::NotFound { table: self.other_name(), id }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The `(source_id, target_id)` pairs linking this row to `other_id`
+    /// (and the mirror for a symmetrical relation).
+    fn id_pairs(&self, other_id: i64) -> SmallVec<[(i64, i64); 2]> {
+        let me = self.end.key.id();
+        let Some((r, forward)) = self.rel() else { return SmallVec::new() };
+        let mut pairs = SmallVec::new();
+        pairs.push(if forward { (me, other_id) } else { (other_id, me) });
+        if self.tx.guard.schema.rel(r).symmetrical && me != other_id {
+            pairs.push((other_id, me));
+        }
+        pairs
+    }
+
+    fn add_dangling(&mut self, ids: &[i64]) -> usize {
+        let Some(r) = self.unconstrained() else { return 0 };
+        let mut n = 0;
+        for &id in ids {
+            for (a, b) in self.id_pairs(id) {
+                n += usize::from(self.tx.push_dangling(r, a, b));
+            }
+        }
+        n
+    }
+
+    /// Removes the dangling links of this row to `ids` (`None`: to any id).
+    fn remove_dangling(&mut self, ids: Option<&[i64]>) -> usize {
+        let Some(r) = self.unconstrained() else { return 0 };
+        let (me, forward) = (self.end.key.id(), matches!(self.end.kind, AccessorKind::Forward(_)));
+        let symmetrical = self.tx.guard.schema.rel(r).symmetrical;
+        let wanted = |other: i64| ids.is_none_or(|ids| ids.contains(&other));
+        self.tx.remove_dangling_where(r, |a, b| {
+            (forward && a == me && wanted(b))
+                || (!forward && b == me && wanted(a))
+                || (symmetrical && b == me && wanted(a))
+        })
+    }
+
+    /// The ids this row's dangling links name at the other end.
+    fn dangling_others(&self) -> Vec<i64> {
+        let Some(r) = self.unconstrained() else { return Vec::new() };
+        let (me, forward) = (self.end.key.id(), matches!(self.end.kind, AccessorKind::Forward(_)));
+        self.tx.guard.dangling[r as usize]
+            .iter()
+            .filter_map(|&(a, b)| match forward {
+                true if a == me => Some(b),
+                false if b == me => Some(a),
+                _ => None,
+            })
+            .collect()
     }
 
     fn pair(&self, other: u32, forward: bool) -> Pair {
@@ -202,9 +271,14 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         through_defaults: Row,
     ) -> Result<usize> {
-        let targets = self.resolve(targets, true)?;
+        let targets = self.resolve(targets)?;
+        self.require_live(&targets)?;
         let end = self.end;
-        self.tx.atomic(|tx| RelatedMut { tx, end }.add_slots(&targets, &through_defaults))
+        self.tx.atomic(|tx| {
+            let mut m = RelatedMut { tx, end };
+            let created = m.add_slots(&targets.live, &through_defaults)?;
+            Ok(created + m.add_dangling(&targets.missing))
+        })
     }
 
     fn add_slots(&mut self, targets: &[(u32, i64)], defaults: &Row) -> Result<usize> {
@@ -279,9 +353,13 @@ impl<'db> RelatedMut<'_, 'db> {
     /// foreign key; delete errors raised by rows referencing a custom
     /// through row ([`Error::Protected`], ...). Nothing changes then.
     pub fn remove<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>) -> Result<usize> {
-        let targets = self.resolve(targets, false)?;
+        let targets = self.resolve(targets)?;
         let end = self.end;
-        self.tx.atomic(|tx| RelatedMut { tx, end }.remove_slots(&targets))
+        self.tx.atomic(|tx| {
+            let mut m = RelatedMut { tx, end };
+            let removed = m.remove_slots(&targets.live)?;
+            Ok(removed + m.remove_dangling(Some(&targets.missing)))
+        })
     }
 
     fn nullable_fk(&self, f: FkId, op: &str) -> Result<u16> {
@@ -362,7 +440,8 @@ impl<'db> RelatedMut<'_, 'db> {
         self.tx.atomic(|tx| {
             let mut m = RelatedMut { tx, end };
             let others: Vec<(u32, i64)> = m.current();
-            m.remove_slots(&others)
+            let removed = m.remove_slots(&others)?;
+            Ok(removed + m.remove_dangling(None))
         })
     }
 
@@ -394,10 +473,15 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         through_defaults: Row,
     ) -> Result<()> {
-        let targets = self.resolve(targets, true)?;
+        let targets = self.resolve(targets)?;
+        self.require_live(&targets)?;
         let end = self.end;
         self.tx.atomic(|tx| {
             let mut m = RelatedMut { tx, end };
+            let stale: Vec<i64> = m.dangling_others().into_iter().filter(|id| !targets.missing.contains(id)).collect();
+            m.remove_dangling(Some(&stale));
+            m.add_dangling(&targets.missing);
+            let targets = targets.live;
             let wanted: HashSet<u32> = targets.iter().map(|t| t.0).collect();
             let current = m.current();
             let have: HashSet<u32> = current.iter().map(|c| c.0).collect();
@@ -421,13 +505,16 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         through_defaults: Row,
     ) -> Result<()> {
-        let targets = self.resolve(targets, true)?;
+        let targets = self.resolve(targets)?;
+        self.require_live(&targets)?;
         let end = self.end;
         self.tx.atomic(|tx| {
             let mut m = RelatedMut { tx, end };
             let others = m.current();
             m.remove_slots(&others)?;
-            m.add_slots(&targets, &through_defaults)?;
+            m.remove_dangling(None);
+            m.add_slots(&targets.live, &through_defaults)?;
+            m.add_dangling(&targets.missing);
             Ok(())
         })
     }

@@ -24,6 +24,10 @@ pub(crate) enum Undo {
     UnlinkAuto { rel: RelId, unlinked: Unlinked<()> },
     /// A pair of a custom through was removed.
     UnlinkCustom { rel: RelId, unlinked: Unlinked<u32> },
+    /// A dangling pair was appended.
+    DanglingPush { rel: RelId },
+    /// The dangling pair at `index` was swap-removed.
+    DanglingRemove { rel: RelId, index: u32, pair: Box<(i64, i64)> },
 }
 
 const _: () = assert!(std::mem::size_of::<Undo>() <= 32);
@@ -55,6 +59,18 @@ impl Undo {
             Undo::UnlinkCustom { rel, unlinked } => {
                 if let Links::Custom(j) = &mut view.links[rel as usize] {
                     j.relink(unlinked);
+                }
+            }
+            Undo::DanglingPush { rel } => drop(view.dangling[rel as usize].pop()),
+            Undo::DanglingRemove { rel, index, pair } => {
+                let list = &mut view.dangling[rel as usize];
+                let i = index as usize;
+                if i == list.len() {
+                    list.push(*pair);
+                } else {
+                    let displaced = list[i];
+                    list.push(displaced);
+                    list[i] = *pair;
                 }
             }
         }

@@ -79,11 +79,13 @@ impl TableRef for String {
 }
 
 /// Where a row lives: a slot of its table, or (auto-created through
-/// tables) a pair of endpoint slots.
+/// tables) a pair of endpoint slots, or a dangling pair of ids (relations
+/// with `db_constraint(false)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Loc {
     Slot(u32),
     Pair(u32, u32),
+    Dangling(u32),
 }
 
 /// The id of an auto-created through row: derived from its endpoints'
@@ -109,6 +111,10 @@ pub struct View {
     pub(crate) schema: Arc<Schema>,
     pub(crate) tables: Vec<Table>,
     pub(crate) links: Vec<Links>,
+    /// Per relation with `db_constraint(false)`: links naming an id that
+    /// does not exist, as `(source_id, target_id)`. They become real links
+    /// when the missing row is inserted.
+    pub(crate) dangling: Vec<Vec<(i64, i64)>>,
 }
 
 impl fmt::Debug for View {
@@ -129,7 +135,8 @@ impl View {
             .iter()
             .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
             .collect();
-        View { schema, tables, links }
+        let dangling = vec![Vec::new(); schema.rels.len()];
+        View { schema, tables, links, dangling }
     }
 
     /// The schema.
@@ -143,7 +150,7 @@ impl View {
 
     fn table_len(&self, t: TableId) -> usize {
         match self.schema.def(t).kind {
-            TableKind::AutoThrough(r) => self.links[r as usize].len(),
+            TableKind::AutoThrough(r) => self.links[r as usize].len() + self.dangling[r as usize].len(),
             TableKind::Plain => self.tables[t.index()].len(),
         }
     }
@@ -152,6 +159,10 @@ impl View {
     pub(crate) fn locate(&self, t: TableId, id: i64) -> Option<Loc> {
         match self.schema.def(t).kind {
             TableKind::Plain => self.tables[t.index()].slot_of(id).map(Loc::Slot),
+            TableKind::AutoThrough(r) if id < 0 => {
+                let i = u32::try_from(-(id + 1)).ok()?;
+                ((i as usize) < self.dangling[r as usize].len()).then_some(Loc::Dangling(i))
+            }
             TableKind::AutoThrough(r) => {
                 let (s, target) = pair_of(id)?;
                 self.links[r as usize].contains(s, target).then_some(Loc::Pair(s, target))
@@ -172,6 +183,7 @@ impl View {
         let id = match loc {
             Loc::Slot(s) => self.tables[table.index()].id_at(s),
             Loc::Pair(s, t) => pair_id(s, t),
+            Loc::Dangling(i) => -i64::from(i) - 1,
         };
         RowRef { view: self, table, loc, id }
     }
@@ -225,7 +237,12 @@ impl View {
                     Links::Auto(j) => j.source_slots(),
                     Links::Custom(j) => j.source_slots(),
                 };
-                Box::new((0..n as u32).flat_map(move |s| links.neighbours(s, true).map(move |t| Loc::Pair(s, t))))
+                let dangling = self.dangling[r as usize].len() as u32;
+                Box::new(
+                    (0..n as u32)
+                        .flat_map(move |s| links.neighbours(s, true).map(move |t| Loc::Pair(s, t)))
+                        .chain((0..dangling).map(Loc::Dangling)),
+                )
             }
         }
     }
@@ -341,6 +358,18 @@ impl View {
             let ctx = |e: String| format!("relation {}.{}: {e}", self.schema.def(rel.source).name, rel.name);
             links.verify().map_err(ctx)?;
             let (src, tgt) = (&self.tables[rel.source.index()], &self.tables[rel.target.index()]);
+            let dangling = &self.dangling[r];
+            for (i, &(a, b)) in dangling.iter().enumerate() {
+                if rel.db_constraint || !rel.auto_through {
+                    return Err(ctx("dangling links on a constrained relation".into()));
+                }
+                if src.slot_of(a).is_some() && tgt.slot_of(b).is_some() {
+                    return Err(ctx(format!("dangling pair ({a}, {b}) names two live rows")));
+                }
+                if dangling[..i].contains(&(a, b)) {
+                    return Err(ctx(format!("dangling pair ({a}, {b}) stored twice")));
+                }
+            }
             match links {
                 Links::Auto(j) => {
                     for s in 0..j.source_slots() as u32 {
@@ -458,6 +487,17 @@ impl<'a> RowRef<'a> {
                     1 => ValueRef::Int(self.view.tables[rel.source.index()].id_at(s)),
                     _ => ValueRef::Int(self.view.tables[rel.target.index()].id_at(t)),
                 }
+            }
+            Loc::Dangling(i) => {
+                let TableKind::AutoThrough(r) = self.view.schema.def(self.table).kind else {
+                    return ValueRef::Null;
+                };
+                let (a, b) = self.view.dangling[r as usize][i as usize];
+                ValueRef::Int(match col {
+                    0 => self.id,
+                    1 => a,
+                    _ => b,
+                })
             }
         }
     }

@@ -188,6 +188,7 @@ impl<'db> WriteTxn<'db> {
         for &r in &def.through_for {
             self.link_through_row(r, slot);
         }
+        self.promote_dangling(t, id);
         Ok(Key::new(t, id))
     }
 
@@ -208,6 +209,23 @@ impl<'db> WriteTxn<'db> {
             ends[c as usize - 1] = value.as_int();
         }
         let mut slots = [0u32; 2];
+        if !rel.db_constraint {
+            if let [Some(a), Some(b)] = ends {
+                let known = |side: TableId, id: i64| self.guard.tables[side.index()].slot_of(id).is_some();
+                if !(known(rel.source, a) && known(rel.target, b)) {
+                    if !self.push_dangling(r, a, b) {
+                        return Err(Error::Unique {
+                            table: def.name.clone(),
+                            column: format!("{}, {}", def.columns[1].name, def.columns[2].name),
+                            value: Value::Text(format!("({a}, {b})")),
+                            row: None,
+                        });
+                    }
+                    let index = self.guard.dangling[r as usize].len() as i64 - 1;
+                    return Ok(Key::new(t, -index - 1));
+                }
+            }
+        }
         for (i, (end, side)) in ends.into_iter().zip([rel.source, rel.target]).enumerate() {
             let column = &def.columns[i + 1].name;
             let id =
@@ -337,6 +355,66 @@ impl<'db> WriteTxn<'db> {
         }
     }
 
+    /// Stores a link naming a missing id (`db_constraint(false)`), unless
+    /// it is stored already. Returns whether it was added.
+    pub(crate) fn push_dangling(&mut self, r: RelId, source_id: i64, target_id: i64) -> bool {
+        let list = &mut self.guard.dangling[r as usize];
+        if list.contains(&(source_id, target_id)) {
+            return false;
+        }
+        list.push((source_id, target_id));
+        self.undo.push(Undo::DanglingPush { rel: r });
+        true
+    }
+
+    pub(crate) fn remove_dangling_at(&mut self, r: RelId, index: usize) {
+        let pair = self.guard.dangling[r as usize].swap_remove(index);
+        self.undo.push(Undo::DanglingRemove { rel: r, index: index as u32, pair: Box::new(pair) });
+    }
+
+    /// Removes the dangling links of `r` for which `matches` holds.
+    /// Returns how many went.
+    pub(crate) fn remove_dangling_where(&mut self, r: RelId, matches: impl Fn(i64, i64) -> bool) -> usize {
+        let mut removed = 0;
+        let mut i = 0;
+        while i < self.guard.dangling[r as usize].len() {
+            let (a, b) = self.guard.dangling[r as usize][i];
+            if matches(a, b) {
+                self.remove_dangling_at(r, i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+        removed
+    }
+
+    /// After inserting row `id` into `t`: dangling links that named it and
+    /// whose other end exists become real links.
+    fn promote_dangling(&mut self, t: TableId, id: i64) {
+        let schema = self.schema_arc();
+        for &r in &schema.def(t).rels {
+            if self.guard.dangling[r as usize].is_empty() {
+                continue;
+            }
+            let rel = schema.rel(r);
+            let mut i = 0;
+            while i < self.guard.dangling[r as usize].len() {
+                let (a, b) = self.guard.dangling[r as usize][i];
+                let named = (rel.source == t && a == id) || (rel.target == t && b == id);
+                let source = self.guard.tables[rel.source.index()].slot_of(a);
+                let target = self.guard.tables[rel.target.index()].slot_of(b);
+                match (named, source, target) {
+                    (true, Some(s), Some(tt)) => {
+                        self.remove_dangling_at(r, i);
+                        self.link_auto(r, s, tt);
+                    }
+                    _ => i += 1,
+                }
+            }
+        }
+    }
+
     /// Updates some columns of the row named by `key`. A custom through
     /// row whose link columns change moves to its new pair. O(columns)
     /// expected.
@@ -429,6 +507,13 @@ impl<'db> WriteTxn<'db> {
                 let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
                 let fpos = self.guard.links[r as usize].find_fpos(s, t).ok_or_else(not_found)?;
                 self.unlink_auto(r, s, fpos);
+                let mut d = Deleted::default();
+                d.add(&schema.def(key.table()).name, 1);
+                Ok(d)
+            }
+            Loc::Dangling(i) => {
+                let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
+                self.remove_dangling_at(r, i as usize);
                 let mut d = Deleted::default();
                 d.add(&schema.def(key.table()).name, 1);
                 Ok(d)
@@ -536,7 +621,9 @@ impl<'db> WriteTxn<'db> {
                 if !rel.auto_through {
                     continue;
                 }
-                let mut n = 0;
+                let id = self.guard.tables[t.index()].id_at(s);
+                let (is_source, is_target) = (rel.source == t, rel.target == t);
+                let mut n = self.remove_dangling_where(r, |a, b| (is_source && a == id) || (is_target && b == id));
                 if rel.source == t {
                     while let Some(last) = self.guard.links[r as usize].degree(s, true).checked_sub(1) {
                         self.unlink_auto(r, s, last as u32);
