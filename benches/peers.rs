@@ -844,192 +844,199 @@ impl System for GraphMap {
     }
 }
 
-/// The `junctiondb` system, to enable once the engine's public API lands:
-/// uncomment the sketch below and set `FACTORY` to `Some(new)`. The harness
-/// checks it against the peers, so a wrong assumption here (e.g. that row ids
-/// are 1-based in insertion order) fails loudly.
+/// The `junctiondb` system, driven through its public API with every name
+/// resolved to a handle once. The harness checks it against the peers.
 mod junction_system {
-    /// The junctiondb constructor, `None` until the engine is ready.
-    pub(super) const FACTORY: Option<super::Factory> = None;
+    /// The junctiondb constructor.
+    pub(super) const FACTORY: Option<super::Factory> = Some(new);
 
-    // use super::{count_fof, name, System};
-    // use junctiondb::{row, Accessor, Database, Error, Key, Schema, TableId, Type};
-    //
-    // const FAILED: &str = "junctiondb operation failed";
-    //
-    // pub(super) fn new() -> Box<dyn System> {
-    //     Box::new(Junction::open().expect(FAILED))
-    // }
-    //
-    // /// The engine with every name resolved to a handle once. `keys[id - 1]`
-    // /// is the key of harness id `id`.
-    // struct Junction {
-    //     db: Database,
-    //     user_t: TableId,
-    //     group_t: TableId,
-    //     person_t: TableId,
-    //     groups: Accessor,
-    //     members: Accessor,
-    //     friends: Accessor,
-    //     users: Vec<Key>,
-    //     group_keys: Vec<Key>,
-    //     persons: Vec<Key>,
-    // }
-    //
-    // fn key(keys: &[Key], id: u32) -> Key {
-    //     keys[id as usize - 1]
-    // }
-    //
-    // impl Junction {
-    //     fn open() -> Result<Junction, Error> {
-    //         let schema = Schema::builder()
-    //             .table("group", |t| {
-    //                 t.column("name", Type::Text).unique();
-    //             })
-    //             .table("user", |t| {
-    //                 t.column("username", Type::Text).unique();
-    //                 t.many_to_many("groups", "group");
-    //             })
-    //             .table("person", |t| {
-    //                 t.many_to_many("friends", "self");
-    //             })
-    //             .build()?;
-    //         let db = Database::new(schema);
-    //         let s = db.schema();
-    //         let (user_t, group_t) = (s.table("user").unwrap(), s.table("group").unwrap());
-    //         let person_t = s.table("person").unwrap();
-    //         let groups = s.accessor("user", "groups").unwrap();
-    //         let members = s.accessor("group", "user_set").unwrap();
-    //         let friends = s.accessor("person", "friends").unwrap();
-    //         Ok(Junction {
-    //             db,
-    //             user_t,
-    //             group_t,
-    //             person_t,
-    //             groups,
-    //             members,
-    //             friends,
-    //             users: Vec::new(),
-    //             group_keys: Vec::new(),
-    //             persons: Vec::new(),
-    //         })
-    //     }
-    //
-    //     /// Ids of the rows related to `key` through `accessor`.
-    //     fn related_ids(&self, key: Key, accessor: Accessor) -> Vec<u32> {
-    //         let ids = self.db.read(|v| {
-    //             v.related_at(key, accessor).map(|r| r.ids().map(|id| id as u32).collect())
-    //         });
-    //         ids.expect(FAILED)
-    //     }
-    //
-    //     /// Sum of the ids related to `key` through `accessor`.
-    //     fn sum_ids(&self, key: Key, accessor: Accessor) -> u64 {
-    //         let sum = self.db.read(|v| v.related_at(key, accessor).map(|r| r.ids().sum::<i64>()));
-    //         sum.expect(FAILED) as u64
-    //     }
-    //
-    //     /// Rows stored through `accessor`, counted from a side never deleted.
-    //     fn rows(&self, keys: &[Key], accessor: Accessor) -> u64 {
-    //         keys.iter().map(|&k| self.related_ids(k, accessor).len() as u64).sum()
-    //     }
-    //
-    //     /// The bulk load of `pairs` through `accessor` in one write transaction.
-    //     fn add_all(&self, pairs: &[(u32, u32)], from: &[Key], to: &[Key], accessor: Accessor) {
-    //         let added = self.db.write(|tx| {
-    //             for &(a, b) in pairs {
-    //                 tx.related_at(key(from, a), accessor)?.add(&[key(to, b)])?;
-    //             }
-    //             Ok::<_, Error>(())
-    //         });
-    //         added.expect(FAILED);
-    //     }
-    // }
-    //
-    // impl System for Junction {
-    //     fn load_rows(&mut self, users: u32, groups: u32) {
-    //         let (user_t, group_t) = (self.user_t, self.group_t);
-    //         let keys = self.db.write(|tx| {
-    //             let mut group_keys = Vec::with_capacity(groups as usize);
-    //             for g in 1..=groups {
-    //                 group_keys.push(tx.insert(group_t, row! {"name" => name('g', g)})?);
-    //             }
-    //             let mut user_keys = Vec::with_capacity(users as usize);
-    //             for u in 1..=users {
-    //                 user_keys.push(tx.insert(user_t, row! {"username" => name('u', u)})?);
-    //             }
-    //             Ok::<_, Error>((user_keys, group_keys))
-    //         });
-    //         (self.users, self.group_keys) = keys.expect(FAILED);
-    //     }
-    //
-    //     fn add(&mut self, pairs: &[(u32, u32)]) {
-    //         self.add_all(pairs, &self.users, &self.group_keys, self.groups);
-    //     }
-    //
-    //     fn edge_count(&self) -> u64 {
-    //         self.rows(&self.group_keys, self.members)
-    //     }
-    //
-    //     fn forward(&self, user: u32) -> u64 {
-    //         self.sum_ids(key(&self.users, user), self.groups)
-    //     }
-    //
-    //     fn reverse(&self, group: u32) -> u64 {
-    //         self.sum_ids(key(&self.group_keys, group), self.members)
-    //     }
-    //
-    //     fn contains(&self, user: u32, group: u32) -> bool {
-    //         let (u, g) = (key(&self.users, user), key(&self.group_keys, group));
-    //         self.db.read(|v| v.related_at(u, self.groups)?.contains(g)).expect(FAILED)
-    //     }
-    //
-    //     fn remove(&mut self, user: u32, group: u32) -> bool {
-    //         let (u, g) = (key(&self.users, user), key(&self.group_keys, group));
-    //         // Adjust to what `remove` returns; here, the number of rows removed.
-    //         let removed = self.db.write(|tx| tx.related_at(u, self.groups)?.remove(&[g]));
-    //         removed.expect(FAILED) == 1
-    //     }
-    //
-    //     fn join_query(&self, group_name: &str) -> Vec<String> {
-    //         let values = self.db.read(|v| {
-    //             v.query(self.user_t).filter("groups__name", group_name)?.values("username")
-    //         });
-    //         // Adjust to the value type: one username string per member.
-    //         values.expect(FAILED).into_iter().map(|value| value.to_string()).collect()
-    //     }
-    //
-    //     fn delete_user(&mut self, user: u32) -> bool {
-    //         let u = key(&self.users, user);
-    //         self.db.write(|tx| tx.delete(u)).is_ok()
-    //     }
-    //
-    //     fn load_persons(&mut self, persons: u32) {
-    //         let person_t = self.person_t;
-    //         let keys = self.db.write(|tx| {
-    //             let mut keys = Vec::with_capacity(persons as usize);
-    //             for _ in 0..persons {
-    //                 keys.push(tx.insert(person_t, row! {})?);
-    //             }
-    //             Ok::<_, Error>(keys)
-    //         });
-    //         self.persons = keys.expect(FAILED);
-    //     }
-    //
-    //     fn friends_add(&mut self, pairs: &[(u32, u32)]) {
-    //         // The symmetrical relation stores the mirrored row itself.
-    //         self.add_all(pairs, &self.persons, &self.persons, self.friends);
-    //     }
-    //
-    //     fn friend_rows(&self) -> u64 {
-    //         self.rows(&self.persons, self.friends)
-    //     }
-    //
-    //     fn fof(&self, person: u32) -> u64 {
-    //         // Collects each hop; switch to an iterator if the view allows it.
-    //         count_fof(person, |p| self.related_ids(key(&self.persons, p), self.friends))
-    //     }
-    // }
+    use super::{name, System};
+    use hashbrown::HashSet;
+    use junctiondb::{row, Accessor, Database, Error, Key, Schema, TableId, Type};
+
+    const FAILED: &str = "junctiondb operation failed";
+
+    pub(super) fn new() -> Box<dyn System> {
+        Box::new(Junction::open().expect(FAILED))
+    }
+
+    /// The engine with every name resolved to a handle once. `keys[id - 1]`
+    /// is the key of harness id `id`.
+    struct Junction {
+        db: Database,
+        user_t: TableId,
+        group_t: TableId,
+        person_t: TableId,
+        groups: Accessor,
+        members: Accessor,
+        friends: Accessor,
+        users: Vec<Key>,
+        group_keys: Vec<Key>,
+        persons: Vec<Key>,
+    }
+
+    fn key(keys: &[Key], id: u32) -> Key {
+        keys[id as usize - 1]
+    }
+
+    impl Junction {
+        fn open() -> Result<Junction, Error> {
+            let schema = Schema::builder()
+                .table("group", |t| {
+                    t.column("name", Type::Text).unique();
+                })
+                .table("user", |t| {
+                    t.column("username", Type::Text).unique();
+                    t.many_to_many("groups", "group");
+                })
+                .table("person", |t| {
+                    t.many_to_many("friends", "self");
+                })
+                .build()?;
+            let db = Database::new(schema);
+            let s = db.schema();
+            let (user_t, group_t) = (s.table("user").unwrap(), s.table("group").unwrap());
+            let person_t = s.table("person").unwrap();
+            let groups = s.accessor("user", "groups").unwrap();
+            let members = s.accessor("group", "user_set").unwrap();
+            let friends = s.accessor("person", "friends").unwrap();
+            Ok(Junction {
+                db,
+                user_t,
+                group_t,
+                person_t,
+                groups,
+                members,
+                friends,
+                users: Vec::new(),
+                group_keys: Vec::new(),
+                persons: Vec::new(),
+            })
+        }
+
+        /// Ids of the rows related to `key` through `accessor`.
+        fn related_ids(&self, key: Key, accessor: Accessor) -> Vec<u32> {
+            let ids = self.db.read(|v| v.related_at(key, accessor).map(|r| r.ids().map(|id| id as u32).collect()));
+            ids.expect(FAILED)
+        }
+
+        /// Sum of the ids related to `key` through `accessor`.
+        fn sum_ids(&self, key: Key, accessor: Accessor) -> u64 {
+            let sum = self.db.read(|v| v.related_at(key, accessor).map(|r| r.ids().sum::<i64>()));
+            sum.expect(FAILED) as u64
+        }
+
+        /// Rows stored through `accessor`, counted from a side never deleted.
+        fn rows(&self, keys: &[Key], accessor: Accessor) -> u64 {
+            keys.iter().map(|&k| self.related_ids(k, accessor).len() as u64).sum()
+        }
+
+        /// The bulk load of `pairs` through `accessor` in one write transaction.
+        fn add_all(&self, pairs: &[(u32, u32)], from: &[Key], to: &[Key], accessor: Accessor) {
+            let added = self.db.write(|tx| {
+                for &(a, b) in pairs {
+                    tx.related_at(key(from, a), accessor)?.add([key(to, b)])?;
+                }
+                Ok::<_, Error>(())
+            });
+            added.expect(FAILED);
+        }
+    }
+
+    impl System for Junction {
+        fn load_rows(&mut self, users: u32, groups: u32) {
+            let (user_t, group_t) = (self.user_t, self.group_t);
+            let keys = self.db.write(|tx| {
+                let mut group_keys = Vec::with_capacity(groups as usize);
+                for g in 1..=groups {
+                    group_keys.push(tx.insert(group_t, row! {"name" => name('g', g)})?);
+                }
+                let mut user_keys = Vec::with_capacity(users as usize);
+                for u in 1..=users {
+                    user_keys.push(tx.insert(user_t, row! {"username" => name('u', u)})?);
+                }
+                Ok::<_, Error>((user_keys, group_keys))
+            });
+            (self.users, self.group_keys) = keys.expect(FAILED);
+        }
+
+        fn add(&mut self, pairs: &[(u32, u32)]) {
+            self.add_all(pairs, &self.users, &self.group_keys, self.groups);
+        }
+
+        fn edge_count(&self) -> u64 {
+            self.rows(&self.group_keys, self.members)
+        }
+
+        fn forward(&self, user: u32) -> u64 {
+            self.sum_ids(key(&self.users, user), self.groups)
+        }
+
+        fn reverse(&self, group: u32) -> u64 {
+            self.sum_ids(key(&self.group_keys, group), self.members)
+        }
+
+        fn contains(&self, user: u32, group: u32) -> bool {
+            let (u, g) = (key(&self.users, user), key(&self.group_keys, group));
+            self.db.read(|v| Ok::<_, Error>(v.related_at(u, self.groups)?.contains(g))).expect(FAILED)
+        }
+
+        fn remove(&mut self, user: u32, group: u32) -> bool {
+            let (u, g) = (key(&self.users, user), key(&self.group_keys, group));
+            // Adjust to what `remove` returns; here, the number of rows removed.
+            let removed = self.db.write(|tx| tx.related_at(u, self.groups)?.remove([g]));
+            removed.expect(FAILED) == 1
+        }
+
+        fn join_query(&self, group_name: &str) -> Vec<String> {
+            let names = self.db.read(|v| {
+                let Some(group) = v.find_by(self.group_t, "name", group_name)?.first().map(|r| r.key()) else {
+                    return Ok(Vec::new());
+                };
+                let members = v.related_at(group, self.members)?;
+                Ok::<_, Error>(members.rows().filter_map(|r| r.text("username").map(str::to_owned)).collect())
+            });
+            names.expect(FAILED)
+        }
+
+        fn delete_user(&mut self, user: u32) -> bool {
+            let u = key(&self.users, user);
+            self.db.write(|tx| tx.delete(u)).is_ok()
+        }
+
+        fn load_persons(&mut self, persons: u32) {
+            let person_t = self.person_t;
+            let keys = self.db.write(|tx| {
+                let mut keys = Vec::with_capacity(persons as usize);
+                for _ in 0..persons {
+                    keys.push(tx.insert(person_t, row! {})?);
+                }
+                Ok::<_, Error>(keys)
+            });
+            self.persons = keys.expect(FAILED);
+        }
+
+        fn friends_add(&mut self, pairs: &[(u32, u32)]) {
+            // The symmetrical relation stores the mirrored row itself.
+            self.add_all(pairs, &self.persons, &self.persons, self.friends);
+        }
+
+        fn friend_rows(&self) -> u64 {
+            self.rows(&self.persons, self.friends)
+        }
+
+        fn fof(&self, person: u32) -> u64 {
+            let p = key(&self.persons, person);
+            let count = self.db.read(|v| {
+                let mut seen = HashSet::with_capacity(256);
+                for friend in v.related_at(p, self.friends)?.keys() {
+                    seen.extend(v.related_at(friend, self.friends)?.ids().filter(|&w| w != p.id()));
+                }
+                Ok::<_, Error>(seen.len() as u64)
+            });
+            count.expect(FAILED)
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
