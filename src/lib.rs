@@ -11,6 +11,7 @@ mod txn;
 mod value;
 
 pub use error::{Diagnostic, Error, Level, Result, SchemaError};
+pub use query::{Arg, Query, Q};
 pub use schema::{
     Accessor, ColumnBuilder, ColumnId, ForeignKeyBuilder, ManyToManyBuilder, OnDelete, Schema, SchemaBuilder,
     TableBuilder, TableId,

@@ -1,1 +1,458 @@
-//! Queries across relations.
+//! Queries across relations, in Django's lookup syntax.
+//!
+//! [`View::query`] (or [`Related::query`], for the rows of one related
+//! manager) starts a [`Query`]; `filter`, `exclude`, [`Q`] compositions,
+//! `distinct`, `order_by`, `limit` and `offset` refine it; `ids`, `keys`,
+//! `rows`, `values`, `count`, `exists` and `first` run it; `explain` shows
+//! the plan. See `docs/queries.md` for the full semantics.
+//!
+//! Layout: `path` resolves `a__b__lookup` strings into handle-based hops
+//! once; `cond` holds [`Q`], [`Arg`] and the compiled lookups; `plan`
+//! compiles each filter call into join nodes and picks the access path;
+//! `exec` walks hops, counts the bindings of a filter for one row, and
+//! produces the candidate rows of an access path; `graph` holds the
+//! traversal helpers and `choices`.
+//!
+//! Plan shapes (`explain`'s first line):
+//!
+//! | access | when | cost |
+//! |---|---|---|
+//! | `probe primary key / unique index / index ...` | an `exact` or `in` condition on such a column of the root table | O(values + matches) |
+//! | `probe ..., walk ...` | such a condition at the end of a path (`groups__name = "rock"`, `groups = rock`): probe it there, walk the hops back to the root | O(rows walked) |
+//! | `related ...: walk its links` | a related manager's query | O(degree) |
+//! | `probe ..., keep rows linked to related ...` | a related query with a root condition that finds fewer rows than the manager has links | O(matches), one O(1) `contains` each |
+//! | `scan` | nothing better | O(rows) |
+//!
+//! Every candidate is then checked against every filter; the cost per
+//! candidate is O(1) per condition plus the rows its paths reach.
+
+mod cond;
+mod exec;
+mod graph;
+mod path;
+mod plan;
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+pub use cond::{Arg, Q};
+
+use self::exec::{candidates, follow, multiplicity, value, Item};
+use self::path::{resolve, Hop};
+use self::plan::{choose, compile_scope, describe_access, Filter};
+use crate::error::Result;
+use crate::schema::{AccessorKind, TableId};
+use crate::txn::{End, Key, Loc, Related, RowRef, TableRef, View};
+use crate::value::{Row, Value, ValueRef};
+
+/// A single-valued path to a column: an `order_by` key or a `values`
+/// column.
+#[derive(Clone, Debug)]
+struct OrderKey {
+    hops: Vec<Hop>,
+    table: TableId,
+    column: u16,
+    descending: bool,
+    text: String,
+}
+
+/// A query on one table: conditions, ordering and paging, run by a
+/// terminal operation. Build it with [`View::query`] or
+/// [`Related::query`].
+///
+/// Results follow Django's multi-valued semantics: a row matched through
+/// a many-to-many relation (or a reverse foreign key) appears once per
+/// matching link row, unless [`distinct`](Query::distinct) is set; `count`
+/// counts those repeats. Without `order_by` the order is unspecified (it
+/// follows the access path) but deterministic for a given state.
+#[derive(Clone, Debug)]
+pub struct Query<'v> {
+    view: &'v View,
+    table: TableId,
+    source: Option<End>,
+    filters: Vec<Filter>,
+    distinct: bool,
+    order: Vec<OrderKey>,
+    offset: usize,
+    limit: Option<usize>,
+}
+
+impl View {
+    /// Starts a query on `table`: all its rows until filtered. O(1).
+    ///
+    /// ```
+    /// # use junctiondb::{row, Database, Schema, Type};
+    /// # let schema = Schema::builder().table("user", |t| { t.column("username", Type::Text).unique(); }).build()?;
+    /// # let db = Database::new(schema);
+    /// # db.write(|tx| { tx.insert("user", row! { "username" => "jim" })?; Ok::<_, junctiondb::Error>(()) })?;
+    /// let names = db.read(|tx| {
+    ///     tx.query("user")?.filter("username__startswith", "j")?.values_list(&["username"])
+    /// })?;
+    /// assert_eq!(names, vec![vec!["jim".into()]]);
+    /// # Ok::<_, junctiondb::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`](crate::Error::UnknownTable).
+    pub fn query(&self, table: impl TableRef) -> Result<Query<'_>> {
+        let table = table.resolve(&self.schema)?;
+        Ok(Query::new(self, table, None))
+    }
+}
+
+impl<'a> Related<'a> {
+    /// A query on the rows at the other end: one row per link row (a pair
+    /// linked twice in a custom through table appears twice). Conditions
+    /// on the through table (and on the relation back to this row) talk
+    /// about the manager's own link row, as Django's related managers do:
+    /// `jim.groups.filter(membership__invite_reason = ..)` reads the
+    /// membership that links jim to each group. O(1) to build; runs in
+    /// O(degree) or better (see `explain`).
+    pub fn query(&self) -> Query<'a> {
+        let (view, end) = self.parts();
+        Query::new(view, end.other, Some(end))
+    }
+}
+
+/// The hop from a manager's rows back over its own link rows.
+fn pin_hop(view: &View, end: &End) -> Option<Hop> {
+    let schema = &view.schema;
+    let (r, forward) = match end.kind {
+        AccessorKind::Forward(r) => (r, true),
+        AccessorKind::Reverse(r) => (r, false),
+        AccessorKind::FkReverse(_) => return None,
+    };
+    let rel = schema.rel(r);
+    if rel.auto_through {
+        return Some(Hop::Links { rel: r, from_source: !forward });
+    }
+    let col = if forward { rel.target_column } else { rel.source_column };
+    schema.def(rel.through).columns[col as usize].fk.map(Hop::FkReverse)
+}
+
+impl<'v> Query<'v> {
+    fn new(view: &'v View, table: TableId, source: Option<End>) -> Self {
+        Query { view, table, source, filters: Vec::new(), distinct: false, order: Vec::new(), offset: 0, limit: None }
+    }
+
+    /// The table queried.
+    pub fn table(&self) -> TableId {
+        self.table
+    }
+
+    fn add(mut self, q: &Q, exclude: bool) -> Result<Self> {
+        let pin = self.source.as_ref().and_then(|e| pin_hop(self.view, e));
+        let scope = compile_scope(self.view, self.table, pin, q)?;
+        self.filters.push(Filter { scope, exclude, text: q.to_string() });
+        Ok(self)
+    }
+
+    /// Keeps the rows for which `path` (ending in a lookup, `exact` by
+    /// default) matches `value`. O(path length) to resolve; the path is
+    /// parsed once, here.
+    ///
+    /// Paths: `column`, `fk__column`, `m2m__column`, reverse query names
+    /// (`membership__invite_reason`), a relation compared with a key or id
+    /// (`groups`, `groups__in`), ending in `exact`, `iexact`, `contains`,
+    /// `icontains`, `startswith`, `istartswith`, `endswith`, `iendswith`,
+    /// `gt`, `gte`, `lt`, `lte`, `in`, `range` or `isnull`.
+    ///
+    /// # Errors
+    /// [`Error::Query`](crate::Error::Query) for a bad path (naming the
+    /// table at the failing step and its valid choices) or a lookup the
+    /// column's type does not support;
+    /// [`Error::TypeMismatch`](crate::Error::TypeMismatch) for a value of
+    /// the wrong type; [`Error::WrongTable`](crate::Error::WrongTable) for
+    /// a key of the wrong table.
+    pub fn filter(self, path: &str, value: impl Into<Arg>) -> Result<Self> {
+        self.filter_q(Q::new(path, value))
+    }
+
+    /// Several conditions in **one** filter call: conditions that cross
+    /// the same multi-valued relation must hold for the same related row
+    /// (Django's `filter(a=.., b=..)`), unlike chained `filter` calls,
+    /// which may each match a different row.
+    ///
+    /// # Errors
+    /// As [`filter`](Self::filter).
+    pub fn filter_all<P: AsRef<str>, V: Into<Arg>>(self, conditions: impl IntoIterator<Item = (P, V)>) -> Result<Self> {
+        self.filter_q(Q::all(conditions.into_iter().map(|(p, v)| Q::new(p.as_ref(), v))))
+    }
+
+    /// Keeps the rows for which the condition holds (one filter call).
+    ///
+    /// # Errors
+    /// As [`filter`](Self::filter).
+    pub fn filter_q(self, q: Q) -> Result<Self> {
+        self.add(&q, false)
+    }
+
+    /// Drops the rows for which `path` matches `value` through at least
+    /// one related row. Rows with no related rows at all are kept:
+    /// `exclude("groups", rock)` keeps users in no group. Never repeats a
+    /// row.
+    ///
+    /// # Errors
+    /// As [`filter`](Self::filter).
+    pub fn exclude(self, path: &str, value: impl Into<Arg>) -> Result<Self> {
+        self.exclude_q(Q::new(path, value))
+    }
+
+    /// Drops the rows that `filter_q(q)` would keep (conditions in `q`
+    /// talk about the same related row). This is the complement of
+    /// `filter_q`; Django's `exclude` with several conditions across one
+    /// multi-valued relation differs (see `docs/queries.md`).
+    ///
+    /// # Errors
+    /// As [`filter`](Self::filter).
+    pub fn exclude_q(self, q: Q) -> Result<Self> {
+        self.add(&q, true)
+    }
+
+    /// Removes repeated rows (keeping the first of each). O(1).
+    pub fn distinct(mut self) -> Self {
+        self.distinct = true;
+        self
+    }
+
+    /// Orders by `keys`: paths to columns, across foreign keys
+    /// (`"author__name"`), `-` first for descending. Replaces an earlier
+    /// ordering. `NULL` sorts first ascending and last descending (SQLite,
+    /// and so Django on SQLite); ties are broken by ascending id.
+    ///
+    /// # Errors
+    /// [`Error::Query`](crate::Error::Query) for a bad path, one that does
+    /// not end at a column, or one that crosses a multi-valued relation.
+    pub fn order_by<S: AsRef<str>>(mut self, keys: &[S]) -> Result<Self> {
+        let mut order = Vec::new();
+        for k in keys {
+            let k = k.as_ref();
+            let (descending, path) = match k.strip_prefix('-') {
+                Some(p) => (true, p),
+                None => (false, k),
+            };
+            let r = resolve(&self.view.schema, self.table, path, false)?;
+            order.push(OrderKey { hops: r.hops, table: r.table, column: r.column, descending, text: k.to_owned() });
+        }
+        self.order = order;
+        Ok(self)
+    }
+
+    /// Skips the first `n` results. O(1).
+    pub fn offset(mut self, n: usize) -> Self {
+        self.offset = n;
+        self
+    }
+
+    /// Returns at most `n` results. O(1).
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// The value a single-valued path reads from the root row at `loc`.
+    fn read(&self, k: &OrderKey, loc: Loc) -> ValueRef<'v> {
+        let mut at = Some(loc);
+        for &h in &k.hops {
+            at = at.and_then(|l| follow(self.view, h, l));
+        }
+        at.map_or(ValueRef::Null, |l| value(self.view, k.table, l, k.column))
+    }
+
+    fn id(&self, loc: Loc) -> i64 {
+        self.view.row_at(self.table, loc).id()
+    }
+
+    /// Every matching item with its multiplicity, in access order, capped.
+    fn matches(&self, cap: u64, mut each: impl FnMut(Item, u64) -> bool) {
+        let end = self.source.as_ref();
+        let degree = end.map(|e| Related::new(self.view, *e).count());
+        let (access, _) = choose(self.view, &self.filters, degree);
+        for item in candidates(self.view, self.table, &access, end) {
+            let m = multiplicity(self.view, &self.filters, item, cap);
+            if m > 0 && !each(item, m) {
+                return;
+            }
+        }
+    }
+
+    /// The results in order, after distinct, ordering and paging.
+    fn run(&self, implicit_id_order: bool) -> Vec<Loc> {
+        let mut out: Vec<Loc> = Vec::new();
+        let mut seen = hashbrown::HashSet::new();
+        let unordered_cap = if self.order.is_empty() && !implicit_id_order {
+            self.limit.map(|l| l.saturating_add(self.offset))
+        } else {
+            None
+        };
+        self.matches(u64::MAX, |item, m| {
+            if self.distinct {
+                if seen.insert(self.id(item.loc)) {
+                    out.push(item.loc);
+                }
+            } else {
+                for _ in 0..m {
+                    out.push(item.loc);
+                    if unordered_cap.is_some_and(|c| out.len() >= c) {
+                        break;
+                    }
+                }
+            }
+            unordered_cap.is_none_or(|c| out.len() < c)
+        });
+        if !self.order.is_empty() || implicit_id_order {
+            let mut keyed: Vec<(Vec<ValueRef<'v>>, i64, Loc)> = out
+                .into_iter()
+                .map(|l| {
+                    let keys = self.order.iter().map(|k| self.read(k, l)).collect();
+                    (keys, self.id(l), l)
+                })
+                .collect();
+            keyed.sort_by(|a, b| {
+                for (i, k) in self.order.iter().enumerate() {
+                    let c = cond::cmp_values(a.0[i], b.0[i]);
+                    let c = if k.descending { c.reverse() } else { c };
+                    if c != Ordering::Equal {
+                        return c;
+                    }
+                }
+                a.1.cmp(&b.1)
+            });
+            out = keyed.into_iter().map(|(_, _, l)| l).collect();
+        }
+        let start = self.offset.min(out.len());
+        let end = self.limit.map_or(out.len(), |l| start.saturating_add(l).min(out.len()));
+        out.truncate(end);
+        out.drain(..start);
+        out
+    }
+
+    /// The ids of the results. O(candidates × conditions), plus
+    /// O(n log n) to order.
+    pub fn ids(&self) -> Vec<i64> {
+        self.run(false).into_iter().map(|l| self.id(l)).collect()
+    }
+
+    /// The keys of the results. As [`ids`](Self::ids).
+    pub fn keys(&self) -> Vec<Key> {
+        self.run(false).into_iter().map(|l| Key::new(self.table, self.id(l))).collect()
+    }
+
+    /// The results as borrowed rows. As [`ids`](Self::ids).
+    pub fn rows(&self) -> Vec<RowRef<'v>> {
+        self.run(false).into_iter().map(|l| self.view.row_at(self.table, l)).collect()
+    }
+
+    fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<(String, OrderKey)>> {
+        columns
+            .iter()
+            .map(|c| {
+                let c = c.as_ref();
+                let r = resolve(&self.view.schema, self.table, c, false)?;
+                Ok((
+                    c.to_owned(),
+                    OrderKey { hops: r.hops, table: r.table, column: r.column, descending: false, text: String::new() },
+                ))
+            })
+            .collect()
+    }
+
+    /// The results' values of `columns` (paths to columns, across foreign
+    /// keys), as rows named by the paths given. As [`ids`](Self::ids).
+    ///
+    /// # Errors
+    /// [`Error::Query`](crate::Error::Query) for a bad path or one that
+    /// crosses a multi-valued relation.
+    pub fn values<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<Row>> {
+        let cols = self.columns(columns)?;
+        Ok(self
+            .run(false)
+            .into_iter()
+            .map(|l| cols.iter().map(|(name, k)| (name.clone(), self.read(k, l).to_owned())).collect())
+            .collect())
+    }
+
+    /// [`values`](Self::values) as plain lists, in the order of `columns`.
+    ///
+    /// # Errors
+    /// As [`values`](Self::values).
+    pub fn values_list<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<Vec<Value>>> {
+        let cols = self.columns(columns)?;
+        Ok(self
+            .run(false)
+            .into_iter()
+            .map(|l| cols.iter().map(|(_, k)| self.read(k, l).to_owned()).collect())
+            .collect())
+    }
+
+    /// The number of results (repeats included unless `distinct`; after
+    /// `offset` and `limit`). O(candidates × conditions), no allocation
+    /// per result.
+    pub fn count(&self) -> usize {
+        let mut total = 0u64;
+        let mut seen = hashbrown::HashSet::new();
+        let cap = self.limit.map_or(u64::MAX, |l| (l as u64).saturating_add(self.offset as u64));
+        self.matches(cap, |item, m| {
+            if self.distinct {
+                total += u64::from(seen.insert(self.id(item.loc)));
+            } else {
+                total = total.saturating_add(m);
+            }
+            total < cap
+        });
+        let total = usize::try_from(total.min(cap)).unwrap_or(usize::MAX);
+        let after = total.saturating_sub(self.offset);
+        self.limit.map_or(after, |l| after.min(l))
+    }
+
+    /// Whether there is a result. Stops at the first. O(candidates ×
+    /// conditions) at worst.
+    pub fn exists(&self) -> bool {
+        let one = self.limit.map_or(1, |l| l.min(1));
+        self.clone().limit(one).count() > 0
+    }
+
+    /// The first result: by the ordering, or by id when there is none (as
+    /// Django's `first`), after `offset`.
+    pub fn first(&self) -> Option<RowRef<'v>> {
+        let q = self.clone().limit(self.limit.map_or(1, |l| l.min(1)));
+        q.run(self.order.is_empty()).first().map(|&l| self.view.row_at(self.table, l))
+    }
+
+    /// The plan, as text: the access path (see the module docs), then the
+    /// filters, distinct, ordering and paging. O(filters), plus the probes
+    /// of non-unique indexes (to estimate).
+    pub fn explain(&self) -> String {
+        let end = self.source.as_ref();
+        let degree = end.map(|e| Related::new(self.view, *e).count());
+        let (access, est) = choose(self.view, &self.filters, degree);
+        let source = end.map(|e| {
+            let schema = &self.view.schema;
+            let name = schema
+                .def(e.key.table())
+                .accessors
+                .iter()
+                .find(|(_, a)| a.kind == e.kind)
+                .map_or("?", |(n, _)| n.as_str());
+            format!("{} {}.{name}", schema.table_name(e.key.table()), e.key.id())
+        });
+        let mut s = describe_access(self.view, self.table, &access, est, source.as_deref());
+        for f in &self.filters {
+            let _ = write!(s, "\n{} {}", if f.exclude { "exclude" } else { "filter" }, f.text);
+        }
+        if self.distinct {
+            s.push_str("\ndistinct");
+        }
+        if !self.order.is_empty() {
+            let keys: Vec<&str> = self.order.iter().map(|k| k.text.as_str()).collect();
+            let _ = write!(s, "\norder by {}, id (nulls first ascending)", keys.join(", "));
+        }
+        if self.offset > 0 {
+            let _ = write!(s, "\noffset {}", self.offset);
+        }
+        if let Some(l) = self.limit {
+            let _ = write!(s, "\nlimit {l}");
+        }
+        s
+    }
+}

@@ -65,14 +65,6 @@ impl Column {
         }
     }
 
-    /// The integer at `slot` of an `Int` column (0 for `NULL`). O(1).
-    pub(crate) fn int(&self, slot: u32) -> i64 {
-        match &self.data {
-            Data::Int(v) => v[slot as usize],
-            _ => 0,
-        }
-    }
-
     /// The whole integer vector of an `Int` column.
     pub(crate) fn ints(&self) -> &[i64] {
         match &self.data {

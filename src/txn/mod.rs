@@ -15,6 +15,7 @@ use std::sync::Arc;
 use parking_lot::{RwLock, RwLockReadGuard};
 
 pub use manager::{RelatedMut, Target};
+pub(crate) use view::{End, Loc};
 pub use view::{Key, Related, RelatedIds, RowRef, TableRef, View};
 pub use write::{Deleted, WriteTxn};
 

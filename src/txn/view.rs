@@ -457,10 +457,6 @@ impl<'a> RowRef<'a> {
         self.id
     }
 
-    pub(crate) fn loc(&self) -> Loc {
-        self.loc
-    }
-
     /// The value of column `column` (`"id"` included); `None` if the table
     /// has no such column. O(1) expected (one name lookup).
     pub fn get(&self, column: &str) -> Option<ValueRef<'a>> {
@@ -545,6 +541,11 @@ pub struct Related<'a> {
 impl<'a> Related<'a> {
     pub(crate) fn new(view: &'a View, end: End) -> Self {
         Related { view, end }
+    }
+
+    /// The view and the resolved end (for queries on this manager).
+    pub(crate) fn parts(&self) -> (&'a View, End) {
+        (self.view, self.end)
     }
 
     /// The table at the other end.

@@ -1,0 +1,423 @@
+//! Conditions: the user's [`Q`] trees of `(path, Arg)` leaves, and the
+//! compiled [`Test`] each leaf's lookup and value become once the path is
+//! resolved (values type-checked, case folded, `in` lists sorted).
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::ops::{BitAnd, BitOr, Not};
+
+use super::path::{Lookup, Resolved};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+use crate::txn::Key;
+use crate::value::{Type, Value, ValueRef};
+
+/// The right-hand side of a lookup: a value, a [`Key`] (for `id`, a
+/// foreign key or a relation; its table is checked), or a list (for `in`
+/// and `range`).
+///
+/// Build it with `into()` from what a [`Value`] is built from, from a
+/// `Key`, or from an array or `Vec` of those: `filter("id__in", [1, 2])`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arg {
+    /// A single value. `Null` with `exact` means `isnull`.
+    Value(Value),
+    /// A row, compared by id; its table must be the one the column refers
+    /// to.
+    Key(Key),
+    /// Several values, for `in` (any number) and `range` (exactly two).
+    List(Vec<Arg>),
+}
+
+macro_rules! arg_from_value {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Arg {
+            fn from(v: $t) -> Self {
+                Arg::Value(Value::from(v))
+            }
+        }
+    )*};
+}
+
+arg_from_value!(i64, i32, u32, f64, bool, String, &str, &String, &[u8], Value);
+
+impl<T: Into<Value>> From<Option<T>> for Arg {
+    fn from(v: Option<T>) -> Self {
+        Arg::Value(v.map_or(Value::Null, Into::into))
+    }
+}
+
+impl From<Key> for Arg {
+    fn from(k: Key) -> Self {
+        Arg::Key(k)
+    }
+}
+
+impl From<&Key> for Arg {
+    fn from(k: &Key) -> Self {
+        Arg::Key(*k)
+    }
+}
+
+impl<T: Into<Arg>> From<Vec<T>> for Arg {
+    fn from(v: Vec<T>) -> Self {
+        Arg::List(v.into_iter().map(Into::into).collect())
+    }
+}
+
+impl<T: Into<Arg>, const N: usize> From<[T; N]> for Arg {
+    fn from(v: [T; N]) -> Self {
+        Arg::List(v.into_iter().map(Into::into).collect())
+    }
+}
+
+impl<T: Into<Arg> + Clone> From<&[T]> for Arg {
+    fn from(v: &[T]) -> Self {
+        Arg::List(v.iter().cloned().map(Into::into).collect())
+    }
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arg::Value(v) => v.fmt(f),
+            Arg::Key(k) => write!(f, "{}", k.id()),
+            Arg::List(items) => {
+                f.write_str("[")?;
+                for (i, a) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    a.fmt(f)?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// A condition: `(path, value)` leaves combined with `&` (and), `|` (or)
+/// and `!` (not), the role of Django's `Q` objects. Paths are resolved when
+/// the condition is given to [`Query::filter_q`](crate::Query::filter_q)
+/// or [`Query::exclude_q`](crate::Query::exclude_q).
+///
+/// Inside one filter call, every leaf that crosses the same multi-valued
+/// relation (by the same path prefix) talks about the same related row.
+/// A negated part (`!q`) asks that *no* related row satisfies `q`, on its
+/// own (Django's subquery for negated multi-valued conditions).
+///
+/// ```
+/// use junctiondb::Q;
+/// let q = Q::new("groups__name", "rock") | (Q::new("username__startswith", "j") & !Q::new("id", 3));
+/// assert_eq!(q.to_string(), "(groups__name = \"rock\" OR (username__startswith = \"j\" AND NOT id = 3))");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Q(pub(crate) QNode);
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum QNode {
+    Leaf(String, Arg),
+    And(Vec<Q>),
+    Or(Vec<Q>),
+    Not(Box<Q>),
+}
+
+impl Q {
+    /// The condition `path = value` (or `path__lookup value`). O(1); the
+    /// path is checked when the condition is used.
+    pub fn new(path: impl Into<String>, value: impl Into<Arg>) -> Q {
+        Q(QNode::Leaf(path.into(), value.into()))
+    }
+
+    /// All of `conditions` (true when empty).
+    pub fn all(conditions: impl IntoIterator<Item = Q>) -> Q {
+        Q(QNode::And(conditions.into_iter().collect()))
+    }
+
+    /// Any of `conditions` (false when empty).
+    pub fn any(conditions: impl IntoIterator<Item = Q>) -> Q {
+        Q(QNode::Or(conditions.into_iter().collect()))
+    }
+}
+
+impl BitAnd for Q {
+    type Output = Q;
+
+    fn bitand(self, rhs: Q) -> Q {
+        match self.0 {
+            QNode::And(mut v) => {
+                v.push(rhs);
+                Q(QNode::And(v))
+            }
+            node => Q(QNode::And(vec![Q(node), rhs])),
+        }
+    }
+}
+
+impl BitOr for Q {
+    type Output = Q;
+
+    fn bitor(self, rhs: Q) -> Q {
+        match self.0 {
+            QNode::Or(mut v) => {
+                v.push(rhs);
+                Q(QNode::Or(v))
+            }
+            node => Q(QNode::Or(vec![Q(node), rhs])),
+        }
+    }
+}
+
+impl Not for Q {
+    type Output = Q;
+
+    fn not(self) -> Q {
+        Q(QNode::Not(Box::new(self)))
+    }
+}
+
+impl fmt::Display for Q {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, items: &[Q], op: &str, empty: &str| {
+            if items.is_empty() {
+                return f.write_str(empty);
+            }
+            f.write_str("(")?;
+            for (i, q) in items.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " {op} ")?;
+                }
+                q.fmt(f)?;
+            }
+            f.write_str(")")
+        };
+        match &self.0 {
+            QNode::Leaf(path, arg) => write!(f, "{path} = {arg}"),
+            QNode::And(items) => list(f, items, "AND", "TRUE"),
+            QNode::Or(items) => list(f, items, "OR", "FALSE"),
+            QNode::Not(q) => write!(f, "NOT {q}"),
+        }
+    }
+}
+
+/// A lookup and its value, compiled for one column.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Test {
+    Eq(Value),
+    IsNull(bool),
+    /// Sorted by [`cmp_values`], without repeats.
+    In(Vec<Value>),
+    Range(Value, Value),
+    Cmp(Ordering, bool, Value),
+    Text(TextOp, String, bool),
+    Bytes(TextOp, Vec<u8>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TextOp {
+    Exact,
+    Contains,
+    Starts,
+    Ends,
+}
+
+/// The total order of values of one type used by comparisons, `in`,
+/// `range` and ordering: numbers by value (`-0.0 == 0.0`, NaN equal to
+/// itself and above every number), text and bytes lexicographically by
+/// byte, `false < true`. `Null` sorts before everything.
+pub(crate) fn cmp_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
+    match (a, b) {
+        (ValueRef::Null, ValueRef::Null) => Ordering::Equal,
+        (ValueRef::Null, _) => Ordering::Less,
+        (_, ValueRef::Null) => Ordering::Greater,
+        (ValueRef::Int(x), ValueRef::Int(y)) => x.cmp(&y),
+        (ValueRef::Float(x), ValueRef::Float(y)) => match (x.is_nan(), y.is_nan()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        },
+        (ValueRef::Bool(x), ValueRef::Bool(y)) => x.cmp(&y),
+        (ValueRef::Text(x), ValueRef::Text(y)) => x.cmp(y),
+        (ValueRef::Bytes(x), ValueRef::Bytes(y)) => x.cmp(y),
+        // Different types never meet in one column; order them by type.
+        _ => type_rank(a).cmp(&type_rank(b)),
+    }
+}
+
+fn type_rank(v: ValueRef<'_>) -> u8 {
+    match v {
+        ValueRef::Null => 0,
+        ValueRef::Int(_) => 1,
+        ValueRef::Float(_) => 2,
+        ValueRef::Bool(_) => 3,
+        ValueRef::Text(_) => 4,
+        ValueRef::Bytes(_) => 5,
+    }
+}
+
+/// Lowercase for case-insensitive lookups (Unicode `to_lowercase`).
+pub(crate) fn fold(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        std::borrow::Cow::Owned(s.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+fn text_match(op: TextOp, hay: &str, needle: &str) -> bool {
+    match op {
+        TextOp::Exact => hay == needle,
+        TextOp::Contains => hay.contains(needle),
+        TextOp::Starts => hay.starts_with(needle),
+        TextOp::Ends => hay.ends_with(needle),
+    }
+}
+
+impl Test {
+    /// Whether `v` passes. A `NULL` passes only `isnull = true`. O(1),
+    /// O(log n) for `in`, O(length) for text.
+    pub(crate) fn eval(&self, v: ValueRef<'_>) -> bool {
+        if v.is_null() {
+            return matches!(self, Test::IsNull(true));
+        }
+        match self {
+            Test::IsNull(want) => !want,
+            Test::Eq(x) => cmp_values(v, x.as_ref()) == Ordering::Equal,
+            Test::In(xs) => xs.binary_search_by(|x| cmp_values(x.as_ref(), v)).is_ok(),
+            Test::Range(lo, hi) => {
+                cmp_values(v, lo.as_ref()) != Ordering::Less && cmp_values(v, hi.as_ref()) != Ordering::Greater
+            }
+            Test::Cmp(ord, or_equal, x) => {
+                let c = cmp_values(v, x.as_ref());
+                c == *ord || (*or_equal && c == Ordering::Equal)
+            }
+            Test::Text(op, needle, ci) => match v {
+                ValueRef::Text(s) if *ci => text_match(*op, &fold(s), needle),
+                ValueRef::Text(s) => text_match(*op, s, needle),
+                _ => false,
+            },
+            Test::Bytes(op, needle) => match v {
+                ValueRef::Bytes(b) => match op {
+                    TextOp::Exact => b == needle.as_slice(),
+                    TextOp::Contains => needle.is_empty() || b.windows(needle.len()).any(|w| w == needle.as_slice()),
+                    TextOp::Starts => b.starts_with(needle),
+                    TextOp::Ends => b.ends_with(needle),
+                },
+                _ => false,
+            },
+        }
+    }
+
+    /// The values an index probe can look up to find every row that
+    /// passes, when there are such values (`exact`, `in`).
+    pub(crate) fn probe_values(&self) -> Option<&[Value]> {
+        match self {
+            Test::Eq(v) => Some(std::slice::from_ref(v)),
+            Test::In(vs) => Some(vs),
+            _ => None,
+        }
+    }
+}
+
+/// Compiles the lookup of `r` with `arg` into a [`Test`].
+///
+/// # Errors
+/// [`Error::Query`] for a lookup the column's type does not support or an
+/// argument of the wrong shape, [`Error::TypeMismatch`] for a value of the
+/// wrong type, [`Error::WrongTable`] for a key of the wrong table.
+pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: &Resolved, arg: &Arg) -> Result<Test> {
+    let def = schema.def(r.table);
+    let col = &def.columns[r.column as usize];
+    let fail = |reason: String| Error::Query { table: root.to_owned(), path: path.to_owned(), reason };
+    let lookup = r.lookup;
+    let scalar = |arg: &Arg| -> Result<Value> {
+        match arg {
+            Arg::Value(v) => match v.type_of() {
+                None => {
+                    Err(fail(format!("NULL is only compared with exact (meaning isnull); use {}__isnull", col.name)))
+                }
+                Some(t) if t == col.ty => Ok(v.clone()),
+                Some(_) => Err(Error::TypeMismatch {
+                    table: def.name.clone(),
+                    column: col.name.clone(),
+                    expected: col.ty,
+                    value: v.clone(),
+                    row: None,
+                }),
+            },
+            Arg::Key(k) => match r.refs {
+                Some(t) if t == k.table() => Ok(Value::Int(k.id())),
+                Some(t) => Err(Error::WrongTable {
+                    expected: schema.table_name(t).to_owned(),
+                    found: schema.table_name(k.table()).to_owned(),
+                    id: k.id(),
+                }),
+                None => Err(fail(format!(
+                    "a key compares with an id, a foreign key or a relation, and column {}.{} is none of these",
+                    def.name, col.name
+                ))),
+            },
+            Arg::List(_) => Err(fail(format!("the lookup {} takes one value, not a list", lookup.name()))),
+        }
+    };
+    let list = |arg: &Arg| -> Result<Vec<Value>> {
+        match arg {
+            Arg::List(items) => items.iter().map(scalar).collect(),
+            _ => Err(fail(format!("the lookup {} takes a list", lookup.name()))),
+        }
+    };
+    let text_only = |ci: bool| -> Result<()> {
+        match col.ty {
+            Type::Text => Ok(()),
+            Type::Bytes if !ci => Ok(()),
+            ty => Err(fail(format!(
+                "the lookup {} applies to Text{} columns, and {}.{} is {ty}",
+                lookup.name(),
+                if ci { "" } else { " and Bytes" },
+                def.name,
+                col.name
+            ))),
+        }
+    };
+    let text = |op: TextOp, ci: bool| -> Result<Test> {
+        text_only(ci)?;
+        match scalar(arg)? {
+            Value::Text(s) if ci => Ok(Test::Text(op, fold(&s).into_owned(), true)),
+            Value::Text(s) => Ok(Test::Text(op, s, false)),
+            Value::Bytes(b) => Ok(Test::Bytes(op, b)),
+            _ => unreachable!("scalar checked the column type"),
+        }
+    };
+    Ok(match lookup {
+        Lookup::Exact => match arg {
+            Arg::Value(Value::Null) => Test::IsNull(true),
+            _ => Test::Eq(scalar(arg)?),
+        },
+        Lookup::IExact => text(TextOp::Exact, true)?,
+        Lookup::Contains => text(TextOp::Contains, false)?,
+        Lookup::IContains => text(TextOp::Contains, true)?,
+        Lookup::StartsWith => text(TextOp::Starts, false)?,
+        Lookup::IStartsWith => text(TextOp::Starts, true)?,
+        Lookup::EndsWith => text(TextOp::Ends, false)?,
+        Lookup::IEndsWith => text(TextOp::Ends, true)?,
+        Lookup::Gt => Test::Cmp(Ordering::Greater, false, scalar(arg)?),
+        Lookup::Gte => Test::Cmp(Ordering::Greater, true, scalar(arg)?),
+        Lookup::Lt => Test::Cmp(Ordering::Less, false, scalar(arg)?),
+        Lookup::Lte => Test::Cmp(Ordering::Less, true, scalar(arg)?),
+        Lookup::In => {
+            let mut vs = list(arg)?;
+            vs.sort_by(|a, b| cmp_values(a.as_ref(), b.as_ref()));
+            vs.dedup_by(|a, b| cmp_values(a.as_ref(), b.as_ref()) == Ordering::Equal);
+            Test::In(vs)
+        }
+        Lookup::Range => match list(arg)?.as_slice() {
+            [lo, hi] => Test::Range(lo.clone(), hi.clone()),
+            other => return Err(fail(format!("the lookup range takes two values, not {}", other.len()))),
+        },
+        Lookup::IsNull => match arg {
+            Arg::Value(Value::Bool(b)) => Test::IsNull(*b),
+            _ => return Err(fail(format!("the lookup isnull takes true or false, not {arg}"))),
+        },
+    })
+}

@@ -1,0 +1,366 @@
+//! Compiled filters and access paths.
+//!
+//! A filter call compiles into a [`Scope`]: its **join nodes** are the
+//! distinct multi-valued path prefixes of its leaves (not counting leaves
+//! under a negation), node 0 being the root row. Leaves that share a
+//! prefix share a node, so they talk about the same related row. A
+//! negated part compiles into a scope of its own.
+//!
+//! The access path is chosen per run from the current table sizes:
+//!
+//! - `Manager`: a related manager's own link rows, O(degree);
+//! - `ManagerCheck`: an index probe on the root table, then the junction's
+//!   O(1) `contains` (or the foreign key) to find each candidate's links,
+//!   when the probe finds fewer rows than the manager has links;
+//! - `Index`: a probe of an index (primary key, unique or indexed column,
+//!   foreign key index, junction list) for an `exact` or `in` condition,
+//!   on the root table or at the end of a path, then a walk back over the
+//!   path's hops, inverted, to the root rows;
+//! - `Scan`: every row of the root table, when no condition is anchored.
+
+use std::fmt::Write as _;
+
+use super::cond::{compile, QNode, Test, Q};
+use super::path::{describe_walk, resolve, Hop};
+use crate::error::Result;
+use crate::schema::{TableId, TableKind};
+use crate::txn::View;
+use crate::value::Value;
+
+/// A join node: the rows reached from the parent node's row by single
+/// hops `pre`, then the multi-valued `hop`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Node {
+    pub(crate) parent: usize,
+    pub(crate) pre: Vec<Hop>,
+    pub(crate) hop: Hop,
+    /// Bound to the related manager's own link row instead of walked.
+    pub(crate) pinned: bool,
+}
+
+/// A compiled `(path, lookup, value)`: read `column` of the row reached
+/// from node `node`'s row by single hops `tail`.
+#[derive(Clone, Debug)]
+pub(crate) struct Leaf {
+    pub(crate) node: usize,
+    pub(crate) tail: Vec<Hop>,
+    pub(crate) table: TableId,
+    pub(crate) column: u16,
+    pub(crate) test: Test,
+    /// Every hop from the root, for access planning.
+    pub(crate) hops: Vec<Hop>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Cond {
+    Leaf(usize),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    /// True when no binding of the inner scope's own nodes satisfies it.
+    Not(Box<Scope>),
+}
+
+/// One filter call (or one negated part): nodes, leaves, and the
+/// condition as a list of conjuncts.
+#[derive(Clone, Debug)]
+pub(crate) struct Scope {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) leaves: Vec<Leaf>,
+    pub(crate) conjuncts: Vec<Cond>,
+    /// The highest node each conjunct reads (0 when it reads only the
+    /// root): it can be checked as soon as that node is bound.
+    pub(crate) ready: Vec<usize>,
+    /// When every conjunct reads at most one node: that node, per
+    /// conjunct. The count then factors over the node tree.
+    pub(crate) owner: Option<Vec<usize>>,
+    pub(crate) children: Vec<Vec<usize>>,
+}
+
+struct Compiler<'a> {
+    view: &'a View,
+    root: TableId,
+    pin: Option<Hop>,
+}
+
+impl Compiler<'_> {
+    fn scope(&self, q: &Q) -> Result<Scope> {
+        let mut scope = Scope {
+            nodes: Vec::new(),
+            leaves: Vec::new(),
+            conjuncts: Vec::new(),
+            ready: Vec::new(),
+            owner: None,
+            children: Vec::new(),
+        };
+        let mut conjuncts = Vec::new();
+        flatten_and(q, &mut conjuncts);
+        for c in conjuncts {
+            let cond = self.cond(c, &mut scope)?;
+            scope.conjuncts.push(cond);
+        }
+        let mut owners = Vec::new();
+        for c in &scope.conjuncts {
+            let mut nodes = Vec::new();
+            reads(c, &scope.leaves, &mut nodes);
+            nodes.sort_unstable();
+            nodes.dedup();
+            scope.ready.push(nodes.last().copied().unwrap_or(0));
+            owners.push(match nodes.as_slice() {
+                [] => Some(0),
+                [n] => Some(*n),
+                _ => None,
+            });
+        }
+        scope.owner = owners.into_iter().collect();
+        scope.children = vec![Vec::new(); scope.nodes.len() + 1];
+        for (i, n) in scope.nodes.iter().enumerate() {
+            scope.children[n.parent].push(i + 1);
+        }
+        Ok(scope)
+    }
+
+    fn cond(&self, q: &Q, scope: &mut Scope) -> Result<Cond> {
+        Ok(match &q.0 {
+            QNode::Leaf(path, arg) => {
+                let schema = &self.view.schema;
+                let r = resolve(schema, self.root, path, true)?;
+                let test = compile(schema, schema.table_name(self.root), path, &r, arg)?;
+                let mut node = 0;
+                let mut pre = Vec::new();
+                for &hop in &r.hops {
+                    if !hop.is_multi() {
+                        pre.push(hop);
+                        continue;
+                    }
+                    let n = Node {
+                        parent: node,
+                        pinned: node == 0 && pre.is_empty() && Some(hop) == self.pin,
+                        pre: std::mem::take(&mut pre),
+                        hop,
+                    };
+                    node = match scope.nodes.iter().position(|x| *x == n) {
+                        Some(i) => i + 1,
+                        None => {
+                            scope.nodes.push(n);
+                            scope.nodes.len()
+                        }
+                    };
+                }
+                scope.leaves.push(Leaf { node, tail: pre, table: r.table, column: r.column, test, hops: r.hops });
+                Cond::Leaf(scope.leaves.len() - 1)
+            }
+            QNode::And(items) => Cond::And(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),
+            QNode::Or(items) => Cond::Or(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),
+            QNode::Not(inner) => Cond::Not(Box::new(self.scope(inner)?)),
+        })
+    }
+}
+
+fn flatten_and<'q>(q: &'q Q, out: &mut Vec<&'q Q>) {
+    match &q.0 {
+        QNode::And(items) => items.iter().for_each(|i| flatten_and(i, out)),
+        _ => out.push(q),
+    }
+}
+
+/// The nodes a condition reads (negated parts read only the root).
+fn reads(c: &Cond, leaves: &[Leaf], out: &mut Vec<usize>) {
+    match c {
+        Cond::Leaf(l) => {
+            if leaves[*l].node != 0 {
+                out.push(leaves[*l].node);
+            }
+        }
+        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| reads(c, leaves, out)),
+        Cond::Not(_) => {}
+    }
+}
+
+/// Compiles a filter call's condition for a query on `root`; `pin` is the
+/// hop from a related manager's rows back over its own link rows.
+///
+/// # Errors
+/// Bad paths, lookups and values (see `path::resolve`, `cond::compile`).
+pub(crate) fn compile_scope(view: &View, root: TableId, pin: Option<Hop>, q: &Q) -> Result<Scope> {
+    Compiler { view, root, pin }.scope(q)
+}
+
+/// How an index finds rows of a table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum IndexKind {
+    PrimaryKey,
+    Unique,
+    Indexed,
+    /// A link column of an auto-created through table: the junction.
+    Junction,
+}
+
+/// An index probe: the rows of `table` whose `column` holds one of
+/// `values`.
+#[derive(Clone, Debug)]
+pub(crate) struct Probe {
+    pub(crate) table: TableId,
+    pub(crate) column: u16,
+    pub(crate) values: Vec<Value>,
+    pub(crate) kind: IndexKind,
+}
+
+/// Where a run starts.
+#[derive(Clone, Debug)]
+pub(crate) enum Access {
+    Scan,
+    /// Probe, then walk `back` (the leaf's hops inverted, last first).
+    Index {
+        probe: Probe,
+        back: Vec<Hop>,
+    },
+    Manager,
+    ManagerCheck(Probe),
+}
+
+/// A filter call as the query keeps it.
+#[derive(Clone, Debug)]
+pub(crate) struct Filter {
+    pub(crate) scope: Scope,
+    pub(crate) exclude: bool,
+    pub(crate) text: String,
+}
+
+/// The index kind of `column` of `table`, if it has one.
+pub(crate) fn index_kind(view: &View, table: TableId, column: u16) -> Option<IndexKind> {
+    let def = view.schema.def(table);
+    if column == 0 {
+        return Some(IndexKind::PrimaryKey);
+    }
+    match def.kind {
+        TableKind::AutoThrough(_) => Some(IndexKind::Junction),
+        TableKind::Plain if view.tables[table.index()].is_indexed(column) => {
+            Some(if def.columns[column as usize].unique { IndexKind::Unique } else { IndexKind::Indexed })
+        }
+        TableKind::Plain => None,
+    }
+}
+
+/// Rows of `t` (the estimate unit).
+fn rows(view: &View, t: TableId) -> f64 {
+    view.count(t).unwrap_or(0) as f64
+}
+
+/// Expected rows reached per row by `hop`.
+fn fanout(view: &View, hop: Hop) -> f64 {
+    if !hop.is_multi() {
+        return 1.0;
+    }
+    let schema = &view.schema;
+    rows(view, hop.to(schema)) / rows(view, hop.from(schema)).max(1.0)
+}
+
+/// Expected rows a probe finds (exact for non-unique plain indexes).
+fn probe_estimate(view: &View, p: &Probe) -> f64 {
+    match p.kind {
+        IndexKind::PrimaryKey | IndexKind::Unique => p.values.len() as f64,
+        IndexKind::Indexed => p
+            .values
+            .iter()
+            .map(|v| view.tables[p.table.index()].probe(p.column, v.as_ref()).map_or(0, Iterator::count))
+            .sum::<usize>() as f64,
+        IndexKind::Junction => {
+            let TableKind::AutoThrough(r) = view.schema.def(p.table).kind else { return 0.0 };
+            let rel = view.schema.rel(r);
+            let side = if p.column == 1 { rel.source } else { rel.target };
+            p.values.len() as f64 * rows(view, p.table) / rows(view, side).max(1.0)
+        }
+    }
+}
+
+/// The anchored leaves: top-level conjuncts of positive filters whose test
+/// an index can answer (`exact` or `in`).
+fn anchors<'a>(filters: &'a [Filter]) -> impl Iterator<Item = &'a Leaf> + 'a {
+    filters.iter().filter(|f| !f.exclude).flat_map(|f| {
+        f.scope.conjuncts.iter().filter_map(move |c| match c {
+            Cond::Leaf(l) => Some(&f.scope.leaves[*l]),
+            _ => None,
+        })
+    })
+}
+
+fn leaf_probe(view: &View, leaf: &Leaf) -> Option<Probe> {
+    let values = leaf.test.probe_values()?.to_vec();
+    let kind = index_kind(view, leaf.table, leaf.column)?;
+    Some(Probe { table: leaf.table, column: leaf.column, values, kind })
+}
+
+/// Chooses the access path with the smallest estimated number of rows to
+/// visit. `manager` is the related manager's degree, for related queries.
+pub(crate) fn choose(view: &View, filters: &[Filter], manager: Option<usize>) -> (Access, f64) {
+    let mut best = match manager {
+        Some(degree) => (Access::Manager, degree as f64),
+        None => (Access::Scan, f64::INFINITY),
+    };
+    for leaf in anchors(filters) {
+        let Some(probe) = leaf_probe(view, leaf) else { continue };
+        let mut est = probe_estimate(view, &probe);
+        if manager.is_some() {
+            // Related queries check candidates of the root table only: a
+            // path back to the root may cross the manager's own link row.
+            if leaf.hops.is_empty() && est < best.1 {
+                best = (Access::ManagerCheck(probe), est);
+            }
+            continue;
+        }
+        for &h in leaf.hops.iter().rev() {
+            est *= fanout(view, h.inverse());
+        }
+        if est < best.1 {
+            let back = leaf.hops.iter().rev().map(|h| h.inverse()).collect();
+            best = (Access::Index { probe, back }, est);
+        }
+    }
+    best
+}
+
+fn describe_probe(view: &View, p: &Probe) -> String {
+    let def = view.schema.def(p.table);
+    let col = &def.columns[p.column as usize].name;
+    let kind = match p.kind {
+        IndexKind::PrimaryKey => "primary key",
+        IndexKind::Unique => "unique index",
+        IndexKind::Indexed => "index",
+        IndexKind::Junction => "junction",
+    };
+    let values = match p.values.as_slice() {
+        [v] => format!("= {v}"),
+        vs => format!("in [{}]", vs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+    };
+    format!("{kind} {}.{col} {values}", def.name)
+}
+
+/// `explain`'s first line.
+pub(crate) fn describe_access(view: &View, root: TableId, access: &Access, est: f64, source: Option<&str>) -> String {
+    let mut s = String::new();
+    let root_name = view.schema.table_name(root);
+    match access {
+        Access::Scan => {
+            let _ = write!(s, "scan {root_name} ({} rows)", rows(view, root));
+        }
+        Access::Index { probe, back } => {
+            let _ = write!(s, "probe {}", describe_probe(view, probe));
+            if !back.is_empty() {
+                let _ = write!(s, ", walk {}", describe_walk(&view.schema, probe.table, back));
+            }
+            let _ = write!(s, " (est. {} rows)", est.ceil());
+        }
+        Access::Manager => {
+            let _ = write!(s, "related {}: walk its links ({est} rows)", source.unwrap_or("?"));
+        }
+        Access::ManagerCheck(probe) => {
+            let _ = write!(
+                s,
+                "probe {}, keep rows linked to related {} (junction contains)",
+                describe_probe(view, probe),
+                source.unwrap_or("?")
+            );
+        }
+    }
+    s
+}

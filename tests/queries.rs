@@ -1,0 +1,729 @@
+//! Queries across relations: every lookup on every column type, `Q`
+//! compositions, Django's multi-valued rules, ordering and paging, every
+//! error message, `explain`, the traversal helpers and `choices`.
+
+use junctiondb::{row, Database, Error, Key, OnDelete, Query, ReadTxn, Schema, Type, Value, Q};
+
+fn schema() -> Schema {
+    Schema::builder()
+        .table("city", |t| {
+            t.column("name", Type::Text).indexed();
+        })
+        .table("group", |t| {
+            t.column("name", Type::Text).unique();
+            t.column("rank", Type::Int).nullable();
+        })
+        .table("tag", |t| {
+            t.column("label", Type::Text).unique();
+        })
+        .table("user", |t| {
+            t.column("username", Type::Text).unique();
+            t.column("age", Type::Int).nullable();
+            t.column("score", Type::Float).nullable();
+            t.column("active", Type::Bool);
+            t.column("avatar", Type::Bytes).nullable();
+            t.foreign_key("city", "city").nullable().on_delete(OnDelete::SetNull);
+            t.many_to_many("groups", "group").through("membership").related_name("members");
+            t.many_to_many("tags", "tag").limit_choices_to("label__startswith", "a");
+            t.many_to_many("secret", "tag").related_name("hidden+");
+        })
+        .table("membership", |t| {
+            t.foreign_key("user", "user");
+            t.foreign_key("group", "group");
+            t.column("invite_reason", Type::Text).nullable();
+            t.column("joined", Type::Int);
+        })
+        .table("person", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("friends", "self");
+            t.many_to_many("follows", "person").related_name("followers");
+        })
+        .table("category", |t| {
+            t.column("name", Type::Text);
+            t.foreign_key("parent", "self").nullable().related_name("children");
+        })
+        .build()
+        .expect("schema builds")
+}
+
+struct Fixture {
+    db: Database,
+    k: std::collections::HashMap<&'static str, Key>,
+}
+
+impl Fixture {
+    fn key(&self, name: &str) -> Key {
+        self.k[name]
+    }
+}
+
+fn fixture() -> Fixture {
+    let db = Database::new(schema());
+    let mut k = std::collections::HashMap::new();
+    db.write(|tx| {
+        let paris = tx.insert("city", row! { "name" => "Paris" })?;
+        let london = tx.insert("city", row! { "name" => "London" })?;
+        let users = [
+            ("jim", Some(30), Some(1.5), true, Some(vec![1u8, 2, 3]), Some(paris)),
+            ("ann", Some(25), None, false, None, Some(london)),
+            ("bob", None, Some(-2.0), true, Some(vec![0xff]), None),
+            ("Zoe", Some(41), Some(3.25), false, Some(vec![]), Some(paris)),
+        ];
+        for (name, age, score, active, avatar, city) in users {
+            let key = tx.insert(
+                "user",
+                row! { "username" => name, "age" => age, "score" => score, "active" => active,
+                "avatar" => avatar, "city" => city.map(|c: Key| c.id()) },
+            )?;
+            k.insert(name, key);
+        }
+        for (name, rank) in [("rock", Some(1)), ("jazz", Some(2)), ("folk", None), ("pop", Some(1))] {
+            k.insert(name, tx.insert("group", row! { "name" => name, "rank" => rank })?);
+        }
+        let m = [
+            ("jim", "rock", Some("needed a drummer"), 2021),
+            ("ann", "rock", None, 2019),
+            ("ann", "jazz", Some("likes sax"), 2022),
+            ("bob", "rock", Some("Drummer too"), 2020),
+            ("bob", "folk", None, 2023),
+        ];
+        for (u, g, reason, joined) in m {
+            tx.insert(
+                "membership",
+                row! { "user" => k[u], "group" => k[g], "invite_reason" => reason, "joined" => joined },
+            )?;
+        }
+        for label in ["alpha", "beta", "apex"] {
+            k.insert(label, tx.insert("tag", row! { "label" => label })?);
+        }
+        tx.related(k["jim"], "tags")?.add([k["alpha"], k["beta"]])?;
+        tx.related(k["ann"], "tags")?.add([k["alpha"]])?;
+        tx.related(k["bob"], "secret")?.add([k["beta"]])?;
+        for name in ["a", "b", "c", "d", "e", "f"] {
+            k.insert(name, tx.insert("person", row! { "name" => name })?);
+        }
+        for (x, y) in [("a", "b"), ("a", "c"), ("b", "d"), ("d", "e")] {
+            tx.related(k[x], "friends")?.add([k[y]])?;
+        }
+        for (x, y) in [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")] {
+            tx.related(k[x], "follows")?.add([k[y]])?;
+        }
+        let root = tx.insert("category", row! { "name" => "root" })?;
+        let c1 = tx.insert("category", row! { "name" => "c1", "parent" => root })?;
+        tx.insert("category", row! { "name" => "c2", "parent" => root })?;
+        tx.insert("category", row! { "name" => "c11", "parent" => c1 })?;
+        k.insert("root", root);
+        k.insert("c1", c1);
+        k.insert("paris", paris);
+        k.insert("london", london);
+        Ok::<_, Error>(())
+    })
+    .expect("fixture loads");
+    Fixture { db, k }
+}
+
+/// Sorted usernames of a query's results (repeats kept).
+fn names(q: &Query<'_>) -> Vec<String> {
+    let mut v: Vec<String> = q.rows().iter().map(|r| r.text("username").unwrap_or("?").to_owned()).collect();
+    v.sort();
+    v
+}
+
+fn users(tx: &ReadTxn<'_>, path: &str, value: impl Into<junctiondb::Arg>) -> Vec<String> {
+    names(&tx.query("user").unwrap().filter(path, value).unwrap())
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|x| (*x).to_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn text_lookups() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    assert_eq!(users(&tx, "username", "jim"), s(&["jim"]));
+    assert_eq!(users(&tx, "username__exact", "JIM"), s(&[]));
+    assert_eq!(users(&tx, "username__iexact", "JIM"), s(&["jim"]));
+    assert_eq!(users(&tx, "username__contains", "o"), s(&["bob", "Zoe"]));
+    assert_eq!(users(&tx, "username__contains", "z"), s(&[]));
+    assert_eq!(users(&tx, "username__icontains", "Z"), s(&["Zoe"]));
+    assert_eq!(users(&tx, "username__startswith", "z"), s(&[]));
+    assert_eq!(users(&tx, "username__istartswith", "z"), s(&["Zoe"]));
+    assert_eq!(users(&tx, "username__endswith", "n"), s(&["ann"]));
+    assert_eq!(users(&tx, "username__iendswith", "OE"), s(&["Zoe"]));
+    // Byte order: uppercase before lowercase.
+    assert_eq!(users(&tx, "username__gt", "bob"), s(&["jim"]));
+    assert_eq!(users(&tx, "username__gte", "bob"), s(&["bob", "jim"]));
+    assert_eq!(users(&tx, "username__lt", "ann"), s(&["Zoe"]));
+    assert_eq!(users(&tx, "username__lte", "ann"), s(&["ann", "Zoe"]));
+    assert_eq!(users(&tx, "username__in", ["ann", "bob", "nobody"]), s(&["ann", "bob"]));
+    assert_eq!(users(&tx, "username__in", Vec::<&str>::new()), s(&[]));
+    assert_eq!(users(&tx, "username__range", ["ann", "bob"]), s(&["ann", "bob"]));
+    assert_eq!(users(&tx, "username__isnull", false).len(), 4);
+    assert_eq!(users(&tx, "username__isnull", true), s(&[]));
+    // Case-insensitive lookups fold Unicode.
+    assert_eq!(users(&tx, "username__icontains", "ZOE"), s(&["Zoe"]));
+}
+
+#[test]
+fn int_float_bool_bytes_lookups() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    assert_eq!(users(&tx, "age", 30), s(&["jim"]));
+    assert_eq!(users(&tx, "age__gt", 30), s(&["Zoe"]));
+    assert_eq!(users(&tx, "age__gte", 30), s(&["jim", "Zoe"]));
+    assert_eq!(users(&tx, "age__lt", 30), s(&["ann"]));
+    assert_eq!(users(&tx, "age__lte", 30), s(&["ann", "jim"]));
+    assert_eq!(users(&tx, "age__in", [25, 41, 99]), s(&["ann", "Zoe"]));
+    assert_eq!(users(&tx, "age__range", [25, 30]), s(&["ann", "jim"]));
+    assert_eq!(users(&tx, "age__isnull", true), s(&["bob"]));
+    assert_eq!(users(&tx, "age", None::<i64>), s(&["bob"]), "exact NULL means isnull");
+    assert_eq!(users(&tx, "age__isnull", false), s(&["ann", "jim", "Zoe"]));
+    assert_eq!(users(&tx, "id", f.key("ann")), s(&["ann"]));
+    assert_eq!(users(&tx, "id__in", [f.key("ann").id(), f.key("bob").id()]), s(&["ann", "bob"]));
+
+    assert_eq!(users(&tx, "score", 1.5), s(&["jim"]));
+    assert_eq!(users(&tx, "score", -0.0), s(&[]));
+    assert_eq!(users(&tx, "score__gt", 0.0), s(&["jim", "Zoe"]));
+    assert_eq!(users(&tx, "score__gte", 1.5), s(&["jim", "Zoe"]));
+    assert_eq!(users(&tx, "score__lt", 1.5), s(&["bob"]));
+    assert_eq!(users(&tx, "score__lte", 1.5), s(&["bob", "jim"]));
+    assert_eq!(users(&tx, "score__in", [1.5, 3.25]), s(&["jim", "Zoe"]));
+    assert_eq!(users(&tx, "score__range", [-5.0, 2.0]), s(&["bob", "jim"]));
+    assert_eq!(users(&tx, "score__isnull", true), s(&["ann"]));
+
+    assert_eq!(users(&tx, "active", true), s(&["bob", "jim"]));
+    assert_eq!(users(&tx, "active", false), s(&["ann", "Zoe"]));
+    assert_eq!(users(&tx, "active__in", [true, false]).len(), 4);
+    assert_eq!(users(&tx, "active__gt", false), s(&["bob", "jim"]));
+    assert_eq!(users(&tx, "active__isnull", true), s(&[]));
+
+    assert_eq!(users(&tx, "avatar", vec![1u8, 2, 3].as_slice()), s(&["jim"]));
+    assert_eq!(users(&tx, "avatar__contains", [2u8, 3].as_slice()), s(&["jim"]));
+    assert_eq!(users(&tx, "avatar__startswith", [1u8].as_slice()), s(&["jim"]));
+    assert_eq!(users(&tx, "avatar__endswith", [0xffu8].as_slice()), s(&["bob"]));
+    assert_eq!(users(&tx, "avatar__contains", [].as_slice() as &[u8]), s(&["bob", "jim", "Zoe"]));
+    assert_eq!(users(&tx, "avatar__gt", [1u8, 2].as_slice()), s(&["bob", "jim"]));
+    assert_eq!(users(&tx, "avatar__lt", [1u8].as_slice()), s(&["Zoe"]));
+    assert_eq!(users(&tx, "avatar__isnull", true), s(&["ann"]));
+}
+
+#[test]
+fn foreign_key_paths() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    assert_eq!(users(&tx, "city", f.key("paris")), s(&["jim", "Zoe"]));
+    assert_eq!(users(&tx, "city", f.key("paris").id()), s(&["jim", "Zoe"]));
+    assert_eq!(users(&tx, "city__id", f.key("paris").id()), s(&["jim", "Zoe"]));
+    assert_eq!(users(&tx, "city_id", f.key("london").id()), s(&["ann"]));
+    assert_eq!(users(&tx, "city__name", "London"), s(&["ann"]));
+    assert_eq!(users(&tx, "city__name__startswith", "P"), s(&["jim", "Zoe"]));
+    assert_eq!(users(&tx, "city__isnull", true), s(&["bob"]));
+    assert_eq!(users(&tx, "city__in", [f.key("paris"), f.key("london")]).len(), 3);
+    // Reverse foreign key: cities by their users.
+    let q = tx.query("city").unwrap().filter("user__username", "ann").unwrap();
+    assert_eq!(q.ids(), vec![f.key("london").id()]);
+    // The default reverse query name is the table name; `user_set` is the accessor, not a path.
+    assert!(tx.query("city").unwrap().filter("user_set__username", "ann").is_err());
+    // Self foreign key both ways.
+    let q = tx.query("category").unwrap().filter("parent__name", "root").unwrap();
+    assert_eq!(q.count(), 2);
+    let q = tx.query("category").unwrap().filter("children__name", "c11").unwrap();
+    assert_eq!(q.ids(), vec![f.key("c1").id()]);
+    let q = tx.query("category").unwrap().filter("parent__parent__name", "root").unwrap();
+    assert_eq!(q.values_list(&["name"]).unwrap(), vec![vec![Value::from("c11")]]);
+}
+
+#[test]
+fn many_to_many_paths() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    assert_eq!(users(&tx, "groups__name", "jazz"), s(&["ann"]));
+    assert_eq!(users(&tx, "groups", f.key("rock")), s(&["ann", "bob", "jim"]));
+    assert_eq!(users(&tx, "groups__id", f.key("jazz").id()), s(&["ann"]));
+    assert_eq!(users(&tx, "groups__in", [f.key("jazz"), f.key("folk")]), s(&["ann", "bob"]));
+    assert_eq!(users(&tx, "groups__rank__isnull", true), s(&["bob", "Zoe"]), "folk has no rank; Zoe has no group");
+    assert_eq!(users(&tx, "membership__invite_reason__icontains", "drummer"), s(&["bob", "jim"]));
+    assert_eq!(users(&tx, "membership__joined__gt", 2020), s(&["ann", "bob", "jim"]));
+    assert_eq!(users(&tx, "membership__group__name", "folk"), s(&["bob"]));
+    assert_eq!(users(&tx, "tags__label", "alpha"), s(&["ann", "jim"]));
+    assert_eq!(users(&tx, "groups__members__username", "jim"), s(&["ann", "bob", "jim"]));
+    // Reverse: groups by members, through-table columns from the group side.
+    let q = tx.query("group").unwrap().filter("members__username", "ann").unwrap();
+    let mut g: Vec<i64> = q.ids();
+    g.sort_unstable();
+    assert_eq!(g, vec![f.key("rock").id(), f.key("jazz").id()]);
+    let q = tx.query("group").unwrap().filter("membership__invite_reason__isnull", false).unwrap().distinct();
+    assert_eq!(q.count(), 2);
+    // The auto-created reverse query name is the source table's name.
+    let q = tx.query("tag").unwrap().filter("user__username", "jim").unwrap();
+    assert_eq!(q.count(), 2);
+    // Symmetrical friends: both ends see each other; follows is directed.
+    let q = tx.query("person").unwrap().filter("friends__name", "a").unwrap();
+    assert_eq!(q.values_list(&["name"]).unwrap().len(), 2);
+    let q = tx.query("person").unwrap().filter("followers__name", "c").unwrap();
+    let mut n: Vec<Value> = q.values_list(&["name"]).unwrap().into_iter().flatten().collect();
+    n.sort_by_key(|v| v.as_text().map(str::to_owned));
+    assert_eq!(n, vec![Value::from("a"), Value::from("d")]);
+    // The auto-created through table is a real table too.
+    let q = tx.query("user_tags").unwrap().filter("user__username", "jim").unwrap();
+    assert_eq!(q.count(), 2);
+    let q = tx.query("user_tags").unwrap().filter("tag", f.key("alpha")).unwrap();
+    assert_eq!(q.count(), 2);
+    assert_eq!(tx.query("person_follows").unwrap().filter("from_person__name", "c").unwrap().count(), 2);
+}
+
+#[test]
+fn multi_valued_results_repeat_per_link_row() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let q = tx.query("user").unwrap().filter("groups__name__in", ["rock", "jazz"]).unwrap();
+    assert_eq!(names(&q), s(&["ann", "ann", "bob", "jim"]));
+    assert_eq!(q.count(), 4);
+    assert_eq!(q.clone().distinct().count(), 3);
+    assert_eq!(names(&q.distinct()), s(&["ann", "bob", "jim"]));
+}
+
+/// `filter(a, b)` in one call needs one related row satisfying both;
+/// `filter(a).filter(b)` lets each match its own row.
+#[test]
+fn one_filter_call_vs_chained_calls() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let one = tx
+        .query("user")
+        .unwrap()
+        .filter_all([("groups__name", "rock".into()), ("membership__joined__gt", junctiondb::Arg::from(2020))])
+        .unwrap();
+    assert_eq!(names(&one), s(&["jim"]));
+    let chained = tx
+        .query("user")
+        .unwrap()
+        .filter("groups__name", "rock")
+        .unwrap()
+        .filter("membership__joined__gt", 2020)
+        .unwrap();
+    // ann: rock (2019) and jazz (2022); bob: rock and folk (2023).
+    assert_eq!(names(&chained), s(&["ann", "bob", "jim"]));
+    // Chained calls multiply: bob is in rock once and joined after 2020 once.
+    let chained = tx
+        .query("user")
+        .unwrap()
+        .filter("groups__rank__isnull", false)
+        .unwrap()
+        .filter("groups__rank__gte", 1)
+        .unwrap();
+    // ann has two ranked groups: 2 x 2 combinations.
+    assert_eq!(names(&chained), s(&["ann", "ann", "ann", "ann", "bob", "jim"]));
+}
+
+#[test]
+fn exclude_and_isnull_over_relations() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let q = tx.query("user").unwrap().exclude("groups", f.key("rock")).unwrap();
+    assert_eq!(names(&q), s(&["Zoe"]), "rows with no links at all are kept");
+    let q = tx.query("user").unwrap().exclude("groups__name", "jazz").unwrap();
+    assert_eq!(names(&q), s(&["bob", "jim", "Zoe"]));
+    assert_eq!(users(&tx, "groups__isnull", true), s(&["Zoe"]));
+    assert_eq!(users(&tx, "groups__isnull", false), s(&["ann", "ann", "bob", "bob", "jim"]));
+    let q = tx.query("user").unwrap().exclude("groups__isnull", true).unwrap();
+    assert_eq!(names(&q), s(&["ann", "bob", "jim"]), "exclude never repeats a row");
+    let q = tx.query("group").unwrap().filter("members__isnull", true).unwrap();
+    assert_eq!(q.values_list(&["name"]).unwrap(), vec![vec![Value::from("pop")]]);
+    // exclude with several conditions is the complement of the same filter.
+    let q = tx
+        .query("user")
+        .unwrap()
+        .exclude_q(Q::new("groups__name", "rock") & Q::new("membership__joined__gt", 2020))
+        .unwrap();
+    assert_eq!(names(&q), s(&["ann", "bob", "Zoe"]));
+    // tags: Zoe and bob have none.
+    assert_eq!(users(&tx, "tags__isnull", true), s(&["bob", "Zoe"]));
+    assert_eq!(users(&tx, "tags", None::<i64>), s(&["bob", "Zoe"]));
+}
+
+#[test]
+fn q_composition() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let q = |q: Q| names(&tx.query("user").unwrap().filter_q(q).unwrap());
+    assert_eq!(q(Q::new("age__lt", 26) | Q::new("age__gt", 40)), s(&["ann", "Zoe"]));
+    assert_eq!(q(Q::new("active", true) & Q::new("age__isnull", false)), s(&["jim"]));
+    assert_eq!(q(!Q::new("active", true)), s(&["ann", "Zoe"]));
+    assert_eq!(q(!(Q::new("age__lt", 26) | Q::new("age__gt", 40))), s(&["bob", "jim"]));
+    assert_eq!(q(Q::all([])).len(), 4);
+    assert_eq!(q(Q::any([])), s(&[]));
+    // NOT over a relation: no related row matches (users in no rock group).
+    assert_eq!(q(!Q::new("groups__name", "rock")), s(&["Zoe"]));
+    // OR across a relation is a left join: one result per link row, and
+    // rows without links still count once.
+    assert_eq!(q(Q::new("groups__name", "jazz") | Q::new("username", "Zoe")), s(&["ann", "Zoe"]));
+    assert_eq!(q(Q::new("groups__name", "folk") | Q::new("username", "jim")), s(&["bob", "jim"]));
+    assert_eq!(q(Q::new("groups__name", "jazz") | Q::new("username", "bob")), s(&["ann", "bob", "bob"]));
+    // OR inside one related row: rock members who joined before 2020 or whose reason mentions drum.
+    assert_eq!(
+        q(Q::new("groups__name", "rock")
+            & (Q::new("membership__joined__lt", 2020) | Q::new("membership__invite_reason__icontains", "drum"))),
+        s(&["ann", "bob", "jim"])
+    );
+    // Two different relations in one OR: combinations of both joins.
+    assert_eq!(q(Q::new("groups__name", "jazz") | Q::new("tags__label", "beta")), s(&["ann", "jim"]));
+    assert_eq!(
+        q(Q::new("groups__name", "rock") | Q::new("tags__label", "alpha")),
+        s(&["ann", "ann", "bob", "jim", "jim"])
+    );
+    assert_eq!((Q::new("a", 1) & Q::new("b", 2) & !Q::new("c", 3)).to_string(), "(a = 1 AND b = 2 AND NOT c = 3)");
+}
+
+#[test]
+fn ordering_nulls_and_ties() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let order = |keys: &[&str]| -> Vec<String> {
+        tx.query("user")
+            .unwrap()
+            .order_by(keys)
+            .unwrap()
+            .rows()
+            .iter()
+            .map(|r| r.text("username").unwrap().to_owned())
+            .collect()
+    };
+    // NULL first ascending, last descending.
+    assert_eq!(order(&["age"]), ["bob", "ann", "jim", "Zoe"]);
+    assert_eq!(order(&["-age"]), ["Zoe", "jim", "ann", "bob"]);
+    assert_eq!(order(&["score"]), ["ann", "bob", "jim", "Zoe"]);
+    // Ties broken by ascending id (insertion order here), even descending.
+    assert_eq!(order(&["active"]), ["ann", "Zoe", "jim", "bob"]);
+    assert_eq!(order(&["-active"]), ["jim", "bob", "ann", "Zoe"]);
+    assert_eq!(order(&["-active", "-username"]), ["jim", "bob", "ann", "Zoe"]);
+    assert_eq!(order(&["active", "-age"]), ["Zoe", "ann", "jim", "bob"]);
+    // Across a foreign key; bob has no city (NULL first).
+    assert_eq!(order(&["city__name", "username"]), ["bob", "ann", "Zoe", "jim"]);
+    assert_eq!(order(&["-city__name", "username"]), ["Zoe", "jim", "ann", "bob"]);
+    // Text is ordered by bytes.
+    assert_eq!(order(&["username"]), ["Zoe", "ann", "bob", "jim"]);
+    // Ordering applies to repeated rows too.
+    let q = tx.query("user").unwrap().filter("groups__rank__gte", 1).unwrap().order_by(&["-username"]).unwrap();
+    let got: Vec<String> = q.rows().iter().map(|r| r.text("username").unwrap().to_owned()).collect();
+    assert_eq!(got, ["jim", "bob", "ann", "ann"]);
+}
+
+#[test]
+fn paging() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let q = tx.query("user").unwrap().order_by(&["username"]).unwrap();
+    let page = |o: usize, l: usize| -> Vec<String> {
+        q.clone().offset(o).limit(l).rows().iter().map(|r| r.text("username").unwrap().to_owned()).collect()
+    };
+    assert_eq!(page(0, 2), ["Zoe", "ann"]);
+    assert_eq!(page(2, 2), ["bob", "jim"]);
+    assert_eq!(page(3, 10), ["jim"]);
+    assert!(page(9, 2).is_empty());
+    assert_eq!(q.clone().offset(1).limit(2).count(), 2);
+    assert_eq!(q.clone().offset(3).count(), 1);
+    assert_eq!(q.clone().limit(0).count(), 0);
+    assert_eq!(q.first().unwrap().text("username"), Some("Zoe"));
+    assert_eq!(q.clone().offset(1).first().unwrap().text("username"), Some("ann"));
+    // Unordered first is by id.
+    let q = tx.query("user").unwrap().filter("age__isnull", false).unwrap();
+    assert_eq!(q.first().unwrap().key(), f.key("jim"));
+    assert!(q.exists());
+    assert!(!tx.query("user").unwrap().filter("age", 1).unwrap().exists());
+    assert!(tx.query("user").unwrap().filter("age", 1).unwrap().first().is_none());
+    // Paging counts repeats.
+    let q = tx.query("user").unwrap().filter("groups__isnull", false).unwrap();
+    assert_eq!(q.count(), 5);
+    assert_eq!(q.clone().limit(3).count(), 3);
+    assert_eq!(q.clone().limit(3).ids().len(), 3);
+}
+
+#[test]
+fn terminals() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let q = tx.query("user").unwrap().filter("city__name", "Paris").unwrap().order_by(&["username"]).unwrap();
+    assert_eq!(q.ids(), vec![f.key("Zoe").id(), f.key("jim").id()]);
+    assert_eq!(q.keys(), vec![f.key("Zoe"), f.key("jim")]);
+    let rows = q.values(&["username", "city__name", "age"]).unwrap();
+    assert_eq!(rows[0], row! { "username" => "Zoe", "city__name" => "Paris", "age" => 41 });
+    assert_eq!(
+        q.values_list(&["username", "city"]).unwrap(),
+        vec![
+            vec![Value::from("Zoe"), Value::Int(f.key("paris").id())],
+            vec![Value::from("jim"), Value::Int(f.key("paris").id())]
+        ]
+    );
+    assert_eq!(q.rows()[1].int("age"), Some(30));
+    assert_eq!(q.table(), tx.schema().table("user").unwrap());
+}
+
+fn query_error(r: Result<Query<'_>, Error>) -> (String, String, String) {
+    match r {
+        Err(Error::Query { table, path, reason }) => (table, path, reason),
+        Err(other) => panic!("expected a query error, got {other}"),
+        Ok(q) => panic!("expected a query error, got a query: {}", q.explain()),
+    }
+}
+
+#[test]
+fn error_messages() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let q = || tx.query("user").unwrap();
+
+    let (table, path, reason) = query_error(q().filter("nope", 1));
+    assert_eq!((table.as_str(), path.as_str()), ("user", "nope"));
+    assert_eq!(
+        reason,
+        "table \"user\" has no field \"nope\"; choices are: active, age, avatar, city, city_id, groups, id, membership, score, secret, tags, username"
+    );
+    // The failing step names its own table; hidden reverse names are never listed.
+    let (_, _, reason) = query_error(q().filter("tags__nope", 1));
+    assert_eq!(reason, "table \"tag\" has no field \"nope\"; choices are: id, label, user");
+    let (_, _, reason) = query_error(q().filter("groups__members__nme", 1));
+    assert!(reason.starts_with("table \"user\" has no field \"nme\""), "{reason}");
+    let (_, _, reason) = query_error(q().filter("username__like", "x"));
+    assert_eq!(
+        reason,
+        "\"like\" is not a lookup for column user.username (Text); lookups are: exact, iexact, contains, icontains, startswith, istartswith, endswith, iendswith, gt, gte, lt, lte, in, range, isnull"
+    );
+    let (_, _, reason) = query_error(q().filter("username__exact__x", "x"));
+    assert_eq!(reason, "the lookup \"exact\" must end the path, but \"x\" follows it");
+    let (_, _, reason) = query_error(q().filter("groups____name", "x"));
+    assert_eq!(reason, "a path is field names joined by \"__\", with no empty part");
+    let (_, _, reason) = query_error(q().filter("age__contains", 3));
+    assert_eq!(reason, "the lookup contains applies to Text and Bytes columns, and user.age is Int");
+    let (_, _, reason) = query_error(q().filter("avatar__icontains", "x"));
+    assert_eq!(reason, "the lookup icontains applies to Text columns, and user.avatar is Bytes");
+    let (_, _, reason) = query_error(q().filter("age__in", 3));
+    assert_eq!(reason, "the lookup in takes a list");
+    let (_, _, reason) = query_error(q().filter("age", [1, 2]));
+    assert_eq!(reason, "the lookup exact takes one value, not a list");
+    let (_, _, reason) = query_error(q().filter("age__range", [1, 2, 3]));
+    assert_eq!(reason, "the lookup range takes two values, not 3");
+    let (_, _, reason) = query_error(q().filter("age__isnull", 1));
+    assert_eq!(reason, "the lookup isnull takes true or false, not 1");
+    let (_, _, reason) = query_error(q().filter("age__gt", None::<i64>));
+    assert_eq!(reason, "NULL is only compared with exact (meaning isnull); use age__isnull");
+    let (_, _, reason) = query_error(q().filter("age", f.key("rock")));
+    assert_eq!(reason, "a key compares with an id, a foreign key or a relation, and column user.age is none of these");
+    let (_, _, reason) = query_error(q().order_by(&["groups__name"]));
+    assert!(reason.contains("multi-valued; ordering and values follow foreign keys only"), "{reason}");
+    let (_, _, reason) = query_error(q().order_by(&["username__exact"]));
+    assert_eq!(reason, "column user.username (Text) has no field \"exact\"; a path here ends at a column");
+
+    // Wrong value type: a clear TypeMismatch naming the column.
+    let e = q().filter("age", "old").unwrap_err();
+    assert_eq!(e.to_string(), "column user.age holds Int, but \"old\" was given");
+    let e = q().filter("groups__name", 3).unwrap_err();
+    assert_eq!(e.to_string(), "column group.name holds Text, but 3 was given");
+    let e = q().filter("score", 1).unwrap_err();
+    assert!(matches!(e, Error::TypeMismatch { .. }));
+    // A key of the wrong table.
+    let e = q().filter("groups", f.key("jim")).unwrap_err();
+    assert_eq!(e.to_string(), "expected a row of table \"group\", but got \"user\" id 1");
+    // Unknown table; bad values paths.
+    assert!(matches!(tx.query("nope"), Err(Error::UnknownTable { .. })));
+    let e = q().values(&["groups"]).unwrap_err();
+    assert!(matches!(e, Error::Query { .. }));
+    assert!(e.to_string().starts_with("bad query path \"groups\" on table \"user\": "), "{e}");
+}
+
+#[test]
+fn explain_never_scans_for_unique_equality_or_known_keys() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let plan = |q: Query<'_>| q.explain();
+    let p = plan(tx.query("user").unwrap().filter("username", "jim").unwrap());
+    assert!(p.starts_with("probe unique index user.username = \"jim\""), "{p}");
+    let p = plan(tx.query("user").unwrap().filter("id", f.key("jim")).unwrap());
+    assert!(p.starts_with("probe primary key user.id = 1"), "{p}");
+    let p = plan(tx.query("user").unwrap().filter("username__in", ["a", "b"]).unwrap());
+    assert!(p.starts_with("probe unique index user.username in [\"a\", \"b\"]"), "{p}");
+    // A relation to a known key walks back from the key.
+    let p = plan(tx.query("user").unwrap().filter("groups", f.key("rock")).unwrap());
+    assert!(
+        p.starts_with("probe index membership.group_id = 1, walk membership -> user (foreign key membership.user)"),
+        "{p}"
+    );
+    let p = plan(tx.query("user").unwrap().filter("groups__name", "rock").unwrap());
+    assert!(p.starts_with("probe unique index group.name = \"rock\", walk group -> membership"), "{p}");
+    let p = plan(tx.query("user").unwrap().filter("tags", f.key("alpha")).unwrap());
+    assert!(p.starts_with("probe junction user_tags.tag_id"), "{p}");
+    let p = plan(tx.query("user").unwrap().filter("city", f.key("paris")).unwrap());
+    assert!(p.starts_with("probe index user.city_id"), "{p}");
+    let p = plan(tx.query("person").unwrap().filter("friends", f.key("a")).unwrap());
+    assert!(p.starts_with("probe junction person_friends.to_person_id"), "{p}");
+    for q in [
+        tx.query("user").unwrap().filter("username", "jim").unwrap().filter("age__gt", 3).unwrap(),
+        tx.query("user").unwrap().filter("age__gt", 3).unwrap().filter("groups", f.key("rock")).unwrap(),
+        tx.query("group").unwrap().filter("members", f.key("ann")).unwrap(),
+        tx.query("tag").unwrap().filter("user__username", "jim").unwrap(),
+        tx.query("category").unwrap().filter("children", f.key("c1")).unwrap(),
+    ] {
+        let p = q.explain();
+        assert!(!p.contains("scan"), "{p}");
+        assert!(p.starts_with("probe"), "{p}");
+    }
+    // The results agree with the plan's.
+    assert_eq!(users(&tx, "groups", f.key("rock")), s(&["ann", "bob", "jim"]));
+    // Nothing anchored: a scan. Conditions under OR or NOT do not anchor.
+    let p = plan(tx.query("user").unwrap().filter("age__gt", 3).unwrap());
+    assert!(p.starts_with("scan user (4 rows)"), "{p}");
+    let p = plan(tx.query("user").unwrap().filter_q(Q::new("username", "a") | Q::new("age", 1)).unwrap());
+    assert!(p.starts_with("scan"), "{p}");
+    let p = plan(tx.query("user").unwrap().exclude("username", "a").unwrap());
+    assert!(p.starts_with("scan"), "{p}");
+    // The rest of the plan.
+    let p = plan(
+        tx.query("user")
+            .unwrap()
+            .filter("age__gt", 3)
+            .unwrap()
+            .exclude("groups", f.key("rock"))
+            .unwrap()
+            .distinct()
+            .order_by(&["-age"])
+            .unwrap()
+            .offset(1)
+            .limit(2),
+    );
+    assert_eq!(
+        p,
+        "scan user (4 rows)\nfilter age__gt = 3\nexclude groups = 1\ndistinct\norder by -age, id (nulls first ascending)\noffset 1\nlimit 2"
+    );
+}
+
+#[test]
+fn related_manager_queries() {
+    let f = fixture();
+    // A duplicate membership row: jim in rock twice.
+    f.db.write(|tx| {
+        tx.insert("membership", row! { "user" => f.key("jim"), "group" => f.key("rock"), "joined" => 2024 })?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let tx = f.db.begin_read().unwrap();
+    let jim_groups = tx.related(f.key("jim"), "groups").unwrap().query();
+    assert_eq!(jim_groups.count(), 2, "one row per link row");
+    assert_eq!(jim_groups.clone().distinct().count(), 1);
+    let p = jim_groups.explain();
+    assert!(p.starts_with("related user 1.groups: walk its links"), "{p}");
+    // Conditions on the through table read the manager's own link row.
+    let q = jim_groups.clone().filter("membership__joined", 2024).unwrap();
+    assert_eq!(q.count(), 1);
+    let q = jim_groups.clone().filter("membership__invite_reason__isnull", true).unwrap();
+    assert_eq!(q.count(), 1);
+    // ...and on the relation back to the manager's row.
+    let q = jim_groups.clone().filter("members__username", "ann").unwrap();
+    assert_eq!(q.count(), 0, "the link row's member is jim");
+    let q = jim_groups.clone().exclude("membership__joined__gt", 2022).unwrap();
+    assert_eq!(q.count(), 1);
+    // A plain query is not pinned: any membership of the group.
+    let q =
+        tx.query("group").unwrap().filter("members", f.key("jim")).unwrap().filter("members__username", "ann").unwrap();
+    assert_eq!(q.count(), 2);
+
+    // rock's members through the reverse accessor.
+    let rock = tx.related(f.key("rock"), "members").unwrap().query();
+    let q = rock.clone().filter("membership__joined__lt", 2021).unwrap().order_by(&["username"]).unwrap();
+    assert_eq!(q.values_list(&["username"]).unwrap(), vec![vec![Value::from("ann")], vec![Value::from("bob")]]);
+    // A root condition that finds fewer rows than the manager has links
+    // checks each candidate's link instead.
+    let q = rock.clone().filter("username", "bob").unwrap();
+    assert!(q.explain().starts_with("probe unique index user.username = \"bob\", keep rows linked"), "{}", q.explain());
+    assert_eq!(q.ids(), vec![f.key("bob").id()]);
+    let q = rock.clone().filter("username", "jim").unwrap();
+    assert_eq!(q.count(), 2, "both of jim's rock memberships");
+    let q = rock.clone().filter("username", "Zoe").unwrap();
+    assert_eq!(q.count(), 0);
+
+    // Auto-created through and foreign key managers.
+    let alpha = tx.related(f.key("alpha"), "user_set").unwrap().query();
+    assert_eq!(alpha.count(), 2);
+    assert_eq!(alpha.clone().filter("username", "ann").unwrap().count(), 1);
+    let jim_tags = tx.related(f.key("jim"), "tags").unwrap().query().filter("label__startswith", "b").unwrap();
+    assert_eq!(jim_tags.count(), 1);
+    let kids = tx.related(f.key("root"), "children").unwrap().query().order_by(&["-name"]).unwrap();
+    assert_eq!(kids.values_list(&["name"]).unwrap(), vec![vec![Value::from("c2")], vec![Value::from("c1")]]);
+    let kids = tx.related(f.key("root"), "children").unwrap().query().filter("id", f.key("c1")).unwrap();
+    assert_eq!(kids.count(), 1);
+    let friends = tx.related(f.key("a"), "friends").unwrap().query().filter("friends__name", "d").unwrap();
+    assert_eq!(friends.values_list(&["name"]).unwrap(), vec![vec![Value::from("b")]]);
+}
+
+#[test]
+fn traversal_helpers() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let schema = tx.schema();
+    let friends = schema.accessor("person", "friends").unwrap();
+    let name = |k: &Key| tx.get(*k).unwrap().text("name").unwrap().to_owned();
+    let names = |ks: Vec<Key>| -> Vec<String> { ks.iter().map(name).collect() };
+    assert_eq!(names(tx.within_hops(f.key("a"), friends, 1).unwrap()), ["b", "c"]);
+    assert_eq!(names(tx.within_hops(f.key("a"), friends, 2).unwrap()), ["b", "c", "d"]);
+    assert_eq!(names(tx.within_hops(f.key("a"), friends, 9).unwrap()), ["b", "c", "d", "e"]);
+    assert!(tx.within_hops(f.key("a"), friends, 0).unwrap().is_empty());
+    assert!(tx.within_hops(f.key("f"), friends, 3).unwrap().is_empty());
+
+    let follows = schema.accessor("person", "follows").unwrap();
+    let closure = |k: &str, d: usize| -> Vec<(String, usize)> {
+        tx.closure(f.key(k), follows, d).unwrap().iter().map(|(k, d)| (name(k), *d)).collect()
+    };
+    let own = |v: &[(&str, usize)]| -> Vec<(String, usize)> { v.iter().map(|(n, d)| ((*n).to_owned(), *d)).collect() };
+    assert_eq!(closure("a", usize::MAX), own(&[("b", 1), ("c", 2), ("a", 3), ("d", 3)]));
+    assert_eq!(closure("a", 2), own(&[("b", 1), ("c", 2)]));
+    assert_eq!(closure("d", 5), own(&[]));
+    let followers = schema.accessor("person", "followers").unwrap();
+    let up: Vec<String> = tx.closure(f.key("d"), followers, 10).unwrap().iter().map(|(k, _)| name(k)).collect();
+    assert_eq!(up, ["c", "b", "a"]);
+
+    let children = schema.accessor("category", "children").unwrap();
+    let below: Vec<Key> = tx.closure(f.key("root"), children, 10).unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(below.len(), 3);
+
+    let groups = schema.accessor("user", "groups").unwrap();
+    let e = tx.within_hops(f.key("jim"), groups, 2).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "table \"user\": traversals follow a relation from a table to itself, and this accessor leads to \"group\""
+    );
+    assert!(matches!(tx.within_hops(f.key("jim"), friends, 2), Err(Error::WrongTable { .. })));
+    let gone = Key::new(f.key("a").table(), 999);
+    assert!(matches!(tx.closure(gone, friends, 2), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn choices_follow_limit_choices_to_and_writes_are_not_checked() {
+    let f = fixture();
+    {
+        let tx = f.db.begin_read().unwrap();
+        let q = tx.choices("user", "tags").unwrap().order_by(&["label"]).unwrap();
+        assert_eq!(q.values_list(&["label"]).unwrap(), vec![vec![Value::from("alpha")], vec![Value::from("apex")]]);
+        assert!(q.explain().contains("filter (label__startswith = \"a\")"), "{}", q.explain());
+        // No limit: every target row.
+        assert_eq!(tx.choices("user", "groups").unwrap().count(), 4);
+        assert!(matches!(tx.choices("group", "members"), Err(Error::Unsupported { .. })));
+        assert!(matches!(tx.choices("user", "nope"), Err(Error::UnknownAccessor { .. })));
+    }
+    // Like Django, add() does not check limit_choices_to.
+    f.db.write(|tx| tx.related(f.key("Zoe"), "tags")?.add([f.key("beta")])).unwrap();
+    let tx = f.db.begin_read().unwrap();
+    assert!(tx.related(f.key("Zoe"), "tags").unwrap().contains(f.key("beta")));
+}
+
+#[test]
+fn queries_see_a_write_transactions_own_writes() {
+    let f = fixture();
+    let mut tx = f.db.begin_write().unwrap();
+    let eve = tx.insert("user", row! { "username" => "eve", "active" => true }).unwrap();
+    tx.related(eve, "groups").unwrap().add_with([f.key("pop")], row! { "joined" => 2025 }).unwrap();
+    let q = tx.query("user").unwrap().filter("groups__name", "pop").unwrap();
+    assert_eq!(q.keys(), vec![eve]);
+    tx.verify().unwrap();
+}

@@ -1,0 +1,705 @@
+//! Differential test: seeded random data and thousands of random queries,
+//! answered by the engine and by a naive evaluator over plain `Vec`s of
+//! rows read with `scan` (nested loops, no indexes, no planner), compared
+//! as multisets, or exactly when the order is fully determined.
+//!
+//! The naive evaluator implements the documented semantics directly: for
+//! each root row and each filter call, enumerate every binding of the
+//! call's join nodes (the distinct multi-valued path prefixes outside
+//! negations; `NULL` when a node has no rows), and count the bindings for
+//! which the condition holds; a negation holds when its own enumeration
+//! finds none; `exclude` keeps a row when the filter's count is zero; the
+//! result repeats each row by the product of its filter counts.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use junctiondb::{row, Arg, Database, Error, Key, OnDelete, ReadTxn, Schema, Type, Value, Q};
+
+/// SplitMix64: a tiny, good-enough seeded generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())].clone()
+    }
+}
+
+const TEXTS: [&str; 8] = ["a", "ab", "B", "bA", "abc", "", "zz", "Ab"];
+const FLOATS: [f64; 5] = [-1.5, 0.0, 0.5, 2.25, 7.0];
+const BYTES: [&[u8]; 5] = [&[], &[1], &[1, 2], &[2], &[2, 1, 3]];
+
+fn schema() -> Schema {
+    Schema::builder()
+        .table("city", |t| {
+            t.column("name", Type::Text).indexed();
+        })
+        .table("group", |t| {
+            t.column("title", Type::Text);
+            t.column("rank", Type::Int).nullable().indexed();
+        })
+        .table("tag", |t| {
+            t.column("label", Type::Text).unique();
+        })
+        .table("user", |t| {
+            t.column("name", Type::Text).unique();
+            t.column("age", Type::Int).nullable();
+            t.column("score", Type::Float).nullable();
+            t.column("flag", Type::Bool);
+            t.column("blob", Type::Bytes).nullable();
+            t.foreign_key("city", "city").nullable().on_delete(OnDelete::SetNull);
+            t.many_to_many("groups", "group").through("membership").related_name("members");
+            t.many_to_many("tags", "tag");
+            t.many_to_many("friends", "self");
+        })
+        .table("membership", |t| {
+            t.foreign_key("user", "user");
+            t.foreign_key("group", "group");
+            t.column("note", Type::Text).nullable();
+            t.column("year", Type::Int);
+        })
+        .build()
+        .expect("schema builds")
+}
+
+/// `v`, or `None` one time in five.
+fn maybe<T>(v: T, rng: &mut Rng) -> Option<T> {
+    (!rng.chance(20)).then_some(v)
+}
+
+fn load(rng: &mut Rng) -> Database {
+    let db = Database::new(schema());
+    db.write(|tx| {
+        let cities: Vec<Key> = ["Paris", "paris", "Rome"]
+            .iter()
+            .map(|n| tx.insert("city", row! { "name" => *n }))
+            .collect::<Result<_, _>>()?;
+        let groups: Vec<Key> = (0..5)
+            .map(|_| {
+                let title = rng.pick(&TEXTS);
+                let rank = maybe(rng.below(3) as i64, rng);
+                tx.insert("group", row! { "title" => title, "rank" => rank })
+            })
+            .collect::<Result<_, _>>()?;
+        let tags: Vec<Key> = ["a", "ab", "B", "zz"]
+            .iter()
+            .map(|l| tx.insert("tag", row! { "label" => *l }))
+            .collect::<Result<_, _>>()?;
+        let n_users = 9 + rng.below(5);
+        let mut users = Vec::new();
+        let insert_user = |tx: &mut junctiondb::WriteTxn<'_>, rng: &mut Rng, i: usize| -> Result<Key, Error> {
+            let name = format!("{}{i}", rng.pick(&TEXTS));
+            let age = maybe(rng.below(5) as i64, rng);
+            let score = maybe(rng.pick(&FLOATS), rng);
+            let blob = maybe(rng.pick(&BYTES).to_vec(), rng);
+            let city = maybe(rng.pick(&cities).id(), rng);
+            let flag = rng.chance(50);
+            tx.insert(
+                "user",
+                row! { "name" => name, "age" => age, "score" => score, "flag" => flag, "blob" => blob, "city" => city },
+            )
+        };
+        for i in 0..n_users {
+            users.push(insert_user(tx, rng, i)?);
+        }
+        for &u in &users {
+            for _ in 0..rng.below(4) {
+                let g = rng.pick(&groups);
+                let note = maybe(rng.pick(&TEXTS), rng);
+                let year = 2018 + rng.below(6) as i64;
+                tx.insert("membership", row! { "user" => u, "group" => g, "note" => note, "year" => year })?;
+            }
+            for _ in 0..rng.below(3) {
+                let t = rng.pick(&tags);
+                tx.related(u, "tags")?.add([t])?;
+            }
+            if rng.chance(60) {
+                let f = rng.pick(&users);
+                tx.related(u, "friends")?.add([f])?;
+            }
+        }
+        // Free some slots and reuse them, so ids and slots part ways.
+        for _ in 0..2 {
+            let i = rng.below(users.len());
+            let u = users.swap_remove(i);
+            tx.delete(u)?;
+        }
+        for i in 0..2 {
+            let u = insert_user(tx, rng, 100 + i)?;
+            if rng.chance(70) {
+                let g = rng.pick(&groups);
+                tx.insert("membership", row! { "user" => u, "group" => g, "year" => 2020 })?;
+            }
+        }
+        if rng.chance(50) {
+            tx.delete(rng.pick(&groups))?;
+        }
+        Ok::<_, Error>(())
+    })
+    .expect("data loads");
+    db
+}
+
+// ---------------------------------------------------------------- model
+
+#[derive(Clone, Debug)]
+struct MRow {
+    id: i64,
+    cells: HashMap<String, Value>,
+}
+
+/// The database as plain vectors of rows.
+struct Model {
+    tables: HashMap<&'static str, Vec<MRow>>,
+}
+
+const TABLES: [&str; 7] = ["city", "group", "tag", "user", "membership", "user_tags", "user_friends"];
+
+impl Model {
+    fn read(tx: &ReadTxn<'_>) -> Model {
+        let mut tables = HashMap::new();
+        for t in TABLES {
+            let rows = tx
+                .scan(t)
+                .unwrap()
+                .map(|r| MRow {
+                    id: r.id(),
+                    cells: r.to_row().iter().map(|(n, v)| (n.to_owned(), v.clone())).collect(),
+                })
+                .collect();
+            tables.insert(t, rows);
+        }
+        Model { tables }
+    }
+
+    fn rows(&self, t: &str) -> &[MRow] {
+        &self.tables[t]
+    }
+
+    fn by_id(&self, t: &str, id: &Value) -> Option<&MRow> {
+        let id = id.as_int()?;
+        self.rows(t).iter().find(|r| r.id == id)
+    }
+}
+
+/// A hop as the model walks it: linear scans.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum NHop {
+    /// Read `column` (an id of `to`) and fetch that row.
+    Fk { column: &'static str, to: &'static str },
+    /// Rows of `table` whose `column` holds this row's id.
+    Rev { table: &'static str, column: &'static str },
+}
+
+impl NHop {
+    fn multi(self) -> bool {
+        matches!(self, NHop::Rev { .. })
+    }
+
+    fn walk<'m>(self, m: &'m Model, from: &MRow) -> Vec<&'m MRow> {
+        match self {
+            NHop::Fk { column, to } => m.by_id(to, &from.cells[column]).into_iter().collect(),
+            NHop::Rev { table, column } => {
+                m.rows(table).iter().filter(|r| r.cells[column] == Value::Int(from.id)).collect()
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Text,
+    Int,
+    Float,
+    Bool,
+    Bytes,
+    /// An id column referring to rows of a table.
+    Ref(&'static str),
+}
+
+struct PathSpec {
+    path: &'static str,
+    hops: Vec<NHop>,
+    column: &'static str,
+    kind: Kind,
+}
+
+const M_USER: NHop = NHop::Rev { table: "membership", column: "user_id" };
+const M_GROUP: NHop = NHop::Rev { table: "membership", column: "group_id" };
+const TO_GROUP: NHop = NHop::Fk { column: "group_id", to: "group" };
+const TO_USER: NHop = NHop::Fk { column: "user_id", to: "user" };
+const TAG_LINKS: NHop = NHop::Rev { table: "user_tags", column: "user_id" };
+const TO_TAG: NHop = NHop::Fk { column: "tag_id", to: "tag" };
+const FRIEND_LINKS: NHop = NHop::Rev { table: "user_friends", column: "from_user_id" };
+const TO_FRIEND: NHop = NHop::Fk { column: "to_user_id", to: "user" };
+const TO_CITY: NHop = NHop::Fk { column: "city_id", to: "city" };
+const CITY_USERS: NHop = NHop::Rev { table: "user", column: "city_id" };
+
+fn spec(path: &'static str, hops: &[NHop], column: &'static str, kind: Kind) -> PathSpec {
+    PathSpec { path, hops: hops.to_vec(), column, kind }
+}
+
+fn user_paths() -> Vec<PathSpec> {
+    vec![
+        spec("id", &[], "id", Kind::Ref("user")),
+        spec("name", &[], "name", Kind::Text),
+        spec("age", &[], "age", Kind::Int),
+        spec("score", &[], "score", Kind::Float),
+        spec("flag", &[], "flag", Kind::Bool),
+        spec("blob", &[], "blob", Kind::Bytes),
+        spec("city", &[], "city_id", Kind::Ref("city")),
+        spec("city__name", &[TO_CITY], "name", Kind::Text),
+        spec("city__user__age", &[TO_CITY, CITY_USERS], "age", Kind::Int),
+        spec("groups", &[M_USER], "group_id", Kind::Ref("group")),
+        spec("groups__title", &[M_USER, TO_GROUP], "title", Kind::Text),
+        spec("groups__rank", &[M_USER, TO_GROUP], "rank", Kind::Int),
+        spec("membership__note", &[M_USER], "note", Kind::Text),
+        spec("membership__year", &[M_USER], "year", Kind::Int),
+        spec("membership__group__title", &[M_USER, TO_GROUP], "title", Kind::Text),
+        spec("groups__members__name", &[M_USER, TO_GROUP, M_GROUP, TO_USER], "name", Kind::Text),
+        spec("tags", &[TAG_LINKS], "tag_id", Kind::Ref("tag")),
+        spec("tags__label", &[TAG_LINKS, TO_TAG], "label", Kind::Text),
+        spec("friends", &[FRIEND_LINKS], "to_user_id", Kind::Ref("user")),
+        spec("friends__age", &[FRIEND_LINKS, TO_FRIEND], "age", Kind::Int),
+        spec("friends__tags__label", &[FRIEND_LINKS, TO_FRIEND, TAG_LINKS, TO_TAG], "label", Kind::Text),
+    ]
+}
+
+fn group_paths() -> Vec<PathSpec> {
+    vec![
+        spec("id", &[], "id", Kind::Ref("group")),
+        spec("title", &[], "title", Kind::Text),
+        spec("rank", &[], "rank", Kind::Int),
+        spec("members", &[M_GROUP], "user_id", Kind::Ref("user")),
+        spec("members__name", &[M_GROUP, TO_USER], "name", Kind::Text),
+        spec("members__age", &[M_GROUP, TO_USER], "age", Kind::Int),
+        spec("membership__year", &[M_GROUP], "year", Kind::Int),
+        spec("members__city__name", &[M_GROUP, TO_USER, TO_CITY], "name", Kind::Text),
+        spec("members__tags__label", &[M_GROUP, TO_USER, TAG_LINKS, TO_TAG], "label", Kind::Text),
+    ]
+}
+
+/// Single-valued paths for ordering.
+fn order_paths(root: &str) -> Vec<PathSpec> {
+    if root == "user" {
+        vec![
+            spec("name", &[], "name", Kind::Text),
+            spec("age", &[], "age", Kind::Int),
+            spec("score", &[], "score", Kind::Float),
+            spec("flag", &[], "flag", Kind::Bool),
+            spec("blob", &[], "blob", Kind::Bytes),
+            spec("city__name", &[TO_CITY], "name", Kind::Text),
+        ]
+    } else {
+        vec![spec("title", &[], "title", Kind::Text), spec("rank", &[], "rank", Kind::Int)]
+    }
+}
+
+// ------------------------------------------------------------ generator
+
+#[derive(Clone, Debug)]
+enum NLookup {
+    Exact(Value),
+    IsNull(bool),
+    IExact(String),
+    Contains(Value, bool),
+    Starts(Value, bool),
+    Ends(Value, bool),
+    Cmp(Ordering, bool, Value),
+    In(Vec<Value>),
+    Range(Value, Value),
+}
+
+#[derive(Clone, Debug)]
+enum NCond {
+    Leaf(usize, NLookup),
+    And(Vec<NCond>),
+    Or(Vec<NCond>),
+    Not(Box<NCond>),
+}
+
+fn random_value(rng: &mut Rng, kind: Kind, m: &Model) -> Value {
+    match kind {
+        Kind::Text => Value::from(rng.pick(&TEXTS)),
+        Kind::Int => Value::Int(if rng.chance(30) { 2018 + rng.below(6) as i64 } else { rng.below(5) as i64 }),
+        Kind::Float => Value::Float(rng.pick(&FLOATS)),
+        Kind::Bool => Value::Bool(rng.chance(50)),
+        Kind::Bytes => Value::Bytes(rng.pick(&BYTES).to_vec()),
+        Kind::Ref(t) => {
+            let rows = m.rows(t);
+            if rows.is_empty() || rng.chance(10) {
+                Value::Int(999)
+            } else {
+                Value::Int(rows[rng.below(rows.len())].id)
+            }
+        }
+    }
+}
+
+/// A random lookup for a column of `kind`, as the engine's `(suffix, Arg)`
+/// and the model's lookup.
+fn random_lookup(rng: &mut Rng, kind: Kind, m: &Model, table_of_ref: &dyn Fn(&str) -> Key) -> (String, Arg, NLookup) {
+    let v = random_value(rng, kind, m);
+    let arg_of = |v: &Value| -> Arg {
+        match (kind, v) {
+            (Kind::Ref(t), Value::Int(id)) if id % 2 == 0 => Arg::Key(Key::new(table_of_ref(t).table(), *id)),
+            _ => Arg::Value(v.clone()),
+        }
+    };
+    let text_like = matches!(kind, Kind::Text | Kind::Bytes);
+    let mut options = vec!["exact", "isnull", "in", "gt", "gte", "lt", "lte", "range", "null"];
+    if text_like {
+        options.extend(["contains", "startswith", "endswith"]);
+    }
+    if kind == Kind::Text {
+        options.extend(["iexact", "icontains", "istartswith", "iendswith"]);
+    }
+    let op = rng.pick(&options);
+    let fold = |v: &Value| Value::from(v.as_text().map(str::to_lowercase).unwrap_or_default());
+    match op {
+        "exact" => (String::new(), arg_of(&v), NLookup::Exact(v)),
+        "null" => (String::new(), Arg::Value(Value::Null), NLookup::IsNull(true)),
+        "isnull" => {
+            let b = rng.chance(50);
+            ("__isnull".into(), Arg::from(b), NLookup::IsNull(b))
+        }
+        "in" => {
+            let vs: Vec<Value> = (0..rng.below(4)).map(|_| random_value(rng, kind, m)).collect();
+            ("__in".into(), Arg::List(vs.iter().map(arg_of).collect()), NLookup::In(vs))
+        }
+        "range" => {
+            let w = random_value(rng, kind, m);
+            ("__range".into(), Arg::List(vec![arg_of(&v), arg_of(&w)]), NLookup::Range(v, w))
+        }
+        "gt" | "gte" | "lt" | "lte" => {
+            let ord = if op.starts_with('g') { Ordering::Greater } else { Ordering::Less };
+            (format!("__{op}"), arg_of(&v), NLookup::Cmp(ord, op.ends_with('e'), v))
+        }
+        "iexact" => ("__iexact".into(), arg_of(&v), NLookup::IExact(v.as_text().unwrap().to_lowercase())),
+        "contains" => ("__contains".into(), arg_of(&v), NLookup::Contains(v, false)),
+        "startswith" => ("__startswith".into(), arg_of(&v), NLookup::Starts(v, false)),
+        "endswith" => ("__endswith".into(), arg_of(&v), NLookup::Ends(v, false)),
+        "icontains" => ("__icontains".into(), arg_of(&v), NLookup::Contains(fold(&v), true)),
+        "istartswith" => ("__istartswith".into(), arg_of(&v), NLookup::Starts(fold(&v), true)),
+        "iendswith" => ("__iendswith".into(), arg_of(&v), NLookup::Ends(fold(&v), true)),
+        _ => unreachable!(),
+    }
+}
+
+fn random_cond(rng: &mut Rng, paths: &[PathSpec], m: &Model, depth: usize, refs: &dyn Fn(&str) -> Key) -> (Q, NCond) {
+    let roll = rng.below(10);
+    if depth == 0 || roll < 5 {
+        let p = rng.below(paths.len());
+        let (suffix, arg, look) = random_lookup(rng, paths[p].kind, m, refs);
+        return (Q::new(format!("{}{suffix}", paths[p].path), arg), NCond::Leaf(p, look));
+    }
+    if roll == 9 {
+        let (q, n) = random_cond(rng, paths, m, depth - 1, refs);
+        return (!q, NCond::Not(Box::new(n)));
+    }
+    let k = 1 + rng.below(3);
+    let parts: Vec<(Q, NCond)> = (0..k).map(|_| random_cond(rng, paths, m, depth - 1, refs)).collect();
+    let (qs, ns): (Vec<Q>, Vec<NCond>) = parts.into_iter().unzip();
+    if roll < 7 {
+        (Q::all(qs), NCond::And(ns))
+    } else {
+        (Q::any(qs), NCond::Or(ns))
+    }
+}
+
+// ------------------------------------------------------------ evaluator
+
+fn cmp_model(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(y).unwrap(),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::Bytes(x), Value::Bytes(y)) => x.cmp(y),
+        _ => panic!("compared {a:?} with {b:?}"),
+    }
+}
+
+fn test_model(look: &NLookup, v: &Value) -> bool {
+    if let NLookup::IsNull(b) = look {
+        return v.is_null() == *b;
+    }
+    if v.is_null() {
+        return false;
+    }
+    let lower = || v.as_text().map(str::to_lowercase).unwrap_or_default();
+    let text = |needle: &Value, ci: bool, f: &dyn Fn(&[u8], &[u8]) -> bool| -> bool {
+        match (v, needle) {
+            (Value::Text(_), Value::Text(n)) if ci => f(lower().as_bytes(), n.as_bytes()),
+            (Value::Text(s), Value::Text(n)) => f(s.as_bytes(), n.as_bytes()),
+            (Value::Bytes(s), Value::Bytes(n)) => f(s, n),
+            _ => false,
+        }
+    };
+    match look {
+        NLookup::Exact(x) => cmp_model(v, x) == Ordering::Equal,
+        NLookup::IExact(x) => lower() == *x,
+        NLookup::Contains(n, ci) => text(n, *ci, &|h, n| n.is_empty() || h.windows(n.len()).any(|w| w == n)),
+        NLookup::Starts(n, ci) => text(n, *ci, &|h, n| h.starts_with(n)),
+        NLookup::Ends(n, ci) => text(n, *ci, &|h, n| h.ends_with(n)),
+        NLookup::Cmp(ord, eq, x) => {
+            let c = cmp_model(v, x);
+            c == *ord || (*eq && c == Ordering::Equal)
+        }
+        NLookup::In(xs) => xs.iter().any(|x| cmp_model(v, x) == Ordering::Equal),
+        NLookup::Range(lo, hi) => cmp_model(v, lo) != Ordering::Less && cmp_model(v, hi) != Ordering::Greater,
+        NLookup::IsNull(_) => unreachable!(),
+    }
+}
+
+struct Naive<'m> {
+    m: &'m Model,
+    paths: &'m [PathSpec],
+}
+
+/// A node: the path prefix (up to and including a multi-valued hop).
+type Prefix = Vec<NHop>;
+
+impl<'m> Naive<'m> {
+    fn positive_leaves(c: &NCond, out: &mut Vec<usize>) {
+        match c {
+            NCond::Leaf(p, _) => out.push(*p),
+            NCond::And(v) | NCond::Or(v) => v.iter().for_each(|c| Self::positive_leaves(c, out)),
+            NCond::Not(_) => {}
+        }
+    }
+
+    /// The longest multi-valued prefix of a path.
+    fn node_of(hops: &[NHop]) -> Prefix {
+        let end = hops.iter().rposition(|h| h.multi()).map_or(0, |i| i + 1);
+        hops[..end].to_vec()
+    }
+
+    /// Number of satisfying bindings of `cond`'s scope for `root`.
+    fn count(&self, cond: &NCond, root: &'m MRow) -> u64 {
+        let mut leaves = Vec::new();
+        Self::positive_leaves(cond, &mut leaves);
+        let mut nodes: Vec<Prefix> = Vec::new();
+        for &p in &leaves {
+            let hops = &self.paths[p].hops;
+            for (i, h) in hops.iter().enumerate() {
+                if h.multi() && !nodes.contains(&hops[..=i].to_vec()) {
+                    nodes.push(hops[..=i].to_vec());
+                }
+            }
+        }
+        nodes.sort_by_key(Vec::len);
+        let mut bound: Vec<(Prefix, Option<&'m MRow>)> = vec![(Vec::new(), Some(root))];
+        self.enumerate(cond, &nodes, 0, &mut bound)
+    }
+
+    fn enumerate(&self, cond: &NCond, nodes: &[Prefix], i: usize, bound: &mut Vec<(Prefix, Option<&'m MRow>)>) -> u64 {
+        if i == nodes.len() {
+            return u64::from(self.eval(cond, bound));
+        }
+        let node = &nodes[i];
+        // The parent: the longest bound prefix of this node.
+        let (plen, parent) = bound
+            .iter()
+            .filter(|(p, _)| p.len() < node.len() && node.starts_with(p))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(p, r)| (p.len(), *r))
+            .unwrap();
+        let mut rows: Vec<Option<&MRow>> = match parent {
+            None => vec![],
+            Some(r) => {
+                let mut at = vec![r];
+                for h in &node[plen..] {
+                    at = at.into_iter().flat_map(|r| h.walk(self.m, r)).collect();
+                }
+                at.into_iter().map(Some).collect()
+            }
+        };
+        if rows.is_empty() {
+            rows.push(None);
+        }
+        let mut total = 0;
+        for r in rows {
+            bound.push((node.clone(), r));
+            total += self.enumerate(cond, nodes, i + 1, bound);
+            bound.pop();
+        }
+        total
+    }
+
+    fn eval(&self, cond: &NCond, bound: &[(Prefix, Option<&'m MRow>)]) -> bool {
+        match cond {
+            NCond::Leaf(p, look) => {
+                let spec = &self.paths[*p];
+                let node = Self::node_of(&spec.hops);
+                let mut row = bound.iter().find(|(pre, _)| *pre == node).unwrap().1;
+                for h in &spec.hops[node.len()..] {
+                    row = row.and_then(|r| h.walk(self.m, r).first().copied());
+                }
+                let v = row.map_or(Value::Null, |r| r.cells[spec.column].clone());
+                test_model(look, &v)
+            }
+            NCond::And(v) => v.iter().all(|c| self.eval(c, bound)),
+            NCond::Or(v) => v.iter().any(|c| self.eval(c, bound)),
+            NCond::Not(inner) => self.count(inner, bound[0].1.unwrap()) == 0,
+        }
+    }
+}
+
+// ----------------------------------------------------------------- test
+
+#[derive(Debug)]
+struct Stats {
+    queries: usize,
+    nonempty: usize,
+    ordered: usize,
+    /// Queries whose plan starts from an index probe (walks included).
+    probed: usize,
+    walked: usize,
+}
+
+fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
+    let mut rng = Rng(seed);
+    let db = load(&mut rng);
+    let tx = db.begin_read().unwrap();
+    tx.verify().unwrap();
+    let m = Model::read(&tx);
+    let schema = tx.schema();
+    let refs = |t: &str| Key::new(schema.table(t).unwrap(), 0);
+    let user_specs = user_paths();
+    let group_specs = group_paths();
+    for _ in 0..queries {
+        let root = if rng.chance(75) { "user" } else { "group" };
+        let paths: &[PathSpec] = if root == "user" { &user_specs } else { &group_specs };
+        let naive = Naive { m: &m, paths };
+        let mut q = tx.query(root).unwrap();
+        let mut filters: Vec<(NCond, bool)> = Vec::new();
+        let mut text = String::new();
+        for _ in 0..1 + rng.below(3) {
+            let exclude = rng.chance(25);
+            let (cq, nc) = if rng.chance(40) {
+                // Several leaves in one call.
+                let k = 2 + rng.below(2);
+                let parts: Vec<(Q, NCond)> = (0..k).map(|_| random_cond(&mut rng, paths, &m, 0, &refs)).collect();
+                let (qs, ns): (Vec<Q>, Vec<NCond>) = parts.into_iter().unzip();
+                (Q::all(qs), NCond::And(ns))
+            } else {
+                random_cond(&mut rng, paths, &m, 2, &refs)
+            };
+            text.push_str(&format!("{} {cq}; ", if exclude { "exclude" } else { "filter" }));
+            q = if exclude { q.exclude_q(cq) } else { q.filter_q(cq) }.unwrap_or_else(|e| panic!("{text}: {e}"));
+            filters.push((nc, exclude));
+        }
+        let distinct = rng.chance(25);
+        if distinct {
+            q = q.distinct();
+        }
+        let order_specs = order_paths(root);
+        let mut order: Vec<(usize, bool)> = Vec::new();
+        if rng.chance(50) {
+            for _ in 0..1 + rng.below(2) {
+                order.push((rng.below(order_specs.len()), rng.chance(50)));
+            }
+            let keys: Vec<String> =
+                order.iter().map(|&(i, d)| format!("{}{}", if d { "-" } else { "" }, order_specs[i].path)).collect();
+            q = q.order_by(&keys).unwrap();
+        }
+        let paging = !order.is_empty() && rng.chance(40);
+        let (offset, limit) = (rng.below(4), rng.below(6));
+        if paging {
+            q = q.offset(offset).limit(limit);
+        }
+
+        // The model's answer.
+        let mut expected: Vec<&MRow> = Vec::new();
+        for r in m.rows(root) {
+            let mut mult = 1u64;
+            for (nc, exclude) in &filters {
+                let c = naive.count(nc, r);
+                mult *= if *exclude { u64::from(c == 0) } else { c };
+            }
+            let mult = if distinct { mult.min(1) } else { mult };
+            expected.extend(std::iter::repeat_n(r, mult as usize));
+        }
+        let ord_value = |r: &MRow, i: usize| -> Value {
+            let spec = &order_specs[i];
+            let mut row = Some(r);
+            for h in &spec.hops {
+                row = row.and_then(|x| h.walk(&m, x).first().copied());
+            }
+            row.map_or(Value::Null, |x| x.cells[spec.column].clone())
+        };
+        let ctx = || {
+            format!("seed {seed}, {root}: {text}order {order:?}, paging {paging} ({offset}, {limit})\n{}", q.explain())
+        };
+        let got = q.ids();
+        assert_eq!(q.count(), got.len(), "{}", ctx());
+        assert_eq!(q.exists(), !got.is_empty(), "{}", ctx());
+        if order.is_empty() {
+            let mut want: Vec<i64> = expected.iter().map(|r| r.id).collect();
+            want.sort_unstable();
+            let mut got = got;
+            got.sort_unstable();
+            assert_eq!(got, want, "{}", ctx());
+        } else {
+            expected.sort_by(|a, b| {
+                for &(i, desc) in &order {
+                    let c = cmp_model(&ord_value(a, i), &ord_value(b, i));
+                    let c = if desc { c.reverse() } else { c };
+                    if c != Ordering::Equal {
+                        return c;
+                    }
+                }
+                a.id.cmp(&b.id)
+            });
+            let mut want: Vec<i64> = expected.iter().map(|r| r.id).collect();
+            if paging {
+                want = want.into_iter().skip(offset).take(limit).collect();
+            }
+            assert_eq!(got, want, "{}", ctx());
+            stats.ordered += 1;
+        }
+        if !expected.is_empty() {
+            stats.nonempty += 1;
+        }
+        let plan = q.explain();
+        stats.probed += usize::from(plan.starts_with("probe"));
+        stats.walked += usize::from(plan.starts_with("probe") && plan.lines().next().unwrap().contains(", walk"));
+        stats.queries += 1;
+    }
+}
+
+#[test]
+fn engine_matches_naive_evaluator() {
+    let mut stats = Stats { queries: 0, nonempty: 0, ordered: 0, probed: 0, walked: 0 };
+    for seed in 0..40 {
+        run_seed(0x5EED_0000 + seed, 100, &mut stats);
+    }
+    assert_eq!(stats.queries, 4000);
+    // The generator must produce interesting queries, not only empty ones.
+    assert!(stats.nonempty > stats.queries / 4, "{stats:?}");
+    assert!(stats.ordered > stats.queries / 3, "{stats:?}");
+    // ...and the planner's index paths, not only scans.
+    assert!(stats.probed > stats.queries / 10, "{stats:?}");
+    assert!(stats.walked > stats.queries / 20, "{stats:?}");
+    println!("{stats:?}");
+}
