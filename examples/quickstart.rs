@@ -3,7 +3,7 @@
 //! symmetrical `friends` relation. Run with
 //! `cargo run --release --example quickstart`.
 
-use junctiondb::{row, Database, OnDelete, Schema, Type};
+use junctiondb::{row, Arg, Database, OnDelete, Schema, Type};
 
 fn main() -> Result<(), junctiondb::Error> {
     let schema = Schema::builder()
@@ -90,6 +90,41 @@ fn main() -> Result<(), junctiondb::Error> {
     db.read(|tx| {
         println!("memberships left: {}", tx.count("membership")?);
         tx.verify().expect("invariants hold");
+        Ok::<_, junctiondb::Error>(())
+    })?;
+
+    // Queries across relations (docs/queries.md). A new "rock" first: the
+    // old one was deleted above.
+    db.write(|tx| {
+        let jim = tx.find_by("user", "username", "jim")?[0].key();
+        let bob = tx.find_by("user", "username", "bob")?[0].key();
+        let rock = tx.insert("group", row! { "name" => "rock" })?;
+        tx.related(jim, "groups")?
+            .add_with([rock], row! { "invite_reason" => "needed a drummer", "joined" => 2021 })?;
+        tx.related(bob, "groups")?.add_with([rock], row! { "joined" => 2023 })?;
+        Ok::<_, junctiondb::Error>(())
+    })?;
+    db.read(|tx| {
+        let usernames = |q: junctiondb::Query<'_>| -> Vec<String> {
+            q.rows().iter().filter_map(|r| r.text("username").map(str::to_owned)).collect()
+        };
+        // 1. Usernames of the members of the group named rock.
+        let rock = tx.query("user")?.filter("groups__name", "rock")?.order_by(&["username"])?;
+        println!("members of rock: {:?}", usernames(rock.clone()));
+        println!("  plan: {}", rock.explain().lines().next().unwrap_or_default());
+        // 2. Joined after 2020 with an invite reason: both conditions on the
+        //    same membership row (one filter call).
+        let recent = tx.query("user")?.filter_all([
+            ("membership__joined__gt", Arg::from(2020)),
+            ("membership__invite_reason__isnull", Arg::from(false)),
+        ])?;
+        println!("joined after 2020 with an invite reason: {:?}", usernames(recent));
+        // 3. Friends of friends: the distinct people within two hops.
+        let bea = tx.query("person")?.filter("name", "Bea")?.first().map(|r| r.key()).expect("Bea exists");
+        let friends = tx.schema().accessor("person", "friends").expect("declared above");
+        let near: Vec<&str> =
+            tx.within_hops(bea, friends, 2)?.into_iter().filter_map(|k| tx.get(k)?.text("name")).collect();
+        println!("Bea's friends and friends of friends: {near:?}");
         Ok::<_, junctiondb::Error>(())
     })?;
     Ok(())
