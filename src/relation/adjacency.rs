@@ -9,16 +9,16 @@
 //! its place has its mirror's `back` fixed.
 //!
 //! Finding a neighbour by value is a linear scan while the list is short.
-//! Past [`PROMOTE_AT`] entries the list also keeps a hash table of its
-//! positions (hashed by the node stored at each position, so no second copy
-//! of the node), making `find` O(1) at any degree; it is dropped again
-//! below `PROMOTE_AT / 2`, so a list at the threshold does not flip.
-//!
-//! Threshold, measured with `cargo bench --bench bench -- adjacency`
-//! (2-core x86_64 VM, see `docs/design.md`): a miss scan of 64 entries
-//! costs about as much as one hash probe; below that the scan wins, above
-//! it the probe does, and promoting at 64 adds no memory for the typical
-//! degree of the peers workloads.
+//! A list longer than [`PROMOTE_AT`] keeps a hash table of its positions
+//! (hashed by the node stored at each position, so no second copy of the
+//! node), making `find` O(1) at any degree. The table is built lazily, the
+//! first time a write has to search the list while it is long
+//! ([`Adj::promote_if_long`]): the junction always searches the *shorter*
+//! of the two lists of a pair and removes by position, so the long list of
+//! a hub (or of every group in a users/groups relation) is normally never
+//! searched and never pays the table's memory or its upkeep on `push`. It
+//! is dropped again below `PROMOTE_AT / 2`, so a list at the threshold does
+//! not flip. See `docs/design.md` for the measurements behind the numbers.
 
 use smallvec::SmallVec;
 
@@ -106,10 +106,17 @@ impl<P: Copy> Adj<P> {
                 let list = &self.list;
                 index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(list[p as usize].node));
             }
-            None if self.list.len() > PROMOTE_AT => self.promote(),
             None => {}
         }
         pos
+    }
+
+    /// Builds the hash index if the list is long and has none. Called by
+    /// writes before they search the list. O(len) once, then O(1).
+    pub(crate) fn promote_if_long(&mut self) {
+        if self.index.is_none() && self.list.len() > PROMOTE_AT {
+            self.promote();
+        }
     }
 
     /// Removes the entry at `pos` by moving the last entry into its place.
@@ -161,7 +168,6 @@ impl<P: Copy> Adj<P> {
                 }
                 index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(list[p as usize].node));
             }
-            None if self.list.len() > PROMOTE_AT => self.promote(),
             None => {}
         }
         Some(displaced)
@@ -179,11 +185,7 @@ impl<P: Copy> Adj<P> {
     /// Checks that the hash index (if any) holds exactly the positions.
     pub(crate) fn verify_index(&self) -> Result<(), String> {
         let Some(index) = &self.index else {
-            return if self.list.len() > PROMOTE_AT {
-                Err(format!("list of {} entries has no index", self.list.len()))
-            } else {
-                Ok(())
-            };
+            return Ok(());
         };
         if index.len() != self.list.len() {
             return Err(format!("index holds {} positions for {} entries", index.len(), self.list.len()));
@@ -211,7 +213,10 @@ mod tests {
         for n in 0..=PROMOTE_AT as u32 {
             a.push(e(n));
         }
+        assert!(!a.is_indexed(), "promotion is lazy");
+        a.promote_if_long();
         assert!(a.is_indexed());
+        a.push(e(1000));
         a.verify_index().unwrap();
         assert_eq!(a.find(7), Some(7));
         while a.len() >= PROMOTE_AT / 2 {
@@ -229,6 +234,7 @@ mod tests {
                 for n in 0..len {
                     a.push(e(n * 10));
                 }
+                a.promote_if_long();
                 let before = a.entries().to_vec();
                 let (removed, _) = a.swap_remove(pos);
                 a.insert_at(pos, removed);
@@ -248,6 +254,8 @@ mod tests {
         for n in 0..100 {
             a.push(Entry { node: 100 + n, back: 0, payload: 9u32 });
         }
+        a.promote_if_long();
+        assert!(a.is_indexed());
         assert_eq!(a.find_all(1).len(), 3);
         assert_eq!(a.find_all(4).len(), 0);
     }

@@ -90,6 +90,19 @@ impl<P: Copy> Junction<P> {
         }
     }
 
+    /// `find` for a write: the list it searches builds its hash index
+    /// first if it is long, so repeated writes on two high-degree rows stay
+    /// O(1). O(1) expected, amortized.
+    pub(crate) fn find_for_write(&mut self, source: u32, target: u32) -> Option<u32> {
+        let (f, r) = (self.fwd.get(source as usize)?, self.rev.get(target as usize)?);
+        if f.len() <= r.len() || f.is_indexed() {
+            self.fwd[source as usize].promote_if_long();
+        } else {
+            self.rev[target as usize].promote_if_long();
+        }
+        self.find(source, target)
+    }
+
     /// Every position in `fwd[source]` of the pair `(source, target)`.
     /// O(1 + matches) expected.
     pub(crate) fn find_all(&self, source: u32, target: u32) -> SmallVec<[u32; 2]> {
@@ -225,14 +238,16 @@ impl Links {
         both!(self, j => if forward { j.targets(slot).len() } else { j.sources(slot).len() })
     }
 
-    /// Whether the pair is linked. O(1) expected.
+    /// Whether the pair is linked. O(min(degrees, PROMOTE_AT)) without an
+    /// index on the shorter list, O(1) expected with one.
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
         both!(self, j => j.find(source, target).is_some())
     }
 
-    /// The number of through rows for the pair. O(1 + matches) expected.
-    pub(crate) fn count_pair(&self, source: u32, target: u32) -> usize {
-        both!(self, j => j.find_all(source, target).len())
+    /// `find` for writes (see [`Junction::find_for_write`]): a position in
+    /// `fwd[source]` of the pair. O(1) expected, amortized.
+    pub(crate) fn find_for_write(&mut self, source: u32, target: u32) -> Option<u32> {
+        both!(self, j => j.find_for_write(source, target))
     }
 
     pub(crate) fn verify(&self) -> Result<(), String> {
@@ -307,5 +322,27 @@ mod tests {
         j.verify().unwrap();
         assert!(j.find(5_000, 0).is_none());
         assert_eq!(j.sources(0).len(), 9_999);
+        assert!(!j.rev[0].is_indexed(), "the long side of a pair is never searched");
+    }
+
+    #[test]
+    fn two_long_lists_get_an_index_on_the_first_write_search() {
+        let mut j: Junction<()> = Junction::default();
+        // Rows 0 and 1 both have 500 links; (0, 1) is one of them.
+        for t in 1..=500 {
+            j.link(0, t, ());
+        }
+        for s in 2..=500 {
+            j.link(s, 1, ());
+        }
+        assert_eq!(j.find(0, 1), Some(0));
+        assert!(!j.fwd[0].is_indexed() && !j.rev[1].is_indexed());
+        assert_eq!(j.find_for_write(0, 1), Some(0));
+        assert!(j.fwd[0].is_indexed() || j.rev[1].is_indexed());
+        j.verify().unwrap();
+        let fpos = j.find(0, 250).unwrap();
+        j.unlink(0, fpos);
+        j.verify().unwrap();
+        assert_eq!(j.find(0, 250), None);
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use smallvec::SmallVec;
 
+use super::undo::Undo;
 use super::view::{End, Key, Related, RelatedIds};
 use super::write::WriteTxn;
 use crate::error::{Error, Result};
@@ -86,8 +87,32 @@ impl<'db> WriteTxn<'db> {
 /// Targets of a manager call: live rows `(slot, id)` and ids naming no row.
 #[derive(Default)]
 struct Resolved {
-    live: Vec<(u32, i64)>,
-    missing: Vec<i64>,
+    live: SmallVec<[(u32, i64); 4]>,
+    missing: SmallVec<[i64; 2]>,
+}
+
+/// Deduplicates ids in input order: a scan for the few ids of a typical
+/// call, a hash set past that.
+#[derive(Default)]
+struct Seen {
+    few: SmallVec<[i64; 8]>,
+    many: Option<hashbrown::HashSet<i64>>,
+}
+
+impl Seen {
+    fn insert(&mut self, id: i64) -> bool {
+        if let Some(set) = &mut self.many {
+            return set.insert(id);
+        }
+        if self.few.contains(&id) {
+            return false;
+        }
+        self.few.push(id);
+        if self.few.len() > 32 {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
+    }
 }
 
 /// One pair of a many-to-many relation, oriented as stored.
@@ -147,7 +172,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// order: live rows, and ids that name no row.
     fn resolve<T: Into<Target>>(&self, targets: impl IntoIterator<Item = T>) -> Result<Resolved> {
         let table = &self.tx.guard.tables[self.end.other.index()];
-        let mut seen = HashSet::new();
+        let mut seen = Seen::default();
         let mut out = Resolved::default();
         for t in targets {
             let id = match t.into() {
@@ -297,8 +322,9 @@ impl<'db> RelatedMut<'_, 'db> {
             return Ok(n);
         }
         let Some((r, forward)) = self.rel() else { return Ok(0) };
-        let schema = self.tx.schema_arc();
+        let schema = &self.tx.guard.schema;
         let rel = schema.rel(r);
+        let symmetrical = rel.symmetrical;
         if rel.auto_through {
             if let Some((name, _)) = defaults.iter().next() {
                 return Err(Error::UnknownColumn {
@@ -312,7 +338,7 @@ impl<'db> RelatedMut<'_, 'db> {
         for &(other, _) in targets {
             let p = self.pair(other, forward);
             created += self.link_once(r, p, defaults)?;
-            if rel.symmetrical && p.source != p.target {
+            if symmetrical && p.source != p.target {
                 created += self.link_once(r, Pair { source: p.target, target: p.source }, defaults)?;
             }
         }
@@ -321,15 +347,16 @@ impl<'db> RelatedMut<'_, 'db> {
 
     /// Links one pair unless already linked. Returns rows created.
     fn link_once(&mut self, r: RelId, p: Pair, defaults: &Row) -> Result<usize> {
-        if self.tx.guard.links[r as usize].contains(p.source, p.target) {
+        if self.tx.guard.links[r as usize].find_for_write(p.source, p.target).is_some() {
             return Ok(0);
+        }
+        if let Links::Auto(j) = &mut self.tx.guard.links[r as usize] {
+            j.link(p.source, p.target, ());
+            self.tx.undo.push(Undo::Link { rel: r, source: p.source });
+            return Ok(1);
         }
         let schema = self.tx.schema_arc();
         let rel = schema.rel(r);
-        if rel.auto_through {
-            self.tx.link_auto(r, p.source, p.target);
-            return Ok(1);
-        }
         let through = schema.def(rel.through);
         let mut row = defaults.clone();
         let ids = (
@@ -408,13 +435,13 @@ impl<'db> RelatedMut<'_, 'db> {
         let through = self.tx.guard.schema.rel(r).through;
         let mut n = 0;
         loop {
-            let links = &self.tx.guard.links[r as usize];
-            match links {
-                Links::Auto(j) => match j.find(p.source, p.target) {
+            let fpos = self.tx.guard.links[r as usize].find_for_write(p.source, p.target);
+            match &self.tx.guard.links[r as usize] {
+                Links::Auto(_) => match fpos {
                     Some(fpos) => self.tx.unlink_auto(r, p.source, fpos),
                     None => return Ok(n),
                 },
-                Links::Custom(j) => match j.find(p.source, p.target) {
+                Links::Custom(j) => match fpos {
                     Some(fpos) => {
                         let slot = j.targets(p.source)[fpos as usize].payload;
                         self.tx.delete_rows(through, slot)?;
