@@ -2,7 +2,7 @@
 //! compositions, Django's multi-valued rules, ordering and paging, every
 //! error message, `explain`, the traversal helpers and `choices`.
 
-use junctiondb::{row, Database, Error, Key, OnDelete, Query, ReadTxn, Schema, Type, Value, Q};
+use junctiondb::{row, Arg, Database, Error, Key, OnDelete, Query, ReadTxn, Schema, Type, Value, Q};
 
 fn schema() -> Schema {
     Schema::builder()
@@ -726,4 +726,49 @@ fn queries_see_a_write_transactions_own_writes() {
     let q = tx.query("user").unwrap().filter("groups__name", "pop").unwrap();
     assert_eq!(q.keys(), vec![eve]);
     tx.verify().unwrap();
+}
+
+/// With `db_constraint(false)` an auto-created through table stores links
+/// to ids that do not exist. They are rows of the through table: probes,
+/// scans and paths over the relation all see them, so an index plan and a
+/// scan give the same answer.
+#[test]
+fn dangling_links_are_through_rows() {
+    let schema = Schema::builder()
+        .table("tag", |t| {
+            t.column("label", Type::Text);
+        })
+        .table("item", |t| {
+            t.column("name", Type::Text).unique();
+            t.many_to_many("tags", "tag").db_constraint(false);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    let (a, b) = db
+        .write(|tx| {
+            let a = tx.insert("item", row! { "name" => "a" })?;
+            let b = tx.insert("item", row! { "name" => "b" })?;
+            let t = tx.insert("tag", row! { "label" => "x" })?;
+            tx.related(a, "tags")?.add([junctiondb::Target::Id(999)])?;
+            tx.related(b, "tags")?.add([t])?;
+            Ok::<_, Error>((a, b))
+        })
+        .unwrap();
+    let tx = db.begin_read().unwrap();
+    let through = || tx.query("item_tags").unwrap();
+    assert_eq!(through().count(), 2);
+    let q = through().filter("tag_id", 999).unwrap();
+    assert!(q.explain().starts_with("probe junction item_tags.tag_id = 999"), "{}", q.explain());
+    assert_eq!(q.count(), 1);
+    assert_eq!(q.count(), through().filter("tag_id__in", [999, 998]).unwrap().count());
+    assert_eq!(through().filter("item__name", "a").unwrap().count(), 1);
+    assert_eq!(through().filter("item", a).unwrap().count(), 1);
+    assert_eq!(through().filter("tag__label", "x").unwrap().count(), 1);
+    // From the item side: a has a link row (to a missing tag).
+    let items = |path: &str, v: Arg| tx.query("item").unwrap().filter(path, v).unwrap().keys();
+    assert_eq!(items("tags", Arg::from(999)), vec![a]);
+    assert_eq!(items("tags__isnull", Arg::from(true)), Vec::<Key>::new());
+    assert_eq!(items("tags__label__isnull", Arg::from(true)), vec![a]);
+    assert_eq!(items("tags__label", Arg::from("x")), vec![b]);
 }

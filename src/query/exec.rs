@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 use super::path::Hop;
 use super::plan::{Access, Cond, Filter, IndexKind, Probe, Scope};
 use crate::relation::Links;
-use crate::schema::{TableId, TableKind};
+use crate::schema::{RelId, TableId, TableKind};
 use crate::txn::{End, Loc, View};
 use crate::value::ValueRef;
 
@@ -54,9 +54,15 @@ pub(crate) fn follow(view: &View, hop: Hop, loc: Loc) -> Option<Loc> {
             let id = value(view, fk.table, loc, fk.column).as_int()?;
             view.tables[fk.target.index()].slot_of(id).map(Loc::Slot)
         }
-        Hop::LinkEnd { to_target, .. } => match loc {
+        Hop::LinkEnd { rel, to_target } => match loc {
             Loc::Pair(s, t) => Some(Loc::Slot(if to_target { t } else { s })),
-            _ => None,
+            // A dangling link row (`db_constraint(false)`): one end may exist.
+            _ => {
+                let r = schema.rel(rel);
+                let (end, col) = if to_target { (r.target, 2) } else { (r.source, 1) };
+                let id = value(view, r.through, loc, col).as_int()?;
+                view.tables[end.index()].slot_of(id).map(Loc::Slot)
+            }
         },
         Hop::FkReverse(_) | Hop::Links { .. } => None,
     }
@@ -82,8 +88,22 @@ pub(crate) fn expand(view: &View, hop: Hop, loc: Loc, out: &mut impl Extend<Loc>
             } else {
                 out.extend(pairs.map(|o| Loc::Pair(o, s)));
             }
+            dangling(view, rel, from_source, view.row_at(hop.from(schema), loc).id(), out);
         }
     }
+}
+
+/// Appends the dangling link rows of `rel` (`db_constraint(false)`) whose
+/// source (or target) id is `id`. O(dangling links of `rel`), nothing for
+/// a constrained relation.
+fn dangling(view: &View, rel: RelId, source: bool, id: i64, out: &mut impl Extend<Loc>) {
+    let list = &view.dangling[rel as usize];
+    out.extend(
+        list.iter()
+            .enumerate()
+            .filter(|(_, &(a, b))| if source { a == id } else { b == id })
+            .map(|(i, _)| Loc::Dangling(i as u32)),
+    );
 }
 
 /// Runs a probe: every row of `p.table` whose `p.column` holds one of
@@ -103,8 +123,11 @@ pub(crate) fn probe(view: &View, p: &Probe, out: &mut Vec<Loc>) {
                 let rel = schema.rel(r);
                 let from_source = p.column == 1;
                 let end = if from_source { rel.source } else { rel.target };
-                let Some(s) = v.as_int().and_then(|id| view.tables[end.index()].slot_of(id)) else { continue };
-                expand(view, Hop::Links { rel: r, from_source }, Loc::Slot(s), out);
+                let Some(id) = v.as_int() else { continue };
+                match view.tables[end.index()].slot_of(id) {
+                    Some(s) => expand(view, Hop::Links { rel: r, from_source }, Loc::Slot(s), out),
+                    None => dangling(view, r, from_source, id, out),
+                }
             }
         }
     }

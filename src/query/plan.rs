@@ -356,7 +356,7 @@ pub(crate) fn describe_access(view: &View, root: TableId, access: &Access, est: 
         Access::ManagerCheck(probe) => {
             let _ = write!(
                 s,
-                "probe {}, keep rows linked to related {} (junction contains)",
+                "probe {}, keep rows linked to related {} (O(1) link check each)",
                 describe_probe(view, probe),
                 source.unwrap_or("?")
             );
