@@ -48,12 +48,19 @@ pub(crate) type RelId = u32;
 pub struct Accessor {
     pub(crate) table: TableId,
     pub(crate) kind: AccessorKind,
+    /// The table at the other end.
+    pub(crate) other: TableId,
 }
 
 impl Accessor {
     /// The table whose rows this accessor starts from.
     pub fn table(self) -> TableId {
         self.table
+    }
+
+    /// The table of the rows it reaches.
+    pub fn other(self) -> TableId {
+        self.other
     }
 }
 

@@ -485,22 +485,25 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
     // Accessor lists: forward fields, then reverse accessors in declaration order.
     for (r, rel) in rels.iter().enumerate() {
         let r = r as u32;
-        tables[rel.source.index()]
-            .accessors
-            .push((rel.name.clone(), Accessor { table: rel.source, kind: AccessorKind::Forward(r) }));
+        tables[rel.source.index()].accessors.push((
+            rel.name.clone(),
+            Accessor { table: rel.source, kind: AccessorKind::Forward(r), other: rel.target },
+        ));
     }
     for (r, rel) in rels.iter().enumerate() {
         if let (Some(name), false) = (&rel.accessor, rel.symmetrical) {
-            tables[rel.target.index()]
-                .accessors
-                .push((name.clone(), Accessor { table: rel.target, kind: AccessorKind::Reverse(r as u32) }));
+            tables[rel.target.index()].accessors.push((
+                name.clone(),
+                Accessor { table: rel.target, kind: AccessorKind::Reverse(r as u32), other: rel.source },
+            ));
         }
     }
     for (f, fk) in fks.iter().enumerate() {
         if let Some(name) = &fk.accessor {
-            tables[fk.target.index()]
-                .accessors
-                .push((name.clone(), Accessor { table: fk.target, kind: AccessorKind::FkReverse(f as u32) }));
+            tables[fk.target.index()].accessors.push((
+                name.clone(),
+                Accessor { table: fk.target, kind: AccessorKind::FkReverse(f as u32), other: fk.table },
+            ));
         }
     }
     let table_by_name = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), TableId(i as u32))).collect();

@@ -48,7 +48,15 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        HELD.with(|h| h.borrow_mut().retain(|x| *x != self.0));
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            // Locks are usually released in reverse order of acquisition.
+            if h.last() == Some(&self.0) {
+                h.pop();
+            } else {
+                h.retain(|x| *x != self.0);
+            }
+        });
     }
 }
 

@@ -330,14 +330,15 @@ impl View {
                 id: key.id,
             });
         }
-        let slot = self.slot_of(key)?;
-        let (other, rel) = match accessor.kind {
-            AccessorKind::Forward(r) => (self.schema.rel(r).target, Some(r)),
-            AccessorKind::Reverse(r) => (self.schema.rel(r).source, Some(r)),
-            AccessorKind::FkReverse(f) => (self.schema.fk(f).table, None),
-        };
-        let _ = rel;
-        Ok(End { kind: accessor.kind, key, slot, other })
+        // Accessors start from declared (plain) tables only.
+        let table = self
+            .tables
+            .get(key.table.index())
+            .ok_or_else(|| Error::UnknownTable { table: format!("#{}", key.table.0) })?;
+        let slot = table
+            .slot_of(key.id)
+            .ok_or_else(|| Error::NotFound { table: self.table_name(key.table).to_owned(), id: key.id })?;
+        Ok(End { kind: accessor.kind, key, slot, other: accessor.other })
     }
 
     /// Checks every storage and junction invariant (see `docs/design.md`):
