@@ -421,3 +421,40 @@ pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: &Resolved, arg
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_order_is_total_and_matches_index_equality() {
+        let f = |x: f64| ValueRef::Float(x);
+        assert_eq!(cmp_values(f(-0.0), f(0.0)), Ordering::Equal);
+        assert_eq!(cmp_values(f(f64::NAN), f(f64::NAN)), Ordering::Equal);
+        assert_eq!(cmp_values(f(f64::NAN), f(f64::INFINITY)), Ordering::Greater);
+        assert_eq!(cmp_values(ValueRef::Null, ValueRef::Int(i64::MIN)), Ordering::Less);
+        assert_eq!(cmp_values(ValueRef::Text("Z"), ValueRef::Text("a")), Ordering::Less);
+        assert_eq!(cmp_values(ValueRef::Bool(false), ValueRef::Bool(true)), Ordering::Less);
+    }
+
+    #[test]
+    fn tests_reject_null_except_isnull() {
+        let t = Test::In(vec![Value::Int(1), Value::Int(3)]);
+        assert!(t.eval(ValueRef::Int(3)) && !t.eval(ValueRef::Int(2)) && !t.eval(ValueRef::Null));
+        assert!(Test::IsNull(true).eval(ValueRef::Null));
+        assert!(!Test::IsNull(false).eval(ValueRef::Null));
+        assert!(!Test::Cmp(Ordering::Less, true, Value::Int(0)).eval(ValueRef::Null));
+        assert!(Test::Text(TextOp::Contains, "ß".into(), true).eval(ValueRef::Text("STRAßE")));
+        assert!(Test::Bytes(TextOp::Contains, vec![]).eval(ValueRef::Bytes(&[])));
+    }
+
+    #[test]
+    fn q_operators_flatten() {
+        let q = Q::new("a", 1) & Q::new("b", 2) & Q::new("c", 3);
+        assert!(matches!(&q.0, QNode::And(v) if v.len() == 3));
+        let q = Q::new("a", 1) | Q::new("b", 2) | Q::new("c", 3);
+        assert!(matches!(&q.0, QNode::Or(v) if v.len() == 3));
+        assert_eq!(Arg::from([1, 2]), Arg::List(vec![Arg::from(1), Arg::from(2)]));
+        assert_eq!(Arg::from(None::<i64>), Arg::Value(Value::Null));
+    }
+}

@@ -400,3 +400,30 @@ pub(crate) fn describe_walk(schema: &Schema, start: TableId, hops: &[Hop]) -> St
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverse_is_an_involution_and_swaps_ends() {
+        for h in [
+            Hop::FkForward(0),
+            Hop::FkReverse(1),
+            Hop::Links { rel: 2, from_source: true },
+            Hop::LinkEnd { rel: 3, to_target: false },
+        ] {
+            assert_eq!(h.inverse().inverse(), h);
+            assert_ne!(h.is_multi(), h.inverse().is_multi());
+        }
+    }
+
+    #[test]
+    fn every_lookup_name_parses_back() {
+        for (name, l) in LOOKUPS {
+            assert_eq!(Lookup::parse(name), Some(l));
+            assert_eq!(l.name(), name);
+        }
+        assert_eq!(Lookup::parse("like"), None);
+    }
+}
