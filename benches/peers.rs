@@ -317,6 +317,42 @@ impl Friends {
 /// One system under test. Users, groups and persons are 1-based ids in
 /// insertion order; sums are over those ids. Users and groups carry unique
 /// names `u<id>` and `g<id>`.
+/// The read operations, run against one consistent snapshot of a system.
+trait Reads {
+    /// Sum of the ids of a user's groups.
+    fn forward(&self, user: u32) -> u64;
+    /// Sum of the ids of a group's members.
+    fn reverse(&self, group: u32) -> u64;
+    fn contains(&self, user: u32, group: u32) -> bool;
+    /// Usernames of the members of the group with this unique name.
+    fn join_query(&self, group_name: &str) -> Vec<String>;
+    /// Distinct persons other than `person` two friendship hops away.
+    fn fof(&self, person: u32) -> u64;
+}
+
+/// Reads through a borrow (the peers have no transactions to open).
+impl<T: Reads + ?Sized> Reads for &T {
+    fn forward(&self, user: u32) -> u64 {
+        (**self).forward(user)
+    }
+
+    fn reverse(&self, group: u32) -> u64 {
+        (**self).reverse(group)
+    }
+
+    fn contains(&self, user: u32, group: u32) -> bool {
+        (**self).contains(user, group)
+    }
+
+    fn join_query(&self, group_name: &str) -> Vec<String> {
+        (**self).join_query(group_name)
+    }
+
+    fn fof(&self, person: u32) -> u64 {
+        (**self).fof(person)
+    }
+}
+
 trait System {
     /// Inserts users and groups with their names (untimed).
     fn load_rows(&mut self, users: u32, groups: u32);
@@ -325,15 +361,8 @@ trait System {
     fn add(&mut self, pairs: &[(u32, u32)]);
     /// Stored (user, group) memberships.
     fn edge_count(&self) -> u64;
-    /// Sum of the ids of a user's groups.
-    fn forward(&self, user: u32) -> u64;
-    /// Sum of the ids of a group's members.
-    fn reverse(&self, group: u32) -> u64;
-    fn contains(&self, user: u32, group: u32) -> bool;
     /// Removes one membership in its own write transaction; true if it existed.
     fn remove(&mut self, user: u32, group: u32) -> bool;
-    /// Usernames of the members of the group with this unique name.
-    fn join_query(&self, group_name: &str) -> Vec<String>;
     /// Deletes a user and its memberships; true if the user existed.
     fn delete_user(&mut self, user: u32) -> bool;
     /// Inserts persons (untimed).
@@ -342,8 +371,9 @@ trait System {
     fn friends_add(&mut self, pairs: &[(u32, u32)]);
     /// Stored friendship rows, mirrored rows included.
     fn friend_rows(&self) -> u64;
-    /// Distinct persons other than `person` two friendship hops away.
-    fn fof(&self, person: u32) -> u64;
+    /// A consistent snapshot for reads: the peers lend themselves;
+    /// junctiondb opens one read transaction.
+    fn snapshot(&self) -> Box<dyn Reads + '_>;
 }
 
 /// A constructor of a system under test.
@@ -537,26 +567,9 @@ impl System for Sqlite {
         self.count(COUNT)
     }
 
-    fn forward(&self, user: u32) -> u64 {
-        self.sum_ids(FORWARD, user).expect(SQL_FAILED)
-    }
-
-    fn reverse(&self, group: u32) -> u64 {
-        self.sum_ids(REVERSE, group).expect(SQL_FAILED)
-    }
-
-    fn contains(&self, user: u32, group: u32) -> bool {
-        let mut stmt = self.conn.prepare_cached(CONTAINS).expect(SQL_FAILED);
-        stmt.exists([user, group]).expect(SQL_FAILED)
-    }
-
     fn remove(&mut self, user: u32, group: u32) -> bool {
         let mut stmt = self.conn.prepare_cached(REMOVE).expect(SQL_FAILED);
         stmt.execute([user, group]).expect(SQL_FAILED) == 1
-    }
-
-    fn join_query(&self, group_name: &str) -> Vec<String> {
-        self.usernames(group_name).expect(SQL_FAILED)
     }
 
     fn delete_user(&mut self, user: u32) -> bool {
@@ -580,6 +593,29 @@ impl System for Sqlite {
 
     fn friend_rows(&self) -> u64 {
         self.count(COUNT_FRIENDS)
+    }
+
+    fn snapshot(&self) -> Box<dyn Reads + '_> {
+        Box::new(self)
+    }
+}
+
+impl Reads for Sqlite {
+    fn forward(&self, user: u32) -> u64 {
+        self.sum_ids(FORWARD, user).expect(SQL_FAILED)
+    }
+
+    fn reverse(&self, group: u32) -> u64 {
+        self.sum_ids(REVERSE, group).expect(SQL_FAILED)
+    }
+
+    fn contains(&self, user: u32, group: u32) -> bool {
+        let mut stmt = self.conn.prepare_cached(CONTAINS).expect(SQL_FAILED);
+        stmt.exists([user, group]).expect(SQL_FAILED)
+    }
+
+    fn join_query(&self, group_name: &str) -> Vec<String> {
+        self.usernames(group_name).expect(SQL_FAILED)
     }
 
     fn fof(&self, person: u32) -> u64 {
@@ -703,28 +739,8 @@ impl System for Dense {
         self.memberships.pairs.len() as u64
     }
 
-    fn forward(&self, user: u32) -> u64 {
-        self.memberships.forward[user as usize].iter().map(|&g| u64::from(g)).sum()
-    }
-
-    fn reverse(&self, group: u32) -> u64 {
-        self.memberships.reverse[group as usize].iter().map(|&u| u64::from(u)).sum()
-    }
-
-    fn contains(&self, user: u32, group: u32) -> bool {
-        self.memberships.pairs.contains(&(user, group))
-    }
-
     fn remove(&mut self, user: u32, group: u32) -> bool {
         self.memberships.remove(user, group)
-    }
-
-    fn join_query(&self, group_name: &str) -> Vec<String> {
-        let Some(group) = self.groups.id(group_name) else {
-            return Vec::new();
-        };
-        let members = &self.memberships.reverse[group as usize];
-        members.iter().map(|&u| self.users.get(u).to_owned()).collect()
     }
 
     fn delete_user(&mut self, user: u32) -> bool {
@@ -750,6 +766,32 @@ impl System for Dense {
 
     fn friend_rows(&self) -> u64 {
         self.friends.pairs.len() as u64
+    }
+
+    fn snapshot(&self) -> Box<dyn Reads + '_> {
+        Box::new(self)
+    }
+}
+
+impl Reads for Dense {
+    fn forward(&self, user: u32) -> u64 {
+        self.memberships.forward[user as usize].iter().map(|&g| u64::from(g)).sum()
+    }
+
+    fn reverse(&self, group: u32) -> u64 {
+        self.memberships.reverse[group as usize].iter().map(|&u| u64::from(u)).sum()
+    }
+
+    fn contains(&self, user: u32, group: u32) -> bool {
+        self.memberships.pairs.contains(&(user, group))
+    }
+
+    fn join_query(&self, group_name: &str) -> Vec<String> {
+        let Some(group) = self.groups.id(group_name) else {
+            return Vec::new();
+        };
+        let members = &self.memberships.reverse[group as usize];
+        members.iter().map(|&u| self.users.get(u).to_owned()).collect()
     }
 
     fn fof(&self, person: u32) -> u64 {
@@ -792,30 +834,8 @@ impl System for GraphMap {
         self.memberships.edge_count() as u64
     }
 
-    fn forward(&self, user: u32) -> u64 {
-        let groups = self.memberships.neighbors_directed(user, Outgoing);
-        groups.map(|g| u64::from(g - GROUP_NODE)).sum()
-    }
-
-    fn reverse(&self, group: u32) -> u64 {
-        let members = self.memberships.neighbors_directed(GROUP_NODE + group, Incoming);
-        members.map(u64::from).sum()
-    }
-
-    fn contains(&self, user: u32, group: u32) -> bool {
-        self.memberships.contains_edge(user, GROUP_NODE + group)
-    }
-
     fn remove(&mut self, user: u32, group: u32) -> bool {
         self.memberships.remove_edge(user, GROUP_NODE + group).is_some()
-    }
-
-    fn join_query(&self, group_name: &str) -> Vec<String> {
-        let Some(group) = self.groups.id(group_name) else {
-            return Vec::new();
-        };
-        let members = self.memberships.neighbors_directed(GROUP_NODE + group, Incoming);
-        members.map(|u| self.users.get(u).to_owned()).collect()
     }
 
     fn delete_user(&mut self, user: u32) -> bool {
@@ -839,6 +859,34 @@ impl System for GraphMap {
         self.friends.edge_count() as u64
     }
 
+    fn snapshot(&self) -> Box<dyn Reads + '_> {
+        Box::new(self)
+    }
+}
+
+impl Reads for GraphMap {
+    fn forward(&self, user: u32) -> u64 {
+        let groups = self.memberships.neighbors_directed(user, Outgoing);
+        groups.map(|g| u64::from(g - GROUP_NODE)).sum()
+    }
+
+    fn reverse(&self, group: u32) -> u64 {
+        let members = self.memberships.neighbors_directed(GROUP_NODE + group, Incoming);
+        members.map(u64::from).sum()
+    }
+
+    fn contains(&self, user: u32, group: u32) -> bool {
+        self.memberships.contains_edge(user, GROUP_NODE + group)
+    }
+
+    fn join_query(&self, group_name: &str) -> Vec<String> {
+        let Some(group) = self.groups.id(group_name) else {
+            return Vec::new();
+        };
+        let members = self.memberships.neighbors_directed(GROUP_NODE + group, Incoming);
+        members.map(|u| self.users.get(u).to_owned()).collect()
+    }
+
     fn fof(&self, person: u32) -> u64 {
         count_fof(person, |p| self.friends.neighbors_directed(p, Outgoing))
     }
@@ -850,9 +898,10 @@ mod junction_system {
     /// The junctiondb constructor.
     pub(super) const FACTORY: Option<super::Factory> = Some(new);
 
+    use super::Reads;
     use super::{name, System};
     use hashbrown::HashSet;
-    use junctiondb::{row, Accessor, Database, Error, Key, Schema, TableId, Type};
+    use junctiondb::{row, Accessor, Database, Error, Key, ReadTxn, Schema, TableId, Type};
 
     const FAILED: &str = "junctiondb operation failed";
 
@@ -914,21 +963,12 @@ mod junction_system {
             })
         }
 
-        /// Ids of the rows related to `key` through `accessor`.
-        fn related_ids(&self, key: Key, accessor: Accessor) -> Vec<u32> {
-            let ids = self.db.read(|v| v.related_at(key, accessor).map(|r| r.ids().map(|id| id as u32).collect()));
-            ids.expect(FAILED)
-        }
-
-        /// Sum of the ids related to `key` through `accessor`.
-        fn sum_ids(&self, key: Key, accessor: Accessor) -> u64 {
-            let sum = self.db.read(|v| v.related_at(key, accessor).map(|r| r.ids().sum::<i64>()));
-            sum.expect(FAILED) as u64
-        }
-
         /// Rows stored through `accessor`, counted from a side never deleted.
         fn rows(&self, keys: &[Key], accessor: Accessor) -> u64 {
-            keys.iter().map(|&k| self.related_ids(k, accessor).len() as u64).sum()
+            let count = self.db.read(|v| {
+                keys.iter().map(|&k| v.related_at(k, accessor).map(|r| r.count() as u64)).sum::<Result<u64, Error>>()
+            });
+            count.expect(FAILED)
         }
 
         /// The bulk load of `pairs` through `accessor` in one write transaction.
@@ -968,35 +1008,11 @@ mod junction_system {
             self.rows(&self.group_keys, self.members)
         }
 
-        fn forward(&self, user: u32) -> u64 {
-            self.sum_ids(key(&self.users, user), self.groups)
-        }
-
-        fn reverse(&self, group: u32) -> u64 {
-            self.sum_ids(key(&self.group_keys, group), self.members)
-        }
-
-        fn contains(&self, user: u32, group: u32) -> bool {
-            let (u, g) = (key(&self.users, user), key(&self.group_keys, group));
-            self.db.read(|v| Ok::<_, Error>(v.related_at(u, self.groups)?.contains(g))).expect(FAILED)
-        }
-
         fn remove(&mut self, user: u32, group: u32) -> bool {
             let (u, g) = (key(&self.users, user), key(&self.group_keys, group));
             // Adjust to what `remove` returns; here, the number of rows removed.
             let removed = self.db.write(|tx| tx.related_at(u, self.groups)?.remove([g]));
             removed.expect(FAILED) == 1
-        }
-
-        fn join_query(&self, group_name: &str) -> Vec<String> {
-            let names = self.db.read(|v| {
-                let Some(group) = v.find_by(self.group_t, "name", group_name)?.first().map(|r| r.key()) else {
-                    return Ok(Vec::new());
-                };
-                let members = v.related_at(group, self.members)?;
-                Ok::<_, Error>(members.rows().filter_map(|r| r.text("username").map(str::to_owned)).collect())
-            });
-            names.expect(FAILED)
         }
 
         fn delete_user(&mut self, user: u32) -> bool {
@@ -1025,16 +1041,52 @@ mod junction_system {
             self.rows(&self.persons, self.friends)
         }
 
+        fn snapshot(&self) -> Box<dyn Reads + '_> {
+            Box::new(JunctionReads { tx: self.db.begin_read().expect(FAILED), sys: self })
+        }
+    }
+
+    /// Reads of one snapshot: every read op of a timed pass runs inside a
+    /// single read transaction, as a reader of an embedded database would.
+    struct JunctionReads<'a> {
+        tx: ReadTxn<'a>,
+        sys: &'a Junction,
+    }
+
+    impl JunctionReads<'_> {
+        fn sum_ids(&self, key: Key, accessor: Accessor) -> u64 {
+            self.tx.related_at(key, accessor).map(|r| r.ids().sum::<i64>()).expect(FAILED) as u64
+        }
+    }
+
+    impl Reads for JunctionReads<'_> {
+        fn forward(&self, user: u32) -> u64 {
+            self.sum_ids(key(&self.sys.users, user), self.sys.groups)
+        }
+
+        fn reverse(&self, group: u32) -> u64 {
+            self.sum_ids(key(&self.sys.group_keys, group), self.sys.members)
+        }
+
+        fn contains(&self, user: u32, group: u32) -> bool {
+            let (u, g) = (key(&self.sys.users, user), key(&self.sys.group_keys, group));
+            self.tx.related_at(u, self.sys.groups).expect(FAILED).contains(g)
+        }
+
+        /// Through the query layer: its planner finds the group by the
+        /// unique name, then walks the junction.
+        fn join_query(&self, group_name: &str) -> Vec<String> {
+            let rows = self.tx.query(self.sys.user_t).and_then(|q| q.filter("groups__name", group_name));
+            rows.expect(FAILED).rows().iter().filter_map(|r| r.text("username").map(str::to_owned)).collect()
+        }
+
         fn fof(&self, person: u32) -> u64 {
-            let p = key(&self.persons, person);
-            let count = self.db.read(|v| {
-                let mut seen = HashSet::with_capacity(256);
-                for friend in v.related_at(p, self.friends)?.keys() {
-                    seen.extend(v.related_at(friend, self.friends)?.ids().filter(|&w| w != p.id()));
-                }
-                Ok::<_, Error>(seen.len() as u64)
-            });
-            count.expect(FAILED)
+            let (p, friends) = (key(&self.sys.persons, person), self.sys.friends);
+            let mut seen = HashSet::with_capacity(256);
+            for friend in self.tx.related_at(p, friends).expect(FAILED).keys() {
+                seen.extend(self.tx.related_at(friend, friends).expect(FAILED).ids().filter(|&w| w != p.id()));
+            }
+            seen.len() as u64
         }
     }
 }
@@ -1133,7 +1185,8 @@ fn load_membership(sys: &mut dyn System, w: &Membership, out: &mut Child, memory
 /// Digest of the usernames of the first `CHECKED_NAMES` queried groups.
 fn join_digest(sys: &dyn System, names: &[String]) -> u64 {
     let checked = &names[..names.len().min(CHECKED_NAMES)];
-    checked.iter().map(|n| names_digest(&sys.join_query(n))).fold(0, u64::wrapping_add)
+    let snapshot = sys.snapshot();
+    checked.iter().map(|n| names_digest(&snapshot.join_query(n))).fold(0, u64::wrapping_add)
 }
 
 /// Sizes S and L: every membership op, mutating ones last.
@@ -1141,12 +1194,15 @@ fn run_membership(sys: &mut dyn System, shape: Shape, mode: Mode, out: &mut Chil
     let w = Membership::generate(shape, mode);
     let q = MembershipQueries::generate(&w, shape.seed, mode);
     load_membership(sys, &w, out, true);
-    out.op("forward", time_reads(&q.users, |&u| sys.forward(u)));
-    out.op("reverse", time_reads(&q.groups, |&g| sys.reverse(g)));
-    let probe = |&(u, g): &(u32, u32)| u64::from(sys.contains(u, g));
-    out.op("contains", time_reads(&q.probes, probe));
-    let query = |name: &String| sys.join_query(name).len() as u64;
-    out.op("join_query", time_reads(&q.group_names, query));
+    {
+        let reads = sys.snapshot();
+        out.op("forward", time_reads(&q.users, |&u| reads.forward(u)));
+        out.op("reverse", time_reads(&q.groups, |&g| reads.reverse(g)));
+        let probe = |&(u, g): &(u32, u32)| u64::from(reads.contains(u, g));
+        out.op("contains", time_reads(&q.probes, probe));
+        let query = |name: &String| reads.join_query(name).len() as u64;
+        out.op("join_query", time_reads(&q.group_names, query));
+    }
     out.digest("join_names", join_digest(sys, &q.group_names));
     let remove = |&(u, g): &(u32, u32)| u64::from(sys.remove(u, g));
     out.op("remove", time_writes(&q.removals, remove));
@@ -1161,9 +1217,12 @@ fn run_hub(sys: &mut dyn System, mode: Mode, out: &mut Child) {
     let w = Membership::generate(HUB_SHAPE, mode);
     let q = HubQueries::generate(&w, mode);
     load_membership(sys, &w, out, false);
-    let probe = |&(u, g): &(u32, u32)| u64::from(sys.contains(u, g));
-    out.op("contains", time_reads(&q.probes, probe));
-    out.op("hub_contains", time_reads(&q.hub_probes, probe));
+    {
+        let reads = sys.snapshot();
+        let probe = |&(u, g): &(u32, u32)| u64::from(reads.contains(u, g));
+        out.op("contains", time_reads(&q.probes, probe));
+        out.op("hub_contains", time_reads(&q.hub_probes, probe));
+    }
     let mut remove = |&(u, g): &(u32, u32)| u64::from(sys.remove(u, g));
     out.op("remove", time_writes(&q.removals, &mut remove));
     out.op("hub_remove", time_writes(&q.hub_removals, &mut remove));
@@ -1177,7 +1236,8 @@ fn run_friends(sys: &mut dyn System, mode: Mode, out: &mut Child) {
     let ns = time_load(w.pairs.len(), || sys.friends_add(black_box(&w.pairs)));
     out.op("friends_add", (ns, sys.friend_rows()));
     out.digest("attempts", w.pairs.len() as u64);
-    out.op("fof", time_reads(&w.fof_inputs, |&p| sys.fof(p)));
+    let reads = sys.snapshot();
+    out.op("fof", time_reads(&w.fof_inputs, |&p| reads.fof(p)));
 }
 
 /// Measures one system on one size (`spec` is `<size>/<system>`).
