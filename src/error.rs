@@ -102,7 +102,8 @@ pub enum Error {
         /// The key's id.
         id: i64,
     },
-    /// An explicit id that is not a positive integer.
+    /// An explicit id outside `1..i64::MAX` (ids are positive, and
+    /// `i64::MAX` is never a row's id).
     InvalidId {
         /// The table.
         table: String,
@@ -163,7 +164,9 @@ pub enum Error {
         /// What is wrong, and the valid choices where there are some.
         reason: String,
     },
-    /// The table has reached its capacity of 2^31 - 1 rows.
+    /// The table has reached its capacity of 2^31 - 1 rows, or has no id
+    /// left to assign (an id of `i64::MAX - 1` was used; ids are never
+    /// reused).
     TableFull {
         /// The table.
         table: String,
@@ -254,7 +257,7 @@ impl fmt::Display for Error {
                 "expected a row of table {expected:?}, but got {found:?} id {id}"
             ),
             Error::InvalidId { table, id, .. } => {
-                write!(f, "id {id} for table {table:?} is not a positive integer")
+                write!(f, "id {id} for table {table:?} is out of range (ids are 1 to 2^63 - 2)")
             }
             Error::Protected { table, id, referenced_by, field, count } => write!(
                 f,
@@ -272,7 +275,7 @@ impl fmt::Display for Error {
                 write!(f, "bad query path {path:?} on table {table:?}: {reason}")
             }
             Error::TableFull { table } => {
-                write!(f, "table {table:?} is full (2^31 - 1 rows)")
+                write!(f, "table {table:?} is full: it holds 2^31 - 1 rows or has used every id")
             }
             Error::Reentrant => f.write_str(
                 "this thread already holds the database lock (read or write inside a write closure)",

@@ -145,7 +145,9 @@ impl<'db> WriteTxn<'db> {
         let table = &self.guard.tables[t.index()];
         let id = match values[0].take() {
             Some(Value::Int(id)) => {
-                if id < 1 {
+                // i64::MAX is kept free so that `next_id` (one more than
+                // the largest id) always exists.
+                if id < 1 || id == i64::MAX {
                     return Err(Error::InvalidId { table: def.name.clone(), id, row: None });
                 }
                 if table.slot_of(id).is_some() {
@@ -158,7 +160,11 @@ impl<'db> WriteTxn<'db> {
                 }
                 id
             }
-            _ => table.next_id(),
+            _ => match table.next_id() {
+                // Every id has been used: ids are never reused.
+                i64::MAX => return Err(Error::TableFull { table: def.name.clone() }),
+                id => id,
+            },
         };
         let mut full = Vec::with_capacity(values.len());
         full.push(Value::Int(id));

@@ -1,0 +1,389 @@
+//! Model-based testing: a naive reference model of junctiondb's relational
+//! semantics ([`state`]), a fixed schema ([`spec`]), an operation language
+//! decoded from bytes ([`ops`]), and the [`Harness`] that applies every
+//! operation to the engine and to the model, compares the results, compares
+//! the full state (every table's rows, every relation's pairs as
+//! multisets, every manager's reads, every index lookup) and runs
+//! `verify()` after every operation.
+//!
+//! Used by `tests/model_relations.rs` (seeded generator),
+//! `tests/fuzz_replay.rs` (committed corpus) and `fuzz/` (the `ops`
+//! target), so there is one model.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod ops;
+pub mod spec;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
+
+use junctiondb::{Database, Error, Key, TableId, Value, View};
+
+use ops::{apply_engine, resolve, table_ids, Op, Step};
+use spec::spec;
+use state::{Model, Out, ROp};
+
+/// The payload of an injected panic (filtered from the panic hook).
+pub struct InjectedPanic;
+
+/// Installs, once, a panic hook that stays quiet for [`InjectedPanic`]
+/// and hands every other panic to the hook that was there before (the
+/// default one, or libFuzzer's, which aborts).
+pub fn quiet_injected_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<InjectedPanic>().is_none() {
+                prev(info);
+            }
+        }));
+    });
+}
+
+/// A comparable description of an error: its variant and the fields that
+/// the semantics determine. `Protected` and `Restricted` are compared by
+/// variant only (which referencing row is named first depends on the
+/// engine's walk order); messages and handed-back rows are not compared.
+pub fn norm(e: &Error) -> String {
+    match e {
+        Error::UnknownTable { table } => format!("UnknownTable({table})"),
+        Error::UnknownColumn { table, column, .. } => format!("UnknownColumn({table}.{column})"),
+        Error::UnknownAccessor { table, name, .. } => format!("UnknownAccessor({table}.{name})"),
+        Error::TypeMismatch { table, column, expected, value, .. } => {
+            format!("TypeMismatch({table}.{column}: {expected}, {value:?})")
+        }
+        Error::NotNull { table, column, .. } => format!("NotNull({table}.{column})"),
+        Error::Unique { table, column, value, .. } => format!("Unique({table}.{column} = {value:?})"),
+        Error::ForeignKey { table, column, target, id, .. } => format!("ForeignKey({table}.{column} -> {target} {id})"),
+        Error::NotFound { table, id } => format!("NotFound({table} {id})"),
+        Error::WrongTable { expected, found, id } => format!("WrongTable({expected}, {found} {id})"),
+        Error::InvalidId { table, id, .. } => format!("InvalidId({table} {id})"),
+        Error::Protected { .. } => "Protected".into(),
+        Error::Restricted { .. } => "Restricted".into(),
+        Error::MultipleFound { table, count } => format!("MultipleFound({table}, {count})"),
+        Error::TableFull { table } => format!("TableFull({table})"),
+        Error::Unsupported { table, .. } => format!("Unsupported({table})"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The variant name alone (for statistics).
+pub fn kind(e: &Error) -> String {
+    let n = norm(e);
+    n.split('(').next().unwrap_or(&n).to_owned()
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        _ => a == b,
+    }
+}
+
+fn same_rows(a: &[Vec<Value>], b: &[Vec<Value>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(u, v)| same_value(u, v)))
+}
+
+fn sort_rows(rows: &mut [Vec<Value>]) {
+    rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+}
+
+/// Compares the engine's state with the model's, completely, and runs
+/// `verify()`. Returns the first difference.
+pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
+    view.verify().map_err(|e| format!("verify() failed: {e}"))?;
+    let s = spec();
+    // Tables: rows (ids ignored for auto-created throughs) and counts.
+    for (t, tab) in s.tabs.iter().enumerate() {
+        let auto = tab.auto.is_some();
+        let count = view.count(tids[t]).map_err(|e| e.to_string())?;
+        if count != m.tables[t].rows.len() {
+            return Err(format!("count({}) = {count}, model has {}", tab.name, m.tables[t].rows.len()));
+        }
+        let mut engine: Vec<Vec<Value>> = Vec::new();
+        for r in view.scan(tids[t]).map_err(|e| e.to_string())? {
+            let mut vals: Vec<Value> = tab
+                .cols
+                .iter()
+                .map(|c| r.get(c.name).map_or(Value::Text("<missing>".into()), |v| v.to_owned()))
+                .collect();
+            let back =
+                view.get(r.key()).ok_or_else(|| format!("{}: scanned row {:?} not found by get", tab.name, r.key()))?;
+            let (a, b) = (back.to_row(), r.to_row());
+            if a.len() != b.len() || a.iter().zip(b.iter()).any(|(x, y)| x.0 != y.0 || !same_value(x.1, y.1)) {
+                return Err(format!("{}: get({:?}) differs from the scanned row", tab.name, r.key()));
+            }
+            if auto {
+                vals[0] = Value::Null;
+            } else if r.to_row().len() != tab.cols.len() {
+                return Err(format!("{}: to_row has {} cells", tab.name, r.to_row().len()));
+            }
+            engine.push(vals);
+        }
+        let mut model = m.tables[t].rows.clone();
+        sort_rows(&mut engine);
+        sort_rows(&mut model);
+        if !same_rows(&engine, &model) {
+            return Err(format!("table {} differs:\n  engine {engine:?}\n  model  {model:?}", tab.name));
+        }
+    }
+    // Managers' reads, from every row through every accessor.
+    for (ai, a) in s.accs.iter().enumerate() {
+        let other = s.other(a);
+        let other_ids = m.ids(other);
+        for me in m.ids(a.table) {
+            let key = Key::new(tids[a.table], me);
+            let rel = view.related(key, a.name).map_err(|e| format!("related({me}, {}): {e}", a.name))?;
+            let mut got: Vec<i64> = rel.ids().collect();
+            let mut keys: Vec<i64> = rel.keys().map(Key::id).collect();
+            let mut rows: Vec<i64> = rel.rows().map(|r| r.id()).collect();
+            let mut want = m.related(ai, me);
+            got.sort_unstable();
+            keys.sort_unstable();
+            rows.sort_unstable();
+            want.sort_unstable();
+            if got != want || keys != want || rows != want {
+                return Err(format!(
+                    "{}({me}).{}: engine ids {got:?} keys {keys:?} rows {rows:?}, model {want:?}",
+                    s.tabs[a.table].name, a.name
+                ));
+            }
+            if rel.count() != want.len() || rel.exists() == want.is_empty() || rel.ids().len() != want.len() {
+                return Err(format!(
+                    "{}({me}).{}: count/exists/len disagree with {want:?}",
+                    s.tabs[a.table].name, a.name
+                ));
+            }
+            for &o in other_ids.iter().chain([0, i64::MAX].iter()) {
+                if rel.contains(Key::new(tids[other], o)) != want.contains(&o) {
+                    return Err(format!("{}({me}).{}: contains({o}) wrong", s.tabs[a.table].name, a.name));
+                }
+            }
+            // A key of another table is never contained.
+            let wrong = tids[(other + 1) % 6];
+            if other_ids.iter().any(|&o| rel.contains(Key::new(wrong, o))) {
+                return Err(format!("{}({me}).{}: contains a key of another table", s.tabs[a.table].name, a.name));
+            }
+        }
+    }
+    // Index lookups: every value held by an indexed column.
+    for (t, tab) in s.tabs.iter().enumerate() {
+        if tab.auto.is_some() {
+            continue;
+        }
+        for (c, col) in tab.cols.iter().enumerate().skip(1) {
+            if !col.indexed {
+                continue;
+            }
+            let mut values: Vec<&Value> = m.tables[t].rows.iter().map(|r| &r[c]).filter(|v| !v.is_null()).collect();
+            values.dedup();
+            for v in values.into_iter().take(6) {
+                let mut got: Vec<i64> = view
+                    .find_by(tids[t], col.name, v.clone())
+                    .map_err(|e| format!("find_by({}.{}): {e}", tab.name, col.name))?
+                    .iter()
+                    .map(|r| r.id())
+                    .collect();
+                got.sort_unstable();
+                let want: Vec<i64> = {
+                    let mut w: Vec<i64> =
+                        m.tables[t].rows.iter().filter(|r| r[c] == *v).filter_map(|r| r[0].as_int()).collect();
+                    w.sort_unstable();
+                    w
+                };
+                if got != want {
+                    return Err(format!("find_by({}.{} = {v:?}) = {got:?}, model {want:?}", tab.name, col.name));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the operations returned.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Outcomes seen: "ok" or an error's variant, with counts.
+    pub outcomes: BTreeMap<String, usize>,
+    /// Operations compared.
+    pub ops: usize,
+    /// Print each operation (set `MODEL_TRACE=1`).
+    pub trace: bool,
+}
+
+impl Stats {
+    /// Compares one operation's results and records the outcome.
+    fn check(&mut self, rop: &ROp, model: &Result<Out, Error>, engine: &Result<Out, Error>) -> Result<(), String> {
+        self.ops += 1;
+        if self.trace {
+            eprintln!("{rop:?}\n  -> model {model:?}\n  -> engine {engine:?}");
+        }
+        let same = match (model, engine) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => norm(a) == norm(b),
+            _ => false,
+        };
+        if !same {
+            return Err(format!("{rop:?}\n  model  {model:?}\n  engine {engine:?}"));
+        }
+        let outcome = match engine {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => kind(e),
+        };
+        *self.outcomes.entry(outcome).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// The engine, the model, and statistics of what happened.
+pub struct Harness {
+    pub db: Database,
+    pub model: Model,
+    pub tids: Vec<TableId>,
+    pub stats: Stats,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Harness::new()
+    }
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        quiet_injected_panics();
+        let db = Database::new(spec::schema());
+        spec::check_schema_agrees(db.schema());
+        let tids = table_ids(db.schema());
+        Harness {
+            db,
+            model: Model::new(),
+            tids,
+            stats: Stats { trace: std::env::var_os("MODEL_TRACE").is_some(), ..Stats::default() },
+        }
+    }
+
+    /// Runs the steps decoded from `data`. Panics on the first divergence.
+    pub fn run_bytes(&mut self, data: &[u8]) {
+        let steps = ops::decode(data);
+        self.run(&steps);
+    }
+
+    /// Runs `data` cut into chunks of `chunk` bytes, one after the other
+    /// on this database (how the seeded test grows larger tables).
+    pub fn run_chunks(&mut self, data: &[u8], chunk: usize) {
+        for c in data.chunks(chunk) {
+            self.run_bytes(c);
+        }
+    }
+
+    /// Runs steps, comparing after each operation. Panics on divergence.
+    pub fn run(&mut self, steps: &[Step]) {
+        for (i, step) in steps.iter().enumerate() {
+            if let Err(e) = self.step(step) {
+                panic!("divergence at step {i} ({step:?}):\n{e}");
+            }
+        }
+    }
+
+    /// Applies one step. Returns the divergence, if any.
+    pub fn step(&mut self, step: &Step) -> Result<(), String> {
+        match step {
+            Step::Op(op) => {
+                let Some(rop) = resolve(&self.model, op) else { return Ok(()) };
+                let mut next = self.model.clone();
+                let model = next.apply(&rop);
+                let tids = self.tids.clone();
+                let engine = self.db.write(|tx| apply_engine(tx, &tids, &rop));
+                self.stats.check(&rop, &model, &engine)?;
+                self.model = next;
+            }
+            Step::Txn { ops, commit } => {
+                let db = &self.db;
+                let mut tx = db.begin_write().map_err(|e| e.to_string())?;
+                let mut m = self.model.clone();
+                let tids = self.tids.clone();
+                for op in ops.iter().take(ops::MAX_TXN_OPS) {
+                    let Some(rop) = resolve(&m, op) else { continue };
+                    let model = m.apply(&rop);
+                    let engine = apply_engine(&mut tx, &tids, &rop);
+                    self.stats.check(&rop, &model, &engine)?;
+                    compare(&tx, &m, &tids).map_err(|e| format!("inside a transaction: {e}"))?;
+                }
+                if *commit {
+                    tx.commit();
+                    self.model = m;
+                } else {
+                    drop(tx);
+                }
+            }
+            Step::Failing { ops, at, panic } => {
+                let ops: Vec<&Op> = ops.iter().take(ops::MAX_TXN_OPS).collect();
+                let at = *at as usize % (ops.len() + 1);
+                let tids = self.tids.clone();
+                let mut m = self.model.clone();
+                let mut inside = Ok(());
+                let stats = &mut self.stats;
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    self.db.write(|tx| -> Result<(), Failure> {
+                        for (i, op) in ops.iter().enumerate() {
+                            if i == at {
+                                return inject(*panic);
+                            }
+                            let Some(rop) = resolve(&m, op) else { continue };
+                            let model = m.apply(&rop);
+                            let engine = apply_engine(tx, &tids, &rop);
+                            let failed = engine.as_ref().err().cloned();
+                            if let Err(e) = stats.check(&rop, &model, &engine) {
+                                inside = Err(e);
+                                return Err(Failure::Diverged);
+                            }
+                            if let Err(e) = compare(tx, &m, &tids) {
+                                inside = Err(format!("inside a failing write: {e}"));
+                                return Err(Failure::Diverged);
+                            }
+                            if let Some(e) = failed {
+                                return Err(Failure::Engine(e));
+                            }
+                        }
+                        inject(*panic)
+                    })
+                }));
+                inside?;
+                match outcome {
+                    Ok(Ok(())) => return Err("a failing write committed".into()),
+                    Ok(Err(_)) => {}
+                    Err(payload) if payload.downcast_ref::<InjectedPanic>().is_some() => {}
+                    Err(payload) => std::panic::resume_unwind(payload),
+                }
+            }
+        }
+        let read = self.db.begin_read().map_err(|e| e.to_string())?;
+        compare(&read, &self.model, &self.tids)
+    }
+}
+
+/// Why a failing write's closure stopped.
+#[derive(Debug)]
+pub enum Failure {
+    Engine(Error),
+    Injected,
+    Diverged,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+fn inject(panic: bool) -> Result<(), Failure> {
+    if panic {
+        std::panic::panic_any(InjectedPanic);
+    }
+    Err(Failure::Injected)
+}

@@ -1,0 +1,736 @@
+//! The reference model: every table a `Vec` of rows, every auto-created
+//! through table a `Vec` of `(source_id, target_id)` pairs, every lookup a
+//! linear scan. It knows nothing of slots, indexes, adjacency or undo logs;
+//! it restates SEMANTICS.md (and the engine's documented choices where the
+//! spec is silent, such as which check reports first) as plainly as it can.
+//!
+//! Every operation is atomic the lazy way: it runs on a clone of the model
+//! that replaces the model only when the operation succeeds.
+
+use junctiondb::{Error, OnDelete, Row, Value};
+
+use super::spec::{spec, EndKind};
+
+/// A model row: values in the table's column order (`Null` ids in
+/// auto-created through tables, whose ids the engine derives from slots).
+pub type MRow = Vec<Value>;
+
+#[derive(Clone, Debug, Default)]
+pub struct MTable {
+    pub rows: Vec<MRow>,
+    pub next_id: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub tables: Vec<MTable>,
+}
+
+/// What a successful operation returned, in comparable form.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Out {
+    Unit,
+    /// The id of a new or found row of a plain table.
+    Id(i64),
+    /// A key of an auto-created through row (its id is slot-derived).
+    AnyKey,
+    Count(usize),
+    /// Rows deleted per table, sorted by table name.
+    Deleted(Vec<(String, usize)>),
+    Got(i64, bool),
+}
+
+/// A row of the other end named by id or by key (with its table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RTarget {
+    Id(i64),
+    Key(usize, i64),
+}
+
+/// A related-manager operation with everything resolved to ids and rows.
+#[derive(Clone, Debug)]
+pub enum RRel {
+    Add(Vec<RTarget>, Row),
+    Remove(Vec<RTarget>),
+    Clear,
+    Set(Vec<RTarget>, Row),
+    SetClearing(Vec<RTarget>, Row),
+    Create(Row, Row),
+    GetOrCreate(Row, Row),
+    UpdateOrCreate(Row, Row),
+}
+
+/// One operation with concrete ids, applied alike to engine and model.
+#[derive(Clone, Debug)]
+pub enum ROp {
+    Insert {
+        t: usize,
+        row: Row,
+    },
+    Update {
+        t: usize,
+        id: i64,
+        row: Row,
+    },
+    Delete {
+        t: usize,
+        id: i64,
+    },
+    /// Deletes the through row of an auto-created table that links this
+    /// pair (the engine's key is found by scanning for the pair).
+    DeleteLink {
+        t: usize,
+        pair: (i64, i64),
+    },
+    Rel {
+        acc: usize,
+        me: i64,
+        op: RRel,
+    },
+}
+
+fn tname(t: usize) -> String {
+    spec().tabs[t].name.to_owned()
+}
+
+fn cname(t: usize, c: usize) -> String {
+    spec().tabs[t].cols[c].name.to_owned()
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::new()
+    }
+}
+
+impl Model {
+    pub fn new() -> Self {
+        Model { tables: spec().tabs.iter().map(|_| MTable { rows: Vec::new(), next_id: 1 }).collect() }
+    }
+
+    /// Applies `op`; on error the model is unchanged.
+    pub fn apply(&mut self, op: &ROp) -> Result<Out, Error> {
+        let mut next = self.clone();
+        let out = next.apply_in_place(op)?;
+        *self = next;
+        Ok(out)
+    }
+
+    fn apply_in_place(&mut self, op: &ROp) -> Result<Out, Error> {
+        match op {
+            ROp::Insert { t, row } => {
+                let id = self.insert(*t, row)?;
+                Ok(if spec().tabs[*t].auto.is_some() { Out::AnyKey } else { Out::Id(id) })
+            }
+            ROp::Update { t, id, row } => self.update(*t, *id, row).map(|()| Out::Unit),
+            ROp::Delete { t, id } => self.delete(*t, *id).map(Out::Deleted),
+            ROp::DeleteLink { t, pair } => {
+                let rows = &mut self.tables[*t].rows;
+                let i = rows
+                    .iter()
+                    .position(|r| r[1] == Value::Int(pair.0) && r[2] == Value::Int(pair.1))
+                    .expect("DeleteLink names a stored pair");
+                rows.remove(i);
+                Ok(Out::Deleted(vec![(tname(*t), 1)]))
+            }
+            ROp::Rel { acc, me, op } => self.rel(*acc, *me, op),
+        }
+    }
+
+    // ---- reads ----------------------------------------------------------
+
+    pub fn ids(&self, t: usize) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.tables[t].rows.iter().filter_map(|r| r[0].as_int()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    pub fn exists(&self, t: usize, id: i64) -> bool {
+        self.row(t, id).is_some()
+    }
+
+    pub fn row(&self, t: usize, id: i64) -> Option<&MRow> {
+        self.tables[t].rows.iter().find(|r| r[0] == Value::Int(id))
+    }
+
+    fn row_mut(&mut self, t: usize, id: i64) -> Option<&mut MRow> {
+        self.tables[t].rows.iter_mut().find(|r| r[0] == Value::Int(id))
+    }
+
+    /// The pairs `(source_id, target_id)` of relation `r`, one per through
+    /// row: the auto-created table's pairs, or the custom through table's
+    /// rows whose two link columns are set.
+    pub fn pairs(&self, r: usize) -> Vec<(i64, i64)> {
+        let rel = &spec().rels[r];
+        let (a, b) = (rel.source_col, rel.target_col);
+        self.tables[rel.through].rows.iter().filter_map(|row| Some((row[a].as_int()?, row[b].as_int()?))).collect()
+    }
+
+    /// The ids at the other end of accessor `acc` from row `me`, one per
+    /// link row (a multiset, in no particular order).
+    pub fn related(&self, acc: usize, me: i64) -> Vec<i64> {
+        let s = spec();
+        match s.accs[acc].kind {
+            EndKind::Forward(r) => self.pairs(r).into_iter().filter(|p| p.0 == me).map(|p| p.1).collect(),
+            EndKind::Reverse(r) => self.pairs(r).into_iter().filter(|p| p.1 == me).map(|p| p.0).collect(),
+            EndKind::FkRev(f) => {
+                let fk = &s.fks[f];
+                self.tables[fk.table]
+                    .rows
+                    .iter()
+                    .filter(|row| row[fk.col] == Value::Int(me))
+                    .filter_map(|row| row[0].as_int())
+                    .collect()
+            }
+        }
+    }
+
+    /// `related`, deduplicated (what the managers' writes work from).
+    fn current(&self, acc: usize, me: i64) -> Vec<i64> {
+        let mut out = Vec::new();
+        for id in self.related(acc, me) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
+    }
+
+    // ---- checks ---------------------------------------------------------
+
+    fn col_of(&self, t: usize, name: &str) -> Result<usize, Error> {
+        spec().col_of(t, name).ok_or_else(|| Error::UnknownColumn {
+            table: tname(t),
+            column: name.to_owned(),
+            row: None,
+        })
+    }
+
+    /// Type and nullability of one value (`NULL` is fine for `id`: it asks
+    /// for an assigned one).
+    fn check_value(&self, t: usize, c: usize, v: &Value) -> Result<(), Error> {
+        let col = &spec().tabs[t].cols[c];
+        match v.type_of() {
+            None if col.nullable || c == 0 => Ok(()),
+            None => Err(Error::NotNull { table: tname(t), column: cname(t, c), row: None }),
+            Some(ty) if ty == col.ty => Ok(()),
+            Some(_) => Err(Error::TypeMismatch {
+                table: tname(t),
+                column: cname(t, c),
+                expected: col.ty,
+                value: v.clone(),
+                row: None,
+            }),
+        }
+    }
+
+    /// Uniqueness (other than row `except`) and foreign key existence.
+    fn check_constraints(&self, t: usize, c: usize, v: &Value, except: Option<i64>) -> Result<(), Error> {
+        if v.is_null() {
+            return Ok(());
+        }
+        let s = spec();
+        let col = &s.tabs[t].cols[c];
+        if col.unique && self.tables[t].rows.iter().any(|r| r[c] == *v && r[0].as_int() != except) {
+            return Err(Error::Unique { table: tname(t), column: cname(t, c), value: v.clone(), row: None });
+        }
+        if let Some(f) = col.fk {
+            let fk = &s.fks[f];
+            let id = v.as_int().unwrap_or(0);
+            if fk.constraint && !self.exists(fk.target, id) {
+                return Err(Error::ForeignKey {
+                    table: tname(t),
+                    column: cname(t, c),
+                    target: tname(fk.target),
+                    id,
+                    row: None,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    // ---- writes ---------------------------------------------------------
+
+    /// Inserts a row; returns its id (0 for an auto-created through row).
+    /// Checks in the engine's order: each given cell (name, type, null) in
+    /// the order given, then the id, then missing columns in column order,
+    /// then each column's uniqueness and foreign key in column order.
+    pub fn insert(&mut self, t: usize, row: &Row) -> Result<i64, Error> {
+        let tab = &spec().tabs[t];
+        if let Some(r) = tab.auto {
+            return self.insert_auto(t, r, row);
+        }
+        let mut values: Vec<Option<Value>> = vec![None; tab.cols.len()];
+        for (name, v) in row.iter() {
+            let c = self.col_of(t, name)?;
+            self.check_value(t, c, v)?;
+            values[c] = Some(v.clone());
+        }
+        let id = match values[0].take() {
+            Some(Value::Int(id)) => {
+                if id < 1 || id == i64::MAX {
+                    return Err(Error::InvalidId { table: tname(t), id, row: None });
+                }
+                if self.exists(t, id) {
+                    return Err(Error::Unique {
+                        table: tname(t),
+                        column: "id".into(),
+                        value: Value::Int(id),
+                        row: None,
+                    });
+                }
+                id
+            }
+            _ if self.tables[t].next_id == i64::MAX => return Err(Error::TableFull { table: tname(t) }),
+            _ => self.tables[t].next_id,
+        };
+        let mut full = vec![Value::Int(id)];
+        for (c, v) in values.into_iter().enumerate().skip(1) {
+            let col = &tab.cols[c];
+            full.push(match (v, &col.default, col.nullable) {
+                (Some(v), _, _) => v,
+                (None, Some(d), _) => d.clone(),
+                (None, None, true) => Value::Null,
+                (None, None, false) => return Err(Error::NotNull { table: tname(t), column: cname(t, c), row: None }),
+            });
+        }
+        for (c, v) in full.iter().enumerate().skip(1) {
+            self.check_constraints(t, c, v, None)?;
+        }
+        let table = &mut self.tables[t];
+        table.next_id = table.next_id.max(id + 1);
+        table.rows.push(full);
+        Ok(id)
+    }
+
+    /// A direct insert into an auto-created through table: both link
+    /// columns required, both rows must exist, the pair must be new.
+    fn insert_auto(&mut self, t: usize, r: usize, row: &Row) -> Result<i64, Error> {
+        let s = spec();
+        let rel = &s.rels[r];
+        let mut ends = [None, None];
+        for (name, v) in row.iter() {
+            let c = self.col_of(t, name)?;
+            if c == 0 {
+                return Err(Error::Unsupported { table: tname(t), reason: String::new() });
+            }
+            self.check_value(t, c, v)?;
+            ends[c - 1] = v.as_int();
+        }
+        for (i, side) in [rel.source, rel.target].into_iter().enumerate() {
+            let id = ends[i].ok_or_else(|| Error::NotNull { table: tname(t), column: cname(t, i + 1), row: None })?;
+            if !self.exists(side, id) {
+                return Err(Error::ForeignKey {
+                    table: tname(t),
+                    column: cname(t, i + 1),
+                    target: tname(side),
+                    id,
+                    row: None,
+                });
+            }
+        }
+        let (a, b) = (ends[0].unwrap_or(0), ends[1].unwrap_or(0));
+        if self.pairs(r).contains(&(a, b)) {
+            return Err(Error::Unique {
+                table: tname(t),
+                column: format!("{}, {}", cname(t, 1), cname(t, 2)),
+                value: Value::Text(format!("({a}, {b})")),
+                row: None,
+            });
+        }
+        self.tables[t].rows.push(vec![Value::Null, Value::Int(a), Value::Int(b)]);
+        Ok(0)
+    }
+
+    /// Updates some columns; each cell is checked (name, not `id`, type,
+    /// null, uniqueness, foreign key) against the row as it was.
+    pub fn update(&mut self, t: usize, id: i64, row: &Row) -> Result<(), Error> {
+        if spec().tabs[t].auto.is_some() {
+            return Err(Error::Unsupported { table: tname(t), reason: String::new() });
+        }
+        if !self.exists(t, id) {
+            return Err(Error::NotFound { table: tname(t), id });
+        }
+        let mut cells = Vec::new();
+        for (name, v) in row.iter() {
+            let c = self.col_of(t, name)?;
+            if c == 0 {
+                return Err(Error::Unsupported { table: tname(t), reason: String::new() });
+            }
+            self.check_value(t, c, v)?;
+            self.check_constraints(t, c, v, Some(id))?;
+            cells.push((c, v.clone()));
+        }
+        let r = self.row_mut(t, id).expect("checked");
+        for (c, v) in cells {
+            r[c] = v;
+        }
+        Ok(())
+    }
+
+    /// Deletes a row and what `on_delete` says, all or nothing.
+    pub fn delete(&mut self, t: usize, id: i64) -> Result<Vec<(String, usize)>, Error> {
+        let s = spec();
+        if s.tabs[t].auto.is_some() {
+            // Auto-through ids are slot-derived; the harness uses DeleteLink.
+            return Err(Error::NotFound { table: tname(t), id });
+        }
+        if !self.exists(t, id) {
+            return Err(Error::NotFound { table: tname(t), id });
+        }
+        // The cascade closure.
+        let mut doomed: Vec<(usize, i64)> = vec![(t, id)];
+        let mut i = 0;
+        while i < doomed.len() {
+            let (dt, did) = doomed[i];
+            i += 1;
+            for fk in s.fks.iter().filter(|f| f.target == dt && f.on_delete == OnDelete::Cascade) {
+                for r in self.referencing(fk.table, fk.col, did) {
+                    if !doomed.contains(&(fk.table, r)) {
+                        doomed.push((fk.table, r));
+                    }
+                }
+            }
+        }
+        let gone = |t: usize, id: i64| doomed.contains(&(t, id));
+        let mut updates: Vec<(usize, i64, usize, Value)> = Vec::new();
+        for &(dt, did) in &doomed {
+            for fk in s.fks.iter().filter(|f| f.target == dt) {
+                let refs = self.referencing(fk.table, fk.col, did);
+                if refs.is_empty() {
+                    continue;
+                }
+                match fk.on_delete {
+                    OnDelete::Cascade => {}
+                    OnDelete::Protect => {
+                        return Err(Error::Protected {
+                            table: tname(dt),
+                            id: did,
+                            referenced_by: tname(fk.table),
+                            field: fk.field.into(),
+                            count: refs.len(),
+                        })
+                    }
+                    OnDelete::Restrict | OnDelete::DoNothing => {}
+                    OnDelete::SetNull => updates.extend(refs.iter().map(|&r| (fk.table, r, fk.col, Value::Null))),
+                    OnDelete::SetDefault => {
+                        let d = s.tabs[fk.table].cols[fk.col].default.clone().unwrap_or(Value::Null);
+                        updates.extend(refs.iter().map(|&r| (fk.table, r, fk.col, d.clone())));
+                    }
+                }
+            }
+        }
+        for &(dt, did) in &doomed {
+            for fk in s.fks.iter().filter(|f| f.target == dt) {
+                let blocks =
+                    fk.on_delete == OnDelete::Restrict || (fk.on_delete == OnDelete::DoNothing && fk.constraint);
+                if !blocks {
+                    continue;
+                }
+                let left = self.referencing(fk.table, fk.col, did).into_iter().filter(|&r| !gone(fk.table, r)).count();
+                if left > 0 {
+                    return Err(Error::Restricted {
+                        table: tname(dt),
+                        id: did,
+                        referenced_by: tname(fk.table),
+                        field: fk.field.into(),
+                        count: left,
+                    });
+                }
+            }
+        }
+        updates.retain(|u| !gone(u.0, u.1));
+        for (ut, _, c, v) in &updates {
+            let fk = &s.fks[s.tabs[*ut].cols[*c].fk.expect("fk column")];
+            if let Some(target) = v.as_int() {
+                if fk.constraint && (gone(fk.target, target) || !self.exists(fk.target, target)) {
+                    return Err(Error::ForeignKey {
+                        table: tname(*ut),
+                        column: cname(*ut, *c),
+                        target: tname(fk.target),
+                        id: target,
+                        row: None,
+                    });
+                }
+            }
+        }
+        // Apply.
+        for (ut, uid, c, v) in updates {
+            self.row_mut(ut, uid).expect("live")[c] = v;
+        }
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut count = |name: String, n: usize| {
+            if n == 0 {
+                return;
+            }
+            match counts.iter_mut().find(|(t, _)| *t == name) {
+                Some((_, c)) => *c += n,
+                None => counts.push((name, n)),
+            }
+        };
+        for rel in s.rels.iter().filter(|r| r.auto) {
+            let rows = &mut self.tables[rel.through].rows;
+            let before = rows.len();
+            rows.retain(|r| {
+                let (a, b) = (r[1].as_int().unwrap_or(0), r[2].as_int().unwrap_or(0));
+                !(gone(rel.source, a) || gone(rel.target, b))
+            });
+            count(tname(rel.through), before - rows.len());
+        }
+        for &(dt, did) in &doomed {
+            let rows = &mut self.tables[dt].rows;
+            rows.retain(|r| r[0] != Value::Int(did));
+            count(tname(dt), 1);
+        }
+        counts.sort();
+        Ok(counts)
+    }
+
+    /// Ids of rows of `t` whose column `c` holds `id`.
+    fn referencing(&self, t: usize, c: usize, id: i64) -> Vec<i64> {
+        self.tables[t].rows.iter().filter(|r| r[c] == Value::Int(id)).filter_map(|r| r[0].as_int()).collect()
+    }
+
+    // ---- related managers -----------------------------------------------
+
+    fn rel(&mut self, acc: usize, me: i64, op: &RRel) -> Result<Out, Error> {
+        let s = spec();
+        let a = &s.accs[acc];
+        if !self.exists(a.table, me) {
+            return Err(Error::NotFound { table: tname(a.table), id: me });
+        }
+        let other = s.other(a);
+        match op {
+            RRel::Add(targets, defaults) => {
+                let targets = self.resolve(other, targets, true)?;
+                self.add_ids(acc, me, &targets, defaults).map(Out::Count)
+            }
+            RRel::Remove(targets) => {
+                let targets = self.resolve(other, targets, false)?;
+                self.remove_ids(acc, me, &targets).map(Out::Count)
+            }
+            RRel::Clear => {
+                let current = self.current(acc, me);
+                self.remove_ids(acc, me, &current).map(Out::Count)
+            }
+            RRel::Set(targets, defaults) => {
+                let targets = self.resolve(other, targets, true)?;
+                let current = self.current(acc, me);
+                let stale: Vec<i64> = current.iter().copied().filter(|c| !targets.contains(c)).collect();
+                let only_adds =
+                    matches!(a.kind, EndKind::FkRev(f) if !s.tabs[s.fks[f].table].cols[s.fks[f].col].nullable);
+                if !only_adds {
+                    self.remove_ids(acc, me, &stale)?;
+                }
+                let new: Vec<i64> = targets.into_iter().filter(|t| !current.contains(t)).collect();
+                self.add_ids(acc, me, &new, defaults)?;
+                Ok(Out::Unit)
+            }
+            RRel::SetClearing(targets, defaults) => {
+                let targets = self.resolve(other, targets, true)?;
+                let current = self.current(acc, me);
+                self.remove_ids(acc, me, &current)?;
+                self.add_ids(acc, me, &targets, defaults)?;
+                Ok(Out::Unit)
+            }
+            RRel::Create(values, defaults) => self.create_linked(acc, me, values, defaults).map(Out::Id),
+            RRel::GetOrCreate(lookup, defaults) | RRel::UpdateOrCreate(lookup, defaults) => {
+                if let Some(found) = self.find_related(acc, me, lookup)? {
+                    if let RRel::UpdateOrCreate(..) = op {
+                        self.update(other, found, defaults)?;
+                    }
+                    return Ok(Out::Got(found, false));
+                }
+                let mut values = lookup.clone();
+                for (n, v) in defaults.iter() {
+                    values.set(n, v.clone());
+                }
+                let id = self.create_linked(acc, me, &values, &Row::new())?;
+                Ok(Out::Got(id, true))
+            }
+        }
+    }
+
+    /// Targets to ids of `other`, deduplicated in input order: a key of
+    /// another table is `WrongTable` (checked over all targets first); then
+    /// a missing id is `NotFound` (the first one) when targets must exist,
+    /// else skipped.
+    fn resolve(&self, other: usize, targets: &[RTarget], must_exist: bool) -> Result<Vec<i64>, Error> {
+        let mut ids = Vec::new();
+        for t in targets {
+            let id = match *t {
+                RTarget::Key(kt, id) if kt != other => {
+                    return Err(Error::WrongTable { expected: tname(other), found: tname(kt), id })
+                }
+                RTarget::Key(_, id) | RTarget::Id(id) => id,
+            };
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if must_exist {
+            if let Some(&id) = ids.iter().find(|&&id| !self.exists(other, id)) {
+                return Err(Error::NotFound { table: tname(other), id });
+            }
+        }
+        ids.retain(|&id| self.exists(other, id));
+        Ok(ids)
+    }
+
+    fn add_ids(&mut self, acc: usize, me: i64, targets: &[i64], defaults: &Row) -> Result<usize, Error> {
+        let s = spec();
+        let a = &s.accs[acc];
+        let (r, forward) = match a.kind {
+            EndKind::FkRev(f) => {
+                let fk = &s.fks[f];
+                let mut n = 0;
+                for &t in targets {
+                    if self.row(fk.table, t).expect("resolved")[fk.col] != Value::Int(me) {
+                        let col = s.tabs[fk.table].cols[fk.col].name;
+                        self.update(fk.table, t, &Row::new().with(col, me))?;
+                        n += 1;
+                    }
+                }
+                return Ok(n);
+            }
+            EndKind::Forward(r) => (r, true),
+            EndKind::Reverse(r) => (r, false),
+        };
+        let rel = &s.rels[r];
+        if rel.auto {
+            if let Some((name, _)) = defaults.iter().next() {
+                return Err(Error::UnknownColumn { table: tname(rel.through), column: name.to_owned(), row: None });
+            }
+        }
+        let mut created = 0;
+        for &t in targets {
+            let p = if forward { (me, t) } else { (t, me) };
+            created += self.link_once(r, p, defaults)?;
+            if rel.symmetrical && p.0 != p.1 {
+                created += self.link_once(r, (p.1, p.0), defaults)?;
+            }
+        }
+        Ok(created)
+    }
+
+    fn link_once(&mut self, r: usize, p: (i64, i64), defaults: &Row) -> Result<usize, Error> {
+        if self.pairs(r).contains(&p) {
+            return Ok(0);
+        }
+        let s = spec();
+        let rel = &s.rels[r];
+        let through = &s.tabs[rel.through];
+        if rel.auto {
+            self.tables[rel.through].rows.push(vec![Value::Null, Value::Int(p.0), Value::Int(p.1)]);
+            return Ok(1);
+        }
+        let mut row = defaults.clone();
+        row.set(through.cols[rel.source_col].name, p.0);
+        row.set(through.cols[rel.target_col].name, p.1);
+        self.insert(rel.through, &row)?;
+        Ok(1)
+    }
+
+    fn remove_ids(&mut self, acc: usize, me: i64, targets: &[i64]) -> Result<usize, Error> {
+        let s = spec();
+        let a = &s.accs[acc];
+        let (r, forward) = match a.kind {
+            EndKind::FkRev(f) => {
+                let fk = &s.fks[f];
+                let col = &s.tabs[fk.table].cols[fk.col];
+                if !col.nullable {
+                    return Err(Error::Unsupported { table: tname(fk.table), reason: String::new() });
+                }
+                let mut n = 0;
+                for &t in targets {
+                    if self.row(fk.table, t).expect("resolved")[fk.col] == Value::Int(me) {
+                        self.update(fk.table, t, &Row::new().with(col.name, Value::Null))?;
+                        n += 1;
+                    }
+                }
+                return Ok(n);
+            }
+            EndKind::Forward(r) => (r, true),
+            EndKind::Reverse(r) => (r, false),
+        };
+        let rel = &s.rels[r];
+        let mut removed = 0;
+        for &t in targets {
+            let p = if forward { (me, t) } else { (t, me) };
+            removed += self.unlink_pair(r, p)?;
+            if rel.symmetrical && p.0 != p.1 {
+                removed += self.unlink_pair(r, (p.1, p.0))?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes every through row of the pair (deleting custom through rows
+    /// as rows, with their own `on_delete` consequences).
+    fn unlink_pair(&mut self, r: usize, p: (i64, i64)) -> Result<usize, Error> {
+        let rel = &spec().rels[r];
+        let (a, b) = (rel.source_col, rel.target_col);
+        let matching: Vec<usize> = self.tables[rel.through]
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| row[a] == Value::Int(p.0) && row[b] == Value::Int(p.1))
+            .map(|(i, _)| i)
+            .collect();
+        if rel.auto {
+            for &i in matching.iter().rev() {
+                self.tables[rel.through].rows.remove(i);
+            }
+        } else {
+            let ids: Vec<i64> = matching.iter().filter_map(|&i| self.tables[rel.through].rows[i][0].as_int()).collect();
+            for id in ids {
+                self.delete(rel.through, id)?;
+            }
+        }
+        Ok(matching.len())
+    }
+
+    fn create_linked(&mut self, acc: usize, me: i64, values: &Row, through_defaults: &Row) -> Result<i64, Error> {
+        let s = spec();
+        let a = &s.accs[acc];
+        let other = s.other(a);
+        let mut values = values.clone();
+        if let EndKind::FkRev(f) = a.kind {
+            let fk = &s.fks[f];
+            values.set(s.tabs[fk.table].cols[fk.col].name, me);
+        }
+        let id = self.insert(other, &values)?;
+        if !matches!(a.kind, EndKind::FkRev(_)) {
+            self.add_ids(acc, me, &[id], through_defaults)?;
+        }
+        Ok(id)
+    }
+
+    /// The one related row equal to `lookup` on every column it names.
+    fn find_related(&self, acc: usize, me: i64, lookup: &Row) -> Result<Option<i64>, Error> {
+        let s = spec();
+        let other = s.other(&s.accs[acc]);
+        let mut cols = Vec::new();
+        for (name, v) in lookup.iter() {
+            let c = self.col_of(other, name)?;
+            if !v.is_null() {
+                self.check_value(other, c, v)?;
+            }
+            cols.push((c, v));
+        }
+        let found: Vec<i64> = self
+            .current(acc, me)
+            .into_iter()
+            .filter(|&id| {
+                let row = self.row(other, id).expect("related rows are live");
+                cols.iter().all(|(c, v)| row[*c] == **v)
+            })
+            .collect();
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(Some(found[0])),
+            n => Err(Error::MultipleFound { table: tname(other), count: n }),
+        }
+    }
+}
