@@ -61,14 +61,17 @@ fn node_hash(node: u32) -> u64 {
 }
 
 impl<P: Copy> Adj<P> {
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.list.len()
     }
 
+    #[inline]
     pub(crate) fn entries(&self) -> &[Entry<P>] {
         &self.list
     }
 
+    #[inline]
     pub(crate) fn is_indexed(&self) -> bool {
         self.index.is_some()
     }
@@ -79,6 +82,7 @@ impl<P: Copy> Adj<P> {
 
     /// A position holding `node`. O(1) expected when indexed, else a scan
     /// of at most `PROMOTE_AT` entries.
+    #[inline]
     pub(crate) fn find(&self, node: u32) -> Option<u32> {
         match &self.index {
             Some(index) => index.find(node_hash(node), |&p| self.list[p as usize].node == node).copied(),

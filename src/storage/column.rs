@@ -66,6 +66,7 @@ impl Column {
     }
 
     /// The whole integer vector of an `Int` column.
+    #[inline]
     pub(crate) fn ints(&self) -> &[i64] {
         match &self.data {
             Data::Int(v) => v,

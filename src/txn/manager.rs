@@ -437,10 +437,16 @@ impl<'db> RelatedMut<'_, 'db> {
         loop {
             let fpos = self.tx.guard.links[r as usize].find_for_write(p.source, p.target);
             match &self.tx.guard.links[r as usize] {
-                Links::Auto(_) => match fpos {
-                    Some(fpos) => self.tx.unlink_auto(r, p.source, fpos),
-                    None => return Ok(n),
-                },
+                // An auto-created through holds each pair at most once.
+                Links::Auto(_) => {
+                    return Ok(match fpos {
+                        Some(fpos) => {
+                            self.tx.unlink_auto(r, p.source, fpos);
+                            n + 1
+                        }
+                        None => n,
+                    })
+                }
                 Links::Custom(j) => match fpos {
                     Some(fpos) => {
                         let slot = j.targets(p.source)[fpos as usize].payload;

@@ -20,16 +20,19 @@ pub struct Key {
 
 impl Key {
     /// The key of row `id` of `table` (the row need not exist).
+    #[inline]
     pub fn new(table: TableId, id: i64) -> Self {
         Key { table, id }
     }
 
     /// The table.
+    #[inline]
     pub fn table(self) -> TableId {
         self.table
     }
 
     /// The primary key.
+    #[inline]
     pub fn id(self) -> i64 {
         self.id
     }
@@ -115,6 +118,9 @@ pub struct View {
     /// does not exist, as `(source_id, target_id)`. They become real links
     /// when the missing row is inserted.
     pub(crate) dangling: Vec<Vec<(i64, i64)>>,
+    /// The undo log's buffer between write transactions, so that a short
+    /// transaction allocates nothing for its log.
+    pub(crate) spare_undo: Vec<super::undo::Undo>,
 }
 
 impl fmt::Debug for View {
@@ -136,7 +142,7 @@ impl View {
             .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
             .collect();
         let dangling = vec![Vec::new(); schema.rels.len()];
-        View { schema, tables, links, dangling }
+        View { schema, tables, links, dangling, spare_undo: Vec::new() }
     }
 
     /// The schema.
@@ -317,28 +323,38 @@ impl View {
     /// # Errors
     /// [`Error::WrongTable`] when the accessor belongs to another table,
     /// [`Error::NotFound`] when `key` names no row.
+    #[inline]
     pub fn related_at(&self, key: Key, accessor: Accessor) -> Result<Related<'_>> {
         let end = self.end(key, accessor)?;
         Ok(Related { view: self, end })
     }
 
+    #[inline]
     pub(crate) fn end(&self, key: Key, accessor: Accessor) -> Result<End> {
-        if accessor.table != key.table {
-            return Err(Error::WrongTable {
-                expected: self.table_name(accessor.table).to_owned(),
-                found: self.table_name(key.table).to_owned(),
-                id: key.id,
-            });
-        }
         // Accessors start from declared (plain) tables only.
-        let table = self
-            .tables
-            .get(key.table.index())
-            .ok_or_else(|| Error::UnknownTable { table: format!("#{}", key.table.0) })?;
-        let slot = table
-            .slot_of(key.id)
-            .ok_or_else(|| Error::NotFound { table: self.table_name(key.table).to_owned(), id: key.id })?;
-        Ok(End { kind: accessor.kind, key, slot, other: accessor.other })
+        let slot = match self.tables.get(key.table.index()) {
+            Some(table) if accessor.table == key.table => table.slot_of(key.id),
+            _ => None,
+        };
+        match slot {
+            Some(slot) => Ok(End { kind: accessor.kind, key, slot, other: accessor.other }),
+            None => Err(self.end_error(key, accessor)),
+        }
+    }
+
+    /// Why `end` failed; kept out of line so the hot path stays small.
+    #[cold]
+    #[inline(never)]
+    fn end_error(&self, key: Key, accessor: Accessor) -> Error {
+        let name =
+            |t: TableId| self.schema.tables.get(t.index()).map_or_else(|| format!("#{}", t.0), |d| d.name.clone());
+        if key.table.index() >= self.tables.len() {
+            Error::UnknownTable { table: name(key.table) }
+        } else if accessor.table != key.table {
+            Error::WrongTable { expected: name(accessor.table), found: name(key.table), id: key.id }
+        } else {
+            Error::NotFound { table: name(key.table), id: key.id }
+        }
     }
 
     /// Checks every storage and junction invariant (see `docs/design.md`):
@@ -552,24 +568,26 @@ impl<'a> Related<'a> {
         self.end.other
     }
 
-    fn slots(&self) -> SlotIter<'a> {
+    #[inline]
+    fn slots(&self) -> NodeIter<'a> {
         let v = self.view;
         match self.end.kind {
-            AccessorKind::Forward(r) => SlotIter::Links(v.links[r as usize].neighbours(self.end.slot, true)),
-            AccessorKind::Reverse(r) => SlotIter::Links(v.links[r as usize].neighbours(self.end.slot, false)),
+            AccessorKind::Forward(r) => v.links[r as usize].neighbours(self.end.slot, true),
+            AccessorKind::Reverse(r) => v.links[r as usize].neighbours(self.end.slot, false),
             AccessorKind::FkReverse(f) => {
                 let fk = v.schema.fk(f);
                 let table = &v.tables[fk.table.index()];
                 let mut slots: Vec<u32> =
                     table.probe(fk.column, ValueRef::Int(self.end.key.id())).map(Iterator::collect).unwrap_or_default();
                 slots.sort_by_key(|&s| table.id_at(s));
-                SlotIter::Owned(slots.into_iter())
+                NodeIter::Owned(slots.into_iter())
             }
         }
     }
 
     /// The ids at the other end, one per link row (a pair linked twice in a
     /// custom through table appears twice). O(1) to start, O(1) per item.
+    #[inline]
     pub fn ids(&self) -> RelatedIds<'a> {
         let table = &self.view.tables[self.end.other.index()];
         RelatedIds { slots: self.slots(), ids: table.ids(), dense: table.ids_are_slots() }
@@ -594,6 +612,7 @@ impl<'a> Related<'a> {
 
     /// Whether `key` is at the other end. O(1) expected for many-to-many
     /// relations at any degree, O(1 + matches) for foreign keys.
+    #[inline]
     pub fn contains(&self, key: Key) -> bool {
         if key.table() != self.end.other {
             return false;
@@ -614,6 +633,7 @@ impl<'a> Related<'a> {
 
     /// The number of link rows at this end. O(1) for many-to-many
     /// relations, O(matches) for foreign keys.
+    #[inline]
     pub fn count(&self) -> usize {
         match self.end.kind {
             AccessorKind::Forward(r) => self.view.links[r as usize].degree(self.end.slot, true),
@@ -628,38 +648,10 @@ impl<'a> Related<'a> {
     }
 }
 
-/// Slots at the other end of a relation.
-#[derive(Clone, Debug)]
-enum SlotIter<'a> {
-    Links(NodeIter<'a>),
-    Owned(std::vec::IntoIter<u32>),
-}
-
-impl Iterator for SlotIter<'_> {
-    type Item = u32;
-
-    #[inline]
-    fn next(&mut self) -> Option<u32> {
-        match self {
-            SlotIter::Links(it) => it.next(),
-            SlotIter::Owned(it) => it.next(),
-        }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            SlotIter::Links(it) => it.size_hint(),
-            SlotIter::Owned(it) => it.size_hint(),
-        }
-    }
-}
-
-impl ExactSizeIterator for SlotIter<'_> {}
-
 /// The ids at the other end of a relation; see [`Related::ids`].
 #[derive(Clone, Debug)]
 pub struct RelatedIds<'a> {
-    slots: SlotIter<'a>,
+    slots: NodeIter<'a>,
     ids: &'a [i64],
     /// Every live row of the other table is at slot `id - 1`.
     dense: bool,
@@ -674,8 +666,19 @@ impl Iterator for RelatedIds<'_> {
         Some(if self.dense { i64::from(s) + 1 } else { self.ids[s as usize] })
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.slots.size_hint()
+    }
+
+    #[inline]
+    fn fold<B, F: FnMut(B, i64) -> B>(self, init: B, mut f: F) -> B {
+        if self.dense {
+            self.slots.fold(init, |acc, s| f(acc, i64::from(s) + 1))
+        } else {
+            let ids = self.ids;
+            self.slots.fold(init, |acc, s| f(acc, ids[s as usize]))
+        }
     }
 }
 

@@ -43,6 +43,7 @@ impl Drop for WriteTxn<'_> {
     fn drop(&mut self) {
         if !self.committed {
             self.rollback_to(0);
+            self.recycle_undo();
         }
     }
 }
@@ -79,15 +80,27 @@ impl Deleted {
 }
 
 impl<'db> WriteTxn<'db> {
-    pub(crate) fn new(guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
-        WriteTxn { guard, undo: Vec::new(), committed: false, _held: held }
+    pub(crate) fn new(mut guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
+        let undo = std::mem::take(&mut guard.spare_undo);
+        WriteTxn { guard, undo, committed: false, _held: held }
+    }
+
+    /// Hands the (empty) log's buffer back for the next transaction; a
+    /// buffer grown by a bulk load is released instead of kept.
+    fn recycle_undo(&mut self) {
+        const KEEP: usize = 1 << 12;
+        let mut undo = std::mem::take(&mut self.undo);
+        undo.clear();
+        if undo.capacity() <= KEEP {
+            self.guard.spare_undo = undo;
+        }
     }
 
     /// Makes every change of this transaction visible to later readers and
     /// releases the lock. O(1) (the undo log is dropped).
     pub fn commit(mut self) {
         self.committed = true;
-        self.undo.clear();
+        self.recycle_undo();
     }
 
     /// Undoes everything logged after `mark`, newest first.
