@@ -9,6 +9,8 @@
 //! operation of an `ops` input is printed; with `REPLAY_CHUNK=4000`, an
 //! input saved by `tests/model_relations.rs` is replayed chunk by chunk).
 
+// `fuzzing::query` loads `model/spec.rs` for its schema too.
+#[allow(clippy::duplicate_mod)]
 mod fuzzing;
 mod model;
 

@@ -66,7 +66,7 @@ fn run_seed(seed: u64, rounds: usize, chunks: usize) -> Harness {
 fn seeded_runs_agree_with_the_model() {
     let mut ops = 0;
     let mut outcomes = std::collections::BTreeMap::new();
-    for seed in [1, 2, 0xDEAD_BEEF, 42] {
+    for seed in [1, 0xDEAD_BEEF, 42] {
         let h = run_seed(seed, 3, 4);
         ops += h.stats.ops;
         for (k, v) in h.stats.outcomes {

@@ -612,3 +612,76 @@ fn oversized_values_are_stored_as_given() {
     let n = db.write(|tx| tx.related(key(&db, "person", 1), "friends")?.add(ids.clone())).expect("duplicates collapse");
     assert_eq!(n, 1, "only the self-loop is new");
 }
+
+// ---- bad query paths -------------------------------------------------------
+
+/// Runs a query-building call on the fixture and returns its error.
+#[track_caller]
+fn query_err(db: &Database, build: impl Fn(&junctiondb::View) -> Result<Vec<i64>, Error>) -> Error {
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).expect("read");
+    let e = db.read(|v| build(v)).expect_err("the bad query ran");
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).expect("read"), before);
+    assert!(e.to_string().len() > 10, "{e:?}");
+    e
+}
+
+#[track_caller]
+fn bad_path(e: &Error, path: &str) {
+    match e {
+        Error::Query { path: p, reason, .. } => {
+            assert_eq!(p, path);
+            assert!(!reason.is_empty());
+        }
+        other => panic!("{path:?}: expected a query error, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_query_paths() {
+    let db = db();
+    for path in
+        ["nope", "", "__", "username__", "username__nope", "groups__nope", "age__startswith__x", "id__id", "pk__in__x"]
+    {
+        let e = query_err(&db, |v| Ok(v.query("user")?.filter(path, "x")?.ids()));
+        bad_path(&e, path);
+    }
+    // A path error names the valid choices.
+    let e = query_err(&db, |v| Ok(v.query("user")?.filter("usrname", "jim")?.ids()));
+    assert!(e.to_string().contains("username"), "{e}");
+    // order_by and values need a single-valued path to a column.
+    let e = query_err(&db, |v| Ok(v.query("user")?.order_by(&["groups__name"])?.ids()));
+    assert!(matches!(e, Error::Query { .. }), "{e:?}");
+    let e = query_err(&db, |v| Ok(v.query("user")?.order_by(&["-nope"])?.ids()));
+    assert!(matches!(e, Error::Query { .. }), "{e:?}");
+    let e = query_err(&db, |v| v.query("user")?.values(&["groups"]).map(|r| vec![r.len() as i64]));
+    assert!(matches!(e, Error::Query { .. }), "{e:?}");
+    // Unknown tables.
+    let e = query_err(&db, |v| Ok(v.query("nope")?.ids()));
+    assert_eq!(e, Error::UnknownTable { table: "nope".into() });
+}
+
+#[test]
+fn bad_query_values() {
+    let db = db();
+    let e = query_err(&db, |v| Ok(v.query("user")?.filter("age", "thirty")?.ids()));
+    assert!(matches!(e, Error::TypeMismatch { .. }), "{e:?}");
+    let e = query_err(&db, |v| Ok(v.query("user")?.filter("username__gt", 3)?.ids()));
+    assert!(matches!(e, Error::TypeMismatch { .. }), "{e:?}");
+    // A key of the wrong table for a relation.
+    let a = key(&db, "person", 1);
+    let e = query_err(&db, |v| Ok(v.query("user")?.filter("groups", a)?.ids()));
+    assert!(matches!(e, Error::WrongTable { .. }), "{e:?}");
+    // Lookups that need a list, a pair or a bool.
+    for (path, arg) in [
+        ("age__in", junctiondb::Arg::from(3)),
+        ("age__range", junctiondb::Arg::from(vec![1])),
+        ("age__isnull", junctiondb::Arg::from(3)),
+        ("username__contains", junctiondb::Arg::from(vec!["a", "b"])),
+    ] {
+        let e = query_err(&db, |v| Ok(v.query("user")?.filter(path, arg.clone())?.ids()));
+        bad_path(&e, path);
+    }
+    // Text lookups on numbers are errors, not silent misses.
+    let e = query_err(&db, |v| Ok(v.query("user")?.filter("age__startswith", 3)?.ids()));
+    bad_path(&e, "age__startswith");
+}
