@@ -924,8 +924,17 @@ mod junction_system {
         persons: Vec<Key>,
     }
 
+    /// The key of harness id `id`. Row ids are assigned 1, 2, ... in
+    /// insertion order (checked when the rows are loaded), so the key is
+    /// built from the id as an application holding ids would, instead of
+    /// being looked up in a vector the peers do not need.
     fn key(keys: &[Key], id: u32) -> Key {
-        keys[id as usize - 1]
+        Key::new(keys[0].table(), i64::from(id))
+    }
+
+    /// Checks that `keys[i]` has id `i + 1`.
+    fn assert_dense(keys: &[Key]) {
+        assert!(keys.iter().enumerate().all(|(i, k)| k.id() == i as i64 + 1), "ids are assigned in order");
     }
 
     impl Junction {
@@ -998,6 +1007,8 @@ mod junction_system {
                 Ok::<_, Error>((user_keys, group_keys))
             });
             (self.users, self.group_keys) = keys.expect(FAILED);
+            assert_dense(&self.users);
+            assert_dense(&self.group_keys);
         }
 
         fn add(&mut self, pairs: &[(u32, u32)]) {
@@ -1030,6 +1041,7 @@ mod junction_system {
                 Ok::<_, Error>(keys)
             });
             self.persons = keys.expect(FAILED);
+            assert_dense(&self.persons);
         }
 
         fn friends_add(&mut self, pairs: &[(u32, u32)]) {
