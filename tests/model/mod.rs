@@ -22,7 +22,7 @@ use std::sync::Once;
 use junctiondb::{Database, Error, Key, TableId, Value, View};
 
 use ops::{apply_engine, resolve, table_ids, Op, Step};
-use spec::spec;
+use spec::{spec, EndKind};
 use state::{Model, Out, ROp};
 
 /// The payload of an injected panic (filtered from the panic hook).
@@ -167,6 +167,28 @@ pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
             let wrong = tids[(other + 1) % 6];
             if other_ids.iter().any(|&o| rel.contains(Key::new(wrong, o))) {
                 return Err(format!("{}({me}).{}: contains a key of another table", s.tabs[a.table].name, a.name));
+            }
+        }
+    }
+    // Queries across each relation, from the side that declares it: one
+    // result per link row, compared as multisets with the model.
+    for a in s.accs.iter() {
+        let (source, field, target, r) = match a.kind {
+            EndKind::Forward(r) => (a.table, s.rels[r].name, s.rels[r].target, Some(r)),
+            EndKind::FkRev(f) => (s.fks[f].table, s.fks[f].field, a.table, None),
+            EndKind::Reverse(_) => continue,
+        };
+        for t in m.ids(target).into_iter().take(4) {
+            let q = view.query(tids[source]).and_then(|q| q.filter(field, Key::new(tids[target], t)));
+            let mut got = q.map_err(|e| format!("query({}).filter({field}): {e}", s.tabs[source].name))?.ids();
+            let mut want: Vec<i64> = match r {
+                Some(r) => m.pairs(r).into_iter().filter(|p| p.1 == t).map(|p| p.0).collect(),
+                None => m.related(s.accs.iter().position(|x| std::ptr::eq(x, a)).unwrap_or(0), t),
+            };
+            got.sort_unstable();
+            want.sort_unstable();
+            if got != want {
+                return Err(format!("query({}).filter({field} = {t}) = {got:?}, model {want:?}", s.tabs[source].name));
             }
         }
     }
