@@ -213,10 +213,10 @@ impl Error {
             | Error::NotNull { row, .. }
             | Error::Unique { row, .. }
             | Error::ForeignKey { row, .. }
-            | Error::InvalidId { row, .. } => {
-                if row.is_none() {
-                    *row = Some(Box::new(rejected.clone()));
-                }
+            | Error::InvalidId { row, .. }
+                if row.is_none() =>
+            {
+                *row = Some(Box::new(rejected.clone()));
             }
             _ => {}
         }

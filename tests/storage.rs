@@ -44,12 +44,15 @@ fn insert_get_with_defaults_and_typed_getters() {
     .unwrap();
 }
 
+/// Whether an error is the one a case expects.
+type ErrorCheck = fn(&Error) -> bool;
+
 #[test]
 fn every_insert_error_changes_nothing_and_hands_the_row_back() {
     let db = db();
     db.write(|tx| tx.insert("item", row! { "sku" => "a", "stock" => 1 }).map(drop)).unwrap();
     let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
-    let cases: Vec<(junctiondb::Row, fn(&Error) -> bool)> = vec![
+    let cases: Vec<(junctiondb::Row, ErrorCheck)> = vec![
         (
             row! { "sku" => "b", "stock" => 1, "colour" => "red" },
             |e| matches!(e, Error::UnknownColumn { column, .. } if column == "colour"),

@@ -105,12 +105,9 @@ impl<P: Copy> Adj<P> {
     pub(crate) fn push(&mut self, entry: Entry<P>) -> u32 {
         let pos = self.list.len() as u32;
         self.list.push(entry);
-        match &mut self.index {
-            Some(index) => {
-                let list = &self.list;
-                index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(list[p as usize].node));
-            }
-            None => {}
+        if let Some(index) = &mut self.index {
+            let list = &self.list;
+            index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(list[p as usize].node));
         }
         pos
     }
@@ -164,15 +161,12 @@ impl<P: Copy> Adj<P> {
         let displaced = self.list[pos as usize];
         self.list.push(displaced);
         self.list[pos as usize] = entry;
-        match &mut self.index {
-            Some(index) => {
-                let list = &self.list;
-                if let Some(p) = index.find_mut(node_hash(displaced.node), |&p| p == pos) {
-                    *p = len;
-                }
-                index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(list[p as usize].node));
+        if let Some(index) = &mut self.index {
+            let list = &self.list;
+            if let Some(p) = index.find_mut(node_hash(displaced.node), |&p| p == pos) {
+                *p = len;
             }
-            None => {}
+            index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(list[p as usize].node));
         }
         Some(displaced)
     }

@@ -99,7 +99,7 @@ pub(crate) fn pair_id(source: u32, target: u32) -> i64 {
 
 fn pair_of(id: i64) -> Option<(u32, u32)> {
     let v = id.checked_sub(1)?;
-    if v < 0 || v >= 1 << 62 {
+    if !(0..1 << 62).contains(&v) {
         return None;
     }
     Some(((v >> 31) as u32, (v & 0x7FFF_FFFF) as u32))
