@@ -302,7 +302,8 @@ impl<'db> RelatedMut<'_, 'db> {
         self.tx.atomic(|tx| {
             let mut m = RelatedMut { tx, end };
             let created = m.add_slots(&targets.live, &through_defaults)?;
-            Ok(created + m.add_dangling(&targets.missing))
+            let dangling = if targets.missing.is_empty() { 0 } else { m.add_dangling(&targets.missing) };
+            Ok(created + dangling)
         })
     }
 
@@ -385,7 +386,8 @@ impl<'db> RelatedMut<'_, 'db> {
         self.tx.atomic(|tx| {
             let mut m = RelatedMut { tx, end };
             let removed = m.remove_slots(&targets.live)?;
-            Ok(removed + m.remove_dangling(Some(&targets.missing)))
+            let dangling = if targets.missing.is_empty() { 0 } else { m.remove_dangling(Some(&targets.missing)) };
+            Ok(removed + dangling)
         })
     }
 
