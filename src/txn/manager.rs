@@ -78,6 +78,7 @@ impl<'db> WriteTxn<'db> {
     ///
     /// # Errors
     /// [`Error::WrongTable`], [`Error::NotFound`].
+    #[inline]
     pub fn related_at(&mut self, key: Key, accessor: Accessor) -> Result<RelatedMut<'_, 'db>> {
         let end = self.end(key, accessor)?;
         Ok(RelatedMut { tx: self, end })
@@ -196,6 +197,128 @@ impl<'db> RelatedMut<'_, 'db> {
         Ok(out)
     }
 
+    /// The relation as `(rel, forward, symmetrical)`, when it is a
+    /// many-to-many relation with an auto-created through and its
+    /// constraint on: its links are junction entries only, so `add` and
+    /// `remove` run straight on the junction (the hot path of the engine).
+    #[inline]
+    fn auto_constrained(&self) -> Option<(RelId, bool, bool)> {
+        let (r, forward) = self.rel()?;
+        let rel = self.tx.guard.schema.rel(r);
+        (rel.auto_through && rel.db_constraint).then_some((r, forward, rel.symmetrical))
+    }
+
+    /// The slot (if the row exists) and id of a target at the other end.
+    #[inline]
+    fn target_slot(&self, target: Target) -> Result<(Option<u32>, i64)> {
+        let id = match target {
+            Target::Key(k) if k.table() != self.end.other => {
+                return Err(Error::WrongTable {
+                    expected: self.other_name(),
+                    found: self.tx.table_name(k.table()).to_owned(),
+                    id: k.id(),
+                })
+            }
+            Target::Key(k) => k.id(),
+            Target::Id(id) => id,
+        };
+        Ok((self.tx.guard.tables[self.end.other.index()].slot_of(id), id))
+    }
+
+    /// `add` on an auto-created, constrained relation: each target is
+    /// resolved and linked in one pass; an error undoes the pass. The error
+    /// reported is the one the general path reports (a wrong table as soon
+    /// as it is seen, else the first missing row). O(targets) expected.
+    fn add_auto<T: Into<Target>>(
+        &mut self,
+        targets: impl IntoIterator<Item = T>,
+        (r, forward, symmetrical): (RelId, bool, bool),
+    ) -> Result<usize> {
+        let mark = self.tx.undo.len();
+        let mut created = 0;
+        let mut missing = None;
+        for target in targets {
+            match self.target_slot(target.into()) {
+                Ok((Some(other), _)) => {
+                    let p = self.pair(other, forward);
+                    created += self.link_auto_once(r, p);
+                    if symmetrical && p.source != p.target {
+                        created += self.link_auto_once(r, Pair { source: p.target, target: p.source });
+                    }
+                }
+                Ok((None, id)) => {
+                    missing.get_or_insert(id);
+                }
+                Err(e) => {
+                    self.tx.rollback_to(mark);
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(id) = missing {
+            self.tx.rollback_to(mark);
+            return Err(Error::NotFound { table: self.other_name(), id });
+        }
+        Ok(created)
+    }
+
+    /// Links a pair of an auto-created through unless it is linked.
+    #[inline]
+    fn link_auto_once(&mut self, r: RelId, p: Pair) -> usize {
+        let links = &mut self.tx.guard.links[r as usize];
+        if links.find_for_write(p.source, p.target).is_some() {
+            return 0;
+        }
+        match links {
+            Links::Auto(j) => {
+                j.link(p.source, p.target, ());
+                self.tx.undo.push(Undo::Link { rel: r, source: p.source });
+                1
+            }
+            Links::Custom(_) => 0,
+        }
+    }
+
+    /// `remove` on an auto-created, constrained relation: missing and
+    /// unrelated targets are ignored; a wrong table undoes the pass.
+    fn remove_auto<T: Into<Target>>(
+        &mut self,
+        targets: impl IntoIterator<Item = T>,
+        (r, forward, symmetrical): (RelId, bool, bool),
+    ) -> Result<usize> {
+        let mark = self.tx.undo.len();
+        let mut removed = 0;
+        for target in targets {
+            match self.target_slot(target.into()) {
+                Ok((Some(other), _)) => {
+                    let p = self.pair(other, forward);
+                    removed += self.unlink_auto_once(r, p);
+                    if symmetrical && p.source != p.target {
+                        removed += self.unlink_auto_once(r, Pair { source: p.target, target: p.source });
+                    }
+                }
+                Ok((None, _)) => {}
+                Err(e) => {
+                    self.tx.rollback_to(mark);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Unlinks a pair of an auto-created through if it is linked.
+    #[inline]
+    fn unlink_auto_once(&mut self, r: RelId, p: Pair) -> usize {
+        match self.tx.guard.links[r as usize].find_for_write(p.source, p.target) {
+            Some(fpos) => {
+                self.tx.unlink_auto(r, p.source, fpos);
+                1
+            }
+            None => 0,
+        }
+    }
+
     /// The relation, when it is an auto-created through with
     /// `db_constraint(false)` (links to missing ids are stored).
     fn unconstrained(&self) -> Option<RelId> {
@@ -281,6 +404,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// [`Error::WrongTable`], [`Error::NotFound`] for a missing target, and
     /// for a custom through table whose extra columns are required and not
     /// defaulted, [`Error::NotNull`]. Nothing is linked then.
+    #[inline]
     pub fn add<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>) -> Result<usize> {
         self.add_with(targets, Row::new())
     }
@@ -296,6 +420,11 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         through_defaults: Row,
     ) -> Result<usize> {
+        if through_defaults.is_empty() {
+            if let Some(auto) = self.auto_constrained() {
+                return self.add_auto(targets, auto);
+            }
+        }
         let targets = self.resolve(targets)?;
         self.require_live(&targets)?;
         let end = self.end;
@@ -380,7 +509,11 @@ impl<'db> RelatedMut<'_, 'db> {
     /// [`Error::WrongTable`]; [`Error::Unsupported`] on a non-nullable
     /// foreign key; delete errors raised by rows referencing a custom
     /// through row ([`Error::Protected`], ...). Nothing changes then.
+    #[inline]
     pub fn remove<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>) -> Result<usize> {
+        if let Some(auto) = self.auto_constrained() {
+            return self.remove_auto(targets, auto);
+        }
         let targets = self.resolve(targets)?;
         let end = self.end;
         self.tx.atomic(|tx| {

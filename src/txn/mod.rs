@@ -7,7 +7,7 @@ mod undo;
 mod view;
 mod write;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,38 +25,50 @@ use crate::schema::Schema;
 static NEXT_DB: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
-    /// The databases whose lock this thread holds.
-    static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The database whose lock this thread took first (0: none), and the
+    /// others it holds at the same time: the common single-database case is
+    /// one `Cell` access.
+    static HELD_FIRST: Cell<usize> = const { Cell::new(0) };
+    static HELD_MORE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A marker that this thread holds database `id`'s lock; released on drop.
 #[derive(Debug)]
-pub(crate) struct Held(usize);
+pub(crate) struct Held {
+    id: usize,
+    first: bool,
+}
 
 impl Held {
+    #[inline]
     fn acquire(id: usize) -> Result<Held> {
-        HELD.with(|h| {
+        let first = HELD_FIRST.with(Cell::get);
+        if first == id {
+            return Err(Error::Reentrant);
+        }
+        if first == 0 {
+            HELD_FIRST.with(|h| h.set(id));
+            return Ok(Held { id, first: true });
+        }
+        HELD_MORE.with(|h| {
             let mut h = h.borrow_mut();
             if h.contains(&id) {
                 return Err(Error::Reentrant);
             }
             h.push(id);
-            Ok(Held(id))
+            Ok(Held { id, first: false })
         })
     }
 }
 
 impl Drop for Held {
+    #[inline]
     fn drop(&mut self) {
-        HELD.with(|h| {
-            let mut h = h.borrow_mut();
-            // Locks are usually released in reverse order of acquisition.
-            if h.last() == Some(&self.0) {
-                h.pop();
-            } else {
-                h.retain(|x| *x != self.0);
-            }
-        });
+        if self.first {
+            HELD_FIRST.with(|h| h.set(0));
+        } else {
+            HELD_MORE.with(|h| h.borrow_mut().retain(|x| *x != self.id));
+        }
     }
 }
 
@@ -97,6 +109,7 @@ impl Database {
     /// # Errors
     /// [`Error::Reentrant`] if this thread already holds this database's
     /// lock (it would deadlock).
+    #[inline]
     pub fn begin_read(&self) -> Result<ReadTxn<'_>> {
         let held = Held::acquire(self.id)?;
         Ok(ReadTxn { guard: self.state.read(), _held: held })
@@ -106,6 +119,7 @@ impl Database {
     ///
     /// # Errors
     /// `f`'s error, or [`Error::Reentrant`] (converted into `E`).
+    #[inline]
     pub fn read<T, E: From<Error>>(&self, f: impl FnOnce(&ReadTxn<'_>) -> Result<T, E>) -> Result<T, E> {
         let tx = self.begin_read()?;
         f(&tx)
@@ -118,6 +132,7 @@ impl Database {
     /// # Errors
     /// [`Error::Reentrant`] if this thread already holds this database's
     /// lock.
+    #[inline]
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
         let held = Held::acquire(self.id)?;
         Ok(WriteTxn::new(self.state.write(), held))
@@ -129,6 +144,7 @@ impl Database {
     ///
     /// # Errors
     /// `f`'s error, or [`Error::Reentrant`] (converted into `E`).
+    #[inline]
     pub fn write<T, E: From<Error>>(&self, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, E>) -> Result<T, E> {
         let mut tx = self.begin_write()?;
         let value = f(&mut tx)?;
@@ -152,6 +168,7 @@ impl std::fmt::Debug for ReadTxn<'_> {
 impl Deref for ReadTxn<'_> {
     type Target = View;
 
+    #[inline]
     fn deref(&self) -> &View {
         &self.guard
     }

@@ -34,6 +34,7 @@ pub struct WriteTxn<'db> {
 impl Deref for WriteTxn<'_> {
     type Target = View;
 
+    #[inline]
     fn deref(&self) -> &View {
         &self.guard
     }
@@ -80,6 +81,7 @@ impl Deleted {
 }
 
 impl<'db> WriteTxn<'db> {
+    #[inline]
     pub(crate) fn new(mut guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
         let undo = std::mem::take(&mut guard.spare_undo);
         WriteTxn { guard, undo, committed: false, _held: held }
@@ -98,6 +100,7 @@ impl<'db> WriteTxn<'db> {
 
     /// Makes every change of this transaction visible to later readers and
     /// releases the lock. O(1) (the undo log is dropped).
+    #[inline]
     pub fn commit(mut self) {
         self.committed = true;
         self.recycle_undo();
