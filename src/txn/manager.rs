@@ -232,18 +232,47 @@ impl<'db> RelatedMut<'_, 'db> {
     fn add_auto<T: Into<Target>>(
         &mut self,
         targets: impl IntoIterator<Item = T>,
-        (r, forward, symmetrical): (RelId, bool, bool),
+        auto: (RelId, bool, bool),
     ) -> Result<usize> {
         let mark = self.tx.undo.len();
-        let mut created = 0;
-        let mut missing = None;
+        let (created, missing) = self.each_auto_pair(targets, auto, Self::link_auto_once)?;
+        if let Some(id) = missing {
+            self.tx.rollback_to(mark);
+            return Err(Error::NotFound { table: self.other_name(), id });
+        }
+        Ok(created)
+    }
+
+    /// `remove` on an auto-created, constrained relation: missing and
+    /// unrelated targets are ignored; a wrong table undoes the pass.
+    fn remove_auto<T: Into<Target>>(
+        &mut self,
+        targets: impl IntoIterator<Item = T>,
+        auto: (RelId, bool, bool),
+    ) -> Result<usize> {
+        self.each_auto_pair(targets, auto, Self::unlink_auto_once).map(|(removed, _)| removed)
+    }
+
+    /// Applies `op` to the pair of each existing target (and its mirror on
+    /// a symmetrical relation), summing what it returns; reports the first
+    /// missing target. A target of the wrong table undoes the pass and is
+    /// the error.
+    #[inline]
+    fn each_auto_pair<T: Into<Target>>(
+        &mut self,
+        targets: impl IntoIterator<Item = T>,
+        (r, forward, symmetrical): (RelId, bool, bool),
+        op: impl Fn(&mut Self, RelId, Pair) -> usize,
+    ) -> Result<(usize, Option<i64>)> {
+        let mark = self.tx.undo.len();
+        let (mut total, mut missing) = (0, None);
         for target in targets {
             match self.target_slot(target.into()) {
                 Ok((Some(other), _)) => {
                     let p = self.pair(other, forward);
-                    created += self.link_auto_once(r, p);
+                    total += op(self, r, p);
                     if symmetrical && p.source != p.target {
-                        created += self.link_auto_once(r, Pair { source: p.target, target: p.source });
+                        total += op(self, r, Pair { source: p.target, target: p.source });
                     }
                 }
                 Ok((None, id)) => {
@@ -255,11 +284,7 @@ impl<'db> RelatedMut<'_, 'db> {
                 }
             }
         }
-        if let Some(id) = missing {
-            self.tx.rollback_to(mark);
-            return Err(Error::NotFound { table: self.other_name(), id });
-        }
-        Ok(created)
+        Ok((total, missing))
     }
 
     /// Links a pair of an auto-created through unless it is linked.
@@ -277,34 +302,6 @@ impl<'db> RelatedMut<'_, 'db> {
             }
             Links::Custom(_) => 0,
         }
-    }
-
-    /// `remove` on an auto-created, constrained relation: missing and
-    /// unrelated targets are ignored; a wrong table undoes the pass.
-    fn remove_auto<T: Into<Target>>(
-        &mut self,
-        targets: impl IntoIterator<Item = T>,
-        (r, forward, symmetrical): (RelId, bool, bool),
-    ) -> Result<usize> {
-        let mark = self.tx.undo.len();
-        let mut removed = 0;
-        for target in targets {
-            match self.target_slot(target.into()) {
-                Ok((Some(other), _)) => {
-                    let p = self.pair(other, forward);
-                    removed += self.unlink_auto_once(r, p);
-                    if symmetrical && p.source != p.target {
-                        removed += self.unlink_auto_once(r, Pair { source: p.target, target: p.source });
-                    }
-                }
-                Ok((None, _)) => {}
-                Err(e) => {
-                    self.tx.rollback_to(mark);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(removed)
     }
 
     /// Unlinks a pair of an auto-created through if it is linked.
