@@ -193,34 +193,29 @@ impl Error {
     }
 
     /// Takes the rejected row back, where the failed call had one.
-    pub fn into_row(self) -> Option<Row> {
+    pub fn into_row(mut self) -> Option<Row> {
+        self.row_slot().and_then(Option::take).map(|r| *r)
+    }
+
+    /// Attaches the rejected row to errors that carry one.
+    pub(crate) fn with_row(mut self, rejected: &Row) -> Self {
+        if let Some(slot @ None) = self.row_slot() {
+            *slot = Some(Box::new(rejected.clone()));
+        }
+        self
+    }
+
+    /// The place of the rejected row in the variants that carry one.
+    fn row_slot(&mut self) -> Option<&mut Option<Box<Row>>> {
         match self {
             Error::UnknownColumn { row, .. }
             | Error::TypeMismatch { row, .. }
             | Error::NotNull { row, .. }
             | Error::Unique { row, .. }
             | Error::ForeignKey { row, .. }
-            | Error::InvalidId { row, .. } => row.map(|r| *r),
+            | Error::InvalidId { row, .. } => Some(row),
             _ => None,
         }
-    }
-
-    /// Attaches the rejected row to errors that carry one.
-    pub(crate) fn with_row(mut self, rejected: &Row) -> Self {
-        match &mut self {
-            Error::UnknownColumn { row, .. }
-            | Error::TypeMismatch { row, .. }
-            | Error::NotNull { row, .. }
-            | Error::Unique { row, .. }
-            | Error::ForeignKey { row, .. }
-            | Error::InvalidId { row, .. }
-                if row.is_none() =>
-            {
-                *row = Some(Box::new(rejected.clone()));
-            }
-            _ => {}
-        }
-        self
     }
 }
 

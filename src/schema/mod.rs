@@ -111,6 +111,26 @@ pub(crate) struct TableDef {
     pub(crate) accessors: Vec<(String, Accessor)>,
 }
 
+impl ColumnDef {
+    /// The implicit primary key `id`.
+    pub(crate) fn primary_key() -> Self {
+        ColumnDef {
+            name: "id".into(),
+            ty: Type::Int,
+            nullable: false,
+            unique: true,
+            indexed: false,
+            default: None,
+            fk: None,
+        }
+    }
+
+    /// A non-null `Int` column holding a linked id (auto-created throughs).
+    pub(crate) fn link(name: String) -> Self {
+        ColumnDef { name, ty: Type::Int, nullable: false, unique: false, indexed: false, default: None, fk: None }
+    }
+}
+
 impl TableDef {
     pub(crate) fn column(&self, name: &str) -> Option<u16> {
         self.column_by_name.get(name).copied()

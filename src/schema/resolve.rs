@@ -239,15 +239,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         let mut def = TableDef {
             name: t.name.clone(),
             kind: TableKind::Plain,
-            columns: vec![ColumnDef {
-                name: "id".into(),
-                ty: Type::Int,
-                nullable: false,
-                unique: true,
-                indexed: false,
-                default: None,
-                fk: None,
-            }],
+            columns: vec![ColumnDef::primary_key()],
             column_by_name: HashMap::new(),
             fks_out: Vec::new(),
             fks_in: Vec::new(),
@@ -421,28 +413,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         } else {
             (format!("{source}_id"), format!("{target}_id"))
         };
-        let link = |name: String| ColumnDef {
-            name,
-            ty: Type::Int,
-            nullable: false,
-            unique: false,
-            indexed: false,
-            default: None,
-            fk: None,
-        };
-        let columns = vec![
-            ColumnDef {
-                name: "id".into(),
-                ty: Type::Int,
-                nullable: false,
-                unique: true,
-                indexed: false,
-                default: None,
-                fk: None,
-            },
-            link(from),
-            link(to),
-        ];
+        let columns = vec![ColumnDef::primary_key(), ColumnDef::link(from), ColumnDef::link(to)];
         let id = TableId(tables.len() as u32);
         tables.push(TableDef {
             name,
