@@ -1,6 +1,6 @@
 //! One row with 100,000 links: `contains`, a duplicate `add` and `remove`
 //! stay correct at that degree (their cost is measured flat by
-//! `cargo bench --bench bench -- hub`).
+//! `cargo bench --bench bench -- degree`).
 
 mod common;
 

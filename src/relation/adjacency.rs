@@ -25,7 +25,7 @@ use smallvec::SmallVec;
 use hashbrown::HashTable;
 
 /// The degree past which a list keeps a hash index of its positions.
-pub(crate) const PROMOTE_AT: usize = 64;
+pub(crate) const PROMOTE_AT: usize = 32;
 
 /// One adjacency entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
