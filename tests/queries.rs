@@ -320,6 +320,72 @@ fn one_filter_call_vs_chained_calls() {
 }
 
 #[test]
+fn walks_establish_their_anchor() {
+    let f = fixture();
+    // A second membership of ann in rock: two link rows to walk.
+    f.db.write(|tx| {
+        tx.insert("membership", row! { "user" => f.key("ann"), "group" => f.key("rock"), "joined" => 2024 })?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let tx = f.db.begin_read().unwrap();
+    let q = tx.query("user").unwrap().filter("groups__name", "rock").unwrap();
+    let p = q.explain();
+    assert!(p.starts_with("probe unique index group.name = \"rock\", walk group -> membership"), "{p}");
+    assert!(p.ends_with("\nfilter groups__name = \"rock\" (established by the access path)"), "{p}");
+    // One result per link row walked: ann twice, with nothing rechecked.
+    assert_eq!(names(&q), s(&["ann", "ann", "bob", "jim"]));
+    assert_eq!(q.count(), 4);
+    assert_eq!(q.clone().distinct().count(), 3);
+    assert_eq!(names(&q.clone().distinct()), s(&["ann", "bob", "jim"]));
+    assert_eq!(q.clone().order_by(&["username"]).unwrap().offset(1).limit(2).count(), 2);
+    assert_eq!(q.first().map(|r| r.key()), Some(f.key("jim")));
+    assert!(q.exists());
+
+    // Same call, other conditions: checked on the membership walked, not on
+    // any membership (the same-row rule). ann's 2019 and 2024 rows differ.
+    let one = tx
+        .query("user")
+        .unwrap()
+        .filter_all([("groups__name", "rock".into()), ("membership__joined__gt", Arg::from(2020))])
+        .unwrap();
+    let p = one.explain();
+    assert!(
+        p.contains("groups__name = \"rock\" established by the access path; the rest checked per row, on its binding"),
+        "{p}"
+    );
+    assert_eq!(names(&one), s(&["ann", "jim"]));
+    // The same condition where it cannot anchor (under OR) scans, and agrees.
+    let scanned = tx
+        .query("user")
+        .unwrap()
+        .filter_q(Q::any([Q::new("groups__name", "rock")]) & Q::new("membership__joined__gt", 2020))
+        .unwrap();
+    assert!(scanned.explain().starts_with("scan user"), "{}", scanned.explain());
+    assert_eq!(names(&scanned), names(&one));
+
+    // A chained call is checked per candidate and multiplies: ann (2 rock
+    // rows) has 2 memberships after 2020 (jazz 2022, rock 2024).
+    let chained = tx
+        .query("user")
+        .unwrap()
+        .filter("groups__name", "rock")
+        .unwrap()
+        .filter("membership__joined__gt", 2020)
+        .unwrap();
+    let p = chained.explain();
+    assert!(p.ends_with("(established by the access path)\nfilter membership__joined__gt = 2020"), "{p}");
+    assert_eq!(names(&chained), s(&["ann", "ann", "ann", "ann", "bob", "jim"]));
+    // An exclude removes walked rows without repeating any.
+    let q = tx.query("user").unwrap().filter("groups__name", "rock").unwrap().exclude("groups__name", "jazz").unwrap();
+    assert_eq!(names(&q), s(&["bob", "jim"]));
+    // An `in` anchor: one walk per value, a user in both groups twice.
+    let q = tx.query("user").unwrap().filter("groups__name__in", ["rock", "folk"]).unwrap();
+    assert!(q.explain().contains("(established by the access path)"), "{}", q.explain());
+    assert_eq!(names(&q), s(&["ann", "ann", "bob", "bob", "jim"]));
+}
+
+#[test]
 fn exclude_and_isnull_over_relations() {
     let f = fixture();
     let tx = f.db.begin_read().unwrap();

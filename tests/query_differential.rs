@@ -584,6 +584,9 @@ struct Stats {
     walked: usize,
     related: usize,
     related_checked: usize,
+    /// Queries whose access path establishes a condition of a filter call
+    /// with other conditions, checked on the walk's binding.
+    seeded: usize,
 }
 
 fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
@@ -722,17 +725,22 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
         stats.walked += usize::from(plan.starts_with("probe") && plan.lines().next().unwrap().contains(", walk"));
         stats.related += usize::from(plan.contains("related"));
         stats.related_checked += usize::from(plan.contains("keep rows linked"));
+        stats.seeded += usize::from(plan.contains("the rest checked per row"));
         stats.queries += 1;
     }
 }
 
 #[test]
 fn engine_matches_naive_evaluator() {
-    let mut stats = Stats { queries: 0, nonempty: 0, ordered: 0, probed: 0, walked: 0, related: 0, related_checked: 0 };
-    for seed in 0..40 {
+    let mut stats =
+        Stats { queries: 0, nonempty: 0, ordered: 0, probed: 0, walked: 0, related: 0, related_checked: 0, seeded: 0 };
+    // `QUERY_DIFF_SEEDS=400` runs more seeds (locally, while changing the
+    // query layer); CI runs the default 40.
+    let seeds: u64 = std::env::var("QUERY_DIFF_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+    for seed in 0..seeds {
         run_seed(0x5EED_0000 + seed, 100, &mut stats);
     }
-    assert_eq!(stats.queries, 4000);
+    assert_eq!(stats.queries, seeds as usize * 100);
     // The generator must produce interesting queries, not only empty ones.
     assert!(stats.nonempty > stats.queries / 4, "{stats:?}");
     assert!(stats.ordered > stats.queries / 3, "{stats:?}");
@@ -740,6 +748,7 @@ fn engine_matches_naive_evaluator() {
     assert!(stats.probed > stats.queries / 10, "{stats:?}");
     assert!(stats.walked > stats.queries / 20, "{stats:?}");
     assert!(stats.related > stats.queries / 10, "{stats:?}");
-    assert!(stats.related_checked > 20, "{stats:?}");
+    assert!(stats.related_checked > stats.queries / 200, "{stats:?}");
+    assert!(stats.seeded > stats.queries / 100, "{stats:?}");
     println!("{stats:?}");
 }

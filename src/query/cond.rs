@@ -274,6 +274,50 @@ fn text_match(op: TextOp, hay: &str, needle: &str) -> bool {
     }
 }
 
+/// Whether ASCII `a` lowercased equals `folded` (already lowercase).
+fn ascii_folded_eq(a: &[u8], folded: &[u8]) -> bool {
+    a.len() == folded.len() && a.iter().zip(folded).all(|(x, y)| x.to_ascii_lowercase() == *y)
+}
+
+/// A case-insensitive match of `hay` against a needle folded once, at
+/// compile time. An ASCII haystack folds byte by byte (its Unicode
+/// lowercase is its ASCII lowercase), with no allocation: in place for
+/// `exact`, `startswith` and `endswith`, in a stack buffer for `contains`
+/// of short text. Other text is folded with `str::to_lowercase`.
+fn folded_match(op: TextOp, hay: &str, needle: &str) -> bool {
+    const SHORT: usize = 128;
+    if !hay.is_ascii() {
+        return text_match(op, &fold(hay), needle);
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    match op {
+        TextOp::Exact => ascii_folded_eq(h, n),
+        TextOp::Starts => h.len() >= n.len() && ascii_folded_eq(&h[..n.len()], n),
+        TextOp::Ends => h.len() >= n.len() && ascii_folded_eq(&h[h.len() - n.len()..], n),
+        TextOp::Contains if h.len() <= SHORT => {
+            let mut buf = [0u8; SHORT];
+            let lower = &mut buf[..h.len()];
+            lower.copy_from_slice(h);
+            lower.make_ascii_lowercase();
+            std::str::from_utf8(lower).is_ok_and(|l| l.contains(needle))
+        }
+        TextOp::Contains => fold(hay).contains(needle),
+    }
+}
+
+/// Equality in the order of [`cmp_values`], without ordering: lengths
+/// first for text and bytes.
+#[inline]
+fn eq_values(a: ValueRef<'_>, b: ValueRef<'_>) -> bool {
+    match (a, b) {
+        (ValueRef::Int(x), ValueRef::Int(y)) => x == y,
+        (ValueRef::Text(x), ValueRef::Text(y)) => x == y,
+        (ValueRef::Bytes(x), ValueRef::Bytes(y)) => x == y,
+        (ValueRef::Bool(x), ValueRef::Bool(y)) => x == y,
+        _ => cmp_values(a, b) == Ordering::Equal,
+    }
+}
+
 impl Test {
     /// Whether `v` passes. A `NULL` passes only `isnull = true`. O(1),
     /// O(log n) for `in`, O(length) for text.
@@ -283,7 +327,7 @@ impl Test {
         }
         match self {
             Test::IsNull(want) => !want,
-            Test::Eq(x) => cmp_values(v, x.as_ref()) == Ordering::Equal,
+            Test::Eq(x) => eq_values(v, x.as_ref()),
             Test::In(xs) => xs.binary_search_by(|x| cmp_values(x.as_ref(), v)).is_ok(),
             Test::Range(lo, hi) => {
                 cmp_values(v, lo.as_ref()) != Ordering::Less && cmp_values(v, hi.as_ref()) != Ordering::Greater
@@ -293,7 +337,7 @@ impl Test {
                 c == *ord || (*or_equal && c == Ordering::Equal)
             }
             Test::Text(op, needle, ci) => match v {
-                ValueRef::Text(s) if *ci => text_match(*op, &fold(s), needle),
+                ValueRef::Text(s) if *ci => folded_match(*op, s, needle),
                 ValueRef::Text(s) => text_match(*op, s, needle),
                 _ => false,
             },
@@ -446,6 +490,24 @@ mod tests {
         assert!(!Test::Cmp(Ordering::Less, true, Value::Int(0)).eval(ValueRef::Null));
         assert!(Test::Text(TextOp::Contains, "ß".into(), true).eval(ValueRef::Text("STRAßE")));
         assert!(Test::Bytes(TextOp::Contains, vec![]).eval(ValueRef::Bytes(&[])));
+    }
+
+    #[test]
+    fn folded_matches_agree_with_to_lowercase() {
+        let hays = ["", "a", "AbC", "xABCy", "abc", "STRAßE", "ΣΑΣ", "K", "\u{212A}elvin", &"Ab".repeat(100)];
+        let needles = ["", "a", "abc", "bc", "ab", "straße", "σας", "k", "kelvin", "bab", "xy"];
+        for hay in hays {
+            for needle in needles {
+                let lower = hay.to_lowercase();
+                for op in [TextOp::Exact, TextOp::Contains, TextOp::Starts, TextOp::Ends] {
+                    assert_eq!(
+                        folded_match(op, hay, needle),
+                        text_match(op, &lower, needle),
+                        "{op:?} {hay:?} {needle:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

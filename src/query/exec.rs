@@ -9,12 +9,21 @@
 //! over the node tree (`count = local conjuncts × Π children's sums`),
 //! which costs O(reachable rows); otherwise bindings are enumerated, with
 //! each conjunct checked as soon as the nodes it reads are bound.
+//!
+//! An index walk yields one item per path from a probed row back to a
+//! root row: each path is one binding of the anchor's join nodes under
+//! which the anchor holds. The anchor is not evaluated again; the rest of
+//! its filter call is counted with those nodes fixed to the path's rows
+//! (the same-row rule), and summing over a root row's paths gives the
+//! filter's count. Other filter calls are counted per item as usual.
+//!
+//! Nothing here allocates per candidate: node domains are visited through
+//! callbacks, bindings live in inline small vectors.
 
-use hashbrown::HashSet;
 use smallvec::SmallVec;
 
 use super::path::Hop;
-use super::plan::{Access, Cond, Filter, IndexKind, Probe, Scope};
+use super::plan::{Access, Anchor, Cond, Filter, IndexKind, Probe, Scope};
 use crate::relation::Links;
 use crate::schema::{RelId, TableId, TableKind};
 use crate::txn::{End, Loc, View};
@@ -28,9 +37,11 @@ pub(crate) struct Item {
     pub(crate) link: Option<Loc>,
 }
 
-type Locs = SmallVec<[Option<Loc>; 4]>;
+/// One binding per join node (index 0: the root row).
+type Bound = SmallVec<[Option<Loc>; 8]>;
 
 /// The value of `column` of the row at `loc` of `table`. O(1).
+#[inline]
 pub(crate) fn value(view: &View, table: TableId, loc: Loc, column: u16) -> ValueRef<'_> {
     match loc {
         Loc::Slot(s) => view.tables[table.index()].get(s, column),
@@ -46,6 +57,7 @@ fn slot(loc: Loc) -> Option<u32> {
 }
 
 /// Follows a single-valued hop. O(1).
+#[inline]
 pub(crate) fn follow(view: &View, hop: Hop, loc: Loc) -> Option<Loc> {
     let schema = &view.schema;
     match hop {
@@ -68,49 +80,80 @@ pub(crate) fn follow(view: &View, hop: Hop, loc: Loc) -> Option<Loc> {
     }
 }
 
-/// Appends every row `hop` reaches from `loc`. O(rows reached) expected.
-pub(crate) fn expand(view: &View, hop: Hop, loc: Loc, out: &mut impl Extend<Loc>) {
+/// Calls `f` with every row `hop` reaches from `loc` until it returns
+/// false; returns false when stopped. O(rows reached) expected, no
+/// allocation.
+#[inline]
+pub(crate) fn each_reached(view: &View, hop: Hop, loc: Loc, mut f: impl FnMut(Loc) -> bool) -> bool {
     let schema = &view.schema;
     match hop {
-        Hop::FkForward(_) | Hop::LinkEnd { .. } => out.extend(follow(view, hop, loc)),
-        Hop::FkReverse(f) => {
-            let fk = schema.fk(f);
+        Hop::FkForward(_) | Hop::LinkEnd { .. } => follow(view, hop, loc).is_none_or(f),
+        Hop::FkReverse(fk_id) => {
+            let fk = schema.fk(fk_id);
             let id = view.row_at(fk.target, loc).id();
-            if let Some(slots) = view.tables[fk.table.index()].probe(fk.column, ValueRef::Int(id)) {
-                out.extend(slots.map(Loc::Slot));
+            match view.tables[fk.table.index()].probe(fk.column, ValueRef::Int(id)) {
+                Some(mut slots) => slots.all(|s| f(Loc::Slot(s))),
+                None => true,
             }
         }
         Hop::Links { rel, from_source } => {
-            let Some(s) = slot(loc) else { return };
-            let pairs = view.links[rel as usize].neighbours(s, from_source);
-            if from_source {
-                out.extend(pairs.map(|t| Loc::Pair(s, t)));
-            } else {
-                out.extend(pairs.map(|o| Loc::Pair(o, s)));
+            if let Some(s) = slot(loc) {
+                let more = match &view.links[rel as usize] {
+                    Links::Auto(j) => {
+                        let list = if from_source { j.targets(s) } else { j.sources(s) };
+                        if from_source {
+                            list.iter().all(|e| f(Loc::Pair(s, e.node)))
+                        } else {
+                            list.iter().all(|e| f(Loc::Pair(e.node, s)))
+                        }
+                    }
+                    Links::Custom(j) => {
+                        let list = if from_source { j.targets(s) } else { j.sources(s) };
+                        if from_source {
+                            list.iter().all(|e| f(Loc::Pair(s, e.node)))
+                        } else {
+                            list.iter().all(|e| f(Loc::Pair(e.node, s)))
+                        }
+                    }
+                };
+                if !more {
+                    return false;
+                }
             }
-            dangling(view, rel, from_source, view.row_at(hop.from(schema), loc).id(), out);
+            if view.dangling[rel as usize].is_empty() {
+                return true;
+            }
+            let id = view.row_at(hop.from(schema), loc).id();
+            each_dangling(view, rel, from_source, id, f)
         }
     }
 }
 
-/// Appends the dangling link rows of `rel` (`db_constraint(false)`) whose
-/// source (or target) id is `id`. O(dangling links of `rel`), nothing for
-/// a constrained relation.
-fn dangling(view: &View, rel: RelId, source: bool, id: i64, out: &mut impl Extend<Loc>) {
+/// Appends every row `hop` reaches from `loc`. O(rows reached) expected.
+pub(crate) fn expand(view: &View, hop: Hop, loc: Loc, out: &mut impl Extend<Loc>) {
+    each_reached(view, hop, loc, |l| {
+        out.extend(Some(l));
+        true
+    });
+}
+
+/// Calls `f` with the dangling link rows of `rel` (`db_constraint(false)`)
+/// whose source (or target) id is `id`, until it returns false.
+/// O(dangling links of `rel`), nothing for a constrained relation.
+fn each_dangling(view: &View, rel: RelId, source: bool, id: i64, mut f: impl FnMut(Loc) -> bool) -> bool {
     let list = &view.dangling[rel as usize];
-    out.extend(
-        list.iter()
-            .enumerate()
-            .filter(|(_, &(a, b))| if source { a == id } else { b == id })
-            .map(|(i, _)| Loc::Dangling(i as u32)),
-    );
+    list.iter()
+        .enumerate()
+        .filter(|(_, &(a, b))| if source { a == id } else { b == id })
+        .all(|(i, _)| f(Loc::Dangling(i as u32)))
 }
 
 /// Runs a probe: every row of `p.table` whose `p.column` holds one of
-/// `p.values`. O(1 + rows found) expected per value.
-pub(crate) fn probe(view: &View, p: &Probe, out: &mut Vec<Loc>) {
+/// `p.values`, each at most once (the values are distinct). O(1 + rows
+/// found) expected per value.
+pub(crate) fn probe(view: &View, p: &Probe<'_>, out: &mut Vec<Loc>) {
     let schema = &view.schema;
-    for v in &p.values {
+    for v in p.values {
         match p.kind {
             IndexKind::PrimaryKey => out.extend(v.as_int().and_then(|id| view.locate(p.table, id))),
             IndexKind::Unique | IndexKind::Indexed => {
@@ -126,40 +169,30 @@ pub(crate) fn probe(view: &View, p: &Probe, out: &mut Vec<Loc>) {
                 let Some(id) = v.as_int() else { continue };
                 match view.tables[end.index()].slot_of(id) {
                     Some(s) => expand(view, Hop::Links { rel: r, from_source }, Loc::Slot(s), out),
-                    None => dangling(view, r, from_source, id, out),
+                    None => {
+                        each_dangling(view, r, from_source, id, |l| {
+                            out.push(l);
+                            true
+                        });
+                    }
                 }
             }
         }
     }
 }
 
-/// The rows a node can bind to under `parent`, or `[None]` when there are
-/// none (left join).
-fn domain(view: &View, scope: &Scope, n: usize, parent: Option<Loc>, item: Item) -> Locs {
-    let node = &scope.nodes[n - 1];
-    let mut out = Locs::new();
-    if node.pinned {
-        out.push(item.link);
-        return out;
-    }
-    let mut loc = parent;
-    for &h in &node.pre {
-        loc = loc.and_then(|l| follow(view, h, l));
-    }
-    if let Some(l) = loc {
-        let mut found: SmallVec<[Loc; 4]> = SmallVec::new();
-        expand(view, node.hop, l, &mut found);
-        out.extend(found.into_iter().map(Some));
-    }
-    if out.is_empty() {
-        out.push(None);
-    }
-    out
+/// What one filter call's count does with an established anchor.
+#[derive(Clone, Copy)]
+pub(crate) struct Seed<'a> {
+    /// The anchor's conjunct, known to hold: skipped.
+    pub(crate) skip: usize,
+    /// The walk's binding of the anchor's join nodes (`None` elsewhere).
+    pub(crate) fixed: &'a [Option<Loc>],
 }
 
-struct Eval<'v> {
-    view: &'v View,
-    item: Item,
+pub(crate) struct Eval<'v> {
+    pub(crate) view: &'v View,
+    pub(crate) item: Item,
 }
 
 impl Eval<'_> {
@@ -178,64 +211,116 @@ impl Eval<'_> {
             Cond::Leaf(l) => self.leaf(scope, *l, bound),
             Cond::And(items) => items.iter().all(|c| self.cond(scope, c, bound)),
             Cond::Or(items) => items.iter().any(|c| self.cond(scope, c, bound)),
-            Cond::Not(inner) => self.count(inner, 1) == 0,
+            Cond::Not(inner) => self.count(inner, 1, None) == 0,
         }
     }
 
-    /// The number of satisfying bindings, capped at `cap`.
-    fn count(&self, scope: &Scope, cap: u64) -> u64 {
-        let mut bound = vec![None; scope.nodes.len() + 1];
+    /// The number of satisfying bindings, capped at `cap`; with a seed,
+    /// those that agree with its fixed nodes (its conjunct taken as true).
+    pub(crate) fn count(&self, scope: &Scope, cap: u64, seed: Option<Seed<'_>>) -> u64 {
+        let mut bound: Bound = SmallVec::from_elem(None, scope.nodes.len() + 1);
         bound[0] = Some(self.item.loc);
         match &scope.owner {
-            Some(owner) => self.count_node(scope, owner, 0, &mut bound, cap),
+            Some(owner) => self.count_node(scope, seed, owner, 0, &mut bound, cap),
             None => {
                 // Conjuncts that read only the root first.
-                if !self.ready(scope, 0, &bound) {
+                if !self.ready(scope, seed, 0, &bound) {
                     return 0;
                 }
-                self.enumerate(scope, 1, &mut bound, cap)
+                self.enumerate(scope, seed, 1, &mut bound, cap)
             }
         }
     }
 
-    fn ready(&self, scope: &Scope, at: usize, bound: &[Option<Loc>]) -> bool {
-        scope.conjuncts.iter().zip(&scope.ready).filter(|(_, &r)| r == at).all(|(c, _)| self.cond(scope, c, bound))
+    /// Whether the conjuncts selected by `at(i)` hold (the seed's skipped).
+    fn conjuncts_hold(
+        &self,
+        scope: &Scope,
+        seed: Option<Seed<'_>>,
+        bound: &[Option<Loc>],
+        at: impl Fn(usize) -> bool,
+    ) -> bool {
+        let skip = seed.map_or(usize::MAX, |s| s.skip);
+        scope.conjuncts.iter().enumerate().all(|(i, c)| i == skip || !at(i) || self.cond(scope, c, bound))
     }
 
-    fn enumerate(&self, scope: &Scope, n: usize, bound: &mut Vec<Option<Loc>>, cap: u64) -> u64 {
+    fn ready(&self, scope: &Scope, seed: Option<Seed<'_>>, at: usize, bound: &[Option<Loc>]) -> bool {
+        self.conjuncts_hold(scope, seed, bound, |i| scope.ready[i] == at)
+    }
+
+    /// Calls `f` with each row node `n` can bind under `parent` (a seed's
+    /// fixed row, the manager's link row when pinned, or `None` when there
+    /// is none: left join) until it returns false.
+    fn domain(
+        &self,
+        scope: &Scope,
+        seed: Option<Seed<'_>>,
+        n: usize,
+        parent: Option<Loc>,
+        mut f: impl FnMut(Option<Loc>) -> bool,
+    ) {
+        if let Some(l) = seed.and_then(|s| s.fixed.get(n).copied().flatten()) {
+            f(Some(l));
+            return;
+        }
+        let node = &scope.nodes[n - 1];
+        if node.pinned {
+            f(self.item.link);
+            return;
+        }
+        let mut loc = parent;
+        for &h in &node.pre {
+            loc = loc.and_then(|l| follow(self.view, h, l));
+        }
+        let mut any = false;
+        if let Some(l) = loc {
+            each_reached(self.view, node.hop, l, |x| {
+                any = true;
+                f(Some(x))
+            });
+        }
+        if !any {
+            f(None);
+        }
+    }
+
+    fn enumerate(&self, scope: &Scope, seed: Option<Seed<'_>>, n: usize, bound: &mut Bound, cap: u64) -> u64 {
         if n > scope.nodes.len() {
             return 1;
         }
         let parent = bound[scope.nodes[n - 1].parent];
         let mut total = 0u64;
-        for b in domain(self.view, scope, n, parent, self.item) {
+        self.domain(scope, seed, n, parent, |b| {
             bound[n] = b;
-            if self.ready(scope, n, bound) {
-                total = total.saturating_add(self.enumerate(scope, n + 1, bound, cap - total));
-                if total >= cap {
-                    break;
-                }
+            if self.ready(scope, seed, n, bound) {
+                total = total.saturating_add(self.enumerate(scope, seed, n + 1, bound, cap - total));
             }
-        }
+            total < cap
+        });
         total
     }
 
     /// Factored count for node `n` already bound in `bound`.
-    fn count_node(&self, scope: &Scope, owner: &[usize], n: usize, bound: &mut Vec<Option<Loc>>, cap: u64) -> u64 {
-        let local = scope.conjuncts.iter().zip(owner).filter(|(_, &o)| o == n).all(|(c, _)| self.cond(scope, c, bound));
-        if !local {
+    fn count_node(
+        &self,
+        scope: &Scope,
+        seed: Option<Seed<'_>>,
+        owner: &[usize],
+        n: usize,
+        bound: &mut Bound,
+        cap: u64,
+    ) -> u64 {
+        if !self.conjuncts_hold(scope, seed, bound, |i| owner[i] == n) {
             return 0;
         }
         let mut product = 1u64;
         for &child in &scope.children[n] {
             let mut sum = 0u64;
-            for b in domain(self.view, scope, child, bound[n], self.item) {
+            self.domain(scope, seed, child, bound[n], |b| {
                 bound[child] = b;
-                sum = sum.saturating_add(self.count_node(scope, owner, child, bound, cap));
-                if sum >= cap {
-                    break;
-                }
-            }
+                sum = sum.saturating_add(self.count_node(scope, seed, owner, child, bound, cap));
+                sum < cap
+            });
             product = product.saturating_mul(sum.min(cap));
             if product == 0 {
                 return 0;
@@ -247,21 +332,39 @@ impl Eval<'_> {
 
 /// The multiplicity of `item` under every filter, capped at `cap`. O(1)
 /// per filter without relations; O(reachable rows) per filter with them.
-pub(crate) fn multiplicity(view: &View, filters: &[Filter], item: Item, cap: u64) -> u64 {
+/// With `anchor`, the item came from a walk that established it: its
+/// filter is counted with `seed` (or is 1 when the anchor is its only
+/// conjunct).
+pub(crate) fn multiplicity(
+    view: &View,
+    filters: &[Filter],
+    item: Item,
+    cap: u64,
+    anchor: Option<(Anchor, Seed<'_>)>,
+) -> u64 {
     let eval = Eval { view, item };
     let mut m = 1u64;
-    for f in filters {
+    for (i, f) in filters.iter().enumerate() {
         if f.exclude {
-            if eval.count(&f.scope, 1) > 0 {
+            if eval.count(&f.scope, 1, None) > 0 {
                 return 0;
             }
-        } else {
-            let c = eval.count(&f.scope, cap);
-            if c == 0 {
-                return 0;
-            }
-            m = m.saturating_mul(c).min(cap);
+            continue;
         }
+        let c = match anchor {
+            Some((a, seed)) if a.filter == i => {
+                if f.scope.conjuncts.len() == 1 {
+                    1
+                } else {
+                    eval.count(&f.scope, cap, Some(seed))
+                }
+            }
+            _ => eval.count(&f.scope, cap, None),
+        };
+        if c == 0 {
+            return 0;
+        }
+        m = m.saturating_mul(c).min(cap);
     }
     m
 }
@@ -291,9 +394,10 @@ pub(crate) fn manager_items(view: &View, end: &End, out: &mut Vec<Item>) {
             }
         }
         AccessorKind::FkReverse(f) => {
-            let mut locs = Vec::new();
-            expand(view, Hop::FkReverse(f), Loc::Slot(me), &mut locs);
-            out.extend(locs.into_iter().map(|l| Item { loc: l, link: Some(l) }));
+            each_reached(view, Hop::FkReverse(f), Loc::Slot(me), |l| {
+                out.push(Item { loc: l, link: Some(l) });
+                true
+            });
         }
     }
 }
@@ -330,52 +434,105 @@ pub(crate) fn links_to(view: &View, end: &End, candidate: Loc, out: &mut Vec<Ite
     }
 }
 
-/// The candidate root items of an access path, each root row once (per
-/// link row, for related queries).
-pub(crate) fn candidates(view: &View, root: TableId, access: &Access, end: Option<&End>) -> Vec<Item> {
-    let mut items = Vec::new();
-    match access {
-        Access::Scan => items.extend(view.scan_locs(root).map(|loc| Item { loc, link: None })),
-        Access::Manager => {
-            if let Some(end) = end {
-                manager_items(view, end, &mut items);
-            }
-        }
-        Access::ManagerCheck(p) => {
-            let mut locs = Vec::new();
-            probe(view, p, &mut locs);
-            dedup(view, p.table, &mut locs);
-            if let Some(end) = end {
-                for l in locs {
-                    links_to(view, end, l, &mut items);
-                }
-            }
-        }
-        Access::Index { probe: p, back } => {
-            let mut locs = Vec::new();
-            probe(view, p, &mut locs);
-            let mut table = p.table;
-            for &h in back {
-                dedup(view, table, &mut locs);
-                let mut next = Vec::with_capacity(locs.len());
-                for l in locs {
-                    expand(view, h, l, &mut next);
-                }
-                locs = next;
-                table = h.to(&view.schema);
-            }
-            dedup(view, table, &mut locs);
-            items.extend(locs.into_iter().map(|loc| Item { loc, link: None }));
-        }
-    }
-    items
+/// The candidate items of an access path, in access order. With
+/// `paths`, an index walk also keeps each item's path (the rows from the
+/// root row to the probed row), from which the binding of the anchor's
+/// join nodes is read.
+#[derive(Default)]
+pub(crate) struct Candidates {
+    pub(crate) items: Vec<Item>,
+    /// Rows per path (hops walked + 1), when paths are kept.
+    width: usize,
+    paths: Vec<Loc>,
 }
 
-/// Removes repeated rows, keeping first occurrences. O(n) expected.
-fn dedup(view: &View, table: TableId, locs: &mut Vec<Loc>) {
-    if locs.len() < 2 {
+impl Candidates {
+    /// The rows of item `i`'s path, root row first (position `p`: the row
+    /// reached after `p` hops from the root). Empty unless kept.
+    pub(crate) fn path(&self, i: usize) -> &[Loc] {
+        self.paths.get(i * self.width..(i + 1) * self.width).unwrap_or(&[])
+    }
+}
+
+/// Walks `back` from `loc` depth first, pushing an item at each root row
+/// reached (and its path, when `paths`); `stack` holds the rows walked so
+/// far, probed row first.
+fn walk_back(view: &View, back: &[Hop], loc: Loc, c: &mut Candidates, paths: bool, stack: &mut SmallVec<[Loc; 8]>) {
+    let Some((&h, rest)) = back.split_first() else {
+        c.items.push(Item { loc, link: None });
+        if paths {
+            c.paths.push(loc);
+            c.paths.extend(stack.iter().rev());
+        }
+        return;
+    };
+    if !paths && rest.iter().all(|r| !r.is_multi()) {
+        // The common tail (the last multi-valued hop, then single hops):
+        // no recursion per row.
+        each_reached(view, h, loc, |x| {
+            let mut at = Some(x);
+            for &r in rest {
+                at = at.and_then(|l| follow(view, r, l));
+            }
+            if let Some(l) = at {
+                c.items.push(Item { loc: l, link: None });
+            }
+            true
+        });
         return;
     }
-    let mut seen = HashSet::with_capacity(locs.len());
-    locs.retain(|&l| seen.insert(view.row_at(table, l).id()));
+    if paths {
+        stack.push(loc);
+    }
+    each_reached(view, h, loc, |x| {
+        walk_back(view, rest, x, c, paths, stack);
+        true
+    });
+    if paths {
+        stack.pop();
+    }
+}
+
+/// The candidate items of an access path: each root row once (per link
+/// row, for related queries), or for an index walk once per path walked.
+/// `paths`: keep each walked item's path; `expected`: the planner's
+/// estimate of the items, to reserve room.
+pub(crate) fn candidates(
+    view: &View,
+    root: TableId,
+    access: &Access<'_>,
+    end: Option<&End>,
+    paths: bool,
+    expected: f64,
+) -> Candidates {
+    let mut c = Candidates::default();
+    match access {
+        Access::Scan => c.items.extend(view.scan_locs(root).map(|loc| Item { loc, link: None })),
+        Access::Manager => {
+            if let Some(end) = end {
+                manager_items(view, end, &mut c.items);
+            }
+        }
+        Access::ManagerCheck(p, _) => {
+            let mut locs = Vec::new();
+            probe(view, p, &mut locs);
+            if let Some(end) = end {
+                for l in locs {
+                    links_to(view, end, l, &mut c.items);
+                }
+            }
+        }
+        Access::Index { probe: p, back, .. } => {
+            let mut locs = Vec::new();
+            probe(view, p, &mut locs);
+            // An estimate, so bounded: a bad one costs at most this.
+            c.items.reserve((expected.max(0.0) as usize).min(1 << 16));
+            c.width = back.len() + 1;
+            let mut stack = SmallVec::new();
+            for l in locs {
+                walk_back(view, back, l, &mut c, paths, &mut stack);
+            }
+        }
+    }
+    c
 }

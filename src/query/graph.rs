@@ -6,7 +6,7 @@
 
 use hashbrown::HashSet;
 
-use super::exec::expand;
+use super::exec::each_reached;
 use super::path::Hop;
 use super::Query;
 use crate::error::{Error, Result};
@@ -30,49 +30,71 @@ impl View {
         Ok(end.slot)
     }
 
-    fn neighbours(&self, accessor: Accessor, slot: u32, out: &mut Vec<u32>) {
+    /// The number of rows one step from `slot`, to size buffers (0 for a
+    /// foreign key's reverse accessor, whose rows are probed, not counted).
+    /// O(1).
+    fn degree(&self, accessor: Accessor, slot: u32) -> usize {
         match accessor.kind {
-            AccessorKind::Forward(r) => out.extend(self.links[r as usize].neighbours(slot, true)),
-            AccessorKind::Reverse(r) => out.extend(self.links[r as usize].neighbours(slot, false)),
-            AccessorKind::FkReverse(f) => {
-                let mut locs: Vec<Loc> = Vec::new();
-                expand(self, Hop::FkReverse(f), Loc::Slot(slot), &mut locs);
-                out.extend(locs.into_iter().filter_map(|l| match l {
-                    Loc::Slot(s) => Some(s),
-                    _ => None,
-                }));
+            AccessorKind::Forward(r) => self.links[r as usize].degree(slot, true),
+            AccessorKind::Reverse(r) => self.links[r as usize].degree(slot, false),
+            AccessorKind::FkReverse(_) => 0,
+        }
+    }
+
+    /// Calls `f` with every slot one step from `slot`. No allocation.
+    fn each_neighbour(&self, accessor: Accessor, slot: u32, mut f: impl FnMut(u32)) {
+        match accessor.kind {
+            AccessorKind::Forward(r) => self.links[r as usize].neighbours(slot, true).for_each(f),
+            AccessorKind::Reverse(r) => self.links[r as usize].neighbours(slot, false).for_each(f),
+            AccessorKind::FkReverse(fk) => {
+                each_reached(self, Hop::FkReverse(fk), Loc::Slot(slot), |l| {
+                    if let Loc::Slot(s) = l {
+                        f(s);
+                    }
+                    true
+                });
             }
         }
     }
 
     /// Breadth-first search from `start`: `(slot, depth)` of each row first
     /// reached within `max_depth` steps. `include_start` lets the start row
-    /// be reached again through a cycle.
+    /// be reached again through a cycle. The rows found are the queue (a
+    /// level is a range of them); the visited set is sized once per level
+    /// from the frontier's degrees, so it never rehashes mid-level.
     fn bfs(&self, start: u32, accessor: Accessor, max_depth: usize, include_start: bool) -> Vec<(u32, usize)> {
-        let mut seen: HashSet<u32> = HashSet::new();
+        let mut seen: HashSet<u32> = HashSet::with_capacity(self.degree(accessor, start) + 1);
         if !include_start {
             seen.insert(start);
         }
-        let mut found = Vec::new();
-        let mut frontier = vec![start];
-        let mut next = Vec::new();
-        let mut buf = Vec::new();
+        let mut found: Vec<(u32, usize)> = Vec::with_capacity(self.degree(accessor, start));
+        let mut level = 0..0;
         for depth in 1..=max_depth {
-            for &s in &frontier {
-                buf.clear();
-                self.neighbours(accessor, s, &mut buf);
-                for &n in &buf {
+            if depth > 1 {
+                let edges: usize = found[level.clone()].iter().map(|&(s, _)| self.degree(accessor, s)).sum();
+                seen.reserve(edges);
+                found.reserve(edges);
+            }
+            let len = found.len();
+            let mut visit = |s: u32, found: &mut Vec<(u32, usize)>| {
+                self.each_neighbour(accessor, s, |n| {
                     if seen.insert(n) {
                         found.push((n, depth));
-                        next.push(n);
                     }
+                });
+            };
+            if depth == 1 {
+                visit(start, &mut found);
+            } else {
+                for i in level.clone() {
+                    let s = found[i].0;
+                    visit(s, &mut found);
                 }
             }
-            if next.is_empty() {
+            if found.len() == len {
                 break;
             }
-            std::mem::swap(&mut frontier, &mut next);
-            next.clear();
+            level = len..found.len();
         }
         found
     }

@@ -18,13 +18,18 @@
 //! | access | when | cost |
 //! |---|---|---|
 //! | `probe primary key / unique index / index ...` | an `exact` or `in` condition on such a column of the root table | O(values + matches) |
-//! | `probe ..., walk ...` | such a condition at the end of a path (`groups__name = "rock"`, `groups = rock`): probe it there, walk the hops back to the root | O(rows walked) |
+//! | `probe ..., walk ...` | such a condition at the end of a path (`groups__name = "rock"`, `groups = rock`): probe it there, walk the hops back to the root, one candidate per path | O(paths walked) |
 //! | `related ...: walk its links` | a related manager's query | O(degree) |
 //! | `probe ..., keep rows linked to related ...` | a related query with a root condition that finds fewer rows than the manager has links | O(matches), one O(1) `contains` each |
 //! | `scan` | nothing better | O(rows) |
 //!
-//! Every candidate is then checked against every filter; the cost per
-//! candidate is O(1) per condition plus the rows its paths reach.
+//! The condition that chose a probe (the anchor) is established by the
+//! access path: a walk yields one candidate per path walked, which is the
+//! anchor's multiplicity, and the anchor is not evaluated again; the other
+//! conditions of its filter call are checked on the path's binding of its
+//! join nodes (`explain` marks it `established by the access path`).
+//! Every other filter is checked per candidate; the cost per candidate is
+//! O(1) per condition plus the rows its paths reach.
 
 mod cond;
 mod exec;
@@ -37,9 +42,12 @@ use std::fmt::Write as _;
 
 pub use cond::{Arg, Q};
 
-use self::exec::{candidates, follow, multiplicity, value, Item};
+use smallvec::SmallVec;
+
+use self::exec::{candidates, follow, multiplicity, value, Item, Seed};
 use self::path::{resolve, Hop};
-use self::plan::{choose, compile_scope, describe_access, Filter};
+use self::plan::Anchor;
+use self::plan::{choose, compile_scope, describe_access, flatten_and, Filter};
 use crate::error::Result;
 use crate::schema::{AccessorKind, TableId};
 use crate::txn::{End, Key, Loc, Related, RowRef, TableRef, View};
@@ -140,10 +148,10 @@ impl<'v> Query<'v> {
         self.table
     }
 
-    fn add(mut self, q: &Q, exclude: bool) -> Result<Self> {
+    fn add(mut self, q: Q, exclude: bool) -> Result<Self> {
         let pin = self.source.as_ref().and_then(|e| pin_hop(self.view, e));
-        let scope = compile_scope(self.view, self.table, pin, q)?;
-        self.filters.push(Filter { scope, exclude, text: q.to_string() });
+        let scope = compile_scope(self.view, self.table, pin, &q)?;
+        self.filters.push(Filter { scope, exclude, q });
         Ok(self)
     }
 
@@ -184,7 +192,7 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`filter`](Self::filter).
     pub fn filter_q(self, q: Q) -> Result<Self> {
-        self.add(&q, false)
+        self.add(q, false)
     }
 
     /// Drops the rows for which `path` matches `value` through at least
@@ -206,7 +214,7 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`filter`](Self::filter).
     pub fn exclude_q(self, q: Q) -> Result<Self> {
-        self.add(&q, true)
+        self.add(q, true)
     }
 
     /// Removes repeated rows (keeping the first of each). O(1).
@@ -264,83 +272,131 @@ impl<'v> Query<'v> {
     }
 
     /// Every matching item with its multiplicity, in access order, capped.
-    fn matches(&self, cap: u64, mut each: impl FnMut(Item, u64) -> bool) {
+    /// With `distinct`, each root row once (multiplicity 1): a repeat is
+    /// skipped before it is checked. `each` is also told the number of
+    /// candidates, to reserve room.
+    fn matches(&self, cap: u64, mut each: impl FnMut(Item, u64, usize) -> bool) {
         let end = self.source.as_ref();
         let degree = end.map(|e| Related::new(self.view, *e).count());
-        let (access, _) = choose(self.view, &self.filters, degree);
-        for item in candidates(self.view, self.table, &access, end) {
-            let m = multiplicity(self.view, &self.filters, item, cap);
-            if m > 0 && !each(item, m) {
+        let (access, est) = choose(self.view, &self.filters, degree);
+        let anchor = access.anchor();
+        let lone = |a: Anchor| self.filters[a.filter].scope.conjuncts.len() == 1;
+        // The anchor's filter call needs the walk's binding of its join
+        // nodes only when it has conjuncts besides the anchor...
+        let seeded = anchor.filter(|&a| !lone(a));
+        // ...and nothing is left to check when it is the only condition.
+        let settled = anchor.is_some_and(lone) && self.filters.len() == 1;
+        let cands = candidates(self.view, self.table, &access, end, seeded.is_some(), est);
+        let mut fixed: SmallVec<[Option<Loc>; 8]> = SmallVec::new();
+        let mut seen = hashbrown::HashSet::new();
+        for (i, &item) in cands.items.iter().enumerate() {
+            if self.distinct && seen.contains(&self.id(item.loc)) {
+                continue;
+            }
+            let m = if settled {
+                1
+            } else {
+                if let Some(a) = seeded {
+                    let scope = &self.filters[a.filter].scope;
+                    fixed.clear();
+                    fixed.resize(scope.nodes.len() + 1, None);
+                    let path = cands.path(i);
+                    if !path.is_empty() {
+                        for &(node, pos) in &scope.leaves[a.leaf].chain {
+                            fixed[node] = Some(path[pos]);
+                        }
+                    }
+                }
+                let seed = anchor.map(|a| (a, Seed { skip: a.conjunct, fixed: &fixed }));
+                multiplicity(self.view, &self.filters, item, cap, seed)
+            };
+            if m == 0 {
+                continue;
+            }
+            let m = if self.distinct {
+                seen.insert(self.id(item.loc));
+                1
+            } else {
+                m
+            };
+            if !each(item, m, cands.items.len()) {
                 return;
             }
         }
     }
 
-    /// The results in order, after distinct, ordering and paging.
-    fn run(&self, implicit_id_order: bool) -> Vec<Loc> {
-        let mut out: Vec<Loc> = Vec::new();
-        let mut seen = hashbrown::HashSet::new();
-        let unordered_cap = if self.order.is_empty() && !implicit_id_order {
-            self.limit.map(|l| l.saturating_add(self.offset))
-        } else {
-            None
-        };
-        self.matches(u64::MAX, |item, m| {
-            if self.distinct {
-                if seen.insert(self.id(item.loc)) {
-                    out.push(item.loc);
+    /// The results in order, after distinct, ordering and paging, each
+    /// mapped by `f`.
+    fn run<T>(&self, implicit_id_order: bool, offset: usize, limit: Option<usize>, f: impl Fn(Loc) -> T) -> Vec<T> {
+        let max = limit.unwrap_or(usize::MAX);
+        if max == 0 {
+            return Vec::new();
+        }
+        if self.order.is_empty() && !implicit_id_order {
+            // Access order: map as the results come, skip `offset`, stop at
+            // `limit`.
+            let mut out = Vec::new();
+            let mut skip = offset as u64;
+            self.matches(u64::MAX, |item, m, n| {
+                if out.capacity() == 0 {
+                    out.reserve(n.min(max));
                 }
-            } else {
-                for _ in 0..m {
-                    out.push(item.loc);
-                    if unordered_cap.is_some_and(|c| out.len() >= c) {
-                        break;
-                    }
+                let skipped = skip.min(m);
+                skip -= skipped;
+                let take = (m - skipped).min((max - out.len()) as u64);
+                for _ in 0..take {
+                    out.push(f(item.loc));
+                }
+                out.len() < max
+            });
+            return out;
+        }
+        let mut locs: Vec<Loc> = Vec::new();
+        self.matches(u64::MAX, |item, m, n| {
+            if locs.capacity() == 0 {
+                locs.reserve(n);
+            }
+            for _ in 0..m {
+                locs.push(item.loc);
+            }
+            true
+        });
+        // The keys of all rows in one flat vector: no allocation per row.
+        let k = self.order.len();
+        let mut keys: Vec<ValueRef<'v>> = Vec::with_capacity(locs.len() * k);
+        let mut rows: Vec<(usize, i64, Loc)> = Vec::with_capacity(locs.len());
+        for (i, &l) in locs.iter().enumerate() {
+            keys.extend(self.order.iter().map(|o| self.read(o, l)));
+            rows.push((i * k, self.id(l), l));
+        }
+        // Rows that tie on every key and the id are the same row.
+        rows.sort_unstable_by(|a, b| {
+            for (i, o) in self.order.iter().enumerate() {
+                let c = cond::cmp_values(keys[a.0 + i], keys[b.0 + i]);
+                let c = if o.descending { c.reverse() } else { c };
+                if c != Ordering::Equal {
+                    return c;
                 }
             }
-            unordered_cap.is_none_or(|c| out.len() < c)
+            a.1.cmp(&b.1)
         });
-        if !self.order.is_empty() || implicit_id_order {
-            let mut keyed: Vec<(Vec<ValueRef<'v>>, i64, Loc)> = out
-                .into_iter()
-                .map(|l| {
-                    let keys = self.order.iter().map(|k| self.read(k, l)).collect();
-                    (keys, self.id(l), l)
-                })
-                .collect();
-            keyed.sort_by(|a, b| {
-                for (i, k) in self.order.iter().enumerate() {
-                    let c = cond::cmp_values(a.0[i], b.0[i]);
-                    let c = if k.descending { c.reverse() } else { c };
-                    if c != Ordering::Equal {
-                        return c;
-                    }
-                }
-                a.1.cmp(&b.1)
-            });
-            out = keyed.into_iter().map(|(_, _, l)| l).collect();
-        }
-        let start = self.offset.min(out.len());
-        let end = self.limit.map_or(out.len(), |l| start.saturating_add(l).min(out.len()));
-        out.truncate(end);
-        out.drain(..start);
-        out
+        rows.into_iter().skip(offset).take(max).map(|(_, _, l)| f(l)).collect()
     }
 
     /// The ids of the results. O(candidates × conditions), plus
     /// O(n log n) to order.
     pub fn ids(&self) -> Vec<i64> {
-        self.run(false).into_iter().map(|l| self.id(l)).collect()
+        self.run(false, self.offset, self.limit, |l| self.id(l))
     }
 
     /// The keys of the results. As [`ids`](Self::ids).
     pub fn keys(&self) -> Vec<Key> {
-        self.run(false).into_iter().map(|l| Key::new(self.table, self.id(l))).collect()
+        self.run(false, self.offset, self.limit, |l| Key::new(self.table, self.id(l)))
     }
 
     /// The results as borrowed rows. As [`ids`](Self::ids).
     pub fn rows(&self) -> Vec<RowRef<'v>> {
-        self.run(false).into_iter().map(|l| self.view.row_at(self.table, l)).collect()
+        self.run(false, self.offset, self.limit, |l| self.view.row_at(self.table, l))
     }
 
     fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<(String, OrderKey)>> {
@@ -365,11 +421,9 @@ impl<'v> Query<'v> {
     /// crosses a multi-valued relation.
     pub fn values<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<Row>> {
         let cols = self.columns(columns)?;
-        Ok(self
-            .run(false)
-            .into_iter()
-            .map(|l| cols.iter().map(|(name, k)| (name.clone(), self.read(k, l).to_owned())).collect())
-            .collect())
+        Ok(self.run(false, self.offset, self.limit, |l| {
+            cols.iter().map(|(name, k)| (name.clone(), self.read(k, l).to_owned())).collect()
+        }))
     }
 
     /// [`values`](Self::values) as plain lists, in the order of `columns`.
@@ -378,45 +432,42 @@ impl<'v> Query<'v> {
     /// As [`values`](Self::values).
     pub fn values_list<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<Vec<Value>>> {
         let cols = self.columns(columns)?;
-        Ok(self
-            .run(false)
-            .into_iter()
-            .map(|l| cols.iter().map(|(_, k)| self.read(k, l).to_owned()).collect())
-            .collect())
+        Ok(self.run(false, self.offset, self.limit, |l| cols.iter().map(|(_, k)| self.read(k, l).to_owned()).collect()))
     }
 
     /// The number of results (repeats included unless `distinct`; after
     /// `offset` and `limit`). O(candidates × conditions), no allocation
     /// per result.
     pub fn count(&self) -> usize {
+        self.counted(self.offset, self.limit)
+    }
+
+    fn counted(&self, offset: usize, limit: Option<usize>) -> usize {
+        let cap = limit.map_or(u64::MAX, |l| (l as u64).saturating_add(offset as u64));
+        if cap == 0 {
+            return 0;
+        }
         let mut total = 0u64;
-        let mut seen = hashbrown::HashSet::new();
-        let cap = self.limit.map_or(u64::MAX, |l| (l as u64).saturating_add(self.offset as u64));
-        self.matches(cap, |item, m| {
-            if self.distinct {
-                total += u64::from(seen.insert(self.id(item.loc)));
-            } else {
-                total = total.saturating_add(m);
-            }
+        self.matches(cap, |_, m, _| {
+            total = total.saturating_add(m);
             total < cap
         });
         let total = usize::try_from(total.min(cap)).unwrap_or(usize::MAX);
-        let after = total.saturating_sub(self.offset);
-        self.limit.map_or(after, |l| after.min(l))
+        let after = total.saturating_sub(offset);
+        limit.map_or(after, |l| after.min(l))
     }
 
     /// Whether there is a result. Stops at the first. O(candidates ×
     /// conditions) at worst.
     pub fn exists(&self) -> bool {
-        let one = self.limit.map_or(1, |l| l.min(1));
-        self.clone().limit(one).count() > 0
+        self.counted(self.offset, Some(self.limit.map_or(1, |l| l.min(1)))) > 0
     }
 
     /// The first result: by the ordering, or by id when there is none (as
     /// Django's `first`), after `offset`.
     pub fn first(&self) -> Option<RowRef<'v>> {
-        let q = self.clone().limit(self.limit.map_or(1, |l| l.min(1)));
-        q.run(self.order.is_empty()).first().map(|&l| self.view.row_at(self.table, l))
+        let limit = Some(self.limit.map_or(1, |l| l.min(1)));
+        self.run(self.order.is_empty(), self.offset, limit, |l| self.view.row_at(self.table, l)).pop()
     }
 
     /// The plan, as text: the access path (see the module docs), then the
@@ -437,8 +488,24 @@ impl<'v> Query<'v> {
             format!("{} {}.{name}", schema.table_name(e.key.table()), e.key.id())
         });
         let mut s = describe_access(self.view, self.table, &access, est, source.as_deref());
-        for f in &self.filters {
-            let _ = write!(s, "\n{} {}", if f.exclude { "exclude" } else { "filter" }, f.text);
+        let anchor = access.anchor();
+        for (i, f) in self.filters.iter().enumerate() {
+            let _ = write!(s, "\n{} {}", if f.exclude { "exclude" } else { "filter" }, f.q);
+            match anchor {
+                Some(a) if a.filter == i && f.scope.conjuncts.len() == 1 => {
+                    s.push_str(" (established by the access path)");
+                }
+                Some(a) if a.filter == i => {
+                    let mut conjuncts = Vec::new();
+                    flatten_and(&f.q, &mut conjuncts);
+                    let _ = write!(
+                        s,
+                        " ({} established by the access path; the rest checked per row, on its binding)",
+                        conjuncts[a.conjunct]
+                    );
+                }
+                _ => {}
+            }
         }
         if self.distinct {
             s.push_str("\ndistinct");

@@ -49,6 +49,10 @@ pub(crate) struct Leaf {
     pub(crate) test: Test,
     /// Every hop from the root, for access planning.
     pub(crate) hops: Vec<Hop>,
+    /// The join nodes along `hops`, each with the position of the row it
+    /// binds (the row reached after `hops[..pos]`), for walks that bind
+    /// them from the far end.
+    pub(crate) chain: Vec<(usize, usize)>,
 }
 
 #[derive(Clone, Debug)]
@@ -127,7 +131,8 @@ impl Compiler<'_> {
                 let test = compile(schema, schema.table_name(self.root), path, &r, arg)?;
                 let mut node = 0;
                 let mut pre = Vec::new();
-                for &hop in &r.hops {
+                let mut chain = Vec::new();
+                for (j, &hop) in r.hops.iter().enumerate() {
                     if !hop.is_multi() {
                         pre.push(hop);
                         continue;
@@ -145,8 +150,17 @@ impl Compiler<'_> {
                             scope.nodes.len()
                         }
                     };
+                    chain.push((node, j + 1));
                 }
-                scope.leaves.push(Leaf { node, tail: pre, table: r.table, column: r.column, test, hops: r.hops });
+                scope.leaves.push(Leaf {
+                    node,
+                    tail: pre,
+                    table: r.table,
+                    column: r.column,
+                    test,
+                    hops: r.hops,
+                    chain,
+                });
                 Cond::Leaf(scope.leaves.len() - 1)
             }
             QNode::And(items) => Cond::And(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),
@@ -156,7 +170,7 @@ impl Compiler<'_> {
     }
 }
 
-fn flatten_and<'q>(q: &'q Q, out: &mut Vec<&'q Q>) {
+pub(crate) fn flatten_and<'q>(q: &'q Q, out: &mut Vec<&'q Q>) {
     match &q.0 {
         QNode::And(items) => items.iter().for_each(|i| flatten_and(i, out)),
         _ => out.push(q),
@@ -196,26 +210,51 @@ pub(crate) enum IndexKind {
 }
 
 /// An index probe: the rows of `table` whose `column` holds one of
-/// `values`.
+/// `values` (distinct under the index's equality, so each row is found at
+/// most once).
 #[derive(Clone, Debug)]
-pub(crate) struct Probe {
+pub(crate) struct Probe<'a> {
     pub(crate) table: TableId,
     pub(crate) column: u16,
-    pub(crate) values: Vec<Value>,
+    pub(crate) values: &'a [Value],
     pub(crate) kind: IndexKind,
+}
+
+/// The condition an access path establishes: top-level conjunct
+/// `conjunct` (the leaf `leaf`) of filter call `filter`. Every item the
+/// path yields satisfies it, with the join nodes of the leaf's path bound
+/// by the walk, so it is never evaluated per candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Anchor {
+    pub(crate) filter: usize,
+    pub(crate) conjunct: usize,
+    pub(crate) leaf: usize,
 }
 
 /// Where a run starts.
 #[derive(Clone, Debug)]
-pub(crate) enum Access {
+pub(crate) enum Access<'a> {
     Scan,
-    /// Probe, then walk `back` (the leaf's hops inverted, last first).
+    /// Probe, then walk `back` (the leaf's hops inverted, last first),
+    /// yielding one item per path walked: one per binding of the anchor's
+    /// join nodes, which is the anchor's multiplicity.
     Index {
-        probe: Probe,
+        probe: Probe<'a>,
         back: Vec<Hop>,
+        anchor: Anchor,
     },
     Manager,
-    ManagerCheck(Probe),
+    ManagerCheck(Probe<'a>, Anchor),
+}
+
+impl Access<'_> {
+    /// The condition the access path establishes, if any.
+    pub(crate) fn anchor(&self) -> Option<Anchor> {
+        match self {
+            Access::Index { anchor, .. } | Access::ManagerCheck(_, anchor) => Some(*anchor),
+            Access::Scan | Access::Manager => None,
+        }
+    }
 }
 
 /// A filter call as the query keeps it.
@@ -223,7 +262,8 @@ pub(crate) enum Access {
 pub(crate) struct Filter {
     pub(crate) scope: Scope,
     pub(crate) exclude: bool,
-    pub(crate) text: String,
+    /// The condition as given, for `explain`.
+    pub(crate) q: Q,
 }
 
 /// The index kind of `column` of `table`, if it has one.
@@ -275,36 +315,36 @@ fn probe_estimate(view: &View, p: &Probe) -> f64 {
 
 /// The anchored leaves: top-level conjuncts of positive filters whose test
 /// an index can answer (`exact` or `in`).
-fn anchors<'a>(filters: &'a [Filter]) -> impl Iterator<Item = &'a Leaf> + 'a {
-    filters.iter().filter(|f| !f.exclude).flat_map(|f| {
-        f.scope.conjuncts.iter().filter_map(move |c| match c {
-            Cond::Leaf(l) => Some(&f.scope.leaves[*l]),
+fn anchors(filters: &[Filter]) -> impl Iterator<Item = (Anchor, &Leaf)> + '_ {
+    filters.iter().enumerate().filter(|(_, f)| !f.exclude).flat_map(|(filter, f)| {
+        f.scope.conjuncts.iter().enumerate().filter_map(move |(conjunct, c)| match c {
+            Cond::Leaf(l) => Some((Anchor { filter, conjunct, leaf: *l }, &f.scope.leaves[*l])),
             _ => None,
         })
     })
 }
 
-fn leaf_probe(view: &View, leaf: &Leaf) -> Option<Probe> {
-    let values = leaf.test.probe_values()?.to_vec();
+fn leaf_probe<'a>(view: &View, leaf: &'a Leaf) -> Option<Probe<'a>> {
+    let values = leaf.test.probe_values()?;
     let kind = index_kind(view, leaf.table, leaf.column)?;
     Some(Probe { table: leaf.table, column: leaf.column, values, kind })
 }
 
 /// Chooses the access path with the smallest estimated number of rows to
 /// visit. `manager` is the related manager's degree, for related queries.
-pub(crate) fn choose(view: &View, filters: &[Filter], manager: Option<usize>) -> (Access, f64) {
+pub(crate) fn choose<'a>(view: &View, filters: &'a [Filter], manager: Option<usize>) -> (Access<'a>, f64) {
     let mut best = match manager {
         Some(degree) => (Access::Manager, degree as f64),
         None => (Access::Scan, f64::INFINITY),
     };
-    for leaf in anchors(filters) {
+    for (anchor, leaf) in anchors(filters) {
         let Some(probe) = leaf_probe(view, leaf) else { continue };
         let mut est = probe_estimate(view, &probe);
         if manager.is_some() {
             // Related queries check candidates of the root table only: a
             // path back to the root may cross the manager's own link row.
             if leaf.hops.is_empty() && est < best.1 {
-                best = (Access::ManagerCheck(probe), est);
+                best = (Access::ManagerCheck(probe, anchor), est);
             }
             continue;
         }
@@ -313,7 +353,7 @@ pub(crate) fn choose(view: &View, filters: &[Filter], manager: Option<usize>) ->
         }
         if est < best.1 {
             let back = leaf.hops.iter().rev().map(|h| h.inverse()).collect();
-            best = (Access::Index { probe, back }, est);
+            best = (Access::Index { probe, back, anchor }, est);
         }
     }
     best
@@ -328,7 +368,7 @@ fn describe_probe(view: &View, p: &Probe) -> String {
         IndexKind::Indexed => "index",
         IndexKind::Junction => "junction",
     };
-    let values = match p.values.as_slice() {
+    let values = match p.values {
         [v] => format!("= {v}"),
         vs => format!("in [{}]", vs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
     };
@@ -343,7 +383,7 @@ pub(crate) fn describe_access(view: &View, root: TableId, access: &Access, est: 
         Access::Scan => {
             let _ = write!(s, "scan {root_name} ({} rows)", rows(view, root));
         }
-        Access::Index { probe, back } => {
+        Access::Index { probe, back, .. } => {
             let _ = write!(s, "probe {}", describe_probe(view, probe));
             if !back.is_empty() {
                 let _ = write!(s, ", walk {}", describe_walk(&view.schema, probe.table, back));
@@ -353,7 +393,7 @@ pub(crate) fn describe_access(view: &View, root: TableId, access: &Access, est: 
         Access::Manager => {
             let _ = write!(s, "related {}: walk its links ({est} rows)", source.unwrap_or("?"));
         }
-        Access::ManagerCheck(probe) => {
+        Access::ManagerCheck(probe, _) => {
             let _ = write!(
                 s,
                 "probe {}, keep rows linked to related {} (O(1) link check each)",
