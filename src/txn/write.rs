@@ -627,6 +627,25 @@ impl<'db> WriteTxn<'db> {
                 }
             }
         }
+        // A default written into a unique column must not collide with a row
+        // that keeps its value, nor with another row set to it here.
+        for (i, (t, s, c, v)) in updates.iter().enumerate() {
+            if v.is_null() || !schema.def(*t).columns[*c as usize].unique {
+                continue;
+            }
+            let updated = |slot: u32| updates.iter().any(|u| u.0 == *t && u.1 == slot && u.2 == *c);
+            let kept = self.guard.tables[t.index()]
+                .probe(*c, v.as_ref())
+                .is_some_and(|mut it| it.any(|slot| slot != *s && !set.contains(&(*t, slot)) && !updated(slot)));
+            if kept || updates[..i].iter().any(|u| u.0 == *t && u.2 == *c && u.3 == *v) {
+                return Err(Error::Unique {
+                    table: schema.def(*t).name.clone(),
+                    column: schema.def(*t).columns[*c as usize].name.clone(),
+                    value: v.clone(),
+                    row: None,
+                });
+            }
+        }
 
         let mut deleted = Deleted::default();
         for (t, s, c, v) in updates {

@@ -455,6 +455,21 @@ impl Model {
                 }
             }
         }
+        // A default written into a unique column must stay unique.
+        for (i, (ut, uid, c, v)) in updates.iter().enumerate() {
+            if v.is_null() || !s.tabs[*ut].cols[*c].unique {
+                continue;
+            }
+            let updated = |id: i64| updates.iter().any(|u| u.0 == *ut && u.1 == id && u.2 == *c);
+            let kept = self.tables[*ut]
+                .rows
+                .iter()
+                .filter_map(|r| Some((r[0].as_int()?, &r[*c])))
+                .any(|(id, x)| x == v && id != *uid && !gone(*ut, id) && !updated(id));
+            if kept || updates[..i].iter().any(|u| u.0 == *ut && u.2 == *c && u.3 == *v) {
+                return Err(Error::Unique { table: tname(*ut), column: cname(*ut, *c), value: v.clone(), row: None });
+            }
+        }
         // Apply.
         for (ut, uid, c, v) in updates {
             self.row_mut(ut, uid).expect("live")[c] = v;
