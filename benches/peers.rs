@@ -901,7 +901,7 @@ mod junction_system {
     use super::Reads;
     use super::{name, System};
     use hashbrown::HashSet;
-    use junctiondb::{row, Accessor, Database, Error, Key, ReadTxn, Schema, TableId, Type};
+    use junctiondb::{row, Accessor, ColumnId, Database, Error, Key, ReadTxn, Schema, TableId, Type};
 
     const FAILED: &str = "junctiondb operation failed";
 
@@ -915,6 +915,7 @@ mod junction_system {
         db: Database,
         user_t: TableId,
         group_t: TableId,
+        username: ColumnId,
         person_t: TableId,
         groups: Accessor,
         members: Accessor,
@@ -955,6 +956,7 @@ mod junction_system {
             let s = db.schema();
             let (user_t, group_t) = (s.table("user").unwrap(), s.table("group").unwrap());
             let person_t = s.table("person").unwrap();
+            let username = s.column("user", "username").unwrap();
             let groups = s.accessor("user", "groups").unwrap();
             let members = s.accessor("group", "user_set").unwrap();
             let friends = s.accessor("person", "friends").unwrap();
@@ -962,6 +964,7 @@ mod junction_system {
                 db,
                 user_t,
                 group_t,
+                username,
                 person_t,
                 groups,
                 members,
@@ -1089,7 +1092,8 @@ mod junction_system {
         /// unique name, then walks the junction.
         fn join_query(&self, group_name: &str) -> Vec<String> {
             let rows = self.tx.query(self.sys.user_t).and_then(|q| q.filter("groups__name", group_name));
-            rows.expect(FAILED).rows().iter().filter_map(|r| r.text("username").map(str::to_owned)).collect()
+            let username = self.sys.username;
+            rows.expect(FAILED).rows().iter().filter_map(|r| r.get_at(username)?.as_text().map(str::to_owned)).collect()
         }
 
         fn fof(&self, person: u32) -> u64 {

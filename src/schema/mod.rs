@@ -6,7 +6,7 @@ mod builder;
 mod naming;
 mod resolve;
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 pub use builder::{ColumnBuilder, ForeignKeyBuilder, ManyToManyBuilder, OnDelete, SchemaBuilder, TableBuilder};
 

@@ -240,7 +240,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             name: t.name.clone(),
             kind: TableKind::Plain,
             columns: vec![ColumnDef::primary_key()],
-            column_by_name: HashMap::new(),
+            column_by_name: Default::default(),
             fks_out: Vec::new(),
             fks_in: Vec::new(),
             rels: Vec::new(),
