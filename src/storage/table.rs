@@ -103,14 +103,22 @@ impl Table {
         self.columns[0].ints()
     }
 
-    /// The slot of the row with `id`. O(1), no hashing in identity mode.
-    #[inline]
+    /// The slot of the row with `id`. O(1), no hashing in identity mode
+    /// (a bit test in the liveness bitmap).
+    #[inline(always)]
     pub(crate) fn slot_of(&self, id: i64) -> Option<u32> {
+        if let PkMap::Identity = self.pk {
+            // A negative or huge id wraps to a slot past the bitmap.
+            let slot = (id as u64).wrapping_sub(1);
+            let word = *self.live_bits.get((slot >> 6) as usize)?;
+            return (word >> (slot & 63) & 1 == 1).then_some(slot as u32);
+        }
+        self.slot_of_mapped(id)
+    }
+
+    fn slot_of_mapped(&self, id: i64) -> Option<u32> {
         match &self.pk {
-            PkMap::Identity => {
-                let slot = u32::try_from(id.checked_sub(1)?).ok()?;
-                self.is_live(slot).then_some(slot)
-            }
+            PkMap::Identity => None,
             PkMap::Dense(v) => {
                 let s = *v.get(usize::try_from(id.checked_sub(1)?).ok()?)?;
                 (s != FREE).then_some(s)
