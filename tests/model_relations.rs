@@ -12,26 +12,11 @@
 //! decoder the `ops` fuzz target uses. Reproduce a failure with its seed;
 //! `MODEL_TRACE=1` prints every operation.
 
+mod common;
 mod model;
 
+use common::Rng;
 use model::Harness;
-
-/// SplitMix64: a tiny, good-enough seeded generator.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// Runs `rounds` databases, each through `chunks` inputs of 4000 random
 /// bytes (so tables grow past what one input reaches). Saves a failing
@@ -39,7 +24,7 @@ impl SplitMix64 {
 /// with `REPLAY=<file> REPLAY_CHUNK=4000 cargo test --test fuzz_replay
 /// replay_one`.
 fn run_seed(seed: u64, rounds: usize, chunks: usize) -> Harness {
-    let mut rng = SplitMix64(seed);
+    let mut rng = Rng(seed);
     let mut total = Harness::new();
     for round in 0..rounds {
         let mut h = Harness::new();

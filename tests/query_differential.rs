@@ -14,32 +14,10 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+mod common;
+
+use common::Rng;
 use junctiondb::{row, Arg, Database, Error, Key, OnDelete, ReadTxn, Schema, Type, Value, Q};
-
-/// SplitMix64: a tiny, good-enough seeded generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())].clone()
-    }
-}
 
 const TEXTS: [&str; 8] = ["a", "ab", "B", "bA", "abc", "", "zz", "Ab"];
 const FLOATS: [f64; 5] = [-1.5, 0.0, 0.5, 2.25, 7.0];

@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Rng;
 use junctiondb::{row, Database, Error, Key, Schema, Type, View, WriteTxn};
 
 const ACCOUNTS: i64 = 8;
@@ -28,22 +31,6 @@ const GROUPS: i64 = 5;
 /// Every user is in exactly this many groups in every committed state.
 const K: usize = 2;
 const TOTAL: i64 = ACCOUNTS * 100;
-
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn schema() -> Schema {
     Schema::builder()
@@ -98,8 +85,8 @@ fn observe(v: &View) -> (i64, u64) {
 
 /// A committed write: a transfer, one user moved to other groups, the
 /// version bumped.
-fn good_write(tx: &mut WriteTxn<'_>, rng: &mut SplitMix64) -> Result<(), Error> {
-    let (a, b) = (1 + rng.below(ACCOUNTS as u64) as i64, 1 + rng.below(ACCOUNTS as u64) as i64);
+fn good_write(tx: &mut WriteTxn<'_>, rng: &mut Rng) -> Result<(), Error> {
+    let (a, b) = (1 + rng.below(ACCOUNTS as usize) as i64, 1 + rng.below(ACCOUNTS as usize) as i64);
     let amount = rng.below(50) as i64;
     let bal = |tx: &WriteTxn<'_>, id| tx.get(key(tx, "account", id)).and_then(|r| r.int("balance")).expect("balance");
     let (ka, kb) = (key(tx, "account", a), key(tx, "account", b));
@@ -107,8 +94,8 @@ fn good_write(tx: &mut WriteTxn<'_>, rng: &mut SplitMix64) -> Result<(), Error> 
     tx.update(ka, row! { "balance" => ba - amount })?;
     let bb = bal(tx, b);
     tx.update(kb, row! { "balance" => bb + amount })?;
-    let u = key(tx, "user", 1 + rng.below(USERS as u64) as i64);
-    let first = rng.below(GROUPS as u64) as i64;
+    let u = key(tx, "user", 1 + rng.below(USERS as usize) as i64);
+    let first = rng.below(GROUPS as usize) as i64;
     let groups: Vec<i64> = (0..K as i64).map(|i| 1 + (first + i) % GROUPS).collect();
     tx.related(u, "groups")?.set(groups)?;
     let m = key(tx, "meta", 1);
@@ -118,10 +105,10 @@ fn good_write(tx: &mut WriteTxn<'_>, rng: &mut SplitMix64) -> Result<(), Error> 
 }
 
 /// Part of a write that breaks the invariants until it is finished.
-fn half_write(tx: &mut WriteTxn<'_>, rng: &mut SplitMix64) -> Result<(), Error> {
-    let a = key(tx, "account", 1 + rng.below(ACCOUNTS as u64) as i64);
+fn half_write(tx: &mut WriteTxn<'_>, rng: &mut Rng) -> Result<(), Error> {
+    let a = key(tx, "account", 1 + rng.below(ACCOUNTS as usize) as i64);
     tx.update(a, row! { "balance" => -1_000_000 })?;
-    let u = key(tx, "user", 1 + rng.below(USERS as u64) as i64);
+    let u = key(tx, "user", 1 + rng.below(USERS as usize) as i64);
     tx.related(u, "groups")?.clear()?;
     tx.related(u, "groups")?.add([1i64])?;
     let m = key(tx, "meta", 1);
@@ -176,12 +163,12 @@ fn readers_only_see_committed_states() {
             eprintln!("{info}");
         }
     }));
-    let mut rng = SplitMix64(0x5EED);
+    let mut rng = Rng(0x5EED);
     let start = Instant::now();
     let mut counts = [0usize; 4];
     let mut version = 0;
     while counts.iter().sum::<usize>() < 3000 && start.elapsed() < Duration::from_secs(2) {
-        let kind = rng.below(4) as usize;
+        let kind = rng.below(4);
         counts[kind] += 1;
         match kind {
             0 => {
