@@ -48,7 +48,7 @@ fn run_target(target: &str, data: &[u8]) {
     match target {
         "ops" => model::Harness::new().run_bytes(data),
         "schema" => fuzzing::schema_case(data),
-        "query" => fuzzing::query_case(data),
+        "query" => fuzzing::query::query_case(data),
         other => panic!("unknown target {other}"),
     }
 }

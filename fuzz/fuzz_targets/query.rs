@@ -9,5 +9,5 @@ use libfuzzer_sys::fuzz_target;
 mod fuzzing;
 
 fuzz_target!(|data: &[u8]| {
-    fuzzing::query_case(data);
+    fuzzing::query::query_case(data);
 });

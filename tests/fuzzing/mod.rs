@@ -9,12 +9,10 @@
 //!   give the same answer twice; and a schema that builds must be usable:
 //!   inserts, every accessor's manager, deletes, all without a panic and
 //!   with `verify()` passing after each write.
-//! - [`query_case`]: see its doc.
+//! - [`query::query_case`]: see its doc.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod query;
-
-pub use query::query_case;
 
 use arbitrary::{Arbitrary, Unstructured};
 use junctiondb::{Database, Key, Level, OnDelete, Row, Schema, SchemaError, Type, Value};
