@@ -172,23 +172,12 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Resolves targets to rows of the other table, deduplicated in input
     /// order: live rows, and ids that name no row.
     fn resolve<T: Into<Target>>(&self, targets: impl IntoIterator<Item = T>) -> Result<Resolved> {
-        let table = &self.tx.guard.tables[self.end.other.index()];
         let mut seen = Seen::default();
         let mut out = Resolved::default();
         for t in targets {
-            let id = match t.into() {
-                Target::Key(k) if k.table() != self.end.other => {
-                    return Err(Error::WrongTable {
-                        expected: self.other_name(),
-                        found: self.tx.table_name(k.table()).to_owned(),
-                        id: k.id(),
-                    })
-                }
-                Target::Key(k) => k.id(),
-                Target::Id(id) => id,
-            };
+            let (slot, id) = self.target_slot(t.into())?;
             if seen.insert(id) {
-                match table.slot_of(id) {
+                match slot {
                     Some(slot) => out.live.push((slot, id)),
                     None => out.missing.push(id),
                 }
