@@ -15,7 +15,7 @@
 //! * `txn`: the undo log's cost (insert N rows and commit, vs the same
 //!   rolled back by dropping the transaction) and empty transactions.
 //!
-//! Every input comes from a fixed-seed SplitMix64 stream and goes through
+//! Every input comes from a fixed-seed Rng stream and goes through
 //! `black_box`, as do the results. Probes cycle over a small fixed set of
 //! rows, so the working set is the same at every size and the curves show
 //! the algorithm rather than the cache size. Databases are built once per
@@ -27,39 +27,21 @@
 //! benchmark once as a smoke test; the whole setup, 100k rows included,
 //! takes under a second even unoptimized.
 
+#[path = "common/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion};
-
-/// SplitMix64: a tiny seeded generator, enough to pick probes.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..n` (`n > 0`), by multiply-shift.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-}
 
 /// Probes per benchmark; a power of two so cycling is a mask.
 const PROBES: usize = 64;
 
 /// `PROBES` items drawn (with replacement) from `pool` by a seeded stream.
 fn pick<T: Copy>(pool: &[T], seed: u64) -> Vec<T> {
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = Rng(seed);
     (0..PROBES).map(|_| pool[rng.below(pool.len())]).collect()
 }
 
@@ -328,7 +310,7 @@ mod index {
                 Ok::<_, Error>(owners)
             })
             .expect("load");
-        let mut rng = SplitMix64::new(0x1DE7 ^ n as u64);
+        let mut rng = Rng(0x1DE7 ^ n as u64);
         let names = (0..PROBES).map(|_| format!("item-{:06}", rng.below(n))).collect();
         let ns = (0..PROBES).map(|_| rng.below(groups) as i64).collect();
         let owners = pick(&owners_all, 0x0E7E ^ n as u64);
@@ -402,7 +384,7 @@ mod txn {
             b.iter(|| db.begin_write().expect("write").commit());
         });
         for n in INSERTS.iter().copied() {
-            let mut rng = SplitMix64::new(0x7A1 ^ n as u64);
+            let mut rng = Rng(0x7A1 ^ n as u64);
             let rows: Vec<Row> =
                 (0..n).map(|i| row! { "name" => format!("row-{i}"), "n" => (rng.next_u64() >> 1) as i64 }).collect();
             group.throughput(Throughput::Elements(n as u64));

@@ -27,6 +27,10 @@
 //!   skips L. Run without `--bench` (as `cargo test --all-targets` does) it
 //!   is a smoke test of every size at 1/100 scale, digests still checked.
 
+#[path = "common/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use std::env;
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
@@ -56,29 +60,6 @@ const HUB: u32 = 1;
 
 // ---------------------------------------------------------------------------
 // Workloads
-
-/// SplitMix64: a tiny seeded generator, good enough for workloads.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform id in `1..=n` (multiply-shift; its bias is far below noise).
-    fn id(&mut self, n: u32) -> u32 {
-        (((self.next_u64() >> 32) * u64::from(n)) >> 32) as u32 + 1
-    }
-
-    /// A uniform index into a slice of length `len`.
-    fn index(&mut self, len: usize) -> usize {
-        (self.next_u64() % len as u64) as usize
-    }
-}
 
 /// The sizes of `BENCHMARKS.md`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -215,7 +196,7 @@ fn random_ids(rng: &mut Rng, n: u32, count: usize) -> Vec<u32> {
 fn distinct_ids(rng: &mut Rng, n: u32, count: usize) -> Vec<u32> {
     let mut ids: Vec<u32> = (1..=n).collect();
     for i in 0..count {
-        let j = i + rng.index(ids.len() - i);
+        let j = i + rng.below(ids.len() - i);
         ids.swap(i, j);
     }
     ids.truncate(count);
@@ -243,7 +224,7 @@ struct MembershipQueries {
 impl MembershipQueries {
     fn generate(w: &Membership, seed: u64, mode: Mode) -> MembershipQueries {
         let mut rng = Rng(seed ^ QUERY_SEED);
-        let hit = |rng: &mut Rng| w.pairs[rng.index(w.pairs.len())];
+        let hit = |rng: &mut Rng| w.pairs[rng.below(w.pairs.len())];
         let miss = |rng: &mut Rng| (rng.id(w.users), rng.id(w.groups));
         MembershipQueries {
             users: random_ids(&mut rng, w.users, mode.ops(CHEAP_OPS)),
@@ -273,7 +254,7 @@ impl HubQueries {
     fn generate(w: &Membership, mode: Mode) -> HubQueries {
         let mut rng = Rng(HUB_SHAPE.seed ^ QUERY_SEED);
         let small: Vec<(u32, u32)> = w.pairs.iter().copied().filter(|p| p.1 != HUB).collect();
-        let small_hit = |rng: &mut Rng| small[rng.index(small.len())];
+        let small_hit = |rng: &mut Rng| small[rng.below(small.len())];
         let small_miss = |rng: &mut Rng| (rng.id(w.users), w.small_group(rng));
         let hub_hit = |rng: &mut Rng| (rng.id(w.hub_members), HUB);
         let hub_miss = |rng: &mut Rng| (w.hub_members + rng.id(w.users - w.hub_members), HUB);
