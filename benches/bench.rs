@@ -56,13 +56,28 @@ impl Cycle {
     }
 }
 
+/// An empty database of users in groups (an auto-created through) and the
+/// forward accessor `user.groups`, for the degree and adjacency groups.
+fn user_groups() -> (junctiondb::Database, junctiondb::Accessor) {
+    let schema = junctiondb::Schema::builder()
+        .table("group", |_| {})
+        .table("user", |t| {
+            t.many_to_many("groups", "group");
+        })
+        .build()
+        .expect("schema");
+    let db = junctiondb::Database::new(schema);
+    let groups = db.schema().accessor("user", "groups").expect("user.groups");
+    (db, groups)
+}
+
 mod degree {
     //! One hub group linked to `d` users, `d` from 1 to 100,000.
 
     use super::*;
     use criterion::measurement::WallTime;
     use criterion::BenchmarkGroup;
-    use junctiondb::{row, Accessor, Database, Error, Key, Schema};
+    use junctiondb::{row, Accessor, Database, Error, Key};
 
     const DEGREES: &[usize] = &[1, 10, 100, 1_000, 10_000, 100_000];
 
@@ -78,15 +93,7 @@ mod degree {
     }
 
     fn build(d: usize) -> Hub {
-        let schema = Schema::builder()
-            .table("group", |_| {})
-            .table("user", |t| {
-                t.many_to_many("groups", "group");
-            })
-            .build()
-            .expect("schema");
-        let db = Database::new(schema);
-        let groups = db.schema().accessor("user", "groups").expect("user.groups");
+        let (db, groups) = user_groups();
         let members = db.schema().accessor("group", "user_set").expect("group.user_set");
         let (user, group) = (groups.table(), groups.other());
         let (hub, members_all, others) = db
@@ -188,7 +195,7 @@ mod adjacency {
     //! `contains(a, b)` misses where `a` and `b` both have `L` links.
 
     use super::*;
-    use junctiondb::{row, Accessor, Database, Error, Key, Schema};
+    use junctiondb::{row, Accessor, Database, Error, Key};
 
     const LENGTHS: &[usize] = &[8, 16, 32, 64, 128, 256, 1024];
 
@@ -205,15 +212,7 @@ mod adjacency {
     }
 
     fn build(l: usize) -> Pair {
-        let schema = Schema::builder()
-            .table("group", |_| {})
-            .table("user", |t| {
-                t.many_to_many("groups", "group");
-            })
-            .build()
-            .expect("schema");
-        let db = Database::new(schema);
-        let groups = db.schema().accessor("user", "groups").expect("user.groups");
+        let (db, groups) = user_groups();
         let (user, group) = (groups.table(), groups.other());
         let (cold, warm, b) = db
             .write(|tx| {

@@ -591,12 +591,14 @@ impl<'db> RelatedMut<'_, 'db> {
     /// errors of rows referencing custom through rows.
     pub fn clear(&mut self) -> Result<usize> {
         let end = self.end;
-        self.tx.atomic(|tx| {
-            let mut m = RelatedMut { tx, end };
-            let others: Vec<(u32, i64)> = m.current();
-            let removed = m.remove_slots(&others)?;
-            Ok(removed + m.remove_dangling(None))
-        })
+        self.tx.atomic(|tx| RelatedMut { tx, end }.clear_all())
+    }
+
+    /// Removes every link row at this end, dangling links included.
+    fn clear_all(&mut self) -> Result<usize> {
+        let others = self.current();
+        let removed = self.remove_slots(&others)?;
+        Ok(removed + self.remove_dangling(None))
     }
 
     /// The other-end slots (deduplicated) with their ids.
@@ -640,7 +642,7 @@ impl<'db> RelatedMut<'_, 'db> {
             let current = m.current();
             let have: HashSet<u32> = current.iter().map(|c| c.0).collect();
             let stale: Vec<(u32, i64)> = current.into_iter().filter(|c| !wanted.contains(&c.0)).collect();
-            if m.fk().is_none() || m.nullable_fk(m.fk().unwrap_or(0), "set").is_ok() {
+            if m.fk().is_none_or(|f| m.nullable_fk(f, "set").is_ok()) {
                 m.remove_slots(&stale)?;
             }
             let new: Vec<(u32, i64)> = targets.into_iter().filter(|t| !have.contains(&t.0)).collect();
@@ -664,9 +666,7 @@ impl<'db> RelatedMut<'_, 'db> {
         let end = self.end;
         self.tx.atomic(|tx| {
             let mut m = RelatedMut { tx, end };
-            let others = m.current();
-            m.remove_slots(&others)?;
-            m.remove_dangling(None);
+            m.clear_all()?;
             m.add_slots(&targets.live, &through_defaults)?;
             m.add_dangling(&targets.missing);
             Ok(())
