@@ -311,29 +311,6 @@ trait Reads {
     fn fof(&self, person: u32) -> u64;
 }
 
-/// Reads through a borrow (the peers have no transactions to open).
-impl<T: Reads + ?Sized> Reads for &T {
-    fn forward(&self, user: u32) -> u64 {
-        (**self).forward(user)
-    }
-
-    fn reverse(&self, group: u32) -> u64 {
-        (**self).reverse(group)
-    }
-
-    fn contains(&self, user: u32, group: u32) -> bool {
-        (**self).contains(user, group)
-    }
-
-    fn join_query(&self, group_name: &str) -> Vec<String> {
-        (**self).join_query(group_name)
-    }
-
-    fn fof(&self, person: u32) -> u64 {
-        (**self).fof(person)
-    }
-}
-
 trait System {
     /// Inserts users and groups with their names (untimed).
     fn load_rows(&mut self, users: u32, groups: u32);
@@ -352,9 +329,10 @@ trait System {
     fn friends_add(&mut self, pairs: &[(u32, u32)]);
     /// Stored friendship rows, mirrored rows included.
     fn friend_rows(&self) -> u64;
-    /// A consistent snapshot for reads: the peers lend themselves;
-    /// junctiondb opens one read transaction.
-    fn snapshot(&self) -> Box<dyn Reads + '_>;
+    /// Runs `reads` on one consistent snapshot: the peers lend themselves;
+    /// junctiondb opens one read transaction and resolves its relation
+    /// handles in it.
+    fn with_snapshot(&self, reads: &mut dyn FnMut(&dyn Reads));
 }
 
 /// A constructor of a system under test.
@@ -576,8 +554,8 @@ impl System for Sqlite {
         self.count(COUNT_FRIENDS)
     }
 
-    fn snapshot(&self) -> Box<dyn Reads + '_> {
-        Box::new(self)
+    fn with_snapshot(&self, reads: &mut dyn FnMut(&dyn Reads)) {
+        reads(self);
     }
 }
 
@@ -749,8 +727,8 @@ impl System for Dense {
         self.friends.pairs.len() as u64
     }
 
-    fn snapshot(&self) -> Box<dyn Reads + '_> {
-        Box::new(self)
+    fn with_snapshot(&self, reads: &mut dyn FnMut(&dyn Reads)) {
+        reads(self);
     }
 }
 
@@ -840,8 +818,8 @@ impl System for GraphMap {
         self.friends.edge_count() as u64
     }
 
-    fn snapshot(&self) -> Box<dyn Reads + '_> {
-        Box::new(self)
+    fn with_snapshot(&self, reads: &mut dyn FnMut(&dyn Reads)) {
+        reads(self);
     }
 }
 
@@ -882,7 +860,7 @@ mod junction_system {
     use super::Reads;
     use super::{name, System};
     use hashbrown::HashSet;
-    use junctiondb::{row, Accessor, ColumnId, Database, Error, Key, ReadTxn, Schema, TableId, Type};
+    use junctiondb::{row, Accessor, ColumnId, Database, Error, Key, ReadTxn, Relation, Schema, TableId, Type};
 
     const FAILED: &str = "junctiondb operation failed";
 
@@ -1037,36 +1015,40 @@ mod junction_system {
             self.rows(&self.persons, self.friends)
         }
 
-        fn snapshot(&self) -> Box<dyn Reads + '_> {
-            Box::new(JunctionReads { tx: self.db.begin_read().expect(FAILED), sys: self })
+        fn with_snapshot(&self, reads: &mut dyn FnMut(&dyn Reads)) {
+            let tx = self.db.begin_read().expect(FAILED);
+            let relation = |accessor| tx.relation(accessor).expect(FAILED);
+            let (groups, members, friends) = (relation(self.groups), relation(self.members), relation(self.friends));
+            reads(&JunctionReads { tx: &tx, sys: self, groups, members, friends });
         }
     }
 
     /// Reads of one snapshot: every read op of a timed pass runs inside a
-    /// single read transaction, as a reader of an embedded database would.
+    /// single read transaction, as a reader of an embedded database would,
+    /// through relation handles resolved once in it.
     struct JunctionReads<'a> {
-        tx: ReadTxn<'a>,
+        tx: &'a ReadTxn<'a>,
         sys: &'a Junction,
+        groups: Relation<'a>,
+        members: Relation<'a>,
+        friends: Relation<'a>,
     }
 
-    impl JunctionReads<'_> {
-        fn sum_ids(&self, key: Key, accessor: Accessor) -> u64 {
-            self.tx.related_at(key, accessor).map(|r| r.ids().sum::<i64>()).expect(FAILED) as u64
-        }
+    fn sum_ids(relation: &Relation<'_>, key: Key) -> u64 {
+        relation.ids(key).map(|ids| ids.sum::<i64>()).expect(FAILED) as u64
     }
 
     impl Reads for JunctionReads<'_> {
         fn forward(&self, user: u32) -> u64 {
-            self.sum_ids(key(&self.sys.users, user), self.sys.groups)
+            sum_ids(&self.groups, key(&self.sys.users, user))
         }
 
         fn reverse(&self, group: u32) -> u64 {
-            self.sum_ids(key(&self.sys.group_keys, group), self.sys.members)
+            sum_ids(&self.members, key(&self.sys.group_keys, group))
         }
 
         fn contains(&self, user: u32, group: u32) -> bool {
-            let (u, g) = (key(&self.sys.users, user), key(&self.sys.group_keys, group));
-            self.tx.related_at(u, self.sys.groups).expect(FAILED).contains(g)
+            self.groups.contains(key(&self.sys.users, user), key(&self.sys.group_keys, group))
         }
 
         /// Through the query layer: its planner finds the group by the
@@ -1078,10 +1060,10 @@ mod junction_system {
         }
 
         fn fof(&self, person: u32) -> u64 {
-            let (p, friends) = (key(&self.sys.persons, person), self.sys.friends);
+            let p = key(&self.sys.persons, person);
             let mut seen = HashSet::with_capacity(256);
-            for friend in self.tx.related_at(p, friends).expect(FAILED).keys() {
-                seen.extend(self.tx.related_at(friend, friends).expect(FAILED).ids().filter(|&w| w != p.id()));
+            for friend in self.friends.related(p).expect(FAILED).keys() {
+                seen.extend(self.friends.ids(friend).expect(FAILED).filter(|&w| w != p.id()));
             }
             seen.len() as u64
         }
@@ -1182,8 +1164,11 @@ fn load_membership(sys: &mut dyn System, w: &Membership, out: &mut Child, memory
 /// Digest of the usernames of the first `CHECKED_NAMES` queried groups.
 fn join_digest(sys: &dyn System, names: &[String]) -> u64 {
     let checked = &names[..names.len().min(CHECKED_NAMES)];
-    let snapshot = sys.snapshot();
-    checked.iter().map(|n| names_digest(&snapshot.join_query(n))).fold(0, u64::wrapping_add)
+    let mut digest = 0;
+    sys.with_snapshot(&mut |reads| {
+        digest = checked.iter().map(|n| names_digest(&reads.join_query(n))).fold(0, u64::wrapping_add);
+    });
+    digest
 }
 
 /// Sizes S and L: every membership op, mutating ones last.
@@ -1191,15 +1176,14 @@ fn run_membership(sys: &mut dyn System, shape: Shape, mode: Mode, out: &mut Chil
     let w = Membership::generate(shape, mode);
     let q = MembershipQueries::generate(&w, shape.seed, mode);
     load_membership(sys, &w, out, true);
-    {
-        let reads = sys.snapshot();
+    sys.with_snapshot(&mut |reads| {
         out.op("forward", time_reads(&q.users, |&u| reads.forward(u)));
         out.op("reverse", time_reads(&q.groups, |&g| reads.reverse(g)));
         let probe = |&(u, g): &(u32, u32)| u64::from(reads.contains(u, g));
         out.op("contains", time_reads(&q.probes, probe));
         let query = |name: &String| reads.join_query(name).len() as u64;
         out.op("join_query", time_reads(&q.group_names, query));
-    }
+    });
     out.digest("join_names", join_digest(sys, &q.group_names));
     let remove = |&(u, g): &(u32, u32)| u64::from(sys.remove(u, g));
     out.op("remove", time_writes(&q.removals, remove));
@@ -1214,12 +1198,11 @@ fn run_hub(sys: &mut dyn System, mode: Mode, out: &mut Child) {
     let w = Membership::generate(HUB_SHAPE, mode);
     let q = HubQueries::generate(&w, mode);
     load_membership(sys, &w, out, false);
-    {
-        let reads = sys.snapshot();
+    sys.with_snapshot(&mut |reads| {
         let probe = |&(u, g): &(u32, u32)| u64::from(reads.contains(u, g));
         out.op("contains", time_reads(&q.probes, probe));
         out.op("hub_contains", time_reads(&q.hub_probes, probe));
-    }
+    });
     let mut remove = |&(u, g): &(u32, u32)| u64::from(sys.remove(u, g));
     out.op("remove", time_writes(&q.removals, &mut remove));
     out.op("hub_remove", time_writes(&q.hub_removals, &mut remove));
@@ -1233,8 +1216,7 @@ fn run_friends(sys: &mut dyn System, mode: Mode, out: &mut Child) {
     let ns = time_load(w.pairs.len(), || sys.friends_add(black_box(&w.pairs)));
     out.op("friends_add", (ns, sys.friend_rows()));
     out.digest("attempts", w.pairs.len() as u64);
-    let reads = sys.snapshot();
-    out.op("fof", time_reads(&w.fof_inputs, |&p| reads.fof(p)));
+    sys.with_snapshot(&mut |reads| out.op("fof", time_reads(&w.fof_inputs, |&p| reads.fof(p))));
 }
 
 /// Measures one system on one size (`spec` is `<size>/<system>`).

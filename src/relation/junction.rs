@@ -43,8 +43,9 @@ impl<P> Default for Junction<P> {
     }
 }
 
-#[inline]
-fn list<P>(lists: &[Adj<P>], slot: u32) -> &[Entry<P>]
+/// The entries of `lists[slot]`, empty past the end. O(1).
+#[inline(always)]
+pub(crate) fn list<P>(lists: &[Adj<P>], slot: u32) -> &[Entry<P>]
 where
     P: Copy,
 {
@@ -77,6 +78,16 @@ impl<P: Copy> Junction<P> {
         list(&self.rev, target)
     }
 
+    /// Every forward list (`forward`), or every reverse list, by slot.
+    #[inline]
+    pub(crate) fn lists(&self, forward: bool) -> &[Adj<P>] {
+        if forward {
+            &self.fwd
+        } else {
+            &self.rev
+        }
+    }
+
     /// The slots that have a forward list allocated.
     pub(crate) fn source_slots(&self) -> usize {
         self.fwd.len()
@@ -84,7 +95,7 @@ impl<P: Copy> Junction<P> {
 
     /// A position in `fwd[source]` of a pair `(source, target)`, looked up
     /// in the shorter of the two lists. O(1) expected.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find(&self, source: u32, target: u32) -> Option<u32> {
         let f = self.fwd.get(source as usize)?;
         // A short or indexed forward list is searched without touching the
@@ -303,7 +314,7 @@ impl Iterator for NodeIter<'_> {
         (n, Some(n))
     }
 
-    #[inline]
+    #[inline(always)]
     fn fold<B, F: FnMut(B, u32) -> B>(self, init: B, mut f: F) -> B {
         match self {
             NodeIter::Auto(it) => it.fold(init, |acc, e| f(acc, e.node)),

@@ -50,6 +50,8 @@ pub struct Accessor {
     pub(crate) kind: AccessorKind,
     /// The table at the other end.
     pub(crate) other: TableId,
+    /// The [`Schema::stamp`] of the schema that resolved it.
+    pub(crate) schema: u32,
 }
 
 impl Accessor {
@@ -183,6 +185,10 @@ pub struct Schema {
     pub(crate) fks: Vec<FkDef>,
     pub(crate) rels: Vec<RelDef>,
     pub(crate) warnings: Vec<Diagnostic>,
+    /// Distinct for every schema built in this process (clones share it):
+    /// handles resolved on one schema are recognised as foreign by another
+    /// with one comparison.
+    pub(crate) stamp: u32,
 }
 
 impl Schema {
@@ -226,9 +232,17 @@ impl Schema {
         self.tables[t.index()].accessor(name)
     }
 
-    /// The accessor names usable on `table`, in declaration order.
+    /// The accessor names usable on `table`, in declaration order (none for
+    /// a table of another schema).
     pub fn accessor_names(&self, table: TableId) -> impl Iterator<Item = &str> {
-        self.tables[table.index()].accessors.iter().map(|(n, _)| n.as_str())
+        self.tables.get(table.index()).into_iter().flat_map(|d| d.accessors.iter().map(|(n, _)| n.as_str()))
+    }
+
+    /// Whether `accessor` was resolved on this schema (or a clone of it).
+    /// O(1): one comparison.
+    #[inline(always)]
+    pub(crate) fn owns(&self, accessor: Accessor) -> bool {
+        accessor.schema == self.stamp
     }
 
     /// The through table of the many-to-many field `field` of `table`.

@@ -3,6 +3,7 @@
 //! every check, collecting all diagnostics before failing.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Diagnostic, Level, SchemaError};
 use crate::value::{Type, Value};
@@ -10,6 +11,9 @@ use crate::value::{Type, Value};
 use super::builder::{ForeignKeyBuilder, ManyToManyBuilder, OnDelete, SchemaBuilder, TableBuilder};
 use super::naming::{is_identifier, truncate_name};
 use super::{Accessor, AccessorKind, ColumnDef, FkDef, RelDef, Schema, TableDef, TableId, TableKind};
+
+/// The next [`Schema::stamp`].
+static NEXT_STAMP: AtomicU32 = AtomicU32::new(1);
 
 /// Collected diagnostics.
 #[derive(Default)]
@@ -454,18 +458,19 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         }
     }
     // Accessor lists: forward fields, then reverse accessors in declaration order.
+    let stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
     for (r, rel) in rels.iter().enumerate() {
         let r = r as u32;
         tables[rel.source.index()].accessors.push((
             rel.name.clone(),
-            Accessor { table: rel.source, kind: AccessorKind::Forward(r), other: rel.target },
+            Accessor { table: rel.source, kind: AccessorKind::Forward(r), other: rel.target, schema: stamp },
         ));
     }
     for (r, rel) in rels.iter().enumerate() {
         if let (Some(name), false) = (&rel.accessor, rel.symmetrical) {
             tables[rel.target.index()].accessors.push((
                 name.clone(),
-                Accessor { table: rel.target, kind: AccessorKind::Reverse(r as u32), other: rel.source },
+                Accessor { table: rel.target, kind: AccessorKind::Reverse(r as u32), other: rel.source, schema: stamp },
             ));
         }
     }
@@ -473,12 +478,12 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         if let Some(name) = &fk.accessor {
             tables[fk.target.index()].accessors.push((
                 name.clone(),
-                Accessor { table: fk.target, kind: AccessorKind::FkReverse(f as u32), other: fk.table },
+                Accessor { table: fk.target, kind: AccessorKind::FkReverse(f as u32), other: fk.table, schema: stamp },
             ));
         }
     }
     let table_by_name = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), TableId(i as u32))).collect();
-    Ok(Schema { tables, table_by_name, fks, rels, warnings: d.0 })
+    Ok(Schema { tables, table_by_name, fks, rels, warnings: d.0, stamp })
 }
 
 /// Checks one many-to-many declaration and resolves its target and custom

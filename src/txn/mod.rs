@@ -3,6 +3,7 @@
 //! log reverts everything it did unless it commits.
 
 mod manager;
+mod relation;
 mod undo;
 mod view;
 mod write;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use parking_lot::{RwLock, RwLockReadGuard};
 
 pub use manager::{RelatedMut, Target};
+pub use relation::Relation;
 pub(crate) use view::{End, Loc};
 pub use view::{Key, Related, RelatedIds, RowRef, TableRef, View};
 pub use write::{Deleted, WriteTxn};

@@ -121,6 +121,9 @@ pub struct View {
     /// The undo log's buffer between write transactions, so that a short
     /// transaction allocates nothing for its log.
     pub(crate) spare_undo: Vec<super::undo::Undo>,
+    /// The schema's stamp, next to the tables: the check that an accessor
+    /// is this schema's costs one comparison on the read path.
+    stamp: u32,
 }
 
 impl fmt::Debug for View {
@@ -142,7 +145,7 @@ impl View {
             .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
             .collect();
         let dangling = vec![Vec::new(); schema.rels.len()];
-        View { schema, tables, links, dangling, spare_undo: Vec::new() }
+        View { stamp: schema.stamp, schema, tables, links, dangling, spare_undo: Vec::new() }
     }
 
     /// The schema.
@@ -333,7 +336,7 @@ impl View {
     pub(crate) fn end(&self, key: Key, accessor: Accessor) -> Result<End> {
         // Accessors start from declared (plain) tables only.
         let slot = match self.tables.get(key.table.index()) {
-            Some(table) if accessor.table == key.table => table.slot_of(key.id),
+            Some(table) if accessor.table == key.table && accessor.schema == self.stamp => table.slot_of(key.id),
             _ => None,
         };
         match slot {
@@ -345,15 +348,28 @@ impl View {
     /// Why `end` failed; kept out of line so the hot path stays small.
     #[cold]
     #[inline(never)]
-    fn end_error(&self, key: Key, accessor: Accessor) -> Error {
+    pub(crate) fn end_error(&self, key: Key, accessor: Accessor) -> Error {
         let name =
             |t: TableId| self.schema.tables.get(t.index()).map_or_else(|| format!("#{}", t.0), |d| d.name.clone());
         if key.table.index() >= self.tables.len() {
             Error::UnknownTable { table: name(key.table) }
+        } else if !self.schema.owns(accessor) {
+            self.foreign_accessor(accessor)
         } else if accessor.table != key.table {
             Error::WrongTable { expected: name(accessor.table), found: name(key.table), id: key.id }
         } else {
             Error::NotFound { table: name(key.table), id: key.id }
+        }
+    }
+
+    /// The error for an accessor resolved on another schema.
+    #[cold]
+    pub(crate) fn foreign_accessor(&self, accessor: Accessor) -> Error {
+        let def = self.schema.tables.get(accessor.table.index());
+        Error::UnknownAccessor {
+            table: def.map_or_else(|| format!("#{}", accessor.table.0), |d| d.name.clone()),
+            name: "(an accessor of another schema)".into(),
+            choices: self.schema.accessor_names(accessor.table).map(str::to_owned).collect(),
         }
     }
 
@@ -589,8 +605,7 @@ impl<'a> Related<'a> {
     /// custom through table appears twice). O(1) to start, O(1) per item.
     #[inline]
     pub fn ids(&self) -> RelatedIds<'a> {
-        let table = &self.view.tables[self.end.other.index()];
-        RelatedIds { slots: self.slots(), ids: table.ids(), dense: table.ids_are_slots() }
+        RelatedIds::new(self.slots(), &self.view.tables[self.end.other.index()])
     }
 
     /// The keys at the other end, one per link row. O(1) per item.
@@ -657,6 +672,14 @@ pub struct RelatedIds<'a> {
     dense: bool,
 }
 
+impl<'a> RelatedIds<'a> {
+    /// The ids of `slots`, rows of `table`.
+    #[inline]
+    pub(crate) fn new(slots: NodeIter<'a>, table: &'a Table) -> Self {
+        RelatedIds { slots, ids: table.ids(), dense: table.ids_are_slots() }
+    }
+}
+
 impl Iterator for RelatedIds<'_> {
     type Item = i64;
 
@@ -671,7 +694,7 @@ impl Iterator for RelatedIds<'_> {
         self.slots.size_hint()
     }
 
-    #[inline]
+    #[inline(always)]
     fn fold<B, F: FnMut(B, i64) -> B>(self, init: B, mut f: F) -> B {
         if self.dense {
             self.slots.fold(init, |acc, s| f(acc, i64::from(s) + 1))

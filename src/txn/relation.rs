@@ -1,0 +1,168 @@
+//! [`Relation`]: an accessor resolved once against one snapshot, for
+//! many reads: the relation's analogue of a prepared statement.
+//!
+//! [`View::related_at`] finds the relation's tables and junction again on
+//! every call. A loop of single-row reads (a membership check per request,
+//! the groups of every user in a batch) resolves them once with
+//! [`View::relation`] and then pays only for the rows it reads: one id
+//! lookup per key and the adjacency list itself.
+
+use crate::error::Result;
+use crate::relation::adjacency::Adj;
+use crate::relation::junction::{list, NodeIter};
+use crate::relation::{Junction, Links};
+use crate::schema::{Accessor, AccessorKind};
+use crate::storage::Table;
+
+use super::view::{Key, Related, RelatedIds, View};
+
+/// One accessor of one snapshot, resolved for repeated reads. Build it with
+/// [`View::relation`] (on a [`ReadTxn`](crate::ReadTxn) or a
+/// [`WriteTxn`](crate::WriteTxn)); it borrows the snapshot, so it cannot
+/// outlive the transaction.
+///
+/// Every read answers what [`View::related_at`] with the same accessor
+/// would, without resolving the accessor again.
+#[derive(Clone, Copy, Debug)]
+pub struct Relation<'a> {
+    view: &'a View,
+    accessor: Accessor,
+    /// The table the accessor starts from, and the one it reaches.
+    from: &'a Table,
+    to: &'a Table,
+    lists: Lists<'a>,
+}
+
+/// Where the neighbours of a row are: a junction read in one direction
+/// (`near`: the lists of that direction, by slot of the accessor's table;
+/// `forward`: source to targets), or a foreign key's index.
+#[derive(Clone, Copy, Debug)]
+enum Lists<'a> {
+    Auto { near: &'a [Adj<()>], junction: &'a Junction<()>, forward: bool },
+    Custom { near: &'a [Adj<u32>], junction: &'a Junction<u32>, forward: bool },
+    ForeignKey,
+}
+
+impl View {
+    /// `accessor` resolved against this snapshot for repeated reads; see
+    /// [`Relation`]. O(1).
+    ///
+    /// # Errors
+    /// [`Error::UnknownAccessor`](crate::Error::UnknownAccessor) for an
+    /// accessor resolved on another schema.
+    pub fn relation(&self, accessor: Accessor) -> Result<Relation<'_>> {
+        if !self.schema.owns(accessor) {
+            return Err(self.foreign_accessor(accessor));
+        }
+        // The schema resolved the accessor: its tables and relation exist.
+        let (from, to) = (&self.tables[accessor.table.index()], &self.tables[accessor.other.index()]);
+        let lists = match accessor.kind {
+            AccessorKind::Forward(r) | AccessorKind::Reverse(r) => {
+                let forward = matches!(accessor.kind, AccessorKind::Forward(_));
+                match &self.links[r as usize] {
+                    Links::Auto(junction) => Lists::Auto { near: junction.lists(forward), junction, forward },
+                    Links::Custom(junction) => Lists::Custom { near: junction.lists(forward), junction, forward },
+                }
+            }
+            AccessorKind::FkReverse(_) => Lists::ForeignKey,
+        };
+        Ok(Relation { view: self, accessor, from, to, lists })
+    }
+}
+
+impl<'a> Relation<'a> {
+    /// The accessor this handle reads.
+    pub fn accessor(&self) -> Accessor {
+        self.accessor
+    }
+
+    /// The slot of `key` in the table the accessor starts from.
+    #[inline]
+    fn slot(&self, key: Key) -> Option<u32> {
+        if key.table() == self.accessor.table {
+            self.from.slot_of(key.id())
+        } else {
+            None
+        }
+    }
+
+    /// The ids related to `key`, as [`Related::ids`]. O(1) to start, O(1)
+    /// per item.
+    ///
+    /// # Errors
+    /// [`Error::WrongTable`](crate::Error::WrongTable) when `key` is not a
+    /// row of the accessor's table, [`Error::NotFound`](crate::Error::NotFound)
+    /// when it names no row.
+    #[inline(always)]
+    pub fn ids(&self, key: Key) -> Result<RelatedIds<'a>> {
+        let nodes = match (self.lists, self.slot(key)) {
+            (Lists::Auto { near, .. }, Some(s)) => NodeIter::Auto(list(near, s).iter()),
+            (Lists::Custom { near, .. }, Some(s)) => NodeIter::Custom(list(near, s).iter()),
+            _ => return self.ids_slow(key),
+        };
+        Ok(RelatedIds::new(nodes, self.to))
+    }
+
+    /// `ids` of a foreign key, or its error; kept out of line so that the
+    /// many-to-many path inlines into the caller's loop.
+    #[cold]
+    #[inline(never)]
+    fn ids_slow(&self, key: Key) -> Result<RelatedIds<'a>> {
+        self.related(key).map(|r| r.ids())
+    }
+
+    /// Whether `from` (a row of the accessor's table) is linked to `to`, as
+    /// [`Related::contains`]; `false` when either row does not exist or
+    /// belongs to another table. O(1) expected for many-to-many relations
+    /// at any degree, O(1 + matches) for foreign keys.
+    #[inline(always)]
+    pub fn contains(&self, from: Key, to: Key) -> bool {
+        let (Some(a), true) = (self.slot(from), to.table() == self.accessor.other) else {
+            return false;
+        };
+        let Some(b) = self.to.slot_of(to.id()) else {
+            return false;
+        };
+        match self.lists {
+            Lists::Auto { junction, forward: true, .. } => junction.find(a, b).is_some(),
+            Lists::Auto { junction, forward: false, .. } => junction.find(b, a).is_some(),
+            Lists::Custom { junction, forward: true, .. } => junction.find(a, b).is_some(),
+            Lists::Custom { junction, forward: false, .. } => junction.find(b, a).is_some(),
+            Lists::ForeignKey => self.contains_slow(from, to),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn contains_slow(&self, from: Key, to: Key) -> bool {
+        self.related(from).is_ok_and(|r| r.contains(to))
+    }
+
+    /// The number of link rows at `key`, as [`Related::count`]. O(1) for
+    /// many-to-many relations, O(matches) for foreign keys.
+    ///
+    /// # Errors
+    /// As [`ids`](Self::ids).
+    #[inline]
+    pub fn count(&self, key: Key) -> Result<usize> {
+        match (self.lists, self.slot(key)) {
+            (Lists::Auto { near, .. }, Some(s)) => Ok(list(near, s).len()),
+            (Lists::Custom { near, .. }, Some(s)) => Ok(list(near, s).len()),
+            _ => self.count_slow(key),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn count_slow(&self, key: Key) -> Result<usize> {
+        self.related(key).map(|r| r.count())
+    }
+
+    /// The full read manager of `key` (rows, keys, queries). O(1).
+    ///
+    /// # Errors
+    /// As [`ids`](Self::ids).
+    pub fn related(&self, key: Key) -> Result<Related<'a>> {
+        self.view.related_at(key, self.accessor)
+    }
+}

@@ -1,0 +1,179 @@
+//! Relation handles (`View::relation`): every read answers what
+//! `related_at` answers, on every kind of accessor, and handles from another
+//! schema are refused with an error instead of reaching a relation that is
+//! not there.
+
+mod common;
+
+use common::{verify, Rng};
+use junctiondb::{row, Accessor, Database, Error, Key, OnDelete, Schema, TableId, Type, View};
+
+/// Every kind of accessor: an auto-created many-to-many (both ends), a
+/// custom through table that allows duplicate pairs (both ends), a
+/// symmetrical self relation, and reverse foreign keys.
+fn db() -> Database {
+    let schema = Schema::builder()
+        .table("group", |t| {
+            t.column("name", Type::Text);
+        })
+        .table("user", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("groups", "group");
+            t.many_to_many("clubs", "group").through("membership").related_name("club_members");
+            t.many_to_many("friends", "self");
+        })
+        .table("membership", |t| {
+            t.foreign_key("user", "user");
+            t.foreign_key("group", "group").on_delete(OnDelete::Cascade);
+            t.column("role", Type::Text).default("member");
+        })
+        .build()
+        .unwrap();
+    Database::new(schema)
+}
+
+/// 30 users and 8 groups linked at random through every relation, with
+/// some custom through pairs stored twice and a few rows deleted.
+fn populated(seed: u64) -> Database {
+    let db = db();
+    let mut rng = Rng(seed);
+    db.write(|tx| {
+        let groups: Vec<Key> = (0..8).map(|i| tx.insert("group", row! { "name" => format!("g{i}") })).collect::<Result<_, _>>()?;
+        let users: Vec<Key> = (0..30).map(|i| tx.insert("user", row! { "name" => format!("u{i}") })).collect::<Result<_, _>>()?;
+        for &u in &users {
+            for _ in 0..rng.below(6) {
+                tx.related(u, "groups")?.add([rng.pick(&groups)])?;
+                tx.related(u, "friends")?.add([rng.pick(&users)])?;
+                // Direct writes to the custom through table may repeat a pair.
+                tx.insert("membership", row! { "user" => u, "group" => rng.pick(&groups) })?;
+            }
+        }
+        tx.delete(users[3])?;
+        tx.delete(groups[5])?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    db
+}
+
+fn accessors(v: &View) -> Vec<(TableId, Accessor)> {
+    let s = v.schema();
+    let mut all = Vec::new();
+    for table in ["group", "user", "membership"] {
+        let t = s.table(table).unwrap();
+        for name in s.accessor_names(t) {
+            all.push((t, s.accessor(table, name).unwrap()));
+        }
+    }
+    all
+}
+
+#[test]
+fn every_read_matches_related_at_on_every_accessor() {
+    for seed in 1..=5 {
+        let db = populated(seed);
+        db.read(|v| {
+            verify(v);
+            let all = accessors(v);
+            assert!(all.len() >= 7, "every kind of accessor is covered: {all:?}");
+            for (table, accessor) in all {
+                let rel = v.relation(accessor)?;
+                assert_eq!(rel.accessor(), accessor);
+                let others: Vec<Key> = v.scan(accessor.other())?.map(|r| r.key()).collect();
+                for row in v.scan(table)? {
+                    let key = row.key();
+                    let related = v.related_at(key, accessor)?;
+                    assert_eq!(rel.ids(key)?.collect::<Vec<_>>(), related.ids().collect::<Vec<_>>(), "{key:?}");
+                    assert_eq!(rel.count(key)?, related.count());
+                    assert_eq!(rel.related(key)?.count(), related.count());
+                    for &other in &others {
+                        assert_eq!(rel.contains(key, other), related.contains(other), "{key:?} -> {other:?}");
+                    }
+                }
+            }
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+}
+
+#[test]
+fn missing_rows_and_wrong_tables_are_errors_or_false() {
+    let db = populated(9);
+    db.read(|v| {
+        let s = v.schema();
+        let (user, group) = (s.table("user").unwrap(), s.table("group").unwrap());
+        let rel = v.relation(s.accessor("user", "groups").unwrap())?;
+        let (u1, g1) = (Key::new(user, 1), Key::new(group, 1));
+        let deleted = Key::new(user, 4);
+        assert!(matches!(rel.ids(deleted), Err(Error::NotFound { id: 4, .. })));
+        assert!(matches!(rel.count(Key::new(user, 999)), Err(Error::NotFound { .. })));
+        assert!(matches!(rel.ids(g1), Err(Error::WrongTable { .. })));
+        assert!(!rel.contains(deleted, g1));
+        assert!(!rel.contains(u1, Key::new(group, 6)), "a deleted group is linked to nothing");
+        assert!(!rel.contains(u1, u1), "a key of the wrong table is never linked");
+        assert!(!rel.contains(g1, g1));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn an_accessor_of_another_schema_is_refused_not_followed() {
+    // The other schema has a relation at the same position, between tables
+    // at the same positions, so only its origin tells the accessors apart.
+    let other = Schema::builder()
+        .table("a", |t| {
+            t.column("x", Type::Int);
+        })
+        .table("b", |t| {
+            t.many_to_many("links", "a");
+        })
+        .build()
+        .unwrap();
+    let foreign = other.accessor("b", "links").unwrap();
+    let db = populated(3);
+    db.write(|tx| {
+        let key = Key::new(foreign.table(), 1);
+        assert!(matches!(tx.relation(foreign), Err(Error::UnknownAccessor { .. })));
+        assert!(matches!(View::related_at(tx, key, foreign), Err(Error::UnknownAccessor { .. })));
+        assert!(matches!(tx.related_at(key, foreign), Err(Error::UnknownAccessor { .. })));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    // Clones of a schema share its accessors.
+    let schema = db.schema().clone();
+    let twin = Database::new(schema.clone());
+    let groups = schema.accessor("user", "groups").unwrap();
+    twin.read(|v| v.relation(groups).map(|_| ())).unwrap();
+    // Names of a table the schema does not have: none, not a panic.
+    let last = db.schema().table_names().last().unwrap().to_owned();
+    let beyond = db.schema().table(&last).unwrap();
+    assert!(other.table_names().count() < db.schema().table_names().count(), "the last table is past the other's");
+    assert_eq!(other.accessor_names(beyond).count(), 0);
+}
+
+#[test]
+fn a_handle_reads_its_own_snapshot() {
+    let db = populated(4);
+    let s = db.schema();
+    let (user, group) = (s.table("user").unwrap(), s.table("group").unwrap());
+    let groups = s.accessor("user", "groups").unwrap();
+    let (u, g) = (Key::new(user, 1), Key::new(group, 8));
+    db.write(|tx| {
+        tx.related_at(u, groups)?.clear()?;
+        let rel = tx.relation(groups)?;
+        assert_eq!(rel.count(u)?, 0);
+        assert!(!rel.contains(u, g));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    db.write(|tx| tx.related_at(u, groups)?.add([g])).unwrap();
+    db.read(|v| {
+        let rel = v.relation(groups)?;
+        assert_eq!(rel.ids(u)?.collect::<Vec<_>>(), vec![8]);
+        assert!(rel.contains(u, g));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
