@@ -64,15 +64,41 @@
 //! - **Transactions** ([`Database`]): [`Database::read`] / [`Database::write`]
 //!   closures and explicit [`ReadTxn`] / [`WriteTxn`]; every write method is
 //!   atomic on its own, every transaction rolls back completely.
-//! - **Relations** ([`WriteTxn::related`], [`View::related`]): `add`,
-//!   `add_with` (through defaults), `remove`, `clear`, `set`, `create`,
-//!   `get_or_create`, `update_or_create`, and the reads `ids`, `contains`,
-//!   `count`, `exists`, from either end.
+//! - **Relations** ([`WriteTxn::related`], [`View::related`],
+//!   [`View::relation`]): `add`, `add_with` (through defaults), `remove`,
+//!   `clear`, `set`, `create`, `get_or_create`, `update_or_create`, and the
+//!   reads `ids`, `contains`, `count`, `exists`, from either end.
 //! - **Queries** ([`View::query`]): Django lookup paths across relations in
 //!   both directions, `Q` composition, Django's multi-valued semantics, a
 //!   planner that walks junctions instead of scanning, `explain`.
 //! - **Handles**: resolve names once ([`Schema::table`], [`Schema::column`],
-//!   [`Schema::accessor`]) and use the handle-taking calls on hot paths.
+//!   [`Schema::accessor`]) and use the handle-taking calls on hot paths. A
+//!   loop of relation reads resolves its accessor once per snapshot with
+//!   [`View::relation`]:
+//!
+//! ```
+//! # use junctiondb::{row, Database, Schema, Type};
+//! # fn main() -> Result<(), junctiondb::Error> {
+//! # let schema = Schema::builder()
+//! #     .table("group", |t| { t.column("name", Type::Text); })
+//! #     .table("user", |t| { t.many_to_many("groups", "group"); })
+//! #     .build()?;
+//! # let db = Database::new(schema);
+//! # let users = db.write(|tx| {
+//! #     let g = tx.insert("group", row! { "name" => "rock" })?;
+//! #     let u = tx.insert("user", row! {})?;
+//! #     tx.related(u, "groups")?.add([g])?;
+//! #     Ok::<_, junctiondb::Error>(vec![u])
+//! # })?;
+//! let groups = db.schema().accessor("user", "groups").expect("declared above");
+//! let memberships = db.read(|tx| {
+//!     let groups = tx.relation(groups)?; // once per snapshot
+//!     users.iter().map(|&u| groups.count(u)).sum::<Result<usize, _>>()
+//! })?;
+//! assert_eq!(memberships, 1);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! The design, its invariants and the measurements behind it are in
 //! `docs/design.md`; relation semantics in `docs/queries.md` and the

@@ -30,6 +30,9 @@ pub struct Relation<'a> {
     /// The table the accessor starts from, and the one it reaches.
     from: &'a Table,
     to: &'a Table,
+    /// `to`'s ids by slot, and whether they are `slot + 1`.
+    to_ids: &'a [i64],
+    to_dense: bool,
     lists: Lists<'a>,
 }
 
@@ -66,7 +69,7 @@ impl View {
             }
             AccessorKind::FkReverse(_) => Lists::ForeignKey,
         };
-        Ok(Relation { view: self, accessor, from, to, lists })
+        Ok(Relation { view: self, accessor, from, to, to_ids: to.ids(), to_dense: to.ids_are_slots(), lists })
     }
 }
 
@@ -95,12 +98,11 @@ impl<'a> Relation<'a> {
     /// when it names no row.
     #[inline(always)]
     pub fn ids(&self, key: Key) -> Result<RelatedIds<'a>> {
-        let nodes = match (self.lists, self.slot(key)) {
-            (Lists::Auto { near, .. }, Some(s)) => NodeIter::Auto(list(near, s).iter()),
-            (Lists::Custom { near, .. }, Some(s)) => NodeIter::Custom(list(near, s).iter()),
-            _ => return self.ids_slow(key),
-        };
-        Ok(RelatedIds::new(nodes, self.to))
+        match (self.lists, self.slot(key)) {
+            (Lists::Auto { near, .. }, Some(s)) => Ok(RelatedIds::auto(list(near, s), self.to_ids, self.to_dense)),
+            (Lists::Custom { near, .. }, Some(s)) => Ok(RelatedIds::new(NodeIter::Custom(list(near, s).iter()), self.to)),
+            _ => self.ids_slow(key),
+        }
     }
 
     /// `ids` of a foreign key, or its error; kept out of line so that the

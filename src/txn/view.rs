@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::relation::adjacency::Entry;
 use crate::relation::junction::NodeIter;
 use crate::relation::{Junction, Links};
 use crate::schema::{Accessor, AccessorKind, ColumnId, Schema, TableId, TableKind};
@@ -666,7 +667,11 @@ impl<'a> Related<'a> {
 /// The ids at the other end of a relation; see [`Related::ids`].
 #[derive(Clone, Debug)]
 pub struct RelatedIds<'a> {
-    slots: NodeIter<'a>,
+    /// The entries of an auto-created through's list: the common case gets
+    /// a plain loop over a slice, with no dispatch per call or per item.
+    auto: std::slice::Iter<'a, Entry<()>>,
+    /// Any other neighbours: a custom through's list, foreign-key matches.
+    rest: NodeIter<'a>,
     ids: &'a [i64],
     /// Every live row of the other table is at slot `id - 1`.
     dense: bool,
@@ -676,7 +681,27 @@ impl<'a> RelatedIds<'a> {
     /// The ids of `slots`, rows of `table`.
     #[inline]
     pub(crate) fn new(slots: NodeIter<'a>, table: &'a Table) -> Self {
-        RelatedIds { slots, ids: table.ids(), dense: table.ids_are_slots() }
+        let (auto, rest) = match slots {
+            NodeIter::Auto(auto) => (auto, NodeIter::Auto([].iter())),
+            rest => ([].iter(), rest),
+        };
+        RelatedIds { auto, rest, ids: table.ids(), dense: table.ids_are_slots() }
+    }
+
+    /// The ids of the entries of an auto-created through's list; `ids` and
+    /// `dense` describe the other table (see [`Table::ids_are_slots`]).
+    #[inline(always)]
+    pub(crate) fn auto(list: &'a [Entry<()>], ids: &'a [i64], dense: bool) -> Self {
+        RelatedIds { auto: list.iter(), rest: NodeIter::Auto([].iter()), ids, dense }
+    }
+
+    #[inline(always)]
+    fn id(&self, slot: u32) -> i64 {
+        if self.dense {
+            i64::from(slot) + 1
+        } else {
+            self.ids.get(slot as usize).copied().unwrap_or(0)
+        }
     }
 }
 
@@ -685,22 +710,30 @@ impl Iterator for RelatedIds<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<i64> {
-        let s = self.slots.next()?;
-        Some(if self.dense { i64::from(s) + 1 } else { self.ids[s as usize] })
+        let slot = match self.auto.next() {
+            Some(e) => e.node,
+            None => self.rest.next()?,
+        };
+        Some(self.id(slot))
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.slots.size_hint()
+        let n = self.auto.len() + self.rest.len();
+        (n, Some(n))
     }
 
     #[inline(always)]
     fn fold<B, F: FnMut(B, i64) -> B>(self, init: B, mut f: F) -> B {
+        let (auto, rest) = (self.auto, self.rest);
         if self.dense {
-            self.slots.fold(init, |acc, s| f(acc, i64::from(s) + 1))
+            let acc = auto.fold(init, |acc, e| f(acc, i64::from(e.node) + 1));
+            rest.fold(acc, |acc, s| f(acc, i64::from(s) + 1))
         } else {
             let ids = self.ids;
-            self.slots.fold(init, |acc, s| f(acc, ids[s as usize]))
+            let id = |s: u32| ids.get(s as usize).copied().unwrap_or(0);
+            let acc = auto.fold(init, |acc, e| f(acc, id(e.node)));
+            rest.fold(acc, |acc, s| f(acc, id(s)))
         }
     }
 }
