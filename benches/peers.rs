@@ -15,6 +15,11 @@
 //!   nanoseconds per operation; read-only ops take the best of
 //!   `READ_ROUNDS` passes, mutating ops run once. Inputs and results go
 //!   through `std::hint::black_box`.
+//! * The machines this runs on are shared, and their slow spells last
+//!   seconds: longer than one system's reads. So every system of a size
+//!   runs `ROUNDS` times (`PEERS_ROUNDS` overrides), in alternating order,
+//!   and each measurement reports its best round; the same rule for every
+//!   system.
 //! * Memory is resident-set growth (`VmRSS` in `/proc/self/status`) across
 //!   the relation's `add` load divided by the stored edges, the same method
 //!   for every system. A counting `#[global_allocator]` cannot be used: the
@@ -108,22 +113,30 @@ const FRIENDS_SEED: u64 = 0x5EED_00F0;
 /// Mixed into a workload's seed for its query inputs.
 const QUERY_SEED: u64 = 0xA5A5_0000_0000;
 
+/// Rounds over every system of a size when benchmarking; `PEERS_ROUNDS`
+/// overrides it.
+const ROUNDS: usize = 2;
+
 /// How this process was invoked: full bench, quick bench or smoke test.
 #[derive(Clone, Copy)]
 struct Mode {
     /// Every row and op count is divided by this (1 when benchmarking).
     scale: u32,
     with_l: bool,
+    /// Each system of a size runs this many times, in alternating order;
+    /// every measurement reports its best round.
+    rounds: usize,
 }
 
 impl Mode {
     fn from_env() -> Mode {
         let bench = env::args().any(|arg| arg == "--bench");
         let quick = env::var("PEERS_QUICK").is_ok_and(|v| v == "1");
+        let rounds = env::var("PEERS_ROUNDS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0);
         if bench {
-            Mode { scale: 1, with_l: !quick }
+            Mode { scale: 1, with_l: !quick, rounds: rounds.unwrap_or(ROUNDS) }
         } else {
-            Mode { scale: 100, with_l: true }
+            Mode { scale: 100, with_l: true, rounds: rounds.unwrap_or(1) }
         }
     }
 
@@ -1254,11 +1267,12 @@ struct Results {
 }
 
 impl Results {
-    /// Records a child's line; returns whether it belongs in the report.
-    fn record(&mut self, line: &str) -> bool {
+    /// Records a child's line, keeping the best (lowest) value of each
+    /// measurement over the rounds.
+    fn record(&mut self, line: &str) {
         if line.starts_with("check ") {
             self.checks.push(line.to_owned());
-            return false;
+            return;
         }
         let (op, value) = match field(line, "op") {
             Some(op) => (op, field(line, "ns_per_op")),
@@ -1266,10 +1280,24 @@ impl Results {
         };
         let parsed = (field(line, "size"), field(line, "system"), value);
         if let (Some(size), Some(system), Some(value)) = parsed {
-            let value = value.parse().expect("a float");
-            self.values.push((op.into(), size.into(), system.into(), value));
+            let value: f64 = value.parse().expect("a float");
+            match self.values.iter_mut().find(|(o, s, y, _)| o == op && s == size && y == system) {
+                Some(best) => best.3 = best.3.min(value),
+                None => self.values.push((op.into(), size.into(), system.into(), value)),
+            }
         }
-        true
+    }
+
+    /// The report lines of one size, per system in `names` order.
+    fn print_size(&self, size: Size, names: &[&str]) {
+        for &system in names {
+            for (op, _, _, value) in self.values.iter().filter(|(_, s, y, _)| s == size.name() && y == system) {
+                match op.as_str() {
+                    "memory" => println!("memory size={} system={system} bytes_per_edge={value:.2}", size.name()),
+                    op => println!("op={op} size={} system={system} ns_per_op={value:.1}", size.name()),
+                }
+            }
+        }
     }
 
     fn get(&self, op: &str, size: &str, system: &str) -> Option<f64> {
@@ -1301,7 +1329,7 @@ impl Results {
     }
 }
 
-/// Runs one (size, system) child, streaming its report lines.
+/// Runs one (size, system) child and records its report lines.
 fn run_child(size: Size, system: &str, results: &mut Results) {
     eprintln!("# running size={} system={system}", size.name());
     let mut child = Command::new(env::current_exe().expect("own executable"))
@@ -1312,10 +1340,7 @@ fn run_child(size: Size, system: &str, results: &mut Results) {
         .expect("spawn child");
     let stdout = child.stdout.take().expect("piped stdout");
     for line in BufReader::new(stdout).lines() {
-        let line = line.expect("child output");
-        if results.record(&line) {
-            println!("{line}");
-        }
+        results.record(&line.expect("child output"));
     }
     let status = child.wait().expect("child status");
     assert!(status.success(), "size={} system={system} failed: {status}", size.name());
@@ -1381,10 +1406,17 @@ fn main() {
     let names: Vec<&str> = systems().into_iter().map(|(name, _)| name).collect();
     let mut results = Results::default();
     for size in mode.sizes() {
-        for &system in &names {
-            run_child(size, system, &mut results);
+        // Alternating the order spreads the machine's slow spells (it is
+        // shared) over all systems instead of one.
+        for round in 0..mode.rounds {
+            let mut order = names.clone();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            order.iter().for_each(|system| run_child(size, system, &mut results));
         }
         results.assert_agreement(size);
+        results.print_size(size, &names);
     }
     print_peer_ratios(&results, &names);
     print_within_ratios(&results, &names);
