@@ -119,6 +119,7 @@ pub use schema::{
     TableBuilder, TableId,
 };
 pub use txn::{
-    Database, Deleted, Key, ReadTxn, Related, RelatedIds, RelatedMut, Relation, RowRef, TableRef, Target, View, WriteTxn,
+    Database, Deleted, Key, ReadTxn, Related, RelatedIds, RelatedMut, Relation, RowRef, TableRef, Target, View,
+    WriteTxn,
 };
 pub use value::{Row, Type, Value, ValueRef};

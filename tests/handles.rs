@@ -38,8 +38,10 @@ fn populated(seed: u64) -> Database {
     let db = db();
     let mut rng = Rng(seed);
     db.write(|tx| {
-        let groups: Vec<Key> = (0..8).map(|i| tx.insert("group", row! { "name" => format!("g{i}") })).collect::<Result<_, _>>()?;
-        let users: Vec<Key> = (0..30).map(|i| tx.insert("user", row! { "name" => format!("u{i}") })).collect::<Result<_, _>>()?;
+        let groups: Vec<Key> =
+            (0..8).map(|i| tx.insert("group", row! { "name" => format!("g{i}") })).collect::<Result<_, _>>()?;
+        let users: Vec<Key> =
+            (0..30).map(|i| tx.insert("user", row! { "name" => format!("u{i}") })).collect::<Result<_, _>>()?;
         for &u in &users {
             for _ in 0..rng.below(6) {
                 tx.related(u, "groups")?.add([rng.pick(&groups)])?;

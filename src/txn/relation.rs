@@ -100,7 +100,9 @@ impl<'a> Relation<'a> {
     pub fn ids(&self, key: Key) -> Result<RelatedIds<'a>> {
         match (self.lists, self.slot(key)) {
             (Lists::Auto { near, .. }, Some(s)) => Ok(RelatedIds::auto(list(near, s), self.to_ids, self.to_dense)),
-            (Lists::Custom { near, .. }, Some(s)) => Ok(RelatedIds::new(NodeIter::Custom(list(near, s).iter()), self.to)),
+            (Lists::Custom { near, .. }, Some(s)) => {
+                Ok(RelatedIds::new(NodeIter::Custom(list(near, s).iter()), self.to))
+            }
             _ => self.ids_slow(key),
         }
     }
