@@ -135,9 +135,17 @@ pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
     for (ai, a) in s.accs.iter().enumerate() {
         let other = s.other(a);
         let other_ids = m.ids(other);
+        // The same reads through a relation handle resolved once.
+        let accessor = view.schema().accessor(&s.tabs[a.table].name, a.name).ok_or("accessor not declared")?;
+        let handle = view.relation(accessor).map_err(|e| format!("relation({}): {e}", a.name))?;
         for me in m.ids(a.table) {
             let key = Key::new(tids[a.table], me);
             let rel = view.related(key, a.name).map_err(|e| format!("related({me}, {}): {e}", a.name))?;
+            let mut by_handle: Vec<i64> = handle.ids(key).map_err(|e| e.to_string())?.collect();
+            by_handle.sort_unstable();
+            if handle.count(key).map_err(|e| e.to_string())? != by_handle.len() {
+                return Err(format!("{}({me}).{}: the handle's count and ids differ", s.tabs[a.table].name, a.name));
+            }
             let mut got: Vec<i64> = rel.ids().collect();
             let mut keys: Vec<i64> = rel.keys().map(Key::id).collect();
             let mut rows: Vec<i64> = rel.rows().map(|r| r.id()).collect();
@@ -146,9 +154,9 @@ pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
             keys.sort_unstable();
             rows.sort_unstable();
             want.sort_unstable();
-            if got != want || keys != want || rows != want {
+            if got != want || keys != want || rows != want || by_handle != want {
                 return Err(format!(
-                    "{}({me}).{}: engine ids {got:?} keys {keys:?} rows {rows:?}, model {want:?}",
+                    "{}({me}).{}: engine ids {got:?} keys {keys:?} rows {rows:?} handle {by_handle:?}, model {want:?}",
                     s.tabs[a.table].name, a.name
                 ));
             }
@@ -159,7 +167,8 @@ pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
                 ));
             }
             for &o in other_ids.iter().chain([0, i64::MAX].iter()) {
-                if rel.contains(Key::new(tids[other], o)) != want.contains(&o) {
+                let target = Key::new(tids[other], o);
+                if rel.contains(target) != want.contains(&o) || handle.contains(key, target) != want.contains(&o) {
                     return Err(format!("{}({me}).{}: contains({o}) wrong", s.tabs[a.table].name, a.name));
                 }
             }
