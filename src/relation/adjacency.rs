@@ -82,7 +82,7 @@ impl<P: Copy> Adj<P> {
 
     /// A position holding `node`. O(1) expected when indexed, else a scan
     /// of at most `PROMOTE_AT` entries.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find(&self, node: u32) -> Option<u32> {
         match &self.index {
             Some(index) => index.find(node_hash(node), |&p| self.list[p as usize].node == node).copied(),

@@ -136,7 +136,7 @@ pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
         let other = s.other(a);
         let other_ids = m.ids(other);
         // The same reads through a relation handle resolved once.
-        let accessor = view.schema().accessor(&s.tabs[a.table].name, a.name).ok_or("accessor not declared")?;
+        let accessor = view.schema().accessor(s.tabs[a.table].name, a.name).ok_or("accessor not declared")?;
         let handle = view.relation(accessor).map_err(|e| format!("relation({}): {e}", a.name))?;
         for me in m.ids(a.table) {
             let key = Key::new(tids[a.table], me);
