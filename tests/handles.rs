@@ -179,3 +179,27 @@ fn a_handle_reads_its_own_snapshot() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_column_of_another_schema_reads_nothing() {
+    // Same table position, more columns: the foreign column's position is
+    // past this table's columns.
+    let other = Schema::builder()
+        .table("group", |t| {
+            for c in ["a", "b", "c", "d"] {
+                t.column(c, Type::Int).nullable();
+            }
+        })
+        .build()
+        .unwrap();
+    let foreign = other.column("group", "d").unwrap();
+    let db = populated(5);
+    let own = db.schema().column("group", "name").unwrap();
+    db.read(|v| {
+        let row = v.scan("group")?.next().expect("a group");
+        assert_eq!(row.get_at(foreign), None);
+        assert_eq!(row.get_at(own).and_then(|n| n.as_text()), Some("g0"));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

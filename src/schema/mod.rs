@@ -28,6 +28,8 @@ impl TableId {
 pub struct ColumnId {
     pub(crate) table: TableId,
     pub(crate) index: u16,
+    /// The [`Schema::stamp`] of the schema that resolved it.
+    pub(crate) schema: u32,
 }
 
 impl ColumnId {
@@ -217,7 +219,7 @@ impl Schema {
     pub fn column(&self, table: &str, column: &str) -> Option<ColumnId> {
         let t = self.table(table)?;
         let index = self.tables[t.index()].column(column)?;
-        Some(ColumnId { table: t, index })
+        Some(ColumnId { table: t, index, schema: self.stamp })
     }
 
     /// The names and types of a table's columns, `id` first.

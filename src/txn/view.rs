@@ -497,9 +497,9 @@ impl<'a> RowRef<'a> {
     }
 
     /// The value of a column resolved once with [`Schema::column`]; `None`
-    /// if it belongs to another table. O(1).
+    /// if it belongs to another table or another schema. O(1).
     pub fn get_at(&self, column: ColumnId) -> Option<ValueRef<'a>> {
-        (column.table == self.table).then(|| self.value_at(column.index))
+        (column.table == self.table && column.schema == self.view.stamp).then(|| self.value_at(column.index))
     }
 
     pub(crate) fn value_at(&self, col: u16) -> ValueRef<'a> {
