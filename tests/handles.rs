@@ -153,6 +153,17 @@ fn an_accessor_of_another_schema_is_refused_not_followed() {
     let beyond = db.schema().table(&last).unwrap();
     assert!(other.table_names().count() < db.schema().table_names().count(), "the last table is past the other's");
     assert_eq!(other.accessor_names(beyond).count(), 0);
+    assert_eq!(other.columns(beyond).count(), 0);
+    assert_eq!(other.table_name(beyond), "(unknown table)");
+    // A key of such a table in a query on a relation is refused by name.
+    let b = other.table("b").unwrap();
+    let db_other = Database::new(other.clone());
+    db_other.write(|tx| tx.insert(b, row! {}).map(|_| ())).unwrap();
+    let stray = Key::new(beyond, 1);
+    let e = db_other.write(|tx| tx.related(Key::new(b, 1), "links")?.add([stray]));
+    assert!(matches!(e, Err(Error::WrongTable { ref found, .. }) if found == "(unknown table)"), "{e:?}");
+    let e = db_other.read(|v| v.query(b)?.filter("links", stray).map(|q| q.count()));
+    assert!(matches!(e, Err(Error::WrongTable { ref found, .. }) if found == "(unknown table)"), "{e:?}");
 }
 
 #[test]
@@ -202,4 +213,83 @@ fn a_column_of_another_schema_reads_nothing() {
         Ok::<_, Error>(())
     })
     .unwrap();
+}
+
+#[test]
+fn every_entry_point_takes_handles_of_a_bigger_schema_without_panicking() {
+    // `big` has more tables, columns and relations than `small`, so its
+    // handles point past everything `small` has.
+    let big = {
+        let mut b = Schema::builder();
+        for i in 0..6 {
+            b = b.table(&format!("t{i}"), |t| {
+                for c in 0..6 {
+                    t.column(&format!("c{c}"), Type::Int).nullable();
+                }
+                t.many_to_many("links", "self").symmetrical(false);
+                t.foreign_key("up", "self").nullable().related_name("children");
+            });
+        }
+        b.build().unwrap()
+    };
+    let small = db();
+    small
+        .write(|tx| {
+            let u = tx.insert("user", row! { "name" => "u" })?;
+            let g = tx.insert("group", row! { "name" => "g" })?;
+            tx.related(u, "groups")?.add([g])?;
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    let names: Vec<String> = big.table_names().map(str::to_owned).collect();
+    for name in &names {
+        let t = big.table(name).unwrap();
+        let key = Key::new(t, 1);
+        let accessors: Vec<Accessor> = big.accessor_names(t).filter_map(|a| big.accessor(name, a)).collect();
+        let column = big.column(name, "c5").or_else(|| big.column(name, "id")).unwrap();
+        let _ = (small.schema().table_name(t), small.schema().columns(t).count());
+        let _ = small.schema().accessor_names(t).count();
+        // Everything runs in a transaction that is rolled back: a foreign
+        // table id that is in range names one of this schema's tables.
+        let mut tx = small.begin_write().unwrap();
+        let poke = |tx: &mut junctiondb::WriteTxn<'_>| {
+            let user = tx.scan("user")?.next().map(|r| r.key()).expect("a user");
+            let group = tx.scan("group")?.next().map(|r| r.key()).expect("a group");
+            let _ = tx.get(key).map(|r| (r.to_row(), r.get_at(column)));
+            let _ = (tx.contains(key), tx.key(t, 1), tx.count(t), tx.scan(t).map(|s| s.count()));
+            let _ = tx.find_by(t, "c0", 1);
+            let _ = tx.query(t).map(|q| q.count());
+            let _ = tx.query("user")?.filter("groups", key).map(|q| q.count());
+            let _ = tx.query("user")?.filter("groups__in", vec![key, group]).map(|q| q.count());
+            let _ = tx.insert(t, row! { "c0" => 1 });
+            let _ = tx.update(key, row! { "c0" => 2 });
+            let _ = tx.delete(key);
+            let _ = tx.related(key, "links").map(|r| r.count());
+            for &a in &accessors {
+                let _ = View::related_at(tx, key, a).map(|r| r.count());
+                let _ = View::related_at(tx, user, a).map(|r| r.count());
+                let _ = tx.relation(a).map(|r| r.contains(user, group));
+                let _ = tx.related_at(user, a).and_then(|mut m| m.add([group]));
+            }
+            if let Ok(mut groups) = tx.related(user, "groups") {
+                let _ = groups.add([key]);
+                let _ = groups.remove([key]);
+                let _ = groups.set([key, group]);
+                let _ = groups.contains(key);
+            }
+            let rel = tx.relation(tx.schema().accessor("user", "groups").expect("declared"))?;
+            let _ = (rel.contains(key, group), rel.contains(user, key), rel.ids(key).map(|i| i.count()));
+            tx.verify().map_err(|e| Error::Unsupported { table: "verify".into(), reason: e })?;
+            Ok::<_, Error>(())
+        };
+        poke(&mut tx).unwrap();
+        drop(tx);
+    }
+    small
+        .read(|v| {
+            verify(v);
+            assert_eq!(v.count("user")?, 1);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
 }

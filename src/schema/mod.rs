@@ -204,9 +204,10 @@ impl Schema {
         self.table_by_name.get(name).copied()
     }
 
-    /// The name of a table.
+    /// The name of a table; `"(unknown table)"` for the id of a table of
+    /// another schema that this one does not have.
     pub fn table_name(&self, table: TableId) -> &str {
-        &self.tables[table.index()].name
+        self.tables.get(table.index()).map_or("(unknown table)", |t| t.name.as_str())
     }
 
     /// The names of all tables, in declaration order, auto-created through
@@ -222,9 +223,10 @@ impl Schema {
         Some(ColumnId { table: t, index, schema: self.stamp })
     }
 
-    /// The names and types of a table's columns, `id` first.
+    /// The names and types of a table's columns, `id` first (none for a
+    /// table of another schema that this one does not have).
     pub fn columns(&self, table: TableId) -> impl Iterator<Item = (&str, Type)> {
-        self.tables[table.index()].columns.iter().map(|c| (c.name.as_str(), c.ty))
+        self.tables.get(table.index()).into_iter().flat_map(|t| t.columns.iter().map(|c| (c.name.as_str(), c.ty)))
     }
 
     /// The accessor `name` on `table`: a many-to-many field name, or a

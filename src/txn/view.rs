@@ -155,7 +155,7 @@ impl View {
     }
 
     pub(crate) fn table_name(&self, t: TableId) -> &str {
-        &self.schema.def(t).name
+        self.schema.table_name(t)
     }
 
     fn table_len(&self, t: TableId) -> usize {
