@@ -222,9 +222,9 @@ fn every_entry_point_takes_handles_of_a_bigger_schema_without_panicking() {
     let big = {
         let mut b = Schema::builder();
         for i in 0..6 {
-            b = b.table(&format!("t{i}"), |t| {
+            b = b.table(format!("t{i}"), |t| {
                 for c in 0..6 {
-                    t.column(&format!("c{c}"), Type::Int).nullable();
+                    t.column(format!("c{c}"), Type::Int).nullable();
                 }
                 t.many_to_many("links", "self").symmetrical(false);
                 t.foreign_key("up", "self").nullable().related_name("children");
