@@ -413,9 +413,7 @@ impl<'db> RelatedMut<'_, 'db> {
         }
         let targets = self.resolve(targets)?;
         self.require_live(&targets)?;
-        let end = self.end;
-        self.tx.atomic(|tx| {
-            let mut m = RelatedMut { tx, end };
+        self.atomic(|m| {
             let created = m.add_slots(&targets.live, &through_defaults)?;
             let dangling = if targets.missing.is_empty() { 0 } else { m.add_dangling(&targets.missing) };
             Ok(created + dangling)
@@ -501,9 +499,7 @@ impl<'db> RelatedMut<'_, 'db> {
             return self.remove_auto(targets, auto);
         }
         let targets = self.resolve(targets)?;
-        let end = self.end;
-        self.tx.atomic(|tx| {
-            let mut m = RelatedMut { tx, end };
+        self.atomic(|m| {
             let removed = m.remove_slots(&targets.live)?;
             let dangling = if targets.missing.is_empty() { 0 } else { m.remove_dangling(Some(&targets.missing)) };
             Ok(removed + dangling)
@@ -590,8 +586,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// [`Error::Unsupported`] on a non-nullable foreign key, and the delete
     /// errors of rows referencing custom through rows.
     pub fn clear(&mut self) -> Result<usize> {
-        let end = self.end;
-        self.tx.atomic(|tx| RelatedMut { tx, end }.clear_all())
+        self.atomic(|m| m.clear_all())
     }
 
     /// Removes every link row at this end, dangling links included.
@@ -631,9 +626,7 @@ impl<'db> RelatedMut<'_, 'db> {
     ) -> Result<()> {
         let targets = self.resolve(targets)?;
         self.require_live(&targets)?;
-        let end = self.end;
-        self.tx.atomic(|tx| {
-            let mut m = RelatedMut { tx, end };
+        self.atomic(|m| {
             let stale: Vec<i64> = m.dangling_others().into_iter().filter(|id| !targets.missing.contains(id)).collect();
             m.remove_dangling(Some(&stale));
             m.add_dangling(&targets.missing);
@@ -663,9 +656,7 @@ impl<'db> RelatedMut<'_, 'db> {
     ) -> Result<()> {
         let targets = self.resolve(targets)?;
         self.require_live(&targets)?;
-        let end = self.end;
-        self.tx.atomic(|tx| {
-            let mut m = RelatedMut { tx, end };
+        self.atomic(|m| {
             m.clear_all()?;
             m.add_slots(&targets.live, &through_defaults)?;
             m.add_dangling(&targets.missing);
@@ -689,8 +680,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// # Errors
     /// As `create` and [`add_with`](Self::add_with).
     pub fn create_with(&mut self, values: Row, through_defaults: Row) -> Result<Key> {
-        let end = self.end;
-        self.tx.atomic(|tx| RelatedMut { tx, end }.create_linked(&values, &through_defaults))
+        self.atomic(|m| m.create_linked(&values, &through_defaults))
     }
 
     fn create_linked(&mut self, values: &Row, through_defaults: &Row) -> Result<Key> {
@@ -718,17 +708,11 @@ impl<'db> RelatedMut<'_, 'db> {
     /// [`Error::MultipleFound`] when several related rows match, and the
     /// errors of `create`.
     pub fn get_or_create(&mut self, lookup: Row, defaults: Row) -> Result<(Key, bool)> {
-        let end = self.end;
-        self.tx.atomic(|tx| {
-            let mut m = RelatedMut { tx, end };
+        self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 return Ok((key, false));
             }
-            let mut values = lookup.clone();
-            for (n, v) in defaults.iter() {
-                values.set(n, v.clone());
-            }
-            Ok((m.create_linked(&values, &Row::new())?, true))
+            Ok((m.create_from(&lookup, &defaults)?, true))
         })
     }
 
@@ -738,19 +722,30 @@ impl<'db> RelatedMut<'_, 'db> {
     /// # Errors
     /// As `get_or_create`, plus the update's errors.
     pub fn update_or_create(&mut self, lookup: Row, defaults: Row) -> Result<(Key, bool)> {
-        let end = self.end;
-        self.tx.atomic(|tx| {
-            let mut m = RelatedMut { tx, end };
+        self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 m.tx.update_row(key, &defaults).map_err(|e| e.with_row(&defaults))?;
                 return Ok((key, false));
             }
-            let mut values = lookup.clone();
-            for (n, v) in defaults.iter() {
-                values.set(n, v.clone());
-            }
-            Ok((m.create_linked(&values, &Row::new())?, true))
+            Ok((m.create_from(&lookup, &defaults)?, true))
         })
+    }
+
+    /// Runs `op` on this manager so that an error leaves the transaction as
+    /// it was.
+    fn atomic<T>(&mut self, op: impl FnOnce(&mut RelatedMut<'_, 'db>) -> Result<T>) -> Result<T> {
+        let end = self.end;
+        self.tx.atomic(|tx| op(&mut RelatedMut { tx, end }))
+    }
+
+    /// Creates a related row from `lookup` overlaid with `defaults` (the
+    /// `create` half of `get_or_create` and `update_or_create`).
+    fn create_from(&mut self, lookup: &Row, defaults: &Row) -> Result<Key> {
+        let mut values = lookup.clone();
+        for (n, v) in defaults.iter() {
+            values.set(n, v.clone());
+        }
+        self.create_linked(&values, &Row::new())
     }
 
     /// The one related row whose columns equal `lookup`.
