@@ -122,9 +122,6 @@ pub struct View {
     /// The undo log's buffer between write transactions, so that a short
     /// transaction allocates nothing for its log.
     pub(crate) spare_undo: Vec<super::undo::Undo>,
-    /// The schema's stamp, next to the tables: the check that an accessor
-    /// is this schema's costs one comparison on the read path.
-    stamp: u32,
 }
 
 impl fmt::Debug for View {
@@ -146,7 +143,7 @@ impl View {
             .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
             .collect();
         let dangling = vec![Vec::new(); schema.rels.len()];
-        View { stamp: schema.stamp, schema, tables, links, dangling, spare_undo: Vec::new() }
+        View { schema, tables, links, dangling, spare_undo: Vec::new() }
     }
 
     /// The schema.
@@ -337,7 +334,7 @@ impl View {
     pub(crate) fn end(&self, key: Key, accessor: Accessor) -> Result<End> {
         // Accessors start from declared (plain) tables only.
         let slot = match self.tables.get(key.table.index()) {
-            Some(table) if accessor.table == key.table && accessor.schema == self.stamp => table.slot_of(key.id),
+            Some(table) if accessor.table == key.table && self.schema.owns(accessor) => table.slot_of(key.id),
             _ => None,
         };
         match slot {
@@ -499,7 +496,7 @@ impl<'a> RowRef<'a> {
     /// The value of a column resolved once with [`Schema::column`]; `None`
     /// if it belongs to another table or another schema. O(1).
     pub fn get_at(&self, column: ColumnId) -> Option<ValueRef<'a>> {
-        (column.table == self.table && column.schema == self.view.stamp).then(|| self.value_at(column.index))
+        (column.table == self.table && column.schema == self.view.schema.stamp).then(|| self.value_at(column.index))
     }
 
     pub(crate) fn value_at(&self, col: u16) -> ValueRef<'a> {
