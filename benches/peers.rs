@@ -1257,11 +1257,20 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace().find_map(|token| token.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// One measurement: the best of its rounds, and the line that reported it.
+struct Measurement {
+    /// `memory` for bytes per edge.
+    op: String,
+    size: String,
+    system: String,
+    value: f64,
+    line: String,
+}
+
 /// Everything the children printed.
 #[derive(Default)]
 struct Results {
-    /// `(op, size, system, value)`; op `memory` holds bytes per edge.
-    values: Vec<(String, String, String, f64)>,
+    values: Vec<Measurement>,
     /// Each child's `check` line.
     checks: Vec<String>,
 }
@@ -1281,9 +1290,17 @@ impl Results {
         let parsed = (field(line, "size"), field(line, "system"), value);
         if let (Some(size), Some(system), Some(value)) = parsed {
             let value: f64 = value.parse().expect("a float");
-            match self.values.iter_mut().find(|(o, s, y, _)| o == op && s == size && y == system) {
-                Some(best) => best.3 = best.3.min(value),
-                None => self.values.push((op.into(), size.into(), system.into(), value)),
+            let line = line.to_owned();
+            match self.values.iter_mut().find(|m| m.op == op && m.size == size && m.system == system) {
+                Some(best) if value < best.value => (best.value, best.line) = (value, line),
+                Some(_) => {}
+                None => self.values.push(Measurement {
+                    op: op.into(),
+                    size: size.into(),
+                    system: system.into(),
+                    value,
+                    line,
+                }),
             }
         }
     }
@@ -1291,17 +1308,15 @@ impl Results {
     /// The report lines of one size, per system in `names` order.
     fn print_size(&self, size: Size, names: &[&str]) {
         for &system in names {
-            for (op, _, _, value) in self.values.iter().filter(|(_, s, y, _)| s == size.name() && y == system) {
-                match op.as_str() {
-                    "memory" => println!("memory size={} system={system} bytes_per_edge={value:.2}", size.name()),
-                    op => println!("op={op} size={} system={system} ns_per_op={value:.1}", size.name()),
-                }
-            }
+            self.values
+                .iter()
+                .filter(|m| m.size == size.name() && m.system == system)
+                .for_each(|m| println!("{}", m.line));
         }
     }
 
     fn get(&self, op: &str, size: &str, system: &str) -> Option<f64> {
-        self.values.iter().find(|(o, s, y, _)| o == op && s == size && y == system).map(|v| v.3)
+        self.values.iter().find(|m| m.op == op && m.size == size && m.system == system).map(|m| m.value)
     }
 
     fn digest(&self, size: &str, system: &str, key: &str) -> Option<f64> {
@@ -1364,9 +1379,9 @@ fn print_peer_ratios(results: &Results, names: &[&str]) {
     peers.iter().for_each(|peer| print!("{peer:>15}"));
     println!();
     let mut rows: Vec<(&str, &str)> = Vec::new();
-    for (op, size, _, _) in &results.values {
-        if !rows.contains(&(op.as_str(), size.as_str())) {
-            rows.push((op, size));
+    for m in &results.values {
+        if !rows.contains(&(m.op.as_str(), m.size.as_str())) {
+            rows.push((&m.op, &m.size));
         }
     }
     for (op, size) in rows {
