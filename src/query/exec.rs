@@ -98,24 +98,7 @@ pub(crate) fn each_reached(view: &View, hop: Hop, loc: Loc, mut f: impl FnMut(Lo
         }
         Hop::Links { rel, from_source } => {
             if let Some(s) = slot(loc) {
-                let more = match &view.links[rel as usize] {
-                    Links::Auto(j) => {
-                        let list = if from_source { j.targets(s) } else { j.sources(s) };
-                        if from_source {
-                            list.iter().all(|e| f(Loc::Pair(s, e.node)))
-                        } else {
-                            list.iter().all(|e| f(Loc::Pair(e.node, s)))
-                        }
-                    }
-                    Links::Custom(j) => {
-                        let list = if from_source { j.targets(s) } else { j.sources(s) };
-                        if from_source {
-                            list.iter().all(|e| f(Loc::Pair(s, e.node)))
-                        } else {
-                            list.iter().all(|e| f(Loc::Pair(e.node, s)))
-                        }
-                    }
-                };
+                let more = view.links[rel as usize].each_pair(s, from_source, |a, b| f(Loc::Pair(a, b)));
                 if !more {
                     return false;
                 }

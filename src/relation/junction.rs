@@ -268,7 +268,46 @@ impl Links {
     /// index on the shorter list, O(1) expected with one.
     #[inline]
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
-        both!(self, j => j.find(source, target).is_some())
+        self.find(source, target).is_some()
+    }
+
+    /// A position in `fwd[source]` of the pair, without building indexes
+    /// (see [`Junction::find`]). O(1) expected.
+    #[inline]
+    pub(crate) fn find(&self, source: u32, target: u32) -> Option<u32> {
+        both!(self, j => j.find(source, target))
+    }
+
+    /// The last entry of `rev[target]` as `(source, position in
+    /// fwd[source])`. O(1).
+    pub(crate) fn last_source(&self, target: u32) -> Option<(u32, u32)> {
+        both!(self, j => j.sources(target).last().map(|e| (e.node, e.back)))
+    }
+
+    /// The slots that have a forward list allocated.
+    pub(crate) fn source_slots(&self) -> usize {
+        both!(self, j => j.source_slots())
+    }
+
+    /// Undoes the `link` of a pair from `source` (see
+    /// [`Junction::unlink_last`]).
+    pub(crate) fn unlink_last(&mut self, source: u32) {
+        both!(self, j => drop(j.unlink_last(source)))
+    }
+
+    /// Calls `f` with the pair `(source, target)` of every through row at
+    /// `slot` in one direction, in list order, until it returns false;
+    /// returns false when stopped. O(degree).
+    #[inline]
+    pub(crate) fn each_pair(&self, slot: u32, forward: bool, mut f: impl FnMut(u32, u32) -> bool) -> bool {
+        both!(self, j => {
+            let list = if forward { j.targets(slot) } else { j.sources(slot) };
+            if forward {
+                list.iter().all(|e| f(slot, e.node))
+            } else {
+                list.iter().all(|e| f(e.node, slot))
+            }
+        })
     }
 
     /// `find` for writes (see [`Junction::find_for_write`]): a position in

@@ -47,10 +47,7 @@ impl Undo {
             Undo::Update { table, slot, column, old } => {
                 view.tables[table.index()].update(slot, column, *old);
             }
-            Undo::Link { rel, source } => match &mut view.links[rel as usize] {
-                Links::Auto(j) => drop(j.unlink_last(source)),
-                Links::Custom(j) => drop(j.unlink_last(source)),
-            },
+            Undo::Link { rel, source } => view.links[rel as usize].unlink_last(source),
             Undo::UnlinkAuto { rel, unlinked } => {
                 if let Links::Auto(j) = &mut view.links[rel as usize] {
                     j.relink(unlinked);

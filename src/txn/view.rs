@@ -240,10 +240,7 @@ impl View {
             TableKind::Plain => Box::new(self.tables[t.index()].slots().map(Loc::Slot)),
             TableKind::AutoThrough(r) => {
                 let links = &self.links[r as usize];
-                let n = match links {
-                    Links::Auto(j) => j.source_slots(),
-                    Links::Custom(j) => j.source_slots(),
-                };
+                let n = links.source_slots();
                 let dangling = self.dangling[r as usize].len() as u32;
                 Box::new(
                     (0..n as u32)

@@ -527,7 +527,7 @@ impl<'db> WriteTxn<'db> {
         match self.guard.locate(key.table(), key.id()).ok_or_else(not_found)? {
             Loc::Pair(s, t) => {
                 let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
-                let fpos = self.guard.links[r as usize].find_fpos(s, t).ok_or_else(not_found)?;
+                let fpos = self.guard.links[r as usize].find(s, t).ok_or_else(not_found)?;
                 self.unlink_auto(r, s, fpos);
                 let mut d = Deleted::default();
                 d.add(&schema.def(key.table()).name, 1);
@@ -688,23 +688,5 @@ impl<'db> WriteTxn<'db> {
             deleted.add(&schema.def(t).name, 1);
         }
         Ok(deleted)
-    }
-}
-
-impl Links {
-    /// A position in `fwd[s]` of the pair `(s, t)`.
-    pub(crate) fn find_fpos(&self, s: u32, t: u32) -> Option<u32> {
-        match self {
-            Links::Auto(j) => j.find(s, t),
-            Links::Custom(j) => j.find(s, t),
-        }
-    }
-
-    /// The last entry of `rev[t]` as `(source, fpos)`.
-    pub(crate) fn last_source(&self, t: u32) -> Option<(u32, u32)> {
-        match self {
-            Links::Auto(j) => j.sources(t).last().map(|e| (e.node, e.back)),
-            Links::Custom(j) => j.sources(t).last().map(|e| (e.node, e.back)),
-        }
     }
 }
