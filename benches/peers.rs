@@ -1047,21 +1047,22 @@ mod junction_system {
         friends: Relation<'a>,
     }
 
+    #[inline(always)]
     fn sum_ids(relation: &Relation<'_>, key: Key) -> u64 {
         relation.ids(key).map(|ids| ids.sum::<i64>()).expect(FAILED) as u64
     }
 
     impl Reads for JunctionReads<'_> {
         fn forward(&self, user: u32) -> u64 {
-            sum_ids(&self.groups, key(&self.sys.users, user))
+            sum_ids(&self.groups, Key::new(self.sys.user_t, user.into()))
         }
 
         fn reverse(&self, group: u32) -> u64 {
-            sum_ids(&self.members, key(&self.sys.group_keys, group))
+            sum_ids(&self.members, Key::new(self.sys.group_t, group.into()))
         }
 
         fn contains(&self, user: u32, group: u32) -> bool {
-            self.groups.contains(key(&self.sys.users, user), key(&self.sys.group_keys, group))
+            self.groups.contains(Key::new(self.sys.user_t, user.into()), Key::new(self.sys.group_t, group.into()))
         }
 
         /// Through the query layer: its planner finds the group by the

@@ -17,7 +17,7 @@
 
 use smallvec::SmallVec;
 
-use super::adjacency::{Adj, Entry, PROMOTE_AT};
+use super::adjacency::{Adj, Entry, Payload, PROMOTE_AT};
 
 /// What `unlink` removed, enough to put it back exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,13 +31,13 @@ pub(crate) struct Unlinked<P> {
 
 /// A bidirectional index of `(source_slot, target_slot)` pairs.
 #[derive(Clone, Debug)]
-pub(crate) struct Junction<P> {
+pub(crate) struct Junction<P: Payload> {
     fwd: Vec<Adj<P>>,
     rev: Vec<Adj<P>>,
     len: usize,
 }
 
-impl<P> Default for Junction<P> {
+impl<P: Payload> Default for Junction<P> {
     fn default() -> Self {
         Junction { fwd: Vec::new(), rev: Vec::new(), len: 0 }
     }
@@ -45,14 +45,11 @@ impl<P> Default for Junction<P> {
 
 /// The entries of `lists[slot]`, empty past the end. O(1).
 #[inline(always)]
-pub(crate) fn list<P>(lists: &[Adj<P>], slot: u32) -> &[Entry<P>]
-where
-    P: Copy,
-{
+pub(crate) fn list<P: Payload>(lists: &[Adj<P>], slot: u32) -> &[Entry<P>] {
     lists.get(slot as usize).map_or(&[], Adj::entries)
 }
 
-fn grow<P>(lists: &mut Vec<Adj<P>>, slot: u32) -> &mut Adj<P> {
+fn grow<P: Payload>(lists: &mut Vec<Adj<P>>, slot: u32) -> &mut Adj<P> {
     let i = slot as usize;
     if lists.len() <= i {
         lists.resize_with(i + 1, Adj::default);
@@ -60,7 +57,7 @@ fn grow<P>(lists: &mut Vec<Adj<P>>, slot: u32) -> &mut Adj<P> {
     &mut lists[i]
 }
 
-impl<P: Copy> Junction<P> {
+impl<P: Payload> Junction<P> {
     /// The number of pairs (through rows). O(1).
     pub(crate) fn len(&self) -> usize {
         self.len
