@@ -55,6 +55,15 @@ impl Fixture {
     fn key(&self, name: &str) -> Key {
         self.k[name]
     }
+
+    /// A second membership row of `user` in `group` (joined 2024).
+    fn add_membership(&self, user: &str, group: &str) {
+        self.db
+            .write(|tx| {
+                tx.insert("membership", row! { "user" => self.key(user), "group" => self.key(group), "joined" => 2024 })
+            })
+            .unwrap();
+    }
 }
 
 fn fixture() -> Fixture {
@@ -323,11 +332,7 @@ fn one_filter_call_vs_chained_calls() {
 fn walks_establish_their_anchor() {
     let f = fixture();
     // A second membership of ann in rock: two link rows to walk.
-    f.db.write(|tx| {
-        tx.insert("membership", row! { "user" => f.key("ann"), "group" => f.key("rock"), "joined" => 2024 })?;
-        Ok::<_, Error>(())
-    })
-    .unwrap();
+    f.add_membership("ann", "rock");
     let tx = f.db.begin_read().unwrap();
     let q = tx.query("user").unwrap().filter("groups__name", "rock").unwrap();
     let p = q.explain();
@@ -669,11 +674,7 @@ fn explain_never_scans_for_unique_equality_or_known_keys() {
 fn related_manager_queries() {
     let f = fixture();
     // A duplicate membership row: jim in rock twice.
-    f.db.write(|tx| {
-        tx.insert("membership", row! { "user" => f.key("jim"), "group" => f.key("rock"), "joined" => 2024 })?;
-        Ok::<_, Error>(())
-    })
-    .unwrap();
+    f.add_membership("jim", "rock");
     let tx = f.db.begin_read().unwrap();
     let jim_groups = tx.related(f.key("jim"), "groups").unwrap().query();
     assert_eq!(jim_groups.count(), 2, "one row per link row");

@@ -313,11 +313,13 @@ impl<'db> RelatedMut<'_, 'db> {
         (rel.auto_through && !rel.db_constraint).then_some(r)
     }
 
-    /// Missing ids are an error unless the relation stores dangling links.
-    fn require_live(&self, targets: &Resolved) -> Result<()> {
+    /// `targets` resolved for a write that links them: a missing id is an
+    /// error unless the relation stores dangling links.
+    fn resolve_live<T: Into<Target>>(&self, targets: impl IntoIterator<Item = T>) -> Result<Resolved> {
+        let targets = self.resolve(targets)?;
         match targets.missing.first() {
             Some(&id) if self.unconstrained().is_none() => Err(Error::NotFound { table: self.other_name(), id }),
-            _ => Ok(()),
+            _ => Ok(targets),
         }
     }
 
@@ -411,8 +413,7 @@ impl<'db> RelatedMut<'_, 'db> {
                 return self.add_auto(targets, auto);
             }
         }
-        let targets = self.resolve(targets)?;
-        self.require_live(&targets)?;
+        let targets = self.resolve_live(targets)?;
         self.atomic(|m| {
             let created = m.add_slots(&targets.live, &through_defaults)?;
             let dangling = if targets.missing.is_empty() { 0 } else { m.add_dangling(&targets.missing) };
@@ -624,8 +625,7 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         through_defaults: Row,
     ) -> Result<()> {
-        let targets = self.resolve(targets)?;
-        self.require_live(&targets)?;
+        let targets = self.resolve_live(targets)?;
         self.atomic(|m| {
             let stale: Vec<i64> = m.dangling_others().into_iter().filter(|id| !targets.missing.contains(id)).collect();
             m.remove_dangling(Some(&stale));
@@ -654,8 +654,7 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         through_defaults: Row,
     ) -> Result<()> {
-        let targets = self.resolve(targets)?;
-        self.require_live(&targets)?;
+        let targets = self.resolve_live(targets)?;
         self.atomic(|m| {
             m.clear_all()?;
             m.add_slots(&targets.live, &through_defaults)?;
