@@ -369,9 +369,13 @@ pub(crate) fn manager_items(view: &View, end: &End, out: &mut Vec<Item>) {
                     }));
                 }
                 Links::Custom(j) => {
-                    let entries = if forward { j.targets(me) } else { j.sources(me) };
+                    let nodes = if forward { j.targets(me) } else { j.sources(me) };
+                    let throughs = j.payloads(me, forward);
                     out.extend(
-                        entries.iter().map(|e| Item { loc: Loc::Slot(e.node), link: Some(Loc::Slot(e.payload)) }),
+                        nodes
+                            .iter()
+                            .zip(throughs)
+                            .map(|(&n, &through)| Item { loc: Loc::Slot(n), link: Some(Loc::Slot(through)) }),
                     );
                 }
             }
@@ -402,7 +406,7 @@ pub(crate) fn links_to(view: &View, end: &End, candidate: Loc, out: &mut Vec<Ite
                 }
                 Links::Custom(j) => {
                     for p in j.find_all(s, t) {
-                        let through = j.targets(s)[p as usize].payload;
+                        let through = j.target_entry(s, p).payload;
                         out.push(Item { loc: candidate, link: Some(Loc::Slot(through)) });
                     }
                 }

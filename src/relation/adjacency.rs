@@ -8,6 +8,14 @@
 //! at a known position is swap-removed, and the one entry that moved into
 //! its place has its mirror's `back` fixed.
 //!
+//! The entries are stored column-wise, in one buffer: first every `node`,
+//! then every `back`, then (custom throughs) every payload. A read of a
+//! row's neighbours, the hot path, walks a plain `&[u32]` of nodes, and
+//! touches half the bytes (a third for custom throughs) that a buffer of
+//! whole entries would make it touch; `back` is read only by writes. Up to
+//! 16 bytes of entries live inline in the header (two for auto-created
+//! throughs, one for custom ones), so rows with few links allocate nothing.
+//!
 //! Finding a neighbour by value is a linear scan while the list is short.
 //! A list longer than [`PROMOTE_AT`] keeps a hash table of its positions
 //! (hashed by the node stored at each position, so no second copy of the
@@ -20,14 +28,16 @@
 //! is dropped again below `PROMOTE_AT / 2`, so a list at the threshold does
 //! not flip. See `docs/design.md` for the measurements behind the numbers.
 
-use smallvec::SmallVec;
+use std::marker::PhantomData;
 
 use hashbrown::HashTable;
+use smallvec::SmallVec;
 
 /// The degree past which a list keeps a hash index of its positions.
 pub(crate) const PROMOTE_AT: usize = 32;
 
-/// One adjacency entry.
+/// One adjacency entry, as read from or written to a list (lists store the
+/// fields column-wise; see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Entry<P> {
     /// The neighbour's slot.
@@ -38,23 +48,98 @@ pub(crate) struct Entry<P> {
     pub(crate) payload: P,
 }
 
-/// What an entry carries besides its node and back position, and so how
-/// many entries a list keeps inline: as many as fit the 16 bytes the
-/// spilled form uses for its pointer and length, which keeps every `Adj`
-/// at 32 bytes.
-pub(crate) trait Payload: Copy + std::fmt::Debug {
-    /// The inline storage of a list.
-    type Inline: smallvec::Array<Item = Entry<Self>> + Clone + std::fmt::Debug;
+/// What an entry carries besides its node and back position: nothing for
+/// auto-created throughs, the through row's slot for custom ones.
+pub(crate) trait Payload: Copy + std::fmt::Debug + PartialEq {
+    /// Words (`u32`s) per entry in a list's buffer: node, back, payload.
+    const WIDTH: usize;
+    /// The payload stored as `word`.
+    fn from_word(word: u32) -> Self;
+    /// The word that stores the payload.
+    fn to_word(self) -> u32;
 }
 
-/// Auto-created through tables: no payload, two 8-byte entries inline.
+/// Auto-created through tables: node and back only.
 impl Payload for () {
-    type Inline = [Entry<()>; 2];
+    const WIDTH: usize = 2;
+    #[inline(always)]
+    fn from_word(_: u32) -> Self {}
+    #[inline(always)]
+    fn to_word(self) -> u32 {
+        0
+    }
 }
 
-/// Custom through tables: the through row's slot, one 12-byte entry inline.
+/// Custom through tables: the through row's slot is the third word.
 impl Payload for u32 {
-    type Inline = [Entry<u32>; 1];
+    const WIDTH: usize = 3;
+    #[inline(always)]
+    fn from_word(word: u32) -> Self {
+        word
+    }
+    #[inline(always)]
+    fn to_word(self) -> u32 {
+        self
+    }
+}
+
+/// The capacity of a list's first heap buffer. Growing from the inline
+/// form straight to 8 entries (not 4) saves a reallocation per list that
+/// passes 4 entries, which was a fifth of the instructions of the peers
+/// `friends_add` load (callgrind), at the price of 16 unused bytes in
+/// lists of 3 or 4 entries.
+const MIN_HEAP_CAP: usize = 8;
+
+/// Words of entries kept inline in the header.
+const INLINE_WORDS: usize = 4;
+
+/// A list's buffer: `cap` nodes, then `cap` backs, then (custom throughs)
+/// `cap` payloads, of which the first `len` of each are entries. The
+/// inline form holds `INLINE_WORDS / WIDTH` entries; the heap form's
+/// capacity is `words.len() / WIDTH`.
+#[derive(Clone, Debug)]
+enum Store {
+    Inline { len: u8, words: [u32; INLINE_WORDS] },
+    Heap { len: u32, words: Box<[u32]> },
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::Inline { len: 0, words: [0; INLINE_WORDS] }
+    }
+}
+
+impl Store {
+    /// The buffer, the number of entries and the capacity, for entries of
+    /// `width` words.
+    #[inline(always)]
+    fn parts(&self, width: usize) -> (&[u32], usize, usize) {
+        match self {
+            Store::Inline { len, words } => (words, usize::from(*len), INLINE_WORDS / width),
+            Store::Heap { len, words } => (words, *len as usize, words.len() / width),
+        }
+    }
+
+    #[inline(always)]
+    fn parts_mut(&mut self, width: usize) -> (&mut [u32], usize, usize) {
+        match self {
+            Store::Inline { len, words } => (words, usize::from(*len), INLINE_WORDS / width),
+            Store::Heap { len, words } => {
+                let cap = words.len() / width;
+                (words, *len as usize, cap)
+            }
+        }
+    }
+
+    /// The first `len` words: the nodes.
+    #[inline(always)]
+    fn nodes(&self) -> &[u32] {
+        let (words, len) = match self {
+            Store::Inline { len, words } => (&words[..], usize::from(*len)),
+            Store::Heap { len, words } => (&words[..], *len as usize),
+        };
+        &words[..len]
+    }
 }
 
 /// An adjacency list; see the module docs.
@@ -67,8 +152,9 @@ impl Payload for u32 {
 #[derive(Clone, Debug)]
 #[repr(align(32))]
 pub(crate) struct Adj<P: Payload> {
-    list: SmallVec<P::Inline>,
+    store: Store,
     index: Option<Box<HashTable<u32>>>,
+    payload: PhantomData<P>,
 }
 
 const _: () = assert!(std::mem::size_of::<Adj<()>>() == 32);
@@ -76,7 +162,7 @@ const _: () = assert!(std::mem::size_of::<Adj<u32>>() == 32);
 
 impl<P: Payload> Default for Adj<P> {
     fn default() -> Self {
-        Adj { list: SmallVec::new(), index: None }
+        Adj { store: Store::default(), index: None, payload: PhantomData }
     }
 }
 
@@ -88,14 +174,67 @@ fn node_hash(node: u32) -> u64 {
 }
 
 impl<P: Payload> Adj<P> {
-    #[inline]
-    pub(crate) fn len(&self) -> usize {
-        self.list.len()
+    /// The buffer, the number of entries and the capacity.
+    #[inline(always)]
+    fn raw(&self) -> (&[u32], usize, usize) {
+        self.store.parts(P::WIDTH)
+    }
+
+    #[inline(always)]
+    fn raw_mut(&mut self) -> (&mut [u32], usize, usize) {
+        self.store.parts_mut(P::WIDTH)
+    }
+
+    fn set_len(&mut self, n: usize) {
+        match &mut self.store {
+            Store::Inline { len, .. } => *len = n as u8,
+            Store::Heap { len, .. } => *len = n as u32,
+        }
     }
 
     #[inline]
-    pub(crate) fn entries(&self) -> &[Entry<P>] {
-        &self.list
+    pub(crate) fn len(&self) -> usize {
+        match &self.store {
+            Store::Inline { len, .. } => usize::from(*len),
+            Store::Heap { len, .. } => *len as usize,
+        }
+    }
+
+    /// The neighbours' slots, in list order. O(1).
+    #[inline(always)]
+    pub(crate) fn nodes(&self) -> &[u32] {
+        self.store.nodes()
+    }
+
+    /// The payload words, in list order (empty for auto-created throughs).
+    /// O(1).
+    pub(crate) fn payload_words(&self) -> &[u32] {
+        if P::WIDTH < 3 {
+            return &[];
+        }
+        let (words, len, cap) = self.raw();
+        &words[2 * cap..2 * cap + len]
+    }
+
+    /// The entry at `pos`, which must be below `len`. O(1).
+    #[inline]
+    pub(crate) fn entry(&self, pos: u32) -> Entry<P> {
+        let (words, _, cap) = self.raw();
+        let pos = pos as usize;
+        let payload = if P::WIDTH < 3 { 0 } else { words[2 * cap + pos] };
+        Entry { node: words[pos], back: words[cap + pos], payload: P::from_word(payload) }
+    }
+
+    /// The entry at `pos`, `None` past the end. O(1).
+    pub(crate) fn get(&self, pos: u32) -> Option<Entry<P>> {
+        ((pos as usize) < self.len()).then(|| self.entry(pos))
+    }
+
+    /// The mirror position stored at `pos`. O(1).
+    #[inline]
+    pub(crate) fn back(&self, pos: u32) -> u32 {
+        let (words, _, cap) = self.raw();
+        words[cap + pos as usize]
     }
 
     #[inline]
@@ -104,37 +243,113 @@ impl<P: Payload> Adj<P> {
     }
 
     pub(crate) fn set_back(&mut self, pos: u32, back: u32) {
-        self.list[pos as usize].back = back;
+        let (words, _, cap) = self.raw_mut();
+        words[cap + pos as usize] = back;
+    }
+
+    /// Writes `entry` at `pos` (below the capacity), leaving `len` and the
+    /// index alone.
+    fn write(&mut self, pos: usize, entry: Entry<P>) {
+        let (words, _, cap) = self.raw_mut();
+        words[pos] = entry.node;
+        words[cap + pos] = entry.back;
+        if P::WIDTH >= 3 {
+            words[2 * cap + pos] = entry.payload.to_word();
+        }
+    }
+
+    /// Doubles the capacity (to at least `MIN_HEAP_CAP` entries), moving the columns
+    /// apart. The buffer grows with `realloc`, which often extends it in
+    /// place; the words past a column's entries are never read. O(len).
+    #[cold]
+    fn grow(&mut self) {
+        let (_, len, cap) = self.raw();
+        let new_cap = (2 * cap).max(MIN_HEAP_CAP);
+        let mut words = match std::mem::take(&mut self.store) {
+            Store::Inline { words, .. } => {
+                let mut heap = Vec::with_capacity(new_cap * P::WIDTH);
+                heap.extend_from_slice(&words);
+                heap
+            }
+            Store::Heap { words, .. } => {
+                let mut heap = words.into_vec();
+                heap.reserve_exact(new_cap * P::WIDTH - heap.len());
+                heap
+            }
+        };
+        words.resize(new_cap * P::WIDTH, 0);
+        for column in (1..P::WIDTH).rev() {
+            words.copy_within(column * cap..column * cap + len, column * new_cap);
+        }
+        self.store = Store::Heap { len: len as u32, words: words.into_boxed_slice() };
+    }
+
+    /// Appends `entry` without touching the index; returns its position.
+    /// O(1) amortized.
+    #[inline]
+    fn push_raw(&mut self, entry: Entry<P>) -> usize {
+        let (_, len, cap) = self.raw();
+        if len == cap {
+            self.grow();
+        }
+        let (words, len, cap) = match &mut self.store {
+            Store::Inline { len, words } => {
+                *len += 1;
+                (&mut words[..], usize::from(*len) - 1, INLINE_WORDS / P::WIDTH)
+            }
+            Store::Heap { len, words } => {
+                *len += 1;
+                let cap = words.len() / P::WIDTH;
+                (&mut words[..], *len as usize - 1, cap)
+            }
+        };
+        words[len] = entry.node;
+        words[cap + len] = entry.back;
+        if P::WIDTH >= 3 {
+            words[2 * cap + len] = entry.payload.to_word();
+        }
+        len
     }
 
     /// A position holding `node`. O(1) expected when indexed, else a scan
     /// of at most `PROMOTE_AT` entries.
     #[inline(always)]
     pub(crate) fn find(&self, node: u32) -> Option<u32> {
+        let nodes = self.nodes();
         match &self.index {
-            Some(index) => index.find(node_hash(node), |&p| self.list[p as usize].node == node).copied(),
-            None => self.list.iter().position(|e| e.node == node).map(|p| p as u32),
+            Some(index) => index.find(node_hash(node), |&p| nodes[p as usize] == node).copied(),
+            None => nodes.iter().position(|&n| n == node).map(|p| p as u32),
+        }
+    }
+
+    /// Whether some entry holds `node`: `find` without the position, which
+    /// lets an unindexed list be scanned without a branch per entry (the
+    /// compiler vectorizes the scan). O(1) expected when indexed, else a
+    /// scan of at most `PROMOTE_AT` entries.
+    #[inline(always)]
+    pub(crate) fn contains(&self, node: u32) -> bool {
+        match &self.index {
+            Some(_) => self.find(node).is_some(),
+            None => self.nodes().iter().fold(false, |hit, &n| hit | (n == node)),
         }
     }
 
     /// Every position holding `node` (several only in custom through tables
     /// with duplicate pairs). O(1 + matches) expected when indexed.
     pub(crate) fn find_all(&self, node: u32) -> SmallVec<[u32; 2]> {
+        let nodes = self.nodes();
         match &self.index {
-            Some(index) => {
-                index.iter_hash(node_hash(node)).copied().filter(|&p| self.list[p as usize].node == node).collect()
-            }
-            None => self.list.iter().enumerate().filter(|(_, e)| e.node == node).map(|(p, _)| p as u32).collect(),
+            Some(index) => index.iter_hash(node_hash(node)).copied().filter(|&p| nodes[p as usize] == node).collect(),
+            None => nodes.iter().enumerate().filter(|(_, &n)| n == node).map(|(p, _)| p as u32).collect(),
         }
     }
 
     /// Appends an entry and returns its position. O(1) amortized.
     pub(crate) fn push(&mut self, entry: Entry<P>) -> u32 {
-        let pos = self.list.len() as u32;
-        self.list.push(entry);
+        let pos = self.push_raw(entry) as u32;
         if let Some(index) = &mut self.index {
-            let list = &self.list;
-            index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(list[p as usize].node));
+            let nodes = self.store.nodes();
+            index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(nodes[p as usize]));
         }
         pos
     }
@@ -142,7 +357,7 @@ impl<P: Payload> Adj<P> {
     /// Builds the hash index if the list is long and has none. Called by
     /// writes before they search the list. O(len) once, then O(1).
     pub(crate) fn promote_if_long(&mut self) {
-        if self.index.is_none() && self.list.len() > PROMOTE_AT {
+        if self.index.is_none() && self.len() > PROMOTE_AT {
             self.promote();
         }
     }
@@ -151,27 +366,28 @@ impl<P: Payload> Adj<P> {
     /// Returns the removed entry and, if one moved, the entry now at `pos`.
     /// O(1) expected.
     pub(crate) fn swap_remove(&mut self, pos: u32) -> (Entry<P>, Option<Entry<P>>) {
-        let last = self.list.len() as u32 - 1;
+        let last = self.len() as u32 - 1;
+        let removed = self.entry(pos);
+        let moved = (last != pos).then(|| self.entry(last));
         if let Some(index) = &mut self.index {
-            let list = &self.list;
-            let hash = node_hash(list[pos as usize].node);
-            if let Ok(e) = index.find_entry(hash, |&p| p == pos) {
+            if let Ok(e) = index.find_entry(node_hash(removed.node), |&p| p == pos) {
                 e.remove();
             }
-            if last != pos {
-                let moved_hash = node_hash(list[last as usize].node);
-                if let Some(p) = index.find_mut(moved_hash, |&p| p == last) {
+            if let Some(m) = moved {
+                if let Some(p) = index.find_mut(node_hash(m.node), |&p| p == last) {
                     *p = pos;
                 }
             }
         }
-        let removed = self.list.swap_remove(pos as usize);
-        let moved = (last != pos).then(|| self.list[pos as usize]);
-        if self.list.len() < PROMOTE_AT / 2 {
+        if let Some(m) = moved {
+            self.write(pos as usize, m);
+        }
+        self.set_len(last as usize);
+        if (last as usize) < PROMOTE_AT / 2 {
             self.index = None;
         }
-        if self.list.is_empty() && self.list.spilled() {
-            self.list = SmallVec::new();
+        if last == 0 {
+            *self = Adj::default();
         }
         (removed, moved)
     }
@@ -180,44 +396,49 @@ impl<P: Payload> Adj<P> {
     /// the entry there (if any) to the end. Returns that displaced entry,
     /// now at the last position. O(1) expected.
     pub(crate) fn insert_at(&mut self, pos: u32, entry: Entry<P>) -> Option<Entry<P>> {
-        let len = self.list.len() as u32;
+        let len = self.len() as u32;
         if pos == len {
             self.push(entry);
             return None;
         }
-        let displaced = self.list[pos as usize];
-        self.list.push(displaced);
-        self.list[pos as usize] = entry;
+        let displaced = self.entry(pos);
+        self.push_raw(displaced);
+        self.write(pos as usize, entry);
         if let Some(index) = &mut self.index {
-            let list = &self.list;
+            let nodes = self.store.nodes();
             if let Some(p) = index.find_mut(node_hash(displaced.node), |&p| p == pos) {
                 *p = len;
             }
-            index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(list[p as usize].node));
+            index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(nodes[p as usize]));
         }
         Some(displaced)
     }
 
     fn promote(&mut self) {
-        let mut index = HashTable::with_capacity(self.list.len() * 2);
-        for (p, e) in self.list.iter().enumerate() {
-            let list = &self.list;
-            index.insert_unique(node_hash(e.node), p as u32, |&q| node_hash(list[q as usize].node));
+        let nodes = self.nodes();
+        let mut index = HashTable::with_capacity(nodes.len() * 2);
+        for (p, &n) in nodes.iter().enumerate() {
+            index.insert_unique(node_hash(n), p as u32, |&q| node_hash(nodes[q as usize]));
         }
         self.index = Some(Box::new(index));
     }
 
-    /// Checks that the hash index (if any) holds exactly the positions.
+    /// Checks the buffer's shape and that the hash index (if any) holds
+    /// exactly the positions.
     pub(crate) fn verify_index(&self) -> Result<(), String> {
+        let (words, len, cap) = self.raw();
+        if len > cap || words.len() < cap * P::WIDTH {
+            return Err(format!("{len} entries in a buffer of {} words for capacity {cap}", words.len()));
+        }
         let Some(index) = &self.index else {
             return Ok(());
         };
-        if index.len() != self.list.len() {
-            return Err(format!("index holds {} positions for {} entries", index.len(), self.list.len()));
+        if index.len() != len {
+            return Err(format!("index holds {} positions for {len} entries", index.len()));
         }
-        for (p, e) in self.list.iter().enumerate() {
-            if index.find(node_hash(e.node), |&q| q as usize == p).is_none() {
-                return Err(format!("position {p} (node {}) missing from the index", e.node));
+        for (p, &n) in self.nodes().iter().enumerate() {
+            if index.find(node_hash(n), |&q| q as usize == p).is_none() {
+                return Err(format!("position {p} (node {n}) missing from the index"));
             }
         }
         Ok(())
@@ -229,7 +450,42 @@ mod tests {
     use super::*;
 
     fn e(node: u32) -> Entry<()> {
-        Entry { node, back: 0, payload: () }
+        Entry { node, back: node + 1, payload: () }
+    }
+
+    impl<P: Payload> Adj<P> {
+        fn to_vec(&self) -> Vec<Entry<P>> {
+            (0..self.len() as u32).map(|p| self.entry(p)).collect()
+        }
+    }
+
+    #[test]
+    fn columns_survive_growth_and_removal() {
+        let mut a: Adj<u32> = Adj::default();
+        for n in 0..40 {
+            assert_eq!(a.push(Entry { node: n, back: 100 + n, payload: 200 + n }), n);
+            a.verify_index().unwrap();
+        }
+        assert_eq!(a.nodes(), (0..40).collect::<Vec<_>>());
+        assert_eq!(a.payload_words(), (200..240).collect::<Vec<_>>());
+        assert_eq!(a.entry(17), Entry { node: 17, back: 117, payload: 217 });
+        a.set_back(17, 7);
+        assert_eq!(a.back(17), 7);
+        let (removed, moved) = a.swap_remove(3);
+        assert_eq!(removed, Entry { node: 3, back: 103, payload: 203 });
+        assert_eq!(moved, Some(Entry { node: 39, back: 139, payload: 239 }));
+        assert_eq!(a.entry(3), Entry { node: 39, back: 139, payload: 239 });
+        while a.len() > 0 {
+            a.swap_remove(0);
+        }
+        assert!(matches!(a.store, Store::Inline { len: 0, .. }), "an emptied list frees its buffer");
+        let mut b: Adj<()> = Adj::default();
+        b.push(e(5));
+        b.push(e(6));
+        assert!(matches!(b.store, Store::Inline { len: 2, .. }), "two auto entries stay inline");
+        b.push(e(7));
+        assert_eq!(b.to_vec(), vec![e(5), e(6), e(7)]);
+        assert_eq!(b.payload_words(), &[] as &[u32]);
     }
 
     #[test]
@@ -260,10 +516,10 @@ mod tests {
                     a.push(e(n * 10));
                 }
                 a.promote_if_long();
-                let before = a.entries().to_vec();
+                let before = a.to_vec();
                 let (removed, _) = a.swap_remove(pos);
                 a.insert_at(pos, removed);
-                assert_eq!(a.entries(), &before[..]);
+                assert_eq!(a.to_vec(), before);
                 a.verify_index().unwrap();
             }
         }

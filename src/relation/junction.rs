@@ -43,10 +43,10 @@ impl<P: Payload> Default for Junction<P> {
     }
 }
 
-/// The entries of `lists[slot]`, empty past the end. O(1).
+/// The neighbour slots of `lists[slot]`, empty past the end. O(1).
 #[inline(always)]
-pub(crate) fn list<P: Payload>(lists: &[Adj<P>], slot: u32) -> &[Entry<P>] {
-    lists.get(slot as usize).map_or(&[], Adj::entries)
+pub(crate) fn list<P: Payload>(lists: &[Adj<P>], slot: u32) -> &[u32] {
+    lists.get(slot as usize).map_or(&[], Adj::nodes)
 }
 
 fn grow<P: Payload>(lists: &mut Vec<Adj<P>>, slot: u32) -> &mut Adj<P> {
@@ -63,16 +63,29 @@ impl<P: Payload> Junction<P> {
         self.len
     }
 
-    /// The entries of `fwd[source]` (targets). O(1).
+    /// The targets of `fwd[source]`, in list order. O(1).
     #[inline]
-    pub(crate) fn targets(&self, source: u32) -> &[Entry<P>] {
+    pub(crate) fn targets(&self, source: u32) -> &[u32] {
         list(&self.fwd, source)
     }
 
-    /// The entries of `rev[target]` (sources). O(1).
+    /// The sources of `rev[target]`, in list order. O(1).
     #[inline]
-    pub(crate) fn sources(&self, target: u32) -> &[Entry<P>] {
+    pub(crate) fn sources(&self, target: u32) -> &[u32] {
         list(&self.rev, target)
+    }
+
+    /// The payload words of `slot`'s list in one direction, in list order
+    /// (the through rows' slots for a custom through; empty for an
+    /// auto-created one). O(1).
+    pub(crate) fn payloads(&self, slot: u32, forward: bool) -> &[u32] {
+        self.lists(forward).get(slot as usize).map_or(&[], Adj::payload_words)
+    }
+
+    /// The entry at `fwd[source][fpos]`; `fpos` must be a position in the
+    /// list. O(1).
+    pub(crate) fn target_entry(&self, source: u32, fpos: u32) -> Entry<P> {
+        self.fwd[source as usize].entry(fpos)
     }
 
     /// Every forward list (`forward`), or every reverse list, by slot.
@@ -104,7 +117,22 @@ impl<P: Payload> Junction<P> {
         if f.len() <= r.len() {
             f.find(target)
         } else {
-            r.find(source).map(|rpos| r.entries()[rpos as usize].back)
+            r.find(source).map(|rpos| r.back(rpos))
+        }
+    }
+
+    /// Whether the pair is linked: [`find`](Self::find) without the
+    /// position. O(1) expected.
+    #[inline(always)]
+    pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
+        let Some(f) = self.fwd.get(source as usize) else { return false };
+        if f.len() <= PROMOTE_AT || f.is_indexed() {
+            return f.contains(target);
+        }
+        match self.rev.get(target as usize) {
+            Some(r) if r.len() < f.len() => r.contains(source),
+            Some(_) => f.contains(target),
+            None => false,
         }
     }
 
@@ -133,7 +161,7 @@ impl<P: Payload> Junction<P> {
         if f.len() <= r.len() || f.is_indexed() {
             f.find_all(target)
         } else {
-            r.find_all(source).into_iter().map(|rpos| r.entries()[rpos as usize].back).collect()
+            r.find_all(source).into_iter().map(|rpos| r.back(rpos)).collect()
         }
     }
 
@@ -194,11 +222,12 @@ impl<P: Payload> Junction<P> {
         let mut count = 0;
         for (s, adj) in self.fwd.iter().enumerate() {
             adj.verify_index().map_err(|e| format!("fwd[{s}]: {e}"))?;
-            for (p, e) in adj.entries().iter().enumerate() {
+            for p in 0..adj.len() as u32 {
+                let e = adj.entry(p);
                 count += 1;
-                let m = list(&self.rev, e.node).get(e.back as usize);
+                let m = self.rev.get(e.node as usize).and_then(|r| r.get(e.back));
                 match m {
-                    Some(m) if m.node as usize == s && m.back as usize == p && m.payload == e.payload => {}
+                    Some(m) if m.node as usize == s && m.back == p && m.payload == e.payload => {}
                     _ => return Err(format!("fwd[{s}][{p}] = {e:?} has no matching mirror in rev (found {m:?})")),
                 }
             }
@@ -206,10 +235,11 @@ impl<P: Payload> Junction<P> {
         let mut rcount = 0;
         for (t, adj) in self.rev.iter().enumerate() {
             adj.verify_index().map_err(|e| format!("rev[{t}]: {e}"))?;
-            for (p, e) in adj.entries().iter().enumerate() {
+            for p in 0..adj.len() as u32 {
+                let e = adj.entry(p);
                 rcount += 1;
-                let m = list(&self.fwd, e.node).get(e.back as usize);
-                if !matches!(m, Some(m) if m.node as usize == t && m.back as usize == p) {
+                let m = self.fwd.get(e.node as usize).and_then(|f| f.get(e.back));
+                if !matches!(m, Some(m) if m.node as usize == t && m.back == p) {
                     return Err(format!("rev[{t}][{p}] = {e:?} has no matching mirror in fwd"));
                 }
             }
@@ -250,8 +280,8 @@ impl Links {
     #[inline]
     pub(crate) fn neighbours(&self, slot: u32, forward: bool) -> NodeIter<'_> {
         match self {
-            Links::Auto(j) => NodeIter::Auto(if forward { j.targets(slot) } else { j.sources(slot) }.iter()),
-            Links::Custom(j) => NodeIter::Custom(if forward { j.targets(slot) } else { j.sources(slot) }.iter()),
+            Links::Auto(j) => NodeIter::Slots(if forward { j.targets(slot) } else { j.sources(slot) }.iter()),
+            Links::Custom(j) => NodeIter::Slots(if forward { j.targets(slot) } else { j.sources(slot) }.iter()),
         }
     }
 
@@ -265,7 +295,7 @@ impl Links {
     /// index on the shorter list, O(1) expected with one.
     #[inline]
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
-        self.find(source, target).is_some()
+        both!(self, j => j.contains(source, target))
     }
 
     /// A position in `fwd[source]` of the pair, without building indexes
@@ -278,7 +308,7 @@ impl Links {
     /// The last entry of `rev[target]` as `(source, position in
     /// fwd[source])`. O(1).
     pub(crate) fn last_source(&self, target: u32) -> Option<(u32, u32)> {
-        both!(self, j => j.sources(target).last().map(|e| (e.node, e.back)))
+        both!(self, j => j.rev.get(target as usize).and_then(|r| r.get(r.len().checked_sub(1)? as u32)).map(|e| (e.node, e.back)))
     }
 
     /// The slots that have a forward list allocated.
@@ -300,9 +330,9 @@ impl Links {
         both!(self, j => {
             let list = if forward { j.targets(slot) } else { j.sources(slot) };
             if forward {
-                list.iter().all(|e| f(slot, e.node))
+                list.iter().all(|&n| f(slot, n))
             } else {
-                list.iter().all(|e| f(e.node, slot))
+                list.iter().all(|&n| f(n, slot))
             }
         })
     }
@@ -323,8 +353,7 @@ impl Links {
 /// plain loop over the slice, so `sum`, `for_each` and `collect` are tight.
 #[derive(Clone, Debug)]
 pub(crate) enum NodeIter<'a> {
-    Auto(std::slice::Iter<'a, Entry<()>>),
-    Custom(std::slice::Iter<'a, Entry<u32>>),
+    Slots(std::slice::Iter<'a, u32>),
     Owned(std::vec::IntoIter<u32>),
 }
 
@@ -334,8 +363,7 @@ impl Iterator for NodeIter<'_> {
     #[inline]
     fn next(&mut self) -> Option<u32> {
         match self {
-            NodeIter::Auto(it) => it.next().map(|e| e.node),
-            NodeIter::Custom(it) => it.next().map(|e| e.node),
+            NodeIter::Slots(it) => it.next().copied(),
             NodeIter::Owned(it) => it.next(),
         }
     }
@@ -343,8 +371,7 @@ impl Iterator for NodeIter<'_> {
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = match self {
-            NodeIter::Auto(it) => it.len(),
-            NodeIter::Custom(it) => it.len(),
+            NodeIter::Slots(it) => it.len(),
             NodeIter::Owned(it) => it.len(),
         };
         (n, Some(n))
@@ -353,8 +380,7 @@ impl Iterator for NodeIter<'_> {
     #[inline(always)]
     fn fold<B, F: FnMut(B, u32) -> B>(self, init: B, mut f: F) -> B {
         match self {
-            NodeIter::Auto(it) => it.fold(init, |acc, e| f(acc, e.node)),
-            NodeIter::Custom(it) => it.fold(init, |acc, e| f(acc, e.node)),
+            NodeIter::Slots(it) => it.fold(init, |acc, &s| f(acc, s)),
             NodeIter::Owned(it) => it.fold(init, f),
         }
     }

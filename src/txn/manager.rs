@@ -567,7 +567,7 @@ impl<'db> RelatedMut<'_, 'db> {
                 }
                 Links::Custom(j) => match fpos {
                     Some(fpos) => {
-                        let slot = j.targets(p.source)[fpos as usize].payload;
+                        let slot = j.target_entry(p.source, fpos).payload;
                         self.tx.delete_rows(through, slot)?;
                     }
                     None => return Ok(n),

@@ -9,7 +9,7 @@
 
 use crate::error::Result;
 use crate::relation::adjacency::Adj;
-use crate::relation::junction::{list, NodeIter};
+use crate::relation::junction::list;
 use crate::relation::{Junction, Links};
 use crate::schema::{Accessor, AccessorKind};
 use crate::storage::Table;
@@ -102,10 +102,8 @@ impl<'a> Relation<'a> {
     #[inline(always)]
     pub fn ids(&self, key: Key) -> Result<RelatedIds<'a>> {
         match (self.lists, self.slot(key)) {
-            (Lists::Auto { near, .. }, Some(s)) => Ok(RelatedIds::auto(list(near, s), self.to_ids, self.to_dense)),
-            (Lists::Custom { near, .. }, Some(s)) => {
-                Ok(RelatedIds::new(NodeIter::Custom(list(near, s).iter()), self.to))
-            }
+            (Lists::Auto { near, .. }, Some(s)) => Ok(RelatedIds::slots(list(near, s), self.to_ids, self.to_dense)),
+            (Lists::Custom { near, .. }, Some(s)) => Ok(RelatedIds::slots(list(near, s), self.to_ids, self.to_dense)),
             _ => self.ids_slow(key),
         }
     }
@@ -133,10 +131,10 @@ impl<'a> Relation<'a> {
             return false;
         };
         match self.lists {
-            Lists::Auto { junction, forward: true, .. } => junction.find(a, b).is_some(),
-            Lists::Auto { junction, forward: false, .. } => junction.find(b, a).is_some(),
-            Lists::Custom { junction, forward: true, .. } => junction.find(a, b).is_some(),
-            Lists::Custom { junction, forward: false, .. } => junction.find(b, a).is_some(),
+            Lists::Auto { junction, forward: true, .. } => junction.contains(a, b),
+            Lists::Auto { junction, forward: false, .. } => junction.contains(b, a),
+            Lists::Custom { junction, forward: true, .. } => junction.contains(a, b),
+            Lists::Custom { junction, forward: false, .. } => junction.contains(b, a),
             Lists::ForeignKey => self.contains_slow(from, to),
         }
     }

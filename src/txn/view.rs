@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::relation::adjacency::Entry;
 use crate::relation::junction::NodeIter;
 use crate::relation::{Junction, Links};
 use crate::schema::{Accessor, AccessorKind, ColumnId, Schema, TableId, TableKind};
@@ -406,14 +405,14 @@ impl View {
                         if !targets.is_empty() && !src.is_live(s) {
                             return Err(ctx(format!("links from free source slot {s}")));
                         }
-                        let mut seen: Vec<u32> = targets.iter().map(|e| e.node).collect();
+                        let mut seen: Vec<u32> = targets.to_vec();
                         seen.sort_unstable();
                         if seen.windows(2).any(|w| w[0] == w[1]) {
                             return Err(ctx(format!("a pair from slot {s} appears twice")));
                         }
-                        for e in targets {
-                            if !tgt.is_live(e.node) {
-                                return Err(ctx(format!("link {s} -> free target slot {}", e.node)));
+                        for &t in targets {
+                            if !tgt.is_live(t) {
+                                return Err(ctx(format!("link {s} -> free target slot {t}")));
                             }
                         }
                     }
@@ -428,7 +427,7 @@ impl View {
                         let (Some(s), Some(t)) = (src.slot_of(a), tgt.slot_of(b)) else {
                             return Err(ctx(format!("through row slot {slot} links missing ids ({a}, {b})")));
                         };
-                        let n = j.find_all(s, t).iter().filter(|&&p| j.targets(s)[p as usize].payload == slot).count();
+                        let n = j.find_all(s, t).iter().filter(|&&p| j.target_entry(s, p).payload == slot).count();
                         if n != 1 {
                             return Err(ctx(format!("through row slot {slot} appears {n} times in the junction")));
                         }
@@ -661,11 +660,12 @@ impl<'a> Related<'a> {
 /// The ids at the other end of a relation; see [`Related::ids`].
 #[derive(Clone, Debug)]
 pub struct RelatedIds<'a> {
-    /// The entries of an auto-created through's list: the common case gets
-    /// a plain loop over a slice, with no dispatch per call or per item.
-    auto: std::slice::Iter<'a, Entry<()>>,
-    /// Any other neighbours: a custom through's list, foreign-key matches.
-    rest: NodeIter<'a>,
+    /// Neighbour slots borrowed from a junction's list: the common case
+    /// gets a plain loop over a `&[u32]`, with no dispatch per item.
+    slots: std::slice::Iter<'a, u32>,
+    /// Slots collected for a reverse foreign key (sorted by id); empty
+    /// for a many-to-many relation.
+    owned: std::vec::IntoIter<u32>,
     ids: &'a [i64],
     /// Every live row of the other table is at slot `id - 1`.
     dense: bool,
@@ -675,18 +675,18 @@ impl<'a> RelatedIds<'a> {
     /// The ids of `slots`, rows of `table`.
     #[inline]
     pub(crate) fn new(slots: NodeIter<'a>, table: &'a Table) -> Self {
-        let (auto, rest) = match slots {
-            NodeIter::Auto(auto) => (auto, NodeIter::Auto([].iter())),
-            rest => ([].iter(), rest),
+        let (slots, owned) = match slots {
+            NodeIter::Slots(slots) => (slots, Vec::new().into_iter()),
+            NodeIter::Owned(owned) => ([].iter(), owned),
         };
-        RelatedIds { auto, rest, ids: table.ids(), dense: table.ids_are_slots() }
+        RelatedIds { slots, owned, ids: table.ids(), dense: table.ids_are_slots() }
     }
 
-    /// The ids of the entries of an auto-created through's list; `ids` and
-    /// `dense` describe the other table (see [`Table::ids_are_slots`]).
+    /// The ids of the rows at `slots` of a table whose ids by slot are
+    /// `ids` (`dense`: see [`Table::ids_are_slots`]).
     #[inline(always)]
-    pub(crate) fn auto(list: &'a [Entry<()>], ids: &'a [i64], dense: bool) -> Self {
-        RelatedIds { auto: list.iter(), rest: NodeIter::Auto([].iter()), ids, dense }
+    pub(crate) fn slots(slots: &'a [u32], ids: &'a [i64], dense: bool) -> Self {
+        RelatedIds { slots: slots.iter(), owned: Vec::new().into_iter(), ids, dense }
     }
 
     #[inline(always)]
@@ -704,30 +704,30 @@ impl Iterator for RelatedIds<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<i64> {
-        let slot = match self.auto.next() {
-            Some(e) => e.node,
-            None => self.rest.next()?,
+        let slot = match self.slots.next() {
+            Some(&s) => s,
+            None => self.owned.next()?,
         };
         Some(self.id(slot))
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.auto.len() + self.rest.len();
+        let n = self.slots.len() + self.owned.len();
         (n, Some(n))
     }
 
     #[inline(always)]
     fn fold<B, F: FnMut(B, i64) -> B>(self, init: B, mut f: F) -> B {
-        let (auto, rest) = (self.auto, self.rest);
+        let (slots, owned) = (self.slots, self.owned);
         if self.dense {
-            let acc = auto.fold(init, |acc, e| f(acc, i64::from(e.node) + 1));
-            rest.fold(acc, |acc, s| f(acc, i64::from(s) + 1))
+            let acc = slots.fold(init, |acc, &s| f(acc, i64::from(s) + 1));
+            owned.fold(acc, |acc, s| f(acc, i64::from(s) + 1))
         } else {
             let ids = self.ids;
             let id = |s: u32| ids.get(s as usize).copied().unwrap_or(0);
-            let acc = auto.fold(init, |acc, e| f(acc, id(e.node)));
-            rest.fold(acc, |acc, s| f(acc, id(s)))
+            let acc = slots.fold(init, |acc, &s| f(acc, id(s)));
+            owned.fold(acc, |acc, s| f(acc, id(s)))
         }
     }
 }

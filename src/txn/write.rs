@@ -361,7 +361,7 @@ impl<'db> WriteTxn<'db> {
     fn unlink_through_row(&mut self, r: RelId, slot: u32) {
         let Some((s, t)) = self.through_ends(r, slot) else { return };
         if let Links::Custom(j) = &mut self.guard.links[r as usize] {
-            let pos = j.find_all(s, t).into_iter().find(|&p| j.targets(s)[p as usize].payload == slot);
+            let pos = j.find_all(s, t).into_iter().find(|&p| j.target_entry(s, p).payload == slot);
             if let Some(fpos) = pos {
                 let unlinked = j.unlink(s, fpos);
                 self.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
