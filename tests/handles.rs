@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{verify, Rng};
+use common::{snapshot, verify, Rng};
 use junctiondb::{row, Accessor, Database, Error, Key, OnDelete, Schema, TableId, Type, View};
 
 /// Every kind of accessor: an auto-created many-to-many (both ends), a
@@ -249,8 +249,8 @@ fn every_entry_point_takes_handles_of_a_bigger_schema_without_panicking() {
         let column = big.column(name, "c5").or_else(|| big.column(name, "id")).unwrap();
         let _ = (small.schema().table_name(t), small.schema().columns(t).count());
         let _ = small.schema().accessor_names(t).count();
-        // Everything runs in a transaction that is rolled back: a foreign
-        // table id that is in range names one of this schema's tables.
+        // Everything runs in a transaction that is rolled back, though no
+        // call with a foreign handle changes anything (see the next test).
         let mut tx = small.begin_write().unwrap();
         let poke = |tx: &mut junctiondb::WriteTxn<'_>| {
             let user = tx.scan("user")?.next().map(|r| r.key()).expect("a user");
@@ -292,4 +292,55 @@ fn every_entry_point_takes_handles_of_a_bigger_schema_without_panicking() {
             Ok::<_, Error>(())
         })
         .unwrap();
+}
+
+#[test]
+fn a_table_of_another_schema_is_an_unknown_table_everywhere() {
+    // `other` has tables at the positions of `user` and `group`, so only the
+    // handle's schema tells them apart.
+    let other = Schema::builder()
+        .table("x", |t| {
+            t.column("name", Type::Text);
+        })
+        .table("y", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("groups", "x");
+        })
+        .build()
+        .unwrap();
+    let db = populated(6);
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    let unknown = |e: Error| matches!(e, Error::UnknownTable { ref table } if table.contains("another schema"));
+    for name in ["x", "y", "y_groups"] {
+        let t = other.table(name).unwrap();
+        let key = Key::new(t, 1);
+        assert_eq!(db.schema().table_name(t), "(unknown table)");
+        assert_eq!((db.schema().columns(t).count(), db.schema().accessor_names(t).count()), (0, 0));
+        db.write(|tx| {
+            assert!(tx.get(key).is_none() && !tx.contains(key));
+            assert!(unknown(tx.key(t, 1).unwrap_err()));
+            assert!(unknown(tx.count(t).unwrap_err()));
+            assert!(unknown(tx.scan(t).map(|s| s.count()).unwrap_err()));
+            assert!(unknown(tx.query(t).map(|q| q.count()).unwrap_err()));
+            assert!(unknown(tx.insert(t, row! { "name" => "n" }).unwrap_err()));
+            assert!(unknown(tx.update(key, row! { "name" => "n" }).unwrap_err()));
+            assert!(unknown(tx.delete(key).unwrap_err()));
+            assert!(unknown(tx.related(key, "groups").map(|r| r.count()).unwrap_err()));
+            let user = tx.scan("user")?.next().map(|r| r.key()).expect("a user");
+            let mut groups = tx.related(user, "groups")?;
+            assert!(matches!(groups.add([key]), Err(Error::WrongTable { .. })));
+            assert!(!groups.contains(key));
+            let rel = tx.relation(tx.schema().accessor("user", "groups").expect("declared"))?;
+            assert!(rel.ids(key).is_err() && !rel.contains(user, key));
+            let filtered = tx.query("user")?.filter("groups", key).map(|q| q.count());
+            assert!(matches!(filtered, Err(Error::WrongTable { .. })), "{filtered:?}");
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    let after = db.read(|v| {
+        verify(v);
+        Ok::<_, Error>(snapshot(v))
+    });
+    assert_eq!(after.unwrap(), before, "no call with a foreign handle changed anything");
 }

@@ -13,13 +13,28 @@ pub use builder::{ColumnBuilder, ForeignKeyBuilder, ManyToManyBuilder, OnDelete,
 use crate::error::Diagnostic;
 use crate::value::{Type, Value};
 
-/// A table of a built [`Schema`]: a small copyable handle.
+/// A table of a built [`Schema`]: a small copyable handle. It carries the
+/// stamp of the schema that resolved it, so a handle of another schema is
+/// refused as an unknown table instead of naming whichever table sits at
+/// the same position here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TableId(pub(crate) u32);
+pub struct TableId {
+    pub(crate) index: u32,
+    /// The [`Schema::stamp`] of the schema that resolved it.
+    pub(crate) schema: u32,
+}
 
 impl TableId {
+    /// No table: a placeholder while a schema is resolved.
+    pub(crate) const NONE: TableId = TableId { index: u32::MAX, schema: 0 };
+
+    pub(crate) fn new(index: usize, schema: u32) -> Self {
+        TableId { index: index as u32, schema }
+    }
+
+    #[inline(always)]
     pub(crate) fn index(self) -> usize {
-        self.0 as usize
+        self.index as usize
     }
 }
 
@@ -204,10 +219,25 @@ impl Schema {
         self.table_by_name.get(name).copied()
     }
 
-    /// The name of a table; `"(unknown table)"` for the id of a table of
-    /// another schema that this one does not have.
+    /// The name of a table; `"(unknown table)"` for the handle of a table
+    /// of another schema.
     pub fn table_name(&self, table: TableId) -> &str {
-        self.tables.get(table.index()).map_or("(unknown table)", |t| t.name.as_str())
+        self.def_of(table).map_or("(unknown table)", |t| t.name.as_str())
+    }
+
+    /// Whether `table` was resolved on this schema (or a clone of it). O(1).
+    #[inline(always)]
+    pub(crate) fn owns_table(&self, table: TableId) -> bool {
+        table.schema == self.stamp && table.index() < self.tables.len()
+    }
+
+    /// The definition of `table`, `None` for a table of another schema.
+    fn def_of(&self, table: TableId) -> Option<&TableDef> {
+        if self.owns_table(table) {
+            self.tables.get(table.index())
+        } else {
+            None
+        }
     }
 
     /// The names of all tables, in declaration order, auto-created through
@@ -224,9 +254,9 @@ impl Schema {
     }
 
     /// The names and types of a table's columns, `id` first (none for a
-    /// table of another schema that this one does not have).
+    /// table of another schema).
     pub fn columns(&self, table: TableId) -> impl Iterator<Item = (&str, Type)> {
-        self.tables.get(table.index()).into_iter().flat_map(|t| t.columns.iter().map(|c| (c.name.as_str(), c.ty)))
+        self.def_of(table).into_iter().flat_map(|t| t.columns.iter().map(|c| (c.name.as_str(), c.ty)))
     }
 
     /// The accessor `name` on `table`: a many-to-many field name, or a
@@ -239,7 +269,7 @@ impl Schema {
     /// The accessor names usable on `table`, in declaration order (none for
     /// a table of another schema).
     pub fn accessor_names(&self, table: TableId) -> impl Iterator<Item = &str> {
-        self.tables.get(table.index()).into_iter().flat_map(|d| d.accessors.iter().map(|(n, _)| n.as_str()))
+        self.def_of(table).into_iter().flat_map(|d| d.accessors.iter().map(|(n, _)| n.as_str()))
     }
 
     /// Whether `accessor` was resolved on this schema (or a clone of it).

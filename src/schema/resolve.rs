@@ -227,8 +227,10 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         }
         live_decls.push(t);
     }
+    // Every handle this schema hands out carries its stamp.
+    let stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
     let live: HashMap<&str, TableId> =
-        live_decls.iter().enumerate().map(|(i, t)| (t.name.as_str(), TableId(i as u32))).collect();
+        live_decls.iter().enumerate().map(|(i, t)| (t.name.as_str(), TableId::new(i, stamp))).collect();
     let ctx = Ctx { declared: &b.tables, settings, live, swapped };
     let _ = ctx.declared;
 
@@ -239,7 +241,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
 
     // Columns and foreign keys.
     for (i, t) in live_decls.iter().enumerate() {
-        let own = TableId(i as u32);
+        let own = TableId::new(i, stamp);
         let mut def = TableDef {
             name: t.name.clone(),
             kind: TableKind::Plain,
@@ -387,7 +389,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
     let mut rel_builders: Vec<&ManyToManyBuilder> = Vec::new();
     let mut through_seen: HashMap<(TableId, TableId), String> = HashMap::new();
     for (i, t) in live_decls.iter().enumerate() {
-        let own = TableId(i as u32);
+        let own = TableId::new(i, stamp);
         for m in &t.many_to_many {
             if let Some(rel) =
                 declare_m2m(&ctx, own, t, m, &mut tables, &fks, &mut through_seen, rels.len() as u32, &mut d)
@@ -402,7 +404,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
     let max_len = b.max_name_length;
     for (r, rel) in rels.iter_mut().enumerate() {
         let m = rel_builders[r];
-        if rel.through != TableId(u32::MAX) {
+        if rel.through != TableId::NONE {
             continue;
         }
         let source = tables[rel.source.index()].name.clone();
@@ -418,7 +420,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             (format!("{source}_id"), format!("{target}_id"))
         };
         let columns = vec![ColumnDef::primary_key(), ColumnDef::link(from), ColumnDef::link(to)];
-        let id = TableId(tables.len() as u32);
+        let id = TableId::new(tables.len(), stamp);
         tables.push(TableDef {
             name,
             kind: TableKind::AutoThrough(r as u32),
@@ -435,7 +437,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         rel.target_column = 2;
     }
     // Relations whose through failed to resolve are dropped from here on.
-    let keep: Vec<bool> = rels.iter().map(|r| r.through != TableId(u32::MAX)).collect();
+    let keep: Vec<bool> = rels.iter().map(|r| r.through != TableId::NONE).collect();
 
     // Accessors and clash checks (fields.E302..E305).
     check_clashes(&tables, &fks, &rels, &keep, &mut d);
@@ -458,7 +460,6 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         }
     }
     // Accessor lists: forward fields, then reverse accessors in declaration order.
-    let stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
     for (r, rel) in rels.iter().enumerate() {
         let r = r as u32;
         tables[rel.source.index()].accessors.push((
@@ -482,13 +483,13 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             ));
         }
     }
-    let table_by_name = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), TableId(i as u32))).collect();
+    let table_by_name = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), TableId::new(i, stamp))).collect();
     Ok(Schema { tables, table_by_name, fks, rels, warnings: d.0, stamp })
 }
 
 /// Checks one many-to-many declaration and resolves its target and custom
 /// through. The auto-created through is made later (`through` is left as
-/// `TableId(u32::MAX)`).
+/// `TableId::NONE`).
 #[allow(clippy::too_many_arguments)]
 fn declare_m2m(
     ctx: &Ctx<'_>,
@@ -567,7 +568,7 @@ fn declare_m2m(
         source: own,
         target,
         symmetrical,
-        through: TableId(u32::MAX),
+        through: TableId::NONE,
         auto_through: m.through.is_none(),
         source_column: 0,
         target_column: 0,

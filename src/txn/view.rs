@@ -61,10 +61,10 @@ pub trait TableRef {
 
 impl TableRef for TableId {
     fn resolve(&self, schema: &Schema) -> Result<TableId> {
-        if self.index() < schema.tables.len() {
+        if schema.owns_table(*self) {
             Ok(*self)
         } else {
-            Err(Error::UnknownTable { table: format!("#{}", self.0) })
+            Err(Error::UnknownTable { table: format!("#{} of another schema", self.index) })
         }
     }
 }
@@ -127,7 +127,7 @@ impl fmt::Debug for View {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
         for (i, def) in self.schema.tables.iter().enumerate() {
-            m.entry(&def.name, &self.table_len(TableId(i as u32)));
+            m.entry(&def.name, &self.table_len(TableId::new(i, self.schema.stamp)));
         }
         m.finish()
     }
@@ -196,7 +196,7 @@ impl View {
 
     /// The row named by `key`. O(1).
     pub fn get(&self, key: Key) -> Option<RowRef<'_>> {
-        if key.table.index() >= self.schema.tables.len() {
+        if !self.schema.owns_table(key.table) {
             return None;
         }
         self.locate(key.table, key.id).map(|loc| self.row_at(key.table, loc))
@@ -343,12 +343,17 @@ impl View {
     #[cold]
     #[inline(never)]
     pub(crate) fn end_error(&self, key: Key, accessor: Accessor) -> Error {
-        let name =
-            |t: TableId| self.schema.tables.get(t.index()).map_or_else(|| format!("#{}", t.0), |d| d.name.clone());
-        if key.table.index() >= self.tables.len() {
-            Error::UnknownTable { table: name(key.table) }
-        } else if !self.schema.owns(accessor) {
+        let name = |t: TableId| {
+            if self.schema.owns_table(t) {
+                self.schema.table_name(t).to_owned()
+            } else {
+                format!("#{} of another schema", t.index)
+            }
+        };
+        if !self.schema.owns(accessor) {
             self.foreign_accessor(accessor)
+        } else if !self.schema.owns_table(key.table) {
+            Error::UnknownTable { table: name(key.table) }
         } else if accessor.table != key.table {
             Error::WrongTable { expected: name(accessor.table), found: name(key.table), id: key.id }
         } else {
@@ -359,9 +364,8 @@ impl View {
     /// The error for an accessor resolved on another schema.
     #[cold]
     pub(crate) fn foreign_accessor(&self, accessor: Accessor) -> Error {
-        let def = self.schema.tables.get(accessor.table.index());
         Error::UnknownAccessor {
-            table: def.map_or_else(|| format!("#{}", accessor.table.0), |d| d.name.clone()),
+            table: format!("#{} of another schema", accessor.table.index),
             name: "(an accessor of another schema)".into(),
             choices: self.schema.accessor_names(accessor.table).map(str::to_owned).collect(),
         }
