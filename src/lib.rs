@@ -116,7 +116,7 @@ pub use error::{Diagnostic, Error, Level, Result, SchemaError};
 pub use query::{Arg, Query, Q};
 pub use schema::{
     Accessor, ColumnBuilder, ColumnId, ForeignKeyBuilder, ManyToManyBuilder, OnDelete, Schema, SchemaBuilder,
-    TableBuilder, TableId,
+    TableBuilder, TableId, MAX_TABLES,
 };
 pub use txn::{
     Database, Deleted, Key, ReadTxn, Related, RelatedIds, RelatedMut, Relation, RowRef, TableRef, Target, View,

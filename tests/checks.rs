@@ -332,3 +332,16 @@ fn foreign_key_rule_checks() {
     }));
     assert_eq!(ids(&e), ["models.E007"]);
 }
+
+#[test]
+fn more_tables_than_a_table_handle_can_name_is_an_error() {
+    // One table and MAX_TABLES self relations: with their auto-created
+    // through tables, one table too many.
+    let e = fails(Schema::builder().table("t", |t| {
+        for i in 0..junctiondb::MAX_TABLES {
+            t.many_to_many(format!("m{i}"), "self");
+        }
+    }));
+    assert_eq!(ids(&e), ["junction.E031"]);
+    assert!(e.diagnostics[0].message.contains("split the schema"), "{}", e.diagnostics[0].message);
+}

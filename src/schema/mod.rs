@@ -13,28 +13,48 @@ pub use builder::{ColumnBuilder, ForeignKeyBuilder, ManyToManyBuilder, OnDelete,
 use crate::error::Diagnostic;
 use crate::value::{Type, Value};
 
-/// A table of a built [`Schema`]: a small copyable handle. It carries the
-/// stamp of the schema that resolved it, so a handle of another schema is
-/// refused as an unknown table instead of naming whichever table sits at
-/// the same position here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TableId {
-    pub(crate) index: u32,
-    /// The [`Schema::stamp`] of the schema that resolved it.
-    pub(crate) schema: u32,
-}
+/// A table of a built [`Schema`]: a small copyable handle (4 bytes).
+///
+/// It carries the low 16 bits of the stamp of the schema that resolved it,
+/// so a handle of another schema is refused as an unknown table instead of
+/// naming whichever table sits at the same position here (unless 65,536
+/// schemas were built in between, which wraps the stamp). A schema has at
+/// most [`MAX_TABLES`] tables, auto-created through tables included.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableId(u32);
+
+/// The most tables a schema can have, auto-created through tables included.
+pub const MAX_TABLES: usize = (1 << TableId::INDEX_BITS) - 1;
 
 impl TableId {
-    /// No table: a placeholder while a schema is resolved.
-    pub(crate) const NONE: TableId = TableId { index: u32::MAX, schema: 0 };
+    const INDEX_BITS: u32 = 16;
+    const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
 
-    pub(crate) fn new(index: usize, schema: u32) -> Self {
-        TableId { index: index as u32, schema }
+    /// No table: a placeholder while a schema is resolved (its index is
+    /// past [`MAX_TABLES`]).
+    pub(crate) const NONE: TableId = TableId(u32::MAX);
+
+    /// Table `index` (below [`MAX_TABLES`]) of the schema with `stamp`.
+    pub(crate) fn new(index: usize, stamp: u32) -> Self {
+        TableId(stamp << Self::INDEX_BITS | index as u32 & Self::INDEX_MASK)
     }
 
+    /// The table's position in its schema.
     #[inline(always)]
     pub(crate) fn index(self) -> usize {
-        self.index as usize
+        (self.0 & Self::INDEX_MASK) as usize
+    }
+
+    /// Whether this handle was made by the schema with `stamp`.
+    #[inline(always)]
+    pub(crate) fn is_of(self, stamp: u32) -> bool {
+        self.0 >> Self::INDEX_BITS == stamp & Self::INDEX_MASK
+    }
+}
+
+impl std::fmt::Debug for TableId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TableId({}/{})", self.0 >> Self::INDEX_BITS, self.index())
     }
 }
 
@@ -228,7 +248,7 @@ impl Schema {
     /// Whether `table` was resolved on this schema (or a clone of it). O(1).
     #[inline(always)]
     pub(crate) fn owns_table(&self, table: TableId) -> bool {
-        table.schema == self.stamp && table.index() < self.tables.len()
+        table.is_of(self.stamp) && table.index() < self.tables.len()
     }
 
     /// The definition of `table`, `None` for a table of another schema.

@@ -10,7 +10,7 @@ use crate::value::{Type, Value};
 
 use super::builder::{ForeignKeyBuilder, ManyToManyBuilder, OnDelete, SchemaBuilder, TableBuilder};
 use super::naming::{is_identifier, truncate_name};
-use super::{Accessor, AccessorKind, ColumnDef, FkDef, RelDef, Schema, TableDef, TableId, TableKind};
+use super::{Accessor, AccessorKind, ColumnDef, FkDef, RelDef, Schema, TableDef, TableId, TableKind, MAX_TABLES};
 
 /// The next [`Schema::stamp`].
 static NEXT_STAMP: AtomicU32 = AtomicU32::new(1);
@@ -227,8 +227,22 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         }
         live_decls.push(t);
     }
-    // Every handle this schema hands out carries its stamp.
+    // Every handle this schema hands out carries its stamp, and a table
+    // handle has room for `MAX_TABLES` positions.
     let stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
+    let auto_throughs = live_decls.iter().map(|t| t.many_to_many.len()).sum::<usize>();
+    if live_decls.len() + auto_throughs > MAX_TABLES {
+        d.error(
+            "junction.E031",
+            "(schema)",
+            None,
+            format!(
+                "{} tables and {auto_throughs} many-to-many fields may need more than {MAX_TABLES} tables; split the schema",
+                live_decls.len()
+            ),
+        );
+        return Err(SchemaError { diagnostics: d.0 });
+    }
     let live: HashMap<&str, TableId> =
         live_decls.iter().enumerate().map(|(i, t)| (t.name.as_str(), TableId::new(i, stamp))).collect();
     let ctx = Ctx { declared: &b.tables, settings, live, swapped };

@@ -64,7 +64,7 @@ impl TableRef for TableId {
         if schema.owns_table(*self) {
             Ok(*self)
         } else {
-            Err(Error::UnknownTable { table: format!("#{} of another schema", self.index) })
+            Err(Error::UnknownTable { table: format!("#{} of another schema", self.index()) })
         }
     }
 }
@@ -347,7 +347,7 @@ impl View {
             if self.schema.owns_table(t) {
                 self.schema.table_name(t).to_owned()
             } else {
-                format!("#{} of another schema", t.index)
+                format!("#{} of another schema", t.index())
             }
         };
         if !self.schema.owns(accessor) {
@@ -365,7 +365,7 @@ impl View {
     #[cold]
     pub(crate) fn foreign_accessor(&self, accessor: Accessor) -> Error {
         Error::UnknownAccessor {
-            table: format!("#{} of another schema", accessor.table.index),
+            table: format!("#{} of another schema", accessor.table.index()),
             name: "(an accessor of another schema)".into(),
             choices: self.schema.accessor_names(accessor.table).map(str::to_owned).collect(),
         }
