@@ -13,8 +13,8 @@
 //! row's neighbours, the hot path, walks a plain `&[u32]` of nodes, and
 //! touches half the bytes (a third for custom throughs) that a buffer of
 //! whole entries would make it touch; `back` is read only by writes. Up to
-//! 16 bytes of entries live inline in the header (two for auto-created
-//! throughs, one for custom ones), so rows with few links allocate nothing.
+//! 28 bytes of entries live inline in the header (three for auto-created
+//! throughs, two for custom ones), so rows with few links allocate nothing.
 //!
 //! Finding a neighbour by value is a linear scan while the list is short.
 //! A list longer than [`PROMOTE_AT`] keeps a hash table of its positions
@@ -86,21 +86,25 @@ impl Payload for u32 {
 /// The capacity of a list's first heap buffer. Growing from the inline
 /// form straight to 8 entries (not 4) saves a reallocation per list that
 /// passes 4 entries, which was a fifth of the instructions of the peers
-/// `friends_add` load (callgrind), at the price of 16 unused bytes in
-/// lists of 3 or 4 entries.
+/// `friends_add` load (callgrind), at the price of unused room in lists of
+/// 4 to 7 entries.
 const MIN_HEAP_CAP: usize = 8;
 
-/// Words of entries kept inline in the header.
-const INLINE_WORDS: usize = 4;
+/// Words of entries kept inline in the header: all the header's 32 bytes
+/// but the enum's tag and the length.
+const INLINE_WORDS: usize = 7;
 
 /// A list's buffer: `cap` nodes, then `cap` backs, then (custom throughs)
 /// `cap` payloads, of which the first `len` of each are entries. The
 /// inline form holds `INLINE_WORDS / WIDTH` entries; the heap form's
 /// capacity is `words.len() / WIDTH`.
+///
+/// Only the heap form can be long, so only it has room for the hash index
+/// of positions; the inline form uses those 8 bytes for more entries.
 #[derive(Clone, Debug)]
 enum Store {
     Inline { len: u8, words: [u32; INLINE_WORDS] },
-    Heap { len: u32, words: Box<[u32]> },
+    Heap { len: u32, words: Box<[u32]>, index: Option<Box<HashTable<u32>>> },
 }
 
 impl Default for Store {
@@ -116,7 +120,7 @@ impl Store {
     fn parts(&self, width: usize) -> (&[u32], usize, usize) {
         match self {
             Store::Inline { len, words } => (words, usize::from(*len), INLINE_WORDS / width),
-            Store::Heap { len, words } => (words, *len as usize, words.len() / width),
+            Store::Heap { len, words, .. } => (words, *len as usize, words.len() / width),
         }
     }
 
@@ -124,10 +128,35 @@ impl Store {
     fn parts_mut(&mut self, width: usize) -> (&mut [u32], usize, usize) {
         match self {
             Store::Inline { len, words } => (words, usize::from(*len), INLINE_WORDS / width),
-            Store::Heap { len, words } => {
+            Store::Heap { len, words, .. } => {
                 let cap = words.len() / width;
                 (words, *len as usize, cap)
             }
+        }
+    }
+
+    /// The hash index of positions, if the list has one.
+    #[inline(always)]
+    fn index(&self) -> Option<&HashTable<u32>> {
+        match self {
+            Store::Heap { index: Some(index), .. } => Some(index),
+            _ => None,
+        }
+    }
+
+    /// The nodes, and the index to update, if any.
+    #[inline(always)]
+    fn nodes_and_index(&mut self) -> (&[u32], Option<&mut HashTable<u32>>) {
+        match self {
+            Store::Inline { len, words } => (&words[..usize::from(*len)], None),
+            Store::Heap { len, words, index } => (&words[..*len as usize], index.as_deref_mut()),
+        }
+    }
+
+    /// Replaces the index (a no-op on the inline form, which is never long).
+    fn set_index(&mut self, new: Option<Box<HashTable<u32>>>) {
+        if let Store::Heap { index, .. } = self {
+            *index = new;
         }
     }
 
@@ -136,7 +165,7 @@ impl Store {
     fn nodes(&self) -> &[u32] {
         let (words, len) = match self {
             Store::Inline { len, words } => (&words[..], usize::from(*len)),
-            Store::Heap { len, words } => (&words[..], *len as usize),
+            Store::Heap { len, words, .. } => (&words[..], *len as usize),
         };
         &words[..len]
     }
@@ -153,7 +182,6 @@ impl Store {
 #[repr(align(32))]
 pub(crate) struct Adj<P: Payload> {
     store: Store,
-    index: Option<Box<HashTable<u32>>>,
     payload: PhantomData<P>,
 }
 
@@ -162,7 +190,7 @@ const _: () = assert!(std::mem::size_of::<Adj<u32>>() == 32);
 
 impl<P: Payload> Default for Adj<P> {
     fn default() -> Self {
-        Adj { store: Store::default(), index: None, payload: PhantomData }
+        Adj { store: Store::default(), payload: PhantomData }
     }
 }
 
@@ -239,7 +267,7 @@ impl<P: Payload> Adj<P> {
 
     #[inline]
     pub(crate) fn is_indexed(&self) -> bool {
-        self.index.is_some()
+        self.store.index().is_some()
     }
 
     pub(crate) fn set_back(&mut self, pos: u32, back: u32) {
@@ -265,23 +293,23 @@ impl<P: Payload> Adj<P> {
     fn grow(&mut self) {
         let (_, len, cap) = self.raw();
         let new_cap = (2 * cap).max(MIN_HEAP_CAP);
-        let mut words = match std::mem::take(&mut self.store) {
+        let (mut words, index) = match std::mem::take(&mut self.store) {
             Store::Inline { words, .. } => {
                 let mut heap = Vec::with_capacity(new_cap * P::WIDTH);
                 heap.extend_from_slice(&words);
-                heap
+                (heap, None)
             }
-            Store::Heap { words, .. } => {
+            Store::Heap { words, index, .. } => {
                 let mut heap = words.into_vec();
                 heap.reserve_exact(new_cap * P::WIDTH - heap.len());
-                heap
+                (heap, index)
             }
         };
         words.resize(new_cap * P::WIDTH, 0);
         for column in (1..P::WIDTH).rev() {
             words.copy_within(column * cap..column * cap + len, column * new_cap);
         }
-        self.store = Store::Heap { len: len as u32, words: words.into_boxed_slice() };
+        self.store = Store::Heap { len: len as u32, words: words.into_boxed_slice(), index };
     }
 
     /// Appends `entry` without touching the index; returns its position.
@@ -297,7 +325,7 @@ impl<P: Payload> Adj<P> {
                 *len += 1;
                 (&mut words[..], usize::from(*len) - 1, INLINE_WORDS / P::WIDTH)
             }
-            Store::Heap { len, words } => {
+            Store::Heap { len, words, .. } => {
                 *len += 1;
                 let cap = words.len() / P::WIDTH;
                 (&mut words[..], *len as usize - 1, cap)
@@ -316,7 +344,7 @@ impl<P: Payload> Adj<P> {
     #[inline(always)]
     pub(crate) fn find(&self, node: u32) -> Option<u32> {
         let nodes = self.nodes();
-        match &self.index {
+        match self.store.index() {
             Some(index) => index.find(node_hash(node), |&p| nodes[p as usize] == node).copied(),
             None => nodes.iter().position(|&n| n == node).map(|p| p as u32),
         }
@@ -328,7 +356,7 @@ impl<P: Payload> Adj<P> {
     /// scan of at most `PROMOTE_AT` entries.
     #[inline(always)]
     pub(crate) fn contains(&self, node: u32) -> bool {
-        match &self.index {
+        match self.store.index() {
             Some(_) => self.find(node).is_some(),
             None => self.nodes().iter().fold(false, |hit, &n| hit | (n == node)),
         }
@@ -338,7 +366,7 @@ impl<P: Payload> Adj<P> {
     /// with duplicate pairs). O(1 + matches) expected when indexed.
     pub(crate) fn find_all(&self, node: u32) -> SmallVec<[u32; 2]> {
         let nodes = self.nodes();
-        match &self.index {
+        match self.store.index() {
             Some(index) => index.iter_hash(node_hash(node)).copied().filter(|&p| nodes[p as usize] == node).collect(),
             None => nodes.iter().enumerate().filter(|(_, &n)| n == node).map(|(p, _)| p as u32).collect(),
         }
@@ -347,8 +375,7 @@ impl<P: Payload> Adj<P> {
     /// Appends an entry and returns its position. O(1) amortized.
     pub(crate) fn push(&mut self, entry: Entry<P>) -> u32 {
         let pos = self.push_raw(entry) as u32;
-        if let Some(index) = &mut self.index {
-            let nodes = self.store.nodes();
+        if let (nodes, Some(index)) = self.store.nodes_and_index() {
             index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(nodes[p as usize]));
         }
         pos
@@ -357,7 +384,7 @@ impl<P: Payload> Adj<P> {
     /// Builds the hash index if the list is long and has none. Called by
     /// writes before they search the list. O(len) once, then O(1).
     pub(crate) fn promote_if_long(&mut self) {
-        if self.index.is_none() && self.len() > PROMOTE_AT {
+        if !self.is_indexed() && self.len() > PROMOTE_AT {
             self.promote();
         }
     }
@@ -369,7 +396,7 @@ impl<P: Payload> Adj<P> {
         let last = self.len() as u32 - 1;
         let removed = self.entry(pos);
         let moved = (last != pos).then(|| self.entry(last));
-        if let Some(index) = &mut self.index {
+        if let (_, Some(index)) = self.store.nodes_and_index() {
             if let Ok(e) = index.find_entry(node_hash(removed.node), |&p| p == pos) {
                 e.remove();
             }
@@ -384,7 +411,7 @@ impl<P: Payload> Adj<P> {
         }
         self.set_len(last as usize);
         if (last as usize) < PROMOTE_AT / 2 {
-            self.index = None;
+            self.store.set_index(None);
         }
         if last == 0 {
             *self = Adj::default();
@@ -404,8 +431,7 @@ impl<P: Payload> Adj<P> {
         let displaced = self.entry(pos);
         self.push_raw(displaced);
         self.write(pos as usize, entry);
-        if let Some(index) = &mut self.index {
-            let nodes = self.store.nodes();
+        if let (nodes, Some(index)) = self.store.nodes_and_index() {
             if let Some(p) = index.find_mut(node_hash(displaced.node), |&p| p == pos) {
                 *p = len;
             }
@@ -420,7 +446,7 @@ impl<P: Payload> Adj<P> {
         for (p, &n) in nodes.iter().enumerate() {
             index.insert_unique(node_hash(n), p as u32, |&q| node_hash(nodes[q as usize]));
         }
-        self.index = Some(Box::new(index));
+        self.store.set_index(Some(Box::new(index)));
     }
 
     /// Checks the buffer's shape and that the hash index (if any) holds
@@ -430,7 +456,7 @@ impl<P: Payload> Adj<P> {
         if len > cap || words.len() < cap * P::WIDTH {
             return Err(format!("{len} entries in a buffer of {} words for capacity {cap}", words.len()));
         }
-        let Some(index) = &self.index else {
+        let Some(index) = self.store.index() else {
             return Ok(());
         };
         if index.len() != len {
@@ -480,12 +506,23 @@ mod tests {
         }
         assert!(matches!(a.store, Store::Inline { len: 0, .. }), "an emptied list frees its buffer");
         let mut b: Adj<()> = Adj::default();
-        b.push(e(5));
-        b.push(e(6));
-        assert!(matches!(b.store, Store::Inline { len: 2, .. }), "two auto entries stay inline");
-        b.push(e(7));
-        assert_eq!(b.to_vec(), vec![e(5), e(6), e(7)]);
+        for n in 5..8 {
+            b.push(e(n));
+        }
+        assert!(matches!(b.store, Store::Inline { len: 3, .. }), "three auto entries stay inline");
+        assert_eq!(b.back(2), 8);
+        b.push(e(8));
+        assert!(matches!(b.store, Store::Heap { len: 4, .. }));
+        assert_eq!(b.to_vec(), vec![e(5), e(6), e(7), e(8)]);
         assert_eq!(b.payload_words(), &[] as &[u32]);
+        let mut c: Adj<u32> = Adj::default();
+        c.push(Entry { node: 1, back: 2, payload: 3 });
+        c.push(Entry { node: 4, back: 5, payload: 6 });
+        assert!(matches!(c.store, Store::Inline { len: 2, .. }), "two custom entries stay inline");
+        assert_eq!((c.nodes(), c.payload_words()), (&[1, 4][..], &[3, 6][..]));
+        c.push(Entry { node: 7, back: 8, payload: 9 });
+        assert_eq!(c.to_vec()[2], Entry { node: 7, back: 8, payload: 9 });
+        assert_eq!(c.entry(1), Entry { node: 4, back: 5, payload: 6 });
     }
 
     #[test]
