@@ -344,3 +344,25 @@ fn a_table_of_another_schema_is_an_unknown_table_everywhere() {
     });
     assert_eq!(after.unwrap(), before, "no call with a foreign handle changed anything");
 }
+
+#[test]
+fn handles_of_an_identical_but_separately_built_schema_are_foreign() {
+    // Two builds of the same declaration: same names, same positions, but
+    // different schemas; only clones share handles.
+    let twin = db();
+    let db = populated(7);
+    let (t, a) = (twin.schema().table("user").unwrap(), twin.schema().accessor("user", "groups").unwrap());
+    let key = Key::new(t, 1);
+    db.read(|v| {
+        assert!(v.get(key).is_none());
+        assert!(matches!(v.count(t), Err(Error::UnknownTable { .. })));
+        assert!(matches!(v.related_at(key, a), Err(Error::UnknownAccessor { .. })));
+        let own = v.schema().accessor("user", "groups").expect("declared");
+        assert!(matches!(v.related_at(key, own), Err(Error::UnknownTable { .. })));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let clone = Database::new(db.schema().clone());
+    let own_user = db.schema().table("user").unwrap();
+    assert!(clone.write(|tx| tx.insert(own_user, row! { "name" => "c" })).is_ok(), "a clone shares handles");
+}

@@ -12,9 +12,9 @@
 //! then every `back`, then (custom throughs) every payload. A read of a
 //! row's neighbours, the hot path, walks a plain `&[u32]` of nodes, and
 //! touches half the bytes (a third for custom throughs) that a buffer of
-//! whole entries would make it touch; `back` is read only by writes. Up to
-//! 28 bytes of entries live inline in the header (three for auto-created
-//! throughs, two for custom ones), so rows with few links allocate nothing.
+//! whole entries would make it touch; `back` is read only by writes. The
+//! header keeps 28 bytes of room inline: three entries of an auto-created
+//! through, two of a custom one, so rows with few links allocate nothing.
 //!
 //! Finding a neighbour by value is a linear scan while the list is short.
 //! A list longer than [`PROMOTE_AT`] keeps a hash table of its positions
@@ -84,10 +84,11 @@ impl Payload for u32 {
 }
 
 /// The capacity of a list's first heap buffer. Growing from the inline
-/// form straight to 8 entries (not 4) saves a reallocation per list that
-/// passes 4 entries, which was a fifth of the instructions of the peers
-/// `friends_add` load (callgrind), at the price of unused room in lists of
-/// 4 to 7 entries.
+/// form straight to 8 entries, rather than doubling to 4 or 6, saves a
+/// reallocation per list that passes that size (with a 2-entry inline
+/// form, the reallocations at 4 were a fifth of the instructions of the
+/// peers `friends_add` load, by callgrind), at the price of unused room in
+/// lists of up to 7 entries.
 const MIN_HEAP_CAP: usize = 8;
 
 /// Words of entries kept inline in the header: all the header's 32 bytes
@@ -253,6 +254,11 @@ impl<P: Payload> Adj<P> {
         Entry { node: words[pos], back: words[cap + pos], payload: P::from_word(payload) }
     }
 
+    /// The last entry, `None` when the list is empty. O(1).
+    pub(crate) fn last(&self) -> Option<Entry<P>> {
+        self.get(self.len().checked_sub(1)? as u32)
+    }
+
     /// The entry at `pos`, `None` past the end. O(1).
     pub(crate) fn get(&self, pos: u32) -> Option<Entry<P>> {
         ((pos as usize) < self.len()).then(|| self.entry(pos))
@@ -286,9 +292,10 @@ impl<P: Payload> Adj<P> {
         }
     }
 
-    /// Doubles the capacity (to at least `MIN_HEAP_CAP` entries), moving the columns
-    /// apart. The buffer grows with `realloc`, which often extends it in
-    /// place; the words past a column's entries are never read. O(len).
+    /// Doubles the capacity (to at least `MIN_HEAP_CAP` entries), moving the
+    /// columns apart. Leaving the inline form allocates the buffer; a heap
+    /// buffer grows with `realloc`, which may extend it in place. The words
+    /// past a column's entries are never read. O(new capacity).
     #[cold]
     fn grow(&mut self) {
         let (_, len, cap) = self.raw();
@@ -313,7 +320,9 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Appends `entry` without touching the index; returns its position.
-    /// O(1) amortized.
+    /// O(1) amortized. It matches the store once and writes in place
+    /// rather than going through `write` and `set_len` (the bulk load's
+    /// hottest path).
     #[inline]
     fn push_raw(&mut self, entry: Entry<P>) -> usize {
         let (_, len, cap) = self.raw();
@@ -340,7 +349,8 @@ impl<P: Payload> Adj<P> {
     }
 
     /// A position holding `node`. O(1) expected when indexed, else a scan
-    /// of at most `PROMOTE_AT` entries.
+    /// (O(len); lists longer than `PROMOTE_AT` get an index the first time
+    /// a write searches them).
     #[inline(always)]
     pub(crate) fn find(&self, node: u32) -> Option<u32> {
         let nodes = self.nodes();
@@ -352,8 +362,8 @@ impl<P: Payload> Adj<P> {
 
     /// Whether some entry holds `node`: `find` without the position, which
     /// lets an unindexed list be scanned without a branch per entry (the
-    /// compiler vectorizes the scan). O(1) expected when indexed, else a
-    /// scan of at most `PROMOTE_AT` entries.
+    /// compiler vectorizes the scan). O(1) expected when indexed, else
+    /// O(len), as `find`.
     #[inline(always)]
     pub(crate) fn contains(&self, node: u32) -> bool {
         match self.store.index() {
@@ -453,7 +463,8 @@ impl<P: Payload> Adj<P> {
     /// exactly the positions.
     pub(crate) fn verify_index(&self) -> Result<(), String> {
         let (words, len, cap) = self.raw();
-        if len > cap || words.len() < cap * P::WIDTH {
+        let heap = matches!(self.store, Store::Heap { .. });
+        if len > cap || (heap && words.len() % P::WIDTH != 0) {
             return Err(format!("{len} entries in a buffer of {} words for capacity {cap}", words.len()));
         }
         let Some(index) = self.store.index() else {
@@ -546,18 +557,42 @@ mod tests {
 
     #[test]
     fn insert_at_inverts_swap_remove() {
-        for len in [1u32, 2, 5, PROMOTE_AT as u32 + 3] {
-            for pos in 0..len {
-                let mut a = Adj::default();
-                for n in 0..len {
-                    a.push(e(n * 10));
+        fn check<P: Payload>(entry: impl Fn(u32) -> Entry<P>) {
+            for len in [1u32, 2, 3, 4, 5, PROMOTE_AT as u32 + 3] {
+                for pos in 0..len {
+                    let mut a = Adj::default();
+                    for n in 0..len {
+                        a.push(entry(n * 10));
+                    }
+                    a.promote_if_long();
+                    let before = a.to_vec();
+                    let (removed, _) = a.swap_remove(pos);
+                    a.verify_index().unwrap();
+                    a.insert_at(pos, removed);
+                    assert_eq!(a.to_vec(), before);
+                    a.verify_index().unwrap();
+                    assert!((0..len).all(|n| a.find(n * 10).map(|p| a.entry(p)) == Some(entry(n * 10))));
                 }
-                a.promote_if_long();
-                let before = a.to_vec();
-                let (removed, _) = a.swap_remove(pos);
-                a.insert_at(pos, removed);
-                assert_eq!(a.to_vec(), before);
-                a.verify_index().unwrap();
+            }
+        }
+        check(e);
+        check(|n| Entry { node: n, back: n + 1, payload: n + 2 });
+    }
+
+    #[test]
+    fn contains_agrees_with_find() {
+        for len in [0u32, 1, 3, 4, 7, 8, 9, PROMOTE_AT as u32, PROMOTE_AT as u32 + 1, 70] {
+            let mut a = Adj::default();
+            for n in 0..len {
+                a.push(e(n * 3));
+            }
+            for indexed in [false, true] {
+                if indexed {
+                    a.promote_if_long();
+                }
+                for probe in 0..len * 3 + 2 {
+                    assert_eq!(a.contains(probe), a.find(probe).is_some(), "len {len}, probe {probe}");
+                }
             }
         }
     }

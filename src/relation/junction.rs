@@ -279,10 +279,7 @@ impl Links {
     /// The neighbour slots of `slot` in one direction, one per through row.
     #[inline]
     pub(crate) fn neighbours(&self, slot: u32, forward: bool) -> NodeIter<'_> {
-        match self {
-            Links::Auto(j) => NodeIter::Slots(if forward { j.targets(slot) } else { j.sources(slot) }.iter()),
-            Links::Custom(j) => NodeIter::Slots(if forward { j.targets(slot) } else { j.sources(slot) }.iter()),
-        }
+        both!(self, j => NodeIter::Slots(if forward { j.targets(slot) } else { j.sources(slot) }.iter()))
     }
 
     /// The number of through rows at `slot` in one direction. O(1).
@@ -291,8 +288,9 @@ impl Links {
         both!(self, j => if forward { j.targets(slot).len() } else { j.sources(slot).len() })
     }
 
-    /// Whether the pair is linked. O(min(degrees, PROMOTE_AT)) without an
-    /// index on the shorter list, O(1) expected with one.
+    /// Whether the pair is linked. O(1) expected when the list searched
+    /// (see [`Junction::find`]) is short or indexed, else a scan of the
+    /// shorter list; a write's search indexes it.
     #[inline]
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
         both!(self, j => j.contains(source, target))
@@ -308,7 +306,7 @@ impl Links {
     /// The last entry of `rev[target]` as `(source, position in
     /// fwd[source])`. O(1).
     pub(crate) fn last_source(&self, target: u32) -> Option<(u32, u32)> {
-        both!(self, j => j.rev.get(target as usize).and_then(|r| r.get(r.len().checked_sub(1)? as u32)).map(|e| (e.node, e.back)))
+        both!(self, j => j.rev.get(target as usize).and_then(Adj::last).map(|e| (e.node, e.back)))
     }
 
     /// The slots that have a forward list allocated.

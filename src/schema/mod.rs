@@ -30,19 +30,25 @@ impl TableId {
     const INDEX_BITS: u32 = 16;
     const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
 
-    /// No table: a placeholder while a schema is resolved (its index is
-    /// past [`MAX_TABLES`]).
+    /// No table: a placeholder while a schema is resolved. Its position is
+    /// [`MAX_TABLES`], which no table has (positions run below it).
     pub(crate) const NONE: TableId = TableId(u32::MAX);
 
     /// Table `index` (below [`MAX_TABLES`]) of the schema with `stamp`.
     pub(crate) fn new(index: usize, stamp: u32) -> Self {
-        TableId(stamp << Self::INDEX_BITS | index as u32 & Self::INDEX_MASK)
+        debug_assert!(index < MAX_TABLES, "junction.E031 bounds the tables");
+        TableId((stamp << Self::INDEX_BITS) | (index as u32 & Self::INDEX_MASK))
     }
 
     /// The table's position in its schema.
     #[inline(always)]
     pub(crate) fn index(self) -> usize {
         (self.0 & Self::INDEX_MASK) as usize
+    }
+
+    /// How errors name a table of another schema.
+    pub(crate) fn foreign_name(self) -> String {
+        format!("#{} of another schema", self.index())
     }
 
     /// Whether this handle was made by the schema with `stamp`.

@@ -230,14 +230,14 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
     // Every handle this schema hands out carries its stamp, and a table
     // handle has room for `MAX_TABLES` positions.
     let stamp = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
-    let auto_throughs = live_decls.iter().map(|t| t.many_to_many.len()).sum::<usize>();
+    let auto_throughs = live_decls.iter().flat_map(|t| &t.many_to_many).filter(|m| m.through.is_none()).count();
     if live_decls.len() + auto_throughs > MAX_TABLES {
         d.error(
             "junction.E031",
             "(schema)",
             None,
             format!(
-                "{} tables and {auto_throughs} many-to-many fields may need more than {MAX_TABLES} tables; split the schema",
+                "{} tables and {auto_throughs} auto-created through tables are more than {MAX_TABLES} tables; split the schema",
                 live_decls.len()
             ),
         );

@@ -77,7 +77,9 @@ impl<'db> WriteTxn<'db> {
     /// [`Schema::accessor`](crate::Schema::accessor). O(1), no hashing.
     ///
     /// # Errors
-    /// [`Error::WrongTable`], [`Error::NotFound`].
+    /// As [`View::related_at`](crate::View::related_at):
+    /// [`Error::UnknownAccessor`],
+    /// [`Error::UnknownTable`], [`Error::WrongTable`], [`Error::NotFound`].
     #[inline]
     pub fn related_at(&mut self, key: Key, accessor: Accessor) -> Result<RelatedMut<'_, 'db>> {
         let end = self.end(key, accessor)?;

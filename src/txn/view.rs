@@ -64,7 +64,7 @@ impl TableRef for TableId {
         if schema.owns_table(*self) {
             Ok(*self)
         } else {
-            Err(Error::UnknownTable { table: format!("#{} of another schema", self.index()) })
+            Err(Error::UnknownTable { table: self.foreign_name() })
         }
     }
 }
@@ -318,6 +318,8 @@ impl View {
     /// [`Schema::accessor`]. O(1), no hashing of names.
     ///
     /// # Errors
+    /// [`Error::UnknownAccessor`] for an accessor of another schema,
+    /// [`Error::UnknownTable`] for a key of another schema,
     /// [`Error::WrongTable`] when the accessor belongs to another table,
     /// [`Error::NotFound`] when `key` names no row.
     #[inline]
@@ -343,18 +345,14 @@ impl View {
     #[cold]
     #[inline(never)]
     pub(crate) fn end_error(&self, key: Key, accessor: Accessor) -> Error {
-        let name = |t: TableId| {
-            if self.schema.owns_table(t) {
-                self.schema.table_name(t).to_owned()
-            } else {
-                format!("#{} of another schema", t.index())
-            }
-        };
         if !self.schema.owns(accessor) {
-            self.foreign_accessor(accessor)
-        } else if !self.schema.owns_table(key.table) {
-            Error::UnknownTable { table: name(key.table) }
-        } else if accessor.table != key.table {
+            return self.foreign_accessor(accessor);
+        }
+        if !self.schema.owns_table(key.table) {
+            return Error::UnknownTable { table: key.table.foreign_name() };
+        }
+        let name = |t: TableId| self.schema.table_name(t).to_owned();
+        if accessor.table != key.table {
             Error::WrongTable { expected: name(accessor.table), found: name(key.table), id: key.id }
         } else {
             Error::NotFound { table: name(key.table), id: key.id }
@@ -365,9 +363,9 @@ impl View {
     #[cold]
     pub(crate) fn foreign_accessor(&self, accessor: Accessor) -> Error {
         Error::UnknownAccessor {
-            table: format!("#{} of another schema", accessor.table.index()),
+            table: accessor.table.foreign_name(),
             name: "(an accessor of another schema)".into(),
-            choices: self.schema.accessor_names(accessor.table).map(str::to_owned).collect(),
+            choices: Vec::new(),
         }
     }
 
