@@ -11,6 +11,9 @@
 //! table the entries are the rows (payload `()`); for a custom through
 //! table the payload is the through row's slot in its table.
 //!
+//! Each `Adj` stores its entries column-wise (see `adjacency`), so the
+//! neighbour slots of a row are one `&[u32]`.
+//!
 //! Costs: `link` O(1) amortized; `unlink` of a known position O(1);
 //! `find(s, t)` looks in the shorter of `fwd[s]` and `rev[t]`, so it is O(1)
 //! expected at any degree (see `adjacency`); walking one end is O(degree).
