@@ -195,6 +195,23 @@ impl<P: Payload> Default for Adj<P> {
     }
 }
 
+/// The entry at `pos` of a buffer of capacity `cap`.
+#[inline(always)]
+fn read_entry<P: Payload>(words: &[u32], cap: usize, pos: usize) -> Entry<P> {
+    let payload = if P::WIDTH < 3 { 0 } else { words[2 * cap + pos] };
+    Entry { node: words[pos], back: words[cap + pos], payload: P::from_word(payload) }
+}
+
+/// Writes `entry` at `pos` of a buffer of capacity `cap`.
+#[inline(always)]
+fn write_entry<P: Payload>(words: &mut [u32], cap: usize, pos: usize, entry: Entry<P>) {
+    words[pos] = entry.node;
+    words[cap + pos] = entry.back;
+    if P::WIDTH >= 3 {
+        words[2 * cap + pos] = entry.payload.to_word();
+    }
+}
+
 /// A cheap, well-mixed hash of a slot (a multiply, then the high half
 /// folded into the low half, which hashbrown uses for the bucket).
 fn node_hash(node: u32) -> u64 {
@@ -249,9 +266,7 @@ impl<P: Payload> Adj<P> {
     #[inline]
     pub(crate) fn entry(&self, pos: u32) -> Entry<P> {
         let (words, _, cap) = self.raw();
-        let pos = pos as usize;
-        let payload = if P::WIDTH < 3 { 0 } else { words[2 * cap + pos] };
-        Entry { node: words[pos], back: words[cap + pos], payload: P::from_word(payload) }
+        read_entry(words, cap, pos as usize)
     }
 
     /// The last entry, `None` when the list is empty. O(1).
@@ -285,11 +300,7 @@ impl<P: Payload> Adj<P> {
     /// index alone.
     fn write(&mut self, pos: usize, entry: Entry<P>) {
         let (words, _, cap) = self.raw_mut();
-        words[pos] = entry.node;
-        words[cap + pos] = entry.back;
-        if P::WIDTH >= 3 {
-            words[2 * cap + pos] = entry.payload.to_word();
-        }
+        write_entry(words, cap, pos, entry);
     }
 
     /// Doubles the capacity (to at least `MIN_HEAP_CAP` entries), moving the
@@ -320,9 +331,9 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Appends `entry` without touching the index; returns its position.
-    /// O(1) amortized. It matches the store once and writes in place
-    /// rather than going through `write` and `set_len` (the bulk load's
-    /// hottest path).
+    /// O(1) amortized. It matches the store once, setting the length as it
+    /// goes, rather than going through `write` and `set_len` (the bulk
+    /// load's hottest path).
     #[inline]
     fn push_raw(&mut self, entry: Entry<P>) -> usize {
         let (_, len, cap) = self.raw();
@@ -340,11 +351,7 @@ impl<P: Payload> Adj<P> {
                 (&mut words[..], *len as usize - 1, cap)
             }
         };
-        words[len] = entry.node;
-        words[cap + len] = entry.back;
-        if P::WIDTH >= 3 {
-            words[2 * cap + len] = entry.payload.to_word();
-        }
+        write_entry(words, cap, len, entry);
         len
     }
 
@@ -403,9 +410,16 @@ impl<P: Payload> Adj<P> {
     /// Returns the removed entry and, if one moved, the entry now at `pos`.
     /// O(1) expected.
     pub(crate) fn swap_remove(&mut self, pos: u32) -> (Entry<P>, Option<Entry<P>>) {
-        let last = self.len() as u32 - 1;
-        let removed = self.entry(pos);
-        let moved = (last != pos).then(|| self.entry(last));
+        // One look at the store for the entries (the path of every remove).
+        let (words, len, cap) = self.raw_mut();
+        let last = len as u32 - 1;
+        let removed = read_entry::<P>(words, cap, pos as usize);
+        let moved = (last != pos).then(|| {
+            let m = read_entry::<P>(words, cap, last as usize);
+            write_entry(words, cap, pos as usize, m);
+            m
+        });
+        self.set_len(last as usize);
         if let (_, Some(index)) = self.store.nodes_and_index() {
             if let Ok(e) = index.find_entry(node_hash(removed.node), |&p| p == pos) {
                 e.remove();
@@ -416,10 +430,6 @@ impl<P: Payload> Adj<P> {
                 }
             }
         }
-        if let Some(m) = moved {
-            self.write(pos as usize, m);
-        }
-        self.set_len(last as usize);
         if (last as usize) < PROMOTE_AT / 2 {
             self.store.set_index(None);
         }
