@@ -667,7 +667,7 @@ pub struct RelatedIds<'a> {
     slots: std::slice::Iter<'a, u32>,
     /// Slots collected for a reverse foreign key (sorted by id); empty
     /// for a many-to-many relation.
-    owned: std::vec::IntoIter<u32>,
+    owned: Option<std::vec::IntoIter<u32>>,
     ids: &'a [i64],
     /// Every live row of the other table is at slot `id - 1`.
     dense: bool,
@@ -678,8 +678,8 @@ impl<'a> RelatedIds<'a> {
     #[inline]
     pub(crate) fn new(slots: NodeIter<'a>, table: &'a Table) -> Self {
         let (slots, owned) = match slots {
-            NodeIter::Slots(slots) => (slots, Vec::new().into_iter()),
-            NodeIter::Owned(owned) => ([].iter(), owned),
+            NodeIter::Slots(slots) => (slots, None),
+            NodeIter::Owned(owned) => ([].iter(), Some(owned)),
         };
         RelatedIds { slots, owned, ids: table.ids(), dense: table.ids_are_slots() }
     }
@@ -688,7 +688,7 @@ impl<'a> RelatedIds<'a> {
     /// `ids` (`dense`: see [`Table::ids_are_slots`]).
     #[inline(always)]
     pub(crate) fn slots(slots: &'a [u32], ids: &'a [i64], dense: bool) -> Self {
-        RelatedIds { slots: slots.iter(), owned: Vec::new().into_iter(), ids, dense }
+        RelatedIds { slots: slots.iter(), owned: None, ids, dense }
     }
 
     #[inline(always)]
@@ -708,14 +708,14 @@ impl Iterator for RelatedIds<'_> {
     fn next(&mut self) -> Option<i64> {
         let slot = match self.slots.next() {
             Some(&s) => s,
-            None => self.owned.next()?,
+            None => self.owned.as_mut()?.next()?,
         };
         Some(self.id(slot))
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.slots.len() + self.owned.len();
+        let n = self.slots.len() + self.owned.as_ref().map_or(0, ExactSizeIterator::len);
         (n, Some(n))
     }
 
@@ -724,12 +724,12 @@ impl Iterator for RelatedIds<'_> {
         let (slots, owned) = (self.slots, self.owned);
         if self.dense {
             let acc = slots.fold(init, |acc, &s| f(acc, i64::from(s) + 1));
-            owned.fold(acc, |acc, s| f(acc, i64::from(s) + 1))
+            owned.into_iter().flatten().fold(acc, |acc, s| f(acc, i64::from(s) + 1))
         } else {
             let ids = self.ids;
             let id = |s: u32| ids.get(s as usize).copied().unwrap_or(0);
             let acc = slots.fold(init, |acc, &s| f(acc, id(s)));
-            owned.fold(acc, |acc, s| f(acc, id(s)))
+            owned.into_iter().flatten().fold(acc, |acc, s| f(acc, id(s)))
         }
     }
 }
