@@ -1,7 +1,8 @@
 //! Model-based test of the relations (issue 3): thousands of seeded random
 //! operations — inserts, updates, deletes under every `on_delete` rule,
 //! every related-manager operation from both ends of an auto-created, a
-//! custom-through, a symmetrical and a directed self relation, and of
+//! custom-through, a symmetrical and a directed self relation, of an
+//! auto-created one with `db_constraint(false)` (dangling links), and of
 //! reverse foreign keys — applied to the engine and to the naive model in
 //! `tests/model`, with results and full state compared and `verify()` run
 //! after every operation. Operations run alone, inside explicit
@@ -40,6 +41,8 @@ fn run_seed(seed: u64, rounds: usize, chunks: usize) -> Harness {
             }
         }
         total.stats.ops += h.stats.ops;
+        total.stats.dangling += h.stats.dangling;
+        total.stats.promoted += h.stats.promoted;
         for (k, v) in h.stats.outcomes {
             *total.stats.outcomes.entry(k).or_default() += v;
         }
@@ -49,17 +52,21 @@ fn run_seed(seed: u64, rounds: usize, chunks: usize) -> Harness {
 
 #[test]
 fn seeded_runs_agree_with_the_model() {
-    let mut ops = 0;
+    let (mut ops, mut dangling, mut promoted) = (0, 0, 0);
     let mut outcomes = std::collections::BTreeMap::new();
     for seed in [1, 0xDEAD_BEEF, 42] {
         let h = run_seed(seed, 3, 4);
         ops += h.stats.ops;
+        dangling += h.stats.dangling;
+        promoted += h.stats.promoted;
         for (k, v) in h.stats.outcomes {
             *outcomes.entry(k).or_insert(0) += v;
         }
     }
     eprintln!("{ops} operations compared: {outcomes:?}");
+    eprintln!("{dangling} of them with a dangling link stored, {promoted} inserts made one a real link");
     assert!(ops >= 5000, "only {ops} operations ran");
+    assert!(dangling > 0 && promoted > 0, "dangling links were not exercised: {dangling} ops, {promoted} promotions");
     // The generator must reach the interesting outcomes, or the test proves
     // little: successes and each kind of rejection.
     for k in [

@@ -101,7 +101,8 @@ pub enum RelOp {
 }
 
 /// Picks a row id: mostly an existing row (the n-th, wrapping), sometimes a
-/// raw small id (0..8) that may not exist.
+/// raw small id (0..8) that may not exist, or the id the table's next
+/// insert takes or the one after (a link to it dangles until then).
 #[derive(Arbitrary, Clone, Copy, Debug)]
 pub struct Sel(pub u8);
 
@@ -156,6 +157,8 @@ impl Sel {
         let ids = m.ids(t);
         if self.0 < 200 && !ids.is_empty() {
             ids[self.0 as usize % ids.len()]
+        } else if self.0 >= 232 {
+            m.tables[t].next_id.saturating_add(i64::from(self.0 % 2))
         } else {
             i64::from(self.0 % 8)
         }
@@ -177,6 +180,12 @@ fn typed(m: &Model, t: usize, c: Option<usize>, n: u8) -> Value {
         }
     }
     if c == 0 {
+        // Now and then an id that a dangling link names, so that the
+        // insert makes it a real link.
+        let dangling: Vec<i64> = m.dangling_ids(t).into_iter().filter(|&id| id > 0).collect();
+        if n % 4 == 2 && !dangling.is_empty() {
+            return Value::Int(dangling[n / 4 % dangling.len()]);
+        }
         // Small ids collide; now and then the largest ones.
         return Value::Int(if n % 16 == 15 { i64::MAX - 1 - (n as i64 / 16) % 2 } else { INTS[n % 6] });
     }

@@ -10,6 +10,8 @@
 //!             clubs   -> club   (custom through membership, reverse "user_set")
 //!             friends -> self   (symmetrical, auto through user_friends)
 //!             follows -> "user" (directed self relation, reverse "followers")
+//!             tags    -> group  (auto through user_tags, db_constraint(false):
+//!                                dangling links stored; reverse "tagged")
 //! group       name Text unique, score Float?
 //! club        title Text indexed, open Bool = true
 //! membership  role Text (required), since Int = 2020,
@@ -36,6 +38,7 @@ pub const COMMENT: usize = 5;
 pub const USER_GROUPS: usize = 6;
 pub const USER_FRIENDS: usize = 7;
 pub const USER_FOLLOWS: usize = 8;
+pub const USER_TAGS: usize = 9;
 
 /// The engine's schema.
 pub fn schema() -> Schema {
@@ -47,6 +50,7 @@ pub fn schema() -> Schema {
             t.many_to_many("clubs", "club").through("membership");
             t.many_to_many("friends", "self");
             t.many_to_many("follows", "user").related_name("followers");
+            t.many_to_many("tags", "group").db_constraint(false).related_name("tagged");
         })
         .table("group", |t| {
             t.column("name", Type::Text).unique();
@@ -127,6 +131,9 @@ pub struct Rel {
     pub auto: bool,
     pub source_col: usize,
     pub target_col: usize,
+    /// `db_constraint`: off only on an auto-created through, which then
+    /// stores links naming missing ids (dangling links).
+    pub constraint: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,6 +246,7 @@ pub fn spec() -> &'static Spec {
             through("user_groups", "user_id", "group_id", 0),
             through("user_friends", "from_user_id", "to_user_id", 2),
             through("user_follows", "from_user_id", "to_user_id", 3),
+            through("user_tags", "user_id", "group_id", 4),
         ];
         let fk = |table, field, col, target, on_delete| Fk { table, field, col, target, on_delete, constraint: true };
         let fks = vec![
@@ -263,6 +271,7 @@ pub fn spec() -> &'static Spec {
                 auto: true,
                 source_col: 1,
                 target_col: 2,
+                constraint: true,
             },
             Rel {
                 name: "clubs",
@@ -273,6 +282,7 @@ pub fn spec() -> &'static Spec {
                 auto: false,
                 source_col: 3,
                 target_col: 4,
+                constraint: true,
             },
             Rel {
                 name: "friends",
@@ -283,6 +293,7 @@ pub fn spec() -> &'static Spec {
                 auto: true,
                 source_col: 1,
                 target_col: 2,
+                constraint: true,
             },
             Rel {
                 name: "follows",
@@ -293,6 +304,18 @@ pub fn spec() -> &'static Spec {
                 auto: true,
                 source_col: 1,
                 target_col: 2,
+                constraint: true,
+            },
+            Rel {
+                name: "tags",
+                source: USER,
+                target: GROUP,
+                symmetrical: false,
+                through: USER_TAGS,
+                auto: true,
+                source_col: 1,
+                target_col: 2,
+                constraint: false,
             },
         ];
         let acc = |table, name, kind| Acc { table, name, kind };
@@ -302,11 +325,13 @@ pub fn spec() -> &'static Spec {
             acc(USER, "friends", Forward(2)),
             acc(USER, "follows", Forward(3)),
             acc(USER, "followers", Reverse(3)),
+            acc(USER, "tags", Forward(4)),
             acc(USER, "membership_set", FkRev(0)),
             acc(USER, "posts", FkRev(2)),
             acc(USER, "edited", FkRev(3)),
             acc(USER, "comments", FkRev(7)),
             acc(GROUP, "members", Reverse(0)),
+            acc(GROUP, "tagged", Reverse(4)),
             acc(GROUP, "post_set", FkRev(4)),
             acc(GROUP, "moderated", FkRev(9)),
             acc(CLUB, "user_set", Reverse(1)),

@@ -4,6 +4,11 @@
 //! it restates SEMANTICS.md (and the engine's documented choices where the
 //! spec is silent, such as which check reports first) as plainly as it can.
 //!
+//! A relation with `db_constraint(false)` may store a pair naming an id
+//! that no row has (a dangling link): it is a row of the through table but
+//! relates nothing. Pairs are kept by id, so such a pair relates its two
+//! rows as soon as both exist, with nothing to do on insert.
+//!
 //! Every operation is atomic the lazy way: it runs on a clone of the model
 //! that replaces the model only when the operation succeeds.
 
@@ -158,21 +163,50 @@ impl Model {
     }
 
     /// The pairs `(source_id, target_id)` of relation `r`, one per through
-    /// row: the auto-created table's pairs, or the custom through table's
-    /// rows whose two link columns are set.
+    /// row: the auto-created table's pairs (dangling links included), or
+    /// the custom through table's rows whose two link columns are set.
     pub fn pairs(&self, r: usize) -> Vec<(i64, i64)> {
         let rel = &spec().rels[r];
         let (a, b) = (rel.source_col, rel.target_col);
         self.tables[rel.through].rows.iter().filter_map(|row| Some((row[a].as_int()?, row[b].as_int()?))).collect()
     }
 
+    /// The pairs of relation `r` that relate two rows: those whose two
+    /// ends exist. Only a relation without `db_constraint` stores others.
+    pub fn live_pairs(&self, r: usize) -> Vec<(i64, i64)> {
+        let rel = &spec().rels[r];
+        self.pairs(r).into_iter().filter(|p| self.exists(rel.source, p.0) && self.exists(rel.target, p.1)).collect()
+    }
+
+    /// The ids of `t` that stored pairs name and no row has (what an
+    /// insert turns into real links).
+    pub fn dangling_ids(&self, t: usize) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for (r, rel) in spec().rels.iter().enumerate() {
+            for (a, b) in self.pairs(r) {
+                for (side, id) in [(rel.source, a), (rel.target, b)] {
+                    if side == t && !self.exists(t, id) && !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+        ids
+    }
+
+    /// How many stored pairs, over all relations, name a missing row.
+    pub fn dangling(&self) -> usize {
+        (0..spec().rels.len()).map(|r| self.pairs(r).len() - self.live_pairs(r).len()).sum()
+    }
+
     /// The ids at the other end of accessor `acc` from row `me`, one per
-    /// link row (a multiset, in no particular order).
+    /// link row relating two rows (a multiset, in no particular order):
+    /// dangling links are not related rows.
     pub fn related(&self, acc: usize, me: i64) -> Vec<i64> {
         let s = spec();
         match s.accs[acc].kind {
-            EndKind::Forward(r) => self.pairs(r).into_iter().filter(|p| p.0 == me).map(|p| p.1).collect(),
-            EndKind::Reverse(r) => self.pairs(r).into_iter().filter(|p| p.1 == me).map(|p| p.0).collect(),
+            EndKind::Forward(r) => self.live_pairs(r).into_iter().filter(|p| p.0 == me).map(|p| p.1).collect(),
+            EndKind::Reverse(r) => self.live_pairs(r).into_iter().filter(|p| p.1 == me).map(|p| p.0).collect(),
             EndKind::FkRev(f) => {
                 let fk = &s.fks[f];
                 self.tables[fk.table]
@@ -185,15 +219,29 @@ impl Model {
         }
     }
 
-    /// `related`, deduplicated (what the managers' writes work from).
+    /// `related`, deduplicated (what `get_or_create` looks in).
     fn current(&self, acc: usize, me: i64) -> Vec<i64> {
-        let mut out = Vec::new();
-        for id in self.related(acc, me) {
-            if !out.contains(&id) {
-                out.push(id);
-            }
+        dedup(self.related(acc, me))
+    }
+
+    /// The ids at the other end of every link row of this end, dangling
+    /// links included, deduplicated (what `clear` and `set` work from).
+    fn linked(&self, acc: usize, me: i64) -> Vec<i64> {
+        match spec().accs[acc].kind {
+            EndKind::Forward(r) => dedup(self.pairs(r).into_iter().filter(|p| p.0 == me).map(|p| p.1).collect()),
+            EndKind::Reverse(r) => dedup(self.pairs(r).into_iter().filter(|p| p.1 == me).map(|p| p.0).collect()),
+            EndKind::FkRev(_) => self.current(acc, me),
         }
-        out
+    }
+
+    /// Whether the relation behind accessor `acc` stores links naming
+    /// missing ids (`db_constraint(false)`).
+    fn stores_dangling(&self, acc: usize) -> bool {
+        let s = spec();
+        match s.accs[acc].kind {
+            EndKind::Forward(r) | EndKind::Reverse(r) => !s.rels[r].constraint,
+            EndKind::FkRev(_) => false,
+        }
     }
 
     // ---- checks ---------------------------------------------------------
@@ -305,7 +353,9 @@ impl Model {
     }
 
     /// A direct insert into an auto-created through table: both link
-    /// columns required, both rows must exist, the pair must be new.
+    /// columns required, both rows must exist (without `db_constraint`, a
+    /// pair naming a missing id is stored: a dangling link), the pair must
+    /// be new.
     fn insert_auto(&mut self, t: usize, r: usize, row: &Row) -> Result<i64, Error> {
         let s = spec();
         let rel = &s.rels[r];
@@ -320,7 +370,7 @@ impl Model {
         }
         for (i, side) in [rel.source, rel.target].into_iter().enumerate() {
             let id = ends[i].ok_or_else(|| Error::NotNull { table: tname(t), column: cname(t, i + 1), row: None })?;
-            if !self.exists(side, id) {
+            if rel.constraint && !self.exists(side, id) {
                 return Err(Error::ForeignKey {
                     table: tname(t),
                     column: cname(t, i + 1),
@@ -484,6 +534,8 @@ impl Model {
                 None => counts.push((name, n)),
             }
         };
+        // Every auto-created through row naming a deleted row goes, its
+        // dangling links included.
         for rel in s.rels.iter().filter(|r| r.auto) {
             let rows = &mut self.tables[rel.through].rows;
             let before = rows.len();
@@ -518,34 +570,34 @@ impl Model {
         let other = s.other(a);
         match op {
             RRel::Add(targets, defaults) => {
-                let targets = self.resolve(other, targets, true)?;
+                let targets = self.resolve(acc, targets, true)?;
                 self.add_ids(acc, me, &targets, defaults).map(Out::Count)
             }
             RRel::Remove(targets) => {
-                let targets = self.resolve(other, targets, false)?;
+                let targets = self.resolve(acc, targets, false)?;
                 self.remove_ids(acc, me, &targets).map(Out::Count)
             }
             RRel::Clear => {
-                let current = self.current(acc, me);
-                self.remove_ids(acc, me, &current).map(Out::Count)
+                let linked = self.linked(acc, me);
+                self.remove_ids(acc, me, &linked).map(Out::Count)
             }
             RRel::Set(targets, defaults) => {
-                let targets = self.resolve(other, targets, true)?;
-                let current = self.current(acc, me);
-                let stale: Vec<i64> = current.iter().copied().filter(|c| !targets.contains(c)).collect();
+                let targets = self.resolve(acc, targets, true)?;
+                let linked = self.linked(acc, me);
+                let stale: Vec<i64> = linked.iter().copied().filter(|c| !targets.contains(c)).collect();
                 let only_adds =
                     matches!(a.kind, EndKind::FkRev(f) if !s.tabs[s.fks[f].table].cols[s.fks[f].col].nullable);
                 if !only_adds {
                     self.remove_ids(acc, me, &stale)?;
                 }
-                let new: Vec<i64> = targets.into_iter().filter(|t| !current.contains(t)).collect();
+                let new: Vec<i64> = targets.into_iter().filter(|t| !linked.contains(t)).collect();
                 self.add_ids(acc, me, &new, defaults)?;
                 Ok(Out::Unit)
             }
             RRel::SetClearing(targets, defaults) => {
-                let targets = self.resolve(other, targets, true)?;
-                let current = self.current(acc, me);
-                self.remove_ids(acc, me, &current)?;
+                let targets = self.resolve(acc, targets, true)?;
+                let linked = self.linked(acc, me);
+                self.remove_ids(acc, me, &linked)?;
                 self.add_ids(acc, me, &targets, defaults)?;
                 Ok(Out::Unit)
             }
@@ -567,11 +619,13 @@ impl Model {
         }
     }
 
-    /// Targets to ids of `other`, deduplicated in input order: a key of
-    /// another table is `WrongTable` (checked over all targets first); then
-    /// a missing id is `NotFound` (the first one) when targets must exist,
-    /// else skipped.
-    fn resolve(&self, other: usize, targets: &[RTarget], must_exist: bool) -> Result<Vec<i64>, Error> {
+    /// Targets to ids of the other end of `acc`, deduplicated in input
+    /// order: a key of another table is `WrongTable` (checked over all
+    /// targets first); then a missing id is kept where the relation stores
+    /// dangling links, else it is `NotFound` (the first one) when targets
+    /// must exist, else skipped.
+    fn resolve(&self, acc: usize, targets: &[RTarget], must_exist: bool) -> Result<Vec<i64>, Error> {
+        let other = spec().other(&spec().accs[acc]);
         let mut ids = Vec::new();
         for t in targets {
             let id = match *t {
@@ -583,6 +637,9 @@ impl Model {
             if !ids.contains(&id) {
                 ids.push(id);
             }
+        }
+        if self.stores_dangling(acc) {
+            return Ok(ids);
         }
         if must_exist {
             if let Some(&id) = ids.iter().find(|&&id| !self.exists(other, id)) {
@@ -748,4 +805,15 @@ impl Model {
             n => Err(Error::MultipleFound { table: tname(other), count: n }),
         }
     }
+}
+
+/// `ids` without repeats, in first-seen order.
+fn dedup(ids: Vec<i64>) -> Vec<i64> {
+    let mut out = Vec::new();
+    for id in ids {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
 }
