@@ -306,17 +306,13 @@ fn db_constraint_false_stores_dangling_links() {
     assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
 }
 
-/// Engine bug, found by the model test (`tests/model_relations.rs`): a row
-/// inserted directly into a `db_constraint(false)` through table that gives
-/// one link column, naming a missing row, and not the other is reported as
-/// `ForeignKey` on the given column. The relation checks no foreign key
-/// (SEMANTICS.md, `db_constraint`: "does not check that linked ids exist");
-/// the row is refused for its missing column, `NotNull`, which is what the
-/// engine reports when the named row exists. The model harness tolerates
-/// exactly this divergence (`tests/model/mod.rs`, `known_engine_bug`)
-/// until it is fixed.
+/// A row inserted directly into a `db_constraint(false)` through table
+/// that gives one link column and not the other is refused for the missing
+/// column, `NotNull`, whether or not the given one names an existing row:
+/// the relation checks no foreign key (SEMANTICS.md, `db_constraint`). The
+/// model test found the engine reporting `ForeignKey` on the given column
+/// when its row was missing.
 #[test]
-#[ignore = "engine bug: an unconstrained through reports ForeignKey for a row missing a link column"]
 fn an_unconstrained_through_row_missing_a_column_is_not_null_whether_or_not_its_rows_exist() {
     let schema = Schema::builder()
         .table("tag", |_| {})
@@ -334,7 +330,7 @@ fn an_unconstrained_through_row_missing_a_column_is_not_null_whether_or_not_its_
         let e = tx.insert("post_tags", row! { "post_id" => p.id() }).unwrap_err();
         assert!(not_null(&e), "{e:?}");
         // Post 7 does not exist, which this relation does not check: still
-        // NotNull (the engine reports ForeignKey(post_tags.post_id -> post 7)).
+        // NotNull.
         let e = tx.insert("post_tags", row! { "post_id" => 7 }).unwrap_err();
         assert!(not_null(&e), "{e:?}");
         assert_eq!(tx.count("post_tags")?, 0);

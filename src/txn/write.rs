@@ -230,31 +230,33 @@ impl<'db> WriteTxn<'db> {
             self.check_value(t, c, value)?;
             ends[c as usize - 1] = value.as_int();
         }
+        let not_null =
+            |i: usize| Error::NotNull { table: def.name.clone(), column: def.columns[i + 1].name.clone(), row: None };
         let mut slots = [0u32; 2];
         if !rel.db_constraint {
-            if let [Some(a), Some(b)] = ends {
-                let known = |side: TableId, id: i64| self.guard.tables[side.index()].slot_of(id).is_some();
-                if !(known(rel.source, a) && known(rel.target, b)) {
-                    if !self.push_dangling(r, a, b) {
-                        return Err(Error::Unique {
-                            table: def.name.clone(),
-                            column: format!("{}, {}", def.columns[1].name, def.columns[2].name),
-                            value: Value::Text(format!("({a}, {b})")),
-                            row: None,
-                        });
-                    }
-                    let index = self.guard.dangling[r as usize].len() as i64 - 1;
-                    return Ok(Key::new(t, -index - 1));
+            // Both link columns are required, though their rows are not
+            // checked: a missing column is `NotNull` whatever the other names.
+            let a = ends[0].ok_or_else(|| not_null(0))?;
+            let b = ends[1].ok_or_else(|| not_null(1))?;
+            let known = |side: TableId, id: i64| self.guard.tables[side.index()].slot_of(id).is_some();
+            if !(known(rel.source, a) && known(rel.target, b)) {
+                if !self.push_dangling(r, a, b) {
+                    return Err(Error::Unique {
+                        table: def.name.clone(),
+                        column: format!("{}, {}", def.columns[1].name, def.columns[2].name),
+                        value: Value::Text(format!("({a}, {b})")),
+                        row: None,
+                    });
                 }
+                let index = self.guard.dangling[r as usize].len() as i64 - 1;
+                return Ok(Key::new(t, -index - 1));
             }
         }
         for (i, (end, side)) in ends.into_iter().zip([rel.source, rel.target]).enumerate() {
-            let column = &def.columns[i + 1].name;
-            let id =
-                end.ok_or_else(|| Error::NotNull { table: def.name.clone(), column: column.clone(), row: None })?;
+            let id = end.ok_or_else(|| not_null(i))?;
             slots[i] = self.guard.tables[side.index()].slot_of(id).ok_or_else(|| Error::ForeignKey {
                 table: def.name.clone(),
-                column: column.clone(),
+                column: def.columns[i + 1].name.clone(),
                 target: schema.def(side).name.clone(),
                 id,
                 row: None,

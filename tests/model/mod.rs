@@ -286,40 +286,15 @@ impl Stats {
             (Err(a), Err(b)) => norm(a) == norm(b),
             _ => false,
         };
-        if !same && !known_engine_bug(rop, model, engine) {
+        if !same {
             return Err(format!("{rop:?}\n  model  {model:?}\n  engine {engine:?}"));
         }
         let outcome = match engine {
-            _ if !same => "KnownEngineBug".to_owned(),
             Ok(_) => "ok".to_owned(),
             Err(e) => kind(e),
         };
         *self.outcomes.entry(outcome).or_default() += 1;
         Ok(())
-    }
-}
-
-/// Divergences that are engine bugs, each shown by an ignored test, let
-/// pass so that the rest of a run stays compared (counted as
-/// `KnownEngineBug`). Both sides refuse the operation, so their states
-/// still agree.
-///
-/// - A row inserted directly into a `db_constraint(false)` through table
-///   with one link column missing and the other naming a missing row: the
-///   engine reports `ForeignKey` on the given column, which that relation
-///   does not check; the model, per SEMANTICS.md, `NotNull` on the missing
-///   one (`tests/relations.rs`,
-///   `an_unconstrained_through_row_missing_a_column_is_not_null_whether_or_not_its_rows_exist`).
-fn known_engine_bug(rop: &ROp, model: &Result<Out, Error>, engine: &Result<Out, Error>) -> bool {
-    let s = spec();
-    let ROp::Insert { t, .. } = rop else { return false };
-    let unconstrained = s.tabs[*t].auto.is_some_and(|r| !s.rels[r].constraint);
-    match (model, engine) {
-        (
-            Err(Error::NotNull { table: a, column: missing, .. }),
-            Err(Error::ForeignKey { table: b, column: given, .. }),
-        ) => unconstrained && a == b && missing != given,
-        _ => false,
     }
 }
 
