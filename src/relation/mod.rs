@@ -3,6 +3,8 @@
 //! the transaction layer can undo it exactly; nothing here knows names.
 
 pub(crate) mod adjacency;
+pub(crate) mod dangling;
 pub(crate) mod junction;
 
+pub(crate) use dangling::DanglingLinks;
 pub(crate) use junction::{Junction, Links};

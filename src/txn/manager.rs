@@ -343,7 +343,7 @@ impl<'db> RelatedMut<'_, 'db> {
         let mut n = 0;
         for &id in ids {
             for (a, b) in self.id_pairs(id) {
-                n += usize::from(self.tx.push_dangling(r, a, b));
+                n += usize::from(self.tx.push_dangling(r, a, b).is_some());
             }
         }
         n
@@ -368,7 +368,7 @@ impl<'db> RelatedMut<'_, 'db> {
         let (me, forward) = (self.end.key.id(), matches!(self.end.kind, AccessorKind::Forward(_)));
         self.tx.guard.dangling[r as usize]
             .iter()
-            .filter_map(|&(a, b)| match forward {
+            .filter_map(|(_, (a, b))| match forward {
                 true if a == me => Some(b),
                 false if b == me => Some(a),
                 _ => None,

@@ -24,9 +24,9 @@ pub(crate) enum Undo {
     UnlinkAuto { rel: RelId, unlinked: Unlinked<()> },
     /// A pair of a custom through was removed.
     UnlinkCustom { rel: RelId, unlinked: Unlinked<u32> },
-    /// A dangling pair was appended.
-    DanglingPush { rel: RelId },
-    /// The dangling pair at `index` was swap-removed.
+    /// A dangling pair was stored at place `index` (`fresh`: a new place).
+    DanglingPush { rel: RelId, index: u32, fresh: bool },
+    /// The dangling pair at place `index` was removed.
     DanglingRemove { rel: RelId, index: u32, pair: Box<(i64, i64)> },
 }
 
@@ -58,18 +58,8 @@ impl Undo {
                     j.relink(unlinked);
                 }
             }
-            Undo::DanglingPush { rel } => drop(view.dangling[rel as usize].pop()),
-            Undo::DanglingRemove { rel, index, pair } => {
-                let list = &mut view.dangling[rel as usize];
-                let i = index as usize;
-                if i == list.len() {
-                    list.push(*pair);
-                } else {
-                    let displaced = list[i];
-                    list.push(displaced);
-                    list[i] = *pair;
-                }
-            }
+            Undo::DanglingPush { rel, index, fresh } => view.dangling[rel as usize].undo_insert(index, fresh),
+            Undo::DanglingRemove { rel, index, pair } => view.dangling[rel as usize].undo_remove(index, *pair),
         }
     }
 }

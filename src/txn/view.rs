@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::relation::junction::NodeIter;
-use crate::relation::{Junction, Links};
+use crate::relation::{DanglingLinks, Junction, Links};
 use crate::schema::{Accessor, AccessorKind, ColumnId, Schema, TableId, TableKind};
 use crate::storage::Table;
 use crate::value::{Row, Value, ValueRef};
@@ -115,9 +115,10 @@ pub struct View {
     pub(crate) tables: Vec<Table>,
     pub(crate) links: Vec<Links>,
     /// Per relation with `db_constraint(false)`: links naming an id that
-    /// does not exist, as `(source_id, target_id)`. They become real links
+    /// does not exist, as `(source_id, target_id)` in numbered places (a
+    /// place is the link's key while it exists). They become real links
     /// when the missing row is inserted.
-    pub(crate) dangling: Vec<Vec<(i64, i64)>>,
+    pub(crate) dangling: Vec<DanglingLinks>,
     /// The undo log's buffer between write transactions, so that a short
     /// transaction allocates nothing for its log.
     pub(crate) spare_undo: Vec<super::undo::Undo>,
@@ -141,7 +142,7 @@ impl View {
             .iter()
             .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
             .collect();
-        let dangling = vec![Vec::new(); schema.rels.len()];
+        let dangling = vec![DanglingLinks::default(); schema.rels.len()];
         View { schema, tables, links, dangling, spare_undo: Vec::new() }
     }
 
@@ -167,7 +168,7 @@ impl View {
             TableKind::Plain => self.tables[t.index()].slot_of(id).map(Loc::Slot),
             TableKind::AutoThrough(r) if id < 0 => {
                 let i = u32::try_from(-(id + 1)).ok()?;
-                ((i as usize) < self.dangling[r as usize].len()).then_some(Loc::Dangling(i))
+                self.dangling[r as usize].get(i).map(|_| Loc::Dangling(i))
             }
             TableKind::AutoThrough(r) => {
                 let (s, target) = pair_of(id)?;
@@ -240,11 +241,11 @@ impl View {
             TableKind::AutoThrough(r) => {
                 let links = &self.links[r as usize];
                 let n = links.source_slots();
-                let dangling = self.dangling[r as usize].len() as u32;
+                let dangling = &self.dangling[r as usize];
                 Box::new(
                     (0..n as u32)
                         .flat_map(move |s| links.neighbours(s, true).map(move |t| Loc::Pair(s, t)))
-                        .chain((0..dangling).map(Loc::Dangling)),
+                        .chain(dangling.iter().map(|(i, _)| Loc::Dangling(i))),
                 )
             }
         }
@@ -389,16 +390,19 @@ impl View {
             links.verify().map_err(ctx)?;
             let (src, tgt) = (&self.tables[rel.source.index()], &self.tables[rel.target.index()]);
             let dangling = &self.dangling[r];
-            for (i, &(a, b)) in dangling.iter().enumerate() {
+            dangling.verify().map_err(|e| ctx(format!("dangling links: {e}")))?;
+            let mut seen = Vec::with_capacity(dangling.len());
+            for (_, (a, b)) in dangling.iter() {
                 if rel.db_constraint || !rel.auto_through {
                     return Err(ctx("dangling links on a constrained relation".into()));
                 }
                 if src.slot_of(a).is_some() && tgt.slot_of(b).is_some() {
                     return Err(ctx(format!("dangling pair ({a}, {b}) names two live rows")));
                 }
-                if dangling[..i].contains(&(a, b)) {
+                if seen.contains(&(a, b)) {
                     return Err(ctx(format!("dangling pair ({a}, {b}) stored twice")));
                 }
+                seen.push((a, b));
             }
             match links {
                 Links::Auto(j) => {
@@ -515,7 +519,9 @@ impl<'a> RowRef<'a> {
                 let TableKind::AutoThrough(r) = self.view.schema.def(self.table).kind else {
                     return ValueRef::Null;
                 };
-                let (a, b) = self.view.dangling[r as usize][i as usize];
+                let Some((a, b)) = self.view.dangling[r as usize].get(i) else {
+                    return ValueRef::Null;
+                };
                 ValueRef::Int(match col {
                     0 => self.id,
                     1 => a,

@@ -240,16 +240,15 @@ impl<'db> WriteTxn<'db> {
             let b = ends[1].ok_or_else(|| not_null(1))?;
             let known = |side: TableId, id: i64| self.guard.tables[side.index()].slot_of(id).is_some();
             if !(known(rel.source, a) && known(rel.target, b)) {
-                if !self.push_dangling(r, a, b) {
+                let Some(index) = self.push_dangling(r, a, b) else {
                     return Err(Error::Unique {
                         table: def.name.clone(),
                         column: format!("{}, {}", def.columns[1].name, def.columns[2].name),
                         value: Value::Text(format!("({a}, {b})")),
                         row: None,
                     });
-                }
-                let index = self.guard.dangling[r as usize].len() as i64 - 1;
-                return Ok(Key::new(t, -index - 1));
+                };
+                return Ok(Key::new(t, -i64::from(index) - 1));
             }
         }
         for (i, (end, side)) in ends.into_iter().zip([rel.source, rel.target]).enumerate() {
@@ -380,37 +379,33 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Stores a link naming a missing id (`db_constraint(false)`), unless
-    /// it is stored already. Returns whether it was added.
-    pub(crate) fn push_dangling(&mut self, r: RelId, source_id: i64, target_id: i64) -> bool {
+    /// it is stored already. Returns its place, `None` if it was stored.
+    pub(crate) fn push_dangling(&mut self, r: RelId, source_id: i64, target_id: i64) -> Option<u32> {
         let list = &mut self.guard.dangling[r as usize];
-        if list.contains(&(source_id, target_id)) {
-            return false;
+        if list.contains((source_id, target_id)) {
+            return None;
         }
-        list.push((source_id, target_id));
-        self.undo.push(Undo::DanglingPush { rel: r });
-        true
+        let (index, fresh) = list.insert((source_id, target_id));
+        self.undo.push(Undo::DanglingPush { rel: r, index, fresh });
+        Some(index)
     }
 
-    pub(crate) fn remove_dangling_at(&mut self, r: RelId, index: usize) {
-        let pair = self.guard.dangling[r as usize].swap_remove(index);
-        self.undo.push(Undo::DanglingRemove { rel: r, index: index as u32, pair: Box::new(pair) });
+    /// Removes the dangling link at place `index`, if there is one.
+    pub(crate) fn remove_dangling_at(&mut self, r: RelId, index: u32) {
+        if let Some(pair) = self.guard.dangling[r as usize].remove(index) {
+            self.undo.push(Undo::DanglingRemove { rel: r, index, pair: Box::new(pair) });
+        }
     }
 
     /// Removes the dangling links of `r` for which `matches` holds.
     /// Returns how many went.
     pub(crate) fn remove_dangling_where(&mut self, r: RelId, matches: impl Fn(i64, i64) -> bool) -> usize {
-        let mut removed = 0;
-        let mut i = 0;
-        while i < self.guard.dangling[r as usize].len() {
-            let (a, b) = self.guard.dangling[r as usize][i];
-            if matches(a, b) {
-                self.remove_dangling_at(r, i);
-                removed += 1;
-            } else {
-                i += 1;
-            }
+        let doomed: Vec<u32> =
+            self.guard.dangling[r as usize].iter().filter(|&(_, (a, b))| matches(a, b)).map(|(i, _)| i).collect();
+        for &i in &doomed {
+            self.remove_dangling_at(r, i);
         }
-        removed
+        doomed.len()
     }
 
     /// After inserting row `id` into `t`: dangling links that named it and
@@ -422,18 +417,17 @@ impl<'db> WriteTxn<'db> {
                 continue;
             }
             let rel = schema.rel(r);
-            let mut i = 0;
-            while i < self.guard.dangling[r as usize].len() {
-                let (a, b) = self.guard.dangling[r as usize][i];
-                let named = (rel.source == t && a == id) || (rel.target == t && b == id);
+            let named: Vec<(u32, i64, i64)> = self.guard.dangling[r as usize]
+                .iter()
+                .filter(|&(_, (a, b))| (rel.source == t && a == id) || (rel.target == t && b == id))
+                .map(|(i, (a, b))| (i, a, b))
+                .collect();
+            for (i, a, b) in named {
                 let source = self.guard.tables[rel.source.index()].slot_of(a);
                 let target = self.guard.tables[rel.target.index()].slot_of(b);
-                match (named, source, target) {
-                    (true, Some(s), Some(tt)) => {
-                        self.remove_dangling_at(r, i);
-                        self.link_auto(r, s, tt);
-                    }
-                    _ => i += 1,
+                if let (Some(s), Some(tt)) = (source, target) {
+                    self.remove_dangling_at(r, i);
+                    self.link_auto(r, s, tt);
                 }
             }
         }
@@ -537,7 +531,7 @@ impl<'db> WriteTxn<'db> {
             }
             Loc::Dangling(i) => {
                 let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
-                self.remove_dangling_at(r, i as usize);
+                self.remove_dangling_at(r, i);
                 let mut d = Deleted::default();
                 d.add(&schema.def(key.table()).name, 1);
                 Ok(d)
