@@ -246,11 +246,9 @@ fn handles_resolve_once() {
     .unwrap();
 }
 
-/// `db_constraint(false)`: as in Django, the auto-created through stores
-/// links to ids that do not exist; they are rows of the through table but
-/// not related rows (the join finds no row) until that row is inserted.
-#[test]
-fn db_constraint_false_stores_dangling_links() {
+/// Posts with a `db_constraint(false)` many-to-many `tags` to `tag`
+/// (through table `post_tags`).
+fn posts_with_unconstrained_tags() -> Database {
     let schema = Schema::builder()
         .table("tag", |_| {})
         .table("post", |t| {
@@ -258,7 +256,15 @@ fn db_constraint_false_stores_dangling_links() {
         })
         .build()
         .unwrap();
-    let db = Database::new(schema);
+    Database::new(schema)
+}
+
+/// `db_constraint(false)`: as in Django, the auto-created through stores
+/// links to ids that do not exist; they are rows of the through table but
+/// not related rows (the join finds no row) until that row is inserted.
+#[test]
+fn db_constraint_false_stores_dangling_links() {
+    let db = posts_with_unconstrained_tags();
     db.write(|tx| {
         let p = tx.insert("post", row! {})?;
         let t1 = tx.insert("tag", row! {})?;
@@ -314,14 +320,7 @@ fn db_constraint_false_stores_dangling_links() {
 /// when its row was missing.
 #[test]
 fn an_unconstrained_through_row_missing_a_column_is_not_null_whether_or_not_its_rows_exist() {
-    let schema = Schema::builder()
-        .table("tag", |_| {})
-        .table("post", |t| {
-            t.many_to_many("tags", "tag").db_constraint(false);
-        })
-        .build()
-        .unwrap();
-    let db = Database::new(schema);
+    let db = posts_with_unconstrained_tags();
     db.write(|tx| {
         let p = tx.insert("post", row! {})?;
         let not_null =
@@ -348,14 +347,7 @@ fn an_unconstrained_through_row_missing_a_column_is_not_null_whether_or_not_its_
 /// the places exactly.
 #[test]
 fn a_dangling_link_keeps_its_key_while_it_exists() {
-    let schema = Schema::builder()
-        .table("tag", |_| {})
-        .table("post", |t| {
-            t.many_to_many("tags", "tag").db_constraint(false);
-        })
-        .build()
-        .unwrap();
-    let db = Database::new(schema);
+    let db = posts_with_unconstrained_tags();
     db.write(|tx| {
         let p = tx.insert("post", row! {})?;
         let k5 = tx.insert("post_tags", row! { "post_id" => p.id(), "tag_id" => 5 })?;
