@@ -32,6 +32,12 @@ pub(crate) struct Unlinked<P> {
     pub(crate) payload: P,
 }
 
+/// The list a search for a pair looks in (see [`Junction::find`]).
+enum Searched<'a, P: Payload> {
+    Forward(&'a Adj<P>),
+    Reverse(&'a Adj<P>),
+}
+
 /// A bidirectional index of `(source_slot, target_slot)` pairs.
 #[derive(Clone, Debug)]
 pub(crate) struct Junction<P: Payload> {
@@ -106,21 +112,28 @@ impl<P: Payload> Junction<P> {
         self.fwd.len()
     }
 
+    /// The list a search for the pair `(source, target)` looks in:
+    /// `fwd[source]` when it is short, indexed, or no longer than
+    /// `rev[target]`, else `rev[target]`; `None` when the pair cannot be
+    /// linked. A short or indexed forward list is chosen without touching
+    /// the reverse list (one cache miss less on the common path).
+    #[inline(always)]
+    fn searched(&self, source: u32, target: u32) -> Option<Searched<'_, P>> {
+        let f = self.fwd.get(source as usize)?;
+        if f.len() <= PROMOTE_AT || f.is_indexed() {
+            return Some(Searched::Forward(f));
+        }
+        let r = self.rev.get(target as usize)?;
+        Some(if f.len() <= r.len() { Searched::Forward(f) } else { Searched::Reverse(r) })
+    }
+
     /// A position in `fwd[source]` of a pair `(source, target)`, looked up
     /// in the shorter of the two lists. O(1) expected.
     #[inline(always)]
     pub(crate) fn find(&self, source: u32, target: u32) -> Option<u32> {
-        let f = self.fwd.get(source as usize)?;
-        // A short or indexed forward list is searched without touching the
-        // reverse list (one cache miss less on the common path).
-        if f.len() <= PROMOTE_AT || f.is_indexed() {
-            return f.find(target);
-        }
-        let r = self.rev.get(target as usize)?;
-        if f.len() <= r.len() {
-            f.find(target)
-        } else {
-            r.find(source).map(|rpos| r.back(rpos))
+        match self.searched(source, target)? {
+            Searched::Forward(f) => f.find(target),
+            Searched::Reverse(r) => r.find(source).map(|rpos| r.back(rpos)),
         }
     }
 
@@ -128,13 +141,9 @@ impl<P: Payload> Junction<P> {
     /// position. O(1) expected.
     #[inline(always)]
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
-        let Some(f) = self.fwd.get(source as usize) else { return false };
-        if f.len() <= PROMOTE_AT || f.is_indexed() {
-            return f.contains(target);
-        }
-        match self.rev.get(target as usize) {
-            Some(r) if r.len() < f.len() => r.contains(source),
-            Some(_) => f.contains(target),
+        match self.searched(source, target) {
+            Some(Searched::Forward(f)) => f.contains(target),
+            Some(Searched::Reverse(r)) => r.contains(source),
             None => false,
         }
     }
@@ -143,13 +152,13 @@ impl<P: Payload> Junction<P> {
     /// first if it is long, so repeated writes on two high-degree rows stay
     /// O(1). O(1) expected, amortized.
     pub(crate) fn find_for_write(&mut self, source: u32, target: u32) -> Option<u32> {
+        // Only a long, unindexed forward list can send the search to the
+        // reverse list or need an index (see `searched`).
         let f = self.fwd.get(source as usize)?;
         if f.len() > PROMOTE_AT && !f.is_indexed() {
-            let r = self.rev.get(target as usize)?;
-            if f.len() <= r.len() {
-                self.fwd[source as usize].promote_if_long();
-            } else {
-                self.rev[target as usize].promote_if_long();
+            match self.searched(source, target)? {
+                Searched::Forward(_) => self.fwd[source as usize].promote_if_long(),
+                Searched::Reverse(_) => self.rev[target as usize].promote_if_long(),
             }
         }
         self.find(source, target)
