@@ -25,17 +25,18 @@ pub(crate) fn verify(view: &View) {
     }
 }
 
+// The benches' generator, for its SplitMix64 step. (Its own `below`
+// differs from this one's, which every seeded test's inputs depend on.)
+#[path = "../../benches/common/rng.rs"]
+mod splitmix;
+
 /// SplitMix64: a tiny seeded generator, so that every randomized test is
 /// reproducible from its seed.
 pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        splitmix::splitmix64(&mut self.0)
     }
 
     /// A number in `0..n`.
