@@ -97,6 +97,17 @@ pub(crate) fn pair_id(source: u32, target: u32) -> i64 {
     ((i64::from(source) << 31) | i64::from(target)) + 1
 }
 
+/// The id of the dangling link at place `index` of its relation (negative,
+/// so it never meets a pair's id); see `relation::dangling`.
+pub(crate) fn dangling_id(index: u32) -> i64 {
+    -i64::from(index) - 1
+}
+
+/// The place a dangling link's id names (the inverse of [`dangling_id`]).
+fn dangling_index(id: i64) -> Option<u32> {
+    u32::try_from(-(id + 1)).ok()
+}
+
 fn pair_of(id: i64) -> Option<(u32, u32)> {
     let v = id.checked_sub(1)?;
     if !(0..1 << 62).contains(&v) {
@@ -167,7 +178,7 @@ impl View {
         match self.schema.def(t).kind {
             TableKind::Plain => self.tables[t.index()].slot_of(id).map(Loc::Slot),
             TableKind::AutoThrough(r) if id < 0 => {
-                let i = u32::try_from(-(id + 1)).ok()?;
+                let i = dangling_index(id)?;
                 self.dangling[r as usize].get(i).map(|_| Loc::Dangling(i))
             }
             TableKind::AutoThrough(r) => {
@@ -190,7 +201,7 @@ impl View {
         let id = match loc {
             Loc::Slot(s) => self.tables[table.index()].id_at(s),
             Loc::Pair(s, t) => pair_id(s, t),
-            Loc::Dangling(i) => -i64::from(i) - 1,
+            Loc::Dangling(i) => dangling_id(i),
         };
         RowRef { view: self, table, loc, id }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::RwLockWriteGuard;
 
 use super::undo::Undo;
-use super::view::{pair_id, Key, Loc, TableRef, View};
+use super::view::{dangling_id, pair_id, Key, Loc, TableRef, View};
 use super::Held;
 use crate::error::{Error, Result};
 use crate::relation::Links;
@@ -248,7 +248,7 @@ impl<'db> WriteTxn<'db> {
                         row: None,
                     });
                 };
-                return Ok(Key::new(t, -i64::from(index) - 1));
+                return Ok(Key::new(t, dangling_id(index)));
             }
         }
         for (i, (end, side)) in ends.into_iter().zip([rel.source, rel.target]).enumerate() {
