@@ -82,16 +82,6 @@ impl<'a> Relation<'a> {
         self.accessor
     }
 
-    /// The slot of `key` in the table the accessor starts from.
-    #[inline]
-    fn slot(&self, key: Key) -> Option<u32> {
-        if key.table() == self.accessor.table {
-            self.from.slot_of(key.id())
-        } else {
-            None
-        }
-    }
-
     /// The ids related to `key`, as [`Related::ids`]. O(1) to start, O(1)
     /// per item.
     ///
@@ -101,11 +91,31 @@ impl<'a> Relation<'a> {
     /// when it names no row.
     #[inline(always)]
     pub fn ids(&self, key: Key) -> Result<RelatedIds<'a>> {
-        match (self.lists, self.slot(key)) {
-            (Lists::Auto { near, .. }, Some(s)) => Ok(RelatedIds::slots(list(near, s), self.to_ids, self.to_dense)),
-            (Lists::Custom { near, .. }, Some(s)) => Ok(RelatedIds::slots(list(near, s), self.to_ids, self.to_dense)),
-            _ => self.ids_slow(key),
+        match self.linked(key) {
+            Some(nodes) => Ok(RelatedIds::slots(nodes, self.to_ids, self.to_dense)),
+            None => self.ids_slow(key),
         }
+    }
+
+    /// The neighbour slots of `key` when it is a row of the accessor's
+    /// table with at least one link in a junction; `None` otherwise (a
+    /// foreign key, no links, or no such row), for the slow path to sort
+    /// out. A row with links is live (a free slot has none, an invariant
+    /// `verify` checks), so this needs no liveness test: that is left to
+    /// the rows with no links, which the slow path answers (callgrind,
+    /// `forward` at size S: 121 -> 114 instructions per read).
+    #[inline(always)]
+    fn linked(&self, key: Key) -> Option<&'a [u32]> {
+        if key.table() != self.accessor.table {
+            return None;
+        }
+        let s = self.from.slot_hint(key.id())?;
+        let nodes = match self.lists {
+            Lists::Auto { near, .. } => list(near, s),
+            Lists::Custom { near, .. } => list(near, s),
+            Lists::ForeignKey => return None,
+        };
+        (!nodes.is_empty()).then_some(nodes)
     }
 
     /// `ids` of a foreign key, or its error; kept out of line so that the
@@ -152,10 +162,9 @@ impl<'a> Relation<'a> {
     /// As [`ids`](Self::ids).
     #[inline]
     pub fn count(&self, key: Key) -> Result<usize> {
-        match (self.lists, self.slot(key)) {
-            (Lists::Auto { near, .. }, Some(s)) => Ok(list(near, s).len()),
-            (Lists::Custom { near, .. }, Some(s)) => Ok(list(near, s).len()),
-            _ => self.count_slow(key),
+        match self.linked(key) {
+            Some(nodes) => Ok(nodes.len()),
+            None => self.count_slow(key),
         }
     }
 
