@@ -212,6 +212,20 @@ fn write_entry<P: Payload>(words: &mut [u32], cap: usize, pos: usize, entry: Ent
     }
 }
 
+/// Moves the entry at `last` (the last of a buffer of capacity `cap`) to
+/// `pos`; returns the entry that was at `pos` and, unless `pos` was the
+/// last, the one moved.
+#[inline(always)]
+fn swap_out<P: Payload>(words: &mut [u32], cap: usize, pos: u32, last: u32) -> (Entry<P>, Option<Entry<P>>) {
+    let removed = read_entry::<P>(words, cap, pos as usize);
+    let moved = (last != pos).then(|| {
+        let m = read_entry::<P>(words, cap, last as usize);
+        write_entry(words, cap, pos as usize, m);
+        m
+    });
+    (removed, moved)
+}
+
 /// A cheap, well-mixed hash of a slot (a multiply, then the high half
 /// folded into the low half, which hashbrown uses for the bucket).
 fn node_hash(node: u32) -> u64 {
@@ -229,13 +243,6 @@ impl<P: Payload> Adj<P> {
     #[inline(always)]
     fn raw_mut(&mut self) -> (&mut [u32], usize, usize) {
         self.store.parts_mut(P::WIDTH)
-    }
-
-    fn set_len(&mut self, n: usize) {
-        match &mut self.store {
-            Store::Inline { len, .. } => *len = n as u8,
-            Store::Heap { len, .. } => *len = n as u32,
-        }
     }
 
     #[inline]
@@ -425,29 +432,35 @@ impl<P: Payload> Adj<P> {
     /// Returns the removed entry and, if one moved, the entry now at `pos`.
     /// O(1) expected.
     pub(crate) fn swap_remove(&mut self, pos: u32) -> (Entry<P>, Option<Entry<P>>) {
-        // One look at the store for the entries (the path of every remove).
-        let (words, len, cap) = self.raw_mut();
-        let last = len as u32 - 1;
-        let removed = read_entry::<P>(words, cap, pos as usize);
-        let moved = (last != pos).then(|| {
-            let m = read_entry::<P>(words, cap, last as usize);
-            write_entry(words, cap, pos as usize, m);
-            m
-        });
-        self.set_len(last as usize);
-        if let (_, Some(index)) = self.store.nodes_and_index() {
-            if let Ok(e) = index.find_entry(node_hash(removed.node), |&p| p == pos) {
-                e.remove();
+        // One match on the store for the entries, the length and the
+        // index (the path of every remove).
+        let (removed, moved, last) = match &mut self.store {
+            Store::Inline { len, words } => {
+                let last = u32::from(*len) - 1;
+                let (removed, moved) = swap_out::<P>(words, INLINE_WORDS / P::WIDTH, pos, last);
+                *len -= 1;
+                (removed, moved, last)
             }
-            if let Some(m) = moved {
-                if let Some(p) = index.find_mut(node_hash(m.node), |&p| p == last) {
-                    *p = pos;
+            Store::Heap { len, words, index } => {
+                let last = *len - 1;
+                let (removed, moved) = swap_out::<P>(words, words.len() / P::WIDTH, pos, last);
+                *len = last;
+                if let Some(ix) = index {
+                    if let Ok(e) = ix.find_entry(node_hash(removed.node), |&p| p == pos) {
+                        e.remove();
+                    }
+                    if let Some(m) = moved {
+                        if let Some(p) = ix.find_mut(node_hash(m.node), |&p| p == last) {
+                            *p = pos;
+                        }
+                    }
+                    if (last as usize) < PROMOTE_AT / 2 {
+                        *index = None;
+                    }
                 }
+                (removed, moved, last)
             }
-        }
-        if (last as usize) < PROMOTE_AT / 2 {
-            self.store.set_index(None);
-        }
+        };
         if last == 0 {
             *self = Adj::default();
         }
