@@ -200,20 +200,25 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// The slot (if the row exists) and id of a target at the other end.
-    #[inline]
+    /// Inlined into the loops of `add` and `remove`, with the error built
+    /// out of line. Against a call per target, callgrind counted the peers
+    /// `add` load at size S at 809.9M -> 745.9M instructions, and `remove`
+    /// at 587 -> 560 per operation.
+    #[inline(always)]
     fn target_slot(&self, target: Target) -> Result<(Option<u32>, i64)> {
         let id = match target {
-            Target::Key(k) if k.table() != self.end.other => {
-                return Err(Error::WrongTable {
-                    expected: self.other_name(),
-                    found: self.tx.table_name(k.table()).to_owned(),
-                    id: k.id(),
-                })
-            }
+            Target::Key(k) if k.table() != self.end.other => return Err(self.wrong_table(k)),
             Target::Key(k) => k.id(),
             Target::Id(id) => id,
         };
         Ok((self.tx.guard.tables[self.end.other.index()].slot_of(id), id))
+    }
+
+    /// The error for a target key of another table than the other end's.
+    #[cold]
+    #[inline(never)]
+    fn wrong_table(&self, k: Key) -> Error {
+        Error::WrongTable { expected: self.other_name(), found: self.tx.table_name(k.table()).to_owned(), id: k.id() }
     }
 
     /// `add` on an auto-created, constrained relation: each target is
