@@ -141,6 +141,17 @@ impl Table {
         }
     }
 
+    /// The id of the live row at `slot`: in identity mode `slot + 1`,
+    /// without reading the id column (a cache miss per row for a walk
+    /// over scattered slots), else as [`id_at`](Self::id_at). O(1).
+    #[inline]
+    pub(crate) fn live_id(&self, slot: u32) -> i64 {
+        match self.pk {
+            PkMap::Identity => i64::from(slot) + 1,
+            _ => self.id_at(slot),
+        }
+    }
+
     /// The id at `slot`, 0 when the slot is free or out of range.
     pub(crate) fn id_at(&self, slot: u32) -> i64 {
         self.ids().get(slot as usize).copied().unwrap_or(0)

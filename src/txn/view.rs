@@ -199,7 +199,7 @@ impl View {
 
     pub(crate) fn row_at(&self, table: TableId, loc: Loc) -> RowRef<'_> {
         let id = match loc {
-            Loc::Slot(s) => self.tables[table.index()].id_at(s),
+            Loc::Slot(s) => self.tables[table.index()].live_id(s),
             Loc::Pair(s, t) => pair_id(s, t),
             Loc::Dangling(i) => dangling_id(i),
         };
