@@ -367,6 +367,26 @@ impl<P: Payload> Adj<P> {
         }
     }
 
+    /// Whether some entry holds `node`, when this list alone answers it
+    /// cheaply: it is short (a scan) or indexed (a probe). `None` for a long
+    /// list without an index, whose caller may look in the other list of
+    /// the pair instead. One match on the store. O(1) expected.
+    #[inline(always)]
+    pub(crate) fn contains_if_cheap(&self, node: u32) -> Option<bool> {
+        let scan = |nodes: &[u32]| nodes.iter().fold(false, |hit, &n| hit | (n == node));
+        match &self.store {
+            Store::Inline { len, words } => Some(scan(&words[..usize::from(*len)])),
+            Store::Heap { len, words, index } => {
+                let nodes = &words[..*len as usize];
+                match index {
+                    Some(index) => Some(index.find(node_hash(node), |&p| nodes[p as usize] == node).is_some()),
+                    None if nodes.len() <= PROMOTE_AT => Some(scan(nodes)),
+                    None => None,
+                }
+            }
+        }
+    }
+
     /// Every position holding `node` (several only in custom through tables
     /// with duplicate pairs). O(1 + matches) expected when indexed.
     pub(crate) fn find_all(&self, node: u32) -> SmallVec<[u32; 2]> {

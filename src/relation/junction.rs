@@ -141,9 +141,14 @@ impl<P: Payload> Junction<P> {
     /// position. O(1) expected.
     #[inline(always)]
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
-        match self.searched(source, target) {
-            Some(Searched::Forward(f)) => f.contains(target),
-            Some(Searched::Reverse(r)) => r.contains(source),
+        // `searched`'s choice, with the forward list matched once.
+        let Some(f) = self.fwd.get(source as usize) else { return false };
+        if let Some(hit) = f.contains_if_cheap(target) {
+            return hit;
+        }
+        match self.rev.get(target as usize) {
+            Some(r) if r.len() < f.len() => r.contains(source),
+            Some(_) => f.contains(target),
             None => false,
         }
     }
