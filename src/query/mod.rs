@@ -44,10 +44,10 @@ pub use cond::{Arg, Q};
 
 use smallvec::SmallVec;
 
-use self::exec::{candidates, follow, multiplicity, value, Item, Seed};
+use self::exec::{candidates, each_walked, follow, multiplicity, value, Item, Seed};
 use self::path::{resolve, Hop};
-use self::plan::Anchor;
 use self::plan::{choose, compile_scope, describe_access, flatten_and, Filter};
+use self::plan::{Access, Anchor};
 use crate::error::Result;
 use crate::schema::{AccessorKind, TableId};
 use crate::txn::{End, Key, Loc, Related, RowRef, TableRef, View};
@@ -286,6 +286,13 @@ impl<'v> Query<'v> {
         let seeded = anchor.filter(|&a| !lone(a));
         // ...and nothing is left to check when it is the only condition.
         let settled = anchor.is_some_and(lone) && self.filters.len() == 1;
+        if let (true, false, Access::Index { probe, back, .. }) = (settled, self.distinct, &access) {
+            // Nothing to check and nothing to skip: every walked row is a
+            // result, taken as the walk reaches it (no candidate vector).
+            let hint = (est.max(0.0) as usize).min(1 << 16);
+            each_walked(self.view, probe, back, |loc| each(Item { loc, link: None }, 1, hint));
+            return;
+        }
         let cands = candidates(self.view, self.table, &access, end, seeded.is_some(), est);
         let mut fixed: SmallVec<[Option<Loc>; 8]> = SmallVec::new();
         let mut seen = hashbrown::HashSet::new();
