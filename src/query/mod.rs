@@ -343,6 +343,20 @@ impl<'v> Query<'v> {
             // Access order: map as the results come, skip `offset`, stop at
             // `limit`.
             let mut out = Vec::new();
+            if offset == 0 && limit.is_none() {
+                // Every result, as it comes (the common case, without the
+                // paging arithmetic per result).
+                self.matches(u64::MAX, |item, m, n| {
+                    if out.capacity() == 0 {
+                        out.reserve(n);
+                    }
+                    for _ in 0..m {
+                        out.push(f(item.loc));
+                    }
+                    true
+                });
+                return out;
+            }
             let mut skip = offset as u64;
             self.matches(u64::MAX, |item, m, n| {
                 if out.capacity() == 0 {
