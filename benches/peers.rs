@@ -873,7 +873,7 @@ mod junction_system {
     use super::Reads;
     use super::{name, System};
     use hashbrown::HashSet;
-    use junctiondb::{row, Accessor, ColumnId, Database, Error, Key, ReadTxn, Relation, Schema, TableId, Type};
+    use junctiondb::{row, Accessor, ColumnId, Database, Error, Key, ReadTxn, Relation, RowRef, Schema, TableId, Type};
 
     const FAILED: &str = "junctiondb operation failed";
 
@@ -1070,7 +1070,8 @@ mod junction_system {
         fn join_query(&self, group_name: &str) -> Vec<String> {
             let rows = self.tx.query(self.sys.user_t).and_then(|q| q.filter("groups__name", group_name));
             let username = self.sys.username;
-            rows.expect(FAILED).rows().iter().filter_map(|r| r.get_at(username)?.as_text().map(str::to_owned)).collect()
+            let name = |r: &RowRef<'_>| r.get_at(username).and_then(|v| v.as_text()).map(str::to_owned).expect(FAILED);
+            rows.expect(FAILED).rows().iter().map(name).collect()
         }
 
         fn fof(&self, person: u32) -> u64 {
