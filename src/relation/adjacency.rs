@@ -213,17 +213,14 @@ fn write_entry<P: Payload>(words: &mut [u32], cap: usize, pos: usize, entry: Ent
 }
 
 /// Moves the entry at `last` (the last of a buffer of capacity `cap`) to
-/// `pos`; returns the entry that was at `pos` and, unless `pos` was the
-/// last, the one moved.
+/// `pos`, unless `pos` is the last; returns the entry moved.
 #[inline(always)]
-fn swap_out<P: Payload>(words: &mut [u32], cap: usize, pos: u32, last: u32) -> (Entry<P>, Option<Entry<P>>) {
-    let removed = read_entry::<P>(words, cap, pos as usize);
-    let moved = (last != pos).then(|| {
+fn move_last<P: Payload>(words: &mut [u32], cap: usize, pos: u32, last: u32) -> Option<Entry<P>> {
+    (last != pos).then(|| {
         let m = read_entry::<P>(words, cap, last as usize);
         write_entry(words, cap, pos as usize, m);
         m
-    });
-    (removed, moved)
+    })
 }
 
 /// A cheap, well-mixed hash of a slot (a multiply, then the high half
@@ -452,18 +449,29 @@ impl<P: Payload> Adj<P> {
     /// Returns the removed entry and, if one moved, the entry now at `pos`.
     /// O(1) expected.
     pub(crate) fn swap_remove(&mut self, pos: u32) -> (Entry<P>, Option<Entry<P>>) {
+        let removed = self.entry(pos);
+        (removed, self.swap_remove_known(pos, removed))
+    }
+
+    /// `swap_remove` of the entry at `pos` when the caller knows it is
+    /// `removed` (the mirror of an entry just removed from the other
+    /// list): the entry is not read back, which spares the two lines of a
+    /// long list's node and back columns at `pos` a load each on the path
+    /// of every remove. Returns the moved entry, if any. O(1) expected.
+    pub(crate) fn swap_remove_known(&mut self, pos: u32, removed: Entry<P>) -> Option<Entry<P>> {
+        debug_assert_eq!(self.entry(pos), removed, "the entry at {pos} is the one the caller names");
         // One match on the store for the entries, the length and the
-        // index (the path of every remove).
-        let (removed, moved, last) = match &mut self.store {
+        // index.
+        let (moved, last) = match &mut self.store {
             Store::Inline { len, words } => {
                 let last = u32::from(*len) - 1;
-                let (removed, moved) = swap_out::<P>(words, INLINE_WORDS / P::WIDTH, pos, last);
+                let moved = move_last::<P>(words, INLINE_WORDS / P::WIDTH, pos, last);
                 *len -= 1;
-                (removed, moved, last)
+                (moved, last)
             }
             Store::Heap { len, words, index } => {
                 let last = *len - 1;
-                let (removed, moved) = swap_out::<P>(words, words.len() / P::WIDTH, pos, last);
+                let moved = move_last::<P>(words, words.len() / P::WIDTH, pos, last);
                 *len = last;
                 if let Some(ix) = index {
                     if let Ok(e) = ix.find_entry(node_hash(removed.node), |&p| p == pos) {
@@ -478,13 +486,13 @@ impl<P: Payload> Adj<P> {
                         *index = None;
                     }
                 }
-                (removed, moved, last)
+                (moved, last)
             }
         };
         if last == 0 {
             *self = Adj::default();
         }
-        (removed, moved)
+        moved
     }
 
     /// The inverse of `swap_remove(pos)`: puts `entry` back at `pos`, moving

@@ -198,8 +198,8 @@ impl<P: Payload> Junction<P> {
         }
         let target = removed.node;
         let rpos = removed.back;
-        let (_, moved) = self.rev[target as usize].swap_remove(rpos);
-        if let Some(m) = moved {
+        let mirror = Entry { node: source, back: fpos, payload: removed.payload };
+        if let Some(m) = self.rev[target as usize].swap_remove_known(rpos, mirror) {
             self.fwd[m.node as usize].set_back(m.back, rpos);
         }
         self.len -= 1;
