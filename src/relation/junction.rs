@@ -58,6 +58,21 @@ pub(crate) fn list<P: Payload>(lists: &[Adj<P>], slot: u32) -> &[u32] {
     lists.get(slot as usize).map_or(&[], Adj::nodes)
 }
 
+/// [`Junction::contains`] over a junction's forward and reverse lists.
+#[inline(always)]
+pub(crate) fn contains_in<P: Payload>(fwd: &[Adj<P>], rev: &[Adj<P>], source: u32, target: u32) -> bool {
+    // `searched`'s choice, with the forward list matched once.
+    let Some(f) = fwd.get(source as usize) else { return false };
+    if let Some(hit) = f.contains_if_cheap(target) {
+        return hit;
+    }
+    match rev.get(target as usize) {
+        Some(r) if r.len() < f.len() => r.contains(source),
+        Some(_) => f.contains(target),
+        None => false,
+    }
+}
+
 fn grow<P: Payload>(lists: &mut Vec<Adj<P>>, slot: u32) -> &mut Adj<P> {
     let i = slot as usize;
     if lists.len() <= i {
@@ -141,16 +156,7 @@ impl<P: Payload> Junction<P> {
     /// position. O(1) expected.
     #[inline(always)]
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
-        // `searched`'s choice, with the forward list matched once.
-        let Some(f) = self.fwd.get(source as usize) else { return false };
-        if let Some(hit) = f.contains_if_cheap(target) {
-            return hit;
-        }
-        match self.rev.get(target as usize) {
-            Some(r) if r.len() < f.len() => r.contains(source),
-            Some(_) => f.contains(target),
-            None => false,
-        }
+        contains_in(&self.fwd, &self.rev, source, target)
     }
 
     /// `find` for a write: the list it searches builds its hash index

@@ -9,8 +9,8 @@
 
 use crate::error::Result;
 use crate::relation::adjacency::Adj;
-use crate::relation::junction::list;
-use crate::relation::{Junction, Links};
+use crate::relation::junction::{contains_in, list};
+use crate::relation::Links;
 use crate::schema::{Accessor, AccessorKind};
 use crate::storage::Table;
 
@@ -36,16 +36,20 @@ pub struct Relation<'a> {
     /// instructions (callgrind, 2026-11-21).
     to_ids: &'a [i64],
     to_dense: bool,
+    /// Whether `from`'s ids are `slot + 1`, read once for the same reason.
+    from_dense: bool,
     lists: Lists<'a>,
 }
 
 /// Where the neighbours of a row are: a junction read in one direction
 /// (`near`: the lists of that direction, by slot of the accessor's table;
-/// `forward`: source to targets), or a foreign key's index.
+/// `far`: the other direction's; `forward`: source to targets), or a
+/// foreign key's index. The slices are taken from the junction once, so a
+/// read goes straight to a row's list.
 #[derive(Clone, Copy, Debug)]
 enum Lists<'a> {
-    Auto { near: &'a [Adj<()>], junction: &'a Junction<()>, forward: bool },
-    Custom { near: &'a [Adj<u32>], junction: &'a Junction<u32>, forward: bool },
+    Auto { near: &'a [Adj<()>], far: &'a [Adj<()>], forward: bool },
+    Custom { near: &'a [Adj<u32>], far: &'a [Adj<u32>], forward: bool },
     ForeignKey,
 }
 
@@ -66,13 +70,14 @@ impl View {
             AccessorKind::Forward(r) | AccessorKind::Reverse(r) => {
                 let forward = matches!(accessor.kind, AccessorKind::Forward(_));
                 match &self.links[r as usize] {
-                    Links::Auto(junction) => Lists::Auto { near: junction.lists(forward), junction, forward },
-                    Links::Custom(junction) => Lists::Custom { near: junction.lists(forward), junction, forward },
+                    Links::Auto(j) => Lists::Auto { near: j.lists(forward), far: j.lists(!forward), forward },
+                    Links::Custom(j) => Lists::Custom { near: j.lists(forward), far: j.lists(!forward), forward },
                 }
             }
             AccessorKind::FkReverse(_) => Lists::ForeignKey,
         };
-        Ok(Relation { view: self, accessor, from, to, to_ids: to.ids(), to_dense: to.ids_are_slots(), lists })
+        let (to_ids, to_dense, from_dense) = (to.ids(), to.ids_are_slots(), from.ids_are_slots());
+        Ok(Relation { view: self, accessor, from, to, to_ids, to_dense, from_dense, lists })
     }
 }
 
@@ -109,7 +114,7 @@ impl<'a> Relation<'a> {
         if key.table() != self.accessor.table {
             return None;
         }
-        let s = self.from.slot_hint(key.id())?;
+        let s = slot_hint(self.from, self.from_dense, key.id())?;
         let nodes = match self.lists {
             Lists::Auto { near, .. } => list(near, s),
             Lists::Custom { near, .. } => list(near, s),
@@ -137,14 +142,16 @@ impl<'a> Relation<'a> {
         }
         // No liveness checks: a missing row's slot is free, and a free slot
         // has no links (an invariant `verify` checks), so it is not found.
-        let (Some(a), Some(b)) = (self.from.slot_hint(from.id()), self.to.slot_hint(to.id())) else {
+        let (Some(a), Some(b)) =
+            (slot_hint(self.from, self.from_dense, from.id()), slot_hint(self.to, self.to_dense, to.id()))
+        else {
             return false;
         };
         match self.lists {
-            Lists::Auto { junction, forward: true, .. } => junction.contains(a, b),
-            Lists::Auto { junction, forward: false, .. } => junction.contains(b, a),
-            Lists::Custom { junction, forward: true, .. } => junction.contains(a, b),
-            Lists::Custom { junction, forward: false, .. } => junction.contains(b, a),
+            Lists::Auto { near, far, forward: true } => contains_in(near, far, a, b),
+            Lists::Auto { near, far, forward: false } => contains_in(far, near, b, a),
+            Lists::Custom { near, far, forward: true } => contains_in(near, far, a, b),
+            Lists::Custom { near, far, forward: false } => contains_in(far, near, b, a),
             Lists::ForeignKey => self.contains_slow(from, to),
         }
     }
@@ -180,5 +187,16 @@ impl<'a> Relation<'a> {
     /// As [`ids`](Self::ids).
     pub fn related(&self, key: Key) -> Result<Related<'a>> {
         self.view.related_at(key, self.accessor)
+    }
+}
+
+/// [`Table::slot_hint`] with the identity-mode test already made
+/// (`dense`), so the table itself is not read.
+#[inline(always)]
+fn slot_hint(table: &Table, dense: bool, id: i64) -> Option<u32> {
+    if dense {
+        u32::try_from((id as u64).wrapping_sub(1)).ok()
+    } else {
+        table.slot_hint(id)
     }
 }
