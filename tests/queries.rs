@@ -839,3 +839,51 @@ fn dangling_links_are_through_rows() {
     assert_eq!(items("tags__label__isnull", Arg::from(true)), vec![a]);
     assert_eq!(items("tags__label", Arg::from("x")), vec![b]);
 }
+
+/// An index walk across a many-to-many relation to its far end reads the
+/// far ends straight from the row's list, then the dangling link rows
+/// (`db_constraint(false)`), whose missing far ends are skipped; a limit
+/// stops the walk early. The answer is the one a scan gives.
+#[test]
+fn index_walks_across_a_relation_read_the_far_ends_from_the_list() {
+    let schema = Schema::builder()
+        .table("tag", |t| {
+            t.column("label", Type::Text).unique();
+        })
+        .table("item", |t| {
+            t.column("name", Type::Text).unique();
+            t.many_to_many("tags", "tag").db_constraint(false);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    let [a, b, c] = db
+        .write(|tx| {
+            let x = tx.insert("tag", row! { "label" => "x" })?;
+            let y = tx.insert("tag", row! { "label" => "y" })?;
+            let [a, b, c] = ["a", "b", "c"].map(|n| tx.insert("item", row! { "name" => n }));
+            let (a, b, c) = (a?, b?, c?);
+            tx.related(b, "tags")?.add([x, y])?;
+            tx.related(c, "tags")?.add([y])?;
+            tx.related(a, "tags")?.add([x])?;
+            // Dangling rows on both sides of tag x's links.
+            tx.related(a, "tags")?.add([junctiondb::Target::Id(999)])?;
+            tx.related(x, "item_set")?.add([junctiondb::Target::Id(777)])?;
+            Ok::<_, Error>([a, b, c])
+        })
+        .unwrap();
+    let tx = db.begin_read().unwrap();
+    tx.verify().unwrap();
+    let items = || tx.query("item").unwrap();
+    let walked = items().filter("tags__label", "x").unwrap();
+    assert!(walked.explain().starts_with("probe unique index tag.label = \"x\", walk tag"), "{}", walked.explain());
+    // Tag x's links in list order: b, then a; the row to item 777 names no item.
+    assert_eq!(walked.keys(), vec![b, a]);
+    assert_eq!(walked.count(), 2);
+    assert_eq!(items().filter("tags__label", "x").unwrap().limit(1).keys(), vec![b]);
+    assert_eq!(items().filter("tags__label", "y").unwrap().keys(), vec![b, c]);
+    // A scan (no index answers `startswith`) agrees, in slot order.
+    let scanned = items().filter("tags__label__startswith", "x").unwrap();
+    assert!(scanned.explain().starts_with("scan item"), "{}", scanned.explain());
+    assert_eq!(scanned.keys(), vec![a, b]);
+}

@@ -492,6 +492,22 @@ pub(crate) fn walk_each(view: &View, back: &[Hop], loc: Loc, f: &mut impl FnMut(
     let Some((&h, rest)) = back.split_first() else {
         return f(loc);
     };
+    if let ([Hop::Links { rel, from_source }, Hop::LinkEnd { to_target, .. }], Some(s)) = (back, slot(loc)) {
+        if to_target == from_source {
+            // Across a many-to-many relation to its far end: the far ends'
+            // slots are the row's list itself, with no link row to build
+            // and follow per row (callgrind, the peers `join_query` at
+            // size S: 691.0M -> 562.7M instructions).
+            if !view.links[*rel as usize].neighbour_slots(s, *from_source).iter().all(|&n| f(Loc::Slot(n))) {
+                return false;
+            }
+            if view.dangling[*rel as usize].is_empty() {
+                return true;
+            }
+            let id = view.row_at(h.from(&view.schema), loc).id();
+            return each_dangling(view, *rel, *from_source, id, |l| follow(view, back[1], l).is_none_or(&mut *f));
+        }
+    }
     if rest.iter().all(|r| !r.is_multi()) {
         // The common tail (the last multi-valued hop, then single hops):
         // no recursion per row.

@@ -302,7 +302,13 @@ impl Links {
     /// The neighbour slots of `slot` in one direction, one per through row.
     #[inline]
     pub(crate) fn neighbours(&self, slot: u32, forward: bool) -> NodeIter<'_> {
-        both!(self, j => NodeIter::Slots(if forward { j.targets(slot) } else { j.sources(slot) }.iter()))
+        NodeIter::Slots(self.neighbour_slots(slot, forward).iter())
+    }
+
+    /// [`neighbours`](Self::neighbours) as the list's slice. O(1).
+    #[inline]
+    pub(crate) fn neighbour_slots(&self, slot: u32, forward: bool) -> &[u32] {
+        both!(self, j => if forward { j.targets(slot) } else { j.sources(slot) })
     }
 
     /// The number of through rows at `slot` in one direction. O(1).
