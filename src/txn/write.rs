@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLockWriteGuard;
 
-use super::undo::{Undo, UndoLog};
+use super::undo::Undo;
 use super::view::{dangling_id, pair_id, Key, Loc, TableRef, View};
 use super::Held;
 use crate::error::{Error, Result};
@@ -26,7 +26,7 @@ use crate::value::{Row, Value, ValueRef};
 /// transaction is exactly as it was before the call and can go on.
 pub struct WriteTxn<'db> {
     pub(crate) guard: RwLockWriteGuard<'db, View>,
-    pub(crate) undo: UndoLog,
+    pub(crate) undo: Vec<Undo>,
     committed: bool,
     _held: Held,
 }
@@ -91,12 +91,10 @@ impl<'db> WriteTxn<'db> {
     /// buffer grown by a bulk load is released instead of kept.
     fn recycle_undo(&mut self) {
         const KEEP: usize = 1 << 12;
-        self.undo.clear();
-        if self.undo.is_small(KEEP) {
-            // The spare is the empty log `new` left: a swap, no drops.
-            std::mem::swap(&mut self.undo, &mut self.guard.spare_undo);
-        } else {
-            self.undo = UndoLog::default();
+        let mut undo = std::mem::take(&mut self.undo);
+        undo.clear();
+        if undo.capacity() <= KEEP {
+            self.guard.spare_undo = undo;
         }
     }
 
@@ -110,7 +108,11 @@ impl<'db> WriteTxn<'db> {
 
     /// Undoes everything logged after `mark`, newest first.
     pub(crate) fn rollback_to(&mut self, mark: usize) {
-        self.undo.rollback_to(mark, &mut self.guard);
+        while self.undo.len() > mark {
+            if let Some(u) = self.undo.pop() {
+                u.revert(&mut self.guard);
+            }
+        }
     }
 
     /// Runs `op` so that an error leaves the transaction as it was.
@@ -391,7 +393,7 @@ impl<'db> WriteTxn<'db> {
     /// Removes the dangling link at place `index`, if there is one.
     pub(crate) fn remove_dangling_at(&mut self, r: RelId, index: u32) {
         if let Some(pair) = self.guard.dangling[r as usize].remove(index) {
-            self.undo.push(Undo::DanglingRemove { rel: r, index, pair });
+            self.undo.push(Undo::DanglingRemove { rel: r, index, pair: Box::new(pair) });
         }
     }
 
@@ -492,7 +494,7 @@ impl<'db> WriteTxn<'db> {
         }
         for (c, v) in cells {
             let old = self.guard.tables[t.index()].update(slot, c, v);
-            self.undo.push_update(t, slot, c, old);
+            self.undo.push(Undo::Update { table: t, slot, column: c, old: Box::new(old) });
         }
         for &r in &moved {
             self.link_through_row(r, slot);
@@ -678,7 +680,7 @@ impl<'db> WriteTxn<'db> {
         }
         for &(t, s) in &order {
             let values = self.guard.tables[t.index()].remove(s);
-            self.undo.push_remove(t, s, values.into_boxed_slice());
+            self.undo.push(Undo::Remove { table: t, slot: s, values: values.into_boxed_slice() });
             deleted.add(&schema.def(t).name, 1);
         }
         Ok(deleted)
