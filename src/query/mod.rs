@@ -289,6 +289,9 @@ impl<'v> Query<'v> {
         if let (true, false, Access::Index { probe, back, .. }) = (settled, self.distinct, &access) {
             // Nothing to check and nothing to skip: every walked row is a
             // result, taken as the walk reaches it (no candidate vector).
+            // The planner picks an index walk only for queries that are not
+            // a related manager's, so no link row is dropped here.
+            debug_assert!(end.is_none(), "an index walk in a related query");
             let hint = (est.max(0.0) as usize).min(1 << 16);
             each_walked(self.view, probe, back, |loc| each(Item { loc, link: None }, 1, hint));
             return;

@@ -458,7 +458,13 @@ impl<P: Payload> Adj<P> {
     /// list): the entry is not read back, which spares the two lines of a
     /// long list's node and back columns at `pos` a load each on the path
     /// of every remove. Returns the moved entry, if any. O(1) expected.
-    pub(crate) fn swap_remove_known(&mut self, pos: u32, removed: Entry<P>) -> Option<Entry<P>> {
+    ///
+    /// The caller must pass the entry that is at `pos`: a wrong node
+    /// would leave its position in the hash index (checked in debug
+    /// builds only). `Junction::unlink` is the one caller, and junction
+    /// invariant 1 (a mirror carries its entry's node, position and
+    /// payload) is what makes its `removed` right.
+    pub(super) fn swap_remove_known(&mut self, pos: u32, removed: Entry<P>) -> Option<Entry<P>> {
         debug_assert_eq!(self.entry(pos), removed, "the entry at {pos} is the one the caller names");
         // One match on the store for the entries, the length and the
         // index.

@@ -58,7 +58,9 @@ pub(crate) fn list<P: Payload>(lists: &[Adj<P>], slot: u32) -> &[u32] {
     lists.get(slot as usize).map_or(&[], Adj::nodes)
 }
 
-/// [`Junction::contains`] over a junction's forward and reverse lists.
+/// [`Junction::contains`] over a junction's forward and reverse lists. It
+/// searches the list [`Junction::searched`] would pick (a test checks that
+/// it answers as `find` does for every kind of list).
 #[inline(always)]
 pub(crate) fn contains_in<P: Payload>(fwd: &[Adj<P>], rev: &[Adj<P>], source: u32, target: u32) -> bool {
     // `searched`'s choice, with the forward list matched once.
@@ -456,6 +458,37 @@ mod tests {
         assert!(j.find(5_000, 0).is_none());
         assert_eq!(j.sources(0).len(), 9_999);
         assert!(!j.rev[0].is_indexed(), "the long side of a pair is never searched");
+    }
+
+    /// `contains` (through `contains_in`) and `find` (through `searched`)
+    /// each pick the list to search; they must answer alike for short,
+    /// long, indexed and unindexed lists on either side.
+    #[test]
+    fn contains_agrees_with_find_whichever_list_is_searched() {
+        let mut j: Junction<()> = Junction::default();
+        // Row 0: a long forward list, indexed below; target 0: a longer
+        // reverse list; row 150: a long forward list left unindexed, whose
+        // targets' reverse lists are short; rows 1..40: short lists too.
+        for t in 0..60 {
+            j.link(0, t, ());
+        }
+        for s in 1..101 {
+            j.link(s, 0, ());
+        }
+        for s in 1..40 {
+            j.link(s, s + 100, ());
+        }
+        for t in 200..260 {
+            j.link(150, t, ());
+        }
+        assert_eq!(j.find_for_write(0, 0), Some(0));
+        assert!(j.fwd[0].is_indexed() && !j.fwd[150].is_indexed() && !j.rev[0].is_indexed());
+        j.verify().unwrap();
+        for s in (0..42).chain(99..102).chain(149..152) {
+            for t in (0..62).chain(100..142).chain(198..262) {
+                assert_eq!(j.contains(s, t), j.find(s, t).is_some(), "({s}, {t})");
+            }
+        }
     }
 
     #[test]

@@ -143,9 +143,12 @@ impl Table {
 
     /// The id of the live row at `slot`: in identity mode `slot + 1`,
     /// without reading the id column (a cache miss per row for a walk
-    /// over scattered slots), else as [`id_at`](Self::id_at). O(1).
+    /// over scattered slots), else as [`id_at`](Self::id_at). `slot` must
+    /// hold a live row (for a free slot, identity mode answers `slot + 1`
+    /// where `id_at` answers 0). O(1).
     #[inline]
     pub(crate) fn live_id(&self, slot: u32) -> i64 {
+        debug_assert!(self.is_live(slot), "live_id of free slot {slot}");
         match self.pk {
             PkMap::Identity => i64::from(slot) + 1,
             _ => self.id_at(slot),

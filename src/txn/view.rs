@@ -197,6 +197,9 @@ impl View {
         }
     }
 
+    /// The row at `loc` of `table`, which must hold a live row (every
+    /// caller has it from a scan, a probe, a junction list or `locate`).
+    /// O(1).
     pub(crate) fn row_at(&self, table: TableId, loc: Loc) -> RowRef<'_> {
         let id = match loc {
             Loc::Slot(s) => self.tables[table.index()].live_id(s),
