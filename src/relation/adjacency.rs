@@ -223,6 +223,21 @@ fn move_last<P: Payload>(words: &mut [u32], cap: usize, pos: u32, last: u32) -> 
     })
 }
 
+/// The position of `node` among `nodes`, looked up in their hash index of
+/// positions. O(1) expected.
+#[inline(always)]
+fn probe(index: &HashTable<u32>, nodes: &[u32], node: u32) -> Option<u32> {
+    index.find(node_hash(node), |&p| nodes[p as usize] == node).copied()
+}
+
+/// Whether `nodes` holds `node`: a scan to the end with no branch on where
+/// the match is, which the compiler vectorizes (see `docs/design.md`,
+/// "the branch-free scan again"). O(len).
+#[inline(always)]
+fn holds(nodes: &[u32], node: u32) -> bool {
+    nodes.iter().fold(false, |hit, &n| hit | (n == node))
+}
+
 /// A cheap, well-mixed hash of a slot (a multiply, then the high half
 /// folded into the low half, which hashbrown uses for the bucket).
 fn node_hash(node: u32) -> u64 {
@@ -347,7 +362,7 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn find(&self, node: u32) -> Option<u32> {
         let nodes = self.nodes();
         match self.store.index() {
-            Some(index) => index.find(node_hash(node), |&p| nodes[p as usize] == node).copied(),
+            Some(index) => probe(index, nodes, node),
             None => nodes.iter().position(|&n| n == node).map(|p| p as u32),
         }
     }
@@ -358,9 +373,10 @@ impl<P: Payload> Adj<P> {
     /// O(len), as `find`.
     #[inline(always)]
     pub(crate) fn contains(&self, node: u32) -> bool {
+        let nodes = self.nodes();
         match self.store.index() {
-            Some(_) => self.find(node).is_some(),
-            None => self.nodes().iter().fold(false, |hit, &n| hit | (n == node)),
+            Some(index) => probe(index, nodes, node).is_some(),
+            None => holds(nodes, node),
         }
     }
 
@@ -370,14 +386,13 @@ impl<P: Payload> Adj<P> {
     /// the pair instead. One match on the store. O(1) expected.
     #[inline(always)]
     pub(crate) fn contains_if_cheap(&self, node: u32) -> Option<bool> {
-        let scan = |nodes: &[u32]| nodes.iter().fold(false, |hit, &n| hit | (n == node));
         match &self.store {
-            Store::Inline { len, words } => Some(scan(&words[..usize::from(*len)])),
+            Store::Inline { len, words } => Some(holds(&words[..usize::from(*len)], node)),
             Store::Heap { len, words, index } => {
                 let nodes = &words[..*len as usize];
                 match index {
-                    Some(index) => Some(index.find(node_hash(node), |&p| nodes[p as usize] == node).is_some()),
-                    None if nodes.len() <= PROMOTE_AT => Some(scan(nodes)),
+                    Some(index) => Some(probe(index, nodes, node).is_some()),
+                    None if nodes.len() <= PROMOTE_AT => Some(holds(nodes, node)),
                     None => None,
                 }
             }
