@@ -382,7 +382,7 @@ pub(crate) fn manager_items(view: &View, end: &End, out: &mut Vec<Item>) {
                     }));
                 }
                 Links::Custom(j) => {
-                    let nodes = if forward { j.targets(me) } else { j.sources(me) };
+                    let nodes = j.nodes(me, forward);
                     let throughs = j.payloads(me, forward);
                     out.extend(
                         nodes

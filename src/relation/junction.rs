@@ -89,16 +89,11 @@ impl<P: Payload> Junction<P> {
         self.len
     }
 
-    /// The targets of `fwd[source]`, in list order. O(1).
+    /// The neighbour slots of `slot`'s list in one direction (`forward`:
+    /// its targets, else its sources), in list order. O(1).
     #[inline]
-    pub(crate) fn targets(&self, source: u32) -> &[u32] {
-        list(&self.fwd, source)
-    }
-
-    /// The sources of `rev[target]`, in list order. O(1).
-    #[inline]
-    pub(crate) fn sources(&self, target: u32) -> &[u32] {
-        list(&self.rev, target)
+    pub(crate) fn nodes(&self, slot: u32, forward: bool) -> &[u32] {
+        list(self.lists(forward), slot)
     }
 
     /// The payload words of `slot`'s list in one direction, in list order
@@ -310,13 +305,13 @@ impl Links {
     /// [`neighbours`](Self::neighbours) as the list's slice. O(1).
     #[inline]
     pub(crate) fn neighbour_slots(&self, slot: u32, forward: bool) -> &[u32] {
-        both!(self, j => if forward { j.targets(slot) } else { j.sources(slot) })
+        both!(self, j => j.nodes(slot, forward))
     }
 
     /// The number of through rows at `slot` in one direction. O(1).
     #[inline]
     pub(crate) fn degree(&self, slot: u32, forward: bool) -> usize {
-        both!(self, j => if forward { j.targets(slot).len() } else { j.sources(slot).len() })
+        self.neighbour_slots(slot, forward).len()
     }
 
     /// Whether the pair is linked. O(1) expected when the list searched
@@ -356,14 +351,12 @@ impl Links {
     /// returns false when stopped. O(degree).
     #[inline]
     pub(crate) fn each_pair(&self, slot: u32, forward: bool, mut f: impl FnMut(u32, u32) -> bool) -> bool {
-        both!(self, j => {
-            let list = if forward { j.targets(slot) } else { j.sources(slot) };
-            if forward {
-                list.iter().all(|&n| f(slot, n))
-            } else {
-                list.iter().all(|&n| f(n, slot))
-            }
-        })
+        let list = self.neighbour_slots(slot, forward);
+        if forward {
+            list.iter().all(|&n| f(slot, n))
+        } else {
+            list.iter().all(|&n| f(n, slot))
+        }
     }
 
     /// `find` for writes (see [`Junction::find_for_write`]): a position in
@@ -439,8 +432,8 @@ mod tests {
             assert!(j.find(s, t).is_none());
             j.relink(u);
             j.verify().unwrap();
-            assert_eq!(j.targets(s), before.targets(s));
-            assert_eq!(j.sources(t), before.sources(t));
+            assert_eq!(j.nodes(s, true), before.nodes(s, true));
+            assert_eq!(j.nodes(t, false), before.nodes(t, false));
         }
     }
 
@@ -456,7 +449,7 @@ mod tests {
         j.unlink(5_000, fpos);
         j.verify().unwrap();
         assert!(j.find(5_000, 0).is_none());
-        assert_eq!(j.sources(0).len(), 9_999);
+        assert_eq!(j.nodes(0, false).len(), 9_999);
         assert!(!j.rev[0].is_indexed(), "the long side of a pair is never searched");
     }
 

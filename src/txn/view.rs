@@ -421,7 +421,7 @@ impl View {
             match links {
                 Links::Auto(j) => {
                     for s in 0..j.source_slots() as u32 {
-                        let targets = j.targets(s);
+                        let targets = j.nodes(s, true);
                         if !targets.is_empty() && !src.is_live(s) {
                             return Err(ctx(format!("links from free source slot {s}")));
                         }
