@@ -6,4 +6,4 @@ mod column;
 mod index;
 mod table;
 
-pub(crate) use table::{Table, MAX_SLOTS};
+pub(crate) use table::{identity_slot, Table, MAX_SLOTS};

@@ -29,6 +29,13 @@ enum PkMap {
     Sparse(HashMap<i64, u32>),
 }
 
+/// The slot row `id` has in identity mode (`id - 1`), `None` when no slot
+/// can be (a negative, zero or huge id). O(1).
+#[inline(always)]
+pub(crate) fn identity_slot(id: i64) -> Option<u32> {
+    u32::try_from((id as u64).wrapping_sub(1)).ok()
+}
+
 /// Row storage for one table. All inputs are validated by the caller.
 #[derive(Clone, Debug)]
 pub(crate) struct Table {
@@ -124,8 +131,7 @@ impl Table {
     #[inline(always)]
     pub(crate) fn slot_hint(&self, id: i64) -> Option<u32> {
         if let PkMap::Identity = self.pk {
-            let slot = (id as u64).wrapping_sub(1);
-            return u32::try_from(slot).ok();
+            return identity_slot(id);
         }
         self.slot_of_mapped(id)
     }

@@ -12,7 +12,7 @@ use crate::relation::adjacency::Adj;
 use crate::relation::junction::{contains_in, list};
 use crate::relation::Links;
 use crate::schema::{Accessor, AccessorKind};
-use crate::storage::Table;
+use crate::storage::{identity_slot, Table};
 
 use super::view::{Key, Related, RelatedIds, View};
 
@@ -195,7 +195,7 @@ impl<'a> Relation<'a> {
 #[inline(always)]
 fn slot_hint(table: &Table, dense: bool, id: i64) -> Option<u32> {
     if dense {
-        u32::try_from((id as u64).wrapping_sub(1)).ok()
+        identity_slot(id)
     } else {
         table.slot_hint(id)
     }
