@@ -15,6 +15,11 @@
 //! whole entries would make it touch; `back` is read only by writes. The
 //! header keeps 28 bytes of room inline: three entries of an auto-created
 //! through, two of a custom one, so rows with few links allocate nothing.
+//! A heap list without a hash index keeps a 64-bit filter of its nodes in
+//! the header's last 8 bytes ([`filter_bit`]), so that searching it for a
+//! node it does not hold (a `contains` miss, a `remove` of a pair that is
+//! not linked, the duplicate check of a new link) usually reads the header
+//! alone.
 //!
 //! Finding a neighbour by value is a linear scan while the list is short.
 //! A list longer than [`PROMOTE_AT`] keeps a hash table of its positions
@@ -100,12 +105,28 @@ const INLINE_WORDS: usize = 7;
 /// inline form holds `INLINE_WORDS / WIDTH` entries; the heap form's
 /// capacity is `words.len() / WIDTH`.
 ///
-/// Only the heap form can be long, so only it has room for the hash index
-/// of positions; the inline form uses those 8 bytes for more entries.
+/// Only a heap form can be long, so only it has room for the hash index of
+/// positions; the inline form uses those 8 bytes for more entries. A heap
+/// list without an index uses them for a filter of its nodes instead (see
+/// [`filter_bit`]), so that a search for a node it does not hold usually
+/// ends at the header, without loading the buffer.
 #[derive(Clone, Debug)]
 enum Store {
-    Inline { len: u8, words: [u32; INLINE_WORDS] },
-    Heap { len: u32, words: Box<[u32]>, index: Option<Box<HashTable<u32>>> },
+    Inline {
+        len: u8,
+        words: [u32; INLINE_WORDS],
+    },
+    /// `filter` has the bit of every node in the list (and may have more).
+    Heap {
+        len: u32,
+        words: Box<[u32]>,
+        filter: u64,
+    },
+    Indexed {
+        len: u32,
+        words: Box<[u32]>,
+        index: Box<HashTable<u32>>,
+    },
 }
 
 impl Default for Store {
@@ -121,7 +142,9 @@ impl Store {
     fn parts(&self, width: usize) -> (&[u32], usize, usize) {
         match self {
             Store::Inline { len, words } => (words, usize::from(*len), INLINE_WORDS / width),
-            Store::Heap { len, words, .. } => (words, *len as usize, words.len() / width),
+            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => {
+                (words, *len as usize, words.len() / width)
+            }
         }
     }
 
@@ -129,7 +152,7 @@ impl Store {
     fn parts_mut(&mut self, width: usize) -> (&mut [u32], usize, usize) {
         match self {
             Store::Inline { len, words } => (words, usize::from(*len), INLINE_WORDS / width),
-            Store::Heap { len, words, .. } => {
+            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => {
                 let cap = words.len() / width;
                 (words, *len as usize, cap)
             }
@@ -140,7 +163,7 @@ impl Store {
     #[inline(always)]
     fn index(&self) -> Option<&HashTable<u32>> {
         match self {
-            Store::Heap { index: Some(index), .. } => Some(index),
+            Store::Indexed { index, .. } => Some(index),
             _ => None,
         }
     }
@@ -150,14 +173,8 @@ impl Store {
     fn nodes_and_index(&mut self) -> (&[u32], Option<&mut HashTable<u32>>) {
         match self {
             Store::Inline { len, words } => (&words[..usize::from(*len)], None),
-            Store::Heap { len, words, index } => (&words[..*len as usize], index.as_deref_mut()),
-        }
-    }
-
-    /// Replaces the index (a no-op on the inline form, which is never long).
-    fn set_index(&mut self, new: Option<Box<HashTable<u32>>>) {
-        if let Store::Heap { index, .. } = self {
-            *index = new;
+            Store::Heap { len, words, .. } => (&words[..*len as usize], None),
+            Store::Indexed { len, words, index } => (&words[..*len as usize], Some(index)),
         }
     }
 
@@ -166,7 +183,7 @@ impl Store {
     fn nodes(&self) -> &[u32] {
         let (words, len) = match self {
             Store::Inline { len, words } => (&words[..], usize::from(*len)),
-            Store::Heap { len, words, .. } => (&words[..], *len as usize),
+            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => (&words[..], *len as usize),
         };
         &words[..len]
     }
@@ -245,6 +262,28 @@ fn node_hash(node: u32) -> u64 {
     h ^ (h >> 29)
 }
 
+/// The bit of `node` in a heap list's 64-bit filter: one of 64, picked by
+/// the top six bits of a multiplicative hash. With `n` distinct nodes in a
+/// list, a node it does not hold finds its bit set with probability
+/// `1 - (63/64)^n`: 12% at 8 entries, 39% at 32. Only a clear bit is an
+/// answer (the node is not there); a set bit sends the search on to the
+/// buffer.
+#[inline(always)]
+fn filter_bit(node: u32) -> u64 {
+    1 << (node.wrapping_mul(0x9E37_79B1) >> 26)
+}
+
+/// The filter of `nodes`: the union of their bits. O(len).
+fn filter_of(nodes: &[u32]) -> u64 {
+    nodes.iter().fold(0, |filter, &n| filter | filter_bit(n))
+}
+
+/// Lists this short (or shorter) recompute their filter on a removal, so
+/// that it stays exact; longer ones keep the removed node's bit (a
+/// superset is still a correct filter), since recomputing would read their
+/// whole node column. Two cache lines of nodes.
+const FILTER_REFRESH: usize = 32;
+
 impl<P: Payload> Adj<P> {
     /// The buffer, the number of entries and the capacity.
     #[inline(always)]
@@ -261,7 +300,7 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn len(&self) -> usize {
         match &self.store {
             Store::Inline { len, .. } => usize::from(*len),
-            Store::Heap { len, .. } => *len as usize,
+            Store::Heap { len, .. } | Store::Indexed { len, .. } => *len as usize,
         }
     }
 
@@ -318,6 +357,9 @@ impl<P: Payload> Adj<P> {
     /// Writes `entry` at `pos` (below the capacity), leaving `len` and the
     /// index alone.
     fn write(&mut self, pos: usize, entry: Entry<P>) {
+        if let Store::Heap { filter, .. } = &mut self.store {
+            *filter |= filter_bit(entry.node);
+        }
         let (words, _, cap) = self.raw_mut();
         write_entry(words, cap, pos, entry);
     }
@@ -330,23 +372,32 @@ impl<P: Payload> Adj<P> {
     fn grow(&mut self) {
         let (_, len, cap) = self.raw();
         let new_cap = (2 * cap).max(MIN_HEAP_CAP);
-        let (mut words, index) = match std::mem::take(&mut self.store) {
+        let old = std::mem::take(&mut self.store);
+        let (mut words, index, filter) = match old {
             Store::Inline { words, .. } => {
                 let mut heap = Vec::with_capacity(new_cap * P::WIDTH);
                 heap.extend_from_slice(&words);
-                (heap, None)
+                (heap, None, filter_of(&words[..len]))
             }
-            Store::Heap { words, index, .. } => {
-                let mut heap = words.into_vec();
-                heap.reserve_exact(new_cap * P::WIDTH - heap.len());
-                (heap, index)
-            }
+            Store::Heap { words, filter, .. } => (Adj::<P>::reserved(words, new_cap), None, filter),
+            Store::Indexed { words, index, .. } => (Adj::<P>::reserved(words, new_cap), Some(index), 0),
         };
         words.resize(new_cap * P::WIDTH, 0);
         for column in (1..P::WIDTH).rev() {
             words.copy_within(column * cap..column * cap + len, column * new_cap);
         }
-        self.store = Store::Heap { len: len as u32, words: words.into_boxed_slice(), index };
+        let (len, words) = (len as u32, words.into_boxed_slice());
+        self.store = match index {
+            Some(index) => Store::Indexed { len, words, index },
+            None => Store::Heap { len, words, filter },
+        };
+    }
+
+    /// A heap buffer as a `Vec` with room for `cap` entries.
+    fn reserved(words: Box<[u32]>, cap: usize) -> Vec<u32> {
+        let mut heap = words.into_vec();
+        heap.reserve_exact(cap * P::WIDTH - heap.len());
+        heap
     }
 
     /// Appends `entry` without touching the index; returns its position.
@@ -360,11 +411,12 @@ impl<P: Payload> Adj<P> {
     /// a write searches them).
     #[inline(always)]
     pub(crate) fn find(&self, node: u32) -> Option<u32> {
-        let nodes = self.nodes();
-        match self.store.index() {
-            Some(index) => probe(index, nodes, node),
-            None => nodes.iter().position(|&n| n == node).map(|p| p as u32),
-        }
+        let nodes = match &self.store {
+            Store::Indexed { len, words, index } => return probe(index, &words[..*len as usize], node),
+            Store::Heap { filter, .. } if filter & filter_bit(node) == 0 => return None,
+            _ => self.nodes(),
+        };
+        nodes.iter().position(|&n| n == node).map(|p| p as u32)
     }
 
     /// Whether some entry holds `node`: `find` without the position, which
@@ -373,29 +425,30 @@ impl<P: Payload> Adj<P> {
     /// O(len), as `find`.
     #[inline(always)]
     pub(crate) fn contains(&self, node: u32) -> bool {
-        let nodes = self.nodes();
-        match self.store.index() {
-            Some(index) => probe(index, nodes, node).is_some(),
-            None => holds(nodes, node),
+        match &self.store {
+            Store::Inline { len, words } => holds(&words[..usize::from(*len)], node),
+            Store::Heap { len, words, filter } => {
+                filter & filter_bit(node) != 0 && holds(&words[..*len as usize], node)
+            }
+            Store::Indexed { len, words, index } => probe(index, &words[..*len as usize], node).is_some(),
         }
     }
 
     /// Whether some entry holds `node`, when this list alone answers it
-    /// cheaply: it is short (a scan) or indexed (a probe). `None` for a long
-    /// list without an index, whose caller may look in the other list of
-    /// the pair instead. One match on the store. O(1) expected.
+    /// cheaply: it is short (a scan), indexed (a probe), or its filter
+    /// rules the node out. `None` for a long list without an index whose
+    /// filter cannot tell, whose caller may look in the other list of the
+    /// pair instead. One match on the store. O(1) expected.
     #[inline(always)]
     pub(crate) fn contains_if_cheap(&self, node: u32) -> Option<bool> {
         match &self.store {
             Store::Inline { len, words } => Some(holds(&words[..usize::from(*len)], node)),
-            Store::Heap { len, words, index } => {
+            Store::Heap { filter, .. } if filter & filter_bit(node) == 0 => Some(false),
+            Store::Heap { len, words, .. } => {
                 let nodes = &words[..*len as usize];
-                match index {
-                    Some(index) => Some(probe(index, nodes, node).is_some()),
-                    None if nodes.len() <= PROMOTE_AT => Some(holds(nodes, node)),
-                    None => None,
-                }
+                (nodes.len() <= PROMOTE_AT).then(|| holds(nodes, node))
             }
+            Store::Indexed { len, words, index } => Some(probe(index, &words[..*len as usize], node).is_some()),
         }
     }
 
@@ -403,9 +456,12 @@ impl<P: Payload> Adj<P> {
     /// with duplicate pairs). O(1 + matches) expected when indexed.
     pub(crate) fn find_all(&self, node: u32) -> SmallVec<[u32; 2]> {
         let nodes = self.nodes();
-        match self.store.index() {
-            Some(index) => index.iter_hash(node_hash(node)).copied().filter(|&p| nodes[p as usize] == node).collect(),
-            None => nodes.iter().enumerate().filter(|(_, &n)| n == node).map(|(p, _)| p as u32).collect(),
+        match &self.store {
+            Store::Indexed { index, .. } => {
+                index.iter_hash(node_hash(node)).copied().filter(|&p| nodes[p as usize] == node).collect()
+            }
+            Store::Heap { filter, .. } if filter & filter_bit(node) == 0 => SmallVec::new(),
+            _ => nodes.iter().enumerate().filter(|(_, &n)| n == node).map(|(p, _)| p as u32).collect(),
         }
     }
 
@@ -435,12 +491,21 @@ impl<P: Payload> Adj<P> {
                         return n;
                     }
                 }
-                Store::Heap { len, words, index } => {
+                Store::Heap { len, words, filter } => {
                     let (n, cap) = (*len as usize, words.len() / P::WIDTH);
                     if n < cap {
                         write_entry(words, cap, n, entry);
                         *len += 1;
-                        if let (true, Some(index)) = (indexed, index) {
+                        *filter |= filter_bit(entry.node);
+                        return n;
+                    }
+                }
+                Store::Indexed { len, words, index } => {
+                    let (n, cap) = (*len as usize, words.len() / P::WIDTH);
+                    if n < cap {
+                        write_entry(words, cap, n, entry);
+                        *len += 1;
+                        if indexed {
                             let nodes = &words[..=n];
                             index.insert_unique(node_hash(entry.node), n as u32, |&p| node_hash(nodes[p as usize]));
                         }
@@ -490,22 +555,29 @@ impl<P: Payload> Adj<P> {
                 *len -= 1;
                 (moved, last)
             }
-            Store::Heap { len, words, index } => {
+            Store::Heap { len, words, filter } => {
                 let last = *len - 1;
                 let moved = move_last::<P>(words, words.len() / P::WIDTH, pos, last);
                 *len = last;
-                if let Some(ix) = index {
-                    if let Ok(e) = ix.find_entry(node_hash(removed.node), |&p| p == pos) {
-                        e.remove();
+                if (last as usize) <= FILTER_REFRESH {
+                    *filter = filter_of(&words[..last as usize]);
+                }
+                (moved, last)
+            }
+            Store::Indexed { len, words, index } => {
+                let last = *len - 1;
+                let moved = move_last::<P>(words, words.len() / P::WIDTH, pos, last);
+                *len = last;
+                if let Ok(e) = index.find_entry(node_hash(removed.node), |&p| p == pos) {
+                    e.remove();
+                }
+                if let Some(m) = moved {
+                    if let Some(p) = index.find_mut(node_hash(m.node), |&p| p == last) {
+                        *p = pos;
                     }
-                    if let Some(m) = moved {
-                        if let Some(p) = ix.find_mut(node_hash(m.node), |&p| p == last) {
-                            *p = pos;
-                        }
-                    }
-                    if (last as usize) < PROMOTE_AT / 2 {
-                        *index = None;
-                    }
+                }
+                if (last as usize) < PROMOTE_AT / 2 {
+                    self.demote();
                 }
                 (moved, last)
             }
@@ -537,22 +609,41 @@ impl<P: Payload> Adj<P> {
         Some(displaced)
     }
 
+    /// Builds the hash index of a heap list's positions (its filter goes).
+    /// O(len).
     fn promote(&mut self) {
-        let nodes = self.nodes();
-        let mut index = HashTable::with_capacity(nodes.len() * 2);
-        for (p, &n) in nodes.iter().enumerate() {
-            index.insert_unique(node_hash(n), p as u32, |&q| node_hash(nodes[q as usize]));
+        if let Store::Heap { len, words, .. } = std::mem::take(&mut self.store) {
+            let nodes = &words[..len as usize];
+            let mut index = HashTable::with_capacity(nodes.len() * 2);
+            for (p, &n) in nodes.iter().enumerate() {
+                index.insert_unique(node_hash(n), p as u32, |&q| node_hash(nodes[q as usize]));
+            }
+            self.store = Store::Indexed { len, words, index: Box::new(index) };
         }
-        self.store.set_index(Some(Box::new(index)));
     }
 
-    /// Checks the buffer's shape and that the hash index (if any) holds
-    /// exactly the positions.
+    /// Drops the hash index of a list grown short again, giving it back a
+    /// filter. O(len).
+    fn demote(&mut self) {
+        if let Store::Indexed { len, words, .. } = std::mem::take(&mut self.store) {
+            let filter = filter_of(&words[..len as usize]);
+            self.store = Store::Heap { len, words, filter };
+        }
+    }
+
+    /// Checks the buffer's shape, that the hash index (if any) holds
+    /// exactly the positions, and that the filter (if any) has every
+    /// node's bit.
     pub(crate) fn verify_index(&self) -> Result<(), String> {
         let (words, len, cap) = self.raw();
-        let heap = matches!(self.store, Store::Heap { .. });
+        let heap = !matches!(self.store, Store::Inline { .. });
         if len > cap || (heap && words.len() % P::WIDTH != 0) {
             return Err(format!("{len} entries in a buffer of {} words for capacity {cap}", words.len()));
+        }
+        if let Store::Heap { filter, .. } = self.store {
+            if let Some(n) = self.nodes().iter().find(|&&n| filter & filter_bit(n) == 0) {
+                return Err(format!("node {n} missing from the filter {filter:#x}"));
+            }
         }
         let Some(index) = self.store.index() else {
             return Ok(());
@@ -682,6 +773,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_filter_rules_out_absent_nodes_and_stays_a_superset() {
+        let mut a = Adj::default();
+        let held: Vec<u32> = (0..8).map(|n| n * 7919).collect();
+        for &n in &held {
+            a.push(e(n));
+        }
+        let Store::Heap { filter, .. } = a.store else { panic!("eight entries are on the heap") };
+        assert_eq!(filter, filter_of(&held));
+        let absent: Vec<u32> = (0..10_000).filter(|n| !held.contains(n)).collect();
+        let ruled_out = absent.iter().filter(|&&n| filter & filter_bit(n) == 0).count();
+        assert!(ruled_out > absent.len() / 2, "{ruled_out} of {} absent nodes ruled out", absent.len());
+        for &n in &absent {
+            assert_eq!((a.find(n), a.contains(n), a.contains_if_cheap(n)), (None, false, Some(false)));
+            assert!(a.find_all(n).is_empty());
+        }
+        // A short list recomputes its filter on removal; a long one keeps
+        // the removed node's bit, which `verify_index` accepts.
+        a.swap_remove(0);
+        assert!(matches!(a.store, Store::Heap { filter, .. } if filter == filter_of(a.nodes())));
+        let mut long = Adj::default();
+        for n in 0..=FILTER_REFRESH as u32 + 1 {
+            long.push(e(n));
+        }
+        let Store::Heap { filter: before, .. } = long.store else { panic!("a long list is on the heap") };
+        long.swap_remove(0);
+        assert!(matches!(long.store, Store::Heap { filter, .. } if filter == before));
+        long.verify_index().unwrap();
+        assert_eq!((long.find(0), long.find(5)), (None, Some(5)));
+        // `insert_at` (a rollback) sets the bit of the node it puts back.
+        long.insert_at(0, e(0));
+        long.verify_index().unwrap();
+        // A promoted list drops its filter; demoted, it gets it back.
+        long.promote_if_long();
+        assert!(long.is_indexed());
+        while long.len() >= PROMOTE_AT / 2 {
+            long.swap_remove(0);
+        }
+        assert!(matches!(long.store, Store::Heap { filter, .. } if filter == filter_of(long.nodes())));
+        long.verify_index().unwrap();
+    }
+
+    #[test]
+    fn verify_index_reports_a_node_missing_from_the_filter() {
+        let mut a = Adj::default();
+        for n in 0..8 {
+            a.push(e(n));
+        }
+        if let Store::Heap { filter, .. } = &mut a.store {
+            *filter &= !filter_bit(3);
+        }
+        assert!(a.verify_index().unwrap_err().contains("node 3 missing from the filter"));
     }
 
     #[test]
