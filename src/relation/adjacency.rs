@@ -434,6 +434,13 @@ impl<P: Payload> Adj<P> {
         }
     }
 
+    /// Whether the list may hold `node`: `false` only when the filter rules
+    /// it out. Reads the header alone. O(1).
+    #[inline(always)]
+    pub(crate) fn might_hold(&self, node: u32) -> bool {
+        !matches!(self.store, Store::Heap { filter, .. } if filter & filter_bit(node) == 0)
+    }
+
     /// Whether some entry holds `node`, when this list alone answers it
     /// cheaply: it is short (a scan), indexed (a probe), or its filter
     /// rules the node out. `None` for a long list without an index whose

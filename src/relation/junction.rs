@@ -185,6 +185,22 @@ impl<P: Payload> Junction<P> {
         }
     }
 
+    /// Loads the lines an `unlink` of a pair with this target will need
+    /// beyond the source's list (the target's reverse header, the last
+    /// entry of its list, and that entry's forward header), so that their
+    /// misses overlap the search of the source's list instead of following
+    /// it. Nothing is loaded when the source's filter rules the pair out
+    /// (a miss should not wait for lines it will not use). Returns a value
+    /// the caller passes to `black_box`, so the loads are kept. O(1).
+    #[inline(always)]
+    pub(crate) fn warm_unlink(&self, source: u32, target: u32) -> u32 {
+        if !self.fwd.get(source as usize).is_some_and(|f| f.might_hold(target)) {
+            return 0;
+        }
+        let Some(last) = self.rev.get(target as usize).and_then(Adj::last) else { return 0 };
+        self.fwd.get(last.node as usize).map_or(0, |f| f.len() as u32 ^ last.back)
+    }
+
     /// Adds the pair at the end of both lists. O(1) amortized.
     pub(crate) fn link(&mut self, source: u32, target: u32, payload: P) {
         let rpos = grow(&mut self.rev, target).len() as u32;
@@ -365,6 +381,12 @@ impl Links {
         both!(self, j => j.find_for_write(source, target))
     }
 
+    /// See [`Junction::warm_unlink`].
+    #[inline(always)]
+    pub(crate) fn warm_unlink(&self, source: u32, target: u32) -> u32 {
+        both!(self, j => j.warm_unlink(source, target))
+    }
+
     pub(crate) fn verify(&self) -> Result<(), String> {
         both!(self, j => j.verify())
     }
@@ -415,6 +437,22 @@ impl ExactSizeIterator for NodeIter<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warm_unlink_reads_what_an_unlink_will_touch_and_any_slot_is_safe() {
+        let mut j: Junction<()> = Junction::default();
+        assert_eq!(j.warm_unlink(7, 9), 0, "slots past the lists read nothing");
+        // Source 0 holds 8 targets, so its list is on the heap with a filter.
+        for t in 0..8 {
+            j.link(0, t, ());
+        }
+        j.link(5, 3, ());
+        // The last entry of rev[3] is source 5 at back 0; fwd[5] has one entry.
+        assert_eq!(j.warm_unlink(0, 3), 1);
+        let ruled_out = (8..10_000).find(|&t| !j.fwd[0].might_hold(t)).expect("a target the filter rules out");
+        assert_eq!(j.warm_unlink(0, ruled_out), 0, "a pair the filter rules out is not warmed");
+        assert_eq!(j.warm_unlink(6, 3), 0, "a source past the lists reads nothing");
+    }
 
     #[test]
     fn unlink_relink_round_trip_keeps_order() {

@@ -303,6 +303,9 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Unlinks a pair of an auto-created through if it is linked.
     #[inline]
     fn unlink_auto_once(&mut self, r: RelId, p: Pair) -> usize {
+        // Starts the target side's misses before the search (see
+        // `Junction::warm_unlink`); `black_box` keeps the loads.
+        std::hint::black_box(self.tx.guard.links[r as usize].warm_unlink(p.source, p.target));
         match self.tx.guard.links[r as usize].find_for_write(p.source, p.target) {
             Some(fpos) => {
                 self.tx.unlink_auto(r, p.source, fpos);
