@@ -16,7 +16,8 @@
 //! header keeps 28 bytes of room inline: three entries of an auto-created
 //! through, two of a custom one, so rows with few links allocate nothing.
 //! A heap list without a hash index keeps a 64-bit filter of its nodes in
-//! the header's last 8 bytes ([`filter_bit`]), so that searching it for a
+//! the 8 header bytes an indexed list spends on its table's pointer
+//! ([`filter_bit`]), so that searching it for a
 //! node it does not hold (a `contains` miss, a `remove` of a pair that is
 //! not linked, the duplicate check of a new link) usually reads the header
 //! alone.
@@ -355,7 +356,7 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Writes `entry` at `pos` (below the capacity), leaving `len` and the
-    /// index alone.
+    /// index alone; a filtered list gets the node's bit.
     fn write(&mut self, pos: usize, entry: Entry<P>) {
         if let Store::Heap { filter, .. } = &mut self.store {
             *filter |= filter_bit(entry.node);
@@ -478,7 +479,8 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Appends `entry` (and its position to the index, if `indexed` and
-    /// the list has one); returns its position. O(1) amortized.
+    /// the list has one; a filtered list gets the node's bit either way);
+    /// returns its position. O(1) amortized.
     ///
     /// The bulk load's hottest path: a list with room is matched once,
     /// and its length, buffer and index are all taken from that match.
@@ -618,24 +620,31 @@ impl<P: Payload> Adj<P> {
 
     /// Builds the hash index of a heap list's positions (its filter goes).
     /// O(len).
+    /// (Any other form is left as it is.)
     fn promote(&mut self) {
-        if let Store::Heap { len, words, .. } = std::mem::take(&mut self.store) {
-            let nodes = &words[..len as usize];
-            let mut index = HashTable::with_capacity(nodes.len() * 2);
-            for (p, &n) in nodes.iter().enumerate() {
-                index.insert_unique(node_hash(n), p as u32, |&q| node_hash(nodes[q as usize]));
+        self.store = match std::mem::take(&mut self.store) {
+            Store::Heap { len, words, .. } => {
+                let nodes = &words[..len as usize];
+                let mut index = HashTable::with_capacity(nodes.len() * 2);
+                for (p, &n) in nodes.iter().enumerate() {
+                    index.insert_unique(node_hash(n), p as u32, |&q| node_hash(nodes[q as usize]));
+                }
+                Store::Indexed { len, words, index: Box::new(index) }
             }
-            self.store = Store::Indexed { len, words, index: Box::new(index) };
-        }
+            other => other,
+        };
     }
 
     /// Drops the hash index of a list grown short again, giving it back a
-    /// filter. O(len).
+    /// filter. O(len). (Any other form is left as it is.)
     fn demote(&mut self) {
-        if let Store::Indexed { len, words, .. } = std::mem::take(&mut self.store) {
-            let filter = filter_of(&words[..len as usize]);
-            self.store = Store::Heap { len, words, filter };
-        }
+        self.store = match std::mem::take(&mut self.store) {
+            Store::Indexed { len, words, .. } => {
+                let filter = filter_of(&words[..len as usize]);
+                Store::Heap { len, words, filter }
+            }
+            other => other,
+        };
     }
 
     /// Checks the buffer's shape, that the hash index (if any) holds
@@ -822,6 +831,29 @@ mod tests {
         }
         assert!(matches!(long.store, Store::Heap { filter, .. } if filter == filter_of(long.nodes())));
         long.verify_index().unwrap();
+    }
+
+    #[test]
+    fn promote_and_demote_leave_other_forms_alone() {
+        let filled = |len: u32| {
+            let mut a = Adj::default();
+            for n in 0..len {
+                a.push(e(n));
+            }
+            a
+        };
+        let (mut inline, mut heap, mut indexed) = (filled(2), filled(8), filled(40));
+        indexed.promote_if_long();
+        inline.promote();
+        heap.demote();
+        indexed.promote();
+        assert!(matches!(inline.store, Store::Inline { len: 2, .. }));
+        assert!(matches!(heap.store, Store::Heap { len: 8, .. }));
+        assert!(matches!(indexed.store, Store::Indexed { len: 40, .. }));
+        for (a, len) in [(&inline, 2), (&heap, 8), (&indexed, 40)] {
+            assert_eq!(a.nodes(), (0..len).collect::<Vec<_>>());
+            a.verify_index().unwrap();
+        }
     }
 
     #[test]

@@ -59,8 +59,10 @@ pub(crate) fn list<P: Payload>(lists: &[Adj<P>], slot: u32) -> &[u32] {
 }
 
 /// [`Junction::contains`] over a junction's forward and reverse lists. It
-/// searches the list [`Junction::searched`] would pick (a test checks that
-/// it answers as `find` does for every kind of list).
+/// searches the list [`Junction::searched`] would pick, except that a long
+/// unindexed forward list whose filter rules the target out answers at
+/// once (a test checks that it answers as `find` does for every kind of
+/// list).
 #[inline(always)]
 pub(crate) fn contains_in<P: Payload>(fwd: &[Adj<P>], rev: &[Adj<P>], source: u32, target: u32) -> bool {
     // `searched`'s choice, with the forward list matched once.
@@ -189,9 +191,12 @@ impl<P: Payload> Junction<P> {
     /// beyond the source's list (the target's reverse header, the last
     /// entry of its list, and that entry's forward header), so that their
     /// misses overlap the search of the source's list instead of following
-    /// it. Nothing is loaded when the source's filter rules the pair out
-    /// (a miss should not wait for lines it will not use). Returns a value
-    /// the caller passes to `black_box`, so the loads are kept. O(1).
+    /// it. Nothing is loaded when the source's list has a filter that
+    /// rules the pair out (a miss should not wait for lines it will not
+    /// use); inline and indexed lists have none, so their misses load the
+    /// lines anyway. The fix-up's write into that forward list's buffer is
+    /// not warmed. Returns a value the caller passes to `black_box`, so the
+    /// loads are kept. O(1).
     #[inline(always)]
     pub(crate) fn warm_unlink(&self, source: u32, target: u32) -> u32 {
         if !self.fwd.get(source as usize).is_some_and(|f| f.might_hold(target)) {
