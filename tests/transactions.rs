@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{snapshot, verify};
-use junctiondb::{row, Database, Error, Schema, Type};
+use junctiondb::{row, Database, Error, Schema, Target, Type, View};
 
 fn db() -> Database {
     let schema = Schema::builder()
@@ -111,6 +111,47 @@ fn a_failed_call_inside_a_transaction_undoes_only_itself() {
     })
     .unwrap();
     assert_eq!(db.read(|v| v.count("account")).unwrap(), 2);
+}
+
+#[test]
+fn a_failed_call_in_the_middle_of_a_run_of_links_undoes_only_its_own_links() {
+    // Appended links are logged apart, in runs (one marker per run); a
+    // call that fails after continuing the previous call's run must undo
+    // its own links and keep the earlier ones, in order.
+    let db = db();
+    let initial = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    let result = db.write(|tx| {
+        let p = tx.insert("post", row! { "title" => "p" })?;
+        let mut tags = Vec::new();
+        for i in 0..8 {
+            tags.push(tx.insert("tag", row! { "label" => format!("t{i}") })?);
+        }
+        tx.related(p, "tags")?.add(tags[..3].to_vec())?;
+        let linked = |v: &View| v.related(p, "tags").unwrap().ids().collect::<Vec<_>>();
+        let (before, order) = (snapshot(tx), linked(tx));
+        let targets = [Target::from(tags[3]), Target::from(tags[4]), Target::Id(999)];
+        let err = tx.related(p, "tags")?.add(targets).unwrap_err();
+        assert!(matches!(err, Error::NotFound { id: 999, .. }), "{err:?}");
+        assert_eq!((snapshot(tx), linked(tx)), (before, order.clone()));
+        verify(tx);
+        // A row, then a new run of links, then a failing call in that run.
+        tx.insert("account", row! { "name" => "a", "balance" => 1 })?;
+        tx.related(p, "tags")?.add([tags[5]])?;
+        let before = snapshot(tx);
+        let err = tx.related(p, "tags")?.add([Target::from(tags[6]), Target::Id(998)]).unwrap_err();
+        assert!(matches!(err, Error::NotFound { id: 998, .. }), "{err:?}");
+        assert_eq!(snapshot(tx), before);
+        assert_eq!(linked(tx), [order, vec![tags[5].id()]].concat());
+        verify(tx);
+        Err::<(), _>(Error::Reentrant)
+    });
+    assert!(matches!(result, Err(Error::Reentrant)));
+    db.read(|v| {
+        verify(v);
+        assert_eq!(snapshot(v), initial, "the whole transaction is undone");
+        Ok::<_, Error>(())
+    })
+    .unwrap();
 }
 
 #[test]

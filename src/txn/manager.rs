@@ -6,7 +6,6 @@ use std::collections::HashSet;
 
 use smallvec::SmallVec;
 
-use super::undo::Undo;
 use super::view::{End, Key, Related, RelatedIds};
 use super::write::WriteTxn;
 use crate::error::{Error, Result};
@@ -230,7 +229,7 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         auto: (RelId, bool, bool),
     ) -> Result<usize> {
-        let mark = self.tx.undo.len();
+        let mark = self.tx.undo.mark();
         let (created, missing) = self.each_auto_pair(targets, auto, Self::link_auto_once)?;
         if let Some(id) = missing {
             self.tx.rollback_to(mark);
@@ -260,7 +259,7 @@ impl<'db> RelatedMut<'_, 'db> {
         (r, forward, symmetrical): (RelId, bool, bool),
         op: impl Fn(&mut Self, RelId, Pair) -> usize,
     ) -> Result<(usize, Option<i64>)> {
-        let mark = self.tx.undo.len();
+        let mark = self.tx.undo.mark();
         let (mut total, mut missing) = (0, None);
         for target in targets {
             match self.target_slot(target.into()) {
@@ -293,7 +292,7 @@ impl<'db> RelatedMut<'_, 'db> {
         match links {
             Links::Auto(j) => {
                 j.link(p.source, p.target, ());
-                self.tx.undo.push(Undo::Link { rel: r, source: p.source });
+                self.tx.undo.push_link(r, p.source);
                 1
             }
             Links::Custom(_) => 0,
@@ -477,7 +476,7 @@ impl<'db> RelatedMut<'_, 'db> {
         }
         if let Links::Auto(j) = &mut self.tx.guard.links[r as usize] {
             j.link(p.source, p.target, ());
-            self.tx.undo.push(Undo::Link { rel: r, source: p.source });
+            self.tx.undo.push_link(r, p.source);
             return Ok(1);
         }
         let schema = self.tx.schema_arc();

@@ -130,9 +130,9 @@ pub struct View {
     /// place is the link's key while it exists). They become real links
     /// when the missing row is inserted.
     pub(crate) dangling: Vec<DanglingLinks>,
-    /// The undo log's buffer between write transactions, so that a short
+    /// The undo log's buffers between write transactions, so that a short
     /// transaction allocates nothing for its log.
-    pub(crate) spare_undo: Vec<super::undo::Undo>,
+    pub(crate) spare_undo: super::undo::UndoLog,
 }
 
 impl fmt::Debug for View {
@@ -154,7 +154,7 @@ impl View {
             .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
             .collect();
         let dangling = vec![DanglingLinks::default(); schema.rels.len()];
-        View { schema, tables, links, dangling, spare_undo: Vec::new() }
+        View { schema, tables, links, dangling, spare_undo: super::undo::UndoLog::default() }
     }
 
     /// The schema.

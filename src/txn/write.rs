@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLockWriteGuard;
 
-use super::undo::Undo;
+use super::undo::{Mark, Undo, UndoLog};
 use super::view::{dangling_id, pair_id, Key, Loc, TableRef, View};
 use super::Held;
 use crate::error::{Error, Result};
@@ -26,7 +26,7 @@ use crate::value::{Row, Value, ValueRef};
 /// transaction is exactly as it was before the call and can go on.
 pub struct WriteTxn<'db> {
     pub(crate) guard: RwLockWriteGuard<'db, View>,
-    pub(crate) undo: Vec<Undo>,
+    pub(crate) undo: UndoLog,
     committed: bool,
     _held: Held,
 }
@@ -43,7 +43,7 @@ impl Deref for WriteTxn<'_> {
 impl Drop for WriteTxn<'_> {
     fn drop(&mut self) {
         if !self.committed {
-            self.rollback_to(0);
+            self.rollback_to(Mark::default());
             self.recycle_undo();
         }
     }
@@ -87,15 +87,13 @@ impl<'db> WriteTxn<'db> {
         WriteTxn { guard, undo, committed: false, _held: held }
     }
 
-    /// Hands the (empty) log's buffer back for the next transaction; a
+    /// Hands the (empty) log's buffers back for the next transaction; a
     /// buffer grown by a bulk load is released instead of kept.
     fn recycle_undo(&mut self) {
         const KEEP: usize = 1 << 12;
         let mut undo = std::mem::take(&mut self.undo);
-        undo.clear();
-        if undo.capacity() <= KEEP {
-            self.guard.spare_undo = undo;
-        }
+        undo.clear(KEEP);
+        self.guard.spare_undo = undo;
     }
 
     /// Makes every change of this transaction visible to later readers and
@@ -107,17 +105,13 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Undoes everything logged after `mark`, newest first.
-    pub(crate) fn rollback_to(&mut self, mark: usize) {
-        while self.undo.len() > mark {
-            if let Some(u) = self.undo.pop() {
-                u.revert(&mut self.guard);
-            }
-        }
+    pub(crate) fn rollback_to(&mut self, mark: Mark) {
+        self.undo.rollback_to(mark, &mut self.guard);
     }
 
     /// Runs `op` so that an error leaves the transaction as it was.
     pub(crate) fn atomic<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let mark = self.undo.len();
+        let mark = self.undo.mark();
         let result = op(self);
         if result.is_err() {
             self.rollback_to(mark);
@@ -337,7 +331,7 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn link_auto(&mut self, r: RelId, s: u32, t: u32) {
         if let Links::Auto(j) = &mut self.guard.links[r as usize] {
             j.link(s, t, ());
-            self.undo.push(Undo::Link { rel: r, source: s });
+            self.undo.push_link(r, s);
         }
     }
 
@@ -354,7 +348,7 @@ impl<'db> WriteTxn<'db> {
         if let Some((s, t)) = self.through_ends(r, slot) {
             if let Links::Custom(j) = &mut self.guard.links[r as usize] {
                 j.link(s, t, slot);
-                self.undo.push(Undo::Link { rel: r, source: s });
+                self.undo.push_link(r, s);
             }
         }
     }
