@@ -116,7 +116,7 @@ impl UndoLog {
                         }
                     }
                     if self.records.len() <= mark.records {
-                        return;
+                        break;
                     }
                     self.records.pop();
                 }
@@ -125,14 +125,15 @@ impl UndoLog {
                         u.revert(view);
                     }
                 }
-                _ => return,
+                _ => break,
             }
         }
+        debug_assert_eq!(self.mark(), mark, "marks are rolled back to in stack order");
     }
 
-    /// Empties the log, keeping its buffers unless a bulk load grew them
-    /// past `keep` records. O(records) for their drop; link records are
-    /// plain data.
+    /// Empties the log, keeping each of its two buffers unless a bulk load
+    /// grew it past `keep` entries. O(records) for their drop; link
+    /// records are plain data.
     pub(crate) fn clear(&mut self, keep: usize) {
         self.records.clear();
         self.links.clear();
@@ -175,6 +176,119 @@ impl Undo {
             }
             Undo::DanglingPush { rel, index, fresh } => view.dangling[rel as usize].undo_insert(index, fresh),
             Undo::DanglingRemove { rel, index, pair } => view.dangling[rel as usize].undo_remove(index, *pair),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::schema::Schema;
+
+    type Snap = (Vec<Vec<(Vec<u32>, Vec<u32>)>>, Vec<Vec<(u32, (i64, i64))>>, usize);
+
+    fn snap(v: &View, log: &UndoLog) -> Snap {
+        let links = v
+            .links
+            .iter()
+            .map(|l| {
+                (0..12).map(|s| (l.neighbour_slots(s, true).to_vec(), l.neighbour_slots(s, false).to_vec())).collect()
+            })
+            .collect();
+        let dangling = v.dangling.iter().map(|d| d.iter().collect()).collect();
+        (links, dangling, log.len())
+    }
+
+    /// SplitMix64, so that every seed's steps are reproducible.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % n
+        }
+    }
+
+    /// Random pushes (links in runs, unlinks, dangling pushes) with a stack
+    /// of marks taken anywhere (inside runs, right after a marker's first
+    /// link, between runs) and rollbacks to any of them, each compared with
+    /// the state when the mark was taken; then to `Mark::default()`.
+    #[test]
+    fn rollback_to_any_stacked_mark_restores_the_state_at_the_mark() {
+        let schema = Schema::builder()
+            .table("a", |t| {
+                t.many_to_many("m", "b");
+                t.many_to_many("n", "self").symmetrical(false);
+            })
+            .table("b", |_| {})
+            .build()
+            .unwrap();
+        for seed in 0..300u64 {
+            let mut rng = Rng(seed);
+            let mut v = View::new(Arc::new(schema.clone()));
+            let mut log = UndoLog::default();
+            let initial = snap(&v, &log);
+            let mut marks: Vec<(Mark, Snap)> = Vec::new();
+            let mut rollbacks = 0;
+            for _ in 0..400 {
+                match rng.below(100) {
+                    0..=49 => {
+                        let r = rng.below(2) as RelId;
+                        let (s, t) = (rng.below(12) as u32, rng.below(12) as u32);
+                        if let Links::Auto(j) = &mut v.links[r as usize] {
+                            j.link(s, t, ());
+                        }
+                        log.push_link(r, s);
+                    }
+                    50..=59 => {
+                        let r = rng.below(2) as RelId;
+                        let s = rng.below(12) as u32;
+                        let d = v.links[r as usize].degree(s, true) as u64;
+                        if d > 0 {
+                            let fpos = rng.below(d) as u32;
+                            if let Links::Auto(j) = &mut v.links[r as usize] {
+                                let unlinked = j.unlink(s, fpos);
+                                log.push(Undo::UnlinkAuto { rel: r, unlinked });
+                            }
+                        }
+                    }
+                    60..=67 => {
+                        let r = rng.below(2) as RelId;
+                        let pair = (rng.below(1000) as i64, rng.below(1000) as i64);
+                        if !v.dangling[r as usize].contains(pair) {
+                            let (index, fresh) = v.dangling[r as usize].insert(pair);
+                            log.push(Undo::DanglingPush { rel: r, index, fresh });
+                        }
+                    }
+                    68..=84 => marks.push((log.mark(), snap(&v, &log))),
+                    _ => {
+                        if !marks.is_empty() {
+                            let k = rng.below(marks.len().min(3) as u64) as usize;
+                            marks.truncate(marks.len() - k);
+                            let (mark, want) = marks.pop().unwrap();
+                            log.rollback_to(mark, &mut v);
+                            assert_eq!(log.mark(), mark, "seed {seed}");
+                            assert_eq!(snap(&v, &log), want, "seed {seed}");
+                            rollbacks += 1;
+                            // Taking the same mark again and going on is fine.
+                            if rng.below(2) == 0 {
+                                marks.push((mark, want));
+                            }
+                        }
+                    }
+                }
+                for l in &v.links {
+                    l.verify().unwrap();
+                }
+            }
+            assert!(rollbacks > 5);
+            log.rollback_to(Mark::default(), &mut v);
+            assert_eq!(snap(&v, &log), initial, "seed {seed}");
+            assert_eq!(log.mark(), Mark::default());
         }
     }
 }

@@ -97,7 +97,9 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Makes every change of this transaction visible to later readers and
-    /// releases the lock. O(1) (the undo log is dropped).
+    /// releases the lock. O(records of the log other than link records),
+    /// which are dropped; the emptied log is kept for the next
+    /// transaction.
     #[inline]
     pub fn commit(mut self) {
         self.committed = true;
