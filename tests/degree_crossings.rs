@@ -97,6 +97,16 @@ impl Model {
         out.dedup();
         out
     }
+    /// The other ends of `me` in one direction, once per link row, sorted.
+    fn linked(&self, r: R, me: i64, forward: bool) -> Vec<i64> {
+        let mut out: Vec<i64> = self.pairs[&r]
+            .iter()
+            .filter(|(&(s, t), _)| if forward { s == me } else { t == me })
+            .flat_map(|(&(s, t), &n)| std::iter::repeat_n(if forward { t } else { s }, n))
+            .collect();
+        out.sort_unstable();
+        out
+    }
     fn degree(&self, r: R, me: i64, forward: bool) -> usize {
         self.pairs
             .get(&r)
@@ -161,28 +171,14 @@ fn check(v: &View, m: &Model, rng: &mut Rng, all_pairs: bool, ctx: &str) {
     }
     for r in RELS {
         let (src, tgt, fwd_acc, rev_acc, _, _) = r.spec();
-        for &s in &m.rows[src] {
-            let mut got: Vec<i64> = v.related(key(v, src, s), fwd_acc).unwrap().ids().collect();
-            got.sort_unstable();
-            let mut want: Vec<i64> = m.pairs[&r]
-                .iter()
-                .filter(|((a, _), _)| *a == s)
-                .flat_map(|(&(_, t), &n)| std::iter::repeat_n(t, n))
-                .collect();
-            want.sort_unstable();
-            assert_eq!(got, want, "{ctx}: {r:?} forward ids of {src} {s}");
-        }
-        if let Some(rev_acc) = rev_acc {
-            for &t in &m.rows[tgt] {
-                let mut got: Vec<i64> = v.related(key(v, tgt, t), rev_acc).unwrap().ids().collect();
+        let sides = [(src, Some(fwd_acc), true), (tgt, rev_acc, false)];
+        for (table, acc, forward) in sides {
+            let Some(acc) = acc else { continue };
+            for &me in &m.rows[table] {
+                let mut got: Vec<i64> = v.related(key(v, table, me), acc).unwrap().ids().collect();
                 got.sort_unstable();
-                let mut want: Vec<i64> = m.pairs[&r]
-                    .iter()
-                    .filter(|((_, b), _)| *b == t)
-                    .flat_map(|(&(s, _), &n)| std::iter::repeat_n(s, n))
-                    .collect();
-                want.sort_unstable();
-                assert_eq!(got, want, "{ctx}: {r:?} reverse ids of {tgt} {t}");
+                let side = if forward { "forward" } else { "reverse" };
+                assert_eq!(got, m.linked(r, me, forward), "{ctx}: {r:?} {side} ids of {table} {me}");
             }
         }
         let fwd_h = v.relation(v.schema().accessor(src, fwd_acc).unwrap()).unwrap();

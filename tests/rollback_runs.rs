@@ -126,28 +126,14 @@ fn op(rng: &mut Rng, tx: &mut WriteTxn<'_>, n: &mut usize) -> Result<(), Error> 
             let a = pick_key(rng, tx, "person");
             tx.insert("post", row! { "title" => label, "author" => a.map(|k| k.id()) }).map(drop)
         }
-        6..=8 => {
-            // Auto-created through: a long run of links, maybe failing late.
-            let Some(p) = pick_key(rng, tx, "post") else { return Ok(()) };
-            let t = targets(rng, tx, "tag");
-            tx.related(p, "tags")?.add(t).map(drop)
-        }
-        9 => {
-            let Some(g) = pick_key(rng, tx, "tag") else { return Ok(()) };
-            let t = targets(rng, tx, "group");
-            tx.related(g, "groups")?.add(t).map(drop)
-        }
-        10 | 11 => {
-            // Symmetrical.
-            let Some(p) = pick_key(rng, tx, "person") else { return Ok(()) };
-            let t = targets(rng, tx, "person");
-            tx.related(p, "friends")?.add(t).map(drop)
-        }
+        // Auto-created through: a long run of links, maybe failing late.
+        6..=8 => add_some(rng, tx, "post", "tags", "tag"),
+        9 => add_some(rng, tx, "tag", "groups", "group"),
+        // Symmetrical.
+        10 | 11 => add_some(rng, tx, "person", "friends", "person"),
         12 => {
-            let Some(p) = pick_key(rng, tx, "person") else { return Ok(()) };
-            let t = targets(rng, tx, "person");
             let acc = if rng.chance(50) { "follows" } else { "followers" };
-            tx.related(p, acc)?.add(t).map(drop)
+            add_some(rng, tx, "person", acc, "person")
         }
         13 => {
             // Custom through: with or without the required column, or with
@@ -175,12 +161,8 @@ fn op(rng: &mut Rng, tx: &mut WriteTxn<'_>, n: &mut usize) -> Result<(), Error> 
                 tx.insert("group_tags", row! { "group_id" => g.id(), "tag_id" => t.id() }).map(drop)
             }
         }
-        15 => {
-            // Dangling links (db_constraint(false)).
-            let Some(g) = pick_key(rng, tx, "group") else { return Ok(()) };
-            let t = targets(rng, tx, "person");
-            tx.related(g, "loose")?.add(t).map(drop)
-        }
+        // Dangling links (db_constraint(false)).
+        15 => add_some(rng, tx, "group", "loose", "person"),
         16 => {
             let table = ["person", "tag", "group", "post", "membership"][rng.below(5)];
             let Some(k) = pick_key(rng, tx, table) else {
@@ -248,6 +230,14 @@ fn op(rng: &mut Rng, tx: &mut WriteTxn<'_>, n: &mut usize) -> Result<(), Error> 
             }
         }
     }
+}
+
+/// `add` through `accessor` from a random row of `from` to random targets
+/// of `to` (some missing or of another table).
+fn add_some(rng: &mut Rng, tx: &mut WriteTxn<'_>, from: &str, accessor: &str, to: &str) -> Result<(), Error> {
+    let Some(me) = pick_key(rng, tx, from) else { return Ok(()) };
+    let t = targets(rng, tx, to);
+    tx.related(me, accessor)?.add(t).map(drop)
 }
 
 fn target_id(rng: &mut Rng, v: &View, table: &str) -> i64 {
