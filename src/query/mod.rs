@@ -335,6 +335,22 @@ impl<'v> Query<'v> {
         }
     }
 
+    /// Every match in access order, once per multiplicity, mapped by `f`;
+    /// the vector is sized from the first estimate. O(matches).
+    fn all_matches<T>(&self, f: impl Fn(Loc) -> T) -> Vec<T> {
+        let mut out = Vec::new();
+        self.matches(u64::MAX, |item, m, n| {
+            if out.capacity() == 0 {
+                out.reserve(n);
+            }
+            for _ in 0..m {
+                out.push(f(item.loc));
+            }
+            true
+        });
+        out
+    }
+
     /// The results in order, after distinct, ordering and paging, each
     /// mapped by `f`.
     fn run<T>(&self, implicit_id_order: bool, offset: usize, limit: Option<usize>, f: impl Fn(Loc) -> T) -> Vec<T> {
@@ -345,21 +361,12 @@ impl<'v> Query<'v> {
         if self.order.is_empty() && !implicit_id_order {
             // Access order: map as the results come, skip `offset`, stop at
             // `limit`.
-            let mut out = Vec::new();
             if offset == 0 && limit.is_none() {
                 // Every result, as it comes (the common case, without the
                 // paging arithmetic per result).
-                self.matches(u64::MAX, |item, m, n| {
-                    if out.capacity() == 0 {
-                        out.reserve(n);
-                    }
-                    for _ in 0..m {
-                        out.push(f(item.loc));
-                    }
-                    true
-                });
-                return out;
+                return self.all_matches(f);
             }
+            let mut out = Vec::new();
             let mut skip = offset as u64;
             self.matches(u64::MAX, |item, m, n| {
                 if out.capacity() == 0 {
@@ -375,16 +382,7 @@ impl<'v> Query<'v> {
             });
             return out;
         }
-        let mut locs: Vec<Loc> = Vec::new();
-        self.matches(u64::MAX, |item, m, n| {
-            if locs.capacity() == 0 {
-                locs.reserve(n);
-            }
-            for _ in 0..m {
-                locs.push(item.loc);
-            }
-            true
-        });
+        let locs = self.all_matches(|l| l);
         // The keys of all rows in one flat vector: no allocation per row.
         let k = self.order.len();
         let mut keys: Vec<ValueRef<'v>> = Vec::with_capacity(locs.len() * k);
