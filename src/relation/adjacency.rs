@@ -274,6 +274,13 @@ fn filter_bit(node: u32) -> u64 {
     1 << (node.wrapping_mul(0x9E37_79B1) >> 26)
 }
 
+/// Whether `filter` lets `node` through: `false` proves the list does not
+/// hold it. O(1).
+#[inline(always)]
+fn admits(filter: u64, node: u32) -> bool {
+    filter & filter_bit(node) != 0
+}
+
 /// The filter of `nodes`: the union of their bits. O(len).
 fn filter_of(nodes: &[u32]) -> u64 {
     nodes.iter().fold(0, |filter, &n| filter | filter_bit(n))
@@ -414,7 +421,7 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn find(&self, node: u32) -> Option<u32> {
         let nodes = match &self.store {
             Store::Indexed { len, words, index } => return probe(index, &words[..*len as usize], node),
-            Store::Heap { filter, .. } if filter & filter_bit(node) == 0 => return None,
+            Store::Heap { filter, .. } if !admits(*filter, node) => return None,
             _ => self.nodes(),
         };
         nodes.iter().position(|&n| n == node).map(|p| p as u32)
@@ -428,9 +435,7 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn contains(&self, node: u32) -> bool {
         match &self.store {
             Store::Inline { len, words } => holds(&words[..usize::from(*len)], node),
-            Store::Heap { len, words, filter } => {
-                filter & filter_bit(node) != 0 && holds(&words[..*len as usize], node)
-            }
+            Store::Heap { len, words, filter } => admits(*filter, node) && holds(&words[..*len as usize], node),
             Store::Indexed { len, words, index } => probe(index, &words[..*len as usize], node).is_some(),
         }
     }
@@ -439,7 +444,7 @@ impl<P: Payload> Adj<P> {
     /// it out. Reads the header alone. O(1).
     #[inline(always)]
     pub(crate) fn might_hold(&self, node: u32) -> bool {
-        !matches!(self.store, Store::Heap { filter, .. } if filter & filter_bit(node) == 0)
+        !matches!(self.store, Store::Heap { filter, .. } if !admits(filter, node))
     }
 
     /// Whether some entry holds `node`, when this list alone answers it
@@ -451,7 +456,7 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn contains_if_cheap(&self, node: u32) -> Option<bool> {
         match &self.store {
             Store::Inline { len, words } => Some(holds(&words[..usize::from(*len)], node)),
-            Store::Heap { filter, .. } if filter & filter_bit(node) == 0 => Some(false),
+            Store::Heap { filter, .. } if !admits(*filter, node) => Some(false),
             Store::Heap { len, words, .. } => {
                 let nodes = &words[..*len as usize];
                 (nodes.len() <= PROMOTE_AT).then(|| holds(nodes, node))
@@ -468,7 +473,7 @@ impl<P: Payload> Adj<P> {
             Store::Indexed { index, .. } => {
                 index.iter_hash(node_hash(node)).copied().filter(|&p| nodes[p as usize] == node).collect()
             }
-            Store::Heap { filter, .. } if filter & filter_bit(node) == 0 => SmallVec::new(),
+            Store::Heap { filter, .. } if !admits(*filter, node) => SmallVec::new(),
             _ => nodes.iter().enumerate().filter(|(_, &n)| n == node).map(|(p, _)| p as u32).collect(),
         }
     }
@@ -619,8 +624,7 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Builds the hash index of a heap list's positions (its filter goes).
-    /// O(len).
-    /// (Any other form is left as it is.)
+    /// O(len). (Any other form is left as it is.)
     fn promote(&mut self) {
         self.store = match std::mem::take(&mut self.store) {
             Store::Heap { len, words, .. } => {
@@ -657,7 +661,7 @@ impl<P: Payload> Adj<P> {
             return Err(format!("{len} entries in a buffer of {} words for capacity {cap}", words.len()));
         }
         if let Store::Heap { filter, .. } = self.store {
-            if let Some(n) = self.nodes().iter().find(|&&n| filter & filter_bit(n) == 0) {
+            if let Some(n) = self.nodes().iter().find(|&&n| !admits(filter, n)) {
                 return Err(format!("node {n} missing from the filter {filter:#x}"));
             }
         }
@@ -801,7 +805,7 @@ mod tests {
         let Store::Heap { filter, .. } = a.store else { panic!("eight entries are on the heap") };
         assert_eq!(filter, filter_of(&held));
         let absent: Vec<u32> = (0..10_000).filter(|n| !held.contains(n)).collect();
-        let ruled_out = absent.iter().filter(|&&n| filter & filter_bit(n) == 0).count();
+        let ruled_out = absent.iter().filter(|&&n| !admits(filter, n)).count();
         assert!(ruled_out > absent.len() / 2, "{ruled_out} of {} absent nodes ruled out", absent.len());
         for &n in &absent {
             assert_eq!((a.find(n), a.contains(n), a.contains_if_cheap(n)), (None, false, Some(false)));
