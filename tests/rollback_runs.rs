@@ -12,11 +12,13 @@
 //! and its next ids as they were.
 
 mod common;
+mod model;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
 
 use common::{snapshot, verify, Rng};
 use junctiondb::{row, Database, Error, Key, OnDelete, Row, Schema, Target, Type, View, WriteTxn};
+use model::{quiet_injected_panics, InjectedPanic};
 
 fn schema() -> Schema {
     Schema::builder()
@@ -277,12 +279,7 @@ fn steps(rng: &mut Rng, tx: &mut WriteTxn<'_>, steps: usize, stats: &mut [usize;
 
 #[test]
 fn random_transactions_with_failing_calls_roll_back_exactly() {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if info.payload().downcast_ref::<&str>() != Some(&"injected") {
-            hook(info);
-        }
-    }));
+    quiet_injected_panics();
     let mut stats = [0usize; 2];
     let mut max_links = 0;
     let mut ends = [0usize; 5];
@@ -322,12 +319,13 @@ fn random_transactions_with_failing_calls_roll_back_exactly() {
                     let r = catch_unwind(AssertUnwindSafe(|| {
                         db.write(|tx| {
                             steps(&mut rng, tx, len, &mut stats, &mut n);
-                            panic!("injected");
+                            panic_any(InjectedPanic);
                             #[allow(unreachable_code)]
                             Ok::<_, Error>(())
                         })
                     }));
-                    assert!(r.is_err());
+                    let payload = r.expect_err("the write panics");
+                    assert!(payload.is::<InjectedPanic>(), "an assertion failed inside a panicking write");
                 }
             }
             let after = db.read(|v| {

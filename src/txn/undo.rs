@@ -180,6 +180,12 @@ impl Undo {
     }
 }
 
+// The benches' seeded generator, for the test below: every seed's steps
+// are reproducible.
+#[cfg(test)]
+#[path = "../../benches/common/rng.rs"]
+mod splitmix;
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -201,17 +207,7 @@ mod tests {
         (links, dangling, log.len())
     }
 
-    /// SplitMix64, so that every seed's steps are reproducible.
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            (z ^ (z >> 31)) % n
-        }
-    }
+    use super::splitmix::Rng;
 
     /// Random pushes (links in runs, unlinks, dangling pushes) with a stack
     /// of marks taken anywhere (inside runs, right after a marker's first
@@ -247,7 +243,7 @@ mod tests {
                     50..=59 => {
                         let r = rng.below(2) as RelId;
                         let s = rng.below(12) as u32;
-                        let d = v.links[r as usize].degree(s, true) as u64;
+                        let d = v.links[r as usize].degree(s, true);
                         if d > 0 {
                             let fpos = rng.below(d) as u32;
                             if let Links::Auto(j) = &mut v.links[r as usize] {
@@ -267,7 +263,7 @@ mod tests {
                     68..=84 => marks.push((log.mark(), snap(&v, &log))),
                     _ => {
                         if !marks.is_empty() {
-                            let k = rng.below(marks.len().min(3) as u64) as usize;
+                            let k = rng.below(marks.len().min(3));
                             marks.truncate(marks.len() - k);
                             let (mark, want) = marks.pop().unwrap();
                             log.rollback_to(mark, &mut v);
