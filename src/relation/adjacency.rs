@@ -8,18 +8,25 @@
 //! at a known position is swap-removed, and the one entry that moved into
 //! its place has its mirror's `back` fixed.
 //!
-//! The entries are stored column-wise, in one buffer: first every `node`,
-//! then every `back`, then (custom throughs) every payload. A read of a
-//! row's neighbours, the hot path, walks a plain `&[u32]` of nodes, and
-//! touches half the bytes (a third for custom throughs) that a buffer of
-//! whole entries would make it touch; `back` is read only by writes. The
-//! header keeps 28 bytes of room inline: three entries of an auto-created
-//! through, two of a custom one, so rows with few links allocate nothing.
-//! A heap list without a hash index keeps a 64-bit filter of its nodes in
-//! the 8 header bytes an indexed list spends on its table's pointer
-//! ([`filter_bit`]), so that searching it for a
-//! node it does not hold (a `contains` miss, a `remove` of a pair that is
-//! not linked, the duplicate check of a new link) usually reads the header
+//! The entries are stored column-wise: first every `node`, then every
+//! `back`, then (custom throughs) every payload. A read of a row's
+//! neighbours, the hot path, walks a plain `&[u32]` of nodes and touches
+//! no `back`, which only writes read. The header keeps 28 bytes of room
+//! inline: three entries of an auto-created through, two of a custom one,
+//! so rows with few links allocate nothing. A list that outgrows that room
+//! keeps its entries in a block of its junction's [`Pool`], whose chunks
+//! put the nodes of many lists side by side, moving up the pool's size
+//! classes as it grows; past 32 entries it gets a buffer of its own, with
+//! a column of `cap` words each. A list that shrinks keeps its form (and
+//! its class) until it is emptied. Either way, entry `p`'s
+//! column `c` is at `words[c * stride + p]`, `stride` being the chunk's
+//! column length or the buffer's capacity, so one code path reads and
+//! writes all forms.
+//!
+//! A pooled or heap list without a hash index keeps a 64-bit filter of its
+//! nodes in its header ([`filter_bit`]), so that searching it for a node
+//! it does not hold (a `contains` miss, a `remove` of a pair that is not
+//! linked, the duplicate check of a new link) usually reads the header
 //! alone.
 //!
 //! Finding a neighbour by value is a linear scan while the list is short.
@@ -38,6 +45,8 @@ use std::marker::PhantomData;
 
 use hashbrown::HashTable;
 use smallvec::SmallVec;
+
+use super::pool::{Block, Pool, POOL_CAPS};
 
 /// The degree past which a list keeps a hash index of its positions.
 pub(crate) const PROMOTE_AT: usize = 32;
@@ -89,33 +98,31 @@ impl Payload for u32 {
     }
 }
 
-/// The capacity of a list's first heap buffer. Growing from the inline
-/// form straight to 8 entries, rather than doubling to 4 or 6, saves a
-/// reallocation per list that passes that size (with a 2-entry inline
-/// form, the reallocations at 4 were a fifth of the instructions of the
-/// peers `friends_add` load, by callgrind), at the price of unused room in
-/// lists of up to 7 entries.
-const MIN_HEAP_CAP: usize = 8;
-
 /// Words of entries kept inline in the header: all the header's 32 bytes
 /// but the enum's tag and the length.
 const INLINE_WORDS: usize = 7;
 
-/// A list's buffer: `cap` nodes, then `cap` backs, then (custom throughs)
-/// `cap` payloads, of which the first `len` of each are entries. The
-/// inline form holds `INLINE_WORDS / WIDTH` entries; the heap form's
-/// capacity is `words.len() / WIDTH`.
+/// Where a list's entries are (see the module docs).
 ///
 /// Only a heap form can be long, so only it has room for the hash index of
-/// positions; the inline form uses those 8 bytes for more entries. A heap
-/// list without an index uses them for a filter of its nodes instead (see
-/// [`filter_bit`]), so that a search for a node it does not hold usually
-/// ends at the header, without loading the buffer.
+/// positions; the inline form uses those 8 bytes for more entries. A
+/// pooled or heap list without an index uses them for a filter of its
+/// nodes instead (see [`filter_bit`]), so that a search for a node it does
+/// not hold usually ends at the header, without loading the entries.
 #[derive(Clone, Debug)]
 enum Store {
     Inline {
         len: u8,
         words: [u32; INLINE_WORDS],
+    },
+    /// A block of class `class` (an index into [`POOL_CAPS`]) of the
+    /// junction's pool. `filter` has exactly the bits of the nodes: a list
+    /// this short recomputes it on every removal.
+    Pooled {
+        class: u8,
+        len: u32,
+        block: Block,
+        filter: u64,
     },
     /// `filter` has the bit of every node in the list (and may have more).
     Heap {
@@ -136,60 +143,6 @@ impl Default for Store {
     }
 }
 
-impl Store {
-    /// The buffer, the number of entries and the capacity, for entries of
-    /// `width` words.
-    #[inline(always)]
-    fn parts(&self, width: usize) -> (&[u32], usize, usize) {
-        match self {
-            Store::Inline { len, words } => (words, usize::from(*len), INLINE_WORDS / width),
-            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => {
-                (words, *len as usize, words.len() / width)
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn parts_mut(&mut self, width: usize) -> (&mut [u32], usize, usize) {
-        match self {
-            Store::Inline { len, words } => (words, usize::from(*len), INLINE_WORDS / width),
-            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => {
-                let cap = words.len() / width;
-                (words, *len as usize, cap)
-            }
-        }
-    }
-
-    /// The hash index of positions, if the list has one.
-    #[inline(always)]
-    fn index(&self) -> Option<&HashTable<u32>> {
-        match self {
-            Store::Indexed { index, .. } => Some(index),
-            _ => None,
-        }
-    }
-
-    /// The nodes, and the index to update, if any.
-    #[inline(always)]
-    fn nodes_and_index(&mut self) -> (&[u32], Option<&mut HashTable<u32>>) {
-        match self {
-            Store::Inline { len, words } => (&words[..usize::from(*len)], None),
-            Store::Heap { len, words, .. } => (&words[..*len as usize], None),
-            Store::Indexed { len, words, index } => (&words[..*len as usize], Some(index)),
-        }
-    }
-
-    /// The first `len` words: the nodes.
-    #[inline(always)]
-    fn nodes(&self) -> &[u32] {
-        let (words, len) = match self {
-            Store::Inline { len, words } => (&words[..], usize::from(*len)),
-            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => (&words[..], *len as usize),
-        };
-        &words[..len]
-    }
-}
-
 /// An adjacency list; see the module docs.
 ///
 /// Aligned to 32 bytes so that a header never straddles two cache lines in
@@ -197,6 +150,11 @@ impl Store {
 /// then misses on one line for the header instead of 1.5 on average
 /// (callgrind's cache simulation of `forward` at size S: 3.86 first-level
 /// data misses per read before, 3.32 after; see `docs/design.md`).
+///
+/// A pooled list's entries are in its junction's pool: every method that
+/// reads or writes entries takes that pool. A clone of a pooled list names
+/// the same block, so lists are cloned only with their pool (a whole
+/// `Junction`).
 #[derive(Clone, Debug)]
 #[repr(align(32))]
 pub(crate) struct Adj<P: Payload> {
@@ -206,6 +164,8 @@ pub(crate) struct Adj<P: Payload> {
 
 const _: () = assert!(std::mem::size_of::<Adj<()>>() == 32);
 const _: () = assert!(std::mem::size_of::<Adj<u32>>() == 32);
+// A pooled list is never long enough to need a hash index.
+const _: () = assert!(POOL_CAPS[POOL_CAPS.len() - 1] as usize <= PROMOTE_AT);
 
 impl<P: Payload> Default for Adj<P> {
     fn default() -> Self {
@@ -213,30 +173,34 @@ impl<P: Payload> Default for Adj<P> {
     }
 }
 
-/// The entry at `pos` of a buffer of capacity `cap`.
+/// The entry at `pos` of the entries starting at `words`, whose columns are
+/// `stride` words apart (an inline or heap list's capacity, a pool chunk's
+/// column length).
 #[inline(always)]
-fn read_entry<P: Payload>(words: &[u32], cap: usize, pos: usize) -> Entry<P> {
-    let payload = if P::WIDTH < 3 { 0 } else { words[2 * cap + pos] };
-    Entry { node: words[pos], back: words[cap + pos], payload: P::from_word(payload) }
+fn read_entry<P: Payload>(words: &[u32], stride: usize, pos: usize) -> Entry<P> {
+    let payload = if P::WIDTH < 3 { 0 } else { words[2 * stride + pos] };
+    Entry { node: words[pos], back: words[stride + pos], payload: P::from_word(payload) }
 }
 
-/// Writes `entry` at `pos` of a buffer of capacity `cap`.
+/// Writes `entry` at `pos` of the entries starting at `words`, whose
+/// columns are `stride` words apart.
 #[inline(always)]
-fn write_entry<P: Payload>(words: &mut [u32], cap: usize, pos: usize, entry: Entry<P>) {
+fn write_entry<P: Payload>(words: &mut [u32], stride: usize, pos: usize, entry: Entry<P>) {
     words[pos] = entry.node;
-    words[cap + pos] = entry.back;
+    words[stride + pos] = entry.back;
     if P::WIDTH >= 3 {
-        words[2 * cap + pos] = entry.payload.to_word();
+        words[2 * stride + pos] = entry.payload.to_word();
     }
 }
 
-/// Moves the entry at `last` (the last of a buffer of capacity `cap`) to
-/// `pos`, unless `pos` is the last; returns the entry moved.
+/// Moves the entry at `last` (the last of the entries starting at `words`,
+/// whose columns are `stride` words apart) to `pos`, unless `pos` is the
+/// last; returns the entry moved.
 #[inline(always)]
-fn move_last<P: Payload>(words: &mut [u32], cap: usize, pos: u32, last: u32) -> Option<Entry<P>> {
+fn move_last<P: Payload>(words: &mut [u32], stride: usize, pos: u32, last: u32) -> Option<Entry<P>> {
     (last != pos).then(|| {
-        let m = read_entry::<P>(words, cap, last as usize);
-        write_entry(words, cap, pos as usize, m);
+        let m = read_entry::<P>(words, stride, last as usize);
+        write_entry(words, stride, pos as usize, m);
         m
     })
 }
@@ -263,7 +227,7 @@ fn node_hash(node: u32) -> u64 {
     h ^ (h >> 29)
 }
 
-/// The bit of `node` in a heap list's 64-bit filter: one of 64, picked by
+/// The bit of `node` in a pooled or heap list's 64-bit filter: one of 64, picked by
 /// the top six bits of a multiplicative hash. With `n` distinct nodes in a
 /// list, a node it does not hold finds its bit set with probability
 /// `1 - (63/64)^n`: 12% at 8 entries, 39% at 32. Only a clear bit is an
@@ -293,103 +257,175 @@ fn filter_of(nodes: &[u32]) -> u64 {
 const FILTER_REFRESH: usize = 32;
 
 impl<P: Payload> Adj<P> {
-    /// The buffer, the number of entries and the capacity.
+    /// Entries the header holds inline.
+    const INLINE_CAP: usize = INLINE_WORDS / P::WIDTH;
+
+    /// The words from the list's first entry on, the number of entries,
+    /// and the column stride (entry `p`'s column `c` is at
+    /// `[c * stride + p]`). One match on the store.
     #[inline(always)]
-    fn raw(&self) -> (&[u32], usize, usize) {
-        self.store.parts(P::WIDTH)
+    fn raw<'a>(&'a self, pool: &'a Pool<P>) -> (&'a [u32], usize, usize) {
+        match &self.store {
+            Store::Inline { len, words } => (words, usize::from(*len), Self::INLINE_CAP),
+            Store::Pooled { len, block, .. } => {
+                let (words, stride) = pool.words(*block);
+                (words, *len as usize, stride)
+            }
+            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => {
+                (words, *len as usize, words.len() / P::WIDTH)
+            }
+        }
     }
 
+    /// [`raw`](Self::raw), mutably.
     #[inline(always)]
-    fn raw_mut(&mut self) -> (&mut [u32], usize, usize) {
-        self.store.parts_mut(P::WIDTH)
+    fn raw_mut<'a>(&'a mut self, pool: &'a mut Pool<P>) -> (&'a mut [u32], usize, usize) {
+        match &mut self.store {
+            Store::Inline { len, words } => (words, usize::from(*len), Self::INLINE_CAP),
+            Store::Pooled { len, block, .. } => {
+                let (words, stride) = pool.words_mut(*block);
+                (words, *len as usize, stride)
+            }
+            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => {
+                let stride = words.len() / P::WIDTH;
+                (words, *len as usize, stride)
+            }
+        }
+    }
+
+    /// The entries the list has room for before it must grow.
+    fn capacity(&self) -> usize {
+        match &self.store {
+            Store::Inline { .. } => Self::INLINE_CAP,
+            Store::Pooled { class, .. } => POOL_CAPS[usize::from(*class)] as usize,
+            Store::Heap { words, .. } | Store::Indexed { words, .. } => words.len() / P::WIDTH,
+        }
     }
 
     #[inline]
     pub(crate) fn len(&self) -> usize {
         match &self.store {
             Store::Inline { len, .. } => usize::from(*len),
-            Store::Heap { len, .. } | Store::Indexed { len, .. } => *len as usize,
+            Store::Pooled { len, .. } | Store::Heap { len, .. } | Store::Indexed { len, .. } => *len as usize,
         }
     }
 
     /// The neighbours' slots, in list order. O(1).
     #[inline(always)]
-    pub(crate) fn nodes(&self) -> &[u32] {
-        self.store.nodes()
+    pub(crate) fn nodes<'a>(&'a self, pool: &'a Pool<P>) -> &'a [u32] {
+        match &self.store {
+            Store::Inline { len, words } => &words[..usize::from(*len)],
+            Store::Pooled { len, block, .. } => pool.nodes(*block, *len),
+            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => &words[..*len as usize],
+        }
     }
 
     /// The payload words, in list order (empty for auto-created throughs).
     /// O(1).
-    pub(crate) fn payload_words(&self) -> &[u32] {
+    pub(crate) fn payload_words<'a>(&'a self, pool: &'a Pool<P>) -> &'a [u32] {
         if P::WIDTH < 3 {
             return &[];
         }
-        let (words, len, cap) = self.raw();
-        &words[2 * cap..2 * cap + len]
+        let (words, len, stride) = self.raw(pool);
+        &words[2 * stride..2 * stride + len]
     }
 
     /// The entry at `pos`, which must be below `len`. O(1).
     #[inline]
-    pub(crate) fn entry(&self, pos: u32) -> Entry<P> {
-        let (words, _, cap) = self.raw();
-        read_entry(words, cap, pos as usize)
+    pub(crate) fn entry(&self, pos: u32, pool: &Pool<P>) -> Entry<P> {
+        let (words, _, stride) = self.raw(pool);
+        read_entry(words, stride, pos as usize)
     }
 
     /// The last entry, `None` when the list is empty. O(1).
-    pub(crate) fn last(&self) -> Option<Entry<P>> {
-        self.get(self.len().checked_sub(1)? as u32)
+    #[inline]
+    pub(crate) fn last(&self, pool: &Pool<P>) -> Option<Entry<P>> {
+        self.get(self.len().checked_sub(1)? as u32, pool)
     }
 
     /// The entry at `pos`, `None` past the end. O(1).
-    pub(crate) fn get(&self, pos: u32) -> Option<Entry<P>> {
-        ((pos as usize) < self.len()).then(|| self.entry(pos))
+    #[inline]
+    pub(crate) fn get(&self, pos: u32, pool: &Pool<P>) -> Option<Entry<P>> {
+        ((pos as usize) < self.len()).then(|| self.entry(pos, pool))
     }
 
     /// The mirror position stored at `pos`. O(1).
     #[inline]
-    pub(crate) fn back(&self, pos: u32) -> u32 {
-        let (words, _, cap) = self.raw();
-        words[cap + pos as usize]
+    pub(crate) fn back(&self, pos: u32, pool: &Pool<P>) -> u32 {
+        let (words, _, stride) = self.raw(pool);
+        words[stride + pos as usize]
     }
 
     #[inline]
     pub(crate) fn is_indexed(&self) -> bool {
-        self.store.index().is_some()
+        matches!(self.store, Store::Indexed { .. })
     }
 
-    pub(crate) fn set_back(&mut self, pos: u32, back: u32) {
-        let (words, _, cap) = self.raw_mut();
-        words[cap + pos as usize] = back;
+    /// The pool block the list holds, with its class, if it is pooled.
+    pub(crate) fn pooled_block(&self) -> Option<(usize, Block)> {
+        match self.store {
+            Store::Pooled { class, block, .. } => Some((usize::from(class), block)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn set_back(&mut self, pos: u32, back: u32, pool: &mut Pool<P>) {
+        let (words, _, stride) = self.raw_mut(pool);
+        words[stride + pos as usize] = back;
     }
 
     /// Writes `entry` at `pos` (below the capacity), leaving `len` and the
     /// index alone; a filtered list gets the node's bit.
-    fn write(&mut self, pos: usize, entry: Entry<P>) {
-        if let Store::Heap { filter, .. } = &mut self.store {
+    fn write(&mut self, pos: usize, entry: Entry<P>, pool: &mut Pool<P>) {
+        if let Store::Pooled { filter, .. } | Store::Heap { filter, .. } = &mut self.store {
             *filter |= filter_bit(entry.node);
         }
-        let (words, _, cap) = self.raw_mut();
-        write_entry(words, cap, pos, entry);
+        let (words, _, stride) = self.raw_mut(pool);
+        write_entry(words, stride, pos, entry);
     }
 
-    /// Doubles the capacity (to at least `MIN_HEAP_CAP` entries), moving the
-    /// columns apart. Leaving the inline form allocates the buffer; a heap
-    /// buffer grows with `realloc`, which may extend it in place. The words
-    /// past a column's entries are never read. O(new capacity).
+    /// Makes room for more entries: the inline form moves to the pool's
+    /// smallest class, a pooled list to the next class (its block goes
+    /// back to the pool), and past the largest class to a buffer of its
+    /// own of twice that capacity, which then doubles, growing with
+    /// `realloc` (which may extend it in place). The words past a column's
+    /// entries are never read. O(new capacity).
     #[cold]
-    fn grow(&mut self) {
-        let (_, len, cap) = self.raw();
-        let new_cap = (2 * cap).max(MIN_HEAP_CAP);
-        let old = std::mem::take(&mut self.store);
-        let (mut words, index, filter) = match old {
+    fn grow(&mut self, pool: &mut Pool<P>) {
+        let (len, cap) = (self.len(), self.capacity());
+        let (mut words, index, filter) = match std::mem::take(&mut self.store) {
             Store::Inline { words, .. } => {
-                let mut heap = Vec::with_capacity(new_cap * P::WIDTH);
-                heap.extend_from_slice(&words);
-                (heap, None, filter_of(&words[..len]))
+                let block = pool.alloc(0);
+                let (to, stride) = pool.words_mut(block);
+                for column in 0..P::WIDTH {
+                    let from = &words[column * Self::INLINE_CAP..][..len];
+                    to[column * stride..][..len].copy_from_slice(from);
+                }
+                let (len, filter) = (len as u32, filter_of(&words[..len]));
+                self.store = Store::Pooled { class: 0, len, block, filter };
+                return;
             }
-            Store::Heap { words, filter, .. } => (Adj::<P>::reserved(words, new_cap), None, filter),
-            Store::Indexed { words, index, .. } => (Adj::<P>::reserved(words, new_cap), Some(index), 0),
+            Store::Pooled { class, len, block: from, filter } if usize::from(class) + 1 < POOL_CAPS.len() => {
+                let block = pool.alloc(usize::from(class) + 1);
+                pool.copy(from, block, len as usize);
+                pool.release(usize::from(class), from);
+                self.store = Store::Pooled { class: class + 1, len, block, filter };
+                return;
+            }
+            Store::Pooled { class, block, filter, .. } => {
+                let (from, stride) = pool.words(block);
+                let mut heap = Vec::with_capacity(2 * cap * P::WIDTH);
+                for column in 0..P::WIDTH {
+                    heap.extend_from_slice(&from[column * stride..][..cap]);
+                }
+                pool.release(usize::from(class), block);
+                (heap, None, filter)
+            }
+            Store::Heap { words, filter, .. } => (Adj::<P>::reserved(words, 2 * cap), None, filter),
+            Store::Indexed { words, index, .. } => (Adj::<P>::reserved(words, 2 * cap), Some(index), 0),
         };
+        let new_cap = 2 * cap;
         words.resize(new_cap * P::WIDTH, 0);
         for column in (1..P::WIDTH).rev() {
             words.copy_within(column * cap..column * cap + len, column * new_cap);
@@ -408,21 +444,30 @@ impl<P: Payload> Adj<P> {
         heap
     }
 
+    /// Gives a pooled list's block back to the pool and empties the list.
+    /// O(1).
+    pub(crate) fn release(&mut self, pool: &mut Pool<P>) {
+        if let Store::Pooled { class, block, .. } = self.store {
+            pool.release(usize::from(class), block);
+        }
+        self.store = Store::default();
+    }
+
     /// Appends `entry` without touching the index; returns its position.
     /// O(1) amortized.
-    fn push_raw(&mut self, entry: Entry<P>) -> usize {
-        self.append(entry, false)
+    fn push_raw(&mut self, entry: Entry<P>, pool: &mut Pool<P>) -> usize {
+        self.append(entry, false, pool)
     }
 
     /// A position holding `node`. O(1) expected when indexed, else a scan
     /// (O(len); lists longer than `PROMOTE_AT` get an index the first time
     /// a write searches them).
     #[inline(always)]
-    pub(crate) fn find(&self, node: u32) -> Option<u32> {
+    pub(crate) fn find(&self, node: u32, pool: &Pool<P>) -> Option<u32> {
         let nodes = match &self.store {
             Store::Indexed { len, words, index } => return probe(index, &words[..*len as usize], node),
-            Store::Heap { filter, .. } if !admits(*filter, node) => return None,
-            _ => self.nodes(),
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } if !admits(*filter, node) => return None,
+            _ => self.nodes(pool),
         };
         nodes.iter().position(|&n| n == node).map(|p| p as u32)
     }
@@ -432,9 +477,10 @@ impl<P: Payload> Adj<P> {
     /// compiler vectorizes the scan). O(1) expected when indexed, else
     /// O(len), as `find`.
     #[inline(always)]
-    pub(crate) fn contains(&self, node: u32) -> bool {
+    pub(crate) fn contains(&self, node: u32, pool: &Pool<P>) -> bool {
         match &self.store {
             Store::Inline { len, words } => holds(&words[..usize::from(*len)], node),
+            Store::Pooled { len, block, filter, .. } => admits(*filter, node) && holds(pool.nodes(*block, *len), node),
             Store::Heap { len, words, filter } => admits(*filter, node) && holds(&words[..*len as usize], node),
             Store::Indexed { len, words, index } => probe(index, &words[..*len as usize], node).is_some(),
         }
@@ -444,7 +490,10 @@ impl<P: Payload> Adj<P> {
     /// it out. Reads the header alone. O(1).
     #[inline(always)]
     pub(crate) fn might_hold(&self, node: u32) -> bool {
-        !matches!(self.store, Store::Heap { filter, .. } if !admits(filter, node))
+        match self.store {
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } => admits(filter, node),
+            Store::Inline { .. } | Store::Indexed { .. } => true,
+        }
     }
 
     /// Whether some entry holds `node`, when this list alone answers it
@@ -453,9 +502,12 @@ impl<P: Payload> Adj<P> {
     /// filter cannot tell, whose caller may look in the other list of the
     /// pair instead. One match on the store. O(1) expected.
     #[inline(always)]
-    pub(crate) fn contains_if_cheap(&self, node: u32) -> Option<bool> {
+    pub(crate) fn contains_if_cheap(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match &self.store {
             Store::Inline { len, words } => Some(holds(&words[..usize::from(*len)], node)),
+            Store::Pooled { len, block, filter, .. } => {
+                Some(admits(*filter, node) && holds(pool.nodes(*block, *len), node))
+            }
             Store::Heap { filter, .. } if !admits(*filter, node) => Some(false),
             Store::Heap { len, words, .. } => {
                 let nodes = &words[..*len as usize];
@@ -467,20 +519,20 @@ impl<P: Payload> Adj<P> {
 
     /// Every position holding `node` (several only in custom through tables
     /// with duplicate pairs). O(1 + matches) expected when indexed.
-    pub(crate) fn find_all(&self, node: u32) -> SmallVec<[u32; 2]> {
-        let nodes = self.nodes();
+    pub(crate) fn find_all(&self, node: u32, pool: &Pool<P>) -> SmallVec<[u32; 2]> {
+        let nodes = self.nodes(pool);
         match &self.store {
             Store::Indexed { index, .. } => {
                 index.iter_hash(node_hash(node)).copied().filter(|&p| nodes[p as usize] == node).collect()
             }
-            Store::Heap { filter, .. } if !admits(*filter, node) => SmallVec::new(),
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } if !admits(*filter, node) => SmallVec::new(),
             _ => nodes.iter().enumerate().filter(|(_, &n)| n == node).map(|(p, _)| p as u32).collect(),
         }
     }
 
     /// Appends an entry and returns its position. O(1) amortized.
-    pub(crate) fn push(&mut self, entry: Entry<P>) -> u32 {
-        self.append(entry, true) as u32
+    pub(crate) fn push(&mut self, entry: Entry<P>, pool: &mut Pool<P>) -> u32 {
+        self.append(entry, true, pool) as u32
     }
 
     /// Appends `entry` (and its position to the index, if `indexed` and
@@ -494,14 +546,24 @@ impl<P: Payload> Adj<P> {
     /// `add` load at size S at 929.7M -> 809.9M instructions and
     /// `friends_add` at 1,749M -> 1,511M.
     #[inline(always)]
-    fn append(&mut self, entry: Entry<P>, indexed: bool) -> usize {
+    fn append(&mut self, entry: Entry<P>, indexed: bool, pool: &mut Pool<P>) -> usize {
         loop {
             match &mut self.store {
                 Store::Inline { len, words } => {
                     let n = usize::from(*len);
-                    if n < INLINE_WORDS / P::WIDTH {
-                        write_entry(words, INLINE_WORDS / P::WIDTH, n, entry);
+                    if n < Self::INLINE_CAP {
+                        write_entry(words, Self::INLINE_CAP, n, entry);
                         *len += 1;
+                        return n;
+                    }
+                }
+                Store::Pooled { class, len, block, filter } => {
+                    let n = *len as usize;
+                    if n < POOL_CAPS[usize::from(*class)] as usize {
+                        let (words, stride) = pool.words_mut(*block);
+                        write_entry(words, stride, n, entry);
+                        *len += 1;
+                        *filter |= filter_bit(entry.node);
                         return n;
                     }
                 }
@@ -527,7 +589,7 @@ impl<P: Payload> Adj<P> {
                     }
                 }
             }
-            self.grow();
+            self.grow(pool);
         }
     }
 
@@ -542,9 +604,10 @@ impl<P: Payload> Adj<P> {
     /// Removes the entry at `pos` by moving the last entry into its place.
     /// Returns the removed entry and, if one moved, the entry now at `pos`.
     /// O(1) expected.
-    pub(crate) fn swap_remove(&mut self, pos: u32) -> (Entry<P>, Option<Entry<P>>) {
-        let removed = self.entry(pos);
-        (removed, self.swap_remove_known(pos, removed))
+    #[inline]
+    pub(crate) fn swap_remove(&mut self, pos: u32, pool: &mut Pool<P>) -> (Entry<P>, Option<Entry<P>>) {
+        let removed = self.entry(pos, pool);
+        (removed, self.swap_remove_known(pos, removed, pool))
     }
 
     /// `swap_remove` of the entry at `pos` when the caller knows it is
@@ -557,16 +620,25 @@ impl<P: Payload> Adj<P> {
     /// would leave its position in the hash index (checked in debug
     /// builds only). `Junction::unlink` is the one caller, and junction
     /// invariant 1 (a mirror carries its entry's node, position and
-    /// payload) is what makes its `removed` right.
-    pub(super) fn swap_remove_known(&mut self, pos: u32, removed: Entry<P>) -> Option<Entry<P>> {
-        debug_assert_eq!(self.entry(pos), removed, "the entry at {pos} is the one the caller names");
+    /// payload) is what makes its `removed` right. An emptied list gives
+    /// its pool block or buffer back.
+    pub(super) fn swap_remove_known(&mut self, pos: u32, removed: Entry<P>, pool: &mut Pool<P>) -> Option<Entry<P>> {
+        debug_assert_eq!(self.entry(pos, pool), removed, "the entry at {pos} is the one the caller names");
         // One match on the store for the entries, the length and the
         // index.
         let (moved, last) = match &mut self.store {
             Store::Inline { len, words } => {
                 let last = u32::from(*len) - 1;
-                let moved = move_last::<P>(words, INLINE_WORDS / P::WIDTH, pos, last);
+                let moved = move_last::<P>(words, Self::INLINE_CAP, pos, last);
                 *len -= 1;
+                (moved, last)
+            }
+            Store::Pooled { len, block, filter, .. } => {
+                let last = *len - 1;
+                let (words, stride) = pool.words_mut(*block);
+                let moved = move_last::<P>(words, stride, pos, last);
+                *len = last;
+                *filter = filter_of(&words[..last as usize]);
                 (moved, last)
             }
             Store::Heap { len, words, filter } => {
@@ -597,7 +669,7 @@ impl<P: Payload> Adj<P> {
             }
         };
         if last == 0 {
-            *self = Adj::default();
+            self.release(pool);
         }
         moved
     }
@@ -605,18 +677,19 @@ impl<P: Payload> Adj<P> {
     /// The inverse of `swap_remove(pos)`: puts `entry` back at `pos`, moving
     /// the entry there (if any) to the end. Returns that displaced entry,
     /// now at the last position. O(1) expected.
-    pub(crate) fn insert_at(&mut self, pos: u32, entry: Entry<P>) -> Option<Entry<P>> {
+    pub(crate) fn insert_at(&mut self, pos: u32, entry: Entry<P>, pool: &mut Pool<P>) -> Option<Entry<P>> {
         let len = self.len() as u32;
         if pos == len {
-            self.push(entry);
+            self.push(entry, pool);
             return None;
         }
-        let displaced = self.entry(pos);
-        self.push_raw(displaced);
-        self.write(pos as usize, entry);
-        if let (nodes, Some(index)) = self.store.nodes_and_index() {
+        let displaced = self.entry(pos, pool);
+        self.push_raw(displaced, pool);
+        self.write(pos as usize, entry, pool);
+        if let Store::Indexed { len, words, index } = &mut self.store {
+            let nodes = &words[..*len as usize];
             if let Some(p) = index.find_mut(node_hash(displaced.node), |&p| p == pos) {
-                *p = len;
+                *p = *len - 1;
             }
             index.insert_unique(node_hash(entry.node), pos, |&p| node_hash(nodes[p as usize]));
         }
@@ -653,25 +726,36 @@ impl<P: Payload> Adj<P> {
 
     /// Checks the buffer's shape, that the hash index (if any) holds
     /// exactly the positions, and that the filter (if any) has every
-    /// node's bit.
-    pub(crate) fn verify_index(&self) -> Result<(), String> {
-        let (words, len, cap) = self.raw();
-        let heap = !matches!(self.store, Store::Inline { .. });
-        if len > cap || (heap && words.len() % P::WIDTH != 0) {
-            return Err(format!("{len} entries in a buffer of {} words for capacity {cap}", words.len()));
+    /// node's bit (exactly those bits, for a pooled list).
+    pub(crate) fn verify_index(&self, pool: &Pool<P>) -> Result<(), String> {
+        let (len, cap) = (self.len(), self.capacity());
+        if len > cap {
+            return Err(format!("{len} entries with room for {cap}"));
         }
-        if let Store::Heap { filter, .. } = self.store {
-            if let Some(n) = self.nodes().iter().find(|&&n| !admits(filter, n)) {
-                return Err(format!("node {n} missing from the filter {filter:#x}"));
+        if let Store::Heap { words, .. } | Store::Indexed { words, .. } = &self.store {
+            if words.len() % P::WIDTH != 0 {
+                return Err(format!("a buffer of {} words for entries of {} words", words.len(), P::WIDTH));
             }
         }
-        let Some(index) = self.store.index() else {
+        let nodes = self.nodes(pool);
+        match self.store {
+            Store::Pooled { filter, .. } if filter != filter_of(nodes) => {
+                return Err(format!("filter {filter:#x} is not exactly its nodes' {:#x}", filter_of(nodes)));
+            }
+            Store::Heap { filter, .. } => {
+                if let Some(n) = nodes.iter().find(|&&n| !admits(filter, n)) {
+                    return Err(format!("node {n} missing from the filter {filter:#x}"));
+                }
+            }
+            _ => {}
+        }
+        let Store::Indexed { index, .. } = &self.store else {
             return Ok(());
         };
         if index.len() != len {
             return Err(format!("index holds {} positions for {len} entries", index.len()));
         }
-        for (p, &n) in self.nodes().iter().enumerate() {
+        for (p, &n) in nodes.iter().enumerate() {
             if index.find(node_hash(n), |&q| q as usize == p).is_none() {
                 return Err(format!("position {p} (node {n}) missing from the index"));
             }
@@ -688,18 +772,89 @@ mod tests {
         Entry { node, back: node + 1, payload: () }
     }
 
-    impl<P: Payload> Adj<P> {
+    /// One list with a pool of its own, for tests of a single list.
+    struct Solo<P: Payload> {
+        adj: Adj<P>,
+        pool: Pool<P>,
+    }
+
+    impl<P: Payload> Default for Solo<P> {
+        fn default() -> Self {
+            Solo { adj: Adj::default(), pool: Pool::default() }
+        }
+    }
+
+    impl<P: Payload> Solo<P> {
         fn to_vec(&self) -> Vec<Entry<P>> {
             (0..self.len() as u32).map(|p| self.entry(p)).collect()
+        }
+        fn len(&self) -> usize {
+            self.adj.len()
+        }
+        fn is_indexed(&self) -> bool {
+            self.adj.is_indexed()
+        }
+        fn push(&mut self, entry: Entry<P>) -> u32 {
+            self.adj.push(entry, &mut self.pool)
+        }
+        fn entry(&self, pos: u32) -> Entry<P> {
+            self.adj.entry(pos, &self.pool)
+        }
+        fn nodes(&self) -> &[u32] {
+            self.adj.nodes(&self.pool)
+        }
+        fn payload_words(&self) -> &[u32] {
+            self.adj.payload_words(&self.pool)
+        }
+        fn back(&self, pos: u32) -> u32 {
+            self.adj.back(pos, &self.pool)
+        }
+        fn set_back(&mut self, pos: u32, back: u32) {
+            self.adj.set_back(pos, back, &mut self.pool);
+        }
+        fn swap_remove(&mut self, pos: u32) -> (Entry<P>, Option<Entry<P>>) {
+            self.adj.swap_remove(pos, &mut self.pool)
+        }
+        fn insert_at(&mut self, pos: u32, entry: Entry<P>) -> Option<Entry<P>> {
+            self.adj.insert_at(pos, entry, &mut self.pool)
+        }
+        fn find(&self, node: u32) -> Option<u32> {
+            self.adj.find(node, &self.pool)
+        }
+        fn contains(&self, node: u32) -> bool {
+            self.adj.contains(node, &self.pool)
+        }
+        fn contains_if_cheap(&self, node: u32) -> Option<bool> {
+            self.adj.contains_if_cheap(node, &self.pool)
+        }
+        fn find_all(&self, node: u32) -> SmallVec<[u32; 2]> {
+            self.adj.find_all(node, &self.pool)
+        }
+        fn promote_if_long(&mut self) {
+            self.adj.promote_if_long();
+        }
+        fn verify_index(&self) -> Result<(), String> {
+            self.adj.verify_index(&self.pool)?;
+            self.pool.verify(self.adj.pooled_block().into_iter())
         }
     }
 
     #[test]
     fn columns_survive_growth_and_removal() {
-        let mut a: Adj<u32> = Adj::default();
+        let mut a: Solo<u32> = Solo::default();
         for n in 0..40 {
             assert_eq!(a.push(Entry { node: n, back: 100 + n, payload: 200 + n }), n);
             a.verify_index().unwrap();
+            // Two custom entries inline, then the pool's classes, then a
+            // buffer of its own.
+            match (n + 1, &a.adj.store) {
+                (..=2, Store::Inline { .. }) | (33.., Store::Heap { .. }) => {}
+                (len, Store::Pooled { class, .. }) => {
+                    let cap = POOL_CAPS[usize::from(*class)];
+                    assert!(cap >= len && (*class == 0 || POOL_CAPS[usize::from(*class) - 1] < len));
+                }
+                (len, store) => panic!("{len} entries in {store:?}"),
+            }
         }
         assert_eq!(a.nodes(), (0..40).collect::<Vec<_>>());
         assert_eq!(a.payload_words(), (200..240).collect::<Vec<_>>());
@@ -713,21 +868,42 @@ mod tests {
         while a.len() > 0 {
             a.swap_remove(0);
         }
-        assert!(matches!(a.store, Store::Inline { len: 0, .. }), "an emptied list frees its buffer");
-        let mut b: Adj<()> = Adj::default();
+        assert!(matches!(a.adj.store, Store::Inline { len: 0, .. }), "an emptied list frees its buffer");
+        // A list growing through the pool's classes, and an emptied one,
+        // give their blocks back; the same list grown again gets them.
+        let mut d: Solo<()> = Solo::default();
+        let blocks_by_len = |d: &mut Solo<()>| -> Vec<Option<(usize, Block)>> {
+            (0..12)
+                .map(|n| {
+                    d.push(e(n));
+                    d.verify_index().unwrap();
+                    d.adj.pooled_block()
+                })
+                .collect()
+        };
+        let first = blocks_by_len(&mut d);
+        assert!(first[..3].iter().all(Option::is_none), "three entries inline");
+        assert!(matches!(first[3], Some((0, _))) && matches!(first[8], Some((1, _))));
+        while d.len() > 0 {
+            d.swap_remove(0);
+            d.verify_index().unwrap();
+        }
+        assert!(matches!(d.adj.store, Store::Inline { len: 0, .. }));
+        assert_eq!(blocks_by_len(&mut d), first, "the freed blocks are reused");
+        let mut b: Solo<()> = Solo::default();
         for n in 5..8 {
             b.push(e(n));
         }
-        assert!(matches!(b.store, Store::Inline { len: 3, .. }), "three auto entries stay inline");
+        assert!(matches!(b.adj.store, Store::Inline { len: 3, .. }), "three auto entries stay inline");
         assert_eq!(b.back(2), 8);
         b.push(e(8));
-        assert!(matches!(b.store, Store::Heap { len: 4, .. }));
+        assert!(matches!(b.adj.store, Store::Pooled { len: 4, class: 0, .. }));
         assert_eq!(b.to_vec(), vec![e(5), e(6), e(7), e(8)]);
         assert_eq!(b.payload_words(), &[] as &[u32]);
-        let mut c: Adj<u32> = Adj::default();
+        let mut c: Solo<u32> = Solo::default();
         c.push(Entry { node: 1, back: 2, payload: 3 });
         c.push(Entry { node: 4, back: 5, payload: 6 });
-        assert!(matches!(c.store, Store::Inline { len: 2, .. }), "two custom entries stay inline");
+        assert!(matches!(c.adj.store, Store::Inline { len: 2, .. }), "two custom entries stay inline");
         assert_eq!((c.nodes(), c.payload_words()), (&[1, 4][..], &[3, 6][..]));
         c.push(Entry { node: 7, back: 8, payload: 9 });
         assert_eq!(c.to_vec()[2], Entry { node: 7, back: 8, payload: 9 });
@@ -736,7 +912,7 @@ mod tests {
 
     #[test]
     fn promotes_and_demotes_with_hysteresis() {
-        let mut a = Adj::default();
+        let mut a = Solo::default();
         for n in 0..=PROMOTE_AT as u32 {
             a.push(e(n));
         }
@@ -758,7 +934,7 @@ mod tests {
         fn check<P: Payload>(entry: impl Fn(u32) -> Entry<P>) {
             for len in [1u32, 2, 3, 4, 5, PROMOTE_AT as u32 + 3] {
                 for pos in 0..len {
-                    let mut a = Adj::default();
+                    let mut a = Solo::default();
                     for n in 0..len {
                         a.push(entry(n * 10));
                     }
@@ -780,7 +956,7 @@ mod tests {
     #[test]
     fn contains_agrees_with_find() {
         for len in [0u32, 1, 3, 4, 7, 8, 9, PROMOTE_AT as u32, PROMOTE_AT as u32 + 1, 70] {
-            let mut a = Adj::default();
+            let mut a = Solo::default();
             for n in 0..len {
                 a.push(e(n * 3));
             }
@@ -797,12 +973,12 @@ mod tests {
 
     #[test]
     fn the_filter_rules_out_absent_nodes_and_stays_a_superset() {
-        let mut a = Adj::default();
+        let mut a = Solo::default();
         let held: Vec<u32> = (0..8).map(|n| n * 7919).collect();
         for &n in &held {
             a.push(e(n));
         }
-        let Store::Heap { filter, .. } = a.store else { panic!("eight entries are on the heap") };
+        let Store::Pooled { filter, .. } = a.adj.store else { panic!("eight entries are pooled") };
         assert_eq!(filter, filter_of(&held));
         let absent: Vec<u32> = (0..10_000).filter(|n| !held.contains(n)).collect();
         let ruled_out = absent.iter().filter(|&&n| !admits(filter, n)).count();
@@ -814,14 +990,14 @@ mod tests {
         // A short list recomputes its filter on removal; a long one keeps
         // the removed node's bit, which `verify_index` accepts.
         a.swap_remove(0);
-        assert!(matches!(a.store, Store::Heap { filter, .. } if filter == filter_of(a.nodes())));
-        let mut long = Adj::default();
+        assert!(matches!(a.adj.store, Store::Pooled { filter, .. } if filter == filter_of(a.nodes())));
+        let mut long = Solo::default();
         for n in 0..=FILTER_REFRESH as u32 + 1 {
             long.push(e(n));
         }
-        let Store::Heap { filter: before, .. } = long.store else { panic!("a long list is on the heap") };
+        let Store::Heap { filter: before, .. } = long.adj.store else { panic!("a long list is on the heap") };
         long.swap_remove(0);
-        assert!(matches!(long.store, Store::Heap { filter, .. } if filter == before));
+        assert!(matches!(long.adj.store, Store::Heap { filter, .. } if filter == before));
         long.verify_index().unwrap();
         assert_eq!((long.find(0), long.find(5)), (None, Some(5)));
         // `insert_at` (a rollback) sets the bit of the node it puts back.
@@ -833,48 +1009,55 @@ mod tests {
         while long.len() >= PROMOTE_AT / 2 {
             long.swap_remove(0);
         }
-        assert!(matches!(long.store, Store::Heap { filter, .. } if filter == filter_of(long.nodes())));
+        assert!(matches!(long.adj.store, Store::Heap { filter, .. } if filter == filter_of(long.nodes())));
         long.verify_index().unwrap();
     }
 
     #[test]
     fn promote_and_demote_leave_other_forms_alone() {
         let filled = |len: u32| {
-            let mut a = Adj::default();
+            let mut a = Solo::default();
             for n in 0..len {
                 a.push(e(n));
             }
             a
         };
-        let (mut inline, mut heap, mut indexed) = (filled(2), filled(8), filled(40));
+        let (mut inline, mut pooled, mut heap, mut indexed) = (filled(2), filled(8), filled(40), filled(40));
         indexed.promote_if_long();
-        inline.promote();
-        heap.demote();
-        indexed.promote();
-        assert!(matches!(inline.store, Store::Inline { len: 2, .. }));
-        assert!(matches!(heap.store, Store::Heap { len: 8, .. }));
-        assert!(matches!(indexed.store, Store::Indexed { len: 40, .. }));
-        for (a, len) in [(&inline, 2), (&heap, 8), (&indexed, 40)] {
+        inline.adj.promote();
+        pooled.adj.promote();
+        pooled.adj.demote();
+        heap.adj.demote();
+        indexed.adj.promote();
+        assert!(matches!(inline.adj.store, Store::Inline { len: 2, .. }));
+        assert!(matches!(pooled.adj.store, Store::Pooled { len: 8, .. }));
+        assert!(matches!(heap.adj.store, Store::Heap { len: 40, .. }));
+        assert!(matches!(indexed.adj.store, Store::Indexed { len: 40, .. }));
+        for (a, len) in [(&inline, 2), (&pooled, 8), (&heap, 40), (&indexed, 40)] {
             assert_eq!(a.nodes(), (0..len).collect::<Vec<_>>());
             a.verify_index().unwrap();
         }
     }
 
     #[test]
-    fn verify_index_reports_a_node_missing_from_the_filter() {
-        let mut a = Adj::default();
-        for n in 0..8 {
-            a.push(e(n));
+    fn verify_index_reports_a_filter_missing_a_node() {
+        for len in [8, 40] {
+            let mut a = Solo::default();
+            for n in 0..len {
+                a.push(e(n));
+            }
+            if let Store::Pooled { filter, .. } | Store::Heap { filter, .. } = &mut a.adj.store {
+                *filter &= !filter_bit(3);
+            }
+            let err = a.verify_index().unwrap_err();
+            let expected = if len == 8 { "is not exactly its nodes'" } else { "node 3 missing from the filter" };
+            assert!(err.contains(expected), "{err}");
         }
-        if let Store::Heap { filter, .. } = &mut a.store {
-            *filter &= !filter_bit(3);
-        }
-        assert!(a.verify_index().unwrap_err().contains("node 3 missing from the filter"));
     }
 
     #[test]
     fn find_all_sees_duplicates() {
-        let mut a = Adj::default();
+        let mut a = Solo::default();
         for n in [1, 2, 1, 3, 1] {
             a.push(Entry { node: n, back: 0, payload: 9u32 });
         }

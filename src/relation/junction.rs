@@ -12,7 +12,9 @@
 //! table the payload is the through row's slot in its table.
 //!
 //! Each `Adj` stores its entries column-wise (see `adjacency`), so the
-//! neighbour slots of a row are one `&[u32]`.
+//! neighbour slots of a row are one `&[u32]`. Lists past their inline room
+//! and up to 32 entries, of both directions, keep their entries in the
+//! junction's [`Pool`].
 //!
 //! Costs: `link` O(1) amortized; `unlink` of a known position O(1);
 //! `find(s, t)` looks in the shorter of `fwd[s]` and `rev[t]`, so it is O(1)
@@ -21,6 +23,7 @@
 use smallvec::SmallVec;
 
 use super::adjacency::{Adj, Entry, Payload, PROMOTE_AT};
+use super::pool::Pool;
 
 /// What `unlink` removed, enough to put it back exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,19 +46,21 @@ enum Searched<'a, P: Payload> {
 pub(crate) struct Junction<P: Payload> {
     fwd: Vec<Adj<P>>,
     rev: Vec<Adj<P>>,
+    /// The entries of the pooled lists of both directions.
+    pool: Pool<P>,
     len: usize,
 }
 
 impl<P: Payload> Default for Junction<P> {
     fn default() -> Self {
-        Junction { fwd: Vec::new(), rev: Vec::new(), len: 0 }
+        Junction { fwd: Vec::new(), rev: Vec::new(), pool: Pool::default(), len: 0 }
     }
 }
 
 /// The neighbour slots of `lists[slot]`, empty past the end. O(1).
 #[inline(always)]
-pub(crate) fn list<P: Payload>(lists: &[Adj<P>], slot: u32) -> &[u32] {
-    lists.get(slot as usize).map_or(&[], Adj::nodes)
+pub(crate) fn list<'a, P: Payload>(lists: &'a [Adj<P>], pool: &'a Pool<P>, slot: u32) -> &'a [u32] {
+    lists.get(slot as usize).map_or(&[], |adj| adj.nodes(pool))
 }
 
 /// [`Junction::contains`] over a junction's forward and reverse lists. It
@@ -64,15 +69,21 @@ pub(crate) fn list<P: Payload>(lists: &[Adj<P>], slot: u32) -> &[u32] {
 /// once (a test checks that it answers as `find` does for every kind of
 /// list).
 #[inline(always)]
-pub(crate) fn contains_in<P: Payload>(fwd: &[Adj<P>], rev: &[Adj<P>], source: u32, target: u32) -> bool {
+pub(crate) fn contains_in<P: Payload>(
+    fwd: &[Adj<P>],
+    rev: &[Adj<P>],
+    pool: &Pool<P>,
+    source: u32,
+    target: u32,
+) -> bool {
     // `searched`'s choice, with the forward list matched once.
     let Some(f) = fwd.get(source as usize) else { return false };
-    if let Some(hit) = f.contains_if_cheap(target) {
+    if let Some(hit) = f.contains_if_cheap(target, pool) {
         return hit;
     }
     match rev.get(target as usize) {
-        Some(r) if r.len() < f.len() => r.contains(source),
-        Some(_) => f.contains(target),
+        Some(r) if r.len() < f.len() => r.contains(source, pool),
+        Some(_) => f.contains(target, pool),
         None => false,
     }
 }
@@ -95,20 +106,20 @@ impl<P: Payload> Junction<P> {
     /// its targets, else its sources), in list order. O(1).
     #[inline]
     pub(crate) fn nodes(&self, slot: u32, forward: bool) -> &[u32] {
-        list(self.lists(forward), slot)
+        list(self.lists(forward), &self.pool, slot)
     }
 
     /// The payload words of `slot`'s list in one direction, in list order
     /// (the through rows' slots for a custom through; empty for an
     /// auto-created one). O(1).
     pub(crate) fn payloads(&self, slot: u32, forward: bool) -> &[u32] {
-        self.lists(forward).get(slot as usize).map_or(&[], Adj::payload_words)
+        self.lists(forward).get(slot as usize).map_or(&[], |adj| adj.payload_words(&self.pool))
     }
 
     /// The entry at `fwd[source][fpos]`; `fpos` must be a position in the
     /// list. O(1).
     pub(crate) fn target_entry(&self, source: u32, fpos: u32) -> Entry<P> {
-        self.fwd[source as usize].entry(fpos)
+        self.fwd[source as usize].entry(fpos, &self.pool)
     }
 
     /// Every forward list (`forward`), or every reverse list, by slot.
@@ -119,6 +130,12 @@ impl<P: Payload> Junction<P> {
         } else {
             &self.rev
         }
+    }
+
+    /// The pool of the lists' entries.
+    #[inline]
+    pub(crate) fn pool(&self) -> &Pool<P> {
+        &self.pool
     }
 
     /// The slots that have a forward list allocated.
@@ -146,8 +163,8 @@ impl<P: Payload> Junction<P> {
     #[inline(always)]
     pub(crate) fn find(&self, source: u32, target: u32) -> Option<u32> {
         match self.searched(source, target)? {
-            Searched::Forward(f) => f.find(target),
-            Searched::Reverse(r) => r.find(source).map(|rpos| r.back(rpos)),
+            Searched::Forward(f) => f.find(target, &self.pool),
+            Searched::Reverse(r) => r.find(source, &self.pool).map(|rpos| r.back(rpos, &self.pool)),
         }
     }
 
@@ -155,7 +172,7 @@ impl<P: Payload> Junction<P> {
     /// position. O(1) expected.
     #[inline(always)]
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
-        contains_in(&self.fwd, &self.rev, source, target)
+        contains_in(&self.fwd, &self.rev, &self.pool, source, target)
     }
 
     /// `find` for a write: the list it searches builds its hash index
@@ -181,9 +198,9 @@ impl<P: Payload> Junction<P> {
             return SmallVec::new();
         };
         if f.len() <= r.len() || f.is_indexed() {
-            f.find_all(target)
+            f.find_all(target, &self.pool)
         } else {
-            r.find_all(source).into_iter().map(|rpos| r.back(rpos)).collect()
+            r.find_all(source, &self.pool).into_iter().map(|rpos| r.back(rpos, &self.pool)).collect()
         }
     }
 
@@ -202,29 +219,29 @@ impl<P: Payload> Junction<P> {
         if !self.fwd.get(source as usize).is_some_and(|f| f.might_hold(target)) {
             return 0;
         }
-        let Some(last) = self.rev.get(target as usize).and_then(Adj::last) else { return 0 };
+        let Some(last) = self.rev.get(target as usize).and_then(|r| r.last(&self.pool)) else { return 0 };
         self.fwd.get(last.node as usize).map_or(0, |f| f.len() as u32 ^ last.back)
     }
 
     /// Adds the pair at the end of both lists. O(1) amortized.
     pub(crate) fn link(&mut self, source: u32, target: u32, payload: P) {
         let rpos = grow(&mut self.rev, target).len() as u32;
-        let fpos = grow(&mut self.fwd, source).push(Entry { node: target, back: rpos, payload });
-        self.rev[target as usize].push(Entry { node: source, back: fpos, payload });
+        let fpos = grow(&mut self.fwd, source).push(Entry { node: target, back: rpos, payload }, &mut self.pool);
+        self.rev[target as usize].push(Entry { node: source, back: fpos, payload }, &mut self.pool);
         self.len += 1;
     }
 
     /// Removes the pair at `fwd[source][fpos]`. O(1) expected.
     pub(crate) fn unlink(&mut self, source: u32, fpos: u32) -> Unlinked<P> {
-        let (removed, moved) = self.fwd[source as usize].swap_remove(fpos);
+        let (removed, moved) = self.fwd[source as usize].swap_remove(fpos, &mut self.pool);
         if let Some(m) = moved {
-            self.rev[m.node as usize].set_back(m.back, fpos);
+            self.rev[m.node as usize].set_back(m.back, fpos, &mut self.pool);
         }
         let target = removed.node;
         let rpos = removed.back;
         let mirror = Entry { node: source, back: fpos, payload: removed.payload };
-        if let Some(m) = self.rev[target as usize].swap_remove_known(rpos, mirror) {
-            self.fwd[m.node as usize].set_back(m.back, rpos);
+        if let Some(m) = self.rev[target as usize].swap_remove_known(rpos, mirror, &mut self.pool) {
+            self.fwd[m.node as usize].set_back(m.back, rpos, &mut self.pool);
         }
         self.len -= 1;
         Unlinked { source, target, fpos, rpos, payload: removed.payload }
@@ -238,35 +255,37 @@ impl<P: Payload> Junction<P> {
 
     /// Undoes an `unlink`: the pair goes back to its exact positions.
     pub(crate) fn relink(&mut self, u: Unlinked<P>) {
-        let displaced =
-            grow(&mut self.rev, u.target).insert_at(u.rpos, Entry { node: u.source, back: u.fpos, payload: u.payload });
+        let mirror = Entry { node: u.source, back: u.fpos, payload: u.payload };
+        let displaced = grow(&mut self.rev, u.target).insert_at(u.rpos, mirror, &mut self.pool);
         if let Some(d) = displaced {
             let end = self.rev[u.target as usize].len() as u32 - 1;
-            self.fwd[d.node as usize].set_back(d.back, end);
+            self.fwd[d.node as usize].set_back(d.back, end, &mut self.pool);
         }
-        let displaced =
-            grow(&mut self.fwd, u.source).insert_at(u.fpos, Entry { node: u.target, back: u.rpos, payload: u.payload });
+        let entry = Entry { node: u.target, back: u.rpos, payload: u.payload };
+        let displaced = grow(&mut self.fwd, u.source).insert_at(u.fpos, entry, &mut self.pool);
         if let Some(d) = displaced {
             let end = self.fwd[u.source as usize].len() as u32 - 1;
-            self.rev[d.node as usize].set_back(d.back, end);
+            self.rev[d.node as usize].set_back(d.back, end, &mut self.pool);
         }
         self.len += 1;
     }
 
     /// Checks the mirror invariant: every `fwd` entry's mirror is the `rev`
     /// entry at its `back` and points back at it (and vice versa), the
-    /// count matches, and every list's hash index is exact.
+    /// count matches, every list's hash index and filter are right, and
+    /// the pooled lists' blocks lie in the pool without overlapping each
+    /// other or its free blocks.
     pub(crate) fn verify(&self) -> Result<(), String>
     where
         P: PartialEq + std::fmt::Debug,
     {
         let mut count = 0;
         for (s, adj) in self.fwd.iter().enumerate() {
-            adj.verify_index().map_err(|e| format!("fwd[{s}]: {e}"))?;
+            adj.verify_index(&self.pool).map_err(|e| format!("fwd[{s}]: {e}"))?;
             for p in 0..adj.len() as u32 {
-                let e = adj.entry(p);
+                let e = adj.entry(p, &self.pool);
                 count += 1;
-                let m = self.rev.get(e.node as usize).and_then(|r| r.get(e.back));
+                let m = self.rev.get(e.node as usize).and_then(|r| r.get(e.back, &self.pool));
                 match m {
                     Some(m) if m.node as usize == s && m.back == p && m.payload == e.payload => {}
                     _ => return Err(format!("fwd[{s}][{p}] = {e:?} has no matching mirror in rev (found {m:?})")),
@@ -275,11 +294,11 @@ impl<P: Payload> Junction<P> {
         }
         let mut rcount = 0;
         for (t, adj) in self.rev.iter().enumerate() {
-            adj.verify_index().map_err(|e| format!("rev[{t}]: {e}"))?;
+            adj.verify_index(&self.pool).map_err(|e| format!("rev[{t}]: {e}"))?;
             for p in 0..adj.len() as u32 {
-                let e = adj.entry(p);
+                let e = adj.entry(p, &self.pool);
                 rcount += 1;
-                let m = self.fwd.get(e.node as usize).and_then(|f| f.get(e.back));
+                let m = self.fwd.get(e.node as usize).and_then(|f| f.get(e.back, &self.pool));
                 if !matches!(m, Some(m) if m.node as usize == t && m.back == p) {
                     return Err(format!("rev[{t}][{p}] = {e:?} has no matching mirror in fwd"));
                 }
@@ -291,7 +310,8 @@ impl<P: Payload> Junction<P> {
                 self.len
             ));
         }
-        Ok(())
+        let blocks = self.fwd.iter().chain(&self.rev).filter_map(Adj::pooled_block);
+        self.pool.verify(blocks).map_err(|e| format!("pool: {e}"))
     }
 }
 
@@ -353,7 +373,7 @@ impl Links {
     /// The last entry of `rev[target]` as `(source, position in
     /// fwd[source])`. O(1).
     pub(crate) fn last_source(&self, target: u32) -> Option<(u32, u32)> {
-        both!(self, j => j.rev.get(target as usize).and_then(Adj::last).map(|e| (e.node, e.back)))
+        both!(self, j => j.rev.get(target as usize).and_then(|r| r.last(&j.pool)).map(|e| (e.node, e.back)))
     }
 
     /// The slots that have a forward list allocated.
@@ -447,7 +467,7 @@ mod tests {
     fn warm_unlink_reads_what_an_unlink_will_touch_and_any_slot_is_safe() {
         let mut j: Junction<()> = Junction::default();
         assert_eq!(j.warm_unlink(7, 9), 0, "slots past the lists read nothing");
-        // Source 0 holds 8 targets, so its list is on the heap with a filter.
+        // Source 0 holds 8 targets, so its list is pooled, with a filter.
         for t in 0..8 {
             j.link(0, t, ());
         }
@@ -457,6 +477,45 @@ mod tests {
         let ruled_out = (8..10_000).find(|&t| !j.fwd[0].might_hold(t)).expect("a target the filter rules out");
         assert_eq!(j.warm_unlink(0, ruled_out), 0, "a pair the filter rules out is not warmed");
         assert_eq!(j.warm_unlink(6, 3), 0, "a source past the lists reads nothing");
+    }
+
+    /// One row's degree rises past every pool class and falls to nothing,
+    /// 300 times, with rollbacks (`relink`) on the way down: `verify`
+    /// (which counts every pool entry as held, free or stranded) passes
+    /// throughout, and the pool stops growing once warm.
+    #[test]
+    fn churn_through_every_class_neither_leaks_nor_grows_the_pool() {
+        fn churn<P: Payload>(payload: impl Fn(u32) -> P) {
+            let mut j: Junction<P> = Junction::default();
+            for t in 0..4 {
+                j.link(1, t, payload(t)); // a list parked in class 0
+            }
+            let mut sizes = Vec::new();
+            for round in 0..300u32 {
+                for t in 0..40 {
+                    j.link(0, t, payload(t));
+                    j.link(t + 10, 0, payload(t)); // rev[0] grows as well
+                }
+                j.verify().unwrap();
+                while j.fwd[0].len() > 0 {
+                    let len = j.fwd[0].len() as u32;
+                    let pos = (round * 7 + len) % len;
+                    let u = j.unlink(0, pos);
+                    if len % 5 == 0 {
+                        j.relink(u); // insert_at may grow the list again
+                        j.verify().unwrap();
+                        j.unlink(0, pos);
+                    }
+                    let u = j.unlink(len + 9, 0);
+                    j.verify().unwrap();
+                    assert_eq!(u.target, 0);
+                }
+                sizes.push(j.pool.capacity());
+            }
+            assert_eq!(sizes[2], sizes[299], "the pool grew under churn: {:?}", &sizes[..5]);
+        }
+        churn(|_| ());
+        churn(|t| t + 7);
     }
 
     #[test]

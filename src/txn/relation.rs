@@ -10,6 +10,7 @@
 use crate::error::Result;
 use crate::relation::adjacency::Adj;
 use crate::relation::junction::{contains_in, list};
+use crate::relation::pool::Pool;
 use crate::relation::Links;
 use crate::schema::{Accessor, AccessorKind};
 use crate::storage::{identity_slot, Table};
@@ -43,13 +44,14 @@ pub struct Relation<'a> {
 
 /// Where the neighbours of a row are: a junction read in one direction
 /// (`near`: the lists of that direction, by slot of the accessor's table;
-/// `far`: the other direction's; `forward`: source to targets), or a
+/// `far`: the other direction's; `pool`: the junction's pool of short
+/// lists' entries; `forward`: source to targets), or a
 /// foreign key's index. The slices are taken from the junction once, so a
 /// read goes straight to a row's list.
 #[derive(Clone, Copy, Debug)]
 enum Lists<'a> {
-    Auto { near: &'a [Adj<()>], far: &'a [Adj<()>], forward: bool },
-    Custom { near: &'a [Adj<u32>], far: &'a [Adj<u32>], forward: bool },
+    Auto { near: &'a [Adj<()>], far: &'a [Adj<()>], pool: &'a Pool<()>, forward: bool },
+    Custom { near: &'a [Adj<u32>], far: &'a [Adj<u32>], pool: &'a Pool<u32>, forward: bool },
     ForeignKey,
 }
 
@@ -70,8 +72,12 @@ impl View {
             AccessorKind::Forward(r) | AccessorKind::Reverse(r) => {
                 let forward = matches!(accessor.kind, AccessorKind::Forward(_));
                 match &self.links[r as usize] {
-                    Links::Auto(j) => Lists::Auto { near: j.lists(forward), far: j.lists(!forward), forward },
-                    Links::Custom(j) => Lists::Custom { near: j.lists(forward), far: j.lists(!forward), forward },
+                    Links::Auto(j) => {
+                        Lists::Auto { near: j.lists(forward), far: j.lists(!forward), pool: j.pool(), forward }
+                    }
+                    Links::Custom(j) => {
+                        Lists::Custom { near: j.lists(forward), far: j.lists(!forward), pool: j.pool(), forward }
+                    }
                 }
             }
             AccessorKind::FkReverse(_) => Lists::ForeignKey,
@@ -116,8 +122,8 @@ impl<'a> Relation<'a> {
         }
         let s = slot_hint(self.from, self.from_dense, key.id())?;
         let nodes = match self.lists {
-            Lists::Auto { near, .. } => list(near, s),
-            Lists::Custom { near, .. } => list(near, s),
+            Lists::Auto { near, pool, .. } => list(near, pool, s),
+            Lists::Custom { near, pool, .. } => list(near, pool, s),
             Lists::ForeignKey => return None,
         };
         (!nodes.is_empty()).then_some(nodes)
@@ -148,10 +154,10 @@ impl<'a> Relation<'a> {
             return false;
         };
         match self.lists {
-            Lists::Auto { near, far, forward: true } => contains_in(near, far, a, b),
-            Lists::Auto { near, far, forward: false } => contains_in(far, near, b, a),
-            Lists::Custom { near, far, forward: true } => contains_in(near, far, a, b),
-            Lists::Custom { near, far, forward: false } => contains_in(far, near, b, a),
+            Lists::Auto { near, far, pool, forward: true } => contains_in(near, far, pool, a, b),
+            Lists::Auto { near, far, pool, forward: false } => contains_in(far, near, pool, b, a),
+            Lists::Custom { near, far, pool, forward: true } => contains_in(near, far, pool, a, b),
+            Lists::Custom { near, far, pool, forward: false } => contains_in(far, near, pool, b, a),
             Lists::ForeignKey => self.contains_slow(from, to),
         }
     }
