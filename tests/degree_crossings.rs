@@ -2,8 +2,8 @@
 //! thresholds, checked against a naive model: inline up to 3 entries (2
 //! for a custom through), then blocks of the junction's pool of 8, 12, 16,
 //! 24 and 32 entries with a filter of the nodes (recomputed on removal),
-//! then a heap buffer, a hash index past 32 once a write searches the
-//! list, dropped again below 16.
+//! then a heap buffer (also filtered), a hash index past 32 once a write
+//! searches the list, dropped again below 16.
 //!
 //! Adds, removes, sets, clears, direct through-table writes, row deletes
 //! and rollbacks (an error, a panic, a dropped transaction, an atomic call

@@ -66,7 +66,8 @@ pub(crate) struct Entry<P> {
 /// What an entry carries besides its node and back position: nothing for
 /// auto-created throughs, the through row's slot for custom ones.
 pub(crate) trait Payload: Copy + std::fmt::Debug + PartialEq {
-    /// Words (`u32`s) per entry in a list's buffer: node, back, payload.
+    /// Words (`u32`s) per entry in a list's entries (inline, block or
+    /// buffer): node, back, payload.
     const WIDTH: usize;
     /// The payload stored as `word`.
     fn from_word(word: u32) -> Self;
@@ -227,12 +228,12 @@ fn node_hash(node: u32) -> u64 {
     h ^ (h >> 29)
 }
 
-/// The bit of `node` in a pooled or heap list's 64-bit filter: one of 64, picked by
-/// the top six bits of a multiplicative hash. With `n` distinct nodes in a
-/// list, a node it does not hold finds its bit set with probability
-/// `1 - (63/64)^n`: 12% at 8 entries, 39% at 32. Only a clear bit is an
-/// answer (the node is not there); a set bit sends the search on to the
-/// buffer.
+/// The bit of `node` in a pooled or heap list's 64-bit filter: one of 64,
+/// picked by the top six bits of a multiplicative hash. With `n` distinct
+/// nodes in a list, a node it does not hold finds its bit set with
+/// probability `1 - (63/64)^n`: 12% at 8 entries, 40% at 32. Only a clear
+/// bit is an answer (the node is not there); a set bit sends the search on
+/// to the entries (block or buffer).
 #[inline(always)]
 fn filter_bit(node: u32) -> u64 {
     1 << (node.wrapping_mul(0x9E37_79B1) >> 26)

@@ -274,7 +274,7 @@ impl<P: Payload> Junction<P> {
     /// entry at its `back` and points back at it (and vice versa), the
     /// count matches, every list's hash index and filter are right, and
     /// the pooled lists' blocks lie in the pool without overlapping each
-    /// other or its free blocks.
+    /// other or its free blocks, and none leaked.
     pub(crate) fn verify(&self) -> Result<(), String>
     where
         P: PartialEq + std::fmt::Debug,

@@ -18,15 +18,16 @@
 //! `words[c * stride + p]` of the slice that starts at the block. So every
 //! reader and writer of entries serves both with one code path.
 //!
-//! Freed blocks (of a list that grew into the next class, or emptied) go
-//! on their class's free list. An allocation takes a block of its class
+//! Freed blocks (of a list that grew out of its class, or emptied) go on
+//! their class's free list. An allocation takes a block of its class
 //! if one is free, else cuts the smallest larger free block, giving the
 //! rest back as blocks of the largest classes that fit; only then does it
 //! take fresh room. So the blocks a long list outgrows on its way up serve
 //! the short lists that come after it, and a row whose degree rises and
 //! falls again and again reuses the same room. A remainder smaller than
-//! the smallest class (4 entries: classes are multiples of 4) is counted
-//! as stranded, so that `verify` can check that no block leaked.
+//! the smallest class (always 4 entries, since classes and chunk sizes are
+//! multiples of 4) is counted as stranded, so that `verify` can check that
+//! no block leaked.
 
 use std::marker::PhantomData;
 
@@ -118,7 +119,7 @@ impl<P: Payload> Pool<P> {
 
     /// Frees `len` entries of room from `at` in chunk `chunk` as blocks of
     /// the largest classes that fit; a remainder smaller than the smallest
-    /// class is stranded. O(1): `len` is below twice the largest class.
+    /// class is stranded. O(1): `len` is below the largest class.
     fn free_room(&mut self, chunk: u32, mut at: u32, mut len: u32) {
         for class in (0..POOL_CAPS.len()).rev() {
             while len >= POOL_CAPS[class] {
