@@ -362,6 +362,22 @@ impl<P: Payload> Adj<P> {
         matches!(self.store, Store::Indexed { .. })
     }
 
+    /// For `Junction::warm_unlink`: reads a pooled list's first and last
+    /// back, so that the line a removal reads after searching the nodes
+    /// (the pool keeps backs apart from nodes) is loading meanwhile; 0 for
+    /// other forms, whose backs are in the header or too far apart to
+    /// guess. O(1).
+    #[inline(always)]
+    pub(crate) fn warm_backs(&self, pool: &Pool<P>) -> u32 {
+        match self.store {
+            Store::Pooled { len, block, .. } if len > 0 => {
+                let (words, stride) = pool.words(block);
+                words[stride] ^ words[stride + len as usize - 1]
+            }
+            _ => 0,
+        }
+    }
+
     /// The pool block the list holds, with its class, if it is pooled.
     pub(crate) fn pooled_block(&self) -> Option<(usize, Block)> {
         match self.store {

@@ -205,22 +205,25 @@ impl<P: Payload> Junction<P> {
     }
 
     /// Loads the lines an `unlink` of a pair with this target will need
-    /// beyond the source's list (the target's reverse header, the last
-    /// entry of its list, and that entry's forward header), so that their
-    /// misses overlap the search of the source's list instead of following
-    /// it. Nothing is loaded when the source's list has a filter that
-    /// rules the pair out (a miss should not wait for lines it will not
-    /// use); inline and indexed lists have none, so their misses load the
-    /// lines anyway. The fix-up's write into that forward list's buffer is
-    /// not warmed. Returns a value the caller passes to `black_box`, so the
-    /// loads are kept. O(1).
+    /// beyond the source's nodes (a pooled source list's back column, the
+    /// target's reverse header, the last entry of its list, and that
+    /// entry's forward header), so that their misses overlap the search of
+    /// the source's list instead of following it. Nothing is loaded when
+    /// the source's list has a filter that rules the pair out (a miss
+    /// should not wait for lines it will not use); inline and indexed
+    /// lists have none, so their misses load the lines anyway. The
+    /// fix-up's write into that forward list's entries is not warmed.
+    /// Returns a value the caller passes to `black_box`, so the loads are
+    /// kept. O(1).
     #[inline(always)]
     pub(crate) fn warm_unlink(&self, source: u32, target: u32) -> u32 {
-        if !self.fwd.get(source as usize).is_some_and(|f| f.might_hold(target)) {
+        let Some(f) = self.fwd.get(source as usize) else { return 0 };
+        if !f.might_hold(target) {
             return 0;
         }
-        let Some(last) = self.rev.get(target as usize).and_then(|r| r.last(&self.pool)) else { return 0 };
-        self.fwd.get(last.node as usize).map_or(0, |f| f.len() as u32 ^ last.back)
+        let backs = f.warm_backs(&self.pool);
+        let Some(last) = self.rev.get(target as usize).and_then(|r| r.last(&self.pool)) else { return backs };
+        self.fwd.get(last.node as usize).map_or(backs, |f| backs ^ f.len() as u32 ^ last.back)
     }
 
     /// Adds the pair at the end of both lists. O(1) amortized.
@@ -477,6 +480,13 @@ mod tests {
         let ruled_out = (8..10_000).find(|&t| !j.fwd[0].might_hold(t)).expect("a target the filter rules out");
         assert_eq!(j.warm_unlink(0, ruled_out), 0, "a pair the filter rules out is not warmed");
         assert_eq!(j.warm_unlink(6, 3), 0, "a source past the lists reads nothing");
+        // A pooled list's first and last backs are read; inline lists
+        // keep theirs in the header and read none.
+        for t in (1..8).chain([20]) {
+            j.link(2, t, ());
+        }
+        // fwd[2]: backs 1 (rev[1] already held source 0) ... and 0 (rev[20] was empty).
+        assert_eq!((j.fwd[2].warm_backs(&j.pool), j.fwd[5].warm_backs(&j.pool)), (1, 0));
     }
 
     /// One row's degree rises past every pool class and falls to nothing,
