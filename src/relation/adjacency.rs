@@ -415,9 +415,10 @@ impl<P: Payload> Adj<P> {
             Store::Inline { words, .. } => {
                 let block = pool.alloc(0);
                 let (to, stride) = pool.words_mut(block);
+                // The whole inline room, a constant size: no `memcpy` call.
                 for column in 0..P::WIDTH {
-                    let from = &words[column * Self::INLINE_CAP..][..len];
-                    to[column * stride..][..len].copy_from_slice(from);
+                    let from = &words[column * Self::INLINE_CAP..][..Self::INLINE_CAP];
+                    to[column * stride..][..Self::INLINE_CAP].copy_from_slice(from);
                 }
                 let (len, filter) = (len as u32, filter_of(&words[..len]));
                 self.store = Store::Pooled { class: 0, len, block, filter };
@@ -425,7 +426,7 @@ impl<P: Payload> Adj<P> {
             }
             Store::Pooled { class, len, block: from, filter } if usize::from(class) + 1 < POOL_CAPS.len() => {
                 let block = pool.alloc(usize::from(class) + 1);
-                pool.copy(from, block, len as usize);
+                pool.copy(from, block, usize::from(class));
                 pool.release(usize::from(class), from);
                 self.store = Store::Pooled { class: class + 1, len, block, filter };
                 return;

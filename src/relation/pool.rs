@@ -43,6 +43,10 @@ use super::adjacency::Payload;
 /// (callgrind).
 pub(crate) const POOL_CAPS: [u32; 5] = [8, 12, 16, 24, 32];
 
+// `Pool::copy` has an arm per class, with these capacities.
+const _: () =
+    assert!(POOL_CAPS[0] == 8 && POOL_CAPS[1] == 12 && POOL_CAPS[2] == 16 && POOL_CAPS[3] == 24 && POOL_CAPS[4] == 32);
+
 /// Entries per column of the first chunk; each later chunk doubles, up to
 /// [`LAST_CHUNK`]. A relation with a handful of long rows spends 2 KB (3 KB
 /// with a custom through), not the 512 KB (768 KB) of a full chunk.
@@ -154,31 +158,28 @@ impl<P: Payload> Pool<P> {
         (&mut chunk[block.at as usize..], stride)
     }
 
-    /// Copies the first `len` entries of block `from` to block `to`,
-    /// column by column. O(len).
-    pub(crate) fn copy(&mut self, from: Block, to: Block, len: usize) {
-        let (f, t) = (from.chunk as usize, to.chunk as usize);
-        let (from_at, to_at) = (from.at as usize, to.at as usize);
-        if f == t {
-            let chunk = &mut self.chunks[f];
-            let stride = chunk.len() / P::WIDTH;
-            for column in 0..P::WIDTH {
-                let start = column * stride;
-                chunk.copy_within(start + from_at..start + from_at + len, start + to_at);
-            }
-            return;
+    /// Copies block `from`, of class `class`, into the start of block
+    /// `to`, column by column: the whole block, whose size is then a
+    /// constant of each arm, so the copy is a few vector moves rather than
+    /// a `memmove` call per column (words past a list's entries are never
+    /// read). O(the class's capacity).
+    pub(crate) fn copy(&mut self, from: Block, to: Block, class: usize) {
+        match class {
+            0 => self.copy_block::<8>(from, to),
+            1 => self.copy_block::<12>(from, to),
+            2 => self.copy_block::<16>(from, to),
+            3 => self.copy_block::<24>(from, to),
+            _ => self.copy_block::<32>(from, to),
         }
-        let (source, target) = if f < t {
-            let (low, high) = self.chunks.split_at_mut(t);
-            (&low[f], &mut high[0])
-        } else {
-            let (low, high) = self.chunks.split_at_mut(f);
-            (&high[0], &mut low[t])
-        };
-        let (source_stride, target_stride) = (source.len() / P::WIDTH, target.len() / P::WIDTH);
+    }
+
+    fn copy_block<const N: usize>(&mut self, from: Block, to: Block) {
         for column in 0..P::WIDTH {
-            let words = &source[column * source_stride + from_at..][..len];
-            target[column * target_stride + to_at..][..len].copy_from_slice(words);
+            let mut entries = [0; N];
+            let (words, stride) = self.words(from);
+            entries.copy_from_slice(&words[column * stride..][..N]);
+            let (words, stride) = self.words_mut(to);
+            words[column * stride..][..N].copy_from_slice(&entries);
         }
     }
 
@@ -261,7 +262,7 @@ mod tests {
         words[stride..stride + 3].copy_from_slice(&[4, 5, 6]);
         let last = held.iter().map(|h| h.1).max_by_key(|b| b.chunk).expect("blocks");
         for to in [held[2].1, last] {
-            pool.copy(held[1].1, to, 3);
+            pool.copy(held[1].1, to, 1);
             let (words, stride) = pool.words(to);
             assert_eq!((&words[..3], &words[stride..stride + 3]), (&[1, 2, 3][..], &[4, 5, 6][..]));
         }
