@@ -492,16 +492,15 @@ impl<P: Payload> Adj<P> {
 
     /// Whether some entry holds `node`: `find` without the position, which
     /// lets an unindexed list be scanned without a branch per entry (the
-    /// compiler vectorizes the scan). O(1) expected when indexed, else
-    /// O(len), as `find`.
+    /// compiler vectorizes the scan). [`contains_if_cheap`]'s answer, and
+    /// for the one list it leaves open (long, unindexed, its filter
+    /// letting the node through) a scan of every node. O(1) expected when
+    /// indexed, else O(len), as `find`.
+    ///
+    /// [`contains_if_cheap`]: Self::contains_if_cheap
     #[inline(always)]
     pub(crate) fn contains(&self, node: u32, pool: &Pool<P>) -> bool {
-        match &self.store {
-            Store::Inline { len, words } => holds(&words[..usize::from(*len)], node),
-            Store::Pooled { len, block, filter, .. } => admits(*filter, node) && holds(pool.nodes(*block, *len), node),
-            Store::Heap { len, words, filter } => admits(*filter, node) && holds(&words[..*len as usize], node),
-            Store::Indexed { len, words, index } => probe(index, &words[..*len as usize], node).is_some(),
-        }
+        self.contains_if_cheap(node, pool).unwrap_or_else(|| holds(self.nodes(pool), node))
     }
 
     /// Whether the list may hold `node`: `false` only when the filter rules
