@@ -204,26 +204,26 @@ impl<P: Payload> Junction<P> {
         }
     }
 
-    /// Loads the lines an `unlink` of a pair with this target will need
-    /// beyond the source's nodes (a pooled source list's back column, the
-    /// target's reverse header, the last entry of its list, and that
-    /// entry's forward header), so that their misses overlap the search of
-    /// the source's list instead of following it. Nothing is loaded when
-    /// the source's list has a filter that rules the pair out (a miss
-    /// should not wait for lines it will not use); inline and indexed
-    /// lists have none, so their misses load the lines anyway. The
-    /// fix-up's write into that forward list's entries is not warmed.
-    /// Returns a value the caller passes to `black_box`, so the loads are
-    /// kept. O(1).
+    /// `None` when `source` is certainly not linked to `target` (it has no
+    /// list, or its list's filter rules the target out), so that a removal
+    /// of an absent pair stops here. Otherwise loads the lines an `unlink`
+    /// of a pair with this target will need beyond the source's nodes (a
+    /// pooled source list's back column, the target's reverse header, the
+    /// last entry of its list, and that entry's forward header), so that
+    /// their misses overlap the search of the source's list instead of
+    /// following it, and returns a value of them that the caller passes to
+    /// `black_box`, so the loads are kept. Inline and indexed lists have no
+    /// filter, so their misses load the lines anyway. The fix-up's write
+    /// into that forward list's entries is not warmed. O(1).
     #[inline(always)]
-    pub(crate) fn warm_unlink(&self, source: u32, target: u32) -> u32 {
-        let Some(f) = self.fwd.get(source as usize) else { return 0 };
+    pub(crate) fn warm_unlink(&self, source: u32, target: u32) -> Option<u32> {
+        let f = self.fwd.get(source as usize)?;
         if !f.might_hold(target) {
-            return 0;
+            return None;
         }
         let backs = f.warm_backs(&self.pool);
-        let Some(last) = self.rev.get(target as usize).and_then(|r| r.last(&self.pool)) else { return backs };
-        self.fwd.get(last.node as usize).map_or(backs, |f| backs ^ f.len() as u32 ^ last.back)
+        let Some(last) = self.rev.get(target as usize).and_then(|r| r.last(&self.pool)) else { return Some(backs) };
+        Some(self.fwd.get(last.node as usize).map_or(backs, |f| backs ^ f.len() as u32 ^ last.back))
     }
 
     /// Adds the pair at the end of both lists. O(1) amortized.
@@ -411,7 +411,7 @@ impl Links {
 
     /// See [`Junction::warm_unlink`].
     #[inline(always)]
-    pub(crate) fn warm_unlink(&self, source: u32, target: u32) -> u32 {
+    pub(crate) fn warm_unlink(&self, source: u32, target: u32) -> Option<u32> {
         both!(self, j => j.warm_unlink(source, target))
     }
 
@@ -467,19 +467,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn warm_unlink_reads_what_an_unlink_will_touch_and_any_slot_is_safe() {
+    fn warm_unlink_rules_out_unlinked_pairs_and_reads_what_an_unlink_will_touch() {
         let mut j: Junction<()> = Junction::default();
-        assert_eq!(j.warm_unlink(7, 9), 0, "slots past the lists read nothing");
+        assert_eq!(j.warm_unlink(7, 9), None, "no list, no link");
         // Source 0 holds 8 targets, so its list is pooled, with a filter.
         for t in 0..8 {
             j.link(0, t, ());
         }
         j.link(5, 3, ());
         // The last entry of rev[3] is source 5 at back 0; fwd[5] has one entry.
-        assert_eq!(j.warm_unlink(0, 3), 1);
+        assert_eq!(j.warm_unlink(0, 3), Some(1));
         let ruled_out = (8..10_000).find(|&t| !j.fwd[0].might_hold(t)).expect("a target the filter rules out");
-        assert_eq!(j.warm_unlink(0, ruled_out), 0, "a pair the filter rules out is not warmed");
-        assert_eq!(j.warm_unlink(6, 3), 0, "a source past the lists reads nothing");
+        assert_eq!(j.warm_unlink(0, ruled_out), None, "a pair the filter rules out is not linked");
+        assert_eq!(j.warm_unlink(6, 3), None, "a source past the lists has no links");
+        // An inline list has no filter: any target may be linked.
+        assert!(j.warm_unlink(5, 4).is_some());
         // A pooled list's first and last backs are read; inline lists
         // keep theirs in the header and read none.
         for t in (1..8).chain([20]) {

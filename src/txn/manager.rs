@@ -57,7 +57,7 @@ pub struct RelatedMut<'t, 'db> {
 
 impl std::fmt::Debug for WriteTxn<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteTxn").field("undo_records", &self.undo.len()).finish()
+        f.debug_struct("WriteTxn").field("undo_records", &self.guard.undo.len()).finish()
     }
 }
 
@@ -229,7 +229,7 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         auto: (RelId, bool, bool),
     ) -> Result<usize> {
-        let mark = self.tx.undo.mark();
+        let mark = self.tx.guard.undo.mark();
         let (created, missing) = self.each_auto_pair(targets, auto, Self::link_auto_once)?;
         if let Some(id) = missing {
             self.tx.rollback_to(mark);
@@ -259,7 +259,7 @@ impl<'db> RelatedMut<'_, 'db> {
         (r, forward, symmetrical): (RelId, bool, bool),
         op: impl Fn(&mut Self, RelId, Pair) -> usize,
     ) -> Result<(usize, Option<i64>)> {
-        let mark = self.tx.undo.mark();
+        let mark = self.tx.guard.undo.mark();
         let (mut total, mut missing) = (0, None);
         for target in targets {
             match self.target_slot(target.into()) {
@@ -292,7 +292,7 @@ impl<'db> RelatedMut<'_, 'db> {
         match links {
             Links::Auto(j) => {
                 j.link(p.source, p.target, ());
-                self.tx.undo.push_link(r, p.source);
+                self.tx.guard.undo.push_link(r, p.source);
                 1
             }
             Links::Custom(_) => 0,
@@ -302,9 +302,11 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Unlinks a pair of an auto-created through if it is linked.
     #[inline]
     fn unlink_auto_once(&mut self, r: RelId, p: Pair) -> usize {
-        // Starts the target side's misses before the search (see
+        // Stops at a pair the source's filter rules out, else starts the
+        // target side's misses before the search (see
         // `Junction::warm_unlink`); `black_box` keeps the loads.
-        std::hint::black_box(self.tx.guard.links[r as usize].warm_unlink(p.source, p.target));
+        let Some(warmed) = self.tx.guard.links[r as usize].warm_unlink(p.source, p.target) else { return 0 };
+        std::hint::black_box(warmed);
         match self.tx.guard.links[r as usize].find_for_write(p.source, p.target) {
             Some(fpos) => {
                 self.tx.unlink_auto(r, p.source, fpos);
@@ -476,7 +478,7 @@ impl<'db> RelatedMut<'_, 'db> {
         }
         if let Links::Auto(j) = &mut self.tx.guard.links[r as usize] {
             j.link(p.source, p.target, ());
-            self.tx.undo.push_link(r, p.source);
+            self.tx.guard.undo.push_link(r, p.source);
             return Ok(1);
         }
         let schema = self.tx.schema_arc();

@@ -133,8 +133,13 @@ impl UndoLog {
 
     /// Empties the log, keeping each of its two buffers unless a bulk load
     /// grew it past `keep` entries. O(records) for their drop; link
-    /// records are plain data.
+    /// records are plain data. An empty log (a transaction that changed
+    /// nothing) costs two loads.
+    #[inline]
     pub(crate) fn clear(&mut self, keep: usize) {
+        if self.records.is_empty() && self.links.is_empty() {
+            return;
+        }
         self.records.clear();
         self.links.clear();
         if self.records.capacity() > keep {

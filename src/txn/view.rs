@@ -130,9 +130,10 @@ pub struct View {
     /// place is the link's key while it exists). They become real links
     /// when the missing row is inserted.
     pub(crate) dangling: Vec<DanglingLinks>,
-    /// The undo log's buffers between write transactions, so that a short
-    /// transaction allocates nothing for its log.
-    pub(crate) spare_undo: super::undo::UndoLog,
+    /// The open write transaction's undo log. It is empty between
+    /// transactions and keeps its buffers, so a short transaction neither
+    /// allocates nor moves a log.
+    pub(crate) undo: super::undo::UndoLog,
 }
 
 impl fmt::Debug for View {
@@ -154,7 +155,7 @@ impl View {
             .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
             .collect();
         let dangling = vec![DanglingLinks::default(); schema.rels.len()];
-        View { schema, tables, links, dangling, spare_undo: super::undo::UndoLog::default() }
+        View { schema, tables, links, dangling, undo: super::undo::UndoLog::default() }
     }
 
     /// The schema.

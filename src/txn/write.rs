@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLockWriteGuard;
 
-use super::undo::{Mark, Undo, UndoLog};
+use super::undo::{Mark, Undo};
 use super::view::{dangling_id, pair_id, Key, Loc, TableRef, View};
 use super::Held;
 use crate::error::{Error, Result};
@@ -25,8 +25,8 @@ use crate::value::{Row, Value, ValueRef};
 /// Each write method is atomic on its own: when it returns an error, the
 /// transaction is exactly as it was before the call and can go on.
 pub struct WriteTxn<'db> {
+    /// The locked state; its [`View::undo`] is this transaction's log.
     pub(crate) guard: RwLockWriteGuard<'db, View>,
-    pub(crate) undo: UndoLog,
     committed: bool,
     _held: Held,
 }
@@ -44,7 +44,7 @@ impl Drop for WriteTxn<'_> {
     fn drop(&mut self) {
         if !self.committed {
             self.rollback_to(Mark::default());
-            self.recycle_undo();
+            self.clear_undo();
         }
     }
 }
@@ -82,18 +82,16 @@ impl Deleted {
 
 impl<'db> WriteTxn<'db> {
     #[inline]
-    pub(crate) fn new(mut guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
-        let undo = std::mem::take(&mut guard.spare_undo);
-        WriteTxn { guard, undo, committed: false, _held: held }
+    pub(crate) fn new(guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
+        debug_assert_eq!(guard.undo.mark(), Mark::default(), "a finished transaction left records");
+        WriteTxn { guard, committed: false, _held: held }
     }
 
-    /// Hands the (empty) log's buffers back for the next transaction; a
-    /// buffer grown by a bulk load is released instead of kept.
-    fn recycle_undo(&mut self) {
+    /// Empties the log, keeping its buffers for the next transaction
+    /// unless a bulk load grew them.
+    fn clear_undo(&mut self) {
         const KEEP: usize = 1 << 12;
-        let mut undo = std::mem::take(&mut self.undo);
-        undo.clear(KEEP);
-        self.guard.spare_undo = undo;
+        self.guard.undo.clear(KEEP);
     }
 
     /// Makes every change of this transaction visible to later readers and
@@ -103,17 +101,20 @@ impl<'db> WriteTxn<'db> {
     #[inline]
     pub fn commit(mut self) {
         self.committed = true;
-        self.recycle_undo();
+        self.clear_undo();
     }
 
     /// Undoes everything logged after `mark`, newest first.
     pub(crate) fn rollback_to(&mut self, mark: Mark) {
-        self.undo.rollback_to(mark, &mut self.guard);
+        // The log is taken out of the view it reverts for the while.
+        let mut undo = std::mem::take(&mut self.guard.undo);
+        undo.rollback_to(mark, &mut self.guard);
+        self.guard.undo = undo;
     }
 
     /// Runs `op` so that an error leaves the transaction as it was.
     pub(crate) fn atomic<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let mark = self.undo.mark();
+        let mark = self.guard.undo.mark();
         let result = op(self);
         if result.is_err() {
             self.rollback_to(mark);
@@ -202,7 +203,7 @@ impl<'db> WriteTxn<'db> {
         }
         let next_id = table.next_id();
         let (slot, fresh) = self.guard.tables[t.index()].insert(full);
-        self.undo.push(Undo::Insert { table: t, slot, fresh, next_id });
+        self.guard.undo.push(Undo::Insert { table: t, slot, fresh, next_id });
         for &r in &def.through_for {
             self.link_through_row(r, slot);
         }
@@ -333,7 +334,7 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn link_auto(&mut self, r: RelId, s: u32, t: u32) {
         if let Links::Auto(j) = &mut self.guard.links[r as usize] {
             j.link(s, t, ());
-            self.undo.push_link(r, s);
+            self.guard.undo.push_link(r, s);
         }
     }
 
@@ -350,7 +351,7 @@ impl<'db> WriteTxn<'db> {
         if let Some((s, t)) = self.through_ends(r, slot) {
             if let Links::Custom(j) = &mut self.guard.links[r as usize] {
                 j.link(s, t, slot);
-                self.undo.push_link(r, s);
+                self.guard.undo.push_link(r, s);
             }
         }
     }
@@ -361,7 +362,7 @@ impl<'db> WriteTxn<'db> {
             let pos = j.find_all(s, t).into_iter().find(|&p| j.target_entry(s, p).payload == slot);
             if let Some(fpos) = pos {
                 let unlinked = j.unlink(s, fpos);
-                self.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
+                self.guard.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
             }
         }
     }
@@ -370,7 +371,7 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn unlink_auto(&mut self, r: RelId, s: u32, fpos: u32) {
         if let Links::Auto(j) = &mut self.guard.links[r as usize] {
             let unlinked = j.unlink(s, fpos);
-            self.undo.push(Undo::UnlinkAuto { rel: r, unlinked });
+            self.guard.undo.push(Undo::UnlinkAuto { rel: r, unlinked });
         }
     }
 
@@ -382,14 +383,14 @@ impl<'db> WriteTxn<'db> {
             return None;
         }
         let (index, fresh) = list.insert((source_id, target_id));
-        self.undo.push(Undo::DanglingPush { rel: r, index, fresh });
+        self.guard.undo.push(Undo::DanglingPush { rel: r, index, fresh });
         Some(index)
     }
 
     /// Removes the dangling link at place `index`, if there is one.
     pub(crate) fn remove_dangling_at(&mut self, r: RelId, index: u32) {
         if let Some(pair) = self.guard.dangling[r as usize].remove(index) {
-            self.undo.push(Undo::DanglingRemove { rel: r, index, pair: Box::new(pair) });
+            self.guard.undo.push(Undo::DanglingRemove { rel: r, index, pair: Box::new(pair) });
         }
     }
 
@@ -490,7 +491,7 @@ impl<'db> WriteTxn<'db> {
         }
         for (c, v) in cells {
             let old = self.guard.tables[t.index()].update(slot, c, v);
-            self.undo.push(Undo::Update { table: t, slot, column: c, old: Box::new(old) });
+            self.guard.undo.push(Undo::Update { table: t, slot, column: c, old: Box::new(old) });
         }
         for &r in &moved {
             self.link_through_row(r, slot);
@@ -676,7 +677,7 @@ impl<'db> WriteTxn<'db> {
         }
         for &(t, s) in &order {
             let values = self.guard.tables[t.index()].remove(s);
-            self.undo.push(Undo::Remove { table: t, slot: s, values: values.into_boxed_slice() });
+            self.guard.undo.push(Undo::Remove { table: t, slot: s, values: values.into_boxed_slice() });
             deleted.add(&schema.def(t).name, 1);
         }
         Ok(deleted)
