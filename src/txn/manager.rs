@@ -79,14 +79,16 @@ impl<'db> WriteTxn<'db> {
     /// As [`View::related_at`](crate::View::related_at):
     /// [`Error::UnknownAccessor`],
     /// [`Error::UnknownTable`], [`Error::WrongTable`], [`Error::NotFound`].
-    #[inline]
+    #[inline(always)]
     pub fn related_at(&mut self, key: Key, accessor: Accessor) -> Result<RelatedMut<'_, 'db>> {
         let end = self.end(key, accessor)?;
         // Loads the row's list header now, so that its miss overlaps the
         // rest of the call's setup instead of starting when `add` or
         // `remove` reach the list; `black_box` keeps the load. Peers
         // `remove` at S: 356 -> 300 ns (hits 510 -> 420), `hub_remove`
-        // 290 -> 244, bulk `add` 70 -> 67 (see `docs/design.md`).
+        // 290 -> 244; `friends_add` 369 -> 332 with the function inlined
+        // into the caller's loop, which it no longer was once it had this
+        // load (see `docs/design.md`).
         if let AccessorKind::Forward(r) | AccessorKind::Reverse(r) = end.kind {
             let forward = matches!(end.kind, AccessorKind::Forward(_));
             std::hint::black_box(self.guard.links[r as usize].degree(end.slot, forward));
