@@ -91,7 +91,7 @@ impl<'db> WriteTxn<'db> {
         // load (see `docs/design.md`).
         if let AccessorKind::Forward(r) | AccessorKind::Reverse(r) = end.kind {
             let forward = matches!(end.kind, AccessorKind::Forward(_));
-            std::hint::black_box(self.guard.links[r as usize].degree(end.slot, forward));
+            std::hint::black_box(self.guard.links[r as usize].warm_header(end.slot, forward));
         }
         Ok(RelatedMut { tx: self, end })
     }
@@ -276,6 +276,12 @@ impl<'db> RelatedMut<'_, 'db> {
             match self.target_slot(target.into()) {
                 Ok((Some(other), _)) => {
                     let p = self.pair(other, forward);
+                    // Loads the header `op` reaches next (the mirror's source
+                    // list on a symmetrical relation, else the target's
+                    // reverse list) before `op` runs, as `related_at` does
+                    // for the row's own (see `docs/design.md`).
+                    let next = self.tx.guard.links[r as usize].warm_header(p.target, symmetrical);
+                    std::hint::black_box(next);
                     total += op(self, r, p);
                     if symmetrical && p.source != p.target {
                         total += op(self, r, Pair { source: p.target, target: p.source });
