@@ -84,11 +84,9 @@ impl<'db> WriteTxn<'db> {
         let end = self.end(key, accessor)?;
         // Loads the row's list header now, so that its miss overlaps the
         // rest of the call's setup instead of starting when `add` or
-        // `remove` reach the list; `black_box` keeps the load. Peers
-        // `remove` at S: 356 -> 300 ns (hits 510 -> 420), `hub_remove`
-        // 290 -> 244; `friends_add` 369 -> 332 with the function inlined
-        // into the caller's loop, which it no longer was once it had this
-        // load (see `docs/design.md`).
+        // `remove` reach the list; `black_box` keeps the load. Faster
+        // removals and symmetrical loads, with this function inlined into
+        // the caller's loop (see `docs/design.md`, eighth session).
         if let AccessorKind::Forward(r) | AccessorKind::Reverse(r) = end.kind {
             let forward = matches!(end.kind, AccessorKind::Forward(_));
             std::hint::black_box(self.guard.links[r as usize].warm_header(end.slot, forward));
@@ -252,9 +250,10 @@ impl<'db> RelatedMut<'_, 'db> {
     /// `remove` on an auto-created, constrained relation: missing and
     /// unrelated targets are ignored; a wrong table undoes the pass.
     /// Inlined into the caller: as a call of its own it cost 42
-    /// instructions per removal and 7% of its time. Its per-pair step
-    /// stays a call (forcing that in as well measured no faster; see
-    /// `docs/design.md`).
+    /// instructions per removal and 7% of its time. Its per-pair step,
+    /// `unlink_auto_once`, is inlined into the `Fn` shim it is passed
+    /// through, and that shim stays a call (one call site for both pairs
+    /// inlines it too, and measured no faster; see `docs/design.md`).
     #[inline(always)]
     fn remove_auto<T: Into<Target>>(
         &mut self,

@@ -14,7 +14,8 @@ use crate::relation::Links;
 use crate::schema::{RelId, TableId};
 use crate::value::Value;
 
-use super::view::View;
+use crate::relation::DanglingLinks;
+use crate::storage::Table;
 
 #[derive(Debug)]
 pub(crate) enum Undo {
@@ -55,6 +56,18 @@ const _: () = assert!(std::mem::size_of::<LinkUndo>() == 8);
 pub(crate) struct Mark {
     records: usize,
     links: usize,
+}
+
+/// What a log's records revert: a view's tables, junctions and dangling
+/// links, borrowed apart from the view's own log (see
+/// `View::undo_and_reverted`). So the log reverts them where it lies: a
+/// revert that panicked leaves the records it had not reverted in the
+/// view, for the transaction's drop to go on with, instead of taking them
+/// away with a log moved out for the while.
+pub(crate) struct Reverted<'a> {
+    pub(crate) tables: &'a mut [Table],
+    pub(crate) links: &'a mut [Links],
+    pub(crate) dangling: &'a mut [DanglingLinks],
 }
 
 /// A write transaction's log: the records, and the link records apart.
@@ -106,7 +119,7 @@ impl UndoLog {
     /// Undoes everything logged after `mark`, newest first. A run of links
     /// that began before the mark is undone down to the mark's link count
     /// and its marker kept. Never panics on a log produced by `WriteTxn`.
-    pub(crate) fn rollback_to(&mut self, mark: Mark, view: &mut View) {
+    pub(crate) fn rollback_to(&mut self, mark: Mark, mut view: Reverted<'_>) {
         loop {
             match self.records.last() {
                 Some(&Undo::Links { start }) => {
@@ -122,7 +135,7 @@ impl UndoLog {
                 }
                 Some(_) if self.records.len() > mark.records => {
                     if let Some(u) = self.records.pop() {
-                        u.revert(view);
+                        u.revert(&mut view);
                     }
                 }
                 _ => break,
@@ -133,11 +146,13 @@ impl UndoLog {
 
     /// Empties the log, keeping each of its two buffers unless a bulk load
     /// grew it past `keep` entries. O(records) for their drop; link
-    /// records are plain data. An empty log (a transaction that changed
-    /// nothing) costs two loads.
+    /// records are plain data. An empty log with buffers within `keep`
+    /// (a transaction that changed nothing) costs four loads; a log that
+    /// a rollback emptied still gives back its large buffers.
     #[inline]
     pub(crate) fn clear(&mut self, keep: usize) {
-        if self.records.is_empty() && self.links.is_empty() {
+        let (records, links) = (&self.records, &self.links);
+        if records.is_empty() && links.is_empty() && records.capacity() <= keep && links.capacity() <= keep {
             return;
         }
         self.records.clear();
@@ -155,7 +170,7 @@ impl Undo {
     /// Reverts this record (a run marker's links are reverted by the log,
     /// so its own revert does nothing). Never panics on a log produced by
     /// `WriteTxn`.
-    fn revert(self, view: &mut View) {
+    fn revert(self, view: &mut Reverted<'_>) {
         match self {
             Undo::Insert { table, slot, fresh, next_id } => {
                 let t = &mut view.tables[table.index()];
@@ -197,6 +212,7 @@ mod tests {
 
     use super::*;
     use crate::schema::Schema;
+    use crate::txn::view::View;
 
     type Snap = (Vec<Vec<(Vec<u32>, Vec<u32>)>>, Vec<Vec<(u32, (i64, i64))>>, usize);
 
@@ -271,7 +287,7 @@ mod tests {
                             let k = rng.below(marks.len().min(3));
                             marks.truncate(marks.len() - k);
                             let (mark, want) = marks.pop().unwrap();
-                            log.rollback_to(mark, &mut v);
+                            log.rollback_to(mark, v.undo_and_reverted().1);
                             assert_eq!(log.mark(), mark, "seed {seed}");
                             assert_eq!(snap(&v, &log), want, "seed {seed}");
                             rollbacks += 1;
@@ -287,9 +303,73 @@ mod tests {
                 }
             }
             assert!(rollbacks > 5);
-            log.rollback_to(Mark::default(), &mut v);
+            log.rollback_to(Mark::default(), v.undo_and_reverted().1);
             assert_eq!(snap(&v, &log), initial, "seed {seed}");
             assert_eq!(log.mark(), Mark::default());
         }
+    }
+}
+
+#[cfg(test)]
+mod buffers {
+    use super::*;
+    use crate::schema::Schema;
+    use crate::value::{Row, Type, Value};
+    use crate::Database;
+
+    #[test]
+    fn clear_gives_back_buffers_a_rollback_emptied_and_keeps_small_ones() {
+        let mut large = UndoLog { records: Vec::with_capacity(10_000), links: Vec::with_capacity(10_000) };
+        large.clear(4096);
+        assert_eq!((large.records.capacity(), large.links.capacity()), (0, 0));
+        let mut small = UndoLog { records: Vec::with_capacity(16), links: Vec::with_capacity(16) };
+        small.clear(4096);
+        assert!(small.records.capacity() >= 16 && small.links.capacity() >= 16, "small buffers are kept");
+    }
+
+    #[test]
+    fn a_rolled_back_bulk_load_gives_back_its_log() {
+        let schema = Schema::builder()
+            .table("a", |t| {
+                t.many_to_many("m", "b");
+            })
+            .table("b", |_| {})
+            .build()
+            .unwrap();
+        let db = Database::new(schema);
+        let (a, b) = (db.schema().table("a").unwrap(), db.schema().table("b").unwrap());
+        let m = db.schema().accessor("a", "m").unwrap();
+        let mut tx = db.begin_write().unwrap();
+        let keys: Vec<_> = (0..100).map(|_| tx.insert(b, Row::new()).unwrap()).collect();
+        for _ in 0..100 {
+            let k = tx.insert(a, Row::new()).unwrap();
+            tx.related_at(k, m).unwrap().add(keys.iter().copied()).unwrap();
+        }
+        drop(tx);
+        let state = db.state.read();
+        assert!(state.undo.links.capacity() <= 1 << 12, "10,000 link records rolled back, buffer given back");
+        assert_eq!(state.count(a).unwrap(), 0);
+    }
+
+    #[test]
+    fn records_left_by_a_panicked_revert_are_not_the_next_transactions() {
+        let schema = Schema::builder()
+            .table("t", |t| {
+                t.column("n", Type::Int);
+            })
+            .build()
+            .unwrap();
+        let db = Database::new(schema);
+        let t = db.schema().table("t").unwrap();
+        let key = db.write(|tx| tx.insert(t, Row::new().with("n", Value::Int(1)))).unwrap();
+        // What a revert that panicked while a transaction was dropped
+        // would leave: a record of that transaction (here, of the insert
+        // above), still in the view.
+        db.state.write().undo.push(Undo::Insert { table: t, slot: 0, fresh: true, next_id: 1 });
+        // The next transaction rolls back its own changes only.
+        drop(db.begin_write().unwrap());
+        let view = db.begin_read().unwrap();
+        assert!(view.get(key).is_some(), "the committed row is still there");
+        view.verify().unwrap();
     }
 }

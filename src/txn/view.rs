@@ -158,6 +158,12 @@ impl View {
         View { schema, tables, links, dangling, undo: super::undo::UndoLog::default() }
     }
 
+    /// The undo log, and what its records revert, borrowed apart. O(1).
+    pub(crate) fn undo_and_reverted(&mut self) -> (&mut super::undo::UndoLog, super::undo::Reverted<'_>) {
+        let View { undo, tables, links, dangling, .. } = self;
+        (undo, super::undo::Reverted { tables, links, dangling })
+    }
+
     /// The schema.
     pub fn schema(&self) -> &Schema {
         &self.schema

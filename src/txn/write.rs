@@ -16,6 +16,10 @@ use crate::schema::{OnDelete, RelId, Schema, TableId, TableKind};
 use crate::storage::MAX_SLOTS;
 use crate::value::{Row, Value, ValueRef};
 
+/// Entries of each undo buffer kept for the next transaction; a bulk
+/// load's larger buffers are given back.
+const UNDO_KEEP: usize = 1 << 12;
+
 /// An exclusive write transaction. Every change it makes is undone if it
 /// is dropped without [`commit`](WriteTxn::commit) (including by a panic
 /// or an error returned from a [`Database::write`](crate::Database::write)
@@ -82,16 +86,20 @@ impl Deleted {
 
 impl<'db> WriteTxn<'db> {
     #[inline]
-    pub(crate) fn new(guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
-        debug_assert_eq!(guard.undo.mark(), Mark::default(), "a finished transaction left records");
+    pub(crate) fn new(mut guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
+        // Only a revert that panicked while a transaction was dropped can
+        // leave records behind; they belong to that transaction, not this
+        // one.
+        if guard.undo.mark() != Mark::default() {
+            guard.undo.clear(UNDO_KEEP);
+        }
         WriteTxn { guard, committed: false, _held: held }
     }
 
     /// Empties the log, keeping its buffers for the next transaction
     /// unless a bulk load grew them.
     fn clear_undo(&mut self) {
-        const KEEP: usize = 1 << 12;
-        self.guard.undo.clear(KEEP);
+        self.guard.undo.clear(UNDO_KEEP);
     }
 
     /// Makes every change of this transaction visible to later readers and
@@ -106,10 +114,8 @@ impl<'db> WriteTxn<'db> {
 
     /// Undoes everything logged after `mark`, newest first.
     pub(crate) fn rollback_to(&mut self, mark: Mark) {
-        // The log is taken out of the view it reverts for the while.
-        let mut undo = std::mem::take(&mut self.guard.undo);
-        undo.rollback_to(mark, &mut self.guard);
-        self.guard.undo = undo;
+        let (undo, reverted) = self.guard.undo_and_reverted();
+        undo.rollback_to(mark, reverted);
     }
 
     /// Runs `op` so that an error leaves the transaction as it was.
