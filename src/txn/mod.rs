@@ -134,7 +134,7 @@ impl Database {
     /// # Errors
     /// [`Error::Reentrant`] if this thread already holds this database's
     /// lock.
-    #[inline]
+    #[inline(always)]
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
         let held = Held::acquire(self.id)?;
         Ok(WriteTxn::new(self.state.write(), held))

@@ -20,6 +20,13 @@ use crate::value::{Row, Value, ValueRef};
 /// load's larger buffers are given back.
 const UNDO_KEEP: usize = 1 << 12;
 
+/// Out of line, so that `begin_write` stays small enough to inline.
+#[cold]
+#[inline(never)]
+fn clear_stale_undo(view: &mut View) {
+    view.undo.clear(UNDO_KEEP);
+}
+
 /// An exclusive write transaction. Every change it makes is undone if it
 /// is dropped without [`commit`](WriteTxn::commit) (including by a panic
 /// or an error returned from a [`Database::write`](crate::Database::write)
@@ -91,7 +98,7 @@ impl<'db> WriteTxn<'db> {
         // leave records behind; they belong to that transaction, not this
         // one.
         if guard.undo.mark() != Mark::default() {
-            guard.undo.clear(UNDO_KEEP);
+            clear_stale_undo(&mut guard);
         }
         WriteTxn { guard, committed: false, _held: held }
     }
