@@ -81,6 +81,15 @@ pub(crate) fn contains_in<P: Payload>(
     if let Some(hit) = f.contains_if_cheap(target, pool) {
         return hit;
     }
+    contains_in_long(f, rev, pool, source, target)
+}
+
+/// `contains_in` for a long, unindexed forward list that its filter does
+/// not rule out: a scan of the shorter of the pair's lists. Out of line,
+/// so that the common case's code stays small.
+#[cold]
+#[inline(never)]
+fn contains_in_long<P: Payload>(f: &Adj<P>, rev: &[Adj<P>], pool: &Pool<P>, source: u32, target: u32) -> bool {
     match rev.get(target as usize) {
         Some(r) if r.len() < f.len() => r.contains(source, pool),
         Some(_) => f.contains(target, pool),
