@@ -10,12 +10,11 @@
 //! memory traffic (see `docs/design.md`, sixth session).
 
 use crate::relation::junction::Unlinked;
+use crate::relation::DanglingLinks;
 use crate::relation::Links;
 use crate::schema::{RelId, TableId};
-use crate::value::Value;
-
-use crate::relation::DanglingLinks;
 use crate::storage::Table;
+use crate::value::Value;
 
 #[derive(Debug)]
 pub(crate) enum Undo {
@@ -69,6 +68,10 @@ pub(crate) struct Reverted<'a> {
     pub(crate) links: &'a mut [Links],
     pub(crate) dangling: &'a mut [DanglingLinks],
 }
+
+/// Entries of each of a log's buffers that [`UndoLog::clear`] keeps for
+/// the next transaction; a bulk load's larger buffers are given back.
+const UNDO_KEEP: usize = 1 << 12;
 
 /// A write transaction's log: the records, and the link records apart.
 #[derive(Debug, Default)]
@@ -145,12 +148,13 @@ impl UndoLog {
     }
 
     /// Empties the log, keeping each of its two buffers unless a bulk load
-    /// grew it past `keep` entries. O(records) for their drop; link
-    /// records are plain data. An empty log with buffers within `keep`
+    /// grew it past [`UNDO_KEEP`] entries. O(records) for their drop; link
+    /// records are plain data. An empty log with buffers within the limit
     /// (a transaction that changed nothing) costs four loads; a log that
     /// a rollback emptied still gives back its large buffers.
     #[inline]
-    pub(crate) fn clear(&mut self, keep: usize) {
+    pub(crate) fn clear(&mut self) {
+        let keep = UNDO_KEEP;
         let (records, links) = (&self.records, &self.links);
         if records.is_empty() && links.is_empty() && records.capacity() <= keep && links.capacity() <= keep {
             return;
@@ -320,10 +324,10 @@ mod buffers {
     #[test]
     fn clear_gives_back_buffers_a_rollback_emptied_and_keeps_small_ones() {
         let mut large = UndoLog { records: Vec::with_capacity(10_000), links: Vec::with_capacity(10_000) };
-        large.clear(4096);
+        large.clear();
         assert_eq!((large.records.capacity(), large.links.capacity()), (0, 0));
         let mut small = UndoLog { records: Vec::with_capacity(16), links: Vec::with_capacity(16) };
-        small.clear(4096);
+        small.clear();
         assert!(small.records.capacity() >= 16 && small.links.capacity() >= 16, "small buffers are kept");
     }
 
@@ -347,7 +351,7 @@ mod buffers {
         }
         drop(tx);
         let state = db.state.read();
-        assert!(state.undo.links.capacity() <= 1 << 12, "10,000 link records rolled back, buffer given back");
+        assert!(state.undo.links.capacity() <= UNDO_KEEP, "10,000 link records rolled back, buffer given back");
         assert_eq!(state.count(a).unwrap(), 0);
     }
 

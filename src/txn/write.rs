@@ -16,15 +16,11 @@ use crate::schema::{OnDelete, RelId, Schema, TableId, TableKind};
 use crate::storage::MAX_SLOTS;
 use crate::value::{Row, Value, ValueRef};
 
-/// Entries of each undo buffer kept for the next transaction; a bulk
-/// load's larger buffers are given back.
-const UNDO_KEEP: usize = 1 << 12;
-
 /// Out of line, so that `begin_write` stays small enough to inline.
 #[cold]
 #[inline(never)]
 fn clear_stale_undo(view: &mut View) {
-    view.undo.clear(UNDO_KEEP);
+    view.undo.clear();
 }
 
 /// An exclusive write transaction. Every change it makes is undone if it
@@ -55,7 +51,7 @@ impl Drop for WriteTxn<'_> {
     fn drop(&mut self) {
         if !self.committed {
             self.rollback_to(Mark::default());
-            self.clear_undo();
+            self.guard.undo.clear();
         }
     }
 }
@@ -103,12 +99,6 @@ impl<'db> WriteTxn<'db> {
         WriteTxn { guard, committed: false, _held: held }
     }
 
-    /// Empties the log, keeping its buffers for the next transaction
-    /// unless a bulk load grew them.
-    fn clear_undo(&mut self) {
-        self.guard.undo.clear(UNDO_KEEP);
-    }
-
     /// Makes every change of this transaction visible to later readers and
     /// releases the lock. O(records of the log other than link records),
     /// which are dropped; the emptied log is kept for the next
@@ -116,7 +106,7 @@ impl<'db> WriteTxn<'db> {
     #[inline]
     pub fn commit(mut self) {
         self.committed = true;
-        self.clear_undo();
+        self.guard.undo.clear();
     }
 
     /// Undoes everything logged after `mark`, newest first.
