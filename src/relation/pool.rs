@@ -193,11 +193,9 @@ impl<P: Payload> Pool<P> {
             blocks.chain(free).map(|(class, b)| (b.chunk, b.at, b.at + POOL_CAPS[class])).collect();
         spans.sort_unstable();
         for (i, &(chunk, at, end)) in spans.iter().enumerate() {
-            let Some(c) = self.chunks.get(chunk as usize) else {
+            let Some(filled) = self.filled(chunk as usize) else {
                 return Err(format!("block at {chunk}:{at} names a chunk the pool does not have"));
             };
-            let last = chunk as usize + 1 == self.chunks.len();
-            let filled = if last { self.fill as usize } else { c.len() / P::WIDTH };
             if end as usize > filled {
                 return Err(format!("block {chunk}:{at}..{end} runs past the filled {filled} entries"));
             }
@@ -208,12 +206,19 @@ impl<P: Payload> Pool<P> {
             }
         }
         let covered = spans.iter().map(|&(_, at, end)| (end - at) as usize).sum::<usize>() + self.stranded;
-        let filled = self.chunks.iter().map(|c| c.len() / P::WIDTH).sum::<usize>()
-            - self.chunks.last().map_or(0, |c| c.len() / P::WIDTH - self.fill as usize);
+        let filled = (0..self.chunks.len()).filter_map(|c| self.filled(c)).sum::<usize>();
         if covered != filled {
             return Err(format!("{filled} entries filled, {covered} held, free or stranded: a block leaked"));
         }
         Ok(())
+    }
+
+    /// Entries per column of chunk `chunk` that blocks have taken: all of
+    /// them but in the last chunk, whose are up to `fill`. `None` for a
+    /// chunk the pool does not have.
+    fn filled(&self, chunk: usize) -> Option<usize> {
+        let c = self.chunks.get(chunk)?;
+        Some(if chunk + 1 == self.chunks.len() { self.fill as usize } else { c.len() / P::WIDTH })
     }
 
     /// Entries per column over all chunks.
