@@ -120,6 +120,81 @@ fn missing_rows_and_wrong_tables_are_errors_or_false() {
     .unwrap();
 }
 
+/// Ids around every edge of the fast paths: before the first slot, past
+/// the last, past `u32`, and at the ends of `i64`.
+const EDGE_IDS: [i64; 9] =
+    [0, -1, i64::MIN, i64::MAX, 31, 1 << 32, (1 << 32) + 1, u32::MAX as i64, u32::MAX as i64 + 2];
+
+/// `rel` answers as `related_at` for every row of `table` and every key of
+/// the other table, and for the edge ids on both sides.
+fn assert_handle_matches(v: &View, table: TableId, accessor: Accessor) -> Result<(), Error> {
+    let rel = v.relation(accessor)?;
+    let mut keys: Vec<Key> = v.scan(table)?.map(|r| r.key()).collect();
+    let mut others: Vec<Key> = v.scan(accessor.other())?.map(|r| r.key()).collect();
+    keys.extend(EDGE_IDS.map(|id| Key::new(table, id)));
+    others.extend(EDGE_IDS.map(|id| Key::new(accessor.other(), id)));
+    for &key in &keys {
+        match v.related_at(key, accessor) {
+            Ok(related) => {
+                assert_eq!(rel.ids(key)?.collect::<Vec<_>>(), related.ids().collect::<Vec<_>>(), "{key:?}");
+                assert_eq!(rel.count(key)?, related.count(), "{key:?}");
+                for &other in &others {
+                    assert_eq!(rel.contains(key, other), related.contains(other), "{key:?} -> {other:?}");
+                }
+            }
+            Err(e) => {
+                assert_eq!(rel.ids(key).err(), Some(e.clone()), "{key:?}");
+                assert_eq!(rel.count(key).err(), Some(e), "{key:?}");
+                assert!(others.iter().all(|&other| !rel.contains(key, other)), "{key:?}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn handles_answer_ids_past_every_edge() {
+    let db = populated(4);
+    db.read(|v| {
+        for (table, accessor) in accessors(v) {
+            assert_handle_matches(v, table, accessor)?;
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn handles_read_tables_whose_ids_are_not_slots() {
+    let db = db();
+    db.write(|tx| {
+        // Explicit ids, one past `u32`: neither table keeps ids as slots.
+        let groups: Vec<Key> = [7_i64, 3, 5_000_000_000]
+            .into_iter()
+            .map(|id| tx.insert("group", row! { "id" => id, "name" => format!("g{id}") }))
+            .collect::<Result<_, _>>()?;
+        let users: Vec<Key> = [2_i64, 6_000_000_000, 40, 1]
+            .into_iter()
+            .map(|id| tx.insert("user", row! { "id" => id, "name" => format!("u{id}") }))
+            .collect::<Result<_, _>>()?;
+        for (i, &u) in users.iter().enumerate() {
+            tx.related(u, "groups")?.add(groups.iter().copied().skip(i % 2))?;
+            tx.related(u, "friends")?.add([users[(i + 1) % users.len()]])?;
+            tx.insert("membership", row! { "user" => u, "group" => groups[i % groups.len()] })?;
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    db.read(|v| {
+        verify(v);
+        for (table, accessor) in accessors(v) {
+            assert_handle_matches(v, table, accessor)?;
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn an_accessor_of_another_schema_is_refused_not_followed() {
     // The other schema has a relation at the same position, between tables

@@ -78,10 +78,10 @@ pub(crate) fn contains_in<P: Payload>(
 ) -> bool {
     // `searched`'s choice, with the forward list matched once.
     let Some(f) = fwd.get(source as usize) else { return false };
-    if let Some(hit) = f.contains_if_cheap(target, pool) {
-        return hit;
+    match f.contains_if_cheap(target, pool) {
+        Some(hit) => hit,
+        None => contains_in_long(f, rev, pool, source, target),
     }
-    contains_in_long(f, rev, pool, source, target)
 }
 
 /// `contains_in` for a long, unindexed forward list that its filter does
@@ -89,7 +89,13 @@ pub(crate) fn contains_in<P: Payload>(
 /// so that the common case's code stays small.
 #[cold]
 #[inline(never)]
-fn contains_in_long<P: Payload>(f: &Adj<P>, rev: &[Adj<P>], pool: &Pool<P>, source: u32, target: u32) -> bool {
+pub(crate) fn contains_in_long<P: Payload>(
+    f: &Adj<P>,
+    rev: &[Adj<P>],
+    pool: &Pool<P>,
+    source: u32,
+    target: u32,
+) -> bool {
     match rev.get(target as usize) {
         Some(r) if r.len() < f.len() => r.contains(source, pool),
         Some(_) => f.contains(target, pool),

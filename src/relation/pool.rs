@@ -85,6 +85,21 @@ impl<P: Payload> Default for Pool<P> {
     }
 }
 
+impl Pool<()> {
+    /// A pool with no blocks, for a read handle that has no junction to
+    /// read. O(1).
+    pub(crate) fn empty() -> &'static Pool<()> {
+        static EMPTY: Pool<()> = Pool {
+            chunks: Vec::new(),
+            fill: 0,
+            free: [const { Vec::new() }; POOL_CAPS.len()],
+            stranded: 0,
+            payload: PhantomData,
+        };
+        &EMPTY
+    }
+}
+
 impl<P: Payload> Pool<P> {
     /// A block of class `class`: a freed one of that class, else the head
     /// of the smallest larger freed block (the rest is freed again), else

@@ -9,7 +9,7 @@
 
 use crate::error::Result;
 use crate::relation::adjacency::Adj;
-use crate::relation::junction::{contains_in, list};
+use crate::relation::junction::{contains_in, contains_in_long, list};
 use crate::relation::pool::Pool;
 use crate::relation::Links;
 use crate::schema::{Accessor, AccessorKind};
@@ -40,6 +40,22 @@ pub struct Relation<'a> {
     /// Whether `from`'s ids are `slot + 1`, read once for the same reason.
     from_dense: bool,
     lists: Lists<'a>,
+    /// `near` of an auto-created through when `from`'s ids are `slot + 1`,
+    /// else empty: the common case's row list found by one bounds check on
+    /// `id - 1`, which also stands for the tests of the table's id mode and
+    /// the junction's kind (callgrind, peers `forward` at size S: 104 -> 99
+    /// instructions per read; with `auto_fwd` below, `contains` 85.7 ->
+    /// 75.2).
+    auto_near: &'a [Adj<()>],
+    /// The pool of `auto_near`'s junction (an empty one when `auto_near`
+    /// is empty).
+    auto_pool: &'a Pool<()>,
+    /// The forward and reverse lists of an auto-created through when both
+    /// tables' ids are `slot + 1`, else empty; `auto_forward`: whether the
+    /// accessor reads sources to targets. `contains`' fast path.
+    auto_fwd: &'a [Adj<()>],
+    auto_rev: &'a [Adj<()>],
+    auto_forward: bool,
 }
 
 /// Where the neighbours of a row are: a junction read in one direction
@@ -83,7 +99,30 @@ impl View {
             AccessorKind::FkReverse(_) => Lists::ForeignKey,
         };
         let (to_ids, to_dense, from_dense) = (to.ids(), to.ids_are_slots(), from.ids_are_slots());
-        Ok(Relation { view: self, accessor, from, to, to_ids, to_dense, from_dense, lists })
+        let (auto_near, auto_pool) = match lists {
+            Lists::Auto { near, pool, .. } if from_dense => (near, pool),
+            _ => (&[][..], Pool::empty()),
+        };
+        let (auto_fwd, auto_rev, auto_forward) = match lists {
+            Lists::Auto { near, far, forward: true, .. } if from_dense && to_dense => (near, far, true),
+            Lists::Auto { near, far, forward: false, .. } if from_dense && to_dense => (far, near, false),
+            _ => (&[][..], &[][..], true),
+        };
+        Ok(Relation {
+            view: self,
+            accessor,
+            from,
+            to,
+            to_ids,
+            to_dense,
+            from_dense,
+            lists,
+            auto_near,
+            auto_pool,
+            auto_fwd,
+            auto_rev,
+            auto_forward,
+        })
     }
 }
 
@@ -120,6 +159,17 @@ impl<'a> Relation<'a> {
         if key.table() != self.accessor.table {
             return None;
         }
+        // An id below 1 wraps past every list.
+        if let Some(adj) = self.auto_near.get((key.id() as u64).wrapping_sub(1) as usize) {
+            return adj.linked_nodes(self.auto_pool);
+        }
+        self.linked_general(key)
+    }
+
+    /// [`linked`](Self::linked) past its fast path: a custom through, a
+    /// table whose ids are not slots, or an id past the lists.
+    #[inline(never)]
+    fn linked_general(&self, key: Key) -> Option<&'a [u32]> {
         let s = slot_hint(self.from, self.from_dense, key.id())?;
         let nodes = match self.lists {
             Lists::Auto { near, pool, .. } => list(near, pool, s),
@@ -146,6 +196,20 @@ impl<'a> Relation<'a> {
         if from.table() != self.accessor.table || to.table() != self.accessor.other {
             return false;
         }
+        let (source, target) = if self.auto_forward { (from.id(), to.id()) } else { (to.id(), from.id()) };
+        if let (Some(f), Some(t)) = (self.auto_fwd.get((source as u64).wrapping_sub(1) as usize), identity_slot(target))
+        {
+            return match f.contains_if_cheap(t, self.auto_pool) {
+                Some(hit) => hit,
+                None => contains_in_long(f, self.auto_rev, self.auto_pool, (source - 1) as u32, t),
+            };
+        }
+        self.contains_general(from, to)
+    }
+
+    /// [`contains`](Self::contains) past its fast path.
+    #[inline(never)]
+    fn contains_general(&self, from: Key, to: Key) -> bool {
         // No liveness checks: a missing row's slot is free, and a free slot
         // has no links (an invariant `verify` checks), so it is not found.
         let (Some(a), Some(b)) =
