@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::relation::junction::NodeIter;
 use crate::relation::{DanglingLinks, Junction, Links};
 use crate::schema::{Accessor, AccessorKind, ColumnId, Schema, TableId, TableKind};
-use crate::storage::Table;
+use crate::storage::{Table, MAX_SLOTS};
 use crate::value::{Row, Value, ValueRef};
 
 /// A row's name: its table and its primary key `id`.
@@ -750,7 +750,13 @@ impl Iterator for RelatedIds<'_> {
     fn fold<B, F: FnMut(B, i64) -> B>(self, init: B, mut f: F) -> B {
         let (slots, owned) = (self.slots, self.owned);
         if self.dense {
-            let acc = slots.fold(init, |acc, &s| f(acc, i64::from(s) + 1));
+            // `s + 1` in 32 bits, before widening: it never wraps (a slot is
+            // below `MAX_SLOTS`), and so the compiler adds it to each
+            // vector of slots rather than to the running sum, which had
+            // made every step of a summing loop wait on two adds (peers
+            // `reverse` at size S: 79.7 -> 64.6 ns in alternating runs).
+            const _: () = assert!(MAX_SLOTS < u32::MAX as usize);
+            let acc = slots.fold(init, |acc, &s| f(acc, i64::from(s.wrapping_add(1))));
             owned.into_iter().flatten().fold(acc, |acc, s| f(acc, i64::from(s) + 1))
         } else {
             let ids = self.ids;
