@@ -196,15 +196,32 @@ impl<'a> Relation<'a> {
         if from.table() != self.accessor.table || to.table() != self.accessor.other {
             return false;
         }
-        let (source, target) = if self.auto_forward { (from.id(), to.id()) } else { (to.id(), from.id()) };
-        if let (Some(f), Some(t)) = (self.auto_fwd.get((source as u64).wrapping_sub(1) as usize), identity_slot(target))
-        {
-            return match f.contains_if_cheap(t, self.auto_pool) {
-                Some(hit) => hit,
-                None => contains_in_long(f, self.auto_rev, self.auto_pool, (source - 1) as u32, t),
-            };
+        // Two calls rather than one on swapped ids: the branch goes the
+        // same way for every probe of a handle, where the swap was four
+        // conditional moves per probe (callgrind, peers `contains` at size
+        // S: 75.1 -> 71.6 instructions per probe).
+        let fast = if self.auto_forward {
+            self.auto_contains(from.id(), to.id())
+        } else {
+            self.auto_contains(to.id(), from.id())
+        };
+        if let Some(hit) = fast {
+            return hit;
         }
         self.contains_general(from, to)
+    }
+
+    /// Whether an auto-created through links `source` to `target`, or
+    /// `None` when this handle has no fast path for the pair (see
+    /// `auto_fwd`): then `contains_general` answers.
+    #[inline(always)]
+    fn auto_contains(&self, source: i64, target: i64) -> Option<bool> {
+        let f = self.auto_fwd.get((source as u64).wrapping_sub(1) as usize)?;
+        let t = identity_slot(target)?;
+        Some(match f.contains_if_cheap(t, self.auto_pool) {
+            Some(hit) => hit,
+            None => contains_in_long(f, self.auto_rev, self.auto_pool, (source - 1) as u32, t),
+        })
     }
 
     /// [`contains`](Self::contains) past its fast path.
