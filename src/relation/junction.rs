@@ -84,18 +84,29 @@ pub(crate) fn contains_in<P: Payload>(
     }
 }
 
-/// `contains_in` for a long, unindexed forward list that its filter does
-/// not rule out: a scan of the shorter of the pair's lists. Out of line,
-/// so that the common case's code stays small.
-#[cold]
+/// `contains_in` for a forward list `f` that is not pooled, out of line:
+/// the caller's own path is then the pooled list's alone, with nothing
+/// kept across a call.
 #[inline(never)]
-pub(crate) fn contains_in_long<P: Payload>(
+pub(crate) fn contains_in_unpooled<P: Payload>(
     f: &Adj<P>,
     rev: &[Adj<P>],
     pool: &Pool<P>,
     source: u32,
     target: u32,
 ) -> bool {
+    match f.contains_if_cheap_unpooled(target, pool) {
+        Some(hit) => hit,
+        None => contains_in_long(f, rev, pool, source, target),
+    }
+}
+
+/// `contains_in` for a long, unindexed forward list that its filter does
+/// not rule out: a scan of the shorter of the pair's lists. Out of line,
+/// so that the common case's code stays small.
+#[cold]
+#[inline(never)]
+fn contains_in_long<P: Payload>(f: &Adj<P>, rev: &[Adj<P>], pool: &Pool<P>, source: u32, target: u32) -> bool {
     match rev.get(target as usize) {
         Some(r) if r.len() < f.len() => r.contains(source, pool),
         Some(_) => f.contains(target, pool),

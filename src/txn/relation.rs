@@ -9,7 +9,7 @@
 
 use crate::error::Result;
 use crate::relation::adjacency::Adj;
-use crate::relation::junction::{contains_in, contains_in_long, list};
+use crate::relation::junction::{contains_in, contains_in_unpooled, list};
 use crate::relation::pool::Pool;
 use crate::relation::Links;
 use crate::schema::{Accessor, AccessorKind};
@@ -218,9 +218,9 @@ impl<'a> Relation<'a> {
     fn auto_contains(&self, source: i64, target: i64) -> Option<bool> {
         let f = self.auto_fwd.get((source as u64).wrapping_sub(1) as usize)?;
         let t = identity_slot(target)?;
-        Some(match f.contains_if_cheap(t, self.auto_pool) {
+        Some(match f.pooled_contains(t, self.auto_pool) {
             Some(hit) => hit,
-            None => contains_in_long(f, self.auto_rev, self.auto_pool, (source - 1) as u32, t),
+            None => contains_in_unpooled(f, self.auto_rev, self.auto_pool, (source - 1) as u32, t),
         })
     }
 
