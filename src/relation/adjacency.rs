@@ -321,30 +321,17 @@ impl<P: Payload> Adj<P> {
         }
     }
 
-    /// The neighbours' slots if there is at least one, else `None`. O(1).
-    ///
-    /// The read path's own [`nodes`](Self::nodes): a pooled list (never
-    /// empty) answers inline, the other forms out of line. A single
-    /// match inlined into `Relation::ids` became a jump table that the
-    /// whole read waited on, and its registers spilled the ids iterator to
-    /// the stack; this way the peers `forward` read at size S runs 104
-    /// instructions instead of 116 (callgrind), and a read at size L is
-    /// 13% faster. The reads of a slow machine wait on memory, and how
-    /// many of them overlap is bounded by how many instructions each
-    /// takes: `dense` with 60 more register adds per `forward` went from
-    /// 31-41 to 81-114 ns at size L.
+    /// A pooled list's nodes (never empty), `None` for the other forms.
+    /// O(1). The read path's own [`nodes`](Self::nodes): one match over
+    /// every form inlined into `Relation::ids` became a jump table that
+    /// the whole read waited on, and its registers spilled the ids
+    /// iterator to the stack.
     #[inline(always)]
-    pub(crate) fn linked_nodes<'a>(&'a self, pool: &'a Pool<P>) -> Option<&'a [u32]> {
-        if let Store::Pooled { len, block, .. } = &self.store {
-            return Some(pool.nodes(*block, *len));
+    pub(crate) fn pooled_nodes<'a>(&'a self, pool: &'a Pool<P>) -> Option<&'a [u32]> {
+        match &self.store {
+            Store::Pooled { len, block, .. } => Some(pool.nodes(*block, *len)),
+            _ => None,
         }
-        self.linked_unpooled(pool)
-    }
-
-    #[inline(never)]
-    fn linked_unpooled<'a>(&'a self, pool: &'a Pool<P>) -> Option<&'a [u32]> {
-        let nodes = self.nodes(pool);
-        (!nodes.is_empty()).then_some(nodes)
     }
 
     /// The payload words, in list order (empty for auto-created throughs).
@@ -567,7 +554,7 @@ impl<P: Payload> Adj<P> {
     }
 
     /// [`contains_if_cheap`](Self::contains_if_cheap) of the forms other
-    /// than pooled, out of line (see [`linked_nodes`](Self::linked_nodes)).
+    /// than pooled, out of line (see [`pooled_nodes`](Self::pooled_nodes)).
     #[inline(never)]
     pub(crate) fn contains_if_cheap_unpooled(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match &self.store {
