@@ -530,7 +530,8 @@ impl<P: Payload> Adj<P> {
     /// cheaply: it is short (a scan), indexed (a probe), or its filter
     /// rules the node out. `None` for a long list without an index whose
     /// filter cannot tell, whose caller may look in the other list of the
-    /// pair instead. One match on the store. O(1) expected.
+    /// pair instead. The pooled form inline, the others out of line.
+    /// O(1) expected.
     #[inline(always)]
     pub(crate) fn contains_if_cheap(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match self.pooled_contains(node, pool) {

@@ -41,11 +41,11 @@ pub struct Relation<'a> {
     from_dense: bool,
     lists: Lists<'a>,
     /// `near` of an auto-created through when `from`'s ids are `slot + 1`,
-    /// else empty: the common case's row list found by one bounds check on
-    /// `id - 1`, which also stands for the tests of the table's id mode and
-    /// the junction's kind (callgrind, peers `forward` at size S: 104 -> 99
-    /// instructions per read, before `pooled` took its present form; with
-    /// `auto_fwd` below, `contains` 85.7 -> 75.2).
+    /// else empty: the fast path's row list, found by one bounds check on
+    /// `id - 1` that also stands for the tests of the table's id mode and
+    /// the junction's kind (see [`pooled`](Self::pooled); with `auto_fwd`
+    /// below, the peers `contains` at size S went 85.7 -> 75.2
+    /// instructions per probe by callgrind).
     auto_near: &'a [Adj<()>],
     /// The pool of `auto_near`'s junction (an empty one when `auto_near`
     /// is empty).
