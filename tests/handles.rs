@@ -6,7 +6,7 @@
 mod common;
 
 use common::{snapshot, verify, Rng};
-use junctiondb::{row, Accessor, Database, Error, Key, OnDelete, Schema, TableId, Type, View};
+use junctiondb::{row, Accessor, Database, Error, Key, OnDelete, Schema, TableId, Type, View, WriteTxn};
 
 /// Every kind of accessor: an auto-created many-to-many (both ends), a
 /// custom through table that allows duplicate pairs (both ends), a
@@ -164,35 +164,53 @@ fn handles_answer_ids_past_every_edge() {
     .unwrap();
 }
 
-#[test]
-fn handles_read_tables_whose_ids_are_not_slots() {
+/// Eight users and eight groups, with explicit ids where given (none in
+/// order, one past `u32` each) and implicit ones otherwise. Every user
+/// joins four to seven groups and befriends four users, so every list is
+/// pooled or longer and a fast path taken by mistake reads a wrong one.
+fn linked_with_ids(user_ids: Option<[i64; 8]>, group_ids: Option<[i64; 8]>) -> Database {
     let db = db();
+    let insert = |tx: &mut WriteTxn<'_>, table: &str, id: Option<i64>, i: usize| {
+        let mut row = row! { "name" => format!("{table}{i}") };
+        if let Some(id) = id {
+            row = row.with("id", id);
+        }
+        tx.insert(table, row)
+    };
     db.write(|tx| {
-        // Explicit ids, one past `u32`: neither table keeps ids as slots.
-        let groups: Vec<Key> = [7_i64, 3, 5_000_000_000]
-            .into_iter()
-            .map(|id| tx.insert("group", row! { "id" => id, "name" => format!("g{id}") }))
-            .collect::<Result<_, _>>()?;
-        let users: Vec<Key> = [2_i64, 6_000_000_000, 40, 1]
-            .into_iter()
-            .map(|id| tx.insert("user", row! { "id" => id, "name" => format!("u{id}") }))
-            .collect::<Result<_, _>>()?;
+        let groups: Vec<Key> =
+            (0..8).map(|i| insert(tx, "group", group_ids.map(|ids| ids[i]), i)).collect::<Result<_, _>>()?;
+        let users: Vec<Key> =
+            (0..8).map(|i| insert(tx, "user", user_ids.map(|ids| ids[i]), i)).collect::<Result<_, _>>()?;
         for (i, &u) in users.iter().enumerate() {
-            tx.related(u, "groups")?.add(groups.iter().copied().skip(i % 2))?;
-            tx.related(u, "friends")?.add([users[(i + 1) % users.len()]])?;
+            tx.related(u, "groups")?.add(groups.iter().copied().skip(i % 4).take(4 + i % 4))?;
+            tx.related(u, "friends")?.add((1..5).map(|k| users[(i + k) % users.len()]))?;
             tx.insert("membership", row! { "user" => u, "group" => groups[i % groups.len()] })?;
         }
         Ok::<_, Error>(())
     })
     .unwrap();
-    db.read(|v| {
-        verify(v);
-        for (table, accessor) in accessors(v) {
-            assert_handle_matches(v, table, accessor)?;
-        }
-        Ok::<_, Error>(())
-    })
-    .unwrap();
+    db
+}
+
+const USER_IDS: [i64; 8] = [2, 6_000_000_000, 40, 1, 9, 12, 3, 100];
+const GROUP_IDS: [i64; 8] = [7, 3, 5_000_000_000, 11, 2, 8, 1, 20];
+
+#[test]
+fn handles_read_tables_whose_ids_are_not_slots() {
+    // Neither table, one of them, the other, and both (the fast paths).
+    let cases = [(Some(USER_IDS), Some(GROUP_IDS)), (None, Some(GROUP_IDS)), (Some(USER_IDS), None), (None, None)];
+    for (users, groups) in cases {
+        let db = linked_with_ids(users, groups);
+        db.read(|v| {
+            verify(v);
+            for (table, accessor) in accessors(v) {
+                assert_handle_matches(v, table, accessor)?;
+            }
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
 }
 
 #[test]

@@ -554,8 +554,10 @@ impl<P: Payload> Adj<P> {
         }
     }
 
-    /// [`contains_if_cheap`](Self::contains_if_cheap) of the forms other
-    /// than pooled, out of line (see [`pooled_nodes`](Self::pooled_nodes)).
+    /// [`contains_if_cheap`](Self::contains_if_cheap) out of line, for
+    /// every form; its callers answer for a pooled list inline first (see
+    /// [`pooled_nodes`](Self::pooled_nodes)), so the pooled arm is there
+    /// only to keep the answer total.
     #[inline(never)]
     pub(crate) fn contains_if_cheap_unpooled(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match &self.store {
@@ -780,8 +782,9 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Checks the buffer's shape, that the hash index (if any) holds
-    /// exactly the positions, and that the filter (if any) has every
-    /// node's bit (exactly those bits, for a pooled list).
+    /// exactly the positions, that the filter (if any) has every node's
+    /// bit (exactly those bits, for a pooled list), and that a pooled list
+    /// is not empty.
     pub(crate) fn verify_index(&self, pool: &Pool<P>) -> Result<(), String> {
         let (len, cap) = (self.len(), self.capacity());
         if len > cap {
@@ -794,6 +797,9 @@ impl<P: Payload> Adj<P> {
         }
         let nodes = self.nodes(pool);
         match self.store {
+            // An emptied pooled list gives its block back: the read fast
+            // path takes a pooled list as one with links.
+            Store::Pooled { len: 0, .. } => return Err("a pooled list with no entries".to_owned()),
             Store::Pooled { filter, .. } if filter != filter_of(nodes) => {
                 return Err(format!("filter {filter:#x} is not exactly its nodes' {:#x}", filter_of(nodes)));
             }
@@ -892,6 +898,18 @@ mod tests {
             self.adj.verify_index(&self.pool)?;
             self.pool.verify(self.adj.pooled_block().into_iter())
         }
+    }
+
+    #[test]
+    fn verify_rejects_an_empty_pooled_list() {
+        let mut a: Solo<()> = Solo::default();
+        for n in 0..4 {
+            a.push(Entry { node: n, back: n, payload: () });
+        }
+        a.verify_index().unwrap();
+        let Store::Pooled { len, filter, .. } = &mut a.adj.store else { panic!("four entries are pooled") };
+        (*len, *filter) = (0, 0);
+        assert_eq!(a.adj.verify_index(&a.pool), Err("a pooled list with no entries".to_owned()));
     }
 
     #[test]

@@ -78,9 +78,9 @@ pub(crate) fn contains_in<P: Payload>(
 ) -> bool {
     // `searched`'s choice, with the forward list matched once.
     let Some(f) = fwd.get(source as usize) else { return false };
-    match f.contains_if_cheap(target, pool) {
+    match f.pooled_contains(target, pool) {
         Some(hit) => hit,
-        None => contains_in_long(f, rev, pool, source, target),
+        None => contains_in_unpooled(f, rev, pool, source, target),
     }
 }
 

@@ -43,16 +43,17 @@ pub struct Relation<'a> {
     /// `near` of an auto-created through when `from`'s ids are `slot + 1`,
     /// else empty: the fast path's row list, found by one bounds check on
     /// `id - 1` that also stands for the tests of the table's id mode and
-    /// the junction's kind (see [`pooled`](Self::pooled); with `auto_fwd`
-    /// below, the peers `contains` at size S went 85.7 -> 75.2
-    /// instructions per probe by callgrind).
+    /// the junction's kind (see [`pooled`](Self::pooled)).
     auto_near: &'a [Adj<()>],
-    /// The pool of `auto_near`'s junction (an empty one when `auto_near`
-    /// is empty).
+    /// The pool of the auto-created through that `auto_near`, `auto_fwd`
+    /// and `auto_rev` belong to; a pool with no blocks when the relation
+    /// is not an auto-created through, or `from`'s ids are not slots.
     auto_pool: &'a Pool<()>,
     /// The forward and reverse lists of an auto-created through when both
     /// tables' ids are `slot + 1`, else empty; `auto_forward`: whether the
-    /// accessor reads sources to targets. `contains`' fast path.
+    /// accessor reads sources to targets. `contains`' fast path (with
+    /// `auto_near`, the peers `contains` at size S went 85.7 -> 75.2
+    /// instructions per probe by callgrind).
     auto_fwd: &'a [Adj<()>],
     auto_rev: &'a [Adj<()>],
     auto_forward: bool,
@@ -152,15 +153,14 @@ impl<'a> Relation<'a> {
     /// (never empty). `None` leaves every other case to the general path.
     /// Inline and with no call, so the caller keeps nothing across one
     /// (callgrind, peers `forward` at size S: 116 instructions per read
-    /// when one match over every list form was inlined here, 98 with the
-    /// other forms out of line but behind a call, 90 now).
+    /// when one match over every list form was inlined here, 99 with the
+    /// other forms out of line but behind a call, 90 in this form).
     #[inline(always)]
     fn pooled(&self, key: Key) -> Option<&'a [u32]> {
         if key.table() != self.accessor.table {
             return None;
         }
-        // An id below 1 wraps past every list.
-        self.auto_near.get((key.id() as u64).wrapping_sub(1) as usize)?.pooled_nodes(self.auto_pool)
+        self.auto_near.get(list_index(key.id()))?.pooled_nodes(self.auto_pool)
     }
 
     /// [`ids`](Self::ids) past its fast path, out of line.
@@ -177,8 +177,9 @@ impl<'a> Relation<'a> {
     /// foreign key, no links, or no such row), for the manager to sort
     /// out. A row with links is live (a free slot has none, an invariant
     /// `verify` checks), so this needs no liveness test: that is left to
-    /// the rows with no links, which the manager answers (callgrind,
-    /// `forward` at size S: 121 -> 114 instructions per read).
+    /// the rows with no links, which the manager answers (callgrind, when
+    /// this was the fast path: `forward` at size S 121 -> 114 instructions
+    /// per read).
     #[inline(always)]
     fn linked(&self, key: Key) -> Option<&'a [u32]> {
         if key.table() != self.accessor.table {
@@ -222,7 +223,7 @@ impl<'a> Relation<'a> {
     /// `auto_fwd`): then `contains_general` answers.
     #[inline(always)]
     fn auto_contains(&self, source: i64, target: i64) -> Option<bool> {
-        let f = self.auto_fwd.get((source as u64).wrapping_sub(1) as usize)?;
+        let f = self.auto_fwd.get(list_index(source))?;
         let t = identity_slot(target)?;
         Some(match f.pooled_contains(t, self.auto_pool) {
             Some(hit) => hit,
@@ -284,6 +285,15 @@ impl<'a> Relation<'a> {
     pub fn related(&self, key: Key) -> Result<Related<'a>> {
         self.view.related_at(key, self.accessor)
     }
+}
+
+/// The position of id `id`'s row among lists indexed by slot, in a table
+/// whose ids are `slot + 1`: past every list for an id below 1 (it wraps)
+/// or above `usize::MAX` (on targets where `usize` is narrower than 64
+/// bits), so a bounds check on it rejects those ids too.
+#[inline(always)]
+fn list_index(id: i64) -> usize {
+    usize::try_from((id as u64).wrapping_sub(1)).unwrap_or(usize::MAX)
 }
 
 /// [`Table::slot_hint`] with the identity-mode test already made
