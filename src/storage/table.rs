@@ -115,9 +115,10 @@ impl Table {
     #[inline(always)]
     pub(crate) fn slot_of(&self, id: i64) -> Option<u32> {
         if let PkMap::Identity = self.pk {
-            // A negative or huge id wraps to a slot past the bitmap.
+            // A negative or huge id wraps to a slot past the bitmap (past
+            // `usize` too, on a target where it is narrower than 64 bits).
             let slot = (id as u64).wrapping_sub(1);
-            let word = *self.live_bits.get((slot >> 6) as usize)?;
+            let word = *self.live_bits.get(usize::try_from(slot >> 6).ok()?)?;
             return (word >> (slot & 63) & 1 == 1).then_some(slot as u32);
         }
         self.slot_of_mapped(id)
