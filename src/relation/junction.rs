@@ -378,17 +378,12 @@ impl Links {
         both!(self, j => j.nodes(slot, forward))
     }
 
-    /// Reads the header of `slot`'s list in one direction (its length, 0
-    /// past the end), for a caller that loads it ahead of its use. O(1).
+    /// The number of through rows at `slot` in one direction (0 past the
+    /// lists): the list header's length alone, so a write path also calls
+    /// it to load a header ahead of its use. O(1).
     #[inline(always)]
-    pub(crate) fn warm_header(&self, slot: u32, forward: bool) -> usize {
-        both!(self, j => j.lists(forward).get(slot as usize).map_or(0, Adj::len))
-    }
-
-    /// The number of through rows at `slot` in one direction. O(1).
-    #[inline]
     pub(crate) fn degree(&self, slot: u32, forward: bool) -> usize {
-        self.neighbour_slots(slot, forward).len()
+        both!(self, j => j.lists(forward).get(slot as usize).map_or(0, Adj::len))
     }
 
     /// Whether the pair is linked. O(1) expected when the list searched

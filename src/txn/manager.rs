@@ -61,6 +61,16 @@ impl std::fmt::Debug for WriteTxn<'_> {
     }
 }
 
+/// The junction an accessor of this kind reads, and whether it reads it
+/// from source to target; `None` for a reverse foreign key.
+#[inline(always)]
+fn rel_of(kind: AccessorKind) -> Option<(RelId, bool)> {
+    match kind {
+        AccessorKind::Forward(r) | AccessorKind::Reverse(r) => Some((r, matches!(kind, AccessorKind::Forward(_)))),
+        AccessorKind::FkReverse(_) => None,
+    }
+}
+
 impl<'db> WriteTxn<'db> {
     /// The related manager of `key` through the accessor `name` (a
     /// many-to-many field, or a reverse accessor). O(1).
@@ -87,9 +97,8 @@ impl<'db> WriteTxn<'db> {
         // `remove` reach the list; `black_box` keeps the load. Faster
         // removals and symmetrical loads, with this function inlined into
         // the caller's loop (see `docs/design.md`, eighth session).
-        if let AccessorKind::Forward(r) | AccessorKind::Reverse(r) = end.kind {
-            let forward = matches!(end.kind, AccessorKind::Forward(_));
-            std::hint::black_box(self.guard.links[r as usize].warm_header(end.slot, forward));
+        if let Some((r, forward)) = rel_of(end.kind) {
+            std::hint::black_box(self.guard.links[r as usize].degree(end.slot, forward));
         }
         Ok(RelatedMut { tx: self, end })
     }
@@ -161,11 +170,7 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     fn rel(&self) -> Option<(RelId, bool)> {
-        match self.end.kind {
-            AccessorKind::Forward(r) => Some((r, true)),
-            AccessorKind::Reverse(r) => Some((r, false)),
-            AccessorKind::FkReverse(_) => None,
-        }
+        rel_of(self.end.kind)
     }
 
     fn fk(&self) -> Option<FkId> {
@@ -284,7 +289,7 @@ impl<'db> RelatedMut<'_, 'db> {
                     // list on a symmetrical relation, else the target's
                     // reverse list) before `op` runs, as `related_at` does
                     // for the row's own (see `docs/design.md`).
-                    let next = self.tx.guard.links[r as usize].warm_header(p.target, symmetrical);
+                    let next = self.tx.guard.links[r as usize].degree(p.target, symmetrical);
                     std::hint::black_box(next);
                     total += op(self, r, p);
                     if symmetrical && p.source != p.target {
