@@ -562,9 +562,7 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn contains_if_cheap_unpooled(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match &self.store {
             Store::Inline { len, words } => Some(holds(&words[..usize::from(*len)], node)),
-            Store::Pooled { len, block, filter, .. } => {
-                Some(admits(*filter, node) && holds(pool.nodes(*block, *len), node))
-            }
+            Store::Pooled { .. } => self.pooled_contains(node, pool),
             Store::Heap { filter, .. } if !admits(*filter, node) => Some(false),
             Store::Heap { len, words, .. } => {
                 let nodes = &words[..*len as usize];
