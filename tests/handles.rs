@@ -147,11 +147,13 @@ fn assert_handle_matches(v: &View, table: TableId, accessor: Accessor) -> Result
     Ok(())
 }
 
-/// Eight users and eight groups, with explicit ids where given (none in
-/// order, one past `u32` each) and implicit ones otherwise. Every user
-/// joins four to seven groups and befriends four users, so every list is
-/// pooled or longer and a fast path taken by mistake reads a wrong one.
-fn linked_with_ids(user_ids: Option<[i64; 8]>, group_ids: Option<[i64; 8]>) -> Database {
+/// Eight users and sixteen groups, with explicit ids where given (none in
+/// order, one past `u32` each) and implicit ones otherwise. User `i` joins
+/// `8 + i` groups, so the users' lists are near (8 to 13 entries, nodes in
+/// the header) or pooled (14, 15), and a fast path taken by mistake reads
+/// a wrong one; the groups' lists (4 to 8 members) and the friends' (each
+/// user befriends four, so seven friends each) are inline or near.
+fn linked_with_ids(user_ids: Option<[i64; 8]>, group_ids: Option<[i64; 16]>) -> Database {
     let db = db();
     let insert = |tx: &mut WriteTxn<'_>, table: &str, id: Option<i64>, i: usize| {
         let mut row = row! { "name" => format!("{table}{i}") };
@@ -162,11 +164,11 @@ fn linked_with_ids(user_ids: Option<[i64; 8]>, group_ids: Option<[i64; 8]>) -> D
     };
     db.write(|tx| {
         let groups: Vec<Key> =
-            (0..8).map(|i| insert(tx, "group", group_ids.map(|ids| ids[i]), i)).collect::<Result<_, _>>()?;
+            (0..16).map(|i| insert(tx, "group", group_ids.map(|ids| ids[i]), i)).collect::<Result<_, _>>()?;
         let users: Vec<Key> =
             (0..8).map(|i| insert(tx, "user", user_ids.map(|ids| ids[i]), i)).collect::<Result<_, _>>()?;
         for (i, &u) in users.iter().enumerate() {
-            tx.related(u, "groups")?.add(groups.iter().copied().skip(i % 4).take(4 + i % 4))?;
+            tx.related(u, "groups")?.add(groups.iter().copied().skip(i % 2).take(8 + i))?;
             tx.related(u, "friends")?.add((1..5).map(|k| users[(i + k) % users.len()]))?;
             tx.insert("membership", row! { "user" => u, "group" => groups[i % groups.len()] })?;
         }
@@ -177,7 +179,7 @@ fn linked_with_ids(user_ids: Option<[i64; 8]>, group_ids: Option<[i64; 8]>) -> D
 }
 
 const USER_IDS: [i64; 8] = [2, 6_000_000_000, 40, 1, 9, 12, 3, 100];
-const GROUP_IDS: [i64; 8] = [7, 3, 5_000_000_000, 11, 2, 8, 1, 20];
+const GROUP_IDS: [i64; 16] = [7, 3, 5_000_000_000, 11, 2, 8, 1, 20, 33, 31, 4, 50, 41, 6, 35, 39];
 
 #[test]
 fn handles_read_tables_whose_ids_are_not_slots() {

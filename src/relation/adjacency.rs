@@ -11,23 +11,31 @@
 //! The entries are stored column-wise: first every `node`, then every
 //! `back`, then (custom throughs) every payload. A read of a row's
 //! neighbours, the hot path, walks a plain `&[u32]` of nodes and touches
-//! no `back`, which only writes read. The header keeps 28 bytes of room
-//! inline: three entries of an auto-created through, two of a custom one,
-//! so rows with few links allocate nothing. A list that outgrows that room
-//! keeps its entries in a block of its junction's [`Pool`], whose chunks
-//! put the nodes of many lists side by side, moving up the pool's size
-//! classes as it grows; past 32 entries it gets a buffer of its own, with
-//! a column of `cap` words each. A list that shrinks keeps its form (and
-//! its class) until it is emptied. Either way, entry `p`'s
-//! column `c` is at `words[c * stride + p]`, `stride` being the chunk's
-//! column length or the buffer's capacity, so one code path reads and
-//! writes all forms.
+//! no `back`, which only writes read. A list's header is 64 bytes, one
+//! cache line. It keeps 60 bytes of room inline: seven entries of an
+//! auto-created through, five of a custom one, so rows with few links
+//! allocate nothing. A list that outgrows that room keeps its entries in a
+//! block of its junction's [`Pool`], whose chunks put the nodes of many
+//! lists side by side, moving up the pool's size classes as it grows; past
+//! 32 entries it gets a buffer of its own, with a column of `cap` words
+//! each. A list that shrinks keeps its form (and its class) until it is
+//! emptied. Either way, entry `p`'s column `c` is at
+//! `words[c * stride + p]`, `stride` being the chunk's column length or
+//! the buffer's capacity, so one code path reads and writes all forms.
 //!
-//! A pooled or heap list without a hash index keeps a 64-bit filter of its
-//! nodes in its header ([`filter_bit`]), so that searching it for a node
-//! it does not hold (a `contains` miss, a `remove` of a pair that is not
-//! linked, the duplicate check of a new link) usually reads the header
-//! alone.
+//! Up to [`NEAR_CAP`] entries, a pooled list's header also holds a copy of
+//! its nodes (the *near* form): a read of a row's neighbours, a search for
+//! one, and so a `contains`, read the header's one line and nothing else,
+//! where a pooled list's nodes are a second, dependent miss. An inline or
+//! near header's node words past its length hold [`VACANT`], so a search
+//! compares all of them at once instead of looping to a length it has
+//! just loaded (see `docs/design.md`, tenth session).
+//!
+//! A longer pooled list, or a heap list without a hash index, keeps a
+//! 64-bit filter of its nodes in its header ([`filter_bit`]), so that
+//! searching it for a node it does not hold (a `contains` miss, a `remove`
+//! of a pair that is not linked, the duplicate check of a new link)
+//! usually reads the header alone.
 //!
 //! Finding a neighbour by value is a linear scan while the list is short.
 //! A list longer than [`PROMOTE_AT`] keeps a hash table of its positions
@@ -99,9 +107,22 @@ impl Payload for u32 {
     }
 }
 
-/// Words of entries kept inline in the header: all the header's 32 bytes
+/// Words of entries kept inline in the header: all the header's 64 bytes
 /// but the enum's tag and the length.
-const INLINE_WORDS: usize = 7;
+const INLINE_WORDS: usize = 15;
+
+/// The most nodes a [`Store::Near`] header holds: all its 64 bytes but the
+/// enum's tag, the class, the length and the block.
+const NEAR_CAP: usize = 13;
+
+/// What an inline or near header holds in its node words past its length:
+/// no slot is this (slots are below `MAX_SLOTS`), so a search compares
+/// every node word of the header, a fixed-size compare the compiler
+/// vectorizes without a loop, instead of a scan to a length loaded with
+/// the header (callgrind, peers `contains` at size S: 83.1 -> 52.2
+/// instructions per probe; see `docs/design.md`).
+const VACANT: u32 = u32::MAX;
+const _: () = assert!(crate::storage::MAX_SLOTS <= VACANT as usize);
 
 /// Where a list's entries are (see the module docs).
 ///
@@ -115,6 +136,18 @@ enum Store {
     Inline {
         len: u8,
         words: [u32; INLINE_WORDS],
+    },
+    /// A short pooled list (1 to [`NEAR_CAP`] entries, never empty) whose
+    /// header also holds a copy of its nodes: the block of class `class`
+    /// has every column, nodes included, so that entries are read and
+    /// written as a pooled list's, and `nodes[..len]` is the block's node
+    /// column, kept equal on every write; `nodes[len..]` are [`VACANT`]. A
+    /// read of the nodes, or a search for one, reads the header alone.
+    Near {
+        class: u8,
+        len: u8,
+        block: Block,
+        nodes: [u32; NEAR_CAP],
     },
     /// A block of class `class` (an index into [`POOL_CAPS`]) of the
     /// junction's pool. `filter` has exactly the bits of the nodes: a list
@@ -140,31 +173,36 @@ enum Store {
 
 impl Default for Store {
     fn default() -> Self {
-        Store::Inline { len: 0, words: [0; INLINE_WORDS] }
+        Store::Inline { len: 0, words: [VACANT; INLINE_WORDS] }
     }
 }
 
 /// An adjacency list; see the module docs.
 ///
-/// Aligned to 32 bytes so that a header never straddles two cache lines in
+/// Aligned to its 64 bytes so that a header is exactly one cache line in
 /// the `Vec` of a junction's lists: a read of a random row's neighbours
-/// then misses on one line for the header instead of 1.5 on average
-/// (callgrind's cache simulation of `forward` at size S: 3.86 first-level
-/// data misses per read before, 3.32 after; see `docs/design.md`).
+/// then misses on one line for the header, not two. (When headers were 32
+/// bytes, aligning them took callgrind's cache simulation of `forward` at
+/// size S from 3.86 first-level data misses per read to 3.32; see
+/// `docs/design.md`.)
 ///
 /// A pooled list's entries are in its junction's pool: every method that
 /// reads or writes entries takes that pool. A clone of a pooled list names
 /// the same block, so lists are cloned only with their pool (a whole
 /// `Junction`).
 #[derive(Clone, Debug)]
-#[repr(align(32))]
+#[repr(align(64))]
 pub(crate) struct Adj<P: Payload> {
     store: Store,
     payload: PhantomData<P>,
 }
 
-const _: () = assert!(std::mem::size_of::<Adj<()>>() == 32);
-const _: () = assert!(std::mem::size_of::<Adj<u32>>() == 32);
+const _: () = assert!(std::mem::size_of::<Adj<()>>() == 64);
+const _: () = assert!(std::mem::size_of::<Adj<u32>>() == 64);
+// A list leaving the inline form fits the near form; one outgrowing the
+// near form still fits the pool.
+const _: () = assert!(INLINE_WORDS / 2 < NEAR_CAP && NEAR_CAP < POOL_CAPS[POOL_CAPS.len() - 1] as usize);
+const _: () = assert!(POOL_CAPS[0] as usize > INLINE_WORDS / 2);
 // A pooled list is never long enough to need a hash index.
 const _: () = assert!(POOL_CAPS[POOL_CAPS.len() - 1] as usize <= PROMOTE_AT);
 
@@ -221,6 +259,26 @@ fn holds(nodes: &[u32], node: u32) -> bool {
     nodes.iter().fold(false, |hit, &n| hit | (n == node))
 }
 
+/// Whether the node words of an inline or near header (`nodes`, of a
+/// constant length) hold `node`: every word compared, the [`VACANT`] ones
+/// past the length included, which only `VACANT` itself (an id past every
+/// slot, as `identity_slot` may give) could match. O(1).
+#[inline(always)]
+fn padded_holds(nodes: &[u32], node: u32) -> bool {
+    (node != VACANT) & nodes.iter().fold(false, |hit, &n| hit | (n == node))
+}
+
+/// The position of `node` among the node words of an inline or near header
+/// (`nodes`, of a constant length, at most 32), as [`padded_holds`]: the
+/// matching words as a bit mask, built without a branch per word, and its
+/// lowest bit. O(1).
+#[inline(always)]
+fn padded_position(nodes: &[u32], node: u32) -> Option<u32> {
+    debug_assert!(nodes.len() <= 32);
+    let hits = nodes.iter().enumerate().fold(0u32, |hits, (p, &n)| hits | (u32::from(n == node) << p));
+    (hits != 0 && node != VACANT).then(|| hits.trailing_zeros())
+}
+
 /// A cheap, well-mixed hash of a slot (a multiply, then the high half
 /// folded into the low half, which hashbrown uses for the bucket).
 fn node_hash(node: u32) -> u64 {
@@ -268,6 +326,10 @@ impl<P: Payload> Adj<P> {
     fn raw<'a>(&'a self, pool: &'a Pool<P>) -> (&'a [u32], usize, usize) {
         match &self.store {
             Store::Inline { len, words } => (words, usize::from(*len), Self::INLINE_CAP),
+            Store::Near { len, block, .. } => {
+                let (words, stride) = pool.words(*block);
+                (words, usize::from(*len), stride)
+            }
             Store::Pooled { len, block, .. } => {
                 let (words, stride) = pool.words(*block);
                 (words, *len as usize, stride)
@@ -283,6 +345,10 @@ impl<P: Payload> Adj<P> {
     fn raw_mut<'a>(&'a mut self, pool: &'a mut Pool<P>) -> (&'a mut [u32], usize, usize) {
         match &mut self.store {
             Store::Inline { len, words } => (words, usize::from(*len), Self::INLINE_CAP),
+            Store::Near { len, block, .. } => {
+                let (words, stride) = pool.words_mut(*block);
+                (words, usize::from(*len), stride)
+            }
             Store::Pooled { len, block, .. } => {
                 let (words, stride) = pool.words_mut(*block);
                 (words, *len as usize, stride)
@@ -298,7 +364,7 @@ impl<P: Payload> Adj<P> {
     fn capacity(&self) -> usize {
         match &self.store {
             Store::Inline { .. } => Self::INLINE_CAP,
-            Store::Pooled { class, .. } => POOL_CAPS[usize::from(*class)] as usize,
+            Store::Near { class, .. } | Store::Pooled { class, .. } => POOL_CAPS[usize::from(*class)] as usize,
             Store::Heap { words, .. } | Store::Indexed { words, .. } => words.len() / P::WIDTH,
         }
     }
@@ -306,7 +372,7 @@ impl<P: Payload> Adj<P> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
         match &self.store {
-            Store::Inline { len, .. } => usize::from(*len),
+            Store::Inline { len, .. } | Store::Near { len, .. } => usize::from(*len),
             Store::Pooled { len, .. } | Store::Heap { len, .. } | Store::Indexed { len, .. } => *len as usize,
         }
     }
@@ -316,19 +382,22 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn nodes<'a>(&'a self, pool: &'a Pool<P>) -> &'a [u32] {
         match &self.store {
             Store::Inline { len, words } => &words[..usize::from(*len)],
+            Store::Near { len, nodes, .. } => &nodes[..usize::from(*len)],
             Store::Pooled { len, block, .. } => pool.nodes(*block, *len),
             Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => &words[..*len as usize],
         }
     }
 
-    /// A pooled list's nodes (never empty), `None` for the other forms.
-    /// O(1). The read path's own [`nodes`](Self::nodes): one match over
+    /// A pooled list's nodes (never empty; a near list's from its header),
+    /// `None` for the other forms (an inline list may be empty, which the
+    /// read path must tell from a missing row). O(1). The read path's own [`nodes`](Self::nodes): one match over
     /// every form inlined into `Relation::ids` became a jump table that
     /// the whole read waited on, and its registers spilled the ids
     /// iterator to the stack.
     #[inline(always)]
     pub(crate) fn pooled_nodes<'a>(&'a self, pool: &'a Pool<P>) -> Option<&'a [u32]> {
         match &self.store {
+            Store::Near { len, nodes, .. } => Some(&nodes[..usize::from(*len)]),
             Store::Pooled { len, block, .. } => Some(pool.nodes(*block, *len)),
             _ => None,
         }
@@ -383,6 +452,10 @@ impl<P: Payload> Adj<P> {
     #[inline(always)]
     pub(crate) fn warm_backs(&self, pool: &Pool<P>) -> u32 {
         match self.store {
+            Store::Near { len, block, .. } if len > 0 => {
+                let (words, stride) = pool.words(block);
+                words[stride] ^ words[stride + usize::from(len) - 1]
+            }
             Store::Pooled { len, block, .. } if len > 0 => {
                 let (words, stride) = pool.words(block);
                 words[stride] ^ words[stride + len as usize - 1]
@@ -394,7 +467,7 @@ impl<P: Payload> Adj<P> {
     /// The pool block the list holds, with its class, if it is pooled.
     pub(crate) fn pooled_block(&self) -> Option<(usize, Block)> {
         match self.store {
-            Store::Pooled { class, block, .. } => Some((usize::from(class), block)),
+            Store::Near { class, block, .. } | Store::Pooled { class, block, .. } => Some((usize::from(class), block)),
             _ => None,
         }
     }
@@ -405,26 +478,33 @@ impl<P: Payload> Adj<P> {
         words[stride + pos as usize] = back;
     }
 
-    /// Writes `entry` at `pos` (below the capacity), leaving `len` and the
-    /// index alone; a filtered list gets the node's bit.
+    /// Writes `entry` at `pos` (below the capacity, and below the length
+    /// of a near list), leaving `len` and the index alone; a filtered list
+    /// gets the node's bit, a near list's header the node.
     fn write(&mut self, pos: usize, entry: Entry<P>, pool: &mut Pool<P>) {
-        if let Store::Pooled { filter, .. } | Store::Heap { filter, .. } = &mut self.store {
-            *filter |= filter_bit(entry.node);
+        match &mut self.store {
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } => *filter |= filter_bit(entry.node),
+            Store::Near { nodes, .. } => nodes[pos] = entry.node,
+            Store::Inline { .. } | Store::Indexed { .. } => {}
         }
         let (words, _, stride) = self.raw_mut(pool);
         write_entry(words, stride, pos, entry);
     }
 
     /// Makes room for more entries: the inline form moves to the pool's
-    /// smallest class, a pooled list to the next class (its block goes
-    /// back to the pool), and past the largest class to a buffer of its
-    /// own of twice that capacity, which then doubles, growing with
-    /// `realloc` (which may extend it in place). The words past a column's
-    /// entries are never read. O(new capacity).
+    /// smallest class as a near list, a pooled list to the next class (its
+    /// block goes back to the pool), a near list holding [`NEAR_CAP`]
+    /// entries becomes a plain pooled one in the same block, and past the
+    /// largest class a list moves to a buffer of its own of twice that
+    /// capacity, which then doubles, growing with `realloc` (which may
+    /// extend it in place). The words past a column's entries are never
+    /// read. O(new capacity).
     #[cold]
     fn grow(&mut self, pool: &mut Pool<P>) {
         let (len, cap) = (self.len(), self.capacity());
-        let (mut words, index, filter) = match std::mem::take(&mut self.store) {
+        // Each arm changes the list in place, or writes a new store over
+        // it; none moves the 64-byte store out and back.
+        match &mut self.store {
             Store::Inline { words, .. } => {
                 let block = pool.alloc(0);
                 let (to, stride) = pool.words_mut(block);
@@ -433,39 +513,44 @@ impl<P: Payload> Adj<P> {
                     let from = &words[column * Self::INLINE_CAP..][..Self::INLINE_CAP];
                     to[column * stride..][..Self::INLINE_CAP].copy_from_slice(from);
                 }
-                let (len, filter) = (len as u32, filter_of(&words[..len]));
-                self.store = Store::Pooled { class: 0, len, block, filter };
-                return;
+                let mut nodes = [VACANT; NEAR_CAP];
+                nodes[..len].copy_from_slice(&words[..len]);
+                self.store = Store::Near { class: 0, len: len as u8, block, nodes };
             }
-            Store::Pooled { class, len, block: from, filter } if usize::from(class) + 1 < POOL_CAPS.len() => {
-                let block = pool.alloc(usize::from(class) + 1);
-                pool.copy(from, block, usize::from(class));
-                pool.release(usize::from(class), from);
-                self.store = Store::Pooled { class: class + 1, len, block, filter };
-                return;
+            Store::Near { class, len: n, block, nodes } if usize::from(*n) == NEAR_CAP => {
+                let filter = filter_of(&nodes[..]);
+                self.store = Store::Pooled { class: *class, len: u32::from(*n), block: *block, filter };
             }
-            Store::Pooled { class, block, filter, .. } => {
+            Store::Near { class, block, .. } | Store::Pooled { class, block, .. }
+                if usize::from(*class) + 1 < POOL_CAPS.len() =>
+            {
+                let next = pool.alloc(usize::from(*class) + 1);
+                pool.copy(*block, next, usize::from(*class));
+                pool.release(usize::from(*class), *block);
+                (*class, *block) = (*class + 1, next);
+            }
+            Store::Near { class, block, .. } | Store::Pooled { class, block, .. } => {
+                let (class, block, new_cap) = (usize::from(*class), *block, 2 * cap);
                 let (from, stride) = pool.words(block);
-                let mut heap = Vec::with_capacity(2 * cap * P::WIDTH);
+                let mut heap = vec![0; new_cap * P::WIDTH];
                 for column in 0..P::WIDTH {
-                    heap.extend_from_slice(&from[column * stride..][..cap]);
+                    heap[column * new_cap..][..len].copy_from_slice(&from[column * stride..][..len]);
                 }
-                pool.release(usize::from(class), block);
-                (heap, None, filter)
+                // A pooled list's filter is exact: this is the same one.
+                let filter = filter_of(&heap[..len]);
+                pool.release(class, block);
+                self.store = Store::Heap { len: len as u32, words: heap.into_boxed_slice(), filter };
             }
-            Store::Heap { words, filter, .. } => (Adj::<P>::reserved(words, 2 * cap), None, filter),
-            Store::Indexed { words, index, .. } => (Adj::<P>::reserved(words, 2 * cap), Some(index), 0),
-        };
-        let new_cap = 2 * cap;
-        words.resize(new_cap * P::WIDTH, 0);
-        for column in (1..P::WIDTH).rev() {
-            words.copy_within(column * cap..column * cap + len, column * new_cap);
+            Store::Heap { words, .. } | Store::Indexed { words, .. } => {
+                let new_cap = 2 * cap;
+                let mut grown = Adj::<P>::reserved(std::mem::take(words), new_cap);
+                grown.resize(new_cap * P::WIDTH, 0);
+                for column in (1..P::WIDTH).rev() {
+                    grown.copy_within(column * cap..column * cap + len, column * new_cap);
+                }
+                *words = grown.into_boxed_slice();
+            }
         }
-        let (len, words) = (len as u32, words.into_boxed_slice());
-        self.store = match index {
-            Some(index) => Store::Indexed { len, words, index },
-            None => Store::Heap { len, words, filter },
-        };
     }
 
     /// A heap buffer as a `Vec` with room for `cap` entries.
@@ -478,7 +563,7 @@ impl<P: Payload> Adj<P> {
     /// Gives a pooled list's block back to the pool and empties the list.
     /// O(1).
     pub(crate) fn release(&mut self, pool: &mut Pool<P>) {
-        if let Store::Pooled { class, block, .. } = self.store {
+        if let Store::Near { class, block, .. } | Store::Pooled { class, block, .. } = self.store {
             pool.release(usize::from(class), block);
         }
         self.store = Store::default();
@@ -496,11 +581,32 @@ impl<P: Payload> Adj<P> {
     #[inline(always)]
     pub(crate) fn find(&self, node: u32, pool: &Pool<P>) -> Option<u32> {
         let nodes = match &self.store {
+            Store::Inline { words, .. } => return padded_position(&words[..Self::INLINE_CAP], node),
+            Store::Near { nodes, .. } => return padded_position(nodes, node),
             Store::Indexed { len, words, index } => return probe(index, &words[..*len as usize], node),
             Store::Pooled { filter, .. } | Store::Heap { filter, .. } if !admits(*filter, node) => return None,
             _ => self.nodes(pool),
         };
         nodes.iter().position(|&n| n == node).map(|p| p as u32)
+    }
+
+    /// [`find`](Self::find) for a short list (inline, near or pooled, so
+    /// never past `PROMOTE_AT`: a search of the pair searches this list);
+    /// `None` for the other forms. One match on the store, where a
+    /// write's search went through three (the length, whether indexed,
+    /// then the search): callgrind, the peers `friends_add` load at
+    /// 1,552M -> 1,498M instructions.
+    #[inline(always)]
+    pub(crate) fn find_short(&self, node: u32, pool: &Pool<P>) -> Option<Option<u32>> {
+        match &self.store {
+            Store::Inline { words, .. } => Some(padded_position(&words[..Self::INLINE_CAP], node)),
+            Store::Near { nodes, .. } => Some(padded_position(nodes, node)),
+            Store::Pooled { filter, .. } if !admits(*filter, node) => Some(None),
+            Store::Pooled { len, block, .. } => {
+                Some(pool.nodes(*block, *len).iter().position(|&n| n == node).map(|p| p as u32))
+            }
+            Store::Heap { .. } | Store::Indexed { .. } => None,
+        }
     }
 
     /// Whether some entry holds `node`: `find` without the position, which
@@ -517,11 +623,13 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Whether the list may hold `node`: `false` only when the filter rules
-    /// it out. Reads the header alone. O(1).
+    /// it out, or a near list's nodes do not have it. Reads the header
+    /// alone. O(1).
     #[inline(always)]
     pub(crate) fn might_hold(&self, node: u32) -> bool {
-        match self.store {
-            Store::Pooled { filter, .. } | Store::Heap { filter, .. } => admits(filter, node),
+        match &self.store {
+            Store::Near { nodes, .. } => padded_holds(nodes, node),
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } => admits(*filter, node),
             Store::Inline { .. } | Store::Indexed { .. } => true,
         }
     }
@@ -530,23 +638,26 @@ impl<P: Payload> Adj<P> {
     /// cheaply: it is short (a scan), indexed (a probe), or its filter
     /// rules the node out. `None` for a long list without an index whose
     /// filter cannot tell, whose caller may look in the other list of the
-    /// pair instead. The pooled form inline, the others out of line.
-    /// O(1) expected.
+    /// pair instead. The short forms (inline, near, pooled) inline, the
+    /// others out of line. O(1) expected.
     #[inline(always)]
     pub(crate) fn contains_if_cheap(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
-        match self.pooled_contains(node, pool) {
+        match self.short_contains(node, pool) {
             Some(hit) => Some(hit),
-            None => self.contains_if_cheap_unpooled(node, pool),
+            None => self.contains_if_cheap_buffered(node, pool),
         }
     }
 
-    /// Whether a pooled list holds `node`; `None` for the other forms. The
-    /// common case of [`contains_if_cheap`](Self::contains_if_cheap),
-    /// inline, where one match over every form was a jump table (the
-    /// peers `contains` at size S: 88.6 -> 85.7 instructions per probe).
+    /// Whether a short list (inline, near or pooled) holds `node`; `None`
+    /// for the other forms. The common case of
+    /// [`contains_if_cheap`](Self::contains_if_cheap), inline, where one
+    /// match over every form was a jump table (the peers `contains` at
+    /// size S: 88.6 -> 85.7 instructions per probe).
     #[inline(always)]
-    pub(crate) fn pooled_contains(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
+    pub(crate) fn short_contains(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match &self.store {
+            Store::Inline { words, .. } => Some(padded_holds(&words[..Self::INLINE_CAP], node)),
+            Store::Near { nodes, .. } => Some(padded_holds(nodes, node)),
             Store::Pooled { len, block, filter, .. } => {
                 Some(admits(*filter, node) && holds(pool.nodes(*block, *len), node))
             }
@@ -555,14 +666,13 @@ impl<P: Payload> Adj<P> {
     }
 
     /// [`contains_if_cheap`](Self::contains_if_cheap) out of line, for
-    /// every form; its callers answer for a pooled list inline first (see
-    /// [`pooled_nodes`](Self::pooled_nodes)), so the pooled arm is there
+    /// every form; its callers answer for a short list inline first (see
+    /// [`short_contains`](Self::short_contains)), so the short arm is there
     /// only to keep the answer total.
     #[inline(never)]
-    pub(crate) fn contains_if_cheap_unpooled(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
+    pub(crate) fn contains_if_cheap_buffered(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match &self.store {
-            Store::Inline { len, words } => Some(holds(&words[..usize::from(*len)], node)),
-            Store::Pooled { .. } => self.pooled_contains(node, pool),
+            Store::Inline { .. } | Store::Near { .. } | Store::Pooled { .. } => self.short_contains(node, pool),
             Store::Heap { filter, .. } if !admits(*filter, node) => Some(false),
             Store::Heap { len, words, .. } => {
                 let nodes = &words[..*len as usize];
@@ -608,6 +718,16 @@ impl<P: Payload> Adj<P> {
                     let n = usize::from(*len);
                     if n < Self::INLINE_CAP {
                         write_entry(words, Self::INLINE_CAP, n, entry);
+                        *len += 1;
+                        return n;
+                    }
+                }
+                Store::Near { class, len, block, nodes } => {
+                    let n = usize::from(*len);
+                    if n < NEAR_CAP && n < POOL_CAPS[usize::from(*class)] as usize {
+                        let (words, stride) = pool.words_mut(*block);
+                        write_entry(words, stride, n, entry);
+                        nodes[n] = entry.node;
                         *len += 1;
                         return n;
                     }
@@ -685,6 +805,18 @@ impl<P: Payload> Adj<P> {
             Store::Inline { len, words } => {
                 let last = u32::from(*len) - 1;
                 let moved = move_last::<P>(words, Self::INLINE_CAP, pos, last);
+                words[last as usize] = VACANT;
+                *len -= 1;
+                (moved, last)
+            }
+            Store::Near { len, block, nodes, .. } => {
+                let last = u32::from(*len) - 1;
+                let (words, stride) = pool.words_mut(*block);
+                let moved = move_last::<P>(words, stride, pos, last);
+                if let Some(m) = moved {
+                    nodes[pos as usize] = m.node;
+                }
+                nodes[last as usize] = VACANT;
                 *len -= 1;
                 (moved, last)
             }
@@ -784,6 +916,11 @@ impl<P: Payload> Adj<P> {
     /// bit (exactly those bits, for a pooled list), and that a pooled list
     /// is not empty.
     pub(crate) fn verify_index(&self, pool: &Pool<P>) -> Result<(), String> {
+        if let Store::Near { len, .. } = self.store {
+            if usize::from(len) > NEAR_CAP {
+                return Err(format!("a near list of {len} entries"));
+            }
+        }
         let (len, cap) = (self.len(), self.capacity());
         if len > cap {
             return Err(format!("{len} entries with room for {cap}"));
@@ -797,7 +934,18 @@ impl<P: Payload> Adj<P> {
         match self.store {
             // An emptied pooled list gives its block back: the read fast
             // path takes a pooled list as one with links.
-            Store::Pooled { len: 0, .. } => return Err("a pooled list with no entries".to_owned()),
+            Store::Near { len: 0, .. } | Store::Pooled { len: 0, .. } => {
+                return Err("a pooled list with no entries".to_owned())
+            }
+            Store::Near { len, block, .. } if nodes != pool.nodes(block, len.into()) => {
+                return Err(format!("a near list's {len} nodes are not its block's"));
+            }
+            Store::Near { len, nodes: all, .. } if all[usize::from(len)..].iter().any(|&n| n != VACANT) => {
+                return Err(format!("a near list of {len} entries holds more nodes"));
+            }
+            Store::Inline { len, words } if words[usize::from(len)..Self::INLINE_CAP].iter().any(|&n| n != VACANT) => {
+                return Err(format!("an inline list of {len} entries holds more nodes"));
+            }
             Store::Pooled { filter, .. } if filter != filter_of(nodes) => {
                 return Err(format!("filter {filter:#x} is not exactly its nodes' {:#x}", filter_of(nodes)));
             }
@@ -900,14 +1048,46 @@ mod tests {
 
     #[test]
     fn verify_rejects_an_empty_pooled_list() {
+        let filled = |len: u32| {
+            let mut a: Solo<()> = Solo::default();
+            for n in 0..len {
+                a.push(e(n));
+            }
+            a.verify_index().unwrap();
+            a
+        };
+        let mut pooled = filled(20);
+        let Store::Pooled { len, filter, .. } = &mut pooled.adj.store else { panic!("20 entries are pooled") };
+        (*len, *filter) = (0, 0);
+        assert_eq!(pooled.adj.verify_index(&pooled.pool), Err("a pooled list with no entries".to_owned()));
+        let mut near = filled(8);
+        let Store::Near { len, .. } = &mut near.adj.store else { panic!("8 entries are near") };
+        *len = 0;
+        assert_eq!(near.adj.verify_index(&near.pool), Err("a pooled list with no entries".to_owned()));
+    }
+
+    #[test]
+    fn verify_rejects_a_near_header_unlike_its_block() {
         let mut a: Solo<()> = Solo::default();
-        for n in 0..4 {
-            a.push(Entry { node: n, back: n, payload: () });
+        for n in 0..10 {
+            a.push(e(n));
         }
         a.verify_index().unwrap();
-        let Store::Pooled { len, filter, .. } = &mut a.adj.store else { panic!("four entries are pooled") };
-        (*len, *filter) = (0, 0);
-        assert_eq!(a.adj.verify_index(&a.pool), Err("a pooled list with no entries".to_owned()));
+        let Store::Near { nodes, .. } = &mut a.adj.store else { panic!("10 entries are near") };
+        nodes[4] = 99;
+        assert_eq!(a.adj.verify_index(&a.pool), Err("a near list's 10 nodes are not its block's".to_owned()));
+        let Store::Near { nodes, .. } = &mut a.adj.store else { unreachable!() };
+        (nodes[4], nodes[11]) = (4, 4);
+        assert_eq!(a.adj.verify_index(&a.pool), Err("a near list of 10 entries holds more nodes".to_owned()));
+        // A vacant word is never found, even by the id past every slot.
+        let Store::Near { nodes, .. } = &mut a.adj.store else { unreachable!() };
+        nodes[11] = VACANT;
+        a.verify_index().unwrap();
+        assert_eq!((a.contains(VACANT), a.find(VACANT), a.adj.might_hold(VACANT)), (false, None, false));
+        assert_eq!((a.contains(9), a.adj.might_hold(9), a.contains(10)), (true, true, false));
+        let Store::Near { len, .. } = &mut a.adj.store else { unreachable!() };
+        *len = NEAR_CAP as u8 + 1;
+        assert_eq!(a.adj.verify_index(&a.pool), Err(format!("a near list of {} entries", NEAR_CAP + 1)));
     }
 
     #[test]
@@ -916,11 +1096,12 @@ mod tests {
         for n in 0..40 {
             assert_eq!(a.push(Entry { node: n, back: 100 + n, payload: 200 + n }), n);
             a.verify_index().unwrap();
-            // Two custom entries inline, then the pool's classes, then a
-            // buffer of its own.
+            // Five custom entries inline, then the pool's classes (with
+            // the nodes in the header up to `NEAR_CAP`), then a buffer of
+            // its own.
             match (n + 1, &a.adj.store) {
-                (..=2, Store::Inline { .. }) | (33.., Store::Heap { .. }) => {}
-                (len, Store::Pooled { class, .. }) => {
+                (..=5, Store::Inline { .. }) | (33.., Store::Heap { .. }) => {}
+                (len @ 6..=13, Store::Near { class, .. }) | (len @ 14..=32, Store::Pooled { class, .. }) => {
                     let cap = POOL_CAPS[usize::from(*class)];
                     assert!(cap >= len && (*class == 0 || POOL_CAPS[usize::from(*class) - 1] < len));
                 }
@@ -953,8 +1134,8 @@ mod tests {
                 .collect()
         };
         let first = blocks_by_len(&mut d);
-        assert!(first[..3].iter().all(Option::is_none), "three entries inline");
-        assert!(matches!(first[3], Some((0, _))) && matches!(first[8], Some((1, _))));
+        assert!(first[..7].iter().all(Option::is_none), "seven entries inline");
+        assert!(matches!(first[7], Some((0, _))) && matches!(first[8], Some((1, _))));
         while d.len() > 0 {
             d.swap_remove(0);
             d.verify_index().unwrap();
@@ -962,23 +1143,33 @@ mod tests {
         assert!(matches!(d.adj.store, Store::Inline { len: 0, .. }));
         assert_eq!(blocks_by_len(&mut d), first, "the freed blocks are reused");
         let mut b: Solo<()> = Solo::default();
-        for n in 5..8 {
+        for n in 5..12 {
             b.push(e(n));
         }
-        assert!(matches!(b.adj.store, Store::Inline { len: 3, .. }), "three auto entries stay inline");
+        assert!(matches!(b.adj.store, Store::Inline { len: 7, .. }), "seven auto entries stay inline");
         assert_eq!(b.back(2), 8);
-        b.push(e(8));
-        assert!(matches!(b.adj.store, Store::Pooled { len: 4, class: 0, .. }));
-        assert_eq!(b.to_vec(), vec![e(5), e(6), e(7), e(8)]);
+        b.push(e(12));
+        assert!(matches!(b.adj.store, Store::Near { len: 8, class: 0, .. }));
+        assert_eq!(b.to_vec(), (5..13).map(e).collect::<Vec<_>>());
         assert_eq!(b.payload_words(), &[] as &[u32]);
+        // Past `NEAR_CAP` the same block serves a pooled list with a filter.
+        for n in 13..=18 {
+            b.push(e(n));
+            b.verify_index().unwrap();
+        }
+        assert!(matches!(b.adj.store, Store::Pooled { len: 14, class: 2, .. }));
+        assert_eq!(b.nodes(), (5..19).collect::<Vec<_>>());
         let mut c: Solo<u32> = Solo::default();
-        c.push(Entry { node: 1, back: 2, payload: 3 });
-        c.push(Entry { node: 4, back: 5, payload: 6 });
-        assert!(matches!(c.adj.store, Store::Inline { len: 2, .. }), "two custom entries stay inline");
-        assert_eq!((c.nodes(), c.payload_words()), (&[1, 4][..], &[3, 6][..]));
-        c.push(Entry { node: 7, back: 8, payload: 9 });
-        assert_eq!(c.to_vec()[2], Entry { node: 7, back: 8, payload: 9 });
+        for n in 0..5 {
+            c.push(Entry { node: 3 * n + 1, back: 3 * n + 2, payload: 3 * n + 3 });
+        }
+        assert!(matches!(c.adj.store, Store::Inline { len: 5, .. }), "five custom entries stay inline");
+        assert_eq!((c.nodes(), c.payload_words()), (&[1, 4, 7, 10, 13][..], &[3, 6, 9, 12, 15][..]));
+        c.push(Entry { node: 16, back: 17, payload: 18 });
+        assert!(matches!(c.adj.store, Store::Near { len: 6, .. }));
+        assert_eq!(c.to_vec()[5], Entry { node: 16, back: 17, payload: 18 });
         assert_eq!(c.entry(1), Entry { node: 4, back: 5, payload: 6 });
+        assert_eq!((c.nodes(), c.payload_words()), (&[1, 4, 7, 10, 13, 16][..], &[3, 6, 9, 12, 15, 18][..]));
     }
 
     #[test]
@@ -1045,11 +1236,11 @@ mod tests {
     #[test]
     fn the_filter_rules_out_absent_nodes_and_stays_a_superset() {
         let mut a = Solo::default();
-        let held: Vec<u32> = (0..8).map(|n| n * 7919).collect();
+        let held: Vec<u32> = (0..16).map(|n| n * 7919).collect();
         for &n in &held {
             a.push(e(n));
         }
-        let Store::Pooled { filter, .. } = a.adj.store else { panic!("eight entries are pooled") };
+        let Store::Pooled { filter, .. } = a.adj.store else { panic!("sixteen entries are pooled") };
         assert_eq!(filter, filter_of(&held));
         let absent: Vec<u32> = (0..10_000).filter(|n| !held.contains(n)).collect();
         let ruled_out = absent.iter().filter(|&&n| !admits(filter, n)).count();
@@ -1093,18 +1284,22 @@ mod tests {
             }
             a
         };
-        let (mut inline, mut pooled, mut heap, mut indexed) = (filled(2), filled(8), filled(40), filled(40));
+        let (mut inline, mut near, mut pooled) = (filled(2), filled(8), filled(20));
+        let (mut heap, mut indexed) = (filled(40), filled(40));
         indexed.promote_if_long();
         inline.adj.promote();
+        near.adj.promote();
+        near.adj.demote();
         pooled.adj.promote();
         pooled.adj.demote();
         heap.adj.demote();
         indexed.adj.promote();
         assert!(matches!(inline.adj.store, Store::Inline { len: 2, .. }));
-        assert!(matches!(pooled.adj.store, Store::Pooled { len: 8, .. }));
+        assert!(matches!(near.adj.store, Store::Near { len: 8, .. }));
+        assert!(matches!(pooled.adj.store, Store::Pooled { len: 20, .. }));
         assert!(matches!(heap.adj.store, Store::Heap { len: 40, .. }));
         assert!(matches!(indexed.adj.store, Store::Indexed { len: 40, .. }));
-        for (a, len) in [(&inline, 2), (&pooled, 8), (&heap, 40), (&indexed, 40)] {
+        for (a, len) in [(&inline, 2), (&near, 8), (&pooled, 20), (&heap, 40), (&indexed, 40)] {
             assert_eq!(a.nodes(), (0..len).collect::<Vec<_>>());
             a.verify_index().unwrap();
         }
@@ -1112,7 +1307,7 @@ mod tests {
 
     #[test]
     fn verify_index_reports_a_filter_missing_a_node() {
-        for len in [8, 40] {
+        for len in [20, 40] {
             let mut a = Solo::default();
             for n in 0..len {
                 a.push(e(n));
@@ -1121,7 +1316,7 @@ mod tests {
                 *filter &= !filter_bit(3);
             }
             let err = a.verify_index().unwrap_err();
-            let expected = if len == 8 { "is not exactly its nodes'" } else { "node 3 missing from the filter" };
+            let expected = if len == 20 { "is not exactly its nodes'" } else { "node 3 missing from the filter" };
             assert!(err.contains(expected), "{err}");
         }
     }

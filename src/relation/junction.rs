@@ -78,24 +78,24 @@ pub(crate) fn contains_in<P: Payload>(
 ) -> bool {
     // `searched`'s choice, with the forward list matched once.
     let Some(f) = fwd.get(source as usize) else { return false };
-    match f.pooled_contains(target, pool) {
+    match f.short_contains(target, pool) {
         Some(hit) => hit,
-        None => contains_in_unpooled(f, rev, pool, source, target),
+        None => contains_in_buffered(f, rev, pool, source, target),
     }
 }
 
-/// `contains_in` for a forward list `f` that is not pooled, out of line:
-/// the caller's own path is then the pooled list's alone, with nothing
-/// kept across a call.
+/// `contains_in` for a forward list `f` that is not short (inline, near or
+/// pooled), so a buffer of its own, out of line: the caller's own path is
+/// then the short list's alone, with nothing kept across a call.
 #[inline(never)]
-pub(crate) fn contains_in_unpooled<P: Payload>(
+pub(crate) fn contains_in_buffered<P: Payload>(
     f: &Adj<P>,
     rev: &[Adj<P>],
     pool: &Pool<P>,
     source: u32,
     target: u32,
 ) -> bool {
-    match f.contains_if_cheap_unpooled(target, pool) {
+    match f.contains_if_cheap_buffered(target, pool) {
         Some(hit) => hit,
         None => contains_in_long(f, rev, pool, source, target),
     }
@@ -208,6 +208,9 @@ impl<P: Payload> Junction<P> {
         // Only a long, unindexed forward list can send the search to the
         // reverse list or need an index (see `searched`).
         let f = self.fwd.get(source as usize)?;
+        if let Some(found) = f.find_short(target, &self.pool) {
+            return found;
+        }
         if f.len() > PROMOTE_AT && !f.is_indexed() {
             match self.searched(source, target)? {
                 Searched::Forward(_) => self.fwd[source as usize].promote_if_long(),
