@@ -60,7 +60,13 @@ impl<P: Payload> Default for Junction<P> {
 /// The neighbour slots of `lists[slot]`, empty past the end. O(1).
 #[inline(always)]
 pub(crate) fn list<'a, P: Payload>(lists: &'a [Adj<P>], pool: &'a Pool<P>, slot: u32) -> &'a [u32] {
-    lists.get(slot as usize).map_or(&[], |adj| adj.nodes(pool))
+    // A `match`, not `map_or`: once the near form made `Adj::nodes` five
+    // arms, `map_or` stopped being inlined into the read path (callgrind,
+    // peers `reverse` at size S: 582.7 -> 563.7 instructions per read; 560.7 before).
+    match lists.get(slot as usize) {
+        Some(adj) => adj.nodes(pool),
+        None => &[],
+    }
 }
 
 /// [`Junction::contains`] over a junction's forward and reverse lists. It
