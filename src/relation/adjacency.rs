@@ -23,10 +23,11 @@
 //! `words[c * stride + p]`, `stride` being the chunk's column length or
 //! the buffer's capacity, so one code path reads and writes all forms.
 //!
-//! Up to [`NEAR_CAP`] entries, a pooled list's header also holds a copy of
-//! its nodes (the *near* form): a read of a row's neighbours, a search for
-//! one, and so a `contains`, read the header's one line and nothing else,
-//! where a pooled list's nodes are a second, dependent miss. An inline or
+//! Up to [`NEAR_CAP`] entries, a pooled list keeps its nodes in its header
+//! instead of its block's node column (the *near* form): a read of a row's
+//! neighbours, a search for one, and so a `contains`, read the header's one
+//! line and nothing else, where a pooled list's nodes are a second,
+//! dependent miss. An inline or
 //! near header's node words past its length hold [`VACANT`], so a search
 //! compares all of them at once instead of looping to a length it has
 //! just loaded (see `docs/design.md`, tenth session).
@@ -138,11 +139,12 @@ enum Store {
         words: [u32; INLINE_WORDS],
     },
     /// A short pooled list (1 to [`NEAR_CAP`] entries, never empty) whose
-    /// header also holds a copy of its nodes: the block of class `class`
-    /// has every column, nodes included, so that entries are read and
-    /// written as a pooled list's, and `nodes[..len]` is the block's node
-    /// column, kept equal on every write; `nodes[len..]` are [`VACANT`]. A
-    /// read of the nodes, or a search for one, reads the header alone.
+    /// nodes are in its header: `nodes[..len]`, and `nodes[len..]` are
+    /// [`VACANT`]. Its block, of class `class`, holds the other columns
+    /// (backs, payloads); the block's node column is room it does not
+    /// use, which it fills when the list becomes a plain pooled one. A
+    /// read of the nodes, or a search for one, reads the header alone, and
+    /// a write touches the header and the back column, not a third line.
     Near {
         class: u8,
         len: u8,
@@ -226,6 +228,13 @@ fn read_entry<P: Payload>(words: &[u32], stride: usize, pos: usize) -> Entry<P> 
 #[inline(always)]
 fn write_entry<P: Payload>(words: &mut [u32], stride: usize, pos: usize, entry: Entry<P>) {
     words[pos] = entry.node;
+    write_rest(words, stride, pos, entry);
+}
+
+/// [`write_entry`] but for the node: the back and payload columns (a near
+/// list keeps its nodes in its header).
+#[inline(always)]
+fn write_rest<P: Payload>(words: &mut [u32], stride: usize, pos: usize, entry: Entry<P>) {
     words[stride + pos] = entry.back;
     if P::WIDTH >= 3 {
         words[2 * stride + pos] = entry.payload.to_word();
@@ -321,7 +330,8 @@ impl<P: Payload> Adj<P> {
 
     /// The words from the list's first entry on, the number of entries,
     /// and the column stride (entry `p`'s column `c` is at
-    /// `[c * stride + p]`). One match on the store.
+    /// `[c * stride + p]`). One match on the store. A near list's node
+    /// column there is unused: its nodes are in the header.
     #[inline(always)]
     fn raw<'a>(&'a self, pool: &'a Pool<P>) -> (&'a [u32], usize, usize) {
         match &self.store {
@@ -417,7 +427,11 @@ impl<P: Payload> Adj<P> {
     #[inline]
     pub(crate) fn entry(&self, pos: u32, pool: &Pool<P>) -> Entry<P> {
         let (words, _, stride) = self.raw(pool);
-        read_entry(words, stride, pos as usize)
+        let entry = read_entry(words, stride, pos as usize);
+        match &self.store {
+            Store::Near { nodes, .. } => Entry { node: nodes[pos as usize], ..entry },
+            _ => entry,
+        }
     }
 
     /// The last entry, `None` when the list is empty. O(1).
@@ -484,7 +498,12 @@ impl<P: Payload> Adj<P> {
     fn write(&mut self, pos: usize, entry: Entry<P>, pool: &mut Pool<P>) {
         match &mut self.store {
             Store::Pooled { filter, .. } | Store::Heap { filter, .. } => *filter |= filter_bit(entry.node),
-            Store::Near { nodes, .. } => nodes[pos] = entry.node,
+            Store::Near { nodes, block, .. } => {
+                nodes[pos] = entry.node;
+                let (words, stride) = pool.words_mut(*block);
+                write_rest(words, stride, pos, entry);
+                return;
+            }
             Store::Inline { .. } | Store::Indexed { .. } => {}
         }
         let (words, _, stride) = self.raw_mut(pool);
@@ -518,6 +537,7 @@ impl<P: Payload> Adj<P> {
                 self.store = Store::Near { class: 0, len: len as u8, block, nodes };
             }
             Store::Near { class, len: n, block, nodes } if usize::from(*n) == NEAR_CAP => {
+                pool.words_mut(*block).0[..NEAR_CAP].copy_from_slice(&nodes[..]);
                 let filter = filter_of(&nodes[..]);
                 self.store = Store::Pooled { class: *class, len: u32::from(*n), block: *block, filter };
             }
@@ -531,9 +551,10 @@ impl<P: Payload> Adj<P> {
             }
             Store::Near { class, block, .. } | Store::Pooled { class, block, .. } => {
                 let (class, block, new_cap) = (usize::from(*class), *block, 2 * cap);
-                let (from, stride) = pool.words(block);
                 let mut heap = vec![0; new_cap * P::WIDTH];
-                for column in 0..P::WIDTH {
+                heap[..len].copy_from_slice(self.nodes(pool));
+                let (from, stride) = pool.words(block);
+                for column in 1..P::WIDTH {
                     heap[column * new_cap..][..len].copy_from_slice(&from[column * stride..][..len]);
                 }
                 // A pooled list's filter is exact: this is the same one.
@@ -726,7 +747,7 @@ impl<P: Payload> Adj<P> {
                     let n = usize::from(*len);
                     if n < NEAR_CAP && n < POOL_CAPS[usize::from(*class)] as usize {
                         let (words, stride) = pool.words_mut(*block);
-                        write_entry(words, stride, n, entry);
+                        write_rest(words, stride, n, entry);
                         nodes[n] = entry.node;
                         *len += 1;
                         return n;
@@ -812,10 +833,12 @@ impl<P: Payload> Adj<P> {
             Store::Near { len, block, nodes, .. } => {
                 let last = u32::from(*len) - 1;
                 let (words, stride) = pool.words_mut(*block);
-                let moved = move_last::<P>(words, stride, pos, last);
-                if let Some(m) = moved {
+                let moved = (last != pos).then(|| {
+                    let m = Entry { node: nodes[last as usize], ..read_entry::<P>(words, stride, last as usize) };
+                    write_rest(words, stride, pos as usize, m);
                     nodes[pos as usize] = m.node;
-                }
+                    m
+                });
                 nodes[last as usize] = VACANT;
                 *len -= 1;
                 (moved, last)
@@ -936,9 +959,6 @@ impl<P: Payload> Adj<P> {
             // path takes a pooled list as one with links.
             Store::Near { len: 0, .. } | Store::Pooled { len: 0, .. } => {
                 return Err("a pooled list with no entries".to_owned())
-            }
-            Store::Near { len, block, .. } if nodes != pool.nodes(block, len.into()) => {
-                return Err(format!("a near list's {len} nodes are not its block's"));
             }
             Store::Near { len, nodes: all, .. } if all[usize::from(len)..].iter().any(|&n| n != VACANT) => {
                 return Err(format!("a near list of {len} entries holds more nodes"));
@@ -1067,17 +1087,42 @@ mod tests {
     }
 
     #[test]
-    fn verify_rejects_a_near_header_unlike_its_block() {
+    fn a_near_list_keeps_its_nodes_in_its_header_alone() {
+        let mut a: Solo<u32> = Solo::default();
+        let entry = |n: u32| Entry { node: n, back: n + 100, payload: n + 200 };
+        for n in 0..10 {
+            a.push(entry(n));
+        }
+        a.verify_index().unwrap();
+        let Store::Near { nodes, block, .. } = a.adj.store else { panic!("10 entries are near") };
+        assert_eq!(&nodes[..10], (0..10).collect::<Vec<_>>());
+        // The block's node column is not written while the list is near:
+        // entries read their nodes from the header.
+        assert!(a.pool.nodes(block, 10).iter().zip(0..10).any(|(&n, m)| n != m), "node column written");
+        assert_eq!(a.to_vec(), (0..10).map(entry).collect::<Vec<_>>());
+        let (removed, moved) = a.swap_remove(2);
+        assert_eq!((removed, moved), (entry(2), Some(entry(9))));
+        assert_eq!(a.nodes(), &[0, 1, 9, 3, 4, 5, 6, 7, 8]);
+        a.insert_at(2, entry(2));
+        assert_eq!(a.to_vec()[2..], [entry(2), entry(3), entry(4), entry(5), entry(6), entry(7), entry(8), entry(9)]);
+        // Past `NEAR_CAP` the nodes go to the block's column, for good.
+        for n in 10..=NEAR_CAP as u32 {
+            a.push(entry(n));
+        }
+        assert!(matches!(a.adj.store, Store::Pooled { .. }));
+        assert_eq!(a.to_vec(), (0..=NEAR_CAP as u32).map(entry).collect::<Vec<_>>());
+        a.verify_index().unwrap();
+    }
+
+    #[test]
+    fn verify_rejects_a_near_header_holding_more_nodes() {
         let mut a: Solo<()> = Solo::default();
         for n in 0..10 {
             a.push(e(n));
         }
         a.verify_index().unwrap();
         let Store::Near { nodes, .. } = &mut a.adj.store else { panic!("10 entries are near") };
-        nodes[4] = 99;
-        assert_eq!(a.adj.verify_index(&a.pool), Err("a near list's 10 nodes are not its block's".to_owned()));
-        let Store::Near { nodes, .. } = &mut a.adj.store else { unreachable!() };
-        (nodes[4], nodes[11]) = (4, 4);
+        nodes[11] = 4;
         assert_eq!(a.adj.verify_index(&a.pool), Err("a near list of 10 entries holds more nodes".to_owned()));
         // A vacant word is never found, even by the id past every slot.
         let Store::Near { nodes, .. } = &mut a.adj.store else { unreachable!() };
