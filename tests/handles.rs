@@ -151,7 +151,7 @@ fn assert_handle_matches(v: &View, table: TableId, accessor: Accessor) -> Result
 /// order, one past `u32` each) and implicit ones otherwise. User `i` joins
 /// `8 + i` groups, so the users' lists are near (8 to 13 entries, nodes in
 /// the header) or pooled (14, 15), and a fast path taken by mistake reads
-/// a wrong one; the groups' lists (4 to 8 members) and the friends' (each
+/// a wrong one; the groups' lists (1 to 8 members) and the friends' (each
 /// user befriends four, so seven friends each) are inline or near.
 fn linked_with_ids(user_ids: Option<[i64; 8]>, group_ids: Option<[i64; 16]>) -> Database {
     let db = db();

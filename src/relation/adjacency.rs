@@ -21,18 +21,20 @@
 //! each. A list that shrinks keeps its form (and its class) until it is
 //! emptied. Either way, entry `p`'s column `c` is at
 //! `words[c * stride + p]`, `stride` being the chunk's column length or
-//! the buffer's capacity, so one code path reads and writes all forms.
+//! the buffer's capacity, so one code path reads and writes all forms,
+//! but for the near form's nodes.
 //!
-//! Up to [`NEAR_CAP`] entries, a pooled list keeps its nodes in its header
-//! instead of its block's node column (the *near* form): a read of a row's
-//! neighbours, a search for one, and so a `contains`, read the header's one
-//! line and nothing else, where a pooled list's nodes are a second,
-//! dependent miss. An inline or
+//! A list that leaves the inline room keeps its nodes in its header, not
+//! in its block's node column, until it first grows past [`NEAR_CAP`]
+//! entries (the *near* form): a read of a row's neighbours, a search for
+//! one, and so a `contains`, read the header's one line and nothing else,
+//! where a pooled list's nodes are a second, dependent miss. An inline or
 //! near header's node words past its length hold [`VACANT`], so a search
 //! compares all of them at once instead of looping to a length it has
 //! just loaded (see `docs/design.md`, tenth session).
 //!
-//! A longer pooled list, or a heap list without a hash index, keeps a
+//! A pooled list (one that has grown past the near form), or a heap list
+//! without a hash index, keeps a
 //! 64-bit filter of its nodes in its header ([`filter_bit`]), so that
 //! searching it for a node it does not hold (a `contains` miss, a `remove`
 //! of a pair that is not linked, the duplicate check of a new link)
@@ -124,14 +126,16 @@ const NEAR_CAP: usize = 13;
 /// instructions per probe; see `docs/design.md`).
 const VACANT: u32 = u32::MAX;
 const _: () = assert!(crate::storage::MAX_SLOTS <= VACANT as usize);
+// `padded_position`'s mask has a bit per node word.
+const _: () = assert!(NEAR_CAP <= 32 && INLINE_WORDS / 2 <= 32);
 
 /// Where a list's entries are (see the module docs).
 ///
 /// Only a heap form can be long, so only it has room for the hash index of
-/// positions; the inline form uses those 8 bytes for more entries. A
-/// pooled or heap list without an index uses them for a filter of its
-/// nodes instead (see [`filter_bit`]), so that a search for a node it does
-/// not hold usually ends at the header, without loading the entries.
+/// positions; the inline and near forms use those bytes for entries or
+/// nodes. A pooled or heap list without an index uses them for a filter of
+/// its nodes instead (see [`filter_bit`]), so that a search for a node it
+/// does not hold usually ends at the header, without loading the entries.
 #[derive(Clone, Debug)]
 enum Store {
     Inline {
@@ -221,6 +225,15 @@ impl<P: Payload> Default for Adj<P> {
 fn read_entry<P: Payload>(words: &[u32], stride: usize, pos: usize) -> Entry<P> {
     let payload = if P::WIDTH < 3 { 0 } else { words[2 * stride + pos] };
     Entry { node: words[pos], back: words[stride + pos], payload: P::from_word(payload) }
+}
+
+/// The entry at `pos` of a near list's block (`words`, columns `stride`
+/// apart) whose node, `node`, is in the header: the block's node column is
+/// not read.
+#[inline(always)]
+fn read_rest<P: Payload>(words: &[u32], stride: usize, pos: usize, node: u32) -> Entry<P> {
+    let payload = if P::WIDTH < 3 { 0 } else { words[2 * stride + pos] };
+    Entry { node, back: words[stride + pos], payload: P::from_word(payload) }
 }
 
 /// Writes `entry` at `pos` of the entries starting at `words`, whose
@@ -427,10 +440,9 @@ impl<P: Payload> Adj<P> {
     #[inline]
     pub(crate) fn entry(&self, pos: u32, pool: &Pool<P>) -> Entry<P> {
         let (words, _, stride) = self.raw(pool);
-        let entry = read_entry(words, stride, pos as usize);
         match &self.store {
-            Store::Near { nodes, .. } => Entry { node: nodes[pos as usize], ..entry },
-            _ => entry,
+            Store::Near { nodes, .. } => read_rest(words, stride, pos as usize, nodes[pos as usize]),
+            _ => read_entry(words, stride, pos as usize),
         }
     }
 
@@ -496,6 +508,7 @@ impl<P: Payload> Adj<P> {
     /// of a near list), leaving `len` and the index alone; a filtered list
     /// gets the node's bit, a near list's header the node.
     fn write(&mut self, pos: usize, entry: Entry<P>, pool: &mut Pool<P>) {
+        debug_assert_ne!(entry.node, VACANT, "a slot is below MAX_SLOTS");
         match &mut self.store {
             Store::Pooled { filter, .. } | Store::Heap { filter, .. } => *filter |= filter_bit(entry.node),
             Store::Near { nodes, block, .. } => {
@@ -528,7 +541,8 @@ impl<P: Payload> Adj<P> {
                 let block = pool.alloc(0);
                 let (to, stride) = pool.words_mut(block);
                 // The whole inline room, a constant size: no `memcpy` call.
-                for column in 0..P::WIDTH {
+                // The nodes go to the header, not the block.
+                for column in 1..P::WIDTH {
                     let from = &words[column * Self::INLINE_CAP..][..Self::INLINE_CAP];
                     to[column * stride..][..Self::INLINE_CAP].copy_from_slice(from);
                 }
@@ -733,6 +747,7 @@ impl<P: Payload> Adj<P> {
     /// `friends_add` at 1,749M -> 1,511M.
     #[inline(always)]
     fn append(&mut self, entry: Entry<P>, indexed: bool, pool: &mut Pool<P>) -> usize {
+        debug_assert_ne!(entry.node, VACANT, "a slot is below MAX_SLOTS");
         loop {
             match &mut self.store {
                 Store::Inline { len, words } => {
@@ -834,7 +849,7 @@ impl<P: Payload> Adj<P> {
                 let last = u32::from(*len) - 1;
                 let (words, stride) = pool.words_mut(*block);
                 let moved = (last != pos).then(|| {
-                    let m = Entry { node: nodes[last as usize], ..read_entry::<P>(words, stride, last as usize) };
+                    let m = read_rest::<P>(words, stride, last as usize, nodes[last as usize]);
                     write_rest(words, stride, pos as usize, m);
                     nodes[pos as usize] = m.node;
                     m
@@ -936,8 +951,10 @@ impl<P: Payload> Adj<P> {
 
     /// Checks the buffer's shape, that the hash index (if any) holds
     /// exactly the positions, that the filter (if any) has every node's
-    /// bit (exactly those bits, for a pooled list), and that a pooled list
-    /// is not empty.
+    /// bit (exactly those bits, for a pooled list), that a near or pooled
+    /// list is not empty and a near one holds at most [`NEAR_CAP`], and
+    /// that an inline or near header's node words past its length are
+    /// [`VACANT`].
     pub(crate) fn verify_index(&self, pool: &Pool<P>) -> Result<(), String> {
         if let Store::Near { len, .. } = self.store {
             if usize::from(len) > NEAR_CAP {
@@ -1115,6 +1132,23 @@ mod tests {
     }
 
     #[test]
+    fn vacant_is_never_found_in_an_inline_list() {
+        for len in [0, 1, 3, 7] {
+            let mut a: Solo<()> = Solo::default();
+            for n in 0..len {
+                a.push(e(n));
+            }
+            assert!(matches!(a.adj.store, Store::Inline { .. }));
+            a.verify_index().unwrap();
+            assert_eq!((a.find(VACANT), a.adj.find_short(VACANT, &a.pool)), (None, Some(None)), "len {len}");
+            assert_eq!((a.contains(VACANT), a.contains_if_cheap(VACANT)), (false, Some(false)), "len {len}");
+            for n in 0..len {
+                assert_eq!((a.find(n), a.adj.find_short(n, &a.pool)), (Some(n), Some(Some(n))), "len {len}");
+            }
+        }
+    }
+
+    #[test]
     fn verify_rejects_a_near_header_holding_more_nodes() {
         let mut a: Solo<()> = Solo::default();
         for n in 0..10 {
@@ -1239,7 +1273,7 @@ mod tests {
     #[test]
     fn insert_at_inverts_swap_remove() {
         fn check<P: Payload>(entry: impl Fn(u32) -> Entry<P>) {
-            for len in [1u32, 2, 3, 4, 5, PROMOTE_AT as u32 + 3] {
+            for len in [1u32, 5, 7, 8, 9, 12, 13, 14, 16, 20, 32, PROMOTE_AT as u32 + 3] {
                 for pos in 0..len {
                     let mut a = Solo::default();
                     for n in 0..len {

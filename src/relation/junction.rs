@@ -14,7 +14,8 @@
 //! Each `Adj` stores its entries column-wise (see `adjacency`), so the
 //! neighbour slots of a row are one `&[u32]`. Lists past their inline room
 //! and up to 32 entries, of both directions, keep their entries in the
-//! junction's [`Pool`].
+//! junction's [`Pool`] (up to 13 entries, all but their nodes, which stay
+//! in the list's header).
 //!
 //! Costs: `link` O(1) amortized; `unlink` of a known position O(1);
 //! `find(s, t)` looks in the shorter of `fwd[s]` and `rev[t]`, so it is O(1)
@@ -507,19 +508,21 @@ mod tests {
     fn warm_unlink_rules_out_unlinked_pairs_and_reads_what_an_unlink_will_touch() {
         let mut j: Junction<()> = Junction::default();
         assert_eq!(j.warm_unlink(7, 9), None, "no list, no link");
-        // Source 0 holds 8 targets, so its list is pooled, with a filter.
+        // Source 0 holds 8 targets, so its list is near: its header holds
+        // its nodes, and tells a target it does not hold.
         for t in 0..8 {
             j.link(0, t, ());
         }
         j.link(5, 3, ());
         // The last entry of rev[3] is source 5 at back 0; fwd[5] has one entry.
         assert_eq!(j.warm_unlink(0, 3), Some(1));
-        let ruled_out = (8..10_000).find(|&t| !j.fwd[0].might_hold(t)).expect("a target the filter rules out");
-        assert_eq!(j.warm_unlink(0, ruled_out), None, "a pair the filter rules out is not linked");
+        assert!((8..10_000).all(|t| !j.fwd[0].might_hold(t)) && (0..8).all(|t| j.fwd[0].might_hold(t)));
+        assert_eq!(j.warm_unlink(0, 8), None, "a pair the header rules out is not linked");
         assert_eq!(j.warm_unlink(6, 3), None, "a source past the lists has no links");
-        // An inline list has no filter: any target may be linked.
+        // An inline list does not rule targets out: its search is left to
+        // the unlink.
         assert!(j.warm_unlink(5, 4).is_some());
-        // A pooled list's first and last backs are read; inline lists
+        // A near or pooled list's first and last backs are read; inline lists
         // keep theirs in the header and read none.
         for t in (1..8).chain([20]) {
             j.link(2, t, ());
@@ -536,7 +539,7 @@ mod tests {
     fn churn_through_every_class_neither_leaks_nor_grows_the_pool() {
         fn churn<P: Payload>(payload: impl Fn(u32) -> P) {
             let mut j: Junction<P> = Junction::default();
-            for t in 0..4 {
+            for t in 0..8 {
                 j.link(1, t, payload(t)); // a list parked in class 0
             }
             let mut sizes = Vec::new();

@@ -14,9 +14,9 @@
 //! saves each short list the allocator's 16 bytes of bookkeeping and its
 //! calls. See `docs/design.md`.
 //!
-//! A list of up to 13 entries (the adjacency's *near* form) keeps its
-//! nodes in its header and leaves its block's node column unused; the
-//! pool does not tell the two apart.
+//! A list in the adjacency's *near* form (short, just out of its inline
+//! room) keeps its nodes in its header and leaves its block's node column
+//! unused; the pool does not tell the two apart.
 //!
 //! A block is the same column layout as a heap buffer with the column
 //! stride widened to the chunk's: entry `p`'s column `c` is at
