@@ -555,11 +555,16 @@ impl<P: Payload> Adj<P> {
                 let filter = filter_of(&nodes[..]);
                 self.store = Store::Pooled { class: *class, len: u32::from(*n), block: *block, filter };
             }
-            Store::Near { class, block, .. } | Store::Pooled { class, block, .. }
-                if usize::from(*class) + 1 < POOL_CAPS.len() =>
-            {
+            Store::Near { class, block, .. } if usize::from(*class) + 1 < POOL_CAPS.len() => {
+                // The node column is unused: not read, not written.
                 let next = pool.alloc(usize::from(*class) + 1);
-                pool.copy(*block, next, usize::from(*class));
+                pool.copy(*block, next, usize::from(*class), 1);
+                pool.release(usize::from(*class), *block);
+                (*class, *block) = (*class + 1, next);
+            }
+            Store::Pooled { class, block, .. } if usize::from(*class) + 1 < POOL_CAPS.len() => {
+                let next = pool.alloc(usize::from(*class) + 1);
+                pool.copy(*block, next, usize::from(*class), 0);
                 pool.release(usize::from(*class), *block);
                 (*class, *block) = (*class + 1, next);
             }

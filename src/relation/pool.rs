@@ -179,22 +179,23 @@ impl<P: Payload> Pool<P> {
     }
 
     /// Copies block `from`, of class `class`, into the start of block
-    /// `to`, column by column: the whole block, whose size is then a
+    /// `to`, column by column from column `first` on (1 for a near list,
+    /// whose node column is unused): the whole block, whose size is then a
     /// constant of each arm, so the copy is a few vector moves rather than
     /// a `memmove` call per column (words past a list's entries are never
     /// read). O(the class's capacity).
-    pub(crate) fn copy(&mut self, from: Block, to: Block, class: usize) {
+    pub(crate) fn copy(&mut self, from: Block, to: Block, class: usize, first: usize) {
         match class {
-            0 => self.copy_block::<8>(from, to),
-            1 => self.copy_block::<12>(from, to),
-            2 => self.copy_block::<16>(from, to),
-            3 => self.copy_block::<24>(from, to),
-            _ => self.copy_block::<32>(from, to),
+            0 => self.copy_block::<8>(from, to, first),
+            1 => self.copy_block::<12>(from, to, first),
+            2 => self.copy_block::<16>(from, to, first),
+            3 => self.copy_block::<24>(from, to, first),
+            _ => self.copy_block::<32>(from, to, first),
         }
     }
 
-    fn copy_block<const N: usize>(&mut self, from: Block, to: Block) {
-        for column in 0..P::WIDTH {
+    fn copy_block<const N: usize>(&mut self, from: Block, to: Block, first: usize) {
+        for column in first..P::WIDTH {
             let mut entries = [0; N];
             let (words, stride) = self.words(from);
             entries.copy_from_slice(&words[column * stride..][..N]);
@@ -287,10 +288,17 @@ mod tests {
         words[stride..stride + 3].copy_from_slice(&[4, 5, 6]);
         let last = held.iter().map(|h| h.1).max_by_key(|b| b.chunk).expect("blocks");
         for to in [held[2].1, last] {
-            pool.copy(held[1].1, to, 1);
+            pool.copy(held[1].1, to, 1, 0);
             let (words, stride) = pool.words(to);
             assert_eq!((&words[..3], &words[stride..stride + 3]), (&[1, 2, 3][..], &[4, 5, 6][..]));
         }
+        // From column 1 on, the first column is left as it was.
+        let (words, stride) = pool.words_mut(held[1].1);
+        words[..3].copy_from_slice(&[7, 8, 9]);
+        words[stride..stride + 3].copy_from_slice(&[10, 11, 12]);
+        pool.copy(held[1].1, held[2].1, 1, 1);
+        let (words, stride) = pool.words(held[2].1);
+        assert_eq!((&words[..3], &words[stride..stride + 3]), (&[1, 2, 3][..], &[10, 11, 12][..]));
         assert_ne!(held[1].1.chunk, last.chunk);
         pool.verify(held.iter().copied()).unwrap();
         // Writes through one block stay inside it, in each column.
