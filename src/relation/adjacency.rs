@@ -34,11 +34,10 @@
 //! just loaded (see `docs/design.md`, tenth session).
 //!
 //! A pooled list (one that has grown past the near form), or a heap list
-//! without a hash index, keeps a
-//! 64-bit filter of its nodes in its header ([`filter_bit`]), so that
-//! searching it for a node it does not hold (a `contains` miss, a `remove`
-//! of a pair that is not linked, the duplicate check of a new link)
-//! usually reads the header alone.
+//! without a hash index, keeps a 64-bit filter of its nodes in its header
+//! ([`filter_bit`]), so that searching it for a node it does not hold (a
+//! `contains` miss, a `remove` of a pair that is not linked, the duplicate
+//! check of a new link) usually reads the header alone.
 //!
 //! Finding a neighbour by value is a linear scan while the list is short.
 //! A list longer than [`PROMOTE_AT`] keeps a hash table of its positions
