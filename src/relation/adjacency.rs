@@ -412,10 +412,10 @@ impl<P: Payload> Adj<P> {
 
     /// A pooled list's nodes (never empty; a near list's from its header),
     /// `None` for the other forms (an inline list may be empty, which the
-    /// read path must tell from a missing row). O(1). The read path's own [`nodes`](Self::nodes): one match over
-    /// every form inlined into `Relation::ids` became a jump table that
-    /// the whole read waited on, and its registers spilled the ids
-    /// iterator to the stack.
+    /// read path must tell from a missing row). O(1). The read path's own
+    /// [`nodes`](Self::nodes): one match over every form inlined into
+    /// `Relation::ids` became a jump table that the whole read waited on,
+    /// and its registers spilled the ids iterator to the stack.
     #[inline(always)]
     pub(crate) fn pooled_nodes<'a>(&'a self, pool: &'a Pool<P>) -> Option<&'a [u32]> {
         match &self.store {
@@ -533,6 +533,9 @@ impl<P: Payload> Adj<P> {
     #[cold]
     fn grow(&mut self, pool: &mut Pool<P>) {
         let (len, cap) = (self.len(), self.capacity());
+        // A near list's block copies from its back column on: its node
+        // column is unused, not read, not written.
+        let first_column = usize::from(matches!(self.store, Store::Near { .. }));
         // Each arm changes the list in place, or writes a new store over
         // it; none moves the 64-byte store out and back.
         match &mut self.store {
@@ -554,16 +557,11 @@ impl<P: Payload> Adj<P> {
                 let filter = filter_of(&nodes[..]);
                 self.store = Store::Pooled { class: *class, len: u32::from(*n), block: *block, filter };
             }
-            Store::Near { class, block, .. } if usize::from(*class) + 1 < POOL_CAPS.len() => {
-                // The node column is unused: not read, not written.
+            Store::Near { class, block, .. } | Store::Pooled { class, block, .. }
+                if usize::from(*class) + 1 < POOL_CAPS.len() =>
+            {
                 let next = pool.alloc(usize::from(*class) + 1);
-                pool.copy(*block, next, usize::from(*class), 1);
-                pool.release(usize::from(*class), *block);
-                (*class, *block) = (*class + 1, next);
-            }
-            Store::Pooled { class, block, .. } if usize::from(*class) + 1 < POOL_CAPS.len() => {
-                let next = pool.alloc(usize::from(*class) + 1);
-                pool.copy(*block, next, usize::from(*class), 0);
+                pool.copy(*block, next, usize::from(*class), first_column);
                 pool.release(usize::from(*class), *block);
                 (*class, *block) = (*class + 1, next);
             }
@@ -619,11 +617,12 @@ impl<P: Payload> Adj<P> {
     /// a write searches them).
     #[inline(always)]
     pub(crate) fn find(&self, node: u32, pool: &Pool<P>) -> Option<u32> {
+        if let Some(found) = self.find_short(node, pool) {
+            return found;
+        }
         let nodes = match &self.store {
-            Store::Inline { words, .. } => return padded_position(&words[..Self::INLINE_CAP], node),
-            Store::Near { nodes, .. } => return padded_position(nodes, node),
             Store::Indexed { len, words, index } => return probe(index, &words[..*len as usize], node),
-            Store::Pooled { filter, .. } | Store::Heap { filter, .. } if !admits(*filter, node) => return None,
+            Store::Heap { filter, .. } if !admits(*filter, node) => return None,
             _ => self.nodes(pool),
         };
         nodes.iter().position(|&n| n == node).map(|p| p as u32)
