@@ -142,27 +142,28 @@ impl<'a> Relation<'a> {
     /// when it names no row.
     #[inline(always)]
     pub fn ids(&self, key: Key) -> Result<RelatedIds<'a>> {
-        match self.pooled(key) {
+        match self.listed(key) {
             Some(nodes) => Ok(RelatedIds::slots(nodes, self.to_ids, self.to_dense)),
             None => self.ids_general(key),
         }
     }
 
     /// The neighbour slots of `key` in the common case: a row of a table
-    /// whose ids are slots, in an auto-created through, with a pooled list
-    /// (never empty; a near list's nodes are in its header, so the read
-    /// touches one line: peers `forward` at size L went from 72–77 to
-    /// 30–36 ns). `None` leaves every other case to the general path.
+    /// whose ids are slots, in an auto-created through, with a list out of
+    /// its inline room (never empty; a near list's nodes are in its header,
+    /// so the read touches one line: peers `forward` at size L went from
+    /// 72–77 to 30–36 ns). `None` leaves every other case to the general
+    /// path.
     /// Inline and with no call, so the caller keeps nothing across one
     /// (callgrind, peers `forward` at size S: 116 instructions per read
     /// when one match over every list form was inlined here, 99 with the
     /// other forms out of line but behind a call, 90 in this form).
     #[inline(always)]
-    fn pooled(&self, key: Key) -> Option<&'a [u32]> {
+    fn listed(&self, key: Key) -> Option<&'a [u32]> {
         if key.table() != self.accessor.table {
             return None;
         }
-        self.auto_lists.get(list_index(key.id()))?.pooled_nodes(self.auto_pool)
+        self.auto_lists.get(list_index(key.id()))?.listed_nodes(self.auto_pool)
     }
 
     /// [`ids`](Self::ids) past its fast path, out of line.
@@ -265,7 +266,7 @@ impl<'a> Relation<'a> {
     /// As [`ids`](Self::ids).
     #[inline]
     pub fn count(&self, key: Key) -> Result<usize> {
-        match self.pooled(key) {
+        match self.listed(key) {
             Some(nodes) => Ok(nodes.len()),
             None => self.count_general(key),
         }
