@@ -22,9 +22,10 @@
 //!   system.
 //! * Memory is resident-set growth (`VmRSS` in `/proc/self/status`) across
 //!   the relation's `add` load divided by the stored edges, the same method
-//!   for every system. A counting `#[global_allocator]` cannot be used: the
-//!   crate forbids `unsafe_code` for every target and implementing
-//!   `GlobalAlloc` is unsafe; bundled SQLite allocates with libc `malloc`,
+//!   for every system. A counting `#[global_allocator]` is not used: the
+//!   crate denies `unsafe_code` for every target (its one exception is a
+//!   prefetch hint in the library) and implementing `GlobalAlloc` is
+//!   unsafe; bundled SQLite allocates with libc `malloc`,
 //!   which a Rust allocator would not see anyway. RSS sees both, and the
 //!   fresh process per system keeps freed memory from one system from being
 //!   reused by the next.

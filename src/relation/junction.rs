@@ -389,11 +389,22 @@ impl Links {
     }
 
     /// The number of through rows at `slot` in one direction (0 past the
-    /// lists): the list header's length alone, so a write path also calls
-    /// it to load a header ahead of its use. O(1).
+    /// lists): the list header's length alone. O(1).
     #[inline(always)]
     pub(crate) fn degree(&self, slot: u32, forward: bool) -> usize {
         both!(self, j => j.lists(forward).get(slot as usize).map_or(0, Adj::len))
+    }
+
+    /// Starts loading the header of `slot`'s list in one direction (none
+    /// past the lists), for a write that reaches it later: see
+    /// [`prefetch`](super::prefetch). O(1).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, slot: u32, forward: bool) {
+        both!(self, j => {
+            if let Some(adj) = j.lists(forward).get(slot as usize) {
+                super::prefetch::prefetch(adj);
+            }
+        })
     }
 
     /// Whether the pair is linked. O(1) expected when the list searched

@@ -6,6 +6,7 @@ pub(crate) mod adjacency;
 pub(crate) mod dangling;
 pub(crate) mod junction;
 pub(crate) mod pool;
+pub(crate) mod prefetch;
 
 pub(crate) use dangling::DanglingLinks;
 pub(crate) use junction::{Junction, Links};

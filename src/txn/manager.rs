@@ -91,14 +91,19 @@ impl<'db> WriteTxn<'db> {
     /// [`Error::UnknownTable`], [`Error::WrongTable`], [`Error::NotFound`].
     #[inline(always)]
     pub fn related_at(&mut self, key: Key, accessor: Accessor) -> Result<RelatedMut<'_, 'db>> {
-        let end = self.end(key, accessor)?;
-        // Loads the row's list header now, so that its miss overlaps the
-        // rest of the call's setup instead of starting when `add` or
-        // `remove` reach the list; `black_box` keeps the load. Faster
-        // removals and symmetrical loads, with this function inlined into
-        // the caller's loop (see `docs/design.md`, eighth session).
+        // The slot alone, then `End` built here: returned through
+        // `Result<End>`, the struct was copied through the stack with a
+        // load overlapping a narrower store, which stalled.
+        let Some(slot) = self.end_slot(key, accessor) else { return Err(self.end_error(key, accessor)) };
+        let end = End { kind: accessor.kind, key, slot, other: accessor.other };
+        // Prefetches the row's list header now, so that its miss overlaps
+        // the rest of the call's setup instead of starting when `add` or
+        // `remove` reach the list. Faster removals and symmetrical loads,
+        // with this function inlined into the caller's loop (see
+        // `docs/design.md`, eighth session; a prefetch rather than a load
+        // since the eleventh, see `relation::prefetch`).
         if let Some((r, forward)) = rel_of(end.kind) {
-            std::hint::black_box(self.guard.links[r as usize].degree(end.slot, forward));
+            self.guard.links[r as usize].prefetch(end.slot, forward);
         }
         Ok(RelatedMut { tx: self, end })
     }
@@ -285,12 +290,16 @@ impl<'db> RelatedMut<'_, 'db> {
             match self.target_slot(target.into()) {
                 Ok((Some(other), _)) => {
                     let p = self.pair(other, forward);
-                    // Loads the header `op` reaches next (the mirror's source
-                    // list on a symmetrical relation, else the target's
-                    // reverse list) before `op` runs, as `related_at` does
-                    // for the row's own (see `docs/design.md`).
-                    let next = self.tx.guard.links[r as usize].degree(p.target, symmetrical);
-                    std::hint::black_box(next);
+                    // Prefetches the headers `op` reaches next (the target's
+                    // reverse list, and on a symmetrical relation its
+                    // forward list too, the mirror's source) before `op`
+                    // runs, as `related_at` does for the row's own: their
+                    // misses overlap each other (see `relation::prefetch`).
+                    let links = &self.tx.guard.links[r as usize];
+                    links.prefetch(p.target, false);
+                    if symmetrical {
+                        links.prefetch(p.target, true);
+                    }
                     total += op(self, r, p);
                     if symmetrical && p.source != p.target {
                         total += op(self, r, Pair { source: p.target, target: p.source });

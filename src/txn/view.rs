@@ -352,14 +352,21 @@ impl View {
 
     #[inline]
     pub(crate) fn end(&self, key: Key, accessor: Accessor) -> Result<End> {
-        // Accessors start from declared (plain) tables only.
-        let slot = match self.tables.get(key.table.index()) {
-            Some(table) if accessor.table == key.table && self.schema.owns(accessor) => table.slot_of(key.id),
-            _ => None,
-        };
-        match slot {
+        match self.end_slot(key, accessor) {
             Some(slot) => Ok(End { kind: accessor.kind, key, slot, other: accessor.other }),
             None => Err(self.end_error(key, accessor)),
+        }
+    }
+
+    /// The slot of `key` when it is a live row of `accessor`'s table (and
+    /// the accessor is this schema's); `None` for [`end_error`](Self::end_error)
+    /// to explain. O(1).
+    #[inline(always)]
+    pub(crate) fn end_slot(&self, key: Key, accessor: Accessor) -> Option<u32> {
+        // Accessors start from declared (plain) tables only.
+        match self.tables.get(key.table.index()) {
+            Some(table) if accessor.table == key.table && self.schema.owns(accessor) => table.slot_of(key.id),
+            _ => None,
         }
     }
 
