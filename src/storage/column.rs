@@ -32,6 +32,7 @@ impl Column {
         Column { data, nulls: nullable.then(Vec::new) }
     }
 
+    #[inline]
     fn is_null(&self, slot: u32) -> bool {
         self.nulls.as_ref().is_some_and(|bits| bits.get(slot as usize / 64).is_some_and(|w| w >> (slot % 64) & 1 == 1))
     }
@@ -51,6 +52,7 @@ impl Column {
     }
 
     /// The value at `slot`. O(1).
+    #[inline]
     pub(crate) fn get(&self, slot: u32) -> ValueRef<'_> {
         if self.is_null(slot) {
             return ValueRef::Null;

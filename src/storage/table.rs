@@ -185,6 +185,7 @@ impl Table {
     }
 
     /// The value of column `col` at `slot`. O(1).
+    #[inline]
     pub(crate) fn get(&self, slot: u32, col: u16) -> ValueRef<'_> {
         self.columns[col as usize].get(slot)
     }

@@ -525,11 +525,26 @@ impl<'a> RowRef<'a> {
 
     /// The value of a column resolved once with [`Schema::column`]; `None`
     /// if it belongs to another table or another schema. O(1).
+    #[inline]
     pub fn get_at(&self, column: ColumnId) -> Option<ValueRef<'a>> {
         (column.table == self.table && column.schema == self.view.schema.stamp).then(|| self.value_at(column.index))
     }
 
+    /// The value of column `col`: a stored row's inline (the caller's
+    /// loop over rows then reads the column with no call), a link row's
+    /// out of line.
+    #[inline]
     pub(crate) fn value_at(&self, col: u16) -> ValueRef<'a> {
+        match self.loc {
+            Loc::Slot(s) => self.view.tables[self.table.index()].get(s, col),
+            _ => self.link_value_at(col),
+        }
+    }
+
+    /// [`value_at`](Self::value_at) of a link row of an auto-created
+    /// through table.
+    #[inline(never)]
+    fn link_value_at(&self, col: u16) -> ValueRef<'a> {
         match self.loc {
             Loc::Slot(s) => self.view.tables[self.table.index()].get(s, col),
             Loc::Pair(s, t) => {
