@@ -39,9 +39,21 @@ pub(crate) fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
+/// The `u32` words in a 64-byte cache line.
+pub(crate) const WORDS_PER_LINE: usize = 16;
+
+/// [`prefetch`]es every cache line `words` spans (one hint per 64 bytes:
+/// a line the slice only begins in part may be left out). O(words / 16).
+#[inline(always)]
+pub(crate) fn prefetch_lines(words: &[u32]) {
+    for word in words.iter().step_by(WORDS_PER_LINE) {
+        prefetch(word);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::prefetch;
+    use super::{prefetch, prefetch_lines};
 
     #[test]
     fn a_prefetch_changes_nothing() {
@@ -51,5 +63,10 @@ mod tests {
         }
         prefetch(&values);
         assert!(values.iter().all(|&v| v == 7));
+        let words: Vec<u32> = (0..1000).collect();
+        prefetch_lines(&words);
+        prefetch_lines(&words[3..]);
+        prefetch_lines(&[]);
+        assert!(words.iter().enumerate().all(|(i, &w)| w as usize == i));
     }
 }
