@@ -91,6 +91,11 @@ impl Column {
         self.set_null_bit(slot, null);
     }
 
+    /// Appends a free slot's placeholder (not `NULL`), as `take` leaves.
+    pub(crate) fn push_free(&mut self) {
+        self.data.push_placeholder();
+    }
+
     /// Drops the last slot.
     pub(crate) fn pop(&mut self) {
         let slot = self.len().saturating_sub(1) as u32;

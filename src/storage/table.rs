@@ -2,11 +2,14 @@
 //! ids; 0 marks a free slot), a primary-key map `id -> slot`, a stack of
 //! free slots, and the hash indexes of unique and indexed columns.
 //!
-//! Deleted slots are reused; ids are not. While every live row sits at slot
-//! `id - 1` (the common case: auto-assigned ids and no slot reused yet) the
-//! primary-key map is the identity and costs neither memory nor hashing;
-//! the first row that breaks it switches the map, once, in O(rows), to a
-//! dense vector (ids close to the row count) or a hash map.
+//! Deleted slots are reused; ids are not. Slot 0 never holds a row (every
+//! column has a placeholder there), so that while every live row sits at
+//! slot `id` (the common case: auto-assigned ids, which start at 1, and no
+//! slot reused yet) the primary-key map is the identity and costs neither
+//! memory nor hashing, and a row's id is its slot, with no arithmetic on a
+//! walk over slots; the first row that breaks it switches the map, once,
+//! in O(rows), to a dense vector (ids close to the row count) or a hash
+//! map.
 
 use hashbrown::{DefaultHashBuilder, HashMap};
 
@@ -22,18 +25,19 @@ pub(crate) const MAX_SLOTS: usize = i32::MAX as usize;
 
 #[derive(Clone, Debug)]
 enum PkMap {
-    /// Every live row is at slot `id - 1`.
+    /// Every live row is at slot `id`.
     Identity,
     /// `slots[id - 1]`, `FREE` where absent.
     Dense(Vec<u32>),
     Sparse(HashMap<i64, u32>),
 }
 
-/// The slot row `id` has in identity mode (`id - 1`), `None` when no slot
-/// can be (a negative, zero or huge id). O(1).
+/// The slot row `id` has in identity mode (`id` itself), `None` when no
+/// slot can be (a negative or huge id; 0 gives slot 0, which never holds a
+/// row). O(1).
 #[inline(always)]
 pub(crate) fn identity_slot(id: i64) -> Option<u32> {
-    u32::try_from((id as u64).wrapping_sub(1)).ok()
+    u32::try_from(id).ok()
 }
 
 /// Row storage for one table. All inputs are validated by the caller.
@@ -57,7 +61,17 @@ pub(crate) struct Table {
 
 impl Table {
     pub(crate) fn new(def: &TableDef) -> Self {
-        let columns = def.columns.iter().map(|c| Column::new(c.ty, c.nullable)).collect();
+        // Slot 0 is a placeholder in every column, never live: see the
+        // module docs.
+        let columns = def
+            .columns
+            .iter()
+            .map(|c| {
+                let mut column = Column::new(c.ty, c.nullable);
+                column.push_free();
+                column
+            })
+            .collect();
         let mut indexes = Vec::new();
         let mut index_of = vec![usize::MAX; def.columns.len()];
         for (i, c) in def.columns.iter().enumerate().skip(1) {
@@ -98,7 +112,7 @@ impl Table {
         self.next_id = next;
     }
 
-    /// Whether every live row sits at slot `id - 1`.
+    /// Whether every live row sits at slot `id`.
     #[inline]
     pub(crate) fn ids_are_slots(&self) -> bool {
         matches!(self.pk, PkMap::Identity)
@@ -115,9 +129,9 @@ impl Table {
     #[inline(always)]
     pub(crate) fn slot_of(&self, id: i64) -> Option<u32> {
         if let PkMap::Identity = self.pk {
-            // A negative or huge id wraps to a slot past the bitmap (past
+            // A negative or huge id is a slot past the bitmap (past
             // `usize` too, on a target where it is narrower than 64 bits).
-            let slot = (id as u64).wrapping_sub(1);
+            let slot = id as u64;
             let word = *self.live_bits.get(usize::try_from(slot >> 6).ok()?)?;
             return (word >> (slot & 63) & 1 == 1).then_some(slot as u32);
         }
@@ -125,7 +139,7 @@ impl Table {
     }
 
     /// The slot row `id` occupies if it exists, without checking that it
-    /// does: in identity mode, slot `id - 1` (when in range), which holds
+    /// does: in identity mode, slot `id` (when in range), which holds
     /// that row or is free; otherwise the exact [`slot_of`](Self::slot_of).
     /// For reads that are answered "no" by a free slot anyway, such as a
     /// link test (a free slot has no links). O(1).
@@ -148,16 +162,16 @@ impl Table {
         }
     }
 
-    /// The id of the live row at `slot`: in identity mode `slot + 1`,
+    /// The id of the live row at `slot`: in identity mode `slot` itself,
     /// without reading the id column (a cache miss per row for a walk
     /// over scattered slots), else as [`id_at`](Self::id_at). `slot` must
-    /// hold a live row (for a free slot, identity mode answers `slot + 1`
+    /// hold a live row (for a free slot, identity mode answers `slot`
     /// where `id_at` answers 0). O(1).
     #[inline]
     pub(crate) fn live_id(&self, slot: u32) -> i64 {
         debug_assert!(self.is_live(slot), "live_id of free slot {slot}");
         match self.pk {
-            PkMap::Identity => i64::from(slot) + 1,
+            PkMap::Identity => i64::from(slot),
             _ => self.id_at(slot),
         }
     }
@@ -326,7 +340,7 @@ impl Table {
 
     fn pk_insert(&mut self, id: i64, slot: u32) {
         if let PkMap::Identity = self.pk {
-            if id == i64::from(slot) + 1 {
+            if id == i64::from(slot) {
                 return;
             }
             self.pk = self.build_pk_map();
@@ -408,7 +422,7 @@ impl Table {
         }
         let pk_len = match &self.pk {
             PkMap::Identity => {
-                if let Some((id, s)) = live.iter().find(|(id, s)| *id != i64::from(*s) + 1) {
+                if let Some((id, s)) = live.iter().find(|(id, s)| *id != i64::from(*s)) {
                     return Err(format!("{name}: identity pk map but id {id} at slot {s}"));
                 }
                 live.len()
@@ -422,7 +436,13 @@ impl Table {
         let mut free = self.free.clone();
         free.sort_unstable();
         free.dedup();
-        if free.len() != self.free.len() || free.len() + live.len() != slots || free.iter().any(|&s| self.is_live(s)) {
+        if slots == 0 || self.is_live(0) || self.id_at(0) != 0 {
+            return Err(format!("{name}: slot 0 is not the free placeholder"));
+        }
+        if free.len() != self.free.len()
+            || free.len() + live.len() + 1 != slots
+            || free.iter().any(|&s| s == 0 || self.is_live(s))
+        {
             return Err(format!("{name}: free list does not hold exactly the free slots"));
         }
         for index in &self.indexes {
@@ -447,5 +467,54 @@ impl Table {
             debug_assert_eq!(index.len(), held.len());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Schema;
+    use crate::value::Type;
+
+    fn table() -> Table {
+        let schema = Schema::builder()
+            .table("t", |t| {
+                t.column("n", Type::Int);
+            })
+            .build()
+            .unwrap();
+        Table::new(schema.def(schema.table("t").unwrap()))
+    }
+
+    #[test]
+    fn slot_zero_holds_no_row_and_ids_are_slots() {
+        let mut t = table();
+        t.verify("t").unwrap();
+        assert_eq!((t.len(), t.slot_count(), t.next_slot()), (0, 1, 1));
+        for id in 1..=3 {
+            assert_eq!(t.insert(vec![Value::Int(id), Value::Int(10 * id)]), (id as u32, true));
+            t.set_next_id(id + 1);
+        }
+        assert!(t.ids_are_slots());
+        assert_eq!((t.slot_of(2), t.slot_of(0), t.slot_of(-1), t.slot_of(4)), (Some(2), None, None, None));
+        assert_eq!((t.live_id(3), t.id_at(0)), (3, 0));
+        assert_eq!(identity_slot(0), Some(0), "id 0 names slot 0, which holds no row");
+        assert_eq!(t.slots().collect::<Vec<_>>(), [1, 2, 3]);
+        t.verify("t").unwrap();
+        // A deleted row's slot is reused; slot 0 never is.
+        t.remove(1);
+        assert_eq!(t.next_slot(), 1);
+        assert_eq!(t.insert(vec![Value::Int(4), Value::Int(40)]), (1, false));
+        t.set_next_id(5);
+        assert!(!t.ids_are_slots(), "id 4 at slot 1 ends the identity mode");
+        assert_eq!((t.slot_of(4), t.slot_of(1)), (Some(1), None));
+        t.verify("t").unwrap();
+        // A table whose slot 0 holds a row, or whose free list names it, is broken.
+        let mut live_zero = t.clone();
+        live_zero.set_live(0, true);
+        assert_eq!(live_zero.verify("t"), Err("t: live bitmap disagrees with the ids at slot 0".to_owned()));
+        let mut freed_zero = t.clone();
+        freed_zero.free.push(0);
+        assert_eq!(freed_zero.verify("t"), Err("t: free list does not hold exactly the free slots".to_owned()));
     }
 }

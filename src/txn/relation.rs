@@ -31,26 +31,26 @@ pub struct Relation<'a> {
     /// The table the accessor starts from, and the one it reaches.
     from: &'a Table,
     to: &'a Table,
-    /// `to`'s ids by slot, and whether they are `slot + 1`. Derivable from
+    /// `to`'s ids by slot, and whether they are the slots. Derivable from
     /// `to`, as `Lists`' `near` is from its junction; both are read once
     /// here because deriving them per call cost `ids` 15 and 9 more
     /// instructions (callgrind, 2026-11-21).
     to_ids: &'a [i64],
     to_dense: bool,
-    /// Whether `from`'s ids are `slot + 1`, read once for the same reason.
+    /// Whether `from`'s ids are its slots, read once for the same reason.
     from_dense: bool,
     lists: Lists<'a>,
-    /// `near` of an auto-created through when `from`'s ids are `slot + 1`,
+    /// `near` of an auto-created through when `from`'s ids are its slots,
     /// else empty: the fast path's row list, found by one bounds check on
-    /// `id - 1` that also stands for the tests of the table's id mode and
-    /// the junction's kind (see [`pooled`](Self::pooled)).
+    /// the id that also stands for the tests of the table's id mode and
+    /// the junction's kind (see [`listed`](Self::listed)).
     auto_lists: &'a [Adj<()>],
     /// The pool of the auto-created through that `auto_lists`, `auto_fwd`
     /// and `auto_rev` belong to; a pool with no blocks when the relation
     /// is not an auto-created through, or `from`'s ids are not slots.
     auto_pool: &'a Pool<()>,
     /// The forward and reverse lists of an auto-created through when both
-    /// tables' ids are `slot + 1`, else empty; `auto_forward`: whether the
+    /// tables' ids are their slots, else empty; `auto_forward`: whether the
     /// accessor reads sources to targets. `contains`' fast path (with
     /// `auto_lists`, the peers `contains` at size S went 85.7 -> 75.2
     /// instructions per probe by callgrind).
@@ -230,7 +230,7 @@ impl<'a> Relation<'a> {
         let t = identity_slot(target)?;
         Some(match f.short_contains(t, self.auto_pool) {
             Some(hit) => hit,
-            None => contains_in_buffered(f, self.auto_rev, self.auto_pool, (source - 1) as u32, t),
+            None => contains_in_buffered(f, self.auto_rev, self.auto_pool, source as u32, t),
         })
     }
 
@@ -291,12 +291,13 @@ impl<'a> Relation<'a> {
 }
 
 /// The position of id `id`'s row among lists indexed by slot, in a table
-/// whose ids are `slot + 1`: past every list for an id below 1 (it wraps)
-/// or above `usize::MAX` (on targets where `usize` is narrower than 64
-/// bits), so a bounds check on it rejects those ids too.
+/// whose ids are their slots: past every list for a negative id (it wraps)
+/// or one above `usize::MAX` (on targets where `usize` is narrower than 64
+/// bits), so a bounds check on it rejects those ids too; 0 is slot 0,
+/// which never holds a row, so it has no links.
 #[inline(always)]
 fn list_index(id: i64) -> usize {
-    usize::try_from((id as u64).wrapping_sub(1)).unwrap_or(usize::MAX)
+    usize::try_from(id as u64).unwrap_or(usize::MAX)
 }
 
 /// [`Table::slot_hint`] with the identity-mode test already made

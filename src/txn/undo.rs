@@ -369,7 +369,7 @@ mod buffers {
         // What a revert that panicked while a transaction was dropped
         // would leave: a record of that transaction (here, of the insert
         // above), still in the view.
-        db.state.write().undo.push(Undo::Insert { table: t, slot: 0, fresh: true, next_id: 1 });
+        db.state.write().undo.push(Undo::Insert { table: t, slot: 1, fresh: true, next_id: 1 });
         // The next transaction rolls back its own changes only.
         drop(db.begin_write().unwrap());
         let view = db.begin_read().unwrap();
