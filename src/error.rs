@@ -164,7 +164,7 @@ pub enum Error {
         /// What is wrong, and the valid choices where there are some.
         reason: String,
     },
-    /// The table has reached its capacity of 2^31 - 1 rows, or has no id
+    /// The table has reached its capacity of 2^31 - 2 rows, or has no id
     /// left to assign (an id of `i64::MAX - 1` was used; ids are never
     /// reused).
     TableFull {
@@ -270,7 +270,7 @@ impl fmt::Display for Error {
                 write!(f, "bad query path {path:?} on table {table:?}: {reason}")
             }
             Error::TableFull { table } => {
-                write!(f, "table {table:?} is full: it holds 2^31 - 1 rows or has used every id")
+                write!(f, "table {table:?} is full: it holds 2^31 - 2 rows or has used every id")
             }
             Error::Reentrant => f.write_str(
                 "this thread already holds the database lock (read or write inside a write closure)",

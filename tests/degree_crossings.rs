@@ -189,6 +189,20 @@ fn check(v: &View, m: &Model, rng: &mut Rng, all_pairs: bool, ctx: &str) {
         let rev_h = rev_acc.map(|ra| v.relation(v.schema().accessor(tgt, ra).unwrap()).unwrap());
         let srcs = m.rows[src].clone();
         let tgts = m.rows[tgt].clone();
+        // The handles' reads of whole lists, from both ends: every list
+        // form (inline, near, pooled, heap, indexed) on their fast paths.
+        for (handle, table, forward) in [(Some(&fwd_h), src, true), (rev_h.as_ref(), tgt, false)] {
+            let Some(h) = handle else { continue };
+            for &me in &m.rows[table] {
+                let k = key(v, table, me);
+                let mut got: Vec<i64> = h.ids(k).unwrap().collect();
+                got.sort_unstable();
+                let side = if forward { "forward" } else { "reverse" };
+                assert_eq!(got, m.linked(r, me, forward), "{ctx}: {r:?} {side} handle ids of {table} {me}");
+                assert_eq!(h.count(k).unwrap(), got.len(), "{ctx}: {r:?} {side} handle count of {table} {me}");
+                assert_eq!(h.ids(k).unwrap().sum::<i64>(), got.iter().sum::<i64>(), "{ctx}: {r:?} {side} sum");
+            }
+        }
         let probe = |s: i64, t: i64| {
             let (ks, kt) = (key(v, src, s), key(v, tgt, t));
             let want = m.count(r, (s, t)) > 0;

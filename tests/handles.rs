@@ -108,8 +108,9 @@ fn missing_rows_and_wrong_tables_are_errors_or_false() {
     .unwrap();
 }
 
-/// Ids around every edge of the fast paths: before the first slot, past
-/// the last, past `u32`, and at the ends of `i64`.
+/// Ids around every edge of the fast paths: 0 (slot 0, which holds no
+/// row), negative, past the last slot, past `u32`, and at the ends of
+/// `i64`.
 const EDGE_IDS: [i64; 9] =
     [0, -1, i64::MIN, i64::MAX, 31, 1 << 32, (1 << 32) + 1, u32::MAX as i64, u32::MAX as i64 + 2];
 

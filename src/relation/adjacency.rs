@@ -959,8 +959,9 @@ impl<P: Payload> Adj<P> {
 
     /// Checks the buffer's shape, that the hash index (if any) holds
     /// exactly the positions, that the filter (if any) has every node's
-    /// bit (exactly those bits, for a pooled list), that a near or pooled
-    /// list is not empty and a near one holds at most [`NEAR_CAP`], and
+    /// bit (exactly those bits, for a pooled list), that no list out of
+    /// its inline room (near, pooled, heap) is empty, that a near one
+    /// holds at most [`NEAR_CAP`], and
     /// that an inline or near header's node words past its length are
     /// [`VACANT`].
     pub(crate) fn verify_index(&self, pool: &Pool<P>) -> Result<(), String> {
@@ -980,8 +981,9 @@ impl<P: Payload> Adj<P> {
         }
         let nodes = self.nodes(pool);
         match self.store {
-            // An emptied pooled list gives its block back: the read fast
-            // path takes a pooled list as one with links.
+            // An emptied list gives its block or buffer back and is inline
+            // again: the read fast path (`listed_nodes`) takes any other
+            // form as a list with links.
             Store::Near { len: 0, .. } | Store::Pooled { len: 0, .. } => {
                 return Err("a pooled list with no entries".to_owned())
             }

@@ -17,7 +17,6 @@
 //!
 //! On targets other than x86_64 the hint does nothing (the caller's later
 //! load takes the miss, as it would without the hint).
-#![allow(unsafe_code)]
 
 /// Hints the CPU to bring the cache line holding `*value`'s first byte
 /// into every cache level. Changes nothing the program can observe, and
@@ -25,12 +24,12 @@
 #[inline(always)]
 pub(crate) fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` is `unsafe` only because it is a
-    // `#[target_feature(enable = "sse")]` function; SSE is part of every
-    // x86_64 target's baseline, so the feature is present. The
-    // instruction (PREFETCHT0) reads nothing into the program and never
-    // faults, whatever the address; here the address is a live reference
-    // anyway.
+    #[allow(unsafe_code)]
+    // SAFETY: `_mm_prefetch` is a `#[target_feature(enable = "sse")]`
+    // function, and SSE is part of every x86_64 target's baseline, so the
+    // feature is present. It takes a raw pointer, but the instruction
+    // (PREFETCHT0) reads nothing into the program and never faults,
+    // whatever the address; here the address is a live reference anyway.
     unsafe {
         use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast::<i8>());

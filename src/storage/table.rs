@@ -21,6 +21,7 @@ use crate::value::{Value, ValueRef};
 const FREE: u32 = u32::MAX;
 
 /// The largest slot count: slots and auto-through ids must fit in 31 bits.
+/// Slot 0 holds no row, so a table holds at most `MAX_SLOTS - 1` rows.
 pub(crate) const MAX_SLOTS: usize = i32::MAX as usize;
 
 #[derive(Clone, Debug)]

@@ -290,13 +290,19 @@ impl<'db> RelatedMut<'_, 'db> {
             match self.target_slot(target.into()) {
                 Ok((Some(other), _)) => {
                     let p = self.pair(other, forward);
-                    // Prefetches the headers `op` reaches next (the target's
-                    // reverse list, and on a symmetrical relation its
-                    // forward list too, the mirror's source) before `op`
-                    // runs, as `related_at` does for the row's own: their
-                    // misses overlap each other (see `relation::prefetch`).
+                    // Prefetches the headers `op` reaches next (the other
+                    // row's list of the pair: the target's reverse list, or
+                    // from a reverse accessor the source's forward list; on
+                    // a symmetrical relation also the target's forward
+                    // list, the mirror's source) before `op` runs, as
+                    // `related_at` does for the row's own: their misses
+                    // overlap each other (see `relation::prefetch`).
                     let links = &self.tx.guard.links[r as usize];
-                    links.prefetch(p.target, false);
+                    if forward {
+                        links.prefetch(p.target, false);
+                    } else {
+                        links.prefetch(p.source, true);
+                    }
                     if symmetrical {
                         links.prefetch(p.target, true);
                     }

@@ -546,6 +546,7 @@ impl<'a> RowRef<'a> {
     #[inline(never)]
     fn link_value_at(&self, col: u16) -> ValueRef<'a> {
         match self.loc {
+            // `value_at` answers a stored row itself.
             Loc::Slot(s) => self.view.tables[self.table.index()].get(s, col),
             Loc::Pair(s, t) => {
                 let TableKind::AutoThrough(r) = self.view.schema.def(self.table).kind else {
