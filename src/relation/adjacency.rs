@@ -286,7 +286,7 @@ fn holds(nodes: &[u32], node: u32) -> bool {
 /// slot, as `identity_slot` may give) could match. O(1).
 #[inline(always)]
 fn padded_holds(nodes: &[u32], node: u32) -> bool {
-    (node != VACANT) & nodes.iter().fold(false, |hit, &n| hit | (n == node))
+    (node != VACANT) & holds(nodes, node)
 }
 
 /// The position of `node` among the node words of an inline or near header

@@ -537,16 +537,16 @@ impl<'a> RowRef<'a> {
     pub(crate) fn value_at(&self, col: u16) -> ValueRef<'a> {
         match self.loc {
             Loc::Slot(s) => self.view.tables[self.table.index()].get(s, col),
-            _ => self.link_value_at(col),
+            _ => self.value_at_general(col),
         }
     }
 
-    /// [`value_at`](Self::value_at) of a link row of an auto-created
-    /// through table.
+    /// [`value_at`](Self::value_at) for every kind of row, out of line:
+    /// `value_at` answers a stored row before calling it, so it is what
+    /// reads a link row of an auto-created through table.
     #[inline(never)]
-    fn link_value_at(&self, col: u16) -> ValueRef<'a> {
+    fn value_at_general(&self, col: u16) -> ValueRef<'a> {
         match self.loc {
-            // `value_at` answers a stored row itself.
             Loc::Slot(s) => self.view.tables[self.table.index()].get(s, col),
             Loc::Pair(s, t) => {
                 let TableKind::AutoThrough(r) = self.view.schema.def(self.table).kind else {
@@ -802,13 +802,12 @@ impl Iterator for RelatedIds<'_> {
 /// while folding the one before took `forward` at S from 90 to 149
 /// instructions a read. See `docs/design.md`, eleventh session.) O(slots).
 #[inline(always)]
-fn fold_prefetched<B>(slots: &[u32], init: B, f: impl FnMut(B, u32) -> B) -> B {
+fn fold_prefetched<B>(slots: &[u32], init: B, mut f: impl FnMut(B, u32) -> B) -> B {
     use crate::relation::prefetch::{prefetch_lines, WORDS_PER_LINE};
     const AHEAD: usize = 512;
     if slots.len() > WORDS_PER_LINE {
         prefetch_lines(&slots[WORDS_PER_LINE..slots.len().min(AHEAD)]);
     }
-    let mut f = f;
     slots.iter().fold(init, |acc, &s| f(acc, s))
 }
 
