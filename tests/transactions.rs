@@ -154,6 +154,103 @@ fn a_failed_call_in_the_middle_of_a_run_of_links_undoes_only_its_own_links() {
     .unwrap();
 }
 
+/// The exclusive path (`write_mut`, `begin_write_mut`) takes no lock, and
+/// keeps every promise of the locked one: commit on `Ok`, a complete
+/// rollback on an error, a panic or a drop, and a database that the next
+/// transaction of either kind finds as the last commit left it.
+#[test]
+fn write_mut_commits_and_rolls_back_as_write_does() {
+    let mut db = db();
+    let (p, tags) = db
+        .write_mut(|tx| {
+            let p = tx.insert("post", row! { "title" => "p" })?;
+            let tags = (0..12)
+                .map(|i| tx.insert("tag", row! { "label" => format!("t{i}") }))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.related(p, "tags")?.add(tags[..10].to_vec())?;
+            Ok::<_, Error>((p, tags))
+        })
+        .unwrap();
+    let committed = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    assert_eq!(db.read(|v| Ok::<_, Error>(v.related(p, "tags")?.count())).unwrap(), 10);
+
+    // An error undoes every change of the closure, links and rows alike.
+    let err = db
+        .write_mut(|tx| {
+            tx.related(p, "tags")?.remove(tags[..4].to_vec())?;
+            tx.related(p, "tags")?.add([tags[10]])?;
+            tx.delete(tags[11])?;
+            tx.insert("account", row! { "name" => "a", "balance" => 1 })?;
+            tx.insert("account", row! { "name" => "a", "balance" => 2 })
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Unique { .. }), "{err:?}");
+    db.read(|v| {
+        verify(v);
+        assert_eq!(snapshot(v), committed);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+
+    // So does a panic, and the database stays usable.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        db.write_mut(|tx| {
+            tx.related(p, "tags")?.clear()?;
+            panic!("boom");
+            #[allow(unreachable_code)]
+            Ok::<_, Error>(())
+        })
+    }));
+    assert!(result.is_err());
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), committed);
+
+    // And a dropped transaction; a committed one is kept.
+    {
+        let mut tx = db.begin_write_mut();
+        tx.related(p, "tags").unwrap().remove([tags[0]]).unwrap();
+        assert_eq!(tx.related(p, "tags").unwrap().count(), 9, "a transaction sees its own writes");
+    }
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), committed);
+    let mut tx = db.begin_write_mut();
+    tx.related(p, "tags").unwrap().remove([tags[0]]).unwrap();
+    tx.commit();
+
+    // The locked path sees what the exclusive one committed, and the
+    // other way round.
+    db.write(|tx| tx.related(p, "tags")?.add([tags[11]])).unwrap();
+    let ids = db.write_mut(|tx| Ok::<_, Error>(tx.related(p, "tags")?.ids().collect::<Vec<_>>())).unwrap();
+    let mut expected: Vec<i64> = tags[1..10].iter().chain(&tags[11..]).map(|k| k.id()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected);
+    db.read(|v| {
+        verify(v);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// A thread holding another database's lock can still write to one it
+/// owns: the exclusive path neither takes nor records a lock.
+#[test]
+fn write_mut_needs_no_lock_and_records_none() {
+    let other = db();
+    let mut mine = db();
+    other
+        .read(|_| {
+            mine.write_mut(|tx| tx.insert("tag", row! { "label" => "x" }))?;
+            let tx = mine.begin_write_mut();
+            drop(tx);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    // Nothing was left recorded as held: both databases lock as usual.
+    assert_eq!(mine.read(|v| v.count("tag")).unwrap(), 1);
+    other.write(|tx| tx.insert("tag", row! { "label" => "y" })).unwrap();
+    assert_eq!(mine.write(|tx| tx.count("tag")).unwrap(), 1);
+}
+
 #[test]
 fn nested_lock_on_the_same_thread_is_an_error_not_a_deadlock() {
     let db = db();

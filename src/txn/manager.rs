@@ -57,7 +57,7 @@ pub struct RelatedMut<'t, 'db> {
 
 impl std::fmt::Debug for WriteTxn<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteTxn").field("undo_records", &self.guard.undo.len()).finish()
+        f.debug_struct("WriteTxn").field("undo_records", &self.state.undo.len()).finish()
     }
 }
 
@@ -103,7 +103,7 @@ impl<'db> WriteTxn<'db> {
         // `docs/design.md`, eighth session; a prefetch rather than a load
         // since the eleventh, see `relation::prefetch`).
         if let Some((r, forward)) = rel_of(end.kind) {
-            self.guard.links[r as usize].prefetch(end.slot, forward);
+            self.state.links[r as usize].prefetch(end.slot, forward);
         }
         Ok(RelatedMut { tx: self, end })
     }
@@ -151,7 +151,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Read operations on the current state (`ids`, `keys`, `contains`,
     /// `count`, `exists`, ...).
     pub fn read(&self) -> Related<'_> {
-        Related::new(&self.tx.guard, self.end)
+        Related::new(&self.tx.state, self.end)
     }
 
     /// The ids at the other end; see [`Related::ids`].
@@ -213,7 +213,7 @@ impl<'db> RelatedMut<'_, 'db> {
     #[inline]
     fn auto_constrained(&self) -> Option<(RelId, bool, bool)> {
         let (r, forward) = self.rel()?;
-        let rel = self.tx.guard.schema.rel(r);
+        let rel = self.tx.state.schema.rel(r);
         (rel.auto_through && rel.db_constraint).then_some((r, forward, rel.symmetrical))
     }
 
@@ -229,7 +229,7 @@ impl<'db> RelatedMut<'_, 'db> {
             Target::Key(k) => k.id(),
             Target::Id(id) => id,
         };
-        Ok((self.tx.guard.tables[self.end.other.index()].slot_of(id), id))
+        Ok((self.tx.state.tables[self.end.other.index()].slot_of(id), id))
     }
 
     /// The error for a target key of another table than the other end's.
@@ -248,7 +248,7 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         auto: (RelId, bool, bool),
     ) -> Result<usize> {
-        let mark = self.tx.guard.undo.mark();
+        let mark = self.tx.state.undo.mark();
         let (created, missing) = self.each_auto_pair(targets, auto, Self::link_auto_once)?;
         if let Some(id) = missing {
             self.tx.rollback_to(mark);
@@ -284,7 +284,7 @@ impl<'db> RelatedMut<'_, 'db> {
         (r, forward, symmetrical): (RelId, bool, bool),
         op: impl Fn(&mut Self, RelId, Pair) -> usize,
     ) -> Result<(usize, Option<i64>)> {
-        let mark = self.tx.guard.undo.mark();
+        let mark = self.tx.state.undo.mark();
         let (mut total, mut missing) = (0, None);
         for target in targets {
             match self.target_slot(target.into()) {
@@ -297,7 +297,7 @@ impl<'db> RelatedMut<'_, 'db> {
                     // list, the mirror's source) before `op` runs, as
                     // `related_at` does for the row's own: their misses
                     // overlap each other (see `relation::prefetch`).
-                    let links = &self.tx.guard.links[r as usize];
+                    let links = &self.tx.state.links[r as usize];
                     if forward {
                         links.prefetch(p.target, false);
                     } else {
@@ -326,14 +326,14 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Links a pair of an auto-created through unless it is linked.
     #[inline]
     fn link_auto_once(&mut self, r: RelId, p: Pair) -> usize {
-        let links = &mut self.tx.guard.links[r as usize];
+        let links = &mut self.tx.state.links[r as usize];
         if links.find_for_write(p.source, p.target).is_some() {
             return 0;
         }
         match links {
             Links::Auto(j) => {
                 j.link(p.source, p.target, ());
-                self.tx.guard.undo.push_link(r, p.source);
+                self.tx.state.undo.push_link(r, p.source);
                 1
             }
             Links::Custom(_) => 0,
@@ -346,9 +346,9 @@ impl<'db> RelatedMut<'_, 'db> {
         // Stops at a pair the source's filter rules out, else starts the
         // target side's misses before the search (see
         // `Junction::warm_unlink`); `black_box` keeps the loads.
-        let Some(warmed) = self.tx.guard.links[r as usize].warm_unlink(p.source, p.target) else { return 0 };
+        let Some(warmed) = self.tx.state.links[r as usize].warm_unlink(p.source, p.target) else { return 0 };
         std::hint::black_box(warmed);
-        match self.tx.guard.links[r as usize].find_for_write(p.source, p.target) {
+        match self.tx.state.links[r as usize].find_for_write(p.source, p.target) {
             Some(fpos) => {
                 self.tx.unlink_auto(r, p.source, fpos);
                 1
@@ -361,7 +361,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// `db_constraint(false)` (links to missing ids are stored).
     fn unconstrained(&self) -> Option<RelId> {
         let (r, _) = self.rel()?;
-        let rel = self.tx.guard.schema.rel(r);
+        let rel = self.tx.state.schema.rel(r);
         (rel.auto_through && !rel.db_constraint).then_some(r)
     }
 
@@ -382,7 +382,7 @@ impl<'db> RelatedMut<'_, 'db> {
         let Some((r, forward)) = self.rel() else { return SmallVec::new() };
         let mut pairs = SmallVec::new();
         pairs.push(if forward { (me, other_id) } else { (other_id, me) });
-        if self.tx.guard.schema.rel(r).symmetrical && me != other_id {
+        if self.tx.state.schema.rel(r).symmetrical && me != other_id {
             pairs.push((other_id, me));
         }
         pairs
@@ -403,7 +403,7 @@ impl<'db> RelatedMut<'_, 'db> {
     fn remove_dangling(&mut self, ids: Option<&[i64]>) -> usize {
         let Some(r) = self.unconstrained() else { return 0 };
         let (me, forward) = (self.end.key.id(), matches!(self.end.kind, AccessorKind::Forward(_)));
-        let symmetrical = self.tx.guard.schema.rel(r).symmetrical;
+        let symmetrical = self.tx.state.schema.rel(r).symmetrical;
         let wanted = |other: i64| ids.is_none_or(|ids| ids.contains(&other));
         self.tx.remove_dangling_where(r, |a, b| {
             (forward && a == me && wanted(b))
@@ -416,7 +416,7 @@ impl<'db> RelatedMut<'_, 'db> {
     fn dangling_others(&self) -> Vec<i64> {
         let Some(r) = self.unconstrained() else { return Vec::new() };
         let (me, forward) = (self.end.key.id(), matches!(self.end.kind, AccessorKind::Forward(_)));
-        self.tx.guard.dangling[r as usize]
+        self.tx.state.dangling[r as usize]
             .iter()
             .filter_map(|(_, (a, b))| match forward {
                 true if a == me => Some(b),
@@ -475,13 +475,13 @@ impl<'db> RelatedMut<'_, 'db> {
 
     fn add_slots(&mut self, targets: &[(u32, i64)], defaults: &Row) -> Result<usize> {
         if let Some(f) = self.fk() {
-            let column = self.tx.guard.schema.fk(f).column;
+            let column = self.tx.state.schema.fk(f).column;
             let mut n = 0;
             for &(slot, _) in targets {
                 let me = Value::Int(self.end.key.id());
-                if self.tx.guard.tables[self.end.other.index()].get(slot, column) != me.as_ref() {
-                    let key = Key::new(self.end.other, self.tx.guard.tables[self.end.other.index()].id_at(slot));
-                    let column_name = self.tx.guard.schema.def(self.end.other).columns[column as usize].name.clone();
+                if self.tx.state.tables[self.end.other.index()].get(slot, column) != me.as_ref() {
+                    let key = Key::new(self.end.other, self.tx.state.tables[self.end.other.index()].id_at(slot));
+                    let column_name = self.tx.state.schema.def(self.end.other).columns[column as usize].name.clone();
                     self.tx.update_row(key, &Row::new().with(column_name, me))?;
                     n += 1;
                 }
@@ -489,7 +489,7 @@ impl<'db> RelatedMut<'_, 'db> {
             return Ok(n);
         }
         let Some((r, forward)) = self.rel() else { return Ok(0) };
-        let schema = &self.tx.guard.schema;
+        let schema = &self.tx.state.schema;
         let rel = schema.rel(r);
         let symmetrical = rel.symmetrical;
         if rel.auto_through {
@@ -514,12 +514,12 @@ impl<'db> RelatedMut<'_, 'db> {
 
     /// Links one pair unless already linked. Returns rows created.
     fn link_once(&mut self, r: RelId, p: Pair, defaults: &Row) -> Result<usize> {
-        if self.tx.guard.links[r as usize].find_for_write(p.source, p.target).is_some() {
+        if self.tx.state.links[r as usize].find_for_write(p.source, p.target).is_some() {
             return Ok(0);
         }
-        if let Links::Auto(j) = &mut self.tx.guard.links[r as usize] {
+        if let Links::Auto(j) = &mut self.tx.state.links[r as usize] {
             j.link(p.source, p.target, ());
-            self.tx.guard.undo.push_link(r, p.source);
+            self.tx.state.undo.push_link(r, p.source);
             return Ok(1);
         }
         let schema = self.tx.schema_arc();
@@ -527,8 +527,8 @@ impl<'db> RelatedMut<'_, 'db> {
         let through = schema.def(rel.through);
         let mut row = defaults.clone();
         let ids = (
-            self.tx.guard.tables[rel.source.index()].id_at(p.source),
-            self.tx.guard.tables[rel.target.index()].id_at(p.target),
+            self.tx.state.tables[rel.source.index()].id_at(p.source),
+            self.tx.state.tables[rel.target.index()].id_at(p.target),
         );
         row.set(through.columns[rel.source_column as usize].name.clone(), ids.0);
         row.set(through.columns[rel.target_column as usize].name.clone(), ids.1);
@@ -560,7 +560,7 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     fn nullable_fk(&self, f: FkId, op: &str) -> Result<u16> {
-        let schema = &self.tx.guard.schema;
+        let schema = &self.tx.state.schema;
         let fk = schema.fk(f);
         let def = schema.def(fk.table);
         if def.columns[fk.column as usize].nullable {
@@ -579,8 +579,8 @@ impl<'db> RelatedMut<'_, 'db> {
             let me = ValueRef::Int(self.end.key.id());
             let mut n = 0;
             for &(slot, id) in targets {
-                if self.tx.guard.tables[self.end.other.index()].get(slot, column) == me {
-                    let name = self.tx.guard.schema.def(self.end.other).columns[column as usize].name.clone();
+                if self.tx.state.tables[self.end.other.index()].get(slot, column) == me {
+                    let name = self.tx.state.schema.def(self.end.other).columns[column as usize].name.clone();
                     self.tx.update_row(Key::new(self.end.other, id), &Row::new().with(name, Value::Null))?;
                     n += 1;
                 }
@@ -588,7 +588,7 @@ impl<'db> RelatedMut<'_, 'db> {
             return Ok(n);
         }
         let Some((r, forward)) = self.rel() else { return Ok(0) };
-        let symmetrical = self.tx.guard.schema.rel(r).symmetrical;
+        let symmetrical = self.tx.state.schema.rel(r).symmetrical;
         let mut removed = 0;
         for &(other, _) in targets {
             let p = self.pair(other, forward);
@@ -602,11 +602,11 @@ impl<'db> RelatedMut<'_, 'db> {
 
     /// Removes every link row of one pair. Returns rows removed.
     fn unlink_pair(&mut self, r: RelId, p: Pair) -> Result<usize> {
-        let through = self.tx.guard.schema.rel(r).through;
+        let through = self.tx.state.schema.rel(r).through;
         let mut n = 0;
         loop {
-            let fpos = self.tx.guard.links[r as usize].find_for_write(p.source, p.target);
-            match &self.tx.guard.links[r as usize] {
+            let fpos = self.tx.state.links[r as usize].find_for_write(p.source, p.target);
+            match &self.tx.state.links[r as usize] {
                 // An auto-created through holds each pair at most once.
                 Links::Auto(_) => {
                     return Ok(match fpos {
@@ -652,7 +652,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// The other-end slots (deduplicated) with their ids.
     fn current(&self) -> Vec<(u32, i64)> {
         let r = self.read();
-        let table = &self.tx.guard.tables[self.end.other.index()];
+        let table = &self.tx.state.tables[self.end.other.index()];
         let mut seen = HashSet::new();
         r.other_slots().filter(|s| seen.insert(*s)).map(|s| (s, table.id_at(s))).collect()
     }
@@ -737,8 +737,8 @@ impl<'db> RelatedMut<'_, 'db> {
     fn create_linked(&mut self, values: &Row, through_defaults: &Row) -> Result<Key> {
         let mut values = values.clone();
         if let Some(f) = self.fk() {
-            let fk = self.tx.guard.schema.fk(f);
-            let name = self.tx.guard.schema.def(fk.table).columns[fk.column as usize].name.clone();
+            let fk = self.tx.state.schema.fk(f);
+            let name = self.tx.state.schema.def(fk.table).columns[fk.column as usize].name.clone();
             values.set(name, self.end.key.id());
         }
         let key = self.tx.insert_row(self.end.other, &values).map_err(|e| e.with_row(&values))?;
@@ -808,7 +808,7 @@ impl<'db> RelatedMut<'_, 'db> {
             self.tx.check_value(t, c, value).or_else(|e| if value.is_null() { Ok(()) } else { Err(e) })?;
             cols.push((c, value));
         }
-        let table = &self.tx.guard.tables[t.index()];
+        let table = &self.tx.state.tables[t.index()];
         let mut found: Vec<u32> = self
             .current()
             .into_iter()

@@ -13,12 +13,13 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{RwLock, RwLockReadGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use manager::{RelatedMut, Target};
 pub use relation::Relation;
 pub(crate) use view::{End, Loc};
 pub use view::{Key, Related, RelatedIds, RowRef, TableRef, View};
+use write::Access;
 pub use write::{Deleted, WriteTxn};
 
 use crate::error::{Error, Result};
@@ -137,7 +138,38 @@ impl Database {
     #[inline(always)]
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
         let held = Held::acquire(self.id)?;
-        Ok(WriteTxn::new(self.state.write(), held))
+        Ok(WriteTxn::new(Access::Locked(RwLockWriteGuard::map(self.state.write(), |view| view)), Some(held)))
+    }
+
+    /// Starts a write transaction through an exclusive borrow of the
+    /// database, as [`begin_write`](Self::begin_write) otherwise: it rolls
+    /// back on drop unless committed. The borrow checker proves that no
+    /// other transaction of this database exists, so it takes no lock and
+    /// cannot block or fail. For a program that owns its database (not
+    /// shared through an `Arc`): a lock's acquire and release are atomic
+    /// read-modify-writes, and each waits for every memory access before it,
+    /// so with the lock one transaction's cache misses cannot overlap the
+    /// next one's (peers benchmark, a `remove` per transaction at size S:
+    /// 262.5 -> 205.0 ns, medians of six alternating runs). O(1).
+    #[inline(always)]
+    pub fn begin_write_mut(&mut self) -> WriteTxn<'_> {
+        WriteTxn::new(Access::Exclusive(self.state.get_mut()), None)
+    }
+
+    /// Runs `f` in a write transaction taken through an exclusive borrow
+    /// (see [`begin_write_mut`](Self::begin_write_mut)): commits if it
+    /// returns `Ok`; if it returns `Err` or panics, every change it made is
+    /// undone and the error (or panic) reaches the caller, as with
+    /// [`write`](Self::write).
+    ///
+    /// # Errors
+    /// `f`'s error.
+    #[inline]
+    pub fn write_mut<T, E>(&mut self, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, E>) -> Result<T, E> {
+        let mut tx = self.begin_write_mut();
+        let value = f(&mut tx)?;
+        tx.commit();
+        Ok(value)
     }
 
     /// Runs `f` in a write transaction: commits if it returns `Ok`; if it

@@ -2,10 +2,10 @@
 //! each validated before it mutates anything and logged for rollback.
 
 use std::collections::HashSet;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use parking_lot::RwLockWriteGuard;
+use parking_lot::MappedRwLockWriteGuard;
 
 use super::undo::{Mark, Undo};
 use super::view::{dangling_id, pair_id, Key, Loc, TableRef, View};
@@ -32,10 +32,45 @@ fn clear_stale_undo(view: &mut View) {
 /// Each write method is atomic on its own: when it returns an error, the
 /// transaction is exactly as it was before the call and can go on.
 pub struct WriteTxn<'db> {
-    /// The locked state; its [`View::undo`] is this transaction's log.
-    pub(crate) guard: RwLockWriteGuard<'db, View>,
+    /// The state, locked or exclusively borrowed; its [`View::undo`] is
+    /// this transaction's log.
+    pub(crate) state: Access<'db>,
     committed: bool,
-    _held: Held,
+    /// The thread's record of the lock, for a locked transaction.
+    _held: Option<Held>,
+}
+
+/// How a write transaction reaches the database's state: through its lock
+/// ([`Database::begin_write`](crate::Database::begin_write)), or through an
+/// exclusive borrow of the database
+/// ([`Database::begin_write_mut`](crate::Database::begin_write_mut)), which
+/// the borrow checker already proves has no other transaction, so it takes
+/// no lock.
+pub(crate) enum Access<'db> {
+    Locked(MappedRwLockWriteGuard<'db, View>),
+    Exclusive(&'db mut View),
+}
+
+impl Deref for Access<'_> {
+    type Target = View;
+
+    #[inline(always)]
+    fn deref(&self) -> &View {
+        match self {
+            Access::Locked(guard) => guard,
+            Access::Exclusive(view) => view,
+        }
+    }
+}
+
+impl DerefMut for Access<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut View {
+        match self {
+            Access::Locked(guard) => guard,
+            Access::Exclusive(view) => view,
+        }
+    }
 }
 
 impl Deref for WriteTxn<'_> {
@@ -43,7 +78,7 @@ impl Deref for WriteTxn<'_> {
 
     #[inline]
     fn deref(&self) -> &View {
-        &self.guard
+        &self.state
     }
 }
 
@@ -51,7 +86,7 @@ impl Drop for WriteTxn<'_> {
     fn drop(&mut self) {
         if !self.committed {
             self.rollback_to(Mark::default());
-            self.guard.undo.clear();
+            self.state.undo.clear();
         }
     }
 }
@@ -89,14 +124,14 @@ impl Deleted {
 
 impl<'db> WriteTxn<'db> {
     #[inline]
-    pub(crate) fn new(mut guard: RwLockWriteGuard<'db, View>, held: Held) -> Self {
+    pub(crate) fn new(mut state: Access<'db>, held: Option<Held>) -> Self {
         // Only a revert that panicked while a transaction was dropped can
         // leave records behind; they belong to that transaction, not this
         // one.
-        if guard.undo.mark() != Mark::default() {
-            clear_stale_undo(&mut guard);
+        if state.undo.mark() != Mark::default() {
+            clear_stale_undo(&mut state);
         }
-        WriteTxn { guard, committed: false, _held: held }
+        WriteTxn { state, committed: false, _held: held }
     }
 
     /// Makes every change of this transaction visible to later readers and
@@ -106,18 +141,18 @@ impl<'db> WriteTxn<'db> {
     #[inline]
     pub fn commit(mut self) {
         self.committed = true;
-        self.guard.undo.clear();
+        self.state.undo.clear();
     }
 
     /// Undoes everything logged after `mark`, newest first.
     pub(crate) fn rollback_to(&mut self, mark: Mark) {
-        let (undo, reverted) = self.guard.undo_and_reverted();
+        let (undo, reverted) = self.state.undo_and_reverted();
         undo.rollback_to(mark, reverted);
     }
 
     /// Runs `op` so that an error leaves the transaction as it was.
     pub(crate) fn atomic<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let mark = self.guard.undo.mark();
+        let mark = self.state.undo.mark();
         let result = op(self);
         if result.is_err() {
             self.rollback_to(mark);
@@ -126,7 +161,7 @@ impl<'db> WriteTxn<'db> {
     }
 
     pub(crate) fn schema_arc(&self) -> Arc<Schema> {
-        Arc::clone(&self.guard.schema)
+        Arc::clone(&self.state.schema)
     }
 
     /// Inserts a row and returns its key. Columns not given take their
@@ -142,7 +177,7 @@ impl<'db> WriteTxn<'db> {
     /// [`Error::TableFull`]. The error hands the row back
     /// ([`Error::into_row`]); nothing changed.
     pub fn insert(&mut self, table: impl TableRef, row: Row) -> Result<Key> {
-        let t = table.resolve(&self.guard.schema)?;
+        let t = table.resolve(&self.state.schema)?;
         self.atomic(|tx| tx.insert_row(t, &row)).map_err(|e| e.with_row(&row))
     }
 
@@ -158,7 +193,7 @@ impl<'db> WriteTxn<'db> {
             self.check_value(t, c, value)?;
             values[c as usize] = Some(value.clone());
         }
-        let table = &self.guard.tables[t.index()];
+        let table = &self.state.tables[t.index()];
         let id = match values[0].take() {
             Some(Value::Int(id)) => {
                 // i64::MAX is kept free so that `next_id` (one more than
@@ -205,8 +240,8 @@ impl<'db> WriteTxn<'db> {
             return Err(Error::TableFull { table: def.name.clone() });
         }
         let next_id = table.next_id();
-        let (slot, fresh) = self.guard.tables[t.index()].insert(full);
-        self.guard.undo.push(Undo::Insert { table: t, slot, fresh, next_id });
+        let (slot, fresh) = self.state.tables[t.index()].insert(full);
+        self.state.undo.push(Undo::Insert { table: t, slot, fresh, next_id });
         for &r in &def.through_for {
             self.link_through_row(r, slot);
         }
@@ -238,7 +273,7 @@ impl<'db> WriteTxn<'db> {
             // checked: a missing column is `NotNull` whatever the other names.
             let a = ends[0].ok_or_else(|| not_null(0))?;
             let b = ends[1].ok_or_else(|| not_null(1))?;
-            let known = |side: TableId, id: i64| self.guard.tables[side.index()].slot_of(id).is_some();
+            let known = |side: TableId, id: i64| self.state.tables[side.index()].slot_of(id).is_some();
             if !(known(rel.source, a) && known(rel.target, b)) {
                 let Some(index) = self.push_dangling(r, a, b) else {
                     return Err(Error::Unique {
@@ -253,7 +288,7 @@ impl<'db> WriteTxn<'db> {
         }
         for (i, (end, side)) in ends.into_iter().zip([rel.source, rel.target]).enumerate() {
             let id = end.ok_or_else(|| not_null(i))?;
-            slots[i] = self.guard.tables[side.index()].slot_of(id).ok_or_else(|| Error::ForeignKey {
+            slots[i] = self.state.tables[side.index()].slot_of(id).ok_or_else(|| Error::ForeignKey {
                 table: def.name.clone(),
                 column: def.columns[i + 1].name.clone(),
                 target: schema.def(side).name.clone(),
@@ -262,7 +297,7 @@ impl<'db> WriteTxn<'db> {
             })?;
         }
         let [s, tt] = slots;
-        if self.guard.links[r as usize].contains(s, tt) {
+        if self.state.links[r as usize].contains(s, tt) {
             return Err(Error::Unique {
                 table: def.name.clone(),
                 column: format!("{}, {}", def.columns[1].name, def.columns[2].name),
@@ -275,7 +310,7 @@ impl<'db> WriteTxn<'db> {
     }
 
     pub(crate) fn column_of(&self, t: TableId, name: &str) -> Result<u16> {
-        let def = self.guard.schema.def(t);
+        let def = self.state.schema.def(t);
         def.column(name).ok_or_else(|| Error::UnknownColumn {
             table: def.name.clone(),
             column: name.to_owned(),
@@ -285,7 +320,7 @@ impl<'db> WriteTxn<'db> {
 
     /// Type and nullability of one value for column `c`.
     pub(crate) fn check_value(&self, t: TableId, c: u16, value: &Value) -> Result<()> {
-        let def = self.guard.schema.def(t);
+        let def = self.state.schema.def(t);
         let col = &def.columns[c as usize];
         match value.type_of() {
             None if col.nullable || c == 0 => Ok(()),
@@ -304,13 +339,13 @@ impl<'db> WriteTxn<'db> {
     /// Uniqueness and foreign-key existence of one value for column `c`
     /// (`except`: the row being updated).
     fn check_constraints(&self, t: TableId, c: u16, value: &Value, except: Option<u32>) -> Result<()> {
-        let schema = &self.guard.schema;
+        let schema = &self.state.schema;
         let def = schema.def(t);
         let col = &def.columns[c as usize];
         if value.is_null() {
             return Ok(());
         }
-        if col.unique && self.guard.tables[t.index()].unique_conflict(c, value.as_ref(), except).is_some() {
+        if col.unique && self.state.tables[t.index()].unique_conflict(c, value.as_ref(), except).is_some() {
             return Err(Error::Unique {
                 table: def.name.clone(),
                 column: col.name.clone(),
@@ -321,7 +356,7 @@ impl<'db> WriteTxn<'db> {
         if let Some(f) = col.fk {
             let fk = schema.fk(f);
             let id = value.as_int().unwrap_or(0);
-            if fk.db_constraint && self.guard.tables[fk.target.index()].slot_of(id).is_none() {
+            if fk.db_constraint && self.state.tables[fk.target.index()].slot_of(id).is_none() {
                 return Err(Error::ForeignKey {
                     table: def.name.clone(),
                     column: col.name.clone(),
@@ -335,65 +370,65 @@ impl<'db> WriteTxn<'db> {
     }
 
     pub(crate) fn link_auto(&mut self, r: RelId, s: u32, t: u32) {
-        if let Links::Auto(j) = &mut self.guard.links[r as usize] {
+        if let Links::Auto(j) = &mut self.state.links[r as usize] {
             j.link(s, t, ());
-            self.guard.undo.push_link(r, s);
+            self.state.undo.push_link(r, s);
         }
     }
 
     /// The endpoint slots a custom through row links, if both are set.
     fn through_ends(&self, r: RelId, slot: u32) -> Option<(u32, u32)> {
-        let rel = self.guard.schema.rel(r);
-        let through = &self.guard.tables[rel.through.index()];
+        let rel = self.state.schema.rel(r);
+        let through = &self.state.tables[rel.through.index()];
         let a = through.get(slot, rel.source_column).as_int()?;
         let b = through.get(slot, rel.target_column).as_int()?;
-        Some((self.guard.tables[rel.source.index()].slot_of(a)?, self.guard.tables[rel.target.index()].slot_of(b)?))
+        Some((self.state.tables[rel.source.index()].slot_of(a)?, self.state.tables[rel.target.index()].slot_of(b)?))
     }
 
     fn link_through_row(&mut self, r: RelId, slot: u32) {
         if let Some((s, t)) = self.through_ends(r, slot) {
-            if let Links::Custom(j) = &mut self.guard.links[r as usize] {
+            if let Links::Custom(j) = &mut self.state.links[r as usize] {
                 j.link(s, t, slot);
-                self.guard.undo.push_link(r, s);
+                self.state.undo.push_link(r, s);
             }
         }
     }
 
     fn unlink_through_row(&mut self, r: RelId, slot: u32) {
         let Some((s, t)) = self.through_ends(r, slot) else { return };
-        if let Links::Custom(j) = &mut self.guard.links[r as usize] {
+        if let Links::Custom(j) = &mut self.state.links[r as usize] {
             let pos = j.find_all(s, t).into_iter().find(|&p| j.target_entry(s, p).payload == slot);
             if let Some(fpos) = pos {
                 let unlinked = j.unlink(s, fpos);
-                self.guard.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
+                self.state.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
             }
         }
     }
 
     /// Removes the auto-created through pair at `fwd[s][fpos]`.
     pub(crate) fn unlink_auto(&mut self, r: RelId, s: u32, fpos: u32) {
-        if let Links::Auto(j) = &mut self.guard.links[r as usize] {
+        if let Links::Auto(j) = &mut self.state.links[r as usize] {
             let unlinked = j.unlink(s, fpos);
-            self.guard.undo.push(Undo::UnlinkAuto { rel: r, unlinked });
+            self.state.undo.push(Undo::UnlinkAuto { rel: r, unlinked });
         }
     }
 
     /// Stores a link naming a missing id (`db_constraint(false)`), unless
     /// it is stored already. Returns its place, `None` if it was stored.
     pub(crate) fn push_dangling(&mut self, r: RelId, source_id: i64, target_id: i64) -> Option<u32> {
-        let list = &mut self.guard.dangling[r as usize];
+        let list = &mut self.state.dangling[r as usize];
         if list.contains((source_id, target_id)) {
             return None;
         }
         let (index, fresh) = list.insert((source_id, target_id));
-        self.guard.undo.push(Undo::DanglingPush { rel: r, index, fresh });
+        self.state.undo.push(Undo::DanglingPush { rel: r, index, fresh });
         Some(index)
     }
 
     /// Removes the dangling link at place `index`, if there is one.
     pub(crate) fn remove_dangling_at(&mut self, r: RelId, index: u32) {
-        if let Some(pair) = self.guard.dangling[r as usize].remove(index) {
-            self.guard.undo.push(Undo::DanglingRemove { rel: r, index, pair: Box::new(pair) });
+        if let Some(pair) = self.state.dangling[r as usize].remove(index) {
+            self.state.undo.push(Undo::DanglingRemove { rel: r, index, pair: Box::new(pair) });
         }
     }
 
@@ -401,7 +436,7 @@ impl<'db> WriteTxn<'db> {
     /// Returns how many went.
     pub(crate) fn remove_dangling_where(&mut self, r: RelId, matches: impl Fn(i64, i64) -> bool) -> usize {
         let doomed: Vec<u32> =
-            self.guard.dangling[r as usize].iter().filter(|&(_, (a, b))| matches(a, b)).map(|(i, _)| i).collect();
+            self.state.dangling[r as usize].iter().filter(|&(_, (a, b))| matches(a, b)).map(|(i, _)| i).collect();
         for &i in &doomed {
             self.remove_dangling_at(r, i);
         }
@@ -413,18 +448,18 @@ impl<'db> WriteTxn<'db> {
     fn promote_dangling(&mut self, t: TableId, id: i64) {
         let schema = self.schema_arc();
         for &r in &schema.def(t).rels {
-            if self.guard.dangling[r as usize].is_empty() {
+            if self.state.dangling[r as usize].is_empty() {
                 continue;
             }
             let rel = schema.rel(r);
-            let named: Vec<(u32, i64, i64)> = self.guard.dangling[r as usize]
+            let named: Vec<(u32, i64, i64)> = self.state.dangling[r as usize]
                 .iter()
                 .filter(|&(_, (a, b))| (rel.source == t && a == id) || (rel.target == t && b == id))
                 .map(|(i, (a, b))| (i, a, b))
                 .collect();
             for (i, a, b) in named {
-                let source = self.guard.tables[rel.source.index()].slot_of(a);
-                let target = self.guard.tables[rel.target.index()].slot_of(b);
+                let source = self.state.tables[rel.source.index()].slot_of(a);
+                let target = self.state.tables[rel.target.index()].slot_of(b);
                 if let (Some(s), Some(tt)) = (source, target) {
                     self.remove_dangling_at(r, i);
                     self.link_auto(r, s, tt);
@@ -493,8 +528,8 @@ impl<'db> WriteTxn<'db> {
             self.unlink_through_row(r, slot);
         }
         for (c, v) in cells {
-            let old = self.guard.tables[t.index()].update(slot, c, v);
-            self.guard.undo.push(Undo::Update { table: t, slot, column: c, old: Box::new(old) });
+            let old = self.state.tables[t.index()].update(slot, c, v);
+            self.state.undo.push(Undo::Update { table: t, slot, column: c, old: Box::new(old) });
         }
         for &r in &moved {
             self.link_through_row(r, slot);
@@ -520,10 +555,10 @@ impl<'db> WriteTxn<'db> {
         let schema = self.schema_arc();
         key.table().resolve(&schema)?;
         let not_found = || Error::NotFound { table: schema.def(key.table()).name.clone(), id: key.id() };
-        match self.guard.locate(key.table(), key.id()).ok_or_else(not_found)? {
+        match self.state.locate(key.table(), key.id()).ok_or_else(not_found)? {
             Loc::Pair(s, t) => {
                 let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
-                let fpos = self.guard.links[r as usize].find(s, t).ok_or_else(not_found)?;
+                let fpos = self.state.links[r as usize].find(s, t).ok_or_else(not_found)?;
                 self.unlink_auto(r, s, fpos);
                 let mut d = Deleted::default();
                 d.add(&schema.def(key.table()).name, 1);
@@ -552,10 +587,10 @@ impl<'db> WriteTxn<'db> {
         while next < order.len() {
             let (t, s) = order[next];
             next += 1;
-            let id = self.guard.tables[t.index()].id_at(s);
+            let id = self.state.tables[t.index()].id_at(s);
             for &f in &schema.def(t).fks_in {
                 let fk = schema.fk(f);
-                let referencing = &self.guard.tables[fk.table.index()];
+                let referencing = &self.state.tables[fk.table.index()];
                 let mut refs: Vec<u32> =
                     referencing.probe(fk.column, ValueRef::Int(id)).map(Iterator::collect).unwrap_or_default();
                 if refs.is_empty() {
@@ -611,8 +646,8 @@ impl<'db> WriteTxn<'db> {
             let f = schema.def(*t).columns[*c as usize].fk;
             if let (Some(f), Some(id)) = (f, v.as_int()) {
                 let fk = schema.fk(f);
-                let gone = set.iter().any(|&(dt, ds)| dt == fk.target && self.guard.tables[dt.index()].id_at(ds) == id);
-                if fk.db_constraint && (gone || self.guard.tables[fk.target.index()].slot_of(id).is_none()) {
+                let gone = set.iter().any(|&(dt, ds)| dt == fk.target && self.state.tables[dt.index()].id_at(ds) == id);
+                if fk.db_constraint && (gone || self.state.tables[fk.target.index()].slot_of(id).is_none()) {
                     return Err(Error::ForeignKey {
                         table: schema.def(*t).name.clone(),
                         column: schema.def(*t).columns[*c as usize].name.clone(),
@@ -630,7 +665,7 @@ impl<'db> WriteTxn<'db> {
                 continue;
             }
             let updated = |slot: u32| updates.iter().any(|u| u.0 == *t && u.1 == slot && u.2 == *c);
-            let kept = self.guard.tables[t.index()]
+            let kept = self.state.tables[t.index()]
                 .probe(*c, v.as_ref())
                 .is_some_and(|mut it| it.any(|slot| slot != *s && !set.contains(&(*t, slot)) && !updated(slot)));
             if kept || updates[..i].iter().any(|u| u.0 == *t && u.2 == *c && u.3 == *v) {
@@ -658,17 +693,17 @@ impl<'db> WriteTxn<'db> {
                 if !rel.auto_through {
                     continue;
                 }
-                let id = self.guard.tables[t.index()].id_at(s);
+                let id = self.state.tables[t.index()].id_at(s);
                 let (is_source, is_target) = (rel.source == t, rel.target == t);
                 let mut n = self.remove_dangling_where(r, |a, b| (is_source && a == id) || (is_target && b == id));
                 if rel.source == t {
-                    while let Some(last) = self.guard.links[r as usize].degree(s, true).checked_sub(1) {
+                    while let Some(last) = self.state.links[r as usize].degree(s, true).checked_sub(1) {
                         self.unlink_auto(r, s, last as u32);
                         n += 1;
                     }
                 }
                 if rel.target == t {
-                    while let Some((src, fpos)) = self.guard.links[r as usize].last_source(s) {
+                    while let Some((src, fpos)) = self.state.links[r as usize].last_source(s) {
                         self.unlink_auto(r, src, fpos);
                         n += 1;
                     }
@@ -679,8 +714,8 @@ impl<'db> WriteTxn<'db> {
             }
         }
         for &(t, s) in &order {
-            let values = self.guard.tables[t.index()].remove(s);
-            self.guard.undo.push(Undo::Remove { table: t, slot: s, values: values.into_boxed_slice() });
+            let values = self.state.tables[t.index()].remove(s);
+            self.state.undo.push(Undo::Remove { table: t, slot: s, values: values.into_boxed_slice() });
             deleted.add(&schema.def(t).name, 1);
         }
         Ok(deleted)

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use junctiondb::{Database, Error, Key, TableId, Value, View};
+use junctiondb::{Database, Error, Key, TableId, Value, View, WriteTxn};
 
 use ops::{apply_engine, resolve, table_ids, Op, Step};
 use spec::{spec, EndKind};
@@ -304,6 +304,10 @@ pub struct Harness {
     pub model: Model,
     pub tids: Vec<TableId>,
     pub stats: Stats,
+    /// Steps applied so far: every other one runs through the exclusive
+    /// write path (`write_mut`, `begin_write_mut`), the rest through the
+    /// lock.
+    pub steps: usize,
 }
 
 impl Default for Harness {
@@ -323,6 +327,7 @@ impl Harness {
             model: Model::new(),
             tids,
             stats: Stats { trace: std::env::var_os("MODEL_TRACE").is_some(), ..Stats::default() },
+            steps: 0,
         }
     }
 
@@ -351,19 +356,28 @@ impl Harness {
 
     /// Applies one step. Returns the divergence, if any.
     pub fn step(&mut self, step: &Step) -> Result<(), String> {
+        self.steps += 1;
+        let exclusive = self.steps % 2 == 0;
         match step {
             Step::Op(op) => {
                 let Some(rop) = resolve(&self.model, op) else { return Ok(()) };
                 let mut next = self.model.clone();
                 let model = next.apply(&rop);
                 let tids = self.tids.clone();
-                let engine = self.db.write(|tx| apply_engine(tx, &tids, &rop));
+                let engine = if exclusive {
+                    self.db.write_mut(|tx| apply_engine(tx, &tids, &rop))
+                } else {
+                    self.db.write(|tx| apply_engine(tx, &tids, &rop))
+                };
                 self.stats.check(&rop, &model, &engine, (self.model.dangling(), next.dangling()))?;
                 self.model = next;
             }
             Step::Txn { ops, commit } => {
-                let db = &self.db;
-                let mut tx = db.begin_write().map_err(|e| e.to_string())?;
+                let mut tx = if exclusive {
+                    self.db.begin_write_mut()
+                } else {
+                    self.db.begin_write().map_err(|e| e.to_string())?
+                };
                 let mut m = self.model.clone();
                 let tids = self.tids.clone();
                 for op in ops.iter().take(ops::MAX_TXN_OPS) {
@@ -388,8 +402,9 @@ impl Harness {
                 let mut m = self.model.clone();
                 let mut inside = Ok(());
                 let stats = &mut self.stats;
+                let db = &mut self.db;
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    self.db.write(|tx| -> Result<(), Failure> {
+                    let body = |tx: &mut WriteTxn<'_>| -> Result<(), Failure> {
                         for (i, op) in ops.iter().enumerate() {
                             if i == at {
                                 return inject(*panic);
@@ -412,7 +427,12 @@ impl Harness {
                             }
                         }
                         inject(*panic)
-                    })
+                    };
+                    if exclusive {
+                        db.write_mut(body)
+                    } else {
+                        db.write(body)
+                    }
                 }));
                 inside?;
                 match outcome {
