@@ -3,8 +3,10 @@
 //! for a custom through), then blocks of the junction's pool of 8, 12, 16,
 //! 24 and 32 entries, with the nodes in the list's header up to 13
 //! entries and past that a filter of the nodes (recomputed on removal),
-//! then a heap buffer (also filtered), a hash index past 32 once a write
-//! searches the list, dropped again below 16.
+//! then the pool's blocks for long lists (48 and 64 here; also filtered,
+//! but not recomputed past 32), a hash index past 32 once a write searches
+//! the list (which moves it to a buffer of its own), dropped again below
+//! 16. Lists past the pool's largest class are `tests/long_lists.rs`'.
 //!
 //! Adds, removes, sets, clears, direct through-table writes, row deletes
 //! and rollbacks (an error, a panic, a dropped transaction, an atomic call

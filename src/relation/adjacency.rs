@@ -17,7 +17,7 @@
 //! allocate nothing. A list that outgrows that room keeps its entries in a
 //! block of its junction's [`Pool`], whose chunks put the nodes of many
 //! lists side by side, moving up the pool's size classes as it grows; past
-//! 32 entries it gets a buffer of its own, with a column of `cap` words
+//! 256 entries it gets a buffer of its own, with a column of `cap` words
 //! each. A list that shrinks keeps its form (and its class) until it is
 //! emptied. Either way, entry `p`'s column `c` is at
 //! `words[c * stride + p]`, `stride` being the chunk's column length or
@@ -44,7 +44,9 @@
 //! (hashed by the node stored at each position, so no second copy of the
 //! node), making `find` O(1) at any degree. The table is built lazily, the
 //! first time a write has to search the list while it is long
-//! ([`Adj::promote_if_long`]): the junction always searches the *shorter*
+//! ([`Adj::promote_if_long`]; a long list in a pool block moves to a buffer
+//! of its own first, since only that form has room for the table's
+//! pointer): the junction always searches the *shorter*
 //! of the two lists of a pair and removes by position, so the long list of
 //! a hub (or of every group in a users/groups relation) is normally never
 //! searched and never pays the table's memory or its upkeep on `push`. It
@@ -130,8 +132,9 @@ const _: () = assert!(NEAR_CAP <= 32 && INLINE_WORDS / 2 <= 32);
 
 /// Where a list's entries are (see the module docs).
 ///
-/// Only a heap form can be long, so only it has room for the hash index of
-/// positions; the inline and near forms use those bytes for entries or
+/// Only a heap form has room for the hash index of positions (a long
+/// pooled list is moved to one to get it); the inline and near forms use
+/// those bytes for entries or
 /// nodes. A pooled or heap list without an index uses them for a filter of
 /// its nodes instead (see [`filter_bit`]), so that a search for a node it
 /// does not hold usually ends at the header, without loading the entries.
@@ -155,8 +158,12 @@ enum Store {
         nodes: [u32; NEAR_CAP],
     },
     /// A block of class `class` (an index into [`POOL_CAPS`]) of the
-    /// junction's pool. `filter` has exactly the bits of the nodes: a list
-    /// this short recomputes it on every removal.
+    /// junction's pool. `filter` has the bit of every node, and exactly
+    /// those bits while the list is at most [`FILTER_REFRESH`] long (a
+    /// removal that leaves it that short recomputes it). A list longer
+    /// than [`PROMOTE_AT`] is *long*: it is not scanned for a node (see
+    /// [`Adj::find_short`]), and a write that must search it first moves
+    /// it to an indexed buffer ([`Adj::promote_if_long`]).
     Pooled {
         class: u8,
         len: u32,
@@ -209,7 +216,8 @@ const _: () = assert!(std::mem::size_of::<Adj<u32>>() == 64);
 const _: () = assert!(INLINE_WORDS / 2 < NEAR_CAP && NEAR_CAP < POOL_CAPS[POOL_CAPS.len() - 1] as usize);
 const _: () = assert!(POOL_CAPS[0] as usize > INLINE_WORDS / 2);
 // A pooled list is never long enough to need a hash index.
-const _: () = assert!(POOL_CAPS[POOL_CAPS.len() - 1] as usize <= PROMOTE_AT);
+// The short pooled lists are those of the first five classes.
+const _: () = assert!(POOL_CAPS[4] as usize == PROMOTE_AT);
 
 impl<P: Payload> Default for Adj<P> {
     fn default() -> Self {
@@ -570,19 +578,7 @@ impl<P: Payload> Adj<P> {
                 pool.release(usize::from(*class), *block);
                 (*class, *block) = (*class + 1, next);
             }
-            Store::Near { class, block, .. } | Store::Pooled { class, block, .. } => {
-                let (class, block, new_cap) = (usize::from(*class), *block, 2 * cap);
-                let mut heap = vec![0; new_cap * P::WIDTH];
-                heap[..len].copy_from_slice(self.nodes(pool));
-                let (from, stride) = pool.words(block);
-                for column in 1..P::WIDTH {
-                    heap[column * new_cap..][..len].copy_from_slice(&from[column * stride..][..len]);
-                }
-                // A pooled list's filter is exact: this is the same one.
-                let filter = filter_of(&heap[..len]);
-                pool.release(class, block);
-                self.store = Store::Heap { len: len as u32, words: heap.into_boxed_slice(), filter };
-            }
+            Store::Near { .. } | Store::Pooled { .. } => self.move_to_heap(2 * cap, pool),
             Store::Heap { words, .. } | Store::Indexed { words, .. } => {
                 let new_cap = 2 * cap;
                 let mut grown = Adj::<P>::reserved(std::mem::take(words), new_cap);
@@ -593,6 +589,27 @@ impl<P: Payload> Adj<P> {
                 *words = grown.into_boxed_slice();
             }
         }
+    }
+
+    /// Moves a near or pooled list's entries into a buffer of its own with
+    /// room for `cap` entries (at least its length) and gives its block
+    /// back; the filter is recomputed, so it is exact again. Any other
+    /// form is left as it is. O(cap).
+    fn move_to_heap(&mut self, cap: usize, pool: &mut Pool<P>) {
+        let (class, block) = match self.store {
+            Store::Near { class, block, .. } | Store::Pooled { class, block, .. } => (usize::from(class), block),
+            _ => return,
+        };
+        let len = self.len();
+        let mut heap = vec![0; cap * P::WIDTH];
+        heap[..len].copy_from_slice(self.nodes(pool));
+        let (from, stride) = pool.words(block);
+        for column in 1..P::WIDTH {
+            heap[column * cap..][..len].copy_from_slice(&from[column * stride..][..len]);
+        }
+        let filter = filter_of(&heap[..len]);
+        pool.release(class, block);
+        self.store = Store::Heap { len: len as u32, words: heap.into_boxed_slice(), filter };
     }
 
     /// A heap buffer as a `Vec` with room for `cap` entries.
@@ -627,14 +644,15 @@ impl<P: Payload> Adj<P> {
         }
         let nodes = match &self.store {
             Store::Indexed { len, words, index } => return probe(index, &words[..*len as usize], node),
-            Store::Heap { filter, .. } if !admits(*filter, node) => return None,
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } if !admits(*filter, node) => return None,
             _ => self.nodes(pool),
         };
         nodes.iter().position(|&n| n == node).map(|p| p as u32)
     }
 
-    /// [`find`](Self::find) for a short list (inline, near or pooled, so
-    /// never past `PROMOTE_AT`: a search of the pair searches this list);
+    /// [`find`](Self::find) for a short list (inline, near, or pooled and
+    /// no longer than `PROMOTE_AT`: a search of the pair searches this
+    /// list), and for a pooled list whose filter rules the node out;
     /// `None` for the other forms. One match on the store, where a
     /// write's search went through three (the length, whether indexed,
     /// then the search): callgrind, the peers `friends_add` load at
@@ -645,10 +663,10 @@ impl<P: Payload> Adj<P> {
             Store::Inline { words, .. } => Some(padded_position(&words[..Self::INLINE_CAP], node)),
             Store::Near { nodes, .. } => Some(padded_position(nodes, node)),
             Store::Pooled { filter, .. } if !admits(*filter, node) => Some(None),
-            Store::Pooled { len, block, .. } => {
+            Store::Pooled { len, block, .. } if *len as usize <= PROMOTE_AT => {
                 Some(pool.nodes(*block, *len).iter().position(|&n| n == node).map(|p| p as u32))
             }
-            Store::Heap { .. } | Store::Indexed { .. } => None,
+            Store::Pooled { .. } | Store::Heap { .. } | Store::Indexed { .. } => None,
         }
     }
 
@@ -691,8 +709,8 @@ impl<P: Payload> Adj<P> {
         }
     }
 
-    /// Whether a short list (inline, near or pooled) holds `node`; `None`
-    /// for the other forms. The common case of
+    /// Whether a short list (inline, near, or pooled and no longer than
+    /// `PROMOTE_AT`) holds `node`; `None` for the other forms. The common case of
     /// [`contains_if_cheap`](Self::contains_if_cheap), inline, where one
     /// match over every form was a jump table (the peers `contains` at
     /// size S: 88.6 -> 85.7 instructions per probe).
@@ -701,7 +719,7 @@ impl<P: Payload> Adj<P> {
         match &self.store {
             Store::Inline { words, .. } => Some(padded_holds(&words[..Self::INLINE_CAP], node)),
             Store::Near { nodes, .. } => Some(padded_holds(nodes, node)),
-            Store::Pooled { len, block, filter, .. } => {
+            Store::Pooled { len, block, filter, .. } if *len as usize <= PROMOTE_AT => {
                 Some(admits(*filter, node) && holds(pool.nodes(*block, *len), node))
             }
             _ => None,
@@ -715,10 +733,10 @@ impl<P: Payload> Adj<P> {
     #[inline(never)]
     pub(crate) fn contains_if_cheap_buffered(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match &self.store {
-            Store::Inline { .. } | Store::Near { .. } | Store::Pooled { .. } => self.short_contains(node, pool),
-            Store::Heap { filter, .. } if !admits(*filter, node) => Some(false),
-            Store::Heap { len, words, .. } => {
-                let nodes = &words[..*len as usize];
+            Store::Inline { .. } | Store::Near { .. } => self.short_contains(node, pool),
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } if !admits(*filter, node) => Some(false),
+            Store::Pooled { .. } | Store::Heap { .. } => {
+                let nodes = self.nodes(pool);
                 (nodes.len() <= PROMOTE_AT).then(|| holds(nodes, node))
             }
             Store::Indexed { len, words, index } => Some(probe(index, &words[..*len as usize], node).is_some()),
@@ -812,10 +830,15 @@ impl<P: Payload> Adj<P> {
         }
     }
 
-    /// Builds the hash index if the list is long and has none. Called by
-    /// writes before they search the list. O(len) once, then O(1).
-    pub(crate) fn promote_if_long(&mut self) {
+    /// Builds the hash index if the list is long and has none (a long
+    /// pooled list moves to a buffer of its own first, which only a buffer
+    /// has room for the index beside). Called by writes before they search
+    /// the list. O(len) once, then O(1).
+    pub(crate) fn promote_if_long(&mut self, pool: &mut Pool<P>) {
         if !self.is_indexed() && self.len() > PROMOTE_AT {
+            if let Store::Pooled { .. } = self.store {
+                self.move_to_heap(self.capacity(), pool);
+            }
             self.promote();
         }
     }
@@ -871,7 +894,9 @@ impl<P: Payload> Adj<P> {
                 let (words, stride) = pool.words_mut(*block);
                 let moved = move_last::<P>(words, stride, pos, last);
                 *len = last;
-                *filter = filter_of(&words[..last as usize]);
+                if (last as usize) <= FILTER_REFRESH {
+                    *filter = filter_of(&words[..last as usize]);
+                }
                 (moved, last)
             }
             Store::Heap { len, words, filter } => {
@@ -959,7 +984,8 @@ impl<P: Payload> Adj<P> {
 
     /// Checks the buffer's shape, that the hash index (if any) holds
     /// exactly the positions, that the filter (if any) has every node's
-    /// bit (exactly those bits, for a pooled list), that no list out of
+    /// bit (exactly those bits, for a pooled list no longer than
+    /// [`FILTER_REFRESH`]), that no list out of
     /// its inline room (near, pooled, heap) is empty, that a near one
     /// holds at most [`NEAR_CAP`], and
     /// that an inline or near header's node words past its length are
@@ -996,10 +1022,10 @@ impl<P: Payload> Adj<P> {
             Store::Inline { len, words } if words[usize::from(len)..Self::INLINE_CAP].iter().any(|&n| n != VACANT) => {
                 return Err(format!("an inline list of {len} entries holds more nodes"));
             }
-            Store::Pooled { filter, .. } if filter != filter_of(nodes) => {
+            Store::Pooled { filter, len, .. } if len as usize <= FILTER_REFRESH && filter != filter_of(nodes) => {
                 return Err(format!("filter {filter:#x} is not exactly its nodes' {:#x}", filter_of(nodes)));
             }
-            Store::Heap { filter, .. } => {
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } => {
                 if let Some(n) = nodes.iter().find(|&&n| !admits(filter, n)) {
                     return Err(format!("node {n} missing from the filter {filter:#x}"));
                 }
@@ -1028,6 +1054,11 @@ mod tests {
     fn e(node: u32) -> Entry<()> {
         Entry { node, back: node + 1, payload: () }
     }
+
+    /// The shortest list in a buffer of its own (unpromoted: `Heap`).
+    const HEAP: u32 = POOL_CAPS[POOL_CAPS.len() - 1] + 1;
+    /// A long list in a pool block: past `PROMOTE_AT`, within the classes.
+    const LONG_POOLED: u32 = PROMOTE_AT as u32 + 8;
 
     /// One list with a pool of its own, for tests of a single list.
     struct Solo<P: Payload> {
@@ -1088,7 +1119,7 @@ mod tests {
             self.adj.find_all(node, &self.pool)
         }
         fn promote_if_long(&mut self) {
-            self.adj.promote_if_long();
+            self.adj.promote_if_long(&mut self.pool);
         }
         fn verify_index(&self) -> Result<(), String> {
             self.adj.verify_index(&self.pool)?;
@@ -1114,20 +1145,24 @@ mod tests {
         let Store::Near { len, .. } = &mut near.adj.store else { panic!("8 entries are near") };
         *len = 0;
         assert_eq!(near.adj.verify_index(&near.pool), Err("a pooled list with no entries".to_owned()));
+        let mut long = filled(LONG_POOLED);
+        let Store::Pooled { len, filter, .. } = &mut long.adj.store else { panic!("a long list is pooled") };
+        (*len, *filter) = (0, 0);
+        assert_eq!(long.adj.verify_index(&long.pool), Err("a pooled list with no entries".to_owned()));
         // The read path's `listed_nodes` takes a heap list as one with links too.
-        let mut heap = filled(40);
-        heap.adj.promote_if_long();
+        let mut heap = filled(LONG_POOLED);
+        heap.adj.promote_if_long(&mut heap.pool);
         let Store::Indexed { len, index, .. } = &mut heap.adj.store else {
-            panic!("40 entries, promoted, are indexed")
+            panic!("a long list, promoted, is indexed")
         };
         (*len, **index) = (0, HashTable::new());
         assert_eq!(heap.adj.verify_index(&heap.pool), Err("a heap list with no entries".to_owned()));
-        let mut heap = filled(40);
-        let Store::Heap { len, .. } = &mut heap.adj.store else { panic!("40 entries are on the heap") };
+        let mut heap = filled(HEAP);
+        let Store::Heap { len, .. } = &mut heap.adj.store else { panic!("past the classes, a list is on the heap") };
         *len = 0;
         assert_eq!(heap.adj.verify_index(&heap.pool), Err("a heap list with no entries".to_owned()));
         // Emptying any form gives the inline form back.
-        for len in [8, 20, 40] {
+        for len in [8, 20, LONG_POOLED, HEAP] {
             let mut a = filled(len);
             for _ in 0..len {
                 a.swap_remove(0);
@@ -1206,30 +1241,33 @@ mod tests {
     #[test]
     fn columns_survive_growth_and_removal() {
         let mut a: Solo<u32> = Solo::default();
-        for n in 0..40 {
-            assert_eq!(a.push(Entry { node: n, back: 100 + n, payload: 200 + n }), n);
+        let total = HEAP + 10;
+        for n in 0..total {
+            assert_eq!(a.push(Entry { node: n, back: 10_000 + n, payload: 20_000 + n }), n);
             a.verify_index().unwrap();
             // Five custom entries inline, then the pool's classes (with
             // the nodes in the header up to `NEAR_CAP`), then a buffer of
             // its own.
             match (n + 1, &a.adj.store) {
-                (..=5, Store::Inline { .. }) | (33.., Store::Heap { .. }) => {}
-                (len @ 6..=13, Store::Near { class, .. }) | (len @ 14..=32, Store::Pooled { class, .. }) => {
+                (..=5, Store::Inline { .. }) => {}
+                (len @ HEAP.., Store::Heap { .. }) => assert!(len > POOL_CAPS[POOL_CAPS.len() - 1]),
+                (len @ 6..=13, Store::Near { class, .. }) | (len @ 14.., Store::Pooled { class, .. }) => {
                     let cap = POOL_CAPS[usize::from(*class)];
                     assert!(cap >= len && (*class == 0 || POOL_CAPS[usize::from(*class) - 1] < len));
                 }
                 (len, store) => panic!("{len} entries in {store:?}"),
             }
         }
-        assert_eq!(a.nodes(), (0..40).collect::<Vec<_>>());
-        assert_eq!(a.payload_words(), (200..240).collect::<Vec<_>>());
-        assert_eq!(a.entry(17), Entry { node: 17, back: 117, payload: 217 });
+        assert_eq!(a.nodes(), (0..total).collect::<Vec<_>>());
+        assert_eq!(a.payload_words(), (20_000..20_000 + total).collect::<Vec<_>>());
+        assert_eq!(a.entry(17), Entry { node: 17, back: 10_017, payload: 20_017 });
         a.set_back(17, 7);
         assert_eq!(a.back(17), 7);
         let (removed, moved) = a.swap_remove(3);
-        assert_eq!(removed, Entry { node: 3, back: 103, payload: 203 });
-        assert_eq!(moved, Some(Entry { node: 39, back: 139, payload: 239 }));
-        assert_eq!(a.entry(3), Entry { node: 39, back: 139, payload: 239 });
+        let last = total - 1;
+        assert_eq!(removed, Entry { node: 3, back: 10_003, payload: 20_003 });
+        assert_eq!(moved, Some(Entry { node: last, back: 10_000 + last, payload: 20_000 + last }));
+        assert_eq!(a.entry(3), Entry { node: last, back: 10_000 + last, payload: 20_000 + last });
         while a.len() > 0 {
             a.swap_remove(0);
         }
@@ -1330,7 +1368,7 @@ mod tests {
 
     #[test]
     fn contains_agrees_with_find() {
-        for len in [0u32, 1, 3, 4, 7, 8, 9, PROMOTE_AT as u32, PROMOTE_AT as u32 + 1, 70] {
+        for len in [0u32, 1, 3, 4, 7, 8, 9, PROMOTE_AT as u32, PROMOTE_AT as u32 + 1, 70, HEAP] {
             let mut a = Solo::default();
             for n in 0..len {
                 a.push(e(n * 3));
@@ -1339,6 +1377,7 @@ mod tests {
                 if indexed {
                     a.promote_if_long();
                 }
+                assert_eq!(a.is_indexed(), indexed && len > PROMOTE_AT as u32, "len {len}");
                 for probe in 0..len * 3 + 2 {
                     assert_eq!(a.contains(probe), a.find(probe).is_some(), "len {len}, probe {probe}");
                 }
@@ -1362,30 +1401,46 @@ mod tests {
             assert_eq!((a.find(n), a.contains(n), a.contains_if_cheap(n)), (None, false, Some(false)));
             assert!(a.find_all(n).is_empty());
         }
-        // A short list recomputes its filter on removal; a long one keeps
-        // the removed node's bit, which `verify_index` accepts.
+        // A short list recomputes its filter on removal; a long one (pooled
+        // or in a buffer) keeps the removed node's bit, which `verify_index`
+        // accepts, until a removal leaves it `FILTER_REFRESH` long.
         a.swap_remove(0);
         assert!(matches!(a.adj.store, Store::Pooled { filter, .. } if filter == filter_of(a.nodes())));
-        let mut long = Solo::default();
-        for n in 0..=FILTER_REFRESH as u32 + 1 {
-            long.push(e(n));
-        }
-        let Store::Heap { filter: before, .. } = long.adj.store else { panic!("a long list is on the heap") };
-        long.swap_remove(0);
-        assert!(matches!(long.adj.store, Store::Heap { filter, .. } if filter == before));
-        long.verify_index().unwrap();
-        assert_eq!((long.find(0), long.find(5)), (None, Some(5)));
-        // `insert_at` (a rollback) sets the bit of the node it puts back.
-        long.insert_at(0, e(0));
-        long.verify_index().unwrap();
-        // A promoted list drops its filter; demoted, it gets it back.
-        long.promote_if_long();
-        assert!(long.is_indexed());
-        while long.len() >= PROMOTE_AT / 2 {
+        let filter = |a: &Solo<()>| match a.adj.store {
+            Store::Pooled { filter, .. } | Store::Heap { filter, .. } => filter,
+            _ => panic!("a long list has a filter"),
+        };
+        for len in [FILTER_REFRESH as u32 + 2, HEAP] {
+            let mut long = Solo::default();
+            for n in 0..len {
+                long.push(e(n));
+            }
+            let before = filter(&long);
             long.swap_remove(0);
+            assert_eq!(filter(&long), before, "len {len}");
+            long.verify_index().unwrap();
+            assert_eq!((long.find(0), long.find(5)), (None, Some(5)));
+            // `insert_at` (a rollback) sets the bit of the node it puts back.
+            long.insert_at(0, e(0));
+            long.verify_index().unwrap();
+            if len == FILTER_REFRESH as u32 + 2 {
+                long.swap_remove(0);
+                long.swap_remove(0);
+                assert_eq!(filter(&long), filter_of(long.nodes()), "refreshed at FILTER_REFRESH");
+                long.verify_index().unwrap();
+                long.push(e(0));
+                long.push(e(1));
+            }
+            // A promoted list drops its filter (a pooled one moves to a
+            // buffer); demoted, it gets it back.
+            long.promote_if_long();
+            assert!(long.is_indexed());
+            while long.len() >= PROMOTE_AT / 2 {
+                long.swap_remove(0);
+            }
+            assert!(matches!(long.adj.store, Store::Heap { filter, .. } if filter == filter_of(long.nodes())));
+            long.verify_index().unwrap();
         }
-        assert!(matches!(long.adj.store, Store::Heap { filter, .. } if filter == filter_of(long.nodes())));
-        long.verify_index().unwrap();
     }
 
     #[test]
@@ -1398,21 +1453,25 @@ mod tests {
             a
         };
         let (mut inline, mut near, mut pooled) = (filled(2), filled(8), filled(20));
-        let (mut heap, mut indexed) = (filled(40), filled(40));
+        let (mut long, mut heap, mut indexed) = (filled(LONG_POOLED), filled(HEAP), filled(HEAP));
         indexed.promote_if_long();
         inline.adj.promote();
         near.adj.promote();
         near.adj.demote();
         pooled.adj.promote();
         pooled.adj.demote();
+        long.adj.promote();
+        long.adj.demote();
         heap.adj.demote();
         indexed.adj.promote();
         assert!(matches!(inline.adj.store, Store::Inline { len: 2, .. }));
         assert!(matches!(near.adj.store, Store::Near { len: 8, .. }));
         assert!(matches!(pooled.adj.store, Store::Pooled { len: 20, .. }));
-        assert!(matches!(heap.adj.store, Store::Heap { len: 40, .. }));
-        assert!(matches!(indexed.adj.store, Store::Indexed { len: 40, .. }));
-        for (a, len) in [(&inline, 2), (&near, 8), (&pooled, 20), (&heap, 40), (&indexed, 40)] {
+        assert!(matches!(long.adj.store, Store::Pooled { len: LONG_POOLED, .. }));
+        assert!(matches!(heap.adj.store, Store::Heap { len: HEAP, .. }));
+        assert!(matches!(indexed.adj.store, Store::Indexed { len: HEAP, .. }));
+        let forms = [(&inline, 2), (&near, 8), (&pooled, 20), (&long, LONG_POOLED), (&heap, HEAP), (&indexed, HEAP)];
+        for (a, len) in forms {
             assert_eq!(a.nodes(), (0..len).collect::<Vec<_>>());
             a.verify_index().unwrap();
         }
@@ -1420,7 +1479,7 @@ mod tests {
 
     #[test]
     fn verify_index_reports_a_filter_missing_a_node() {
-        for len in [20, 40] {
+        for len in [20, LONG_POOLED, HEAP] {
             let mut a = Solo::default();
             for n in 0..len {
                 a.push(e(n));

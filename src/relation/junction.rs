@@ -220,8 +220,8 @@ impl<P: Payload> Junction<P> {
         }
         if f.len() > PROMOTE_AT && !f.is_indexed() {
             match self.searched(source, target)? {
-                Searched::Forward(_) => self.fwd[source as usize].promote_if_long(),
-                Searched::Reverse(_) => self.rev[target as usize].promote_if_long(),
+                Searched::Forward(_) => self.fwd[source as usize].promote_if_long(&mut self.pool),
+                Searched::Reverse(_) => self.rev[target as usize].promote_if_long(&mut self.pool),
             }
         }
         self.find(source, target)
