@@ -215,7 +215,6 @@ const _: () = assert!(std::mem::size_of::<Adj<u32>>() == 64);
 // near form still fits the pool.
 const _: () = assert!(INLINE_WORDS / 2 < NEAR_CAP && NEAR_CAP < POOL_CAPS[POOL_CAPS.len() - 1] as usize);
 const _: () = assert!(POOL_CAPS[0] as usize > INLINE_WORDS / 2);
-// A pooled list is never long enough to need a hash index.
 // The short pooled lists are those of the first five classes.
 const _: () = assert!(POOL_CAPS[4] as usize == PROMOTE_AT);
 
@@ -644,7 +643,7 @@ impl<P: Payload> Adj<P> {
         }
         let nodes = match &self.store {
             Store::Indexed { len, words, index } => return probe(index, &words[..*len as usize], node),
-            Store::Pooled { filter, .. } | Store::Heap { filter, .. } if !admits(*filter, node) => return None,
+            Store::Heap { filter, .. } if !admits(*filter, node) => return None,
             _ => self.nodes(pool),
         };
         nodes.iter().position(|&n| n == node).map(|p| p as u32)
@@ -699,8 +698,8 @@ impl<P: Payload> Adj<P> {
     /// cheaply: it is short (a scan), indexed (a probe), or its filter
     /// rules the node out. `None` for a long list without an index whose
     /// filter cannot tell, whose caller may look in the other list of the
-    /// pair instead. The short forms (inline, near, pooled) inline, the
-    /// others out of line. O(1) expected.
+    /// pair instead. The short forms (inline, near, pooled up to
+    /// `PROMOTE_AT`) inline, the others out of line. O(1) expected.
     #[inline(always)]
     pub(crate) fn contains_if_cheap(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
         match self.short_contains(node, pool) {
@@ -837,7 +836,9 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn promote_if_long(&mut self, pool: &mut Pool<P>) {
         if !self.is_indexed() && self.len() > PROMOTE_AT {
             if let Store::Pooled { .. } = self.store {
-                self.move_to_heap(self.capacity(), pool);
+                // A buffer for the entries, not the block's capacity: a
+                // list that shrank keeps its class.
+                self.move_to_heap(self.len().next_power_of_two().max(2 * PROMOTE_AT), pool);
             }
             self.promote();
         }

@@ -1,4 +1,4 @@
-//! The pool of the entries of a junction's adjacency lists up to 1024
+//! The pool of the entries of a junction's adjacency lists up to 256
 //! entries long.
 //!
 //! A list that outgrows its header's inline room, up to [`POOL_CAPS`]'
@@ -25,6 +25,10 @@
 //! stride widened to the chunk's: entry `p`'s column `c` is at
 //! `words[c * stride + p]` of the slice that starts at the block. So every
 //! reader and writer of entries serves both with one code path.
+//!
+//! The classes of up to 32 entries share chunks, as follows; the longer
+//! classes have slabs of their own, given back to the allocator with their
+//! last block (see [`SHARED_CLASSES`]).
 //!
 //! Freed blocks (of a list that grew out of its class, or emptied) go on
 //! their class's free list. An allocation takes a block of its class
@@ -72,9 +76,11 @@ const _: () =
 /// The classes below this index are the *shared* ones (up to 32 entries):
 /// their blocks are cut anywhere from chunks that all of them share, and a
 /// freed block of one can be cut again for a smaller class. The classes
-/// from it on (long lists) have *slabs*: chunks of [`SLAB_BLOCKS`] blocks
-/// of one class, whose memory goes back to the allocator as soon as their
-/// last block is freed. A long list passes through every class on its
+/// from it on (long lists) have *slabs*: chunks of blocks of one class
+/// (one block for a class's first slab, then twice as many as the class
+/// has slabs, up to [`SLAB_BLOCKS`]: a relation with a few long rows
+/// spends a block's room on each, not a full slab's), whose memory goes
+/// back to the allocator as soon as their last block is freed. A long list passes through every class on its
 /// way up, and lists of a relation grow together (every group gains
 /// members at the same rate), so each class's blocks are freed in bulk
 /// once the lists have outgrown it; cut for smaller classes instead, the
@@ -83,13 +89,20 @@ const _: () =
 /// against 31.5 (at L, 30.8 against 25.8).
 const SHARED_CLASSES: usize = 5;
 
-/// Blocks per slab: a slab is released only when all of them are free,
-/// so one list left behind in a class keeps this many blocks' room.
+/// The most blocks a slab has: a slab is released only when all of them
+/// are free, so one list left behind in a class keeps up to this many
+/// blocks' room.
 const SLAB_BLOCKS: u32 = 16;
 
+/// The blocks of a new slab of a class that has `slabs` slabs: 1, 2, 4,
+/// ... up to [`SLAB_BLOCKS`]. O(1).
+fn slab_blocks(slabs: u32) -> u32 {
+    1u32.checked_shl(slabs).unwrap_or(SLAB_BLOCKS).min(SLAB_BLOCKS)
+}
+
 /// Entries per column of the first chunk; each later chunk doubles, up to
-/// [`LAST_CHUNK`]. A relation with a handful of long rows spends 2 KB (3 KB
-/// with a custom through), not the 512 KB (768 KB) of a full chunk.
+/// [`LAST_CHUNK`]. A relation with a handful of short rows spends 2 KB (3
+/// KB with a custom through), not the 512 KB (768 KB) of a full chunk.
 const FIRST_CHUNK: usize = 256;
 
 /// Entries per column of a chunk once the pool is large.
@@ -108,7 +121,8 @@ pub(crate) struct Block {
 enum Chunk {
     /// Blocks of the shared classes, anywhere.
     Shared,
-    /// [`SLAB_BLOCKS`] blocks of class `class`; `free` holds the first
+    /// Blocks of class `class` (the chunk's length over the class's
+    /// block size, at most [`SLAB_BLOCKS`]); `free` holds the first
     /// positions of those no list holds.
     Slab { class: u8, free: Vec<u32> },
     /// A slab whose blocks were all freed: its memory went back to the
@@ -137,6 +151,8 @@ pub(crate) struct Pool<P: Payload> {
     partial: [Vec<u32>; POOL_CAPS.len() - SHARED_CLASSES],
     /// Indexes of released chunks, for new chunks to take.
     released: Vec<u32>,
+    /// Slabs of each slab class, released ones not counted.
+    slabs: [u32; POOL_CAPS.len() - SHARED_CLASSES],
     /// Entries of filled room in no block: remainders too small for any
     /// class. Only `verify` reads it.
     stranded: usize,
@@ -145,14 +161,22 @@ pub(crate) struct Pool<P: Payload> {
 
 impl<P: Payload> Default for Pool<P> {
     fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Payload> Pool<P> {
+    /// A pool with no chunks. O(1).
+    const fn new() -> Self {
         Pool {
             chunks: Vec::new(),
             kinds: Vec::new(),
             open: None,
             fill: 0,
-            free: Default::default(),
-            partial: Default::default(),
+            free: [const { Vec::new() }; SHARED_CLASSES],
+            partial: [const { Vec::new() }; POOL_CAPS.len() - SHARED_CLASSES],
             released: Vec::new(),
+            slabs: [0; POOL_CAPS.len() - SHARED_CLASSES],
             stranded: 0,
             payload: PhantomData,
         }
@@ -163,17 +187,7 @@ impl Pool<()> {
     /// A pool with no blocks, for a read handle that has no junction to
     /// read. O(1).
     pub(crate) fn empty() -> &'static Pool<()> {
-        static EMPTY: Pool<()> = Pool {
-            chunks: Vec::new(),
-            kinds: Vec::new(),
-            open: None,
-            fill: 0,
-            free: [const { Vec::new() }; SHARED_CLASSES],
-            partial: [const { Vec::new() }; POOL_CAPS.len() - SHARED_CLASSES],
-            released: Vec::new(),
-            stranded: 0,
-            payload: PhantomData,
-        };
+        static EMPTY: Pool<()> = Pool::new();
         &EMPTY
     }
 }
@@ -219,7 +233,8 @@ impl<P: Payload> Pool<P> {
     /// [`alloc`](Self::alloc) for a slab class. O(1) amortized (entries of
     /// the class's list of slabs with room are dropped at most once each).
     fn alloc_slab(&mut self, class: usize) -> Block {
-        let partial = &mut self.partial[class - SHARED_CLASSES];
+        let slab_class = class - SHARED_CLASSES;
+        let partial = &mut self.partial[slab_class];
         while let Some(&chunk) = partial.last() {
             if let Chunk::Slab { class: c, free } = &mut self.kinds[chunk as usize] {
                 if usize::from(*c) == class {
@@ -234,10 +249,14 @@ impl<P: Payload> Pool<P> {
             partial.pop();
         }
         let cap = POOL_CAPS[class];
+        let blocks = slab_blocks(self.slabs[slab_class]);
         // Blocks are handed out from the slab's start.
-        let free = (1..SLAB_BLOCKS).rev().map(|b| b * cap).collect();
-        let chunk = self.new_chunk((SLAB_BLOCKS * cap) as usize, Chunk::Slab { class: class as u8, free });
-        self.partial[class - SHARED_CLASSES].push(chunk);
+        let free: Vec<u32> = (1..blocks).rev().map(|b| b * cap).collect();
+        let chunk = self.new_chunk((blocks * cap) as usize, Chunk::Slab { class: class as u8, free });
+        if blocks > 1 {
+            self.partial[slab_class].push(chunk);
+        }
+        self.slabs[slab_class] += 1;
         Block { chunk, at: 0 }
     }
 
@@ -266,14 +285,16 @@ impl<P: Payload> Pool<P> {
             return;
         }
         let i = block.chunk as usize;
+        let blocks = self.chunks[i].len() / (POOL_CAPS[class] as usize * P::WIDTH);
         let Chunk::Slab { free, .. } = &mut self.kinds[i] else {
             debug_assert!(false, "a block of class {class} in a chunk that is no slab");
             return;
         };
         free.push(block.at);
-        if free.len() == SLAB_BLOCKS as usize {
+        if free.len() == blocks {
             (self.chunks[i], self.kinds[i]) = (Box::default(), Chunk::Released);
             self.released.push(block.chunk);
+            self.slabs[class - SHARED_CLASSES] -= 1;
         } else if free.len() == 1 {
             self.partial[class - SHARED_CLASSES].push(block.chunk);
         }
@@ -416,16 +437,62 @@ impl<P: Payload> Pool<P> {
         if covered != filled {
             return Err(format!("{filled} entries filled, {covered} held, free or stranded: a block leaked"));
         }
+        self.verify_chunks()
+    }
+
+    /// The chunks' own bookkeeping: the open chunk is a shared one; a
+    /// slab's length is a whole number of its class's blocks, at most
+    /// [`SLAB_BLOCKS`], not all of them free (it would have been
+    /// released), and with a free one it is on its class's list of slabs
+    /// with room; each class counts its slabs; the released indexes are
+    /// exactly the released chunks, once each, and hold no room. O(chunks
+    /// + the lists' entries).
+    fn verify_chunks(&self) -> Result<(), String> {
+        if let Some(open) = self.open {
+            if !matches!(self.kinds.get(open as usize), Some(Chunk::Shared)) {
+                return Err(format!("the open chunk {open} is not a shared one"));
+            }
+        }
+        let with_room: hashbrown::HashSet<(usize, u32)> =
+            self.partial.iter().enumerate().flat_map(|(c, list)| list.iter().map(move |&chunk| (c, chunk))).collect();
+        let mut slabs = [0u32; POOL_CAPS.len() - SHARED_CLASSES];
+        let mut released: Vec<u32> = Vec::new();
         for (chunk, kind) in self.kinds.iter().enumerate() {
             match kind {
-                Chunk::Slab { free, .. } if free.len() >= SLAB_BLOCKS as usize => {
-                    return Err(format!("slab {chunk} is wholly free but not released"));
+                Chunk::Shared => {}
+                Chunk::Slab { class, free } => {
+                    let class = usize::from(*class);
+                    let block_words = POOL_CAPS[class] as usize * P::WIDTH;
+                    let blocks = self.chunks[chunk].len() / block_words;
+                    if class < SHARED_CLASSES
+                        || self.chunks[chunk].len() % block_words != 0
+                        || !(1..=SLAB_BLOCKS as usize).contains(&blocks)
+                    {
+                        return Err(format!("slab {chunk} of class {class} is {} words", self.chunks[chunk].len()));
+                    }
+                    if free.len() >= blocks {
+                        return Err(format!("slab {chunk} is wholly free but not released"));
+                    }
+                    if !free.is_empty() && !with_room.contains(&(class - SHARED_CLASSES, chunk as u32)) {
+                        return Err(format!("slab {chunk} has a free block but is not listed as having room"));
+                    }
+                    slabs[class - SHARED_CLASSES] += 1;
                 }
-                Chunk::Released if !self.chunks[chunk].is_empty() || self.open == Some(chunk as u32) => {
-                    return Err(format!("released chunk {chunk} still holds room"));
+                Chunk::Released => {
+                    if !self.chunks[chunk].is_empty() {
+                        return Err(format!("released chunk {chunk} still holds room"));
+                    }
+                    released.push(chunk as u32);
                 }
-                _ => {}
             }
+        }
+        if slabs != self.slabs {
+            return Err(format!("slabs per class {slabs:?}, counted {:?}", self.slabs));
+        }
+        let mut listed = self.released.clone();
+        listed.sort_unstable();
+        if listed != released {
+            return Err(format!("released chunks {released:?}, listed {listed:?}"));
         }
         Ok(())
     }
@@ -467,8 +534,9 @@ mod tests {
         // difference of two classes, 12 - 8 or 16 - 12, is the one that no
         // class fits): a sliver of the pool.
         assert!(pool.stranded % 4 == 0 && pool.stranded * 100 < pool.capacity(), "{} stranded", pool.stranded);
-        // A freed block of a class comes back for that class.
-        let (class, block) = held.swap_remove(7);
+        // A freed block of a shared class comes back for that class.
+        let (class, block) = held.swap_remove(3);
+        assert!(class < SHARED_CLASSES);
         pool.release(class, block);
         pool.verify(held.iter().copied()).unwrap();
         assert_eq!(pool.alloc(class), block);
@@ -516,10 +584,11 @@ mod tests {
         let mut pool: Pool<u32> = Pool::default();
         let class = POOL_CAPS.iter().position(|&c| c == 256).expect("a class of 256");
         let n = POOL_CAPS[class] as usize;
-        // A slab holds `SLAB_BLOCKS` blocks; the next block opens another.
-        let all: Vec<Block> = (0..=SLAB_BLOCKS).map(|_| pool.alloc(class)).collect();
-        let blocks = [all[0], all[1], all[SLAB_BLOCKS as usize]];
-        assert_eq!(blocks.iter().map(|b| b.chunk).collect::<Vec<_>>(), [0, 0, 1]);
+        // A class's slabs hold 1, 2, 4, ... blocks: the first block is a
+        // slab alone, the next two share one.
+        let all: Vec<Block> = (0..3).map(|_| pool.alloc(class)).collect();
+        let blocks = [all[0], all[1], all[2]];
+        assert_eq!(blocks.iter().map(|b| b.chunk).collect::<Vec<_>>(), [0, 1, 1]);
         // Within a chunk, from an earlier chunk, and from a later one.
         for (from, to) in [(blocks[1], blocks[2]), (blocks[0], blocks[1]), (blocks[2], blocks[0])] {
             for first in [0, 1] {
@@ -553,16 +622,20 @@ mod tests {
         let mut pool: Pool<()> = Pool::default();
         let (small, large) = (3, SHARED_CLASSES + 2);
         let mut held: Vec<(usize, Block)> = vec![(small, pool.alloc(small))];
-        for _ in 0..2 * SLAB_BLOCKS {
+        // Slabs of 1, 2, 4, 8, 16 and 16 blocks.
+        for _ in 0..47 {
             held.push((large, pool.alloc(large)));
         }
         pool.verify(held.iter().copied()).unwrap();
+        let slab_sizes: Vec<usize> =
+            pool.chunks.iter().filter(|c| !c.is_empty()).map(|c| c.len() / (2 * POOL_CAPS[large] as usize)).collect();
+        assert!(slab_sizes.ends_with(&[1, 2, 4, 8, 16, 16]), "{slab_sizes:?}");
         let before = pool.capacity();
-        // Freeing all but one block of the first slab keeps it; the last
+        // Freeing all but one block of the slab of 8 keeps it; the last
         // one releases it, and its room leaves the pool.
-        let first: Vec<(usize, Block)> =
-            held.iter().copied().filter(|&(c, b)| c == large && b.chunk == held[1].1.chunk).collect();
-        assert_eq!(first.len(), SLAB_BLOCKS as usize);
+        let chunk = held[1 + 1 + 2 + 4].1.chunk;
+        let first: Vec<(usize, Block)> = held.iter().copied().filter(|&(_, b)| b.chunk == chunk).collect();
+        assert_eq!(first.len(), 8);
         held.retain(|h| !first.contains(h));
         for (i, &(class, block)) in first.iter().enumerate().skip(1) {
             pool.release(class, block);
@@ -572,30 +645,51 @@ mod tests {
         assert_eq!(pool.capacity(), before);
         pool.release(first[0].0, first[0].1);
         pool.verify(held.iter().copied()).unwrap();
-        assert_eq!(pool.capacity(), before - (SLAB_BLOCKS * POOL_CAPS[large]) as usize);
+        assert_eq!(pool.capacity(), before - 8 * POOL_CAPS[large] as usize);
         // A block in a released chunk, or of the wrong class, is an error.
         let err = pool.verify(held.iter().copied().chain([first[0]])).unwrap_err();
         assert!(err.contains("in a chunk holding Released"), "{err}");
         let mislabelled = held.iter().map(|&(c, b)| (if c == large { large + 1 } else { c }, b));
         assert!(pool.verify(mislabelled).is_err());
-        // The released index serves the next chunk; a freed block of a
-        // partly free slab serves the next allocation of its class.
+        // The released index serves the next chunk, a first slab of its
+        // class (one block); its stale entry in the list of slabs with
+        // room is dropped when an allocation comes to it.
         let again = pool.alloc(large + 1);
-        assert_eq!(again.chunk, first[0].1.chunk);
+        assert_eq!(again.chunk, chunk);
         held.push((large + 1, again));
+        pool.verify(held.iter().copied()).unwrap();
+        for _ in 0..20 {
+            held.push((large, pool.alloc(large)));
+            pool.verify(held.iter().copied()).unwrap();
+        }
+        // A freed block of a full slab serves the next allocation of its
+        // class.
         let (class, block) = held[3];
         pool.release(class, block);
         assert_eq!(pool.alloc(class), block);
         pool.verify(held.iter().copied()).unwrap();
-        // A wholly free slab that was not released is reported.
+        // Broken bookkeeping is reported: a wholly free slab not released,
+        // a slab with room not listed, a live chunk listed as released.
         let mut stale = pool.clone();
-        for &(_, block) in held.iter().filter(|&&(c, _)| c == large + 1) {
-            if let Chunk::Slab { free, .. } = &mut stale.kinds[block.chunk as usize] {
-                free.push(block.at);
-            }
+        let Chunk::Slab { free, .. } = &mut stale.kinds[again.chunk as usize] else { panic!("a slab") };
+        free.push(again.at);
+        let rest: Vec<(usize, Block)> = held.iter().copied().filter(|&(c, _)| c != large + 1).collect();
+        assert!(stale.verify(rest.iter().copied()).unwrap_err().contains("wholly free"), "a free slab");
+        let mut unlisted = pool.clone();
+        for list in &mut unlisted.partial {
+            list.clear();
         }
-        let rest = held.iter().copied().filter(|&(c, _)| c != large + 1);
-        assert!(stale.verify(rest).unwrap_err().contains("wholly free"));
+        let (class, block) = held[3];
+        unlisted.release(class, block);
+        unlisted.partial[class - SHARED_CLASSES].clear();
+        let rest: Vec<(usize, Block)> = held.iter().copied().filter(|&h| h != (class, block)).collect();
+        assert!(unlisted.verify(rest.iter().copied()).unwrap_err().contains("not listed"));
+        let mut twice = pool.clone();
+        twice.release(large, held[5].1);
+        let extra = twice.alloc(large);
+        assert_eq!(extra, held[5].1);
+        twice.released.push(0);
+        assert!(twice.verify(held.iter().copied()).is_err());
     }
 
     #[test]

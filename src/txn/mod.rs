@@ -162,6 +162,9 @@ impl Database {
     /// undone and the error (or panic) reaches the caller, as with
     /// [`write`](Self::write).
     ///
+    /// O(1) besides `f`'s own work (a commit drops the undo log's link
+    /// records).
+    ///
     /// # Errors
     /// `f`'s error.
     #[inline]
@@ -205,5 +208,30 @@ impl Deref for ReadTxn<'_> {
     #[inline]
     fn deref(&self) -> &View {
         &self.guard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write::Access;
+    use super::Database;
+    use crate::schema::Schema;
+
+    fn db() -> Database {
+        Database::new(Schema::builder().table("t", |_| {}).build().expect("a valid schema"))
+    }
+
+    #[test]
+    fn the_exclusive_path_takes_no_lock_and_records_none() {
+        let mut db = db();
+        let tx = db.begin_write_mut();
+        assert!(matches!(tx.state, Access::Exclusive(_)) && tx.holds_no_lock());
+        drop(tx);
+        assert!(!db.state.is_locked());
+        let tx = db.begin_write().expect("not reentrant");
+        assert!(matches!(tx.state, Access::Locked(_)) && !tx.holds_no_lock());
+        assert!(db.state.is_locked_exclusive());
+        drop(tx);
+        assert!(!db.state.is_locked());
     }
 }

@@ -26,11 +26,17 @@ fn clear_stale_undo(view: &mut View) {
 /// An exclusive write transaction. Every change it makes is undone if it
 /// is dropped without [`commit`](WriteTxn::commit) (including by a panic
 /// or an error returned from a [`Database::write`](crate::Database::write)
-/// closure). It dereferences to [`View`] for reads, which see its own
-/// writes.
+/// closure, or [`Database::write_mut`](crate::Database::write_mut)'s). It
+/// dereferences to [`View`] for reads, which see its own writes.
 ///
 /// Each write method is atomic on its own: when it returns an error, the
 /// transaction is exactly as it was before the call and can go on.
+///
+/// A transaction leaked with `std::mem::forget` is neither committed nor
+/// undone: one taken through the lock keeps the database locked; one taken
+/// through [`Database::begin_write_mut`](crate::Database::begin_write_mut)
+/// leaves its changes in place, and the next transaction keeps them as if
+/// they had been committed.
 pub struct WriteTxn<'db> {
     /// The state, locked or exclusively borrowed; its [`View::undo`] is
     /// this transaction's log.
@@ -132,6 +138,13 @@ impl<'db> WriteTxn<'db> {
             clear_stale_undo(&mut state);
         }
         WriteTxn { state, committed: false, _held: held }
+    }
+
+    /// Whether this transaction was taken without the lock (and so with no
+    /// record of holding it).
+    #[cfg(test)]
+    pub(crate) fn holds_no_lock(&self) -> bool {
+        self._held.is_none()
     }
 
     /// Makes every change of this transaction visible to later readers and
