@@ -228,6 +228,23 @@ impl<P: Payload> Junction<P> {
         self.find(source, target)
     }
 
+    /// [`find_all`](Self::find_all) for a write: the list it searches
+    /// builds its hash index first if it is long, as in
+    /// [`find_for_write`](Self::find_for_write), so that repeated removals
+    /// of through rows between two high-degree rows stay O(1 + matches).
+    /// O(1 + matches) expected, amortized.
+    pub(crate) fn find_all_for_write(&mut self, source: u32, target: u32) -> SmallVec<[u32; 2]> {
+        if let (Some(f), Some(r)) = (self.fwd.get(source as usize), self.rev.get(target as usize)) {
+            // `find_all`'s choice of list.
+            if f.len() <= r.len() || f.is_indexed() {
+                self.fwd[source as usize].promote_if_long(&mut self.pool);
+            } else {
+                self.rev[target as usize].promote_if_long(&mut self.pool);
+            }
+        }
+        self.find_all(source, target)
+    }
+
     /// Every position in `fwd[source]` of the pair `(source, target)`.
     /// O(1 + matches) expected.
     pub(crate) fn find_all(&self, source: u32, target: u32) -> SmallVec<[u32; 2]> {
@@ -416,13 +433,6 @@ impl Links {
         both!(self, j => j.contains(source, target))
     }
 
-    /// A position in `fwd[source]` of the pair, without building indexes
-    /// (see [`Junction::find`]). O(1) expected.
-    #[inline]
-    pub(crate) fn find(&self, source: u32, target: u32) -> Option<u32> {
-        both!(self, j => j.find(source, target))
-    }
-
     /// The last entry of `rev[target]` as `(source, position in
     /// fwd[source])`. O(1).
     pub(crate) fn last_source(&self, target: u32) -> Option<(u32, u32)> {
@@ -587,6 +597,33 @@ mod tests {
         churn(|t| t + 7, 40, 300);
         churn(|_| (), 300, 30);
         churn(|t| t + 7, 300, 30);
+    }
+
+    /// A removal of a custom through row between two long rows searches
+    /// with `find_all_for_write`, which indexes the list it searches: the
+    /// next removal between them probes instead of scanning.
+    #[test]
+    fn find_all_for_write_indexes_the_list_it_searches() {
+        for (source_degree, target_degree) in [(120, 60), (60, 120), (300, 40)] {
+            let mut j: Junction<u32> = Junction::default();
+            for t in 1..source_degree {
+                j.link(0, t, t);
+            }
+            for s in 1..target_degree {
+                j.link(s, 0, 1000 + s);
+            }
+            j.link(0, 0, 7);
+            j.link(0, 0, 8); // a duplicate pair: two through rows
+            let (f_searched, r_searched) = (j.fwd[0].len() <= j.rev[0].len(), j.fwd[0].len() > j.rev[0].len());
+            let before = j.find_all(0, 0);
+            assert!(!j.fwd[0].is_indexed() && !j.rev[0].is_indexed());
+            let found = j.find_all_for_write(0, 0);
+            assert_eq!(found, before, "the same positions, indexed or not");
+            assert_eq!((j.fwd[0].is_indexed(), j.rev[0].is_indexed()), (f_searched, r_searched));
+            let payloads: Vec<u32> = found.iter().map(|&p| j.target_entry(0, p).payload).collect();
+            assert_eq!(payloads, [7, 8]);
+            j.verify().unwrap();
+        }
     }
 
     #[test]

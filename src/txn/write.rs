@@ -410,7 +410,7 @@ impl<'db> WriteTxn<'db> {
     fn unlink_through_row(&mut self, r: RelId, slot: u32) {
         let Some((s, t)) = self.through_ends(r, slot) else { return };
         if let Links::Custom(j) = &mut self.state.links[r as usize] {
-            let pos = j.find_all(s, t).into_iter().find(|&p| j.target_entry(s, p).payload == slot);
+            let pos = j.find_all_for_write(s, t).into_iter().find(|&p| j.target_entry(s, p).payload == slot);
             if let Some(fpos) = pos {
                 let unlinked = j.unlink(s, fpos);
                 self.state.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
@@ -571,7 +571,8 @@ impl<'db> WriteTxn<'db> {
         match self.state.locate(key.table(), key.id()).ok_or_else(not_found)? {
             Loc::Pair(s, t) => {
                 let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
-                let fpos = self.state.links[r as usize].find(s, t).ok_or_else(not_found)?;
+                // A search for a write: a long list searched gets its index.
+                let fpos = self.state.links[r as usize].find_for_write(s, t).ok_or_else(not_found)?;
                 self.unlink_auto(r, s, fpos);
                 let mut d = Deleted::default();
                 d.add(&schema.def(key.table()).name, 1);
