@@ -77,11 +77,12 @@ const _: () =
 /// their blocks are cut anywhere from chunks that all of them share, and a
 /// freed block of one can be cut again for a smaller class. The classes
 /// from it on (long lists) have *slabs*: chunks of blocks of one class
-/// (one block for a class's first slab, then twice as many as the class
-/// has slabs, up to [`SLAB_BLOCKS`]: a relation with a few long rows
-/// spends a block's room on each, not a full slab's), whose memory goes
-/// back to the allocator as soon as their last block is freed. A long list passes through every class on its
-/// way up, and lists of a relation grow together (every group gains
+/// (one block in a class's first slab, two in its second, then four,
+/// eight, and [`SLAB_BLOCKS`]: a relation with a few long rows spends a
+/// block's room on each, not a full slab's), whose memory goes back to the
+/// allocator as soon as their last block is freed. A long list passes
+/// through every class on its way up, and lists of a relation grow
+/// together (every group gains
 /// members at the same rate), so each class's blocks are freed in bulk
 /// once the lists have outgrown it; cut for smaller classes instead, the
 /// blocks of the class a size-S load had just left (128 entries, for
