@@ -134,10 +134,10 @@ const _: () = assert!(NEAR_CAP <= 32 && INLINE_WORDS / 2 <= 32);
 ///
 /// Only a heap form has room for the hash index of positions (a long
 /// pooled list is moved to one to get it); the inline and near forms use
-/// those bytes for entries or
-/// nodes. A pooled or heap list without an index uses them for a filter of
-/// its nodes instead (see [`filter_bit`]), so that a search for a node it
-/// does not hold usually ends at the header, without loading the entries.
+/// those bytes for entries or nodes. A pooled or heap list without an
+/// index uses them for a filter of its nodes instead (see [`filter_bit`]),
+/// so that a search for a node it does not hold usually ends at the
+/// header, without loading the entries.
 #[derive(Clone, Debug)]
 enum Store {
     Inline {
@@ -335,6 +335,13 @@ fn admits(filter: u64, node: u32) -> bool {
 /// The filter of `nodes`: the union of their bits. O(len).
 fn filter_of(nodes: &[u32]) -> u64 {
     nodes.iter().fold(0, |filter, &n| filter | filter_bit(n))
+}
+
+/// The capacity of a list's buffer of its own once it outgrows `cap`
+/// entries (the pool's largest class, or its buffer's capacity): half as
+/// much again, rounded up to 16 entries (see [`Adj::grow`]).
+fn grown_capacity(cap: usize) -> usize {
+    (cap + cap / 2).next_multiple_of(16)
 }
 
 /// Lists this short (or shorter) recompute their filter on a removal, so
@@ -581,9 +588,9 @@ impl<P: Payload> Adj<P> {
                 pool.release(usize::from(*class), *block);
                 (*class, *block) = (*class + 1, next);
             }
-            Store::Near { .. } | Store::Pooled { .. } => self.move_to_heap((cap + cap / 2).next_multiple_of(16), pool),
+            Store::Near { .. } | Store::Pooled { .. } => self.move_to_heap(grown_capacity(cap), pool),
             Store::Heap { words, .. } | Store::Indexed { words, .. } => {
-                let new_cap = (cap + cap / 2).next_multiple_of(16);
+                let new_cap = grown_capacity(cap);
                 let mut grown = Adj::<P>::reserved(std::mem::take(words), new_cap);
                 grown.resize(new_cap * P::WIDTH, 0);
                 for column in (1..P::WIDTH).rev() {
@@ -713,9 +720,9 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Whether a short list (inline, near, or pooled and no longer than
-    /// `PROMOTE_AT`) holds `node`; `None` for the other forms. The common case of
-    /// [`contains_if_cheap`](Self::contains_if_cheap), inline, where one
-    /// match over every form was a jump table (the peers `contains` at
+    /// `PROMOTE_AT`) holds `node`; `None` for the other forms. The common
+    /// case of [`contains_if_cheap`](Self::contains_if_cheap), inline,
+    /// where one match over every form was a jump table (the peers `contains` at
     /// size S: 88.6 -> 85.7 instructions per probe).
     #[inline(always)]
     pub(crate) fn short_contains(&self, node: u32, pool: &Pool<P>) -> Option<bool> {
@@ -990,10 +997,9 @@ impl<P: Payload> Adj<P> {
     /// Checks the buffer's shape, that the hash index (if any) holds
     /// exactly the positions, that the filter (if any) has every node's
     /// bit (exactly those bits, for a pooled list no longer than
-    /// [`FILTER_REFRESH`]), that no list out of
-    /// its inline room (near, pooled, heap) is empty, that a near one
-    /// holds at most [`NEAR_CAP`], and
-    /// that an inline or near header's node words past its length are
+    /// [`FILTER_REFRESH`]), that no list out of its inline room (near,
+    /// pooled, heap) is empty, that a near one holds at most [`NEAR_CAP`],
+    /// and that an inline or near header's node words past its length are
     /// [`VACANT`].
     pub(crate) fn verify_index(&self, pool: &Pool<P>) -> Result<(), String> {
         if let Store::Near { len, .. } = self.store {

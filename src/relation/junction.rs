@@ -220,12 +220,24 @@ impl<P: Payload> Junction<P> {
             return found;
         }
         if f.len() > PROMOTE_AT && !f.is_indexed() {
-            match self.searched(source, target)? {
-                Searched::Forward(_) => self.fwd[source as usize].promote_if_long(&mut self.pool),
-                Searched::Reverse(_) => self.rev[target as usize].promote_if_long(&mut self.pool),
-            }
+            let forward = matches!(self.searched(source, target)?, Searched::Forward(_));
+            self.promote_searched(forward, source, target);
         }
         self.find(source, target)
+    }
+
+    /// Builds the hash index of the list a write is about to search, if
+    /// it is long (see [`Adj::promote_if_long`]): `fwd[source]` when
+    /// `forward`, else `rev[target]`. Out of line: only a long list's
+    /// search comes here. O(len) once, then O(1).
+    #[cold]
+    #[inline(never)]
+    fn promote_searched(&mut self, forward: bool, source: u32, target: u32) {
+        if forward {
+            self.fwd[source as usize].promote_if_long(&mut self.pool);
+        } else {
+            self.rev[target as usize].promote_if_long(&mut self.pool);
+        }
     }
 
     /// [`find_all`](Self::find_all) for a write: the list it searches
@@ -234,27 +246,31 @@ impl<P: Payload> Junction<P> {
     /// of through rows between two high-degree rows stay O(1 + matches).
     /// O(1 + matches) expected, amortized.
     pub(crate) fn find_all_for_write(&mut self, source: u32, target: u32) -> SmallVec<[u32; 2]> {
-        if let (Some(f), Some(r)) = (self.fwd.get(source as usize), self.rev.get(target as usize)) {
-            // `find_all`'s choice of list.
-            if f.len() <= r.len() || f.is_indexed() {
-                self.fwd[source as usize].promote_if_long(&mut self.pool);
-            } else {
-                self.rev[target as usize].promote_if_long(&mut self.pool);
-            }
+        if let Some(searched) = self.all_searched(source, target) {
+            let forward = matches!(searched, Searched::Forward(_));
+            self.promote_searched(forward, source, target);
         }
         self.find_all(source, target)
+    }
+
+    /// The list a search for every position of the pair looks in:
+    /// `fwd[source]` when it is indexed or no longer than `rev[target]`,
+    /// else `rev[target]`; `None` when either row has no list.
+    #[inline(always)]
+    fn all_searched(&self, source: u32, target: u32) -> Option<Searched<'_, P>> {
+        let (f, r) = (self.fwd.get(source as usize)?, self.rev.get(target as usize)?);
+        Some(if f.len() <= r.len() || f.is_indexed() { Searched::Forward(f) } else { Searched::Reverse(r) })
     }
 
     /// Every position in `fwd[source]` of the pair `(source, target)`.
     /// O(1 + matches) expected.
     pub(crate) fn find_all(&self, source: u32, target: u32) -> SmallVec<[u32; 2]> {
-        let (Some(f), Some(r)) = (self.fwd.get(source as usize), self.rev.get(target as usize)) else {
-            return SmallVec::new();
-        };
-        if f.len() <= r.len() || f.is_indexed() {
-            f.find_all(target, &self.pool)
-        } else {
-            r.find_all(source, &self.pool).into_iter().map(|rpos| r.back(rpos, &self.pool)).collect()
+        match self.all_searched(source, target) {
+            Some(Searched::Forward(f)) => f.find_all(target, &self.pool),
+            Some(Searched::Reverse(r)) => {
+                r.find_all(source, &self.pool).into_iter().map(|rpos| r.back(rpos, &self.pool)).collect()
+            }
+            None => SmallVec::new(),
         }
     }
 

@@ -82,12 +82,11 @@ const _: () =
 /// block's room on each, not a full slab's), whose memory goes back to the
 /// allocator as soon as their last block is freed. A long list passes
 /// through every class on its way up, and lists of a relation grow
-/// together (every group gains
-/// members at the same rate), so each class's blocks are freed in bulk
-/// once the lists have outgrown it; cut for smaller classes instead, the
-/// blocks of the class a size-S load had just left (128 entries, for
-/// groups of 160) stayed free, and the load took 38.2 bytes per link
-/// against 31.5 (at L, 30.8 against 25.8).
+/// together (every group gains members at the same rate), so each class's
+/// blocks are freed in bulk once the lists have outgrown it; cut for
+/// smaller classes instead, the blocks of the class a size-S load had just
+/// left (128 entries, for groups of 160) stayed free, and the load took
+/// 38.2 bytes per link against 31.5 (at L, 30.8 against 25.8).
 const SHARED_CLASSES: usize = 5;
 
 /// The most blocks a slab has: a slab is released only when all of them

@@ -169,10 +169,7 @@ impl Database {
     /// `f`'s error.
     #[inline]
     pub fn write_mut<T, E>(&mut self, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, E>) -> Result<T, E> {
-        let mut tx = self.begin_write_mut();
-        let value = f(&mut tx)?;
-        tx.commit();
-        Ok(value)
+        commit_on_ok(self.begin_write_mut(), f)
     }
 
     /// Runs `f` in a write transaction: commits if it returns `Ok`; if it
@@ -183,11 +180,18 @@ impl Database {
     /// `f`'s error, or [`Error::Reentrant`] (converted into `E`).
     #[inline]
     pub fn write<T, E: From<Error>>(&self, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, E>) -> Result<T, E> {
-        let mut tx = self.begin_write()?;
-        let value = f(&mut tx)?;
-        tx.commit();
-        Ok(value)
+        commit_on_ok(self.begin_write()?, f)
     }
+}
+
+/// Runs `f` in `tx` and commits if it returns `Ok`; otherwise (or on a
+/// panic) `tx` is dropped, which undoes everything it did. The body of
+/// [`Database::write`] and [`Database::write_mut`].
+#[inline(always)]
+fn commit_on_ok<T, E>(mut tx: WriteTxn<'_>, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, E>) -> Result<T, E> {
+    let value = f(&mut tx)?;
+    tx.commit();
+    Ok(value)
 }
 
 /// A read transaction; dereferences to [`View`].
