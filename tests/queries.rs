@@ -2,6 +2,8 @@
 //! compositions, Django's multi-valued rules, ordering and paging, every
 //! error message, `explain`, the traversal helpers and `choices`.
 
+mod common;
+
 use junctiondb::{row, Arg, Database, Error, Key, OnDelete, Query, ReadTxn, Schema, Type, Value, Q};
 
 fn schema() -> Schema {
@@ -763,6 +765,106 @@ fn traversal_helpers() {
     assert!(matches!(tx.within_hops(f.key("jim"), friends, 2), Err(Error::WrongTable { .. })));
     let gone = Key::new(f.key("a").table(), 999);
     assert!(matches!(tx.closure(gone, friends, 2), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn walk_ends_are_the_distinct_rows_exactly_k_steps_away() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let schema = tx.schema();
+    let name = |k: &Key| tx.get(*k).unwrap().text("name").unwrap().to_owned();
+    let walk = |start: &str, accessor: &str, table: &str, steps: usize| -> Vec<String> {
+        let accessor = schema.accessor(table, accessor).unwrap();
+        tx.walk_ends(f.key(start), accessor, steps).unwrap().iter().map(name).collect()
+    };
+    // Friends (symmetrical): a-b, a-c, b-d, d-e.
+    assert_eq!(walk("a", "friends", "person", 1), ["b", "c"]);
+    assert_eq!(walk("a", "friends", "person", 2), ["d"], "a itself is an end of a-b-a, and excluded");
+    assert_eq!(walk("b", "friends", "person", 2), ["c", "e"]);
+    assert_eq!(walk("a", "friends", "person", 3), ["b", "c", "e"], "friends again, by a-b-a-b and a-c-a-c");
+    assert!(walk("a", "friends", "person", 0).is_empty(), "the walk of no steps ends at the start");
+    assert!(walk("f", "friends", "person", 2).is_empty());
+    // Follows (directed): a->b, b->c, c->a, c->d; and its reverse.
+    assert_eq!(walk("a", "follows", "person", 2), ["c"]);
+    assert_eq!(walk("a", "follows", "person", 3), ["d"]);
+    assert!(walk("c", "follows", "person", 3).is_empty(), "c-a-b-c ends at the start");
+    assert_eq!(walk("d", "followers", "person", 2), ["b"]);
+    assert!(walk("d", "follows", "person", 1).is_empty());
+    // A foreign key's reverse accessor: the grandchildren.
+    let children = schema.accessor("category", "children").unwrap();
+    let below = tx.closure(f.key("root"), children, 2).unwrap();
+    let grandchildren: Vec<Key> = below.iter().filter(|(_, d)| *d == 2).map(|(k, _)| *k).collect();
+    assert_eq!(tx.walk_ends(f.key("root"), children, 2).unwrap(), grandchildren);
+    // The errors of `within_hops`.
+    let groups = schema.accessor("user", "groups").unwrap();
+    assert!(matches!(tx.walk_ends(f.key("jim"), groups, 2), Err(Error::Unsupported { .. })));
+    let friends = schema.accessor("person", "friends").unwrap();
+    assert!(matches!(tx.walk_ends(f.key("jim"), friends, 2), Err(Error::WrongTable { .. })));
+    let gone = Key::new(f.key("a").table(), 999);
+    assert!(matches!(tx.walk_ends(gone, friends, 2), Err(Error::NotFound { .. })));
+}
+
+/// `walk_ends` and `within_hops` against a walk over `ids` reads, on seeded
+/// random graphs whose levels span several of the traversal's windows, with
+/// rows deleted so that ids are no longer slots.
+#[test]
+fn traversals_agree_with_a_naive_walk_on_random_graphs() {
+    use std::collections::BTreeSet;
+    for (seed, symmetrical) in [(1, true), (2, false), (3, true)] {
+        let schema = Schema::builder()
+            .table("node", |t| {
+                t.many_to_many("links", "self").symmetrical(symmetrical);
+            })
+            .build()
+            .unwrap();
+        let db = Database::new(schema);
+        let mut rng = common::Rng(seed);
+        let keys = db
+            .write(|tx| {
+                let keys: Vec<Key> = (0..300).map(|_| tx.insert("node", row! {})).collect::<Result<_, _>>()?;
+                for &k in &keys {
+                    let targets: Vec<Key> = (0..rng.below(12)).map(|_| rng.pick(&keys)).collect();
+                    tx.related(k, "links")?.add(targets)?;
+                }
+                for &k in keys.iter().step_by(7) {
+                    tx.delete(k)?;
+                }
+                // Inserts into freed slots: ids are no longer slots.
+                let mut keys: Vec<Key> = keys.into_iter().filter(|k| tx.get(*k).is_some()).collect();
+                for _ in 0..40 {
+                    let k = tx.insert("node", row! {})?;
+                    let targets: Vec<Key> = (0..rng.below(12)).map(|_| rng.pick(&keys)).collect();
+                    tx.related(k, "links")?.add(targets)?;
+                    keys.push(k);
+                }
+                Ok::<_, Error>(keys)
+            })
+            .unwrap();
+        let tx = db.begin_read().unwrap();
+        let links = tx.schema().accessor("node", "links").unwrap();
+        assert!(keys.iter().any(|k| k.id() > 300), "ids past the slots");
+        let live = keys;
+        let next = |k: Key| -> Vec<Key> { tx.related(k, "links").unwrap().keys().collect() };
+        for &start in live.iter().step_by(5) {
+            let (mut level, mut seen) = (BTreeSet::from([start]), BTreeSet::from([start]));
+            let mut within = BTreeSet::new();
+            for steps in 1..=4 {
+                level = level.iter().flat_map(|&k| next(k)).collect();
+                let mut ends: Vec<Key> = tx.walk_ends(start, links, steps).unwrap();
+                let count = ends.len();
+                ends.sort();
+                ends.dedup();
+                assert_eq!(ends.len(), count, "no row twice");
+                let expected: Vec<Key> = level.iter().copied().filter(|&k| k != start).collect();
+                assert_eq!(ends, expected, "seed {seed}, {start:?}, {steps} steps");
+
+                within.extend(level.iter().copied().filter(|k| seen.insert(*k)));
+                let mut near = tx.within_hops(start, links, steps).unwrap();
+                near.sort();
+                assert_eq!(near, within.iter().copied().collect::<Vec<_>>(), "seed {seed}, {start:?}, within {steps}");
+            }
+        }
+    }
 }
 
 #[test]

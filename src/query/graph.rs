@@ -1,8 +1,18 @@
 //! Graph-shaped reads the junction makes cheap: the rows within k hops
-//! over a self relation (friends of friends), the transitive closure with
-//! a depth bound, and the choices of a relation's `limit_choices_to`.
-//! Traversals are breadth-first over slots, O(visited rows + visited
-//! edges), with a hash set of visited slots (no O(table) allocation).
+//! over a self relation, the distinct ends of walks of exactly k steps
+//! (friends of friends), the transitive closure with a depth bound, and
+//! the choices of a relation's `limit_choices_to`. Traversals go level by
+//! level over slots, O(visited rows + visited edges), with a hash set of
+//! visited slots (no O(table) allocation).
+//!
+//! A level's rows are random rows of the table, so each list is a cache
+//! miss for its header and another for its nodes, and read one after
+//! another those misses do not overlap. A level is therefore expanded in
+//! windows of [`WINDOW`] rows: the window's headers are read first (their
+//! lengths size the visited set; independent loads, whose misses the core
+//! overlaps) and the first lines of every row's nodes prefetched, then the
+//! window's rows are walked. See `docs/design.md`, thirteenth session, for
+//! what it measured.
 
 use hashbrown::HashSet;
 
@@ -10,8 +20,19 @@ use super::exec::each_reached;
 use super::path::Hop;
 use super::Query;
 use crate::error::{Error, Result};
+use crate::relation::prefetch::{prefetch_lines, WORDS_PER_LINE};
 use crate::schema::{Accessor, AccessorKind};
 use crate::txn::{Key, Loc, TableRef, View};
+
+/// Rows of a level whose lists are loaded ahead together: enough misses in
+/// flight to cover a memory latency, few enough that their lines (at most
+/// [`LINES_AHEAD`] each, 16 KiB in all) are still in the first-level cache
+/// when they are walked.
+const WINDOW: usize = 64;
+
+/// Lines of a list's nodes prefetched ahead of its walk: a long list's
+/// later lines are streamed by the hardware prefetcher once it is walked.
+const LINES_AHEAD: usize = 4;
 
 impl View {
     /// Checks that `accessor` starts at `start`'s table and leads back to
@@ -30,17 +51,6 @@ impl View {
         Ok(end.slot)
     }
 
-    /// The number of rows one step from `slot`, to size buffers (0 for a
-    /// foreign key's reverse accessor, whose rows are probed, not counted).
-    /// O(1).
-    fn degree(&self, accessor: Accessor, slot: u32) -> usize {
-        match accessor.kind {
-            AccessorKind::Forward(r) => self.links[r as usize].degree(slot, true),
-            AccessorKind::Reverse(r) => self.links[r as usize].degree(slot, false),
-            AccessorKind::FkReverse(_) => 0,
-        }
-    }
-
     /// Calls `f` with every slot one step from `slot`. No allocation.
     fn each_neighbour(&self, accessor: Accessor, slot: u32, mut f: impl FnMut(u32)) {
         match accessor.kind {
@@ -57,44 +67,68 @@ impl View {
         }
     }
 
+    /// Appends to `next` every row one step from a row of `frontier` that
+    /// `seen` does not hold yet, and adds it to `seen`: the next level of a
+    /// traversal, in the order its rows are first reached. A junction's
+    /// lists are loaded [`WINDOW`] rows at a time: each row's header is
+    /// read (independent loads, whose misses overlap) and the first lines
+    /// of its nodes prefetched, then the window's rows are walked; `seen`
+    /// and `next` are sized from the window's degrees before its walk, so
+    /// neither grows mid-walk. O(frontier + edges walked) expected.
+    fn expand(&self, accessor: Accessor, frontier: &[u32], seen: &mut HashSet<u32>, next: &mut Vec<u32>) {
+        let (links, forward) = match accessor.kind {
+            AccessorKind::Forward(r) => (&self.links[r as usize], true),
+            AccessorKind::Reverse(r) => (&self.links[r as usize], false),
+            AccessorKind::FkReverse(_) => {
+                for &s in frontier {
+                    self.each_neighbour(accessor, s, |n| {
+                        if seen.insert(n) {
+                            next.push(n);
+                        }
+                    });
+                }
+                return;
+            }
+        };
+        for window in frontier.chunks(WINDOW) {
+            let mut edges = 0;
+            for &s in window {
+                let nodes = links.neighbour_slots(s, forward);
+                edges += nodes.len();
+                prefetch_lines(&nodes[..nodes.len().min(LINES_AHEAD * WORDS_PER_LINE)]);
+            }
+            seen.reserve(edges);
+            next.reserve(edges);
+            for &s in window {
+                for &n in links.neighbour_slots(s, forward) {
+                    if seen.insert(n) {
+                        next.push(n);
+                    }
+                }
+            }
+        }
+    }
+
     /// Breadth-first search from `start`: `(slot, depth)` of each row first
-    /// reached within `max_depth` steps. `include_start` lets the start row
-    /// be reached again through a cycle. The rows found are the queue (a
-    /// level is a range of them); the visited set is sized once per level
-    /// from the frontier's degrees, so it never rehashes mid-level.
+    /// reached within `max_depth` steps, nearest first. `include_start`
+    /// lets the start row be reached again through a cycle. Each level is
+    /// a frontier of slots, expanded by [`expand`](Self::expand) with one
+    /// visited set for the whole search.
     fn bfs(&self, start: u32, accessor: Accessor, max_depth: usize, include_start: bool) -> Vec<(u32, usize)> {
-        let mut seen: HashSet<u32> = HashSet::with_capacity(self.degree(accessor, start) + 1);
+        let mut seen: HashSet<u32> = HashSet::new();
         if !include_start {
             seen.insert(start);
         }
-        let mut found: Vec<(u32, usize)> = Vec::with_capacity(self.degree(accessor, start));
-        let mut level = 0..0;
+        let mut found: Vec<(u32, usize)> = Vec::new();
+        let (mut frontier, mut next) = (vec![start], Vec::new());
         for depth in 1..=max_depth {
-            if depth > 1 {
-                let edges: usize = found[level.clone()].iter().map(|&(s, _)| self.degree(accessor, s)).sum();
-                seen.reserve(edges);
-                found.reserve(edges);
-            }
-            let len = found.len();
-            let mut visit = |s: u32, found: &mut Vec<(u32, usize)>| {
-                self.each_neighbour(accessor, s, |n| {
-                    if seen.insert(n) {
-                        found.push((n, depth));
-                    }
-                });
-            };
-            if depth == 1 {
-                visit(start, &mut found);
-            } else {
-                for i in level.clone() {
-                    let s = found[i].0;
-                    visit(s, &mut found);
-                }
-            }
-            if found.len() == len {
+            self.expand(accessor, &frontier, &mut seen, &mut next);
+            if next.is_empty() {
                 break;
             }
-            level = len..found.len();
+            found.extend(next.iter().map(|&n| (n, depth)));
+            std::mem::swap(&mut frontier, &mut next);
+            next.clear();
         }
         found
     }
@@ -117,8 +151,38 @@ impl View {
         Ok(self
             .bfs(slot, accessor, hops, false)
             .into_iter()
-            .map(|(s, _)| Key::new(start.table(), t.id_at(s)))
+            .map(|(s, _)| Key::new(start.table(), t.live_id(s)))
             .collect())
+    }
+
+    /// The distinct rows at the end of a walk of exactly `steps` steps from
+    /// `start` over a relation from a table to itself, `start` itself
+    /// excluded: with `steps = 2` over `friends`, the friends of friends
+    /// (a friend of `start` is among them only if it is also a friend of
+    /// another friend). Unlike [`within_hops`](Self::within_hops), a row
+    /// nearer than `steps` is an end too when a longer walk reaches it.
+    /// Rows come in the order they are first reached. `accessor` as in
+    /// `within_hops`. O(steps × edges of the rows reached), the rows of
+    /// each level counted once.
+    ///
+    /// # Errors
+    /// As [`within_hops`](Self::within_hops).
+    pub fn walk_ends(&self, start: Key, accessor: Accessor, steps: usize) -> Result<Vec<Key>> {
+        let slot = self.self_relation(start, accessor)?;
+        let mut seen: HashSet<u32> = HashSet::new();
+        let (mut frontier, mut next) = (vec![slot], Vec::new());
+        for _ in 0..steps {
+            // Each level's rows are distinct; a row may be on several.
+            seen.clear();
+            self.expand(accessor, &frontier, &mut seen, &mut next);
+            std::mem::swap(&mut frontier, &mut next);
+            next.clear();
+            if frontier.is_empty() {
+                break;
+            }
+        }
+        let t = &self.tables[start.table().index()];
+        Ok(frontier.into_iter().filter(|&s| s != slot).map(|s| Key::new(start.table(), t.live_id(s))).collect())
     }
 
     /// The transitive closure from `start` over a relation from a table to
@@ -135,7 +199,7 @@ impl View {
         Ok(self
             .bfs(slot, accessor, max_depth, true)
             .into_iter()
-            .map(|(s, d)| (Key::new(start.table(), t.id_at(s)), d))
+            .map(|(s, d)| (Key::new(start.table(), t.live_id(s)), d))
             .collect())
     }
 
