@@ -14,6 +14,8 @@
 //! window's rows are walked. See `docs/design.md`, thirteenth session, for
 //! what it measured.
 
+use std::cell::Cell;
+
 use hashbrown::HashSet;
 
 use super::exec::each_reached;
@@ -33,6 +35,95 @@ const WINDOW: usize = 64;
 /// Lines of a list's nodes prefetched ahead of its walk: a long list's
 /// later lines are streamed by the hardware prefetcher once it is walked.
 const LINES_AHEAD: usize = 4;
+
+/// Tables of at most this many slots keep a traversal's visited rows in a
+/// bitmap (2 MiB at most), larger ones in a hash set.
+const BITMAP_SLOTS: usize = 1 << 24;
+
+thread_local! {
+    /// The thread's visited bitmap between traversals, every bit clear.
+    static SCRATCH: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+}
+
+/// The rows a traversal has reached. A bit per slot costs a traversal a
+/// load and a store per row where a hash set costs a hash and a probe
+/// (about 60 instructions): the bitmap is the thread's scratch, lent for
+/// one traversal and given back with every bit clear, so it is zeroed
+/// once per thread, not once per traversal. See `docs/design.md`,
+/// thirteenth session.
+enum Visited {
+    /// The thread's scratch, one bit per slot of the table at least; the
+    /// bits set are those of the slots [`insert`](Self::insert)ed since it
+    /// was lent or [`forget`](Self::forget) last cleared them.
+    Bits(Vec<u64>),
+    Set(HashSet<u32>),
+}
+
+impl Visited {
+    /// Room for the rows of a table of `slots` slots. O(1), or O(slots)
+    /// the first time a thread traverses a table this large.
+    fn for_slots(slots: usize) -> Visited {
+        if slots > BITMAP_SLOTS {
+            return Visited::Set(HashSet::new());
+        }
+        let mut bits = SCRATCH.with(Cell::take);
+        if bits.len() < slots.div_ceil(64) {
+            bits.resize(slots.div_ceil(64), 0);
+        }
+        Visited::Bits(bits)
+    }
+
+    /// Marks `slot` reached; whether it was not before. O(1) expected.
+    #[inline(always)]
+    fn insert(&mut self, slot: u32) -> bool {
+        match self {
+            Visited::Bits(bits) => {
+                let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
+                if word >= bits.len() {
+                    // Not for a row of the table the bitmap was sized for.
+                    bits.resize(word + 1, 0);
+                }
+                let fresh = bits[word] & bit == 0;
+                bits[word] |= bit;
+                fresh
+            }
+            Visited::Set(set) => set.insert(slot),
+        }
+    }
+
+    /// Room for `more` rows without growing mid-walk (a set's only).
+    fn reserve(&mut self, more: usize) {
+        if let Visited::Set(set) = self {
+            set.reserve(more);
+        }
+    }
+
+    /// Unmarks every row: `marked` must hold every slot marked since the
+    /// last `clear` (it may hold others). O(marked).
+    fn clear(&mut self, marked: &[u32]) {
+        match self {
+            Visited::Bits(bits) => {
+                for &s in marked {
+                    if let Some(w) = bits.get_mut(s as usize / 64) {
+                        *w &= !(1u64 << (s % 64));
+                    }
+                }
+            }
+            Visited::Set(set) => set.clear(),
+        }
+    }
+
+    /// Gives the bitmap back to the thread, every bit clear: `marked` as
+    /// in [`clear`](Self::clear). A traversal that stops without coming
+    /// here (a panic) drops its bitmap instead, so no set bit is ever lent.
+    fn finish(mut self, marked: &[u32]) {
+        self.clear(marked);
+        if let Visited::Bits(bits) = self {
+            debug_assert!(bits.iter().all(|&w| w == 0), "a visited bit left set");
+            SCRATCH.with(|scratch| scratch.set(bits));
+        }
+    }
+}
 
 impl View {
     /// Checks that `accessor` starts at `start`'s table and leads back to
@@ -75,7 +166,7 @@ impl View {
     /// of its nodes prefetched, then the window's rows are walked; `seen`
     /// and `next` are sized from the window's degrees before its walk, so
     /// neither grows mid-walk. O(frontier + edges walked) expected.
-    fn expand(&self, accessor: Accessor, frontier: &[u32], seen: &mut HashSet<u32>, next: &mut Vec<u32>) {
+    fn expand(&self, accessor: Accessor, frontier: &[u32], seen: &mut Visited, next: &mut Vec<u32>) {
         let (links, forward) = match accessor.kind {
             AccessorKind::Forward(r) => (&self.links[r as usize], true),
             AccessorKind::Reverse(r) => (&self.links[r as usize], false),
@@ -109,28 +200,39 @@ impl View {
         }
     }
 
-    /// Breadth-first search from `start`: `(slot, depth)` of each row first
-    /// reached within `max_depth` steps, nearest first. `include_start`
-    /// lets the start row be reached again through a cycle. Each level is
-    /// a frontier of slots, expanded by [`expand`](Self::expand) with one
-    /// visited set for the whole search.
-    fn bfs(&self, start: u32, accessor: Accessor, max_depth: usize, include_start: bool) -> Vec<(u32, usize)> {
-        let mut seen: HashSet<u32> = HashSet::new();
+    /// Breadth-first search from `start` over a table of `slots` slots:
+    /// the rows first reached within `max_depth` steps, nearest first, and
+    /// where each depth's rows end among them (`ends[d - 1]` for depth
+    /// `d`). `include_start` lets the start row be reached again through a
+    /// cycle. Each level is a frontier of slots, expanded by
+    /// [`expand`](Self::expand) with one visited set for the whole search.
+    fn bfs(
+        &self,
+        slots: usize,
+        start: u32,
+        accessor: Accessor,
+        max_depth: usize,
+        include_start: bool,
+    ) -> (Vec<u32>, Vec<usize>) {
+        let mut seen = Visited::for_slots(slots);
         if !include_start {
             seen.insert(start);
         }
-        let mut found: Vec<(u32, usize)> = Vec::new();
+        let (mut found, mut ends) = (Vec::new(), Vec::new());
         let (mut frontier, mut next) = (vec![start], Vec::new());
-        for depth in 1..=max_depth {
+        for _ in 0..max_depth {
             self.expand(accessor, &frontier, &mut seen, &mut next);
             if next.is_empty() {
                 break;
             }
-            found.extend(next.iter().map(|&n| (n, depth)));
+            found.extend_from_slice(&next);
+            ends.push(found.len());
             std::mem::swap(&mut frontier, &mut next);
             next.clear();
         }
-        found
+        seen.clear(&[start]);
+        seen.finish(&found);
+        (found, ends)
     }
 
     /// The distinct rows within `hops` steps of `start` over a relation
@@ -148,11 +250,8 @@ impl View {
     pub fn within_hops(&self, start: Key, accessor: Accessor, hops: usize) -> Result<Vec<Key>> {
         let slot = self.self_relation(start, accessor)?;
         let t = &self.tables[start.table().index()];
-        Ok(self
-            .bfs(slot, accessor, hops, false)
-            .into_iter()
-            .map(|(s, _)| Key::new(start.table(), t.live_id(s)))
-            .collect())
+        let (found, _) = self.bfs(t.slot_count(), slot, accessor, hops, false);
+        Ok(found.into_iter().map(|s| Key::new(start.table(), t.live_id(s))).collect())
     }
 
     /// The distinct rows at the end of a walk of exactly `steps` steps from
@@ -169,19 +268,20 @@ impl View {
     /// As [`within_hops`](Self::within_hops).
     pub fn walk_ends(&self, start: Key, accessor: Accessor, steps: usize) -> Result<Vec<Key>> {
         let slot = self.self_relation(start, accessor)?;
-        let mut seen: HashSet<u32> = HashSet::new();
+        let t = &self.tables[start.table().index()];
+        let mut seen = Visited::for_slots(t.slot_count());
         let (mut frontier, mut next) = (vec![slot], Vec::new());
         for _ in 0..steps {
-            // Each level's rows are distinct; a row may be on several.
-            seen.clear();
             self.expand(accessor, &frontier, &mut seen, &mut next);
+            // Each level's rows are distinct; a row may be on several.
+            seen.clear(&next);
             std::mem::swap(&mut frontier, &mut next);
             next.clear();
             if frontier.is_empty() {
                 break;
             }
         }
-        let t = &self.tables[start.table().index()];
+        seen.finish(&[]);
         Ok(frontier.into_iter().filter(|&s| s != slot).map(|s| Key::new(start.table(), t.live_id(s))).collect())
     }
 
@@ -196,11 +296,9 @@ impl View {
     pub fn closure(&self, start: Key, accessor: Accessor, max_depth: usize) -> Result<Vec<(Key, usize)>> {
         let slot = self.self_relation(start, accessor)?;
         let t = &self.tables[start.table().index()];
-        Ok(self
-            .bfs(slot, accessor, max_depth, true)
-            .into_iter()
-            .map(|(s, d)| (Key::new(start.table(), t.live_id(s)), d))
-            .collect())
+        let (found, ends) = self.bfs(t.slot_count(), slot, accessor, max_depth, true);
+        let depth = |i: usize| ends.partition_point(|&end| end <= i) + 1;
+        Ok(found.iter().enumerate().map(|(i, &s)| (Key::new(start.table(), t.live_id(s)), depth(i))).collect())
     }
 
     /// The rows offered as choices for the many-to-many field `field` of
@@ -234,5 +332,56 @@ impl View {
             return Ok(q);
         }
         q.filter_all(rel.limit_choices_to.iter().map(|(p, v)| (p.as_str(), v.clone())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Visited, SCRATCH};
+    use hashbrown::HashSet;
+
+    /// Both forms agree with a hash set through marks, clears and reuse.
+    #[test]
+    fn visited_rows_agree_with_a_set_in_either_form() {
+        let forms = [Visited::for_slots(5000), Visited::Set(HashSet::new())];
+        for mut seen in forms {
+            for round in 0..3u32 {
+                let mut model = HashSet::new();
+                let mut marked = Vec::new();
+                for i in 0..4000u32 {
+                    let slot = (i * 7919 + round * 31) % 5000;
+                    assert_eq!(seen.insert(slot), model.insert(slot), "round {round}, slot {slot}");
+                    marked.push(slot);
+                }
+                // A slot past the table's still counts (the bitmap grows).
+                assert!(seen.insert(70_000));
+                assert!(!seen.insert(70_000));
+                marked.push(70_000);
+                seen.clear(&marked);
+                assert!(model.iter().all(|&s| seen.insert(s)), "cleared");
+                seen.clear(&marked);
+            }
+            seen.finish(&[]);
+        }
+        let lent = SCRATCH.with(std::cell::Cell::take);
+        assert!(lent.len() >= 70_000 / 64 && lent.iter().all(|&w| w == 0), "given back clear");
+    }
+
+    /// A traversal that stops without finishing never lends a set bit.
+    #[test]
+    fn an_unfinished_traversal_drops_its_bitmap() {
+        let mut seen = Visited::for_slots(100);
+        assert!(seen.insert(42));
+        drop(seen);
+        let mut seen = Visited::for_slots(100);
+        assert!(seen.insert(42), "a fresh bitmap, not the dirty one");
+        seen.finish(&[42]);
+        assert!(Visited::for_slots(100).insert(42));
+    }
+
+    #[test]
+    fn tables_past_the_bitmap_bound_use_a_set() {
+        assert!(matches!(Visited::for_slots(super::BITMAP_SLOTS + 1), Visited::Set(_)));
+        assert!(matches!(Visited::for_slots(super::BITMAP_SLOTS), Visited::Bits(_)));
     }
 }
