@@ -15,7 +15,7 @@ pub mod ops;
 pub mod spec;
 pub mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
@@ -176,6 +176,45 @@ pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
             let wrong = tids[(other + 1) % 6];
             if other_ids.iter().any(|&o| rel.contains(Key::new(wrong, o))) {
                 return Err(format!("{}({me}).{}: contains a key of another table", s.tabs[a.table].name, a.name));
+            }
+        }
+    }
+    // Traversals over each relation from a table to itself, from a few
+    // rows: `walk_ends` against the model's rows exactly k steps away,
+    // `within_hops` against those at most k steps away.
+    for (ai, a) in s.accs.iter().enumerate() {
+        if s.other(a) != a.table {
+            continue;
+        }
+        let accessor = view.schema().accessor(s.tabs[a.table].name, a.name).ok_or("accessor not declared")?;
+        let ids = |keys: Result<Vec<Key>, Error>| -> Result<Vec<i64>, String> {
+            let mut ids: Vec<i64> =
+                keys.map_err(|e| format!("traversal over {}: {e}", a.name))?.iter().map(|k| k.id()).collect();
+            ids.sort_unstable();
+            Ok(ids)
+        };
+        for start in m.ids(a.table).into_iter().take(3) {
+            let key = Key::new(tids[a.table], start);
+            let (mut level, mut within) = (BTreeSet::from([start]), BTreeSet::new());
+            for steps in 1..=3 {
+                level = level.iter().flat_map(|&id| m.related(ai, id)).collect();
+                within.extend(level.iter().copied().filter(|&id| id != start));
+                let ends: Vec<i64> = level.iter().copied().filter(|&id| id != start).collect();
+                let got = ids(view.walk_ends(key, accessor, steps))?;
+                if got != ends {
+                    return Err(format!(
+                        "{}({start}).{}: walk_ends({steps}) = {got:?}, model {ends:?}",
+                        s.tabs[a.table].name, a.name
+                    ));
+                }
+                let near: Vec<i64> = within.iter().copied().collect();
+                let got = ids(view.within_hops(key, accessor, steps))?;
+                if got != near {
+                    return Err(format!(
+                        "{}({start}).{}: within_hops({steps}) = {got:?}, model {near:?}",
+                        s.tabs[a.table].name, a.name
+                    ));
+                }
             }
         }
     }
