@@ -2,8 +2,10 @@
 //! over a self relation, the distinct ends of walks of exactly k steps
 //! (friends of friends), the transitive closure with a depth bound, and
 //! the choices of a relation's `limit_choices_to`. Traversals go level by
-//! level over slots, O(visited rows + visited edges), with a hash set of
-//! visited slots (no O(table) allocation).
+//! level over slots, O(visited rows + visited edges), marking visited
+//! slots in a bitmap that the thread keeps between traversals (see
+//! [`Visited`]), so that no traversal allocates in proportion to the table
+//! but a thread's first over it.
 //!
 //! A level's rows are random rows of the table, so each list is a cache
 //! miss for its header and another for its nodes, and read one after
@@ -54,7 +56,7 @@ thread_local! {
 enum Visited {
     /// The thread's scratch, one bit per slot of the table at least; the
     /// bits set are those of the slots [`insert`](Self::insert)ed since it
-    /// was lent or [`forget`](Self::forget) last cleared them.
+    /// was lent or [`clear`](Self::clear) last cleared them.
     Bits(Vec<u64>),
     Set(HashSet<u32>),
 }
@@ -200,7 +202,7 @@ impl View {
         }
     }
 
-    /// Breadth-first search from `start` over a table of `slots` slots:
+    /// Breadth-first search from `start` over a table of `table_slots` slots:
     /// the rows first reached within `max_depth` steps, nearest first, and
     /// where each depth's rows end among them (`ends[d - 1]` for depth
     /// `d`). `include_start` lets the start row be reached again through a
@@ -208,13 +210,13 @@ impl View {
     /// [`expand`](Self::expand) with one visited set for the whole search.
     fn bfs(
         &self,
-        slots: usize,
+        table_slots: usize,
         start: u32,
         accessor: Accessor,
         max_depth: usize,
         include_start: bool,
     ) -> (Vec<u32>, Vec<usize>) {
-        let mut seen = Visited::for_slots(slots);
+        let mut seen = Visited::for_slots(table_slots);
         if !include_start {
             seen.insert(start);
         }
@@ -241,7 +243,10 @@ impl View {
     /// `accessor` is resolved once with
     /// [`Schema::accessor`](crate::Schema::accessor): a many-to-many field,
     /// its reverse accessor, or a foreign key's reverse accessor (a tree's
-    /// children). O(visited rows + visited edges).
+    /// children). O(visited rows + visited edges). Between traversals the
+    /// thread keeps a bitmap of one bit per slot of the largest table it
+    /// has traversed (up to 2^24 slots, 2 MiB; larger tables use a hash
+    /// set), which its first traversal of that table zeroes.
     ///
     /// # Errors
     /// [`Error::WrongTable`] when the accessor belongs to another table,
@@ -262,7 +267,9 @@ impl View {
     /// nearer than `steps` is an end too when a longer walk reaches it.
     /// Rows come in the order they are first reached. `accessor` as in
     /// `within_hops`. O(steps × edges of the rows reached), the rows of
-    /// each level counted once.
+    /// each level counted once: levels stop only when one is empty, and
+    /// around a cycle none is, so the work grows with `steps` however
+    /// large it is.
     ///
     /// # Errors
     /// As [`within_hops`](Self::within_hops).
@@ -282,7 +289,10 @@ impl View {
             }
         }
         seen.finish(&[]);
-        Ok(frontier.into_iter().filter(|&s| s != slot).map(|s| Key::new(start.table(), t.live_id(s))).collect())
+        // Sized first: the filter hides the count from `collect`.
+        let mut ends = Vec::with_capacity(frontier.len());
+        ends.extend(frontier.into_iter().filter(|&s| s != slot).map(|s| Key::new(start.table(), t.live_id(s))));
+        Ok(ends)
     }
 
     /// The transitive closure from `start` over a relation from a table to
