@@ -125,6 +125,11 @@ fn main() -> Result<(), junctiondb::Error> {
         let near: Vec<&str> =
             tx.within_hops(bea, friends, 2)?.into_iter().filter_map(|k| tx.get(k)?.text("name")).collect();
         println!("Bea's friends and friends of friends: {near:?}");
+        // 4. Friends of friends only: the distinct ends of two-step walks
+        //    (a friend counts only if another friend is its friend too).
+        let fof: Vec<&str> =
+            tx.walk_ends(bea, friends, 2)?.into_iter().filter_map(|k| tx.get(k)?.text("name")).collect();
+        println!("Bea's friends of friends: {fof:?}");
         Ok::<_, junctiondb::Error>(())
     })?;
     Ok(())
