@@ -119,14 +119,15 @@ fn main() -> Result<(), junctiondb::Error> {
             ("membership__invite_reason__isnull", Arg::from(false)),
         ])?;
         println!("joined after 2020 with an invite reason: {:?}", usernames(recent));
-        // 3. Friends of friends: the distinct people within two hops.
+        // 3. Friends and friends of friends: the distinct people within
+        //    two hops.
         let bea = tx.query("person")?.filter("name", "Bea")?.first().map(|r| r.key()).expect("Bea exists");
         let friends = tx.schema().accessor("person", "friends").expect("declared above");
         let near: Vec<&str> =
             tx.within_hops(bea, friends, 2)?.into_iter().filter_map(|k| tx.get(k)?.text("name")).collect();
         println!("Bea's friends and friends of friends: {near:?}");
         // 4. Friends of friends only: the distinct ends of two-step walks
-        //    (a friend counts only if another friend is its friend too).
+        //    (a friend counts only if another friend of Bea's reaches it).
         let fof: Vec<&str> =
             tx.walk_ends(bea, friends, 2)?.into_iter().filter_map(|k| tx.get(k)?.text("name")).collect();
         println!("Bea's friends of friends: {fof:?}");

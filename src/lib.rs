@@ -112,6 +112,12 @@ mod storage;
 mod txn;
 mod value;
 
+// The benches' seeded generator, for the crate's randomized tests: every
+// seed's steps are reproducible.
+#[cfg(test)]
+#[path = "../benches/common/rng.rs"]
+mod splitmix;
+
 pub use error::{Diagnostic, Error, Level, Result, SchemaError};
 pub use query::{Arg, Query, Q};
 pub use schema::{

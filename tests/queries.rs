@@ -804,16 +804,19 @@ fn walk_ends_are_the_distinct_rows_exactly_k_steps_away() {
     assert!(matches!(tx.walk_ends(gone, friends, 2), Err(Error::NotFound { .. })));
 }
 
-/// `walk_ends` and `within_hops` against a walk over `ids` reads, on seeded
-/// random graphs whose levels span several of the traversal's windows, with
-/// rows deleted so that ids are no longer slots.
+/// `walk_ends`, `within_hops` and `closure` against walks over the rows a
+/// manager reads, on seeded random graphs whose levels span several of the
+/// traversal's windows, over a many-to-many relation (symmetrical or not)
+/// and over a foreign key's reverse accessor (a forest with a cycle), with
+/// rows deleted and their slots reused so that ids are no longer slots.
 #[test]
 fn traversals_agree_with_a_naive_walk_on_random_graphs() {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
     for (seed, symmetrical) in [(1, true), (2, false), (3, true)] {
         let schema = Schema::builder()
             .table("node", |t| {
-                t.many_to_many("links", "self").symmetrical(symmetrical);
+                t.many_to_many("links", "self").symmetrical(symmetrical).related_name("linked_by");
+                t.foreign_key("parent", "node").nullable().on_delete(OnDelete::SetNull).related_name("children");
             })
             .build()
             .unwrap();
@@ -821,18 +824,27 @@ fn traversals_agree_with_a_naive_walk_on_random_graphs() {
         let mut rng = common::Rng(seed);
         let keys = db
             .write(|tx| {
-                let keys: Vec<Key> = (0..300).map(|_| tx.insert("node", row! {})).collect::<Result<_, _>>()?;
+                let mut keys: Vec<Key> = Vec::new();
+                for _ in 0..300 {
+                    let k = tx.insert("node", row! {})?;
+                    if !keys.is_empty() && rng.chance(80) {
+                        tx.update(k, row! {"parent" => rng.pick(&keys)})?;
+                    }
+                    keys.push(k);
+                }
+                // A cycle through the foreign key.
+                tx.update(keys[0], row! {"parent" => keys[299]})?;
                 for &k in &keys {
                     let targets: Vec<Key> = (0..rng.below(12)).map(|_| rng.pick(&keys)).collect();
                     tx.related(k, "links")?.add(targets)?;
                 }
-                for &k in keys.iter().step_by(7) {
+                for &k in keys.iter().skip(1).step_by(7) {
                     tx.delete(k)?;
                 }
                 // Inserts into freed slots: ids are no longer slots.
-                let mut keys: Vec<Key> = keys.into_iter().filter(|k| tx.get(*k).is_some()).collect();
+                keys.retain(|k| tx.get(*k).is_some());
                 for _ in 0..40 {
-                    let k = tx.insert("node", row! {})?;
+                    let k = tx.insert("node", row! {"parent" => rng.pick(&keys)})?;
                     let targets: Vec<Key> = (0..rng.below(12)).map(|_| rng.pick(&keys)).collect();
                     tx.related(k, "links")?.add(targets)?;
                     keys.push(k);
@@ -841,27 +853,46 @@ fn traversals_agree_with_a_naive_walk_on_random_graphs() {
             })
             .unwrap();
         let tx = db.begin_read().unwrap();
-        let links = tx.schema().accessor("node", "links").unwrap();
         assert!(keys.iter().any(|k| k.id() > 300), "ids past the slots");
-        let live = keys;
-        let next = |k: Key| -> Vec<Key> { tx.related(k, "links").unwrap().keys().collect() };
-        for &start in live.iter().step_by(5) {
-            let (mut level, mut seen) = (BTreeSet::from([start]), BTreeSet::from([start]));
-            let mut within = BTreeSet::new();
-            for steps in 1..=4 {
-                level = level.iter().flat_map(|&k| next(k)).collect();
-                let mut ends: Vec<Key> = tx.walk_ends(start, links, steps).unwrap();
-                let count = ends.len();
-                ends.sort();
-                ends.dedup();
-                assert_eq!(ends.len(), count, "no row twice");
-                let expected: Vec<Key> = level.iter().copied().filter(|&k| k != start).collect();
-                assert_eq!(ends, expected, "seed {seed}, {start:?}, {steps} steps");
+        for field in ["links", "linked_by", "children"] {
+            // A symmetrical relation has no reverse accessor.
+            let Some(accessor) = tx.schema().accessor("node", field) else {
+                assert!(symmetrical && field == "linked_by");
+                continue;
+            };
+            let next = |k: Key| -> Vec<Key> { tx.related(k, field).unwrap().keys().collect() };
+            for &start in keys.iter().step_by(5) {
+                let at = format!("seed {seed}, {field} from {start:?}");
+                // Each row's distance: the first level that holds it.
+                let (mut level, mut distance) = (BTreeSet::from([start]), BTreeMap::new());
+                for steps in 1..=4 {
+                    level = level.iter().flat_map(|&k| next(k)).collect();
+                    for &k in &level {
+                        distance.entry(k).or_insert(steps);
+                    }
+                    let mut ends: Vec<Key> = tx.walk_ends(start, accessor, steps).unwrap();
+                    let count = ends.len();
+                    ends.sort();
+                    ends.dedup();
+                    assert_eq!(ends.len(), count, "{at}: no row twice");
+                    let expected: Vec<Key> = level.iter().copied().filter(|&k| k != start).collect();
+                    assert_eq!(ends, expected, "{at}: {steps} steps");
 
-                within.extend(level.iter().copied().filter(|k| seen.insert(*k)));
-                let mut near = tx.within_hops(start, links, steps).unwrap();
-                near.sort();
-                assert_eq!(near, within.iter().copied().collect::<Vec<_>>(), "seed {seed}, {start:?}, within {steps}");
+                    let near = tx.within_hops(start, accessor, steps).unwrap();
+                    let depths: Vec<usize> = near.iter().map(|k| distance[k]).collect();
+                    assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{at}: within_hops nearest first");
+                    let mut near = near;
+                    near.sort();
+                    let want: Vec<Key> = distance.keys().copied().filter(|&k| k != start).collect();
+                    assert_eq!(near, want, "{at}: within {steps}");
+
+                    let closure = tx.closure(start, accessor, steps).unwrap();
+                    assert!(closure.windows(2).all(|w| w[0].1 <= w[1].1), "{at}: closure nearest first");
+                    let mut closure: Vec<(Key, usize)> = closure;
+                    closure.sort();
+                    let want: Vec<(Key, usize)> = distance.iter().map(|(&k, &d)| (k, d)).collect();
+                    assert_eq!(closure, want, "{at}: closure to {steps}");
+                }
             }
         }
     }

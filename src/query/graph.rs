@@ -2,19 +2,20 @@
 //! over a self relation, the distinct ends of walks of exactly k steps
 //! (friends of friends), the transitive closure with a depth bound, and
 //! the choices of a relation's `limit_choices_to`. Traversals go level by
-//! level over slots, O(visited rows + visited edges), marking visited
-//! slots in a bitmap that the thread keeps between traversals (see
-//! [`Visited`]), so that no traversal allocates in proportion to the table
-//! but a thread's first over it.
+//! level over slots (O(visited rows + visited edges), and for `walk_ends`
+//! O(k × edges)), marking visited slots in a bitmap that the thread keeps
+//! between traversals (see [`Visited`]), so that no traversal allocates in
+//! proportion to the table but a thread's first over it.
 //!
-//! A level's rows are random rows of the table, so each list is a cache
-//! miss for its header and another for its nodes, and read one after
-//! another those misses do not overlap. A level is therefore expanded in
-//! windows of [`WINDOW`] rows: the window's headers are read first (their
-//! lengths size the visited set; independent loads, whose misses the core
-//! overlaps) and the first lines of every row's nodes prefetched, then the
-//! window's rows are walked. See `docs/design.md`, thirteenth session, for
-//! what it measured.
+//! A level's rows are random rows of the table, so over a many-to-many
+//! relation each list is a cache miss for its header and another for its
+//! nodes, and read one after another those misses do not overlap. Such a
+//! level is therefore expanded in windows of [`WINDOW`] rows: the window's
+//! headers are read first (their lengths size the visited set; independent
+//! loads, whose misses the core overlaps) and the first lines of every
+//! row's nodes prefetched, then the window's rows are walked. (A foreign
+//! key's reverse accessor probes its index row by row.) See
+//! `docs/design.md`, thirteenth session, for what it measured.
 
 use std::cell::Cell;
 
@@ -61,14 +62,28 @@ enum Visited {
     Set(HashSet<u32>),
 }
 
+/// Whether this thread's traversals must use the hash set: tests run both
+/// forms on the same small tables.
+#[cfg(test)]
+fn set_only() -> bool {
+    tests::SET_ONLY.with(Cell::get)
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn set_only() -> bool {
+    false
+}
+
 impl Visited {
     /// Room for the rows of a table of `slots` slots. O(1), or O(slots)
     /// the first time a thread traverses a table this large.
     fn for_slots(slots: usize) -> Visited {
-        if slots > BITMAP_SLOTS {
+        if slots > BITMAP_SLOTS || set_only() {
             return Visited::Set(HashSet::new());
         }
-        let mut bits = SCRATCH.with(Cell::take);
+        // No scratch while the thread's locals are torn down: a fresh one.
+        let mut bits = SCRATCH.try_with(Cell::take).unwrap_or_default();
         if bits.len() < slots.div_ceil(64) {
             bits.resize(slots.div_ceil(64), 0);
         }
@@ -101,7 +116,8 @@ impl Visited {
     }
 
     /// Unmarks every row: `marked` must hold every slot marked since the
-    /// last `clear` (it may hold others). O(marked).
+    /// last `clear` (it may hold others). O(marked) for the bitmap, O(the
+    /// set's capacity) for a set.
     fn clear(&mut self, marked: &[u32]) {
         match self {
             Visited::Bits(bits) => {
@@ -118,11 +134,13 @@ impl Visited {
     /// Gives the bitmap back to the thread, every bit clear: `marked` as
     /// in [`clear`](Self::clear). A traversal that stops without coming
     /// here (a panic) drops its bitmap instead, so no set bit is ever lent.
+    /// (`tests` check the bitmap comes back clear; a check here would cost
+    /// every traversal of a debug build O(table).)
     fn finish(mut self, marked: &[u32]) {
         self.clear(marked);
         if let Visited::Bits(bits) = self {
-            debug_assert!(bits.iter().all(|&w| w == 0), "a visited bit left set");
-            SCRATCH.with(|scratch| scratch.set(bits));
+            // During the thread's teardown the bitmap is dropped instead.
+            let _ = SCRATCH.try_with(|scratch| scratch.set(bits));
         }
     }
 }
@@ -167,7 +185,8 @@ impl View {
     /// read (independent loads, whose misses overlap) and the first lines
     /// of its nodes prefetched, then the window's rows are walked; `seen`
     /// and `next` are sized from the window's degrees before its walk, so
-    /// neither grows mid-walk. O(frontier + edges walked) expected.
+    /// neither grows mid-walk. A foreign key's reverse accessor probes its
+    /// index row by row. O(frontier + edges walked) expected.
     fn expand(&self, accessor: Accessor, frontier: &[u32], seen: &mut Visited, next: &mut Vec<u32>) {
         let (links, forward) = match accessor.kind {
             AccessorKind::Forward(r) => (&self.links[r as usize], true),
@@ -261,15 +280,16 @@ impl View {
 
     /// The distinct rows at the end of a walk of exactly `steps` steps from
     /// `start` over a relation from a table to itself, `start` itself
-    /// excluded: with `steps = 2` over `friends`, the friends of friends
-    /// (a friend of `start` is among them only if it is also a friend of
-    /// another friend). Unlike [`within_hops`](Self::within_hops), a row
-    /// nearer than `steps` is an end too when a longer walk reaches it.
-    /// Rows come in the order they are first reached. `accessor` as in
-    /// `within_hops`. O(steps × edges of the rows reached), the rows of
-    /// each level counted once: levels stop only when one is empty, and
-    /// around a cycle none is, so the work grows with `steps` however
-    /// large it is.
+    /// excluded: with `steps = 2` over `friends`, the friends of friends (a
+    /// row is an end when a row one step from `start` links to it, so a
+    /// friend is one only when another friend, or a self-link, reaches
+    /// it). Unlike [`within_hops`](Self::within_hops), a row nearer than
+    /// `steps` is an end too when a longer walk reaches it. Rows come in
+    /// the order they are first reached. `accessor` as in `within_hops`.
+    /// O(steps × edges of the rows reached), the rows of each level
+    /// counted once. Levels stop early only when one is empty; around a
+    /// cycle none is, so `steps` itself bounds the work: a `steps` of
+    /// `usize::MAX` there does not finish in practice.
     ///
     /// # Errors
     /// As [`within_hops`](Self::within_hops).
@@ -347,8 +367,90 @@ impl View {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::{Visited, SCRATCH};
+    use crate::splitmix::Rng;
+    use crate::{row, Database, Error, Key, OnDelete, Schema, View};
     use hashbrown::HashSet;
+
+    thread_local! {
+        /// Set by a test to make this thread's traversals use the hash set.
+        pub(super) static SET_ONLY: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Every traversal's answer from each of `starts`, 0 to 4 steps, in
+    /// the engine's order.
+    fn answers(v: &View, starts: &[Key], accessor: crate::Accessor) -> Vec<Vec<(Key, usize)>> {
+        let mut out = Vec::new();
+        for &start in starts {
+            for k in 0..5 {
+                out.push(v.walk_ends(start, accessor, k).unwrap().into_iter().map(|key| (key, k)).collect());
+                out.push(v.within_hops(start, accessor, k).unwrap().into_iter().map(|key| (key, k)).collect());
+                out.push(v.closure(start, accessor, k).unwrap());
+            }
+        }
+        out
+    }
+
+    /// The bitmap and the hash set give the same answers, order included,
+    /// over a many-to-many relation with levels wider than a window and
+    /// over a foreign key's reverse accessor with a cycle; rows deleted and
+    /// slots reused so that ids are not slots.
+    #[test]
+    fn both_visited_forms_answer_every_traversal_alike() {
+        let schema = Schema::builder()
+            .table("node", |t| {
+                t.many_to_many("links", "self").symmetrical(false).related_name("linked_by");
+                t.foreign_key("parent", "node").nullable().on_delete(OnDelete::SetNull).related_name("children");
+            })
+            .build()
+            .unwrap();
+        let db = Database::new(schema);
+        let mut rng = Rng(7);
+        let keys = db
+            .write(|tx| {
+                let mut keys: Vec<Key> = Vec::new();
+                for i in 0..400 {
+                    let parent = if i == 0 { None } else { Some(keys[rng.below(keys.len())]) };
+                    let k = tx.insert("node", row! {})?;
+                    if let Some(p) = parent {
+                        tx.update(k, row! {"parent" => p})?;
+                    }
+                    keys.push(k);
+                }
+                // A cycle through the foreign key: the root's parent.
+                tx.update(keys[0], row! {"parent" => keys[3]})?;
+                for &k in &keys {
+                    let targets: Vec<Key> = (0..rng.below(10)).map(|_| keys[rng.below(keys.len())]).collect();
+                    tx.related(k, "links")?.add(targets)?;
+                }
+                for &k in keys.iter().skip(5).step_by(9) {
+                    tx.delete(k)?;
+                }
+                keys.retain(|&k| tx.get(k).is_some());
+                for _ in 0..30 {
+                    let k = tx.insert("node", row! {"parent" => keys[rng.below(keys.len())]})?;
+                    let targets: Vec<Key> = (0..rng.below(10)).map(|_| keys[rng.below(keys.len())]).collect();
+                    tx.related(k, "links")?.add(targets)?;
+                    keys.push(k);
+                }
+                Ok::<_, Error>(keys)
+            })
+            .unwrap();
+        assert!(keys.iter().any(|k| k.id() > 400), "ids past the slots");
+        let tx = db.begin_read().unwrap();
+        let starts: Vec<Key> = keys.iter().copied().step_by(11).collect();
+        for field in ["links", "children"] {
+            let accessor = tx.schema().accessor("node", field).unwrap();
+            let bits = answers(&tx, &starts, accessor);
+            SET_ONLY.with(|s| s.set(true));
+            let set = answers(&tx, &starts, accessor);
+            SET_ONLY.with(|s| s.set(false));
+            assert_eq!(bits, set, "{field}");
+            assert!(bits.iter().any(|a| a.len() > super::WINDOW), "{field}: a level wider than a window");
+        }
+    }
 
     /// Both forms agree with a hash set through marks, clears and reuse.
     #[test]

@@ -204,12 +204,6 @@ impl Undo {
     }
 }
 
-// The benches' seeded generator, for the test below: every seed's steps
-// are reproducible.
-#[cfg(test)]
-#[path = "../../benches/common/rng.rs"]
-mod splitmix;
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -232,7 +226,7 @@ mod tests {
         (links, dangling, log.len())
     }
 
-    use super::splitmix::Rng;
+    use crate::splitmix::Rng;
 
     /// Random pushes (links in runs, unlinks, dangling pushes) with a stack
     /// of marks taken anywhere (inside runs, right after a marker's first
