@@ -877,7 +877,7 @@ mod junction_system {
 
     use super::Reads;
     use super::{name, System};
-    use junctiondb::{row, Accessor, ColumnId, Database, Error, Key, ReadTxn, Relation, RowRef, Schema, TableId, Type};
+    use junctiondb::{row, Accessor, Database, Error, Key, ReadTxn, Relation, Schema, TableId, Type, Value};
 
     const FAILED: &str = "junctiondb operation failed";
 
@@ -891,7 +891,6 @@ mod junction_system {
         db: Database,
         user_t: TableId,
         group_t: TableId,
-        username: ColumnId,
         person_t: TableId,
         groups: Accessor,
         members: Accessor,
@@ -932,7 +931,6 @@ mod junction_system {
             let s = db.schema();
             let (user_t, group_t) = (s.table("user").unwrap(), s.table("group").unwrap());
             let person_t = s.table("person").unwrap();
-            let username = s.column("user", "username").unwrap();
             let groups = s.accessor("user", "groups").unwrap();
             let members = s.accessor("group", "user_set").unwrap();
             let friends = s.accessor("person", "friends").unwrap();
@@ -940,7 +938,6 @@ mod junction_system {
                 db,
                 user_t,
                 group_t,
-                username,
                 person_t,
                 groups,
                 members,
@@ -1071,12 +1068,12 @@ mod junction_system {
         }
 
         /// Through the query layer: its planner finds the group by the
-        /// unique name, then walks the junction.
+        /// unique name, then walks the junction; the usernames come out as
+        /// Django's `values_list("username", flat=True)` gives them.
         fn join_query(&self, group_name: &str) -> Vec<String> {
             let rows = self.tx.query(self.sys.user_t).and_then(|q| q.filter("groups__name", group_name));
-            let username = self.sys.username;
-            let name = |r: &RowRef<'_>| r.get_at(username).and_then(|v| v.as_text()).map(str::to_owned).expect(FAILED);
-            rows.expect(FAILED).rows().iter().map(name).collect()
+            let names = rows.and_then(|q| q.values_list_flat("username")).expect(FAILED);
+            names.into_iter().map(|v| if let Value::Text(name) = v { name } else { panic!("{FAILED}") }).collect()
         }
 
         /// Through the engine's traversal: the distinct ends of walks of two

@@ -531,6 +531,11 @@ fn terminals() {
             vec![Value::from("jim"), Value::Int(f.key("paris").id())]
         ]
     );
+    assert_eq!(q.values_list_flat("username").unwrap(), [Value::from("Zoe"), Value::from("jim")]);
+    assert_eq!(q.values_list_flat("city__name").unwrap(), [Value::from("Paris"), Value::from("Paris")]);
+    assert_eq!(q.clone().offset(1).values_list_flat("age").unwrap(), [Value::Int(30)]);
+    assert!(matches!(q.values_list_flat("nope"), Err(Error::Query { .. })));
+    assert!(matches!(q.values_list_flat("groups__name"), Err(Error::Query { .. })), "multi-valued");
     assert_eq!(q.rows()[1].int("age"), Some(30));
     assert_eq!(q.table(), tx.schema().table("user").unwrap());
 }

@@ -670,6 +670,18 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
         };
         let got = q.ids();
         assert_eq!(q.count(), got.len(), "{}", ctx());
+        // One column, flat: what `values_list` gives in its one-cell rows,
+        // for each column type, NULLs, and a path across a foreign key.
+        let columns: &[&str] = if root == "user" {
+            &["name", "age", "score", "flag", "blob", "city", "city__name", "id"]
+        } else {
+            &["title", "rank", "id"]
+        };
+        let column = rng.pick(columns);
+        let flat = q.values_list_flat(column).unwrap();
+        let lists: Vec<Value> = q.values_list(&[column]).unwrap().into_iter().flatten().collect();
+        assert_eq!(flat.len(), got.len(), "{}", ctx());
+        assert_eq!(flat, lists, "{column}\n{}", ctx());
         assert_eq!(q.exists(), !got.is_empty(), "{}", ctx());
         if order.is_empty() {
             let mut want: Vec<i64> = expected.iter().map(|r| r.id).collect();

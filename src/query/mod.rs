@@ -53,6 +53,11 @@ use crate::schema::{AccessorKind, TableId};
 use crate::txn::{End, Key, Loc, Related, RowRef, TableRef, View};
 use crate::value::{Row, Value, ValueRef};
 
+/// Rows whose column values [`Query::values_list_flat`] loads ahead
+/// together: enough misses in flight to cover a memory latency, few enough
+/// that their lines are still cached when the values are copied.
+const GATHER_WINDOW: usize = 32;
+
 /// A single-valued path to a column: an `order_by` key or a `values`
 /// column.
 #[derive(Clone, Debug)]
@@ -455,6 +460,35 @@ impl<'v> Query<'v> {
     pub fn values_list<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<Vec<Value>>> {
         let cols = self.columns(columns)?;
         Ok(self.run(false, self.offset, self.limit, |l| cols.iter().map(|(_, k)| self.read(k, l).to_owned()).collect()))
+    }
+
+    /// The results' values of one column path, flat: Django's
+    /// `values_list(path, flat=True)`, as [`values_list`](Self::values_list)
+    /// with one column but without a list per row. A column of the
+    /// results' own table is gathered 32 rows at a time:
+    /// the window's cells are prefetched, then (text and bytes) the first
+    /// line of each value they point to, then the values are copied out,
+    /// so that the cache misses of a window's rows overlap instead of
+    /// coming two per row, one after another. O(results) after the query
+    /// runs, as [`ids`](Self::ids).
+    ///
+    /// # Errors
+    /// As [`values`](Self::values).
+    pub fn values_list_flat(&self, column: &str) -> Result<Vec<Value>> {
+        let cols = self.columns(&[column])?;
+        let key = &cols[0].1;
+        let locs = self.run(false, self.offset, self.limit, |l| l);
+        let mut out = Vec::with_capacity(locs.len());
+        let store = key.hops.is_empty().then(|| self.view.tables[key.table.index()].column(key.column));
+        for window in locs.chunks(GATHER_WINDOW) {
+            if let Some(store) = store {
+                let slots = || window.iter().filter_map(|&l| if let Loc::Slot(s) = l { Some(s) } else { None });
+                slots().for_each(|s| store.prefetch(s));
+                slots().for_each(|s| store.prefetch_payload(s));
+            }
+            out.extend(window.iter().map(|&l| self.read(key, l).to_owned()));
+        }
+        Ok(out)
     }
 
     /// The number of results (repeats included unless `distinct`; after

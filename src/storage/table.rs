@@ -205,6 +205,12 @@ impl Table {
         self.columns[col as usize].get(slot)
     }
 
+    /// Column `col`'s store.
+    #[inline]
+    pub(crate) fn column(&self, col: u16) -> &Column {
+        &self.columns[col as usize]
+    }
+
     /// Live slots in slot order. O(slots).
     pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
         self.ids().iter().enumerate().filter(|(_, &id)| id != 0).map(|(s, _)| s as u32)
