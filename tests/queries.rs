@@ -283,6 +283,12 @@ fn many_to_many_paths() {
     assert_eq!(q.count(), 2);
     let q = tx.query("user_tags").unwrap().filter("tag", f.key("alpha")).unwrap();
     assert_eq!(q.count(), 2);
+    // Its rows' columns, flat or in lists, from rows it does not store.
+    for column in ["id", "user", "tag", "user__username"] {
+        let lists: Vec<Value> = q.values_list(&[column]).unwrap().into_iter().flatten().collect();
+        assert_eq!(q.values_list_flat(column).unwrap(), lists, "{column}");
+        assert_eq!(lists.len(), 2);
+    }
     assert_eq!(tx.query("person_follows").unwrap().filter("from_person__name", "c").unwrap().count(), 2);
 }
 

@@ -465,12 +465,12 @@ impl<'v> Query<'v> {
     /// The results' values of one column path, flat: Django's
     /// `values_list(path, flat=True)`, as [`values_list`](Self::values_list)
     /// with one column but without a list per row. A column of the
-    /// results' own table is gathered 32 rows at a time:
-    /// the window's cells are prefetched, then (text and bytes) the first
-    /// line of each value they point to, then the values are copied out,
-    /// so that the cache misses of a window's rows overlap instead of
-    /// coming two per row, one after another. O(results) after the query
-    /// runs, as [`ids`](Self::ids).
+    /// results' own table is gathered 32 rows at a time: the window's
+    /// cells are prefetched, then (text and bytes) the first line of each
+    /// value they point to, then the values are copied out, so that the
+    /// cache misses of a window's rows overlap instead of coming two per
+    /// row, one after another. O(results) after the query runs, as
+    /// [`ids`](Self::ids).
     ///
     /// # Errors
     /// As [`values`](Self::values).
