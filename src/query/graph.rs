@@ -84,8 +84,9 @@ impl Visited {
         }
         // No scratch while the thread's locals are torn down: a fresh one.
         let mut bits = SCRATCH.try_with(Cell::take).unwrap_or_default();
-        if bits.len() < slots.div_ceil(64) {
-            bits.resize(slots.div_ceil(64), 0);
+        let words = slots.div_ceil(64);
+        if bits.len() < words {
+            bits.resize(words, 0);
         }
         Visited::Bits(bits)
     }

@@ -272,6 +272,28 @@ fn move_last<P: Payload>(words: &mut [u32], stride: usize, pos: u32, last: u32) 
     })
 }
 
+/// [`move_last`] for a list whose length `len` and superset `filter` live
+/// beside its words (the pooled and heap forms): the length drops by one,
+/// and the filter is recomputed from the nodes left when they are few
+/// enough to scan (a long list's filter stays a superset). Returns the
+/// entry moved and the old last position.
+#[inline(always)]
+fn pop_into_filtered<P: Payload>(
+    words: &mut [u32],
+    stride: usize,
+    len: &mut u32,
+    filter: &mut u64,
+    pos: u32,
+) -> (Option<Entry<P>>, u32) {
+    let last = *len - 1;
+    let moved = move_last::<P>(words, stride, pos, last);
+    *len = last;
+    if (last as usize) <= FILTER_REFRESH {
+        *filter = filter_of(&words[..last as usize]);
+    }
+    (moved, last)
+}
+
 /// The position of `node` among `nodes`, looked up in their hash index of
 /// positions. O(1) expected.
 #[inline(always)]
@@ -902,23 +924,12 @@ impl<P: Payload> Adj<P> {
                 (moved, last)
             }
             Store::Pooled { len, block, filter, .. } => {
-                let last = *len - 1;
                 let (words, stride) = pool.words_mut(*block);
-                let moved = move_last::<P>(words, stride, pos, last);
-                *len = last;
-                if (last as usize) <= FILTER_REFRESH {
-                    *filter = filter_of(&words[..last as usize]);
-                }
-                (moved, last)
+                pop_into_filtered(words, stride, len, filter, pos)
             }
             Store::Heap { len, words, filter } => {
-                let last = *len - 1;
-                let moved = move_last::<P>(words, words.len() / P::WIDTH, pos, last);
-                *len = last;
-                if (last as usize) <= FILTER_REFRESH {
-                    *filter = filter_of(&words[..last as usize]);
-                }
-                (moved, last)
+                let stride = words.len() / P::WIDTH;
+                pop_into_filtered(words, stride, len, filter, pos)
             }
             Store::Indexed { len, words, index } => {
                 let last = *len - 1;

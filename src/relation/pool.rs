@@ -260,6 +260,12 @@ impl<P: Payload> Pool<P> {
         Block { chunk, at: 0 }
     }
 
+    /// The words of one block of class `class`, all columns counted: a
+    /// slab of that class is a whole number of them.
+    fn block_words(class: usize) -> usize {
+        POOL_CAPS[class] as usize * P::WIDTH
+    }
+
     /// A zeroed chunk of `entries` entries per column holding `kind`, at a
     /// released index if there is one. O(entries).
     fn new_chunk(&mut self, entries: usize, kind: Chunk) -> u32 {
@@ -285,7 +291,7 @@ impl<P: Payload> Pool<P> {
             return;
         }
         let i = block.chunk as usize;
-        let blocks = self.chunks[i].len() / (POOL_CAPS[class] as usize * P::WIDTH);
+        let blocks = self.chunks[i].len() / Self::block_words(class);
         let Chunk::Slab { free, .. } = &mut self.kinds[i] else {
             debug_assert!(false, "a block of class {class} in a chunk that is no slab");
             return;
@@ -462,7 +468,7 @@ impl<P: Payload> Pool<P> {
                 Chunk::Shared => {}
                 Chunk::Slab { class, free } => {
                     let class = usize::from(*class);
-                    let block_words = POOL_CAPS[class] as usize * P::WIDTH;
+                    let block_words = Self::block_words(class);
                     let blocks = self.chunks[chunk].len() / block_words;
                     if class < SHARED_CLASSES
                         || self.chunks[chunk].len() % block_words != 0
