@@ -31,7 +31,10 @@
 //! where a pooled list's nodes are a second, dependent miss. An inline or
 //! near header's node words past its length hold [`VACANT`], so a search
 //! compares all of them at once instead of looping to a length it has
-//! just loaded (see `docs/design.md`, tenth session).
+//! just loaded (see `docs/design.md`, tenth session). An auto-created
+//! through's near list keeps the backs of its entries past the eighth in
+//! that unused node column, so it stays in the smallest class up to
+//! `NEAR_CAP` entries (see [`FOLD_AT`]).
 //!
 //! A pooled list (one that has grown past the near form), or a heap list
 //! without a hash index, keeps a 64-bit filter of its nodes in its header
@@ -235,11 +238,61 @@ fn read_entry<P: Payload>(words: &[u32], stride: usize, pos: usize) -> Entry<P> 
 
 /// The entry at `pos` of a near list's block (`words`, columns `stride`
 /// apart) whose node, `node`, is in the header: the block's node column is
-/// not read.
+/// read only for a folded back (see [`near_back_word`]).
 #[inline(always)]
-fn read_rest<P: Payload>(words: &[u32], stride: usize, pos: usize, node: u32) -> Entry<P> {
+fn read_near<P: Payload>(words: &[u32], stride: usize, pos: usize, node: u32) -> Entry<P> {
     let payload = if P::WIDTH < 3 { 0 } else { words[2 * stride + pos] };
-    Entry { node, back: words[stride + pos], payload: P::from_word(payload) }
+    Entry { node, back: words[near_back_word::<P>(stride, pos)], payload: P::from_word(payload) }
+}
+
+/// The entries of an auto-created through's near list whose backs are in
+/// its block's back column; the backs of the entries after them are
+/// *folded* into the block's node column, which the near form does not
+/// otherwise use: entry `FOLD_AT + i`'s back is node word `i`. So the
+/// smallest class holds a near list of any length up to [`NEAR_CAP`]: a
+/// row with 9 to 13 links keeps a block of 64 bytes, not one of 96 or 128
+/// of the next classes, and leaves no freed block of the smallest class
+/// behind when it passes 8 links. The peers size L (rows of 10 links)
+/// grew the resident set by 23.33 bytes per link, against 24.15: less
+/// than the blocks' bytes say: a near list never wrote its node column,
+/// and the pages of a zeroed chunk that nothing writes need not become
+/// resident (see `docs/design.md`, fourteenth session). A custom
+/// through's near list has a payload column too, which does not leave the
+/// node column room for its entries' rest, so it does not fold: it moves
+/// up the classes.
+const FOLD_AT: usize = POOL_CAPS[0] as usize;
+const _: () = assert!(NEAR_CAP <= 2 * FOLD_AT);
+
+/// The class a full near list that folds moves to when it becomes a plain
+/// pooled one: the first with room past [`NEAR_CAP`] (where a near list
+/// that does not fold already is).
+const UNFOLDED_CLASS: u8 = 2;
+const _: () = assert!(POOL_CAPS[UNFOLDED_CLASS as usize - 1] as usize <= NEAR_CAP);
+const _: () = assert!(POOL_CAPS[UNFOLDED_CLASS as usize] as usize > NEAR_CAP);
+
+/// Whether near lists of this payload fold their backs (see [`FOLD_AT`]).
+const fn folds<P: Payload>() -> bool {
+    P::WIDTH == 2
+}
+
+/// The word of a near list's block (columns `stride` apart) that holds the
+/// back of entry `pos`: in the back column, or, past [`FOLD_AT`] entries
+/// of a folding list, in the node column. O(1), without a branch.
+#[inline(always)]
+fn near_back_word<P: Payload>(stride: usize, pos: usize) -> usize {
+    if folds::<P>() {
+        pos % FOLD_AT + if pos < FOLD_AT { stride } else { 0 }
+    } else {
+        stride + pos
+    }
+}
+
+/// The entries a near list's block of class `class` has room for: twice
+/// the class's capacity when the list folds (see [`FOLD_AT`]), at most
+/// [`NEAR_CAP`].
+fn near_room<P: Payload>(class: u8) -> usize {
+    let cap = POOL_CAPS[usize::from(class)] as usize;
+    NEAR_CAP.min(if folds::<P>() { 2 * cap } else { cap })
 }
 
 /// Writes `entry` at `pos` of the entries starting at `words`, whose
@@ -247,14 +300,18 @@ fn read_rest<P: Payload>(words: &[u32], stride: usize, pos: usize, node: u32) ->
 #[inline(always)]
 fn write_entry<P: Payload>(words: &mut [u32], stride: usize, pos: usize, entry: Entry<P>) {
     words[pos] = entry.node;
-    write_rest(words, stride, pos, entry);
+    words[stride + pos] = entry.back;
+    if P::WIDTH >= 3 {
+        words[2 * stride + pos] = entry.payload.to_word();
+    }
 }
 
-/// [`write_entry`] but for the node: the back and payload columns (a near
-/// list keeps its nodes in its header).
+/// [`write_entry`] but for the node, into a near list's block: the back
+/// (folded past [`FOLD_AT`]) and the payload (a near list keeps its nodes
+/// in its header).
 #[inline(always)]
-fn write_rest<P: Payload>(words: &mut [u32], stride: usize, pos: usize, entry: Entry<P>) {
-    words[stride + pos] = entry.back;
+fn write_near<P: Payload>(words: &mut [u32], stride: usize, pos: usize, entry: Entry<P>) {
+    words[near_back_word::<P>(stride, pos)] = entry.back;
     if P::WIDTH >= 3 {
         words[2 * stride + pos] = entry.payload.to_word();
     }
@@ -379,7 +436,8 @@ impl<P: Payload> Adj<P> {
     /// The words from the list's first entry on, the number of entries,
     /// and the column stride (entry `p`'s column `c` is at
     /// `[c * stride + p]`). One match on the store. A near list's node
-    /// column there is unused: its nodes are in the header.
+    /// column there is not its nodes (they are in the header), and its
+    /// backs are where [`near_back_word`] says.
     #[inline(always)]
     fn raw<'a>(&'a self, pool: &'a Pool<P>) -> (&'a [u32], usize, usize) {
         match &self.store {
@@ -422,7 +480,8 @@ impl<P: Payload> Adj<P> {
     fn capacity(&self) -> usize {
         match &self.store {
             Store::Inline { .. } => Self::INLINE_CAP,
-            Store::Near { class, .. } | Store::Pooled { class, .. } => POOL_CAPS[usize::from(*class)] as usize,
+            Store::Near { class, .. } => near_room::<P>(*class),
+            Store::Pooled { class, .. } => POOL_CAPS[usize::from(*class)] as usize,
             Store::Heap { words, .. } | Store::Indexed { words, .. } => words.len() / P::WIDTH,
         }
     }
@@ -481,7 +540,7 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn entry(&self, pos: u32, pool: &Pool<P>) -> Entry<P> {
         let (words, _, stride) = self.raw(pool);
         match &self.store {
-            Store::Near { nodes, .. } => read_rest(words, stride, pos as usize, nodes[pos as usize]),
+            Store::Near { nodes, .. } => read_near(words, stride, pos as usize, nodes[pos as usize]),
             _ => read_entry(words, stride, pos as usize),
         }
     }
@@ -502,7 +561,17 @@ impl<P: Payload> Adj<P> {
     #[inline]
     pub(crate) fn back(&self, pos: u32, pool: &Pool<P>) -> u32 {
         let (words, _, stride) = self.raw(pool);
-        words[stride + pos as usize]
+        words[self.back_word(stride, pos as usize)]
+    }
+
+    /// The word of this list's entries (columns `stride` apart, as
+    /// [`raw`](Self::raw) gives them) that holds the back of entry `pos`.
+    #[inline(always)]
+    fn back_word(&self, stride: usize, pos: usize) -> usize {
+        match self.store {
+            Store::Near { .. } => near_back_word::<P>(stride, pos),
+            _ => stride + pos,
+        }
     }
 
     #[inline]
@@ -520,7 +589,7 @@ impl<P: Payload> Adj<P> {
         match self.store {
             Store::Near { len, block, .. } if len > 0 => {
                 let (words, stride) = pool.words(block);
-                words[stride] ^ words[stride + usize::from(len) - 1]
+                words[stride] ^ words[near_back_word::<P>(stride, usize::from(len) - 1)]
             }
             Store::Pooled { len, block, .. } if len > 0 => {
                 let (words, stride) = pool.words(block);
@@ -540,8 +609,10 @@ impl<P: Payload> Adj<P> {
 
     #[inline]
     pub(crate) fn set_back(&mut self, pos: u32, back: u32, pool: &mut Pool<P>) {
+        let near = matches!(self.store, Store::Near { .. });
         let (words, _, stride) = self.raw_mut(pool);
-        words[stride + pos as usize] = back;
+        let word = if near { near_back_word::<P>(stride, pos as usize) } else { stride + pos as usize };
+        words[word] = back;
     }
 
     /// Writes `entry` at `pos` (below the capacity, and below the length
@@ -554,7 +625,7 @@ impl<P: Payload> Adj<P> {
             Store::Near { nodes, block, .. } => {
                 nodes[pos] = entry.node;
                 let (words, stride) = pool.words_mut(*block);
-                write_rest(words, stride, pos, entry);
+                write_near(words, stride, pos, entry);
                 return;
             }
             Store::Inline { .. } | Store::Indexed { .. } => {}
@@ -564,9 +635,11 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Makes room for more entries: the inline form moves to the pool's
-    /// smallest class as a near list, a pooled list to the next class (its
-    /// block goes back to the pool), a near list holding [`NEAR_CAP`]
-    /// entries becomes a plain pooled one in the same block, and past the
+    /// smallest class as a near list, a pooled list (or a near one that
+    /// does not fold) to the next class (its block goes back to the pool),
+    /// a near list holding [`NEAR_CAP`] entries becomes a plain pooled one
+    /// (in the same block, or, if it folds, in one of [`UNFOLDED_CLASS`],
+    /// its backs unfolded), and past the
     /// largest class a list moves to a buffer of its own of 1.5 times that
     /// capacity, which then grows by half again each time (rounded up to
     /// 16 entries), with `realloc` (which may extend it in place). Growth
@@ -579,7 +652,8 @@ impl<P: Payload> Adj<P> {
     fn grow(&mut self, pool: &mut Pool<P>) {
         let (len, cap) = (self.len(), self.capacity());
         // A near list's block copies from its back column on: its node
-        // column is unused, not read, not written.
+        // column is not read or written (a near list that folds never
+        // moves up a class).
         let first_column = usize::from(matches!(self.store, Store::Near { .. }));
         // Each arm changes the list in place, or writes a new store over
         // it; none moves the 64-byte store out and back.
@@ -598,6 +672,9 @@ impl<P: Payload> Adj<P> {
                 self.store = Store::Near { class: 0, len: len as u8, block, nodes };
             }
             Store::Near { class, len: n, block, nodes } if usize::from(*n) == NEAR_CAP => {
+                if folds::<P>() {
+                    (*class, *block) = (UNFOLDED_CLASS, Self::unfold(*class, *block, pool));
+                }
                 pool.words_mut(*block).0[..NEAR_CAP].copy_from_slice(&nodes[..]);
                 let filter = filter_of(&nodes[..]);
                 self.store = Store::Pooled { class: *class, len: u32::from(*n), block: *block, filter };
@@ -623,6 +700,20 @@ impl<P: Payload> Adj<P> {
         }
     }
 
+    /// Copies the backs of a full near list that folds, from its block of
+    /// class `class`, to the back column of a new block of
+    /// [`UNFOLDED_CLASS`]; gives the old block back and returns the new
+    /// one. O(`NEAR_CAP`).
+    fn unfold(class: u8, from: Block, pool: &mut Pool<P>) -> Block {
+        let to = pool.alloc(usize::from(UNFOLDED_CLASS));
+        let (words, stride) = pool.words(from);
+        let backs: [u32; NEAR_CAP] = std::array::from_fn(|p| words[near_back_word::<P>(stride, p)]);
+        let (words, stride) = pool.words_mut(to);
+        words[stride..][..NEAR_CAP].copy_from_slice(&backs);
+        pool.release(usize::from(class), from);
+        to
+    }
+
     /// Moves a near or pooled list's entries into a buffer of its own with
     /// room for `cap` entries (at least its length) and gives its block
     /// back; the filter is recomputed, so it is exact again. Any other
@@ -632,12 +723,18 @@ impl<P: Payload> Adj<P> {
             Store::Near { class, block, .. } | Store::Pooled { class, block, .. } => (usize::from(class), block),
             _ => return,
         };
-        let len = self.len();
+        let (len, near) = (self.len(), matches!(self.store, Store::Near { .. }));
         let mut heap = vec![0; cap * P::WIDTH];
         heap[..len].copy_from_slice(self.nodes(pool));
         let (from, stride) = pool.words(block);
         for column in 1..P::WIDTH {
-            heap[column * cap..][..len].copy_from_slice(&from[column * stride..][..len]);
+            if column == 1 && near {
+                for (p, back) in heap[cap..][..len].iter_mut().enumerate() {
+                    *back = from[near_back_word::<P>(stride, p)];
+                }
+            } else {
+                heap[column * cap..][..len].copy_from_slice(&from[column * stride..][..len]);
+            }
         }
         let filter = filter_of(&heap[..len]);
         pool.release(class, block);
@@ -818,9 +915,9 @@ impl<P: Payload> Adj<P> {
                 }
                 Store::Near { class, len, block, nodes } => {
                     let n = usize::from(*len);
-                    if n < NEAR_CAP && n < POOL_CAPS[usize::from(*class)] as usize {
+                    if n < near_room::<P>(*class) {
                         let (words, stride) = pool.words_mut(*block);
-                        write_rest(words, stride, n, entry);
+                        write_near(words, stride, n, entry);
                         nodes[n] = entry.node;
                         *len += 1;
                         return n;
@@ -914,8 +1011,8 @@ impl<P: Payload> Adj<P> {
                 let last = u32::from(*len) - 1;
                 let (words, stride) = pool.words_mut(*block);
                 let moved = (last != pos).then(|| {
-                    let m = read_rest::<P>(words, stride, last as usize, nodes[last as usize]);
-                    write_rest(words, stride, pos as usize, m);
+                    let m = read_near::<P>(words, stride, last as usize, nodes[last as usize]);
+                    write_near(words, stride, pos as usize, m);
                     nodes[pos as usize] = m.node;
                     m
                 });
@@ -1223,6 +1320,47 @@ mod tests {
     }
 
     #[test]
+    fn a_folded_near_list_keeps_every_back_across_its_fold() {
+        let mut a: Solo<()> = Solo::default();
+        let entry = |n: u32| Entry { node: n, back: n + 100, payload: () };
+        for n in 0..NEAR_CAP as u32 {
+            a.push(entry(n));
+            a.verify_index().unwrap();
+        }
+        let Store::Near { class: 0, block, .. } = a.adj.store else { panic!("{:?}", a.adj.store) };
+        // The backs past `FOLD_AT` are the block's node words.
+        let folded: Vec<u32> = (FOLD_AT as u32..NEAR_CAP as u32).map(|n| n + 100).collect();
+        assert_eq!(a.pool.nodes(block, (NEAR_CAP - FOLD_AT) as u32), &folded[..]);
+        assert_eq!(a.to_vec(), (0..NEAR_CAP as u32).map(entry).collect::<Vec<_>>());
+        // Across the fold: a back set, an entry moved from past it to
+        // before it and back again, one from before it to past it.
+        a.set_back(10, 7);
+        assert_eq!((a.back(10), a.back(2)), (7, 102));
+        a.set_back(10, 110);
+        let last = NEAR_CAP as u32 - 1;
+        assert_eq!(a.swap_remove(3), (entry(3), Some(entry(last))));
+        assert_eq!(a.entry(3), entry(last));
+        a.verify_index().unwrap();
+        assert_eq!(a.insert_at(3, entry(3)), Some(entry(last)));
+        assert_eq!(a.to_vec(), (0..NEAR_CAP as u32).map(entry).collect::<Vec<_>>());
+        assert_eq!(a.adj.warm_backs(&a.pool), 100 ^ (last + 100));
+        // Unfolded into a pooled list: every entry where it was.
+        a.push(entry(NEAR_CAP as u32));
+        assert!(matches!(a.adj.store, Store::Pooled { class: UNFOLDED_CLASS, .. }));
+        assert_eq!(a.to_vec(), (0..=NEAR_CAP as u32).map(entry).collect::<Vec<_>>());
+        a.verify_index().unwrap();
+        // A folded near list moved to a buffer of its own unfolds too.
+        let mut b: Solo<()> = Solo::default();
+        for n in 0..11 {
+            b.push(entry(n));
+        }
+        b.adj.move_to_heap(16, &mut b.pool);
+        assert!(matches!(b.adj.store, Store::Heap { len: 11, .. }));
+        assert_eq!(b.to_vec(), (0..11).map(entry).collect::<Vec<_>>());
+        b.verify_index().unwrap();
+    }
+
+    #[test]
     fn vacant_is_never_found_in_an_inline_list() {
         for len in [0, 1, 3, 7] {
             let mut a: Solo<()> = Solo::default();
@@ -1298,7 +1436,7 @@ mod tests {
         // give their blocks back; the same list grown again gets them.
         let mut d: Solo<()> = Solo::default();
         let blocks_by_len = |d: &mut Solo<()>| -> Vec<Option<(usize, Block)>> {
-            (0..12)
+            (0..16)
                 .map(|n| {
                     d.push(e(n));
                     d.verify_index().unwrap();
@@ -1308,7 +1446,12 @@ mod tests {
         };
         let first = blocks_by_len(&mut d);
         assert!(first[..7].iter().all(Option::is_none), "seven entries inline");
-        assert!(matches!(first[7], Some((0, _))) && matches!(first[8], Some((1, _))));
+        // A near list of an auto-created through folds: one block of the
+        // smallest class from 8 entries to `NEAR_CAP`, then the next
+        // entry unfolds it into the first class with room past it.
+        assert!(first[7..NEAR_CAP].iter().all(|b| *b == first[7] && matches!(b, Some((0, _)))), "{first:?}");
+        let unfolded = Some(usize::from(UNFOLDED_CLASS));
+        assert!(first[NEAR_CAP..].iter().all(|b| b.map(|(class, _)| class) == unfolded), "{first:?}");
         while d.len() > 0 {
             d.swap_remove(0);
             d.verify_index().unwrap();

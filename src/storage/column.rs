@@ -70,7 +70,7 @@ impl Column {
 
     /// Starts loading the cache line of `slot`'s value (for text and
     /// bytes, the pointer and length; see
-    /// [`prefetch`](crate::relation::prefetch::prefetch)). O(1).
+    /// [`relation::prefetch`](crate::relation::prefetch)). O(1).
     #[inline]
     pub(crate) fn prefetch(&self, slot: u32) {
         let s = slot as usize;
