@@ -2,7 +2,9 @@
 //! thresholds, checked against a naive model: inline up to 7 entries (5
 //! for a custom through), then blocks of the junction's pool of 8, 12, 16,
 //! 24 and 32 entries, with the nodes in the list's header up to 13
-//! entries and past that a filter of the nodes (recomputed on removal),
+//! entries (an auto-created through's backs past the eighth folded into
+//! its 8-entry block's node column, unfolded into a 16-entry block at 14)
+//! and past that a filter of the nodes (recomputed on removal),
 //! then the pool's blocks for long lists (48 and 64 here; also filtered,
 //! but not recomputed past 32), a hash index past 32 once a write searches
 //! the list (which moves it to a buffer of its own), dropped again below
@@ -247,7 +249,8 @@ struct Driver {
 }
 
 /// Each side of every threshold: inline to near at 6 (custom) and 8, the
-/// near form's classes at 9 and 13, near to pooled at 14, and so on.
+/// fold at 9 (auto-created) and the near form's classes at 9 and 13
+/// (custom), near to pooled at 14, and so on.
 const GOALS: [usize; 15] = [0, 2, 5, 6, 7, 8, 12, 13, 14, 15, 17, 31, 33, 40, 60];
 /// Extremes only, switched often: long lists (promoted when a write
 /// searches them) emptied again, so demotion happens.

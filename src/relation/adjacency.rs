@@ -150,10 +150,13 @@ enum Store {
     /// A short pooled list (1 to [`NEAR_CAP`] entries, never empty) whose
     /// nodes are in its header: `nodes[..len]`, and `nodes[len..]` are
     /// [`VACANT`]. Its block, of class `class`, holds the other columns
-    /// (backs, payloads); the block's node column is room it does not
-    /// use, which it fills when the list becomes a plain pooled one. A
-    /// read of the nodes, or a search for one, reads the header alone, and
-    /// a write touches the header and the back column, not a third line.
+    /// (backs, payloads). An auto-created through's list keeps its class
+    /// 0 block up to `NEAR_CAP` entries and the backs past the eighth in
+    /// the block's node column (see [`FOLD_AT`]); a custom through's does
+    /// not use that column, and fills it when the list becomes a plain
+    /// pooled one in the same block. A read of the nodes, or a search for
+    /// one, reads the header alone, and a write touches the header and
+    /// the block's back words, not a third line.
     Near {
         class: u8,
         len: u8,
@@ -682,6 +685,7 @@ impl<P: Payload> Adj<P> {
             Store::Near { class, block, .. } | Store::Pooled { class, block, .. }
                 if usize::from(*class) + 1 < POOL_CAPS.len() =>
             {
+                debug_assert!(first_column == 0 || !folds::<P>(), "a folding near list stays in class 0");
                 let next = pool.alloc(usize::from(*class) + 1);
                 pool.copy(*block, next, usize::from(*class), first_column);
                 pool.release(usize::from(*class), *block);
@@ -1110,9 +1114,13 @@ impl<P: Payload> Adj<P> {
     /// and that an inline or near header's node words past its length are
     /// [`VACANT`].
     pub(crate) fn verify_index(&self, pool: &Pool<P>) -> Result<(), String> {
-        if let Store::Near { len, .. } = self.store {
+        if let Store::Near { len, class, .. } = self.store {
             if usize::from(len) > NEAR_CAP {
                 return Err(format!("a near list of {len} entries"));
+            }
+            // The folded layout is that of the smallest class alone.
+            if folds::<P>() && class != 0 {
+                return Err(format!("a folding near list in class {class}"));
             }
         }
         let (len, cap) = (self.len(), self.capacity());
@@ -1349,6 +1357,43 @@ mod tests {
         assert!(matches!(a.adj.store, Store::Pooled { class: UNFOLDED_CLASS, .. }));
         assert_eq!(a.to_vec(), (0..=NEAR_CAP as u32).map(entry).collect::<Vec<_>>());
         a.verify_index().unwrap();
+        // A pooled list shrunk below `NEAR_CAP` keeps its form and block,
+        // and grows again in place.
+        let pooled = a.adj.pooled_block();
+        for n in (5..=NEAR_CAP as u32).rev() {
+            assert_eq!(a.swap_remove(n), (entry(n), None));
+        }
+        a.push(entry(5));
+        assert_eq!(a.adj.pooled_block(), pooled);
+        assert_eq!(a.to_vec(), (0..=5).map(entry).collect::<Vec<_>>());
+        a.verify_index().unwrap();
+        // `insert_at` on a full folded list: its push unfolds it.
+        let full = || {
+            let mut f: Solo<()> = Solo::default();
+            for n in 0..NEAR_CAP as u32 {
+                f.push(entry(n));
+            }
+            f
+        };
+        let mut f = full();
+        assert_eq!(f.insert_at(10, entry(99)), Some(entry(10)));
+        assert!(matches!(f.adj.store, Store::Pooled { class: UNFOLDED_CLASS, .. }));
+        let mut expected: Vec<_> = (0..NEAR_CAP as u32).map(entry).collect();
+        expected[10] = entry(99);
+        expected.push(entry(10));
+        assert_eq!(f.to_vec(), expected);
+        f.verify_index().unwrap();
+        // Emptied from the front, each removal moving a folded back (while
+        // there is one) before the fold.
+        let mut f = full();
+        let mut model: Vec<_> = (0..NEAR_CAP as u32).map(entry).collect();
+        while let Some(last) = model.pop() {
+            let moved = (!model.is_empty()).then(|| std::mem::replace(&mut model[0], last));
+            assert_eq!(f.swap_remove(0), moved.map_or((last, None), |removed| (removed, Some(last))));
+            assert_eq!(f.to_vec(), model);
+            f.verify_index().unwrap();
+        }
+        assert!(matches!(f.adj.store, Store::Inline { len: 0, .. }));
         // A folded near list moved to a buffer of its own unfolds too.
         let mut b: Solo<()> = Solo::default();
         for n in 0..11 {
@@ -1396,6 +1441,11 @@ mod tests {
         let Store::Near { len, .. } = &mut a.adj.store else { unreachable!() };
         *len = NEAR_CAP as u8 + 1;
         assert_eq!(a.adj.verify_index(&a.pool), Err(format!("a near list of {} entries", NEAR_CAP + 1)));
+        // An auto-created through's near list folds in the smallest class
+        // alone.
+        let Store::Near { len, class, .. } = &mut a.adj.store else { unreachable!() };
+        (*len, *class) = (10, 1);
+        assert_eq!(a.adj.verify_index(&a.pool), Err("a folding near list in class 1".to_owned()));
     }
 
     #[test]
@@ -1468,7 +1518,8 @@ mod tests {
         assert!(matches!(b.adj.store, Store::Near { len: 8, class: 0, .. }));
         assert_eq!(b.to_vec(), (5..13).map(e).collect::<Vec<_>>());
         assert_eq!(b.payload_words(), &[] as &[u32]);
-        // Past `NEAR_CAP` the same block serves a pooled list with a filter.
+        // Past `NEAR_CAP` the backs unfold into a pooled list's block, which
+        // has a filter.
         for n in 13..=18 {
             b.push(e(n));
             b.verify_index().unwrap();

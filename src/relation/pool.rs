@@ -18,8 +18,9 @@
 //! would put its unread back column between them. See `docs/design.md`.
 //!
 //! A list in the adjacency's *near* form (short, just out of its inline
-//! room) keeps its nodes in its header and leaves its block's node column
-//! unused; the pool does not tell the two apart.
+//! room) keeps its nodes in its header; its block's node column holds
+//! some of its backs (auto-created throughs) or nothing (custom ones). The
+//! pool does not tell the forms apart.
 //!
 //! A block is the same column layout as a heap buffer with the column
 //! stride widened to the chunk's: entry `p`'s column `c` is at
@@ -345,8 +346,9 @@ impl<P: Payload> Pool<P> {
     }
 
     /// Copies block `from`, of class `class`, into the start of block
-    /// `to`, column by column from column `first` on (1 for a near list,
-    /// whose node column is unused): the whole block. A small class's size
+    /// `to`, column by column from column `first` on (1 for a custom
+    /// through's near list, whose node column is unused): the whole block.
+    /// A small class's size
     /// is then a constant of its arm, so the copy is a few vector moves
     /// rather than a `memmove` call per column (words past a list's
     /// entries are never read); a larger class's is a `memmove` per
