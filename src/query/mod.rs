@@ -465,12 +465,12 @@ impl<'v> Query<'v> {
     /// The results' values of one column path, flat: Django's
     /// `values_list(path, flat=True)`, as [`values_list`](Self::values_list)
     /// with one column but without a list per row. A column of the
-    /// results' own table is gathered 32 rows at a time: the window's
-    /// cells are prefetched, then (text and bytes) the first line of each
-    /// value they point to, then the values are copied out, so that the
-    /// cache misses of a window's rows overlap instead of coming two per
-    /// row, one after another. O(results) after the query runs, as
-    /// [`ids`](Self::ids).
+    /// results' own table is gathered 32 rows at a time: a window's cells
+    /// are prefetched while the window before it is copied out, then
+    /// (text and bytes) the first line of each value they point to, then
+    /// the values are copied out, so that the cache misses of a window's
+    /// rows overlap instead of coming two per row, one after another.
+    /// O(results) after the query runs, as [`ids`](Self::ids).
     ///
     /// # Errors
     /// As [`values`](Self::values).
@@ -480,11 +480,21 @@ impl<'v> Query<'v> {
         let locs = self.run(false, self.offset, self.limit, |l| l);
         let mut out = Vec::with_capacity(locs.len());
         let store = key.hops.is_empty().then(|| self.view.tables[key.table.index()].column(key.column));
-        for window in locs.chunks(GATHER_WINDOW) {
+        fn slots(window: &[Loc]) -> impl Iterator<Item = u32> + '_ {
+            window.iter().filter_map(|&l| if let Loc::Slot(s) = l { Some(s) } else { None })
+        }
+        // Each window's cells are prefetched while the window before it is
+        // copied out, and its values' lines just before its own copy.
+        let mut windows = locs.chunks(GATHER_WINDOW).peekable();
+        if let (Some(store), Some(first)) = (store, windows.peek()) {
+            slots(first).for_each(|s| store.prefetch(s));
+        }
+        while let Some(window) = windows.next() {
             if let Some(store) = store {
-                let slots = || window.iter().filter_map(|&l| if let Loc::Slot(s) = l { Some(s) } else { None });
-                slots().for_each(|s| store.prefetch(s));
-                slots().for_each(|s| store.prefetch_payload(s));
+                slots(window).for_each(|s| store.prefetch_payload(s));
+                if let Some(next) = windows.peek() {
+                    slots(next).for_each(|s| store.prefetch(s));
+                }
             }
             out.extend(window.iter().map(|&l| self.read(key, l).to_owned()));
         }
