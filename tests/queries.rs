@@ -1030,3 +1030,48 @@ fn index_walks_across_a_relation_read_the_far_ends_from_the_list() {
     assert!(scanned.explain().starts_with("scan item"), "{}", scanned.explain());
     assert_eq!(scanned.keys(), vec![a, b]);
 }
+
+/// `values_list_flat` gathers a column of the results' own table a window
+/// of rows at a time, prefetching the next window while it copies one: over
+/// several full windows and a partial last one, with freed slots, nulls and
+/// a reverse walk's order, it answers as `values_list` does.
+#[test]
+fn values_list_flat_gathers_across_windows() {
+    let db = Database::new(schema());
+    db.write(|tx| {
+        let rock = tx.insert("group", row! { "name" => "rock" })?;
+        let mut users = Vec::new();
+        for i in 0..150 {
+            let age = if i % 7 == 0 { Value::Null } else { Value::Int(i) };
+            let user =
+                tx.insert("user", row! { "username" => format!("user-{i}"), "age" => age, "active" => i % 2 == 0 })?;
+            users.push(user);
+        }
+        // Freed slots between the rows left, and members in a shuffled order.
+        for &user in users.iter().step_by(11) {
+            tx.delete(user)?;
+        }
+        for (i, &user) in users.iter().enumerate().rev() {
+            if i % 11 != 0 && i % 3 != 1 {
+                tx.insert("membership", row! { "user" => user, "group" => rock, "joined" => 2020 })?;
+            }
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let tx = db.begin_read().unwrap();
+    let everyone = tx.query("user").unwrap();
+    let members = tx.query("user").unwrap().filter("groups__name", "rock").unwrap();
+    for (q, expected_len) in [(everyone, 136), (members, 90)] {
+        for column in ["username", "age", "active", "id", "city"] {
+            let lists: Vec<Value> = q.values_list(&[column]).unwrap().into_iter().flatten().collect();
+            assert_eq!(lists.len(), expected_len, "{column}");
+            assert_eq!(q.values_list_flat(column).unwrap(), lists, "{column}");
+            for (offset, limit) in [(5, 40), (31, 33), (64, 100)] {
+                let paged = q.clone().offset(offset).limit(limit);
+                let end = (offset + limit).min(lists.len());
+                assert_eq!(paged.values_list_flat(column).unwrap(), lists[offset..end], "{column} {offset} {limit}");
+            }
+        }
+    }
+}
