@@ -475,14 +475,14 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`values`](Self::values).
     pub fn values_list_flat(&self, column: &str) -> Result<Vec<Value>> {
+        fn slots(window: &[Loc]) -> impl Iterator<Item = u32> + '_ {
+            window.iter().filter_map(|&l| if let Loc::Slot(s) = l { Some(s) } else { None })
+        }
         let cols = self.columns(&[column])?;
         let key = &cols[0].1;
         let locs = self.run(false, self.offset, self.limit, |l| l);
         let mut out = Vec::with_capacity(locs.len());
         let store = key.hops.is_empty().then(|| self.view.tables[key.table.index()].column(key.column));
-        fn slots(window: &[Loc]) -> impl Iterator<Item = u32> + '_ {
-            window.iter().filter_map(|&l| if let Loc::Slot(s) = l { Some(s) } else { None })
-        }
         // Each window's cells are prefetched while the window before it is
         // copied out, and its values' lines just before its own copy.
         let mut windows = locs.chunks(GATHER_WINDOW).peekable();

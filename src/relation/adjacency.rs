@@ -33,8 +33,8 @@
 //! compares all of them at once instead of looping to a length it has
 //! just loaded (see `docs/design.md`, tenth session). An auto-created
 //! through's near list keeps the backs of its entries past the eighth in
-//! that unused node column, so it stays in the smallest class up to
-//! `NEAR_CAP` entries (see [`FOLD_AT`]).
+//! its block's node column, which holds no nodes, so it stays in the
+//! smallest class up to `NEAR_CAP` entries (see [`FOLD_AT`]).
 //!
 //! A pooled list (one that has grown past the near form), or a heap list
 //! without a hash index, keeps a 64-bit filter of its nodes in its header
@@ -256,10 +256,11 @@ fn read_near<P: Payload>(words: &[u32], stride: usize, pos: usize, node: u32) ->
 /// row with 9 to 13 links keeps a block of 64 bytes, not one of 96 or 128
 /// of the next classes, and leaves no freed block of the smallest class
 /// behind when it passes 8 links. The peers size L (rows of 10 links)
-/// grew the resident set by 23.33 bytes per link, against 24.15: less
-/// than the blocks' bytes say: a near list never wrote its node column,
-/// and the pages of a zeroed chunk that nothing writes need not become
-/// resident (see `docs/design.md`, fourteenth session). A custom
+/// grew the resident set by 23.33 bytes per link, against 24.15. That is
+/// less than the blocks' sizes predict (3.2 bytes): before, a near list
+/// never wrote its node column, and the pages of a zeroed chunk that
+/// nothing writes need not become resident (see `docs/design.md`,
+/// fourteenth session). A custom
 /// through's near list has a payload column too, which does not leave the
 /// node column room for its entries' rest, so it does not fold: it moves
 /// up the classes.
@@ -285,6 +286,19 @@ const fn folds<P: Payload>() -> bool {
 fn near_back_word<P: Payload>(stride: usize, pos: usize) -> usize {
     if folds::<P>() {
         pos % FOLD_AT + if pos < FOLD_AT { stride } else { 0 }
+    } else {
+        stride + pos
+    }
+}
+
+/// The word of a list's entries (columns `stride` apart, as `Adj::raw`
+/// gives them) that holds the back of entry `pos`: where
+/// [`near_back_word`] says for a near list (`near`), else in the back
+/// column.
+#[inline(always)]
+fn back_word<P: Payload>(near: bool, stride: usize, pos: usize) -> usize {
+    if near {
+        near_back_word::<P>(stride, pos)
     } else {
         stride + pos
     }
@@ -563,18 +577,9 @@ impl<P: Payload> Adj<P> {
     /// The mirror position stored at `pos`. O(1).
     #[inline]
     pub(crate) fn back(&self, pos: u32, pool: &Pool<P>) -> u32 {
+        let near = matches!(self.store, Store::Near { .. });
         let (words, _, stride) = self.raw(pool);
-        words[self.back_word(stride, pos as usize)]
-    }
-
-    /// The word of this list's entries (columns `stride` apart, as
-    /// [`raw`](Self::raw) gives them) that holds the back of entry `pos`.
-    #[inline(always)]
-    fn back_word(&self, stride: usize, pos: usize) -> usize {
-        match self.store {
-            Store::Near { .. } => near_back_word::<P>(stride, pos),
-            _ => stride + pos,
-        }
+        words[back_word::<P>(near, stride, pos as usize)]
     }
 
     #[inline]
@@ -614,8 +619,7 @@ impl<P: Payload> Adj<P> {
     pub(crate) fn set_back(&mut self, pos: u32, back: u32, pool: &mut Pool<P>) {
         let near = matches!(self.store, Store::Near { .. });
         let (words, _, stride) = self.raw_mut(pool);
-        let word = if near { near_back_word::<P>(stride, pos as usize) } else { stride + pos as usize };
-        words[word] = back;
+        words[back_word::<P>(near, stride, pos as usize)] = back;
     }
 
     /// Writes `entry` at `pos` (below the capacity, and below the length

@@ -348,11 +348,10 @@ impl<P: Payload> Pool<P> {
     /// Copies block `from`, of class `class`, into the start of block
     /// `to`, column by column from column `first` on (1 for a custom
     /// through's near list, whose node column is unused): the whole block.
-    /// A small class's size
-    /// is then a constant of its arm, so the copy is a few vector moves
-    /// rather than a `memmove` call per column (words past a list's
-    /// entries are never read); a larger class's is a `memmove` per
-    /// column. O(the class's capacity).
+    /// A small class's size is then a constant of its arm, so the copy is
+    /// a few vector moves rather than a `memmove` call per column (words
+    /// past a list's entries are never read); a larger class's is a
+    /// `memmove` per column. O(the class's capacity).
     pub(crate) fn copy(&mut self, from: Block, to: Block, class: usize, first: usize) {
         match class {
             0 => self.copy_block::<8>(from, to, first),
