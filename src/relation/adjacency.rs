@@ -291,6 +291,15 @@ fn near_back_word<P: Payload>(stride: usize, pos: usize) -> usize {
     }
 }
 
+/// Reads the backs of a near list's first `to.len()` entries, in order,
+/// from its block (`words`, columns `stride` apart) into `to`, wherever
+/// [`near_back_word`] keeps them. O(`to.len()`).
+fn read_near_backs<P: Payload>(words: &[u32], stride: usize, to: &mut [u32]) {
+    for (p, back) in to.iter_mut().enumerate() {
+        *back = words[near_back_word::<P>(stride, p)];
+    }
+}
+
 /// The word of a list's entries (columns `stride` apart, as `Adj::raw`
 /// gives them) that holds the back of entry `pos`: where
 /// [`near_back_word`] says for a near list (`near`), else in the back
@@ -718,7 +727,8 @@ impl<P: Payload> Adj<P> {
     fn unfold(class: u8, from: Block, pool: &mut Pool<P>) -> Block {
         let to = pool.alloc(usize::from(UNFOLDED_CLASS));
         let (words, stride) = pool.words(from);
-        let backs: [u32; NEAR_CAP] = std::array::from_fn(|p| words[near_back_word::<P>(stride, p)]);
+        let mut backs = [0; NEAR_CAP];
+        read_near_backs::<P>(words, stride, &mut backs);
         let (words, stride) = pool.words_mut(to);
         words[stride..][..NEAR_CAP].copy_from_slice(&backs);
         pool.release(usize::from(class), from);
@@ -740,9 +750,7 @@ impl<P: Payload> Adj<P> {
         let (from, stride) = pool.words(block);
         for column in 1..P::WIDTH {
             if column == 1 && near {
-                for (p, back) in heap[cap..][..len].iter_mut().enumerate() {
-                    *back = from[near_back_word::<P>(stride, p)];
-                }
+                read_near_backs::<P>(from, stride, &mut heap[cap..][..len]);
             } else {
                 heap[column * cap..][..len].copy_from_slice(&from[column * stride..][..len]);
             }
