@@ -1,4 +1,5 @@
-//! A cache prefetch hint: the crate's one `unsafe` block.
+//! A cache prefetch hint: one of the crate's two `unsafe` blocks (the
+//! other reads a short text in place, in `storage::text`).
 //!
 //! A write reaches two or three list headers at random rows (a symmetrical
 //! `add` reaches the target's forward and reverse headers, a removal the

@@ -1,6 +1,7 @@
 //! One column's values: a typed vector indexed by slot, with a null bitmap
 //! when the column is nullable. Free slots hold a cheap placeholder.
 
+use super::text::TextCell;
 use crate::relation::prefetch::prefetch;
 use crate::value::{Type, Value, ValueRef};
 
@@ -9,7 +10,8 @@ enum Data {
     Int(Vec<i64>),
     Float(Vec<f64>),
     Bool(Vec<bool>),
-    Text(Vec<Box<str>>),
+    /// Short strings in place (see [`TextCell`]).
+    Text(Vec<TextCell>),
     Bytes(Vec<Box<[u8]>>),
 }
 
@@ -63,13 +65,13 @@ impl Column {
             Data::Int(v) => ValueRef::Int(v[s]),
             Data::Float(v) => ValueRef::Float(v[s]),
             Data::Bool(v) => ValueRef::Bool(v[s]),
-            Data::Text(v) => ValueRef::Text(&v[s]),
+            Data::Text(v) => ValueRef::Text(v[s].as_str()),
             Data::Bytes(v) => ValueRef::Bytes(&v[s]),
         }
     }
 
-    /// Starts loading the cache line of `slot`'s value (for text and
-    /// bytes, the pointer and length; see
+    /// Starts loading the cache line of `slot`'s value (a short text
+    /// itself; for a longer text and for bytes, the pointer and length; see
     /// [`relation::prefetch`](crate::relation::prefetch)). O(1).
     #[inline]
     pub(crate) fn prefetch(&self, slot: u32) {
@@ -83,15 +85,15 @@ impl Column {
         };
     }
 
-    /// Starts loading the first line of the text or bytes at `slot`, which
-    /// lie apart from the column (reads the value's pointer, so best after
-    /// [`prefetch`](Self::prefetch) of the slot); nothing for other types.
-    /// O(1).
+    /// Starts loading the first line of the bytes, or of the text too long
+    /// to lie in its cell, at `slot`, which lie apart from the column (reads
+    /// the value's pointer, so best after [`prefetch`](Self::prefetch) of
+    /// the slot); nothing for other values. O(1).
     #[inline]
     pub(crate) fn prefetch_payload(&self, slot: u32) {
         let s = slot as usize;
         match &self.data {
-            Data::Text(v) => v.get(s).and_then(|t| t.as_bytes().first()).map(prefetch),
+            Data::Text(v) => v.get(s).and_then(TextCell::outside).map(prefetch),
             Data::Bytes(v) => v.get(s).and_then(|b| b.first()).map(prefetch),
             _ => None,
         };
@@ -114,7 +116,7 @@ impl Column {
             (Data::Int(v), Value::Int(x)) => v.push(x),
             (Data::Float(v), Value::Float(x)) => v.push(x),
             (Data::Bool(v), Value::Bool(x)) => v.push(x),
-            (Data::Text(v), Value::Text(x)) => v.push(x.into_boxed_str()),
+            (Data::Text(v), Value::Text(x)) => v.push(TextCell::new(x)),
             (Data::Bytes(v), Value::Bytes(x)) => v.push(x.into_boxed_slice()),
             (data, _) => data.push_placeholder(),
         }
@@ -148,7 +150,7 @@ impl Column {
             (Data::Int(v), Value::Int(x)) => v[s] = x,
             (Data::Float(v), Value::Float(x)) => v[s] = x,
             (Data::Bool(v), Value::Bool(x)) => v[s] = x,
-            (Data::Text(v), Value::Text(x)) => v[s] = x.into_boxed_str(),
+            (Data::Text(v), Value::Text(x)) => v[s] = TextCell::new(x),
             (Data::Bytes(v), Value::Bytes(x)) => v[s] = x.into_boxed_slice(),
             (data, _) => data.clear_at(s),
         }
@@ -180,7 +182,7 @@ impl Data {
             Data::Int(v) => v.push(0),
             Data::Float(v) => v.push(0.0),
             Data::Bool(v) => v.push(false),
-            Data::Text(v) => v.push(Box::from("")),
+            Data::Text(v) => v.push(TextCell::EMPTY),
             Data::Bytes(v) => v.push(Box::from([])),
         }
     }
@@ -190,7 +192,7 @@ impl Data {
             Data::Int(v) => v[s] = 0,
             Data::Float(v) => v[s] = 0.0,
             Data::Bool(v) => v[s] = false,
-            Data::Text(v) => v[s] = Box::from(""),
+            Data::Text(v) => v[s] = TextCell::EMPTY,
             Data::Bytes(v) => v[s] = Box::from([]),
         }
     }

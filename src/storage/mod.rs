@@ -5,5 +5,6 @@
 mod column;
 mod index;
 mod table;
+mod text;
 
 pub(crate) use table::{identity_slot, Table, MAX_SLOTS};
