@@ -216,6 +216,28 @@ mod tests {
         assert_eq!(c.len(), 1);
     }
 
+    /// Text both in place and boxed goes through push, replace, take and
+    /// pop, and a freed slot holds the empty placeholder.
+    #[test]
+    fn short_and_long_text_round_trip() {
+        let long = "a username longer than twenty-two bytes";
+        let mut c = Column::new(Type::Text, false);
+        c.push(Value::from("short"));
+        c.push(Value::from(long));
+        c.push_free();
+        assert_eq!(c.get(0), ValueRef::Text("short"));
+        assert_eq!(c.get(1), ValueRef::Text(long));
+        assert_eq!(c.get(2), ValueRef::Text(""));
+        assert_eq!(c.replace(0, Value::from(long)), Value::from("short"));
+        assert_eq!(c.replace(1, Value::from("now short")), Value::from(long));
+        assert_eq!(c.get(0), ValueRef::Text(long));
+        assert_eq!(c.get(1), ValueRef::Text("now short"));
+        assert_eq!(c.take(0), Value::from(long));
+        assert_eq!(c.get(0), ValueRef::Text(""));
+        c.pop();
+        assert_eq!((c.len(), c.get(1)), (2, ValueRef::Text("now short")));
+    }
+
     /// Prefetches of every type, of empty values and of slots past the
     /// column change nothing and never fail.
     #[test]
@@ -226,6 +248,7 @@ mod tests {
             Value::Bool(true),
             Value::from(""),
             Value::from("ab"),
+            Value::from("a text too long to be kept in its cell"),
             Value::Bytes(vec![]),
             Value::Bytes(vec![1, 2]),
         ];
