@@ -304,6 +304,15 @@ impl<P: Payload> Junction<P> {
         self.len += 1;
     }
 
+    /// What [`unlink`](Self::unlink) of the pair at `fwd[source][fpos]`
+    /// returns, read without changing anything, so that a caller can log
+    /// the removal before making it (see `WriteTxn::unlink_at`). O(1).
+    #[inline(always)]
+    pub(crate) fn unlinked_at(&self, source: u32, fpos: u32) -> Unlinked<P> {
+        let e = self.fwd[source as usize].entry(fpos, &self.pool);
+        Unlinked { source, target: e.node, fpos, rpos: e.back, payload: e.payload }
+    }
+
     /// Removes the pair at `fwd[source][fpos]`. O(1) expected.
     pub(crate) fn unlink(&mut self, source: u32, fpos: u32) -> Unlinked<P> {
         let (removed, moved) = self.fwd[source as usize].swap_remove(fpos, &mut self.pool);

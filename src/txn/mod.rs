@@ -190,7 +190,7 @@ impl Database {
 #[inline(always)]
 fn commit_on_ok<T, E>(mut tx: WriteTxn<'_>, f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, E>) -> Result<T, E> {
     let value = f(&mut tx)?;
-    tx.commit();
+    tx.commit_in_place();
     Ok(value)
 }
 

@@ -153,6 +153,20 @@ impl<'db> WriteTxn<'db> {
     /// transaction.
     #[inline]
     pub fn commit(mut self) {
+        self.commit_in_place();
+    }
+
+    /// [`commit`](Self::commit) without moving the transaction: its drop
+    /// then finds it committed and does nothing. `Database::write` and
+    /// `write_mut` commit this way: moved into `commit`, the transaction
+    /// was copied 16 bytes at a time out of a stack slot whose fields
+    /// had been written one by one, a load the processor cannot forward
+    /// from those stores, so it waited for every older store to reach
+    /// the cache (an operation's misses, a removal's fix-ups of other
+    /// rows' lists); `perf` put 11% of a removal's time there. O(records
+    /// of the log other than link records), as `commit`.
+    #[inline]
+    pub(crate) fn commit_in_place(&mut self) {
         self.committed = true;
         self.state.undo.clear();
     }
@@ -412,17 +426,40 @@ impl<'db> WriteTxn<'db> {
         if let Links::Custom(j) = &mut self.state.links[r as usize] {
             let pos = j.find_all_for_write(s, t).into_iter().find(|&p| j.target_entry(s, p).payload == slot);
             if let Some(fpos) = pos {
-                let unlinked = j.unlink(s, fpos);
-                self.state.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
+                self.unlink_at(r, s, fpos);
             }
         }
     }
 
     /// Removes the auto-created through pair at `fwd[s][fpos]`.
+    #[inline]
     pub(crate) fn unlink_auto(&mut self, r: RelId, s: u32, fpos: u32) {
-        if let Links::Auto(j) = &mut self.state.links[r as usize] {
-            let unlinked = j.unlink(s, fpos);
-            self.state.undo.push(Undo::UnlinkAuto { rel: r, unlinked });
+        self.unlink_at(r, s, fpos);
+    }
+
+    /// Removes the pair at `fwd[s][fpos]` of `r`'s junction, and logs it.
+    ///
+    /// The record is logged first, from the entry about to go. Logged
+    /// after, it was copied into the log out of a stack temporary written
+    /// field by field and read back 16 bytes at a time, a load the
+    /// processor cannot forward from those stores, so it waited for them
+    /// to reach the cache, and stores reach it in order: behind the
+    /// removal's own, the fix-ups of the moved entries' backs in other
+    /// rows' lists, each a likely miss. `perf` put 36% of a removal's time
+    /// on that load. Logged first, the load waits only for older stores,
+    /// long gone. Peers `remove` at S through the API, mixed hits and
+    /// misses, in alternating runs: 320–330 → 253–284 ns (see
+    /// `docs/design.md`, fifteenth session). O(1) expected.
+    #[inline(always)]
+    fn unlink_at(&mut self, r: RelId, s: u32, fpos: u32) {
+        let record = match &self.state.links[r as usize] {
+            Links::Auto(j) => Undo::UnlinkAuto { rel: r, unlinked: j.unlinked_at(s, fpos) },
+            Links::Custom(j) => Undo::UnlinkCustom { rel: r, unlinked: j.unlinked_at(s, fpos) },
+        };
+        self.state.undo.push(record);
+        match &mut self.state.links[r as usize] {
+            Links::Auto(j) => drop(j.unlink(s, fpos)),
+            Links::Custom(j) => drop(j.unlink(s, fpos)),
         }
     }
 
