@@ -662,13 +662,37 @@ mod tests {
         for &(s, t) in &pairs {
             let before = j.clone();
             let fpos = j.find(s, t).unwrap();
+            let logged = j.unlinked_at(s, fpos);
             let u = j.unlink(s, fpos);
+            assert_eq!(logged, u, "the record read before the unlink is the one it returns");
             j.verify().unwrap();
             assert!(j.find(s, t).is_none());
             j.relink(u);
             j.verify().unwrap();
             assert_eq!(j.nodes(s, true), before.nodes(s, true));
             assert_eq!(j.nodes(t, false), before.nodes(t, false));
+        }
+    }
+
+    /// With payloads and a duplicate pair (a custom through), the record
+    /// read before each unlink is the one the unlink returns, and
+    /// relinking it restores the junction.
+    #[test]
+    fn unlinked_at_names_what_unlink_removes() {
+        let mut j: Junction<u32> = Junction::default();
+        for (slot, (s, t)) in [(0, 0), (0, 1), (0, 0), (1, 0), (0, 2)].into_iter().enumerate() {
+            j.link(s, t, slot as u32 + 10);
+        }
+        for fpos in (0..j.fwd[0].len() as u32).rev() {
+            let before = j.clone();
+            let logged = j.unlinked_at(0, fpos);
+            let u = j.unlink(0, fpos);
+            assert_eq!(logged, u);
+            j.verify().unwrap();
+            j.relink(u);
+            j.verify().unwrap();
+            assert_eq!(j.nodes(0, true), before.nodes(0, true));
+            assert_eq!(j.nodes(0, false), before.nodes(0, false));
         }
     }
 
