@@ -832,14 +832,15 @@ impl<P: Payload> Adj<P> {
     }
 
     /// Whether the list may hold `node`: `false` only when the filter rules
-    /// it out, or a near list's nodes do not have it. Reads the header
-    /// alone. O(1).
+    /// it out, or an inline or near list's nodes do not have it. Reads the
+    /// header alone. O(1).
     #[inline(always)]
     pub(crate) fn might_hold(&self, node: u32) -> bool {
         match &self.store {
+            Store::Inline { words, .. } => padded_holds(&words[..Self::INLINE_CAP], node),
             Store::Near { nodes, .. } => padded_holds(nodes, node),
             Store::Pooled { filter, .. } | Store::Heap { filter, .. } => admits(*filter, node),
-            Store::Inline { .. } | Store::Indexed { .. } => true,
+            Store::Indexed { .. } => true,
         }
     }
 
