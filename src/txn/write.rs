@@ -447,9 +447,11 @@ impl<'db> WriteTxn<'db> {
     /// removal's own, the fix-ups of the moved entries' backs in other
     /// rows' lists, each a likely miss. `perf` put 36% of a removal's time
     /// on that load. Logged first, the load waits only for older stores,
-    /// long gone. Peers `remove` at S through the API, mixed hits and
-    /// misses, in alternating runs: 320–330 → 253–284 ns (see
-    /// `docs/design.md`, fifteenth session). O(1) expected.
+    /// mostly gone by then. A standalone program removing the peers S
+    /// pairs through the API (hits and misses mixed), alternating runs:
+    /// 320–330 → 253–284 ns; the peers child, 295–347 → 259–262 with the
+    /// in-place commit too (see `docs/design.md`, fifteenth session).
+    /// O(1) expected.
     #[inline(always)]
     fn unlink_at(&mut self, r: RelId, s: u32, fpos: u32) {
         let record = match &self.state.links[r as usize] {
