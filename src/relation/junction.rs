@@ -275,7 +275,8 @@ impl<P: Payload> Junction<P> {
     }
 
     /// `None` when `source` is certainly not linked to `target` (it has no
-    /// list, or its list's filter rules the target out), so that a removal
+    /// list, or its list's header rules the target out: by the nodes it
+    /// holds, inline or near, or by its filter), so that a removal
     /// of an absent pair stops here. Otherwise loads the lines an `unlink`
     /// of a pair with this target will need beyond the source's nodes (a
     /// pooled source list's back column, the target's reverse header, the

@@ -6,7 +6,8 @@
 //! group's members), and an allocation of its own: 16 bytes of cell plus
 //! a 32-byte `malloc` chunk for a name of up to 24 bytes. A cell of 24
 //! bytes holds up to [`INLINE_TEXT`] bytes in place, so such a read loads
-//! one line and such a row allocates nothing. Longer strings cost 8 bytes
+//! one line (two for the 2 cells in 8 that straddle a line) and such a
+//! row allocates nothing. Longer strings cost 8 bytes
 //! more than a bare box. See `docs/design.md`, fifteenth session, for the
 //! measurements.
 

@@ -90,6 +90,9 @@ impl Deref for WriteTxn<'_> {
 
 impl Drop for WriteTxn<'_> {
     fn drop(&mut self) {
+        // A committed transaction's log was cleared by its last act (see
+        // `commit_in_place`).
+        debug_assert!(!self.committed || self.state.undo.mark() == Mark::default(), "a write after commit");
         if !self.committed {
             self.rollback_to(Mark::default());
             self.state.undo.clear();
@@ -163,8 +166,10 @@ impl<'db> WriteTxn<'db> {
     /// had been written one by one, a load the processor cannot forward
     /// from those stores, so it waited for every older store to reach
     /// the cache (an operation's misses, a removal's fix-ups of other
-    /// rows' lists); `perf` put 11% of a removal's time there. O(records
-    /// of the log other than link records), as `commit`.
+    /// rows' lists); `perf` put 11% of a removal's time there. It must be
+    /// the transaction's last act: a write after it would be logged and
+    /// never cleared (checked in debug builds when the transaction drops).
+    /// O(records of the log other than link records), as `commit`.
     #[inline]
     pub(crate) fn commit_in_place(&mut self) {
         self.committed = true;
@@ -434,6 +439,7 @@ impl<'db> WriteTxn<'db> {
     /// Removes the auto-created through pair at `fwd[s][fpos]`.
     #[inline]
     pub(crate) fn unlink_auto(&mut self, r: RelId, s: u32, fpos: u32) {
+        debug_assert!(matches!(self.state.links[r as usize], Links::Auto(_)), "an auto-created through");
         self.unlink_at(r, s, fpos);
     }
 
