@@ -125,7 +125,14 @@ impl<'a> ValueRef<'a> {
         matches!(self, ValueRef::Null)
     }
 
-    /// Copies the value out.
+    /// Copies the value out. O(length) for text and bytes (one allocation).
+    ///
+    /// Inlined: as a call, the `Value` it returned through the stack was
+    /// copied 16 bytes at a time into the caller's vector, a load the
+    /// processor cannot forward from the call's narrower stores, so each
+    /// row of a `values_list_flat` waited for the stores before it (peers
+    /// `join_query` at L, seven alternating runs: median 29.7 → 28.6 µs).
+    #[inline]
     pub fn to_owned(&self) -> Value {
         match *self {
             ValueRef::Null => Value::Null,
