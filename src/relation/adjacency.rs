@@ -996,24 +996,28 @@ impl<P: Payload> Adj<P> {
 
     /// Removes the entry at `pos` by moving the last entry into its place.
     /// Returns the removed entry and, if one moved, the entry now at `pos`.
-    /// O(1) expected.
-    #[inline]
+    /// The tests' way in: the junction reads the entry first (to log it)
+    /// and calls [`swap_remove_known`](Self::swap_remove_known). O(1)
+    /// expected.
+    #[cfg(test)]
     pub(crate) fn swap_remove(&mut self, pos: u32, pool: &mut Pool<P>) -> (Entry<P>, Option<Entry<P>>) {
         let removed = self.entry(pos, pool);
         (removed, self.swap_remove_known(pos, removed, pool))
     }
 
     /// `swap_remove` of the entry at `pos` when the caller knows it is
-    /// `removed` (the mirror of an entry just removed from the other
-    /// list): the entry is not read back, which spares the two lines of a
-    /// long list's node and back columns at `pos` a load each on the path
-    /// of every remove. Returns the moved entry, if any. O(1) expected.
+    /// `removed` (read already to log the removal, or the mirror of an
+    /// entry just removed from the other list): the entry is not read
+    /// back, which spares the two lines of a long list's node and back
+    /// columns at `pos` a load each on the path of every remove. Returns
+    /// the moved entry, if any. O(1) expected.
     ///
     /// The caller must pass the entry that is at `pos`: a wrong node
     /// would leave its position in the hash index (checked in debug
-    /// builds only). `Junction::unlink` is the one caller, and junction
-    /// invariant 1 (a mirror carries its entry's node, position and
-    /// payload) is what makes its `removed` right. An emptied list gives
+    /// builds only). `Junction::remove_unlinked` is the one caller: the
+    /// forward entry it passes is the one `Junction::unlinked_at` read,
+    /// and junction invariant 1 (a mirror carries its entry's node,
+    /// position and payload) makes the reverse one right. An emptied list gives
     /// its pool block or buffer back.
     pub(super) fn swap_remove_known(&mut self, pos: u32, removed: Entry<P>, pool: &mut Pool<P>) -> Option<Entry<P>> {
         debug_assert_eq!(self.entry(pos, pool), removed, "the entry at {pos} is the one the caller names");

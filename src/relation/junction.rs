@@ -321,18 +321,23 @@ impl<P: Payload> Junction<P> {
 
     /// Removes the pair at `fwd[source][fpos]`. O(1) expected.
     pub(crate) fn unlink(&mut self, source: u32, fpos: u32) -> Unlinked<P> {
-        let (removed, moved) = self.fwd[source as usize].swap_remove(fpos, &mut self.pool);
-        if let Some(m) = moved {
-            self.rev[m.node as usize].set_back(m.back, fpos, &mut self.pool);
+        let u = self.unlinked_at(source, fpos);
+        self.remove_unlinked(u);
+        u
+    }
+
+    /// Removes the pair `u` names, as [`unlinked_at`](Self::unlinked_at)
+    /// read it: neither list's entry is read again. O(1) expected.
+    pub(crate) fn remove_unlinked(&mut self, u: Unlinked<P>) {
+        let removed = Entry { node: u.target, back: u.rpos, payload: u.payload };
+        if let Some(m) = self.fwd[u.source as usize].swap_remove_known(u.fpos, removed, &mut self.pool) {
+            self.rev[m.node as usize].set_back(m.back, u.fpos, &mut self.pool);
         }
-        let target = removed.node;
-        let rpos = removed.back;
-        let mirror = Entry { node: source, back: fpos, payload: removed.payload };
-        if let Some(m) = self.rev[target as usize].swap_remove_known(rpos, mirror, &mut self.pool) {
-            self.fwd[m.node as usize].set_back(m.back, rpos, &mut self.pool);
+        let mirror = Entry { node: u.source, back: u.fpos, payload: u.payload };
+        if let Some(m) = self.rev[u.target as usize].swap_remove_known(u.rpos, mirror, &mut self.pool) {
+            self.fwd[m.node as usize].set_back(m.back, u.rpos, &mut self.pool);
         }
         self.len -= 1;
-        Unlinked { source, target, fpos, rpos, payload: removed.payload }
     }
 
     /// Undoes the `link` of `(source, target)`, the last entry of both lists.

@@ -343,10 +343,9 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Unlinks a pair of an auto-created through if it is linked.
     #[inline(always)]
     fn unlink_auto_once(&mut self, r: RelId, p: Pair) -> usize {
-        // Stops at a pair the source's header rules out (its nodes or
-        // its filter), else starts the
-        // target side's misses before the search (see
-        // `Junction::warm_unlink`); `black_box` keeps the loads.
+        // Stops at a pair the source's header rules out (its nodes or its
+        // filter), else starts the target side's misses before the search
+        // (see `Junction::warm_unlink`); `black_box` keeps the loads.
         let Some(warmed) = self.tx.state.links[r as usize].warm_unlink(p.source, p.target) else { return 0 };
         std::hint::black_box(warmed);
         match self.tx.state.links[r as usize].find_for_write(p.source, p.target) {

@@ -445,7 +445,8 @@ impl<'db> WriteTxn<'db> {
 
     /// Removes the pair at `fwd[s][fpos]` of `r`'s junction, and logs it.
     ///
-    /// The record is logged first, from the entry about to go. Logged
+    /// The record is logged first, from the entry about to go, which the
+    /// removal then does not read again (`Junction::remove_unlinked`). Logged
     /// after, it was copied into the log out of a stack temporary written
     /// field by field and read back 16 bytes at a time, a load the
     /// processor cannot forward from those stores, so it waited for them
@@ -460,14 +461,18 @@ impl<'db> WriteTxn<'db> {
     /// O(1) expected.
     #[inline(always)]
     fn unlink_at(&mut self, r: RelId, s: u32, fpos: u32) {
-        let record = match &self.state.links[r as usize] {
-            Links::Auto(j) => Undo::UnlinkAuto { rel: r, unlinked: j.unlinked_at(s, fpos) },
-            Links::Custom(j) => Undo::UnlinkCustom { rel: r, unlinked: j.unlinked_at(s, fpos) },
-        };
-        self.state.undo.push(record);
-        match &mut self.state.links[r as usize] {
-            Links::Auto(j) => drop(j.unlink(s, fpos)),
-            Links::Custom(j) => drop(j.unlink(s, fpos)),
+        let view = &mut *self.state;
+        match &mut view.links[r as usize] {
+            Links::Auto(j) => {
+                let unlinked = j.unlinked_at(s, fpos);
+                view.undo.push(Undo::UnlinkAuto { rel: r, unlinked });
+                j.remove_unlinked(unlinked);
+            }
+            Links::Custom(j) => {
+                let unlinked = j.unlinked_at(s, fpos);
+                view.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
+                j.remove_unlinked(unlinked);
+            }
         }
     }
 
