@@ -4,7 +4,7 @@
 
 mod common;
 
-use junctiondb::{row, Arg, Database, Error, Key, OnDelete, Query, ReadTxn, Schema, Type, Value, Q};
+use junctiondb::{row, Arg, Database, Error, Key, OnDelete, Query, ReadTxn, Schema, Type, Value, ValueRef, Q};
 
 fn schema() -> Schema {
     Schema::builder()
@@ -287,6 +287,7 @@ fn many_to_many_paths() {
     for column in ["id", "user", "tag", "user__username"] {
         let lists: Vec<Value> = q.values_list(&[column]).unwrap().into_iter().flatten().collect();
         assert_eq!(q.values_list_flat(column).unwrap(), lists, "{column}");
+        assert_eq!(owned(q.values_list_flat_ref(column).unwrap()), lists, "{column}");
         assert_eq!(lists.len(), 2);
     }
     assert_eq!(tx.query("person_follows").unwrap().filter("from_person__name", "c").unwrap().count(), 2);
@@ -542,6 +543,11 @@ fn terminals() {
     assert_eq!(q.clone().offset(1).values_list_flat("age").unwrap(), [Value::Int(30)]);
     assert!(matches!(q.values_list_flat("nope"), Err(Error::Query { .. })));
     assert!(matches!(q.values_list_flat("groups__name"), Err(Error::Query { .. })), "multi-valued");
+    // The borrowed twin: the same values, without copies, the same errors.
+    assert_eq!(q.values_list_flat_ref("username").unwrap(), [ValueRef::Text("Zoe"), ValueRef::Text("jim")]);
+    assert_eq!(q.values_list_flat_ref("city__name").unwrap(), [ValueRef::Text("Paris"); 2]);
+    assert_eq!(q.clone().offset(1).values_list_flat_ref("age").unwrap(), [ValueRef::Int(30)]);
+    assert!(matches!(q.values_list_flat_ref("groups__name"), Err(Error::Query { .. })), "multi-valued");
     assert_eq!(q.rows()[1].int("age"), Some(30));
     assert_eq!(q.table(), tx.schema().table("user").unwrap());
 }
@@ -1042,7 +1048,8 @@ fn index_walks_across_a_relation_read_the_far_ends_from_the_list() {
 /// `values_list_flat` gathers a column of the results' own table a window
 /// of rows at a time, prefetching the next window while it copies one: over
 /// several full windows and a partial last one, with freed slots, nulls and
-/// a reverse walk's order, it answers as `values_list` does.
+/// a reverse walk's order, it answers as `values_list` does, and
+/// `values_list_flat_ref` lends the same values.
 #[test]
 fn values_list_flat_gathers_across_windows() {
     let db = Database::new(schema());
@@ -1051,8 +1058,13 @@ fn values_list_flat_gathers_across_windows() {
         let mut users = Vec::new();
         for i in 0..150 {
             let age = if i % 7 == 0 { Value::Null } else { Value::Int(i) };
-            let user =
-                tx.insert("user", row! { "username" => format!("user-{i}"), "age" => age, "active" => i % 2 == 0 })?;
+            // Some names too long to lie in their cells, some avatars.
+            let name = if i % 5 == 0 { format!("a user with a long name, number {i}") } else { format!("user-{i}") };
+            let avatar = if i % 4 == 0 { Value::Bytes(vec![i as u8; 3]) } else { Value::Null };
+            let user = tx.insert(
+                "user",
+                row! { "username" => name, "age" => age, "active" => i % 2 == 0, "avatar" => avatar },
+            )?;
             users.push(user);
         }
         // Freed slots between the rows left, and members in a shuffled order.
@@ -1071,14 +1083,17 @@ fn values_list_flat_gathers_across_windows() {
     let everyone = tx.query("user").unwrap();
     let members = tx.query("user").unwrap().filter("groups__name", "rock").unwrap();
     for (q, expected_len) in [(everyone, 136), (members, 90)] {
-        for column in ["username", "age", "active", "id", "city"] {
+        for column in ["username", "age", "active", "id", "city", "avatar", "city__name"] {
             let lists: Vec<Value> = q.values_list(&[column]).unwrap().into_iter().flatten().collect();
             assert_eq!(lists.len(), expected_len, "{column}");
             assert_eq!(q.values_list_flat(column).unwrap(), lists, "{column}");
+            assert_eq!(owned(q.values_list_flat_ref(column).unwrap()), lists, "{column}");
             for (offset, limit) in [(5, 40), (31, 33), (64, 100)] {
                 let paged = q.clone().offset(offset).limit(limit);
                 let end = (offset + limit).min(lists.len());
                 assert_eq!(paged.values_list_flat(column).unwrap(), lists[offset..end], "{column} {offset} {limit}");
+                let borrowed = owned(paged.values_list_flat_ref(column).unwrap());
+                assert_eq!(borrowed, lists[offset..end], "{column} {offset} {limit}");
             }
         }
     }
@@ -1195,4 +1210,9 @@ fn a_related_query_name_is_the_path_and_the_related_name_is_not() {
         Ok::<_, Error>(())
     })
     .unwrap();
+}
+
+/// The borrowed values of `values_list_flat_ref`, copied out to compare.
+fn owned(values: Vec<ValueRef<'_>>) -> Vec<Value> {
+    values.iter().map(ValueRef::to_owned).collect()
 }

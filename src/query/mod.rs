@@ -533,35 +533,63 @@ impl<'v> Query<'v> {
     /// (text and bytes) the first line of each value they point to, then
     /// the values are copied out, so that the cache misses of a window's
     /// rows overlap instead of coming two per row, one after another.
-    /// O(results) after the query runs, as [`ids`](Self::ids).
+    /// O(results) after the query runs, as [`ids`](Self::ids), plus an
+    /// allocation per text or bytes value copied out;
+    /// [`values_list_flat_ref`](Self::values_list_flat_ref) borrows them
+    /// instead.
     ///
     /// # Errors
     /// As [`values`](Self::values).
     pub fn values_list_flat(&self, column: &str) -> Result<Vec<Value>> {
-        fn slots(window: &[Loc]) -> impl Iterator<Item = u32> + '_ {
-            window.iter().filter_map(|&l| if let Loc::Slot(s) = l { Some(s) } else { None })
-        }
+        self.gather(column, |v| v.to_owned())
+    }
+
+    /// [`values_list_flat`](Self::values_list_flat) without copying the
+    /// values out: each borrows the snapshot the query reads, so a text
+    /// or bytes value costs no allocation. The same gather and the same
+    /// order. O(results) after the query runs, as [`ids`](Self::ids),
+    /// with one allocation (the vector).
+    ///
+    /// # Errors
+    /// As [`values`](Self::values).
+    pub fn values_list_flat_ref(&self, column: &str) -> Result<Vec<ValueRef<'v>>> {
+        self.gather(column, |v| v)
+    }
+
+    /// The body of the flat projections: `out(value)` of each result's
+    /// value of `column`, gathered a window at a time (see
+    /// [`values_list_flat`](Self::values_list_flat)). Inlined, so that
+    /// `out` writes its fields straight into the vector.
+    #[inline(always)]
+    fn gather<T>(&self, column: &str, out: impl Fn(ValueRef<'v>) -> T) -> Result<Vec<T>> {
         let cols = self.columns(&[column])?;
         let key = &cols[0].1;
         let locs = self.projected(&cols);
-        let mut out = Vec::with_capacity(locs.len());
+        fn slots(window: &[Loc]) -> impl Iterator<Item = u32> + '_ {
+            window.iter().map(|&l| if let Loc::Slot(s) = l { s } else { u32::MAX })
+        }
+        let mut values = Vec::with_capacity(locs.len());
         let store = key.hops.is_empty().then(|| self.view.tables[key.table.index()].column(key.column));
+        // A column of the results' own table, rows by slot (not the link
+        // rows of an auto-created through): gathered from its store.
+        let Some(store) = store.filter(|_| locs.iter().all(|l| matches!(l, Loc::Slot(_)))) else {
+            values.extend(locs.iter().map(|&l| out(self.read(key, l))));
+            return Ok(values);
+        };
         // Each window's cells are prefetched while the window before it is
         // copied out, and its values' lines just before its own copy.
         let mut windows = locs.chunks(GATHER_WINDOW).peekable();
-        if let (Some(store), Some(first)) = (store, windows.peek()) {
-            slots(first).for_each(|s| store.prefetch(s));
+        if let Some(first) = windows.peek() {
+            store.prefetch_each(slots(first));
         }
         while let Some(window) = windows.next() {
-            if let Some(store) = store {
-                slots(window).for_each(|s| store.prefetch_payload(s));
-                if let Some(next) = windows.peek() {
-                    slots(next).for_each(|s| store.prefetch(s));
-                }
+            store.prefetch_payload_each(slots(window));
+            if let Some(next) = windows.peek() {
+                store.prefetch_each(slots(next));
             }
-            out.extend(window.iter().map(|&l| self.read(key, l).to_owned()));
+            store.get_each(slots(window), |v| values.push(out(v)));
         }
-        Ok(out)
+        Ok(values)
     }
 
     /// The number of results (repeats included unless `distinct`; after

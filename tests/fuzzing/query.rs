@@ -351,14 +351,20 @@ fn check_terminals(q: &Query<'_>, values: &[String]) {
         }
         let lists = ok(q.values_list(&[v.as_str()]));
         let flat = ok(q.values_list_flat(v.as_str()));
+        let borrowed = ok(q.values_list_flat_ref(v.as_str()));
         assert_eq!(lists.is_some(), flat.is_some(), "values_list_flat({v:?}) and values_list disagree on the path");
-        if let (Some(lists), Some(flat)) = (lists, flat) {
+        assert_eq!(borrowed.is_some(), flat.is_some(), "values_list_flat_ref({v:?}) and values_list_flat disagree");
+        if let (Some(lists), Some(flat), Some(borrowed)) = (lists, flat, borrowed) {
             let lists: Vec<_> = lists.into_iter().flatten().collect();
             let nan = |v: &Value| v.as_ref().as_float().is_some_and(f64::is_nan);
             let same = |a: &Value, b: &Value| a == b || nan(a) && nan(b);
             assert!(
                 lists.len() == flat.len() && lists.iter().zip(&flat).all(|(a, b)| same(a, b)),
                 "values_list_flat({v:?}) differs from values_list"
+            );
+            assert!(
+                borrowed.len() == flat.len() && borrowed.iter().zip(&flat).all(|(a, b)| same(&a.to_owned(), b)),
+                "values_list_flat_ref({v:?}) differs from values_list_flat"
             );
         }
     }
