@@ -607,7 +607,7 @@ fn error_messages() {
     let (_, _, reason) = query_error(q().filter("age__isnull", 1));
     assert_eq!(reason, "the lookup isnull takes true or false, not 1");
     let (_, _, reason) = query_error(q().filter("age__gt", None::<i64>));
-    assert_eq!(reason, "NULL is only compared with exact (meaning isnull); use age__isnull");
+    assert_eq!(reason, "NULL is only compared with exact or iexact (meaning isnull); use age__isnull");
     let (_, _, reason) = query_error(q().filter("age", f.key("rock")));
     assert_eq!(reason, "a key compares with an id, a foreign key or a relation, and column user.age is none of these");
     let (_, _, reason) = query_error(q().order_by(&["groups__name"]));
@@ -1215,4 +1215,122 @@ fn a_related_query_name_is_the_path_and_the_related_name_is_not() {
 /// The borrowed values of `values_list_flat_ref`, copied out to compare.
 fn owned(values: Vec<ValueRef<'_>>) -> Vec<Value> {
     values.iter().map(ValueRef::to_owned).collect()
+}
+
+/// Django's `pk` shortcut names the primary key wherever a path goes: a
+/// filter, a lookup on it, across a relation (trimmed to the id held, as
+/// `rel__id`), an ordering and a projection.
+#[test]
+fn pk_is_the_primary_key_in_every_path() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let users = || tx.query("user").unwrap();
+    let (jim, ann) = (f.key("jim"), f.key("ann"));
+    assert_eq!(users().filter("pk", jim.id()).unwrap().keys(), [jim]);
+    assert_eq!(users().filter("pk__in", [jim.id(), ann.id()]).unwrap().order_by(&["pk"]).unwrap().keys(), [jim, ann]);
+    assert_eq!(users().order_by(&["-pk"]).unwrap().ids(), users().order_by(&["-id"]).unwrap().ids());
+    assert_eq!(users().filter("pk__gt", ann.id()).unwrap().count(), 2);
+    let in_rock = users().filter("groups__pk", f.key("rock").id()).unwrap().order_by(&["pk"]).unwrap();
+    assert_eq!(
+        in_rock.ids(),
+        users().filter("groups__id", f.key("rock").id()).unwrap().order_by(&["id"]).unwrap().ids()
+    );
+    assert_eq!(in_rock.count(), 3);
+    assert_eq!(users().filter("city__pk", f.key("paris")).unwrap().count(), 2);
+    let rows = users().filter("pk", jim.id()).unwrap().values(&["pk", "city__pk"]).unwrap();
+    assert_eq!(rows, [row! { "pk" => jim.id(), "city__pk" => f.key("paris").id() }]);
+    // `pk` is not a lookup: a column's path cannot go on through it.
+    assert!(matches!(users().filter("username__pk", 1), Err(Error::Query { .. })));
+}
+
+/// `in` drops the NULLs of its list, which equal nothing (Django removes
+/// them); `iexact` with NULL is `isnull`, as `exact` with NULL is.
+#[test]
+fn null_in_an_in_list_and_iexact_null() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let users = || tx.query("user").unwrap();
+    let with_null = users().filter("age__in", Arg::List(vec![30.into(), Value::Null.into()])).unwrap();
+    assert_eq!(with_null.keys(), [f.key("jim")]);
+    assert_eq!(users().filter("age__in", Arg::List(vec![Value::Null.into()])).unwrap().count(), 0);
+    let excluded = users().exclude("age__in", Arg::List(vec![30.into(), Value::Null.into()])).unwrap();
+    assert_eq!(excluded.ids(), users().exclude("age__in", [30]).unwrap().ids());
+    assert_eq!(users().filter("age__iexact", Value::Null).unwrap().keys(), [f.key("bob")]);
+    assert_eq!(users().filter("username__iexact", Value::Null).unwrap().count(), 0);
+    // `range` keeps refusing a NULL bound.
+    let range = users().filter("age__range", Arg::List(vec![Value::Null.into(), 30.into()]));
+    assert!(matches!(range, Err(Error::Query { .. })));
+}
+
+/// A condition nests at most 64 levels, and one filter call joins at most
+/// 256 distinct multi-valued paths: compiling, counting and printing
+/// recurse once per level or per path, so past these they are refused
+/// with `Error::Query` rather than risking the stack.
+#[test]
+fn conditions_are_bounded_in_depth_and_joins() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let nested = |levels: usize| (0..levels).fold(Q::new("name", "a"), |q, _| !q);
+    let deepest = tx.query("person").unwrap().filter_q(nested(64)).unwrap();
+    assert_eq!(deepest.count(), 1, "an even number of nots");
+    let Err(Error::Query { path, reason, .. }) = tx.query("person").unwrap().filter_q(nested(65)) else {
+        panic!("65 levels are refused")
+    };
+    assert_eq!((path.as_str(), reason.as_str()), ("name", "a condition nests at most 64 levels of and, or and not"));
+    let deep_and = (0..70).fold(Q::new("name", "a"), |q, _| Q::all([q]));
+    assert!(matches!(tx.query("person").unwrap().exclude_q(deep_and), Err(Error::Query { .. })));
+    let mut q = Q::new("name", "a");
+    for _ in 0..200_000 {
+        q = !q;
+    }
+    assert!(matches!(tx.query("person").unwrap().filter_q(q), Err(Error::Query { .. })), "no overflow");
+
+    // Every walk of 8 steps over `friends` and `follows`: 510 distinct
+    // prefixes; one of 7 steps: 254, within the limit.
+    let walks = |steps: u32| {
+        Q::any((0..1u32 << steps).map(|bits| {
+            let hops: Vec<&str> = (0..steps).map(|i| if bits >> i & 1 == 1 { "friends" } else { "follows" }).collect();
+            Q::new(format!("{}__name", hops.join("__")), "e")
+        }))
+    };
+    // (Compiled, not run: an OR across so many relations enumerates the
+    // product of their rows.)
+    assert!(tx.query("person").unwrap().filter_q(walks(7)).is_ok());
+    let Err(Error::Query { reason, .. }) = tx.query("person").unwrap().filter_q(walks(8)) else {
+        panic!("510 joins are refused")
+    };
+    assert_eq!(reason, "one filter call joins at most 256 distinct multi-valued paths");
+}
+
+/// Choices whose `limit_choices_to` crosses a multi-valued relation offer
+/// each row once (Django filters with `Exists`).
+#[test]
+fn choices_across_a_multi_valued_relation_come_once() {
+    let schema = Schema::builder()
+        .table("tag", |t| {
+            t.column("label", Type::Text);
+        })
+        .table("note", |t| {
+            t.foreign_key("tag", "tag");
+            t.column("public", Type::Bool);
+        })
+        .table("user", |t| {
+            t.many_to_many("tags", "tag").limit_choices_to("note__public", true);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    let (shown, _) = db
+        .write(|tx| {
+            let shown = tx.insert("tag", row! { "label" => "shown" })?;
+            let hidden = tx.insert("tag", row! { "label" => "hidden" })?;
+            for (tag, public) in [(shown, true), (shown, true), (shown, false), (hidden, false)] {
+                tx.insert("note", row! { "tag" => tag, "public" => public })?;
+            }
+            Ok::<_, Error>((shown, hidden))
+        })
+        .unwrap();
+    let tx = db.begin_read().unwrap();
+    let choices = tx.choices("user", "tags").unwrap();
+    assert_eq!((choices.keys(), choices.count()), (vec![shown], 1));
 }

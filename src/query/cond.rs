@@ -140,11 +140,39 @@ impl Q {
     }
 }
 
+impl Q {
+    /// The node, leaving an empty `And` in its place (`Q` has a `Drop`, so
+    /// its node cannot be moved out).
+    fn take(&mut self) -> QNode {
+        std::mem::replace(&mut self.0, QNode::And(Vec::new()))
+    }
+}
+
+/// Frees a condition without recursion: each node's children move to a
+/// stack before it is dropped, so a condition nested deeper than the
+/// stack allows (which `filter_q` refuses, and drops) is freed too.
+impl Drop for Q {
+    fn drop(&mut self) {
+        fn children(node: &mut QNode, stack: &mut Vec<Q>) {
+            match node {
+                QNode::And(items) | QNode::Or(items) => stack.append(items),
+                QNode::Not(inner) => stack.push(Q(inner.take())),
+                QNode::Leaf(..) => {}
+            }
+        }
+        let mut stack = Vec::new();
+        children(&mut self.0, &mut stack);
+        while let Some(mut q) = stack.pop() {
+            children(&mut q.0, &mut stack);
+        }
+    }
+}
+
 impl BitAnd for Q {
     type Output = Q;
 
-    fn bitand(self, rhs: Q) -> Q {
-        match self.0 {
+    fn bitand(mut self, rhs: Q) -> Q {
+        match self.take() {
             QNode::And(mut v) => {
                 v.push(rhs);
                 Q(QNode::And(v))
@@ -157,8 +185,8 @@ impl BitAnd for Q {
 impl BitOr for Q {
     type Output = Q;
 
-    fn bitor(self, rhs: Q) -> Q {
-        match self.0 {
+    fn bitor(mut self, rhs: Q) -> Q {
+        match self.take() {
             QNode::Or(mut v) => {
                 v.push(rhs);
                 Q(QNode::Or(v))
@@ -384,9 +412,10 @@ pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: &Resolved, arg
     let scalar = |arg: &Arg| -> Result<Value> {
         match arg {
             Arg::Value(v) => match v.type_of() {
-                None => {
-                    Err(fail(format!("NULL is only compared with exact (meaning isnull); use {}__isnull", col.name)))
-                }
+                None => Err(fail(format!(
+                    "NULL is only compared with exact or iexact (meaning isnull); use {}__isnull",
+                    col.name
+                ))),
                 Some(t) if t == col.ty => Ok(v.clone()),
                 Some(_) => Err(Error::TypeMismatch {
                     table: def.name.clone(),
@@ -411,9 +440,13 @@ pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: &Resolved, arg
             Arg::List(_) => Err(fail(format!("the lookup {} takes one value, not a list", lookup.name()))),
         }
     };
-    let list = |arg: &Arg| -> Result<Vec<Value>> {
+    // The items of a list; `in` drops its NULLs, which equal nothing, as
+    // Django does (a list of NULLs alone matches no row).
+    let list = |arg: &Arg, drop_nulls: bool| -> Result<Vec<Value>> {
         match arg {
-            Arg::List(items) => items.iter().map(scalar).collect(),
+            Arg::List(items) => {
+                items.iter().filter(|a| !(drop_nulls && matches!(a, Arg::Value(Value::Null)))).map(scalar).collect()
+            }
             _ => Err(fail(format!("the lookup {} takes a list", lookup.name()))),
         }
     };
@@ -444,7 +477,11 @@ pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: &Resolved, arg
             Arg::Value(Value::Null) => Test::IsNull(true),
             _ => Test::Eq(scalar(arg)?),
         },
-        Lookup::IExact => text(TextOp::Exact, true)?,
+        // As Django, `iexact` with NULL is `isnull` too.
+        Lookup::IExact => match arg {
+            Arg::Value(Value::Null) => Test::IsNull(true),
+            _ => text(TextOp::Exact, true)?,
+        },
         Lookup::Contains => text(TextOp::Contains, false)?,
         Lookup::IContains => text(TextOp::Contains, true)?,
         Lookup::StartsWith => text(TextOp::Starts, false)?,
@@ -456,12 +493,12 @@ pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: &Resolved, arg
         Lookup::Lt => Test::Cmp(Ordering::Less, false, scalar(arg)?),
         Lookup::Lte => Test::Cmp(Ordering::Less, true, scalar(arg)?),
         Lookup::In => {
-            let mut vs = list(arg)?;
+            let mut vs = list(arg, true)?;
             vs.sort_by(|a, b| cmp_values(a.as_ref(), b.as_ref()));
             vs.dedup_by(|a, b| cmp_values(a.as_ref(), b.as_ref()) == Ordering::Equal);
             Test::In(vs)
         }
-        Lookup::Range => match list(arg)?.as_slice() {
+        Lookup::Range => match list(arg, false)?.as_slice() {
             [lo, hi] => Test::Range(lo.clone(), hi.clone()),
             other => return Err(fail(format!("the lookup range takes two values, not {}", other.len()))),
         },

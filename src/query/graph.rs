@@ -334,8 +334,8 @@ impl View {
 
     /// The rows offered as choices for the many-to-many field `field` of
     /// `table`: the target rows that satisfy its `limit_choices_to`
-    /// conditions (all of them, in one filter call), as a query to refine
-    /// or run. Like Django, the engine does **not** check writes against
+    /// conditions (all of them, in one filter call), each row once, as a
+    /// query to refine or run. Like Django, the engine does **not** check writes against
     /// `limit_choices_to`: `add` links any target row. O(1) to build.
     ///
     /// # Errors
@@ -362,7 +362,10 @@ impl View {
         if rel.limit_choices_to.is_empty() {
             return Ok(q);
         }
-        q.filter_all(rel.limit_choices_to.iter().map(|(p, v)| (p.as_str(), v.clone())))
+        // Distinct: a condition across a multi-valued relation would offer
+        // a row once per matching related row (Django's `Exists` offers it
+        // once).
+        q.filter_all(rel.limit_choices_to.iter().map(|(p, v)| (p.as_str(), v.clone()))).map(Query::distinct)
     }
 }
 

@@ -200,6 +200,11 @@ fn m2m_field(schema: &Schema, rel: RelId, forward: bool) -> Option<Field> {
 
 fn field(schema: &Schema, t: TableId, name: &str) -> Option<Field> {
     let def = schema.def(t);
+    // Django's `pk` shortcut: the primary key, `id`, in every table (no
+    // field may take the name, `fields.E003`).
+    if name == "pk" {
+        return Some(Field::Column(0));
+    }
     if let Some(&f) = def.fks_out.iter().find(|&&f| schema.fk(f).name == name) {
         let fk = schema.fk(f);
         return Some(Field::Relation {
@@ -346,7 +351,7 @@ pub(crate) fn resolve(schema: &Schema, root: TableId, path: &str, lookups: bool)
                 let next = tokens.get(i + 1).copied();
                 let next_is_field = next.is_some_and(|n| field(schema, next_table, n).is_some());
                 // `rel__id` (then at most a lookup) trims to the id held here.
-                let trims_id = next == Some("id") && tokens.len() <= i + 3;
+                let trims_id = matches!(next, Some("id" | "pk")) && tokens.len() <= i + 3;
                 if next_is_field && !trims_id {
                     hops.extend(rel_hops.iter().flatten());
                     t = next_table;

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 
 use super::cond::{compile, QNode, Test, Q};
 use super::path::{describe_walk, resolve, Hop};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::schema::{TableId, TableKind};
 use crate::txn::View;
 use crate::value::Value;
@@ -145,6 +145,15 @@ impl Compiler<'_> {
                     };
                     node = match scope.nodes.iter().position(|x| *x == n) {
                         Some(i) => i + 1,
+                        None if scope.nodes.len() == MAX_SCOPE_NODES => {
+                            return Err(Error::Query {
+                                table: schema.table_name(self.root).to_owned(),
+                                path: path.clone(),
+                                reason: format!(
+                                    "one filter call joins at most {MAX_SCOPE_NODES} distinct multi-valued paths"
+                                ),
+                            })
+                        }
                         None => {
                             scope.nodes.push(n);
                             scope.nodes.len()
@@ -196,7 +205,43 @@ fn reads(c: &Cond, leaves: &[Leaf], out: &mut Vec<usize>) {
 /// # Errors
 /// Bad paths, lookups and values (see `path::resolve`, `cond::compile`).
 pub(crate) fn compile_scope(view: &View, root: TableId, pin: Option<Hop>, q: &Q) -> Result<Scope> {
+    if let Some(path) = too_deep(q) {
+        return Err(Error::Query {
+            table: view.schema.table_name(root).to_owned(),
+            path: path.to_owned(),
+            reason: format!("a condition nests at most {MAX_Q_DEPTH} levels of and, or and not"),
+        });
+    }
     Compiler { view, root, pin }.scope(q)
+}
+
+/// The most levels a condition may nest (`And`, `Or`, `Not` inside each
+/// other). Compiling, evaluating and printing a condition recurse once
+/// per level, so an unbounded depth could overflow the stack; Django sets
+/// no limit, SQLite's parser stops at 1,000 levels of expression.
+pub(crate) const MAX_Q_DEPTH: usize = 64;
+
+/// The most multi-valued hops one filter call (or one negated part of it)
+/// may join, distinct paths counted once: a count of a scope's bindings
+/// recurses once per node.
+pub(crate) const MAX_SCOPE_NODES: usize = 256;
+
+/// When `q` nests deeper than [`MAX_Q_DEPTH`]: the path of a leaf below
+/// the limit (empty if there is none), for the error. Iterative, so any
+/// depth is measured without recursion. O(size of `q`).
+fn too_deep(q: &Q) -> Option<&str> {
+    let mut stack = vec![(q, 0_usize)];
+    let mut deep = false;
+    while let Some((q, depth)) = stack.pop() {
+        deep |= depth > MAX_Q_DEPTH;
+        match &q.0 {
+            QNode::Leaf(path, _) if depth > MAX_Q_DEPTH => return Some(path),
+            QNode::Leaf(..) => {}
+            QNode::And(items) | QNode::Or(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            QNode::Not(inner) => stack.push((inner, depth + 1)),
+        }
+    }
+    deep.then_some("")
 }
 
 /// How an index finds rows of a table.
