@@ -897,27 +897,27 @@ impl<'db> RelatedMut<'_, 'db> {
         self.create_linked(&values, through_defaults)
     }
 
-    /// The one related row whose columns equal `lookup`.
+    /// The one related row whose columns equal `lookup`, found by the
+    /// manager's own query with an `exact` filter per column: the equality
+    /// of every query filter (NaN equal to itself, `-0.0` to `0.0`, as the
+    /// unique index has it; `NULL` matching `NULL`), so a row this call
+    /// stored with a NaN is found again. O(degree) or better (see the
+    /// query's `explain`).
     fn find_related(&self, lookup: &Row) -> Result<Option<Key>> {
         let t: TableId = self.end.other;
-        let mut cols = Vec::with_capacity(lookup.len());
+        // Names and types first, with the errors these calls always gave
+        // (`UnknownColumn`, `TypeMismatch`), rather than a query's path
+        // errors: a lookup names columns, not paths.
         for (name, value) in lookup.iter() {
             let c = self.tx.column_of(t, name)?;
             self.tx.check_value(t, c, value).or_else(|e| if value.is_null() { Ok(()) } else { Err(e) })?;
-            cols.push((c, value));
         }
-        let table = &self.tx.state.tables[t.index()];
-        let mut found: Vec<u32> = self
-            .current()
-            .into_iter()
-            .map(|(s, _)| s)
-            .filter(|&s| cols.iter().all(|(c, v)| table.get(s, *c) == v.as_ref()))
-            .collect();
-        found.dedup();
-        match found.len() {
-            0 => Ok(None),
-            1 => Ok(Some(Key::new(t, table.id_at(found[0])))),
-            n => Err(Error::MultipleFound { table: self.other_name(), count: n }),
+        let conditions = lookup.iter().map(|(name, value)| (name, value.clone()));
+        let found = self.query().filter_all(conditions)?.distinct().keys();
+        match found.as_slice() {
+            [] => Ok(None),
+            [key] => Ok(Some(*key)),
+            _ => Err(Error::MultipleFound { table: self.other_name(), count: found.len() }),
         }
     }
 }
