@@ -176,6 +176,52 @@ fn duplicate_pairs_in_a_custom_through() {
     .unwrap();
 }
 
+/// A pair linked twice in a custom through table (by direct inserts) is
+/// two link rows: the manager's `query()` returns the row twice, and
+/// Django's `get()` over the join raises `MultipleObjectsReturned`. So do
+/// `get_or_create` and `update_or_create`, from both ends, changing
+/// nothing; they used to search the de-duplicated targets and answer
+/// `Ok((rock, false))`.
+#[test]
+fn get_or_create_on_a_pair_linked_twice_is_multiple_found() {
+    let db = db();
+    db.write(|tx| {
+        let rock = tx.insert("group", row! { "name" => "rock" })?;
+        let jim = tx.insert("person", row! { "name" => "jim" })?;
+        tx.insert("loose_link", row! { "group" => rock, "person" => jim, "note" => "1" })?;
+        tx.insert("loose_link", row! { "group" => rock, "person" => jim, "note" => "2" })?;
+        assert_eq!(tx.related(jim, "loose_groups")?.query().filter("name", "rock")?.count(), 2);
+        let before = snapshot(tx);
+        let several = |r: Result<(Key, bool), Error>, table: &str| {
+            matches!(r, Err(Error::MultipleFound { table: ref t, count: 2 }) if t == table)
+        };
+        let r = tx.related(jim, "loose_groups")?.get_or_create(row! { "name" => "rock" }, row! {});
+        assert!(several(r, "group"));
+        let r = tx.related(jim, "loose_groups")?.update_or_create(row! { "name" => "rock" }, row! { "name" => "x" });
+        assert!(several(r, "group"));
+        let r = tx.related(jim, "loose_groups")?.get_or_create_with(row! {}, row! {}, row! { "note" => "n" });
+        assert!(several(r, "group"), "an empty lookup matches every link row");
+        let r = tx.related(rock, "loose")?.update_or_create_with(
+            row! { "name" => "jim" },
+            row! { "name" => "x" },
+            row! { "note" => "n" },
+        );
+        assert!(several(r, "person"));
+        assert_eq!(snapshot(tx), before, "nothing changes");
+        // Another lookup still creates; once one duplicate is gone, the
+        // pair is found.
+        let (ann, created) = tx.related(rock, "loose")?.get_or_create(row! { "name" => "ann" }, row! {})?;
+        assert!(created && ann != jim);
+        let dup = tx.query("loose_link")?.filter("note", "2")?.keys()[0];
+        tx.delete(dup)?;
+        let (found, created) = tx.related(rock, "loose")?.get_or_create(row! { "name" => "jim" }, row! {})?;
+        assert_eq!((found, created), (jim, false));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn through_fields_pick_between_two_fks_to_the_same_table() {
     let db = db();

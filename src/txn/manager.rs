@@ -830,8 +830,9 @@ impl<'db> RelatedMut<'_, 'db> {
     ///
     /// # Errors
     /// [`Error::UnknownColumn`] / [`Error::TypeMismatch`] in `lookup`,
-    /// [`Error::MultipleFound`] when several related rows match, and the
-    /// errors of `create`.
+    /// [`Error::MultipleFound`] when several link rows match (two rows, or
+    /// one row linked twice in a custom through table: Django's `get()`
+    /// over the join returns it twice), and the errors of `create`.
     pub fn get_or_create(&mut self, lookup: Row, defaults: Row) -> Result<(Key, bool)> {
         self.get_or_create_with(lookup, defaults, Row::new())
     }
@@ -901,7 +902,10 @@ impl<'db> RelatedMut<'_, 'db> {
     /// manager's own query with an `exact` filter per column: the equality
     /// of every query filter (NaN equal to itself, `-0.0` to `0.0`, as the
     /// unique index has it; `NULL` matching `NULL`), so a row this call
-    /// stored with a NaN is found again. O(degree) or better (see the
+    /// stored with a NaN is found again. The query is not `distinct`: as
+    /// Django's `get()` runs over the join, a row linked twice in a custom
+    /// through table matches twice and is `MultipleFound`, as the
+    /// manager's own `query()` sees it. O(degree) or better (see the
     /// query's `explain`).
     fn find_related(&self, lookup: &Row) -> Result<Option<Key>> {
         let t: TableId = self.end.other;
@@ -913,7 +917,7 @@ impl<'db> RelatedMut<'_, 'db> {
             self.tx.check_value(t, c, value).or_else(|e| if value.is_null() { Ok(()) } else { Err(e) })?;
         }
         let conditions = lookup.iter().map(|(name, value)| (name, value.clone()));
-        let found = self.query().filter_all(conditions)?.distinct().keys();
+        let found = self.query().filter_all(conditions)?.keys();
         match found.as_slice() {
             [] => Ok(None),
             [key] => Ok(Some(*key)),

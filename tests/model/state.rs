@@ -219,7 +219,7 @@ impl Model {
         }
     }
 
-    /// `related`, deduplicated (what `get_or_create` looks in).
+    /// `related`, deduplicated.
     fn current(&self, acc: usize, me: i64) -> Vec<i64> {
         dedup(self.related(acc, me))
     }
@@ -818,8 +818,10 @@ impl Model {
             }
             cols.push((c, v));
         }
+        // One candidate per link row, as Django's `get()` over the join:
+        // a row linked twice matches twice.
         let found: Vec<i64> = self
-            .current(acc, me)
+            .related(acc, me)
             .into_iter()
             .filter(|&id| {
                 let row = self.row(other, id).expect("related rows are live");
