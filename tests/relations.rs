@@ -186,6 +186,72 @@ fn create_get_or_create_update_or_create() {
     .unwrap();
 }
 
+/// `get_or_create` and `update_or_create` look a row up with a query
+/// filter's equality, as the unique index and `filter` have it: a NaN
+/// equals a NaN and `-0.0` equals `0.0`. Their lookup used `==`, so a
+/// second call never found the NaN row the first one stored and tried to
+/// insert it again (`Unique` on a unique column, else a duplicate row).
+#[test]
+fn get_or_create_finds_a_nan_it_stored() {
+    let schema = Schema::builder()
+        .table("tag", |t| {
+            t.column("w", Type::Float).unique();
+            t.column("note", Type::Text).default("");
+        })
+        .table("post", |t| {
+            t.many_to_many("tags", "tag");
+        })
+        .table("mark", |t| {
+            t.column("w", Type::Float).nullable();
+        })
+        .table("page", |t| {
+            t.many_to_many("marks", "mark").through("stamp");
+        })
+        .table("stamp", |t| {
+            t.foreign_key("page", "page");
+            t.foreign_key("mark", "mark");
+            t.column("ink", Type::Text);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let post = tx.insert("post", row! {})?;
+        let (nan, created) = tx.related(post, "tags")?.get_or_create(row! { "w" => f64::NAN }, row! {})?;
+        assert!(created);
+        let (again, created) = tx.related(post, "tags")?.get_or_create(row! { "w" => f64::NAN }, row! {})?;
+        assert_eq!((again, created), (nan, false), "the NaN row is found, not inserted again");
+        let (again, created) =
+            tx.related(post, "tags")?.update_or_create(row! { "w" => f64::NAN }, row! { "note" => "n" })?;
+        assert_eq!((again, created), (nan, false));
+        assert_eq!(tx.get(nan).unwrap().text("note"), Some("n"), "the found row is updated");
+        // A query filter agrees: one row.
+        assert_eq!(tx.related(post, "tags")?.query().filter("w", f64::NAN)?.keys(), [nan]);
+        // `-0.0` finds the row stored with `0.0`, as the unique index has it.
+        let (zero, created) = tx.related(post, "tags")?.get_or_create(row! { "w" => 0.0 }, row! {})?;
+        assert!(created);
+        let (again, created) = tx.related(post, "tags")?.get_or_create(row! { "w" => -0.0 }, row! {})?;
+        assert_eq!((again, created), (zero, false));
+        assert_eq!(tx.count("tag")?, 2);
+        // The `_with` variants, through a custom through table (the column
+        // is not unique there: the bug made a second row).
+        let page = tx.insert("page", row! {})?;
+        let ink = || row! { "ink" => "red" };
+        let (m, created) = tx.related(page, "marks")?.get_or_create_with(row! { "w" => f64::NAN }, row! {}, ink())?;
+        assert!(created);
+        let (again, created) =
+            tx.related(page, "marks")?.get_or_create_with(row! { "w" => f64::NAN }, row! {}, ink())?;
+        assert_eq!((again, created), (m, false));
+        let (again, created) =
+            tx.related(page, "marks")?.update_or_create_with(row! { "w" => f64::NAN }, row! {}, ink())?;
+        assert_eq!((again, created), (m, false));
+        assert_eq!((tx.count("mark")?, tx.count("stamp")?), (1, 1));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn reverse_foreign_key_manager() {
     let db = db();

@@ -239,6 +239,18 @@ fn dangling_references_in_a_schema_are_diagnostics() {
         has(&e, id);
     }
     assert!(e.diagnostics.iter().filter(|d| d.id == "fields.E300").count() >= 3, "{e}");
+    // An auto-created through table is not a declared table: no foreign
+    // key names it, so unlinking its rows never cascades (the related
+    // managers' `add` / `remove` fast paths rely on it).
+    let built = Schema::builder().table("a", |t| {
+        t.many_to_many("m", "self");
+    });
+    assert!(built.build().expect("builds").table("a_m").is_some(), "the through table's name");
+    let e = build_err(Schema::builder().table("a", |t| {
+        t.many_to_many("m", "self");
+        t.foreign_key("link", "a_m").nullable();
+    }));
+    assert!(e.diagnostics.iter().any(|d| d.id == "fields.E300" && d.field.as_deref() == Some("link")), "{e}");
 }
 
 // ---- types -----------------------------------------------------------------

@@ -176,6 +176,174 @@ fn duplicate_pairs_in_a_custom_through() {
     .unwrap();
 }
 
+/// A pair linked twice in a custom through table (by direct inserts) is
+/// two link rows: the manager's `query()` returns the row twice, and
+/// Django's `get()` over the join raises `MultipleObjectsReturned`. So do
+/// `get_or_create` and `update_or_create`, from both ends, changing
+/// nothing; they used to search the de-duplicated targets and answer
+/// `Ok((rock, false))`.
+#[test]
+fn get_or_create_on_a_pair_linked_twice_is_multiple_found() {
+    let db = db();
+    db.write(|tx| {
+        let rock = tx.insert("group", row! { "name" => "rock" })?;
+        let jim = tx.insert("person", row! { "name" => "jim" })?;
+        tx.insert("loose_link", row! { "group" => rock, "person" => jim, "note" => "1" })?;
+        tx.insert("loose_link", row! { "group" => rock, "person" => jim, "note" => "2" })?;
+        assert_eq!(tx.related(jim, "loose_groups")?.query().filter("name", "rock")?.count(), 2);
+        let before = snapshot(tx);
+        let several = |r: Result<(Key, bool), Error>, table: &str| {
+            matches!(r, Err(Error::MultipleFound { table: ref t, count: 2 }) if t == table)
+        };
+        let r = tx.related(jim, "loose_groups")?.get_or_create(row! { "name" => "rock" }, row! {});
+        assert!(several(r, "group"));
+        let r = tx.related(jim, "loose_groups")?.update_or_create(row! { "name" => "rock" }, row! { "name" => "x" });
+        assert!(several(r, "group"));
+        let r = tx.related(jim, "loose_groups")?.get_or_create_with(row! {}, row! {}, row! { "note" => "n" });
+        assert!(several(r, "group"), "an empty lookup matches every link row");
+        let r = tx.related(rock, "loose")?.update_or_create_with(
+            row! { "name" => "jim" },
+            row! { "name" => "x" },
+            row! { "note" => "n" },
+        );
+        assert!(several(r, "person"));
+        assert_eq!(snapshot(tx), before, "nothing changes");
+        // Another lookup still creates; once one duplicate is gone, the
+        // pair is found.
+        let (ann, created) = tx.related(rock, "loose")?.get_or_create(row! { "name" => "ann" }, row! {})?;
+        assert!(created && ann != jim);
+        let dup = tx.query("loose_link")?.filter("note", "2")?.keys()[0];
+        tx.delete(dup)?;
+        let (found, created) = tx.related(rock, "loose")?.get_or_create(row! { "name" => "jim" }, row! {})?;
+        assert_eq!((found, created), (jim, false));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// A person whose `best` friendship is deleted is deleted with it (a
+/// `Cascade` key into the through table).
+fn cascading_db() -> Database {
+    let schema = Schema::builder()
+        .table("person", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("friends", "self").symmetrical(false).through("friendship");
+            t.foreign_key("best", "friendship").nullable();
+        })
+        .table("friendship", |t| {
+            t.foreign_key("from_p", "person").related_name("out");
+            t.foreign_key("to_p", "person").related_name("inn");
+        })
+        .build()
+        .unwrap();
+    Database::new(schema)
+}
+
+/// `remove` deletes custom through rows as rows, following their
+/// `on_delete` rules: here the friendship a -> b is a's `best`, so removing
+/// b from a's friends deletes a too (as Django's `remove` does). The
+/// manager resolved a's slot once; it went on using the freed slot, so a
+/// later `create` inserted a row into that slot and linked it to itself.
+/// Every write of that manager is now `NotFound` for a and changes
+/// nothing; its reads see no rows.
+#[test]
+fn a_manager_whose_row_a_remove_deleted_refuses_writes() {
+    // a and b, and the friendship a -> b that is a's best.
+    let fixture = |tx: &mut junctiondb::WriteTxn<'_>| -> Result<(Key, Key), Error> {
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        let b = tx.insert("person", row! { "name" => "b" })?;
+        let f = tx.insert("friendship", row! { "from_p" => a, "to_p" => b })?;
+        tx.update(a, row! { "best" => f })?;
+        Ok((a, b))
+    };
+    // The state after the remove alone, from a twin database.
+    let expected = cascading_db()
+        .write(|tx| {
+            let (a, b) = fixture(tx)?;
+            tx.related(a, "friends")?.remove([b])?;
+            Ok::<_, Error>(snapshot(tx))
+        })
+        .unwrap();
+    let db = cascading_db();
+    db.write(|tx| {
+        let (a, b) = fixture(tx)?;
+        let gone = || Error::NotFound { table: "person".into(), id: a.id() };
+        let mut m = tx.related(a, "friends")?;
+        assert_eq!(m.remove([b])?, 1, "the remove itself succeeds");
+        // Reads see no rows.
+        assert!(!m.exists() && m.count() == 0 && !m.contains(b));
+        assert_eq!((m.ids().count(), m.keys().count(), m.rows().count()), (0, 0, 0));
+        assert_eq!(m.query().count(), 0);
+        // Every write is refused.
+        assert_eq!(m.create(row! { "name" => "c" }).unwrap_err(), gone());
+        assert_eq!(m.create_with(row! { "name" => "c" }, row! {}).unwrap_err(), gone());
+        assert_eq!(m.add([b]).unwrap_err(), gone());
+        assert_eq!(m.add_with([b], row! {}).unwrap_err(), gone());
+        assert_eq!(m.remove([b]).unwrap_err(), gone());
+        assert_eq!(m.clear().unwrap_err(), gone());
+        assert_eq!(m.set([b]).unwrap_err(), gone());
+        assert_eq!(m.set(Vec::<Key>::new()).unwrap_err(), gone());
+        assert_eq!(m.set_clearing([b], row! {}).unwrap_err(), gone());
+        assert_eq!(m.get_or_create(row! { "name" => "b" }, row! {}).unwrap_err(), gone());
+        assert_eq!(m.update_or_create(row! { "name" => "d" }, row! {}).unwrap_err(), gone());
+        assert_eq!(m.get_or_create_with(row! { "name" => "d" }, row! {}, row! {}).unwrap_err(), gone());
+        assert_eq!(m.update_or_create_with(row! { "name" => "d" }, row! {}, row! {}).unwrap_err(), gone());
+        assert!(tx.get(a).is_none());
+        assert_eq!(snapshot(tx), expected, "nothing changed after the remove");
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// Within one call: `set` removes the friendship that deletes its own row,
+/// then would link the new target to the freed slot. With something left
+/// to link it is `NotFound` and undone; with nothing left to link it
+/// succeeds, as Django's `set` (a `remove`, then an `add` of nothing)
+/// does. `remove` of several targets stops at the row's deletion (which
+/// took its other friendships with it).
+#[test]
+fn a_write_that_deletes_its_own_row_links_nothing_after() {
+    let db = cascading_db();
+    db.write(|tx| {
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        let b = tx.insert("person", row! { "name" => "b" })?;
+        let c = tx.insert("person", row! { "name" => "c" })?;
+        let d = tx.insert("person", row! { "name" => "d" })?;
+        let f = tx.insert("friendship", row! { "from_p" => a, "to_p" => b })?;
+        tx.insert("friendship", row! { "from_p" => a, "to_p" => c })?;
+        tx.update(a, row! { "best" => f })?;
+        let before = snapshot(tx);
+        let gone = Error::NotFound { table: "person".into(), id: a.id() };
+        assert_eq!(tx.related(a, "friends")?.set([c, d]).unwrap_err(), gone);
+        assert_eq!(snapshot(tx), before, "the removal is undone too");
+        assert_eq!(tx.related(a, "friends")?.set_clearing([d], row! {}).unwrap_err(), gone);
+        assert_eq!(snapshot(tx), before);
+        // Nothing to add: the set succeeds and a is gone.
+        tx.related(a, "friends")?.set([c])?;
+        assert!(tx.get(a).is_none());
+        assert_eq!(tx.count("friendship")?, 0, "a's friendships went with it");
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    db.write(|tx| {
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        let b = tx.insert("person", row! { "name" => "b" })?;
+        let c = tx.insert("person", row! { "name" => "c" })?;
+        let f = tx.insert("friendship", row! { "from_p" => a, "to_p" => b })?;
+        tx.insert("friendship", row! { "from_p" => a, "to_p" => c })?;
+        tx.update(a, row! { "best" => f })?;
+        assert_eq!(tx.related(a, "friends")?.remove([b, c])?, 1, "the second went with a");
+        assert!(tx.get(a).is_none());
+        assert_eq!(tx.count("friendship")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn through_fields_pick_between_two_fks_to_the_same_table() {
     let db = db();

@@ -49,6 +49,14 @@ impl From<&i64> for Target {
 /// The related manager of one row and one accessor, inside a write
 /// transaction. Build it with [`WriteTxn::related`]. Reads see the
 /// transaction's own writes.
+///
+/// Removing a link of a custom through table deletes its row, with that
+/// row's `on_delete` consequences: where the manager's own table has a
+/// `Cascade` foreign key into the through table, a `remove`, `clear` or
+/// `set` may delete the manager's own row (as in Django). The call that
+/// did so succeeds; every later write of the manager is then
+/// [`Error::NotFound`] for its row and changes nothing, and its reads see
+/// no rows.
 #[derive(Debug)]
 pub struct RelatedMut<'t, 'db> {
     tx: &'t mut WriteTxn<'db>,
@@ -211,6 +219,45 @@ impl<'db> RelatedMut<'_, 'db> {
 
     fn other_name(&self) -> String {
         self.tx.table_name(self.end.other).to_owned()
+    }
+
+    /// Whether this manager's own row still holds the slot `related_at`
+    /// resolved. O(1) expected: one probe of the id map (ids are never
+    /// reused, so a deleted row answers `false` even once its slot holds
+    /// another row).
+    ///
+    /// Why this check, and where: `end.slot` is resolved once, and the
+    /// only write of a manager that can delete rows is the unlink of a
+    /// custom through row (`unlink_pair`, through `delete_rows`, which
+    /// follows `on_delete`), which may cascade to this row. Auto-created
+    /// through links are junction entries: unlinking one deletes no row,
+    /// and no foreign key can name an auto-created through table (it is
+    /// not a declared table: `fields.E300`); a reverse foreign key's
+    /// manager only updates. So the hot `add_auto` / `remove_auto` paths
+    /// never check. The other writes check once on entry
+    /// ([`live`](Self::live)), `unlink_pair` before each custom row it
+    /// deletes (a cascade from the previous one may have taken this row),
+    /// and `add_slots` before linking (after a `set`'s removals). Reads
+    /// need no check: the delete unlinked every link of the freed slot
+    /// (a link key of a custom through is always constrained,
+    /// `junction.E024`, so its rows are deleted, moved by `SetNull` /
+    /// `SetDefault`, or the delete is refused), and a manager whose row is
+    /// gone inserts nothing, so the slot is not reused while it lives: its
+    /// reads find no rows.
+    #[inline]
+    fn row_live(&self) -> bool {
+        self.tx.state.tables[self.end.key.table().index()].slot_of(self.end.key.id()) == Some(self.end.slot)
+    }
+
+    /// `Ok` while this manager's own row exists, else its
+    /// [`Error::NotFound`] (see [`row_live`](Self::row_live)). O(1)
+    /// expected.
+    fn live(&self) -> Result<()> {
+        if self.row_live() {
+            return Ok(());
+        }
+        let table = self.tx.table_name(self.end.key.table()).to_owned();
+        Err(Error::NotFound { table, id: self.end.key.id() })
     }
 
     /// Resolves targets to rows of the other table, deduplicated in input
@@ -459,9 +506,11 @@ impl<'db> RelatedMut<'_, 'db> {
     /// the number of link rows created. O(targets) expected, at any degree.
     ///
     /// # Errors
-    /// [`Error::WrongTable`], [`Error::NotFound`] for a missing target, and
-    /// for a custom through table whose extra columns are required and not
-    /// defaulted, [`Error::NotNull`]. Nothing is linked then.
+    /// [`Error::WrongTable`], [`Error::NotFound`] for a missing target (or
+    /// for this manager's own row once a write of the manager deleted it,
+    /// see [`RelatedMut`]), and for a custom through table whose extra
+    /// columns are required and not defaulted, [`Error::NotNull`]. Nothing
+    /// is linked then.
     #[inline]
     pub fn add<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>) -> Result<usize> {
         self.add_with(targets, Row::new())
@@ -485,6 +534,7 @@ impl<'db> RelatedMut<'_, 'db> {
                 return self.add_auto(targets, auto);
             }
         }
+        self.live()?;
         let targets = self.resolve_live(targets)?;
         self.atomic(|m| {
             let created = m.add_slots(&targets.live, &through_defaults)?;
@@ -494,6 +544,10 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     fn add_slots(&mut self, targets: &[(u32, i64)], defaults: &Row) -> Result<usize> {
+        // A `set` may have deleted this row by cascade in its removals.
+        if !targets.is_empty() {
+            self.live()?;
+        }
         if let Some(f) = self.fk() {
             self.no_through_defaults(defaults)?;
             let column = self.tx.state.schema.fk(f).column;
@@ -566,12 +620,15 @@ impl<'db> RelatedMut<'_, 'db> {
     /// # Errors
     /// [`Error::WrongTable`]; [`Error::Unsupported`] on a non-nullable
     /// foreign key; delete errors raised by rows referencing a custom
-    /// through row ([`Error::Protected`], ...). Nothing changes then.
+    /// through row ([`Error::Protected`], ...); [`Error::NotFound`] for
+    /// this manager's own row once a write of the manager deleted it (see
+    /// [`RelatedMut`]). Nothing changes then.
     #[inline]
     pub fn remove<T: Into<Target>>(&mut self, targets: impl IntoIterator<Item = T>) -> Result<usize> {
         if let Some(auto) = self.auto_constrained() {
             return self.remove_auto(targets, auto);
         }
+        self.live()?;
         let targets = self.resolve(targets)?;
         self.atomic(|m| {
             let removed = m.remove_slots(&targets.live)?;
@@ -632,11 +689,19 @@ impl<'db> RelatedMut<'_, 'db> {
         Ok(removed)
     }
 
-    /// Removes every link row of one pair. Returns rows removed.
+    /// Removes every link row of one pair. Returns rows removed. On a
+    /// custom through, stops as soon as this manager's row is gone: a
+    /// through row's delete may cascade to it (see
+    /// [`row_live`](Self::row_live)), taking its other link rows with it,
+    /// and its slot names no row any more.
     fn unlink_pair(&mut self, r: RelId, p: Pair) -> Result<usize> {
         let through = self.tx.state.schema.rel(r).through;
+        let custom = matches!(self.tx.state.links[r as usize], Links::Custom(_));
         let mut n = 0;
         loop {
+            if custom && !self.row_live() {
+                return Ok(n);
+            }
             let fpos = self.tx.state.links[r as usize].find_for_write(p.source, p.target);
             match &self.tx.state.links[r as usize] {
                 // An auto-created through holds each pair at most once.
@@ -668,9 +733,12 @@ impl<'db> RelatedMut<'_, 'db> {
     /// the number of rows removed or updated. O(degree).
     ///
     /// # Errors
-    /// [`Error::Unsupported`] on a non-nullable foreign key, and the delete
-    /// errors of rows referencing custom through rows.
+    /// [`Error::Unsupported`] on a non-nullable foreign key, the delete
+    /// errors of rows referencing custom through rows, and
+    /// [`Error::NotFound`] for this manager's own row once a write of the
+    /// manager deleted it (see [`RelatedMut`]).
     pub fn clear(&mut self) -> Result<usize> {
+        self.live()?;
         self.atomic(|m| m.clear_all())
     }
 
@@ -731,6 +799,7 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         through_defaults: Row,
     ) -> Result<()> {
+        self.live()?;
         let targets = self.resolve_live(targets)?;
         self.atomic(|m| {
             let stale: Vec<i64> = m.dangling_others().into_iter().filter(|id| !targets.missing.contains(id)).collect();
@@ -763,6 +832,7 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         through_defaults: Row,
     ) -> Result<()> {
+        self.live()?;
         let targets = self.resolve_live(targets)?;
         self.atomic(|m| {
             if m.unlinks() {
@@ -780,7 +850,9 @@ impl<'db> RelatedMut<'_, 'db> {
     /// O(columns) expected, as `insert`.
     ///
     /// # Errors
-    /// The insert's errors (handing `values` back), and the link's.
+    /// The insert's errors (handing `values` back), and the link's;
+    /// [`Error::NotFound`] for this manager's own row once a write of the
+    /// manager deleted it (see [`RelatedMut`]).
     pub fn create(&mut self, values: Row) -> Result<Key> {
         self.create_with(values, Row::new())
     }
@@ -791,6 +863,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// # Errors
     /// As `create` and [`add_with`](Self::add_with).
     pub fn create_with(&mut self, values: Row, through_defaults: Row) -> Result<Key> {
+        self.live()?;
         self.atomic(|m| m.create_linked(&values, &through_defaults))
     }
 
@@ -830,8 +903,10 @@ impl<'db> RelatedMut<'_, 'db> {
     ///
     /// # Errors
     /// [`Error::UnknownColumn`] / [`Error::TypeMismatch`] in `lookup`,
-    /// [`Error::MultipleFound`] when several related rows match, and the
-    /// errors of `create`.
+    /// [`Error::MultipleFound`] when several link rows match (two rows, or
+    /// one row linked twice in a custom through table: Django's `get()`
+    /// over the join returns it twice), and the errors of `create`
+    /// (among them [`Error::NotFound`] for a manager whose row is gone).
     pub fn get_or_create(&mut self, lookup: Row, defaults: Row) -> Result<(Key, bool)> {
         self.get_or_create_with(lookup, defaults, Row::new())
     }
@@ -845,6 +920,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// As `get_or_create`, plus those of [`add_with`](Self::add_with)'s
     /// `through_defaults`.
     pub fn get_or_create_with(&mut self, lookup: Row, defaults: Row, through_defaults: Row) -> Result<(Key, bool)> {
+        self.live()?;
         self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 return Ok((key, false));
@@ -871,6 +947,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// As `update_or_create`, plus those of [`add_with`](Self::add_with)'s
     /// `through_defaults`.
     pub fn update_or_create_with(&mut self, lookup: Row, defaults: Row, through_defaults: Row) -> Result<(Key, bool)> {
+        self.live()?;
         self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 m.tx.update_row(key, &defaults).map_err(|e| e.with_row(&defaults))?;
@@ -897,27 +974,30 @@ impl<'db> RelatedMut<'_, 'db> {
         self.create_linked(&values, through_defaults)
     }
 
-    /// The one related row whose columns equal `lookup`.
+    /// The one related row whose columns equal `lookup`, found by the
+    /// manager's own query with an `exact` filter per column: the equality
+    /// of every query filter (NaN equal to itself, `-0.0` to `0.0`, as the
+    /// unique index has it; `NULL` matching `NULL`), so a row this call
+    /// stored with a NaN is found again. The query is not `distinct`: as
+    /// Django's `get()` runs over the join, a row linked twice in a custom
+    /// through table matches twice and is `MultipleFound`, as the
+    /// manager's own `query()` sees it. O(degree) or better (see the
+    /// query's `explain`).
     fn find_related(&self, lookup: &Row) -> Result<Option<Key>> {
         let t: TableId = self.end.other;
-        let mut cols = Vec::with_capacity(lookup.len());
+        // Names and types first, with the errors these calls always gave
+        // (`UnknownColumn`, `TypeMismatch`), rather than a query's path
+        // errors: a lookup names columns, not paths.
         for (name, value) in lookup.iter() {
             let c = self.tx.column_of(t, name)?;
             self.tx.check_value(t, c, value).or_else(|e| if value.is_null() { Ok(()) } else { Err(e) })?;
-            cols.push((c, value));
         }
-        let table = &self.tx.state.tables[t.index()];
-        let mut found: Vec<u32> = self
-            .current()
-            .into_iter()
-            .map(|(s, _)| s)
-            .filter(|&s| cols.iter().all(|(c, v)| table.get(s, *c) == v.as_ref()))
-            .collect();
-        found.dedup();
-        match found.len() {
-            0 => Ok(None),
-            1 => Ok(Some(Key::new(t, table.id_at(found[0])))),
-            n => Err(Error::MultipleFound { table: self.other_name(), count: n }),
+        let conditions = lookup.iter().map(|(name, value)| (name, value.clone()));
+        let found = self.query().filter_all(conditions)?.keys();
+        match found.as_slice() {
+            [] => Ok(None),
+            [key] => Ok(Some(*key)),
+            _ => Err(Error::MultipleFound { table: self.other_name(), count: found.len() }),
         }
     }
 }

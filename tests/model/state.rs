@@ -219,7 +219,7 @@ impl Model {
         }
     }
 
-    /// `related`, deduplicated (what `get_or_create` looks in).
+    /// `related`, deduplicated.
     fn current(&self, acc: usize, me: i64) -> Vec<i64> {
         dedup(self.related(acc, me))
     }
@@ -818,12 +818,14 @@ impl Model {
             }
             cols.push((c, v));
         }
+        // One candidate per link row, as Django's `get()` over the join:
+        // a row linked twice matches twice.
         let found: Vec<i64> = self
-            .current(acc, me)
+            .related(acc, me)
             .into_iter()
             .filter(|&id| {
                 let row = self.row(other, id).expect("related rows are live");
-                cols.iter().all(|(c, v)| row[*c] == **v)
+                cols.iter().all(|(c, v)| lookup_eq(&row[*c], v))
             })
             .collect();
         match found.len() {
@@ -831,6 +833,15 @@ impl Model {
             1 => Ok(Some(found[0])),
             n => Err(Error::MultipleFound { table: tname(other), count: n }),
         }
+    }
+}
+
+/// Equality as a query's `exact` filter has it (and so `get_or_create`'s
+/// lookup): NaN equals NaN and `-0.0` equals `0.0`, `NULL` equals `NULL`.
+fn lookup_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x == y || (x.is_nan() && y.is_nan()),
+        _ => a == b,
     }
 }
 
