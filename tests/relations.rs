@@ -252,6 +252,46 @@ fn get_or_create_finds_a_nan_it_stored() {
     .unwrap();
 }
 
+/// A lookup may name the primary key `pk`, as in Django: it finds the
+/// related row by id, and creates the row with that id when it is not
+/// related (an unrelated row of that id makes the insert fail, as in
+/// Django).
+#[test]
+fn get_or_create_takes_pk() {
+    let schema = Schema::builder()
+        .table("tag", |t| {
+            t.column("label", Type::Text).default("");
+        })
+        .table("post", |t| {
+            t.many_to_many("tags", "tag");
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let post = tx.insert("post", row! {})?;
+        let (tag, created) =
+            tx.related(post, "tags")?.get_or_create(row! { "pk" => 7 }, row! { "label" => "seven" })?;
+        assert_eq!((tag.id(), created), (7, true));
+        let (again, created) = tx.related(post, "tags")?.get_or_create(row! { "pk" => 7 }, row! {})?;
+        assert_eq!((again, created), (tag, false));
+        let (again, created) =
+            tx.related(post, "tags")?.update_or_create(row! { "pk" => 7 }, row! { "label" => "7" })?;
+        assert_eq!((again, created), (tag, false));
+        assert_eq!(tx.get(tag).unwrap().text("label"), Some("7"));
+        let other = tx.insert("post", row! {})?;
+        let taken = tx.related(other, "tags")?.get_or_create(row! { "pk" => 7 }, row! {});
+        assert!(matches!(taken, Err(Error::Unique { .. })), "{taken:?}");
+        assert!(matches!(
+            tx.related(other, "tags")?.get_or_create(row! { "nope" => 7 }, row! {}),
+            Err(Error::UnknownColumn { .. })
+        ));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn reverse_foreign_key_manager() {
     let db = db();

@@ -899,7 +899,8 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Finds the row matching every value of `lookup` **among the related
     /// rows only**; if there is none, creates one from `lookup` and
     /// `defaults` and links it. Returns the key and whether it was created.
-    /// O(degree) for the search.
+    /// `lookup` may name the primary key `pk`, as in Django. O(degree) for
+    /// the search.
     ///
     /// # Errors
     /// [`Error::UnknownColumn`] / [`Error::TypeMismatch`] in `lookup`,
@@ -921,6 +922,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// `through_defaults`.
     pub fn get_or_create_with(&mut self, lookup: Row, defaults: Row, through_defaults: Row) -> Result<(Key, bool)> {
         self.live()?;
+        let lookup = pk_as_id(lookup);
         self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 return Ok((key, false));
@@ -948,6 +950,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// `through_defaults`.
     pub fn update_or_create_with(&mut self, lookup: Row, defaults: Row, through_defaults: Row) -> Result<(Key, bool)> {
         self.live()?;
+        let lookup = pk_as_id(lookup);
         self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 m.tx.update_row(key, &defaults).map_err(|e| e.with_row(&defaults))?;
@@ -1000,4 +1003,13 @@ impl<'db> RelatedMut<'_, 'db> {
             _ => Err(Error::MultipleFound { table: self.other_name(), count: found.len() }),
         }
     }
+}
+
+/// A lookup with Django's `pk` shortcut named `id`, the primary key it
+/// stands for, so that it is found and, if not, created with that id.
+fn pk_as_id(lookup: Row) -> Row {
+    if lookup.get("pk").is_none() {
+        return lookup;
+    }
+    lookup.iter().fold(Row::new(), |row, (name, value)| row.with(if name == "pk" { "id" } else { name }, value.clone()))
 }
