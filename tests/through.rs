@@ -302,7 +302,8 @@ fn a_manager_whose_row_a_remove_deleted_refuses_writes() {
 /// to link it is `NotFound` and undone; with nothing left to link it
 /// succeeds, as Django's `set` (a `remove`, then an `add` of nothing)
 /// does. `remove` of several targets stops at the row's deletion (which
-/// took its other friendships with it).
+/// took its other friendships with it). A target the removals delete is
+/// `NotFound` as well.
 #[test]
 fn a_write_that_deletes_its_own_row_links_nothing_after() {
     let db = cascading_db();
@@ -338,6 +339,22 @@ fn a_write_that_deletes_its_own_row_links_nothing_after() {
         assert_eq!(tx.related(a, "friends")?.remove([b, c])?, 1, "the second went with a");
         assert!(tx.get(a).is_none());
         assert_eq!(tx.count("friendship")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    // A target the removals delete by cascade is `NotFound` too (it was a
+    // foreign key error naming id 0, read from the freed slot), undone.
+    db.write(|tx| {
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        let b = tx.insert("person", row! { "name" => "b" })?;
+        let d = tx.insert("person", row! { "name" => "d" })?;
+        let f = tx.insert("friendship", row! { "from_p" => a, "to_p" => b })?;
+        tx.update(d, row! { "best" => f })?;
+        let before = snapshot(tx);
+        let gone = Error::NotFound { table: "person".into(), id: d.id() };
+        assert_eq!(tx.related(a, "friends")?.set([d]).unwrap_err(), gone);
+        assert_eq!(snapshot(tx), before);
         verify(tx);
         Ok::<_, Error>(())
     })

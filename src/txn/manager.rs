@@ -576,8 +576,14 @@ impl<'db> RelatedMut<'_, 'db> {
                 });
             }
         }
+        let custom = !rel.auto_through;
         let mut created = 0;
-        for &(other, _) in targets {
+        for &(other, id) in targets {
+            // A `set`'s removals may have deleted a target by cascade too
+            // (custom through rows only delete rows; see `row_live`).
+            if custom && self.tx.state.tables[self.end.other.index()].slot_of(id) != Some(other) {
+                return Err(Error::NotFound { table: self.other_name(), id });
+            }
             let p = self.pair(other, forward);
             created += self.link_once(r, p, defaults)?;
             if symmetrical && p.source != p.target {
