@@ -930,7 +930,7 @@ fn choices_follow_limit_choices_to_and_writes_are_not_checked() {
         let tx = f.db.begin_read().unwrap();
         let q = tx.choices("user", "tags").unwrap().order_by(&["label"]).unwrap();
         assert_eq!(q.values_list(&["label"]).unwrap(), vec![vec![Value::from("alpha")], vec![Value::from("apex")]]);
-        assert!(q.explain().contains("filter (label__startswith = \"a\")"), "{}", q.explain());
+        assert!(q.explain().contains("filter (each row once) (label__startswith = \"a\")"), "{}", q.explain());
         // No limit: every target row.
         assert_eq!(tx.choices("user", "groups").unwrap().count(), 4);
         assert!(matches!(tx.choices("group", "members"), Err(Error::Unsupported { .. })));
@@ -1262,8 +1262,9 @@ fn null_in_an_in_list_and_iexact_null() {
     assert!(matches!(range, Err(Error::Query { .. })));
 }
 
-/// A condition nests at most 64 levels, and one filter call joins at most
-/// 256 distinct multi-valued paths: compiling, counting and printing
+/// A condition nests at most 64 levels, and one filter call makes at most
+/// 256 joins (distinct multi-valued path prefixes, negated parts
+/// included): compiling, counting and printing
 /// recurse once per level or per path, so past these they are refused
 /// with `Error::Query` rather than risking the stack.
 #[test]
@@ -1299,11 +1300,15 @@ fn conditions_are_bounded_in_depth_and_joins() {
     let Err(Error::Query { reason, .. }) = tx.query("person").unwrap().filter_q(walks(8)) else {
         panic!("510 joins are refused")
     };
-    assert_eq!(reason, "one filter call joins at most 256 distinct multi-valued paths");
+    assert_eq!(reason, "one filter call makes at most 256 joins (one per distinct multi-valued path prefix)");
+    // Negated parts count toward the same bound: 254 + 6 joins.
+    assert!(matches!(tx.query("person").unwrap().filter_q(walks(7) & !walks(2)), Err(Error::Query { .. })));
+    assert!(tx.query("person").unwrap().filter_q(walks(7) & !walks(1)).is_ok(), "254 + 2 joins");
 }
 
 /// Choices whose `limit_choices_to` crosses a multi-valued relation offer
-/// each row once (Django filters with `Exists`).
+/// each row once (Django filters with `Exists`), without merging rows of
+/// equal values as `distinct` would in a projection.
 #[test]
 fn choices_across_a_multi_valued_relation_come_once() {
     let schema = Schema::builder()
@@ -1316,21 +1321,33 @@ fn choices_across_a_multi_valued_relation_come_once() {
         })
         .table("user", |t| {
             t.many_to_many("tags", "tag").limit_choices_to("note__public", true);
+            t.many_to_many("first", "tag").limit_choices_to("pk", 1).related_name("first_of");
         })
         .build()
         .unwrap();
     let db = Database::new(schema);
-    let (shown, _) = db
+    let (shown, twin) = db
         .write(|tx| {
             let shown = tx.insert("tag", row! { "label" => "shown" })?;
             let hidden = tx.insert("tag", row! { "label" => "hidden" })?;
-            for (tag, public) in [(shown, true), (shown, true), (shown, false), (hidden, false)] {
+            let twin = tx.insert("tag", row! { "label" => "shown" })?;
+            for (tag, public) in [(shown, true), (shown, true), (shown, false), (hidden, false), (twin, true)] {
                 tx.insert("note", row! { "tag" => tag, "public" => public })?;
             }
-            Ok::<_, Error>((shown, hidden))
+            Ok::<_, Error>((shown, twin))
         })
         .unwrap();
     let tx = db.begin_read().unwrap();
     let choices = tx.choices("user", "tags").unwrap();
-    assert_eq!((choices.keys(), choices.count()), (vec![shown], 1));
+    assert_eq!((choices.keys(), choices.count()), (vec![shown, twin], 2));
+    // Rows, not values, come once: two tags of one label both show it.
+    assert_eq!(choices.values_list_flat("label").unwrap(), [Value::from("shown"), Value::from("shown")]);
+    assert!(choices.explain().contains("filter (each row once)"), "{}", choices.explain());
+    // Refined with a filter of its own, which repeats as usual.
+    let refined = choices.filter("note__public", true).unwrap();
+    assert_eq!(refined.count(), 3, "a row per matching note of the refining filter");
+    // Over single-valued hops the condition still picks the access path.
+    let first = tx.choices("user", "first").unwrap();
+    assert_eq!(first.keys(), [shown]);
+    assert!(first.explain().starts_with("probe primary key tag.id = 1"), "{}", first.explain());
 }

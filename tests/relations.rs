@@ -286,6 +286,14 @@ fn get_or_create_takes_pk() {
             tx.related(other, "tags")?.get_or_create(row! { "nope" => 7 }, row! {}),
             Err(Error::UnknownColumn { .. })
         ));
+        // `pk` and `id` agreeing are one condition; disagreeing, an error.
+        let (again, created) = tx.related(post, "tags")?.get_or_create(row! { "pk" => 7, "id" => 7 }, row! {})?;
+        assert_eq!((again, created), (tag, false));
+        let both = tx.related(post, "tags")?.get_or_create(row! { "pk" => 7, "id" => 8 }, row! {});
+        assert!(matches!(both, Err(Error::Unsupported { .. })), "{both:?}");
+        // In defaults too: a new row takes the id.
+        let (nine, created) = tx.related(post, "tags")?.get_or_create(row! { "label" => "9" }, row! { "pk" => 9 })?;
+        assert_eq!((nine.id(), created), (9, true));
         verify(tx);
         Ok::<_, Error>(())
     })

@@ -23,7 +23,7 @@
 use smallvec::SmallVec;
 
 use super::path::Hop;
-use super::plan::{Access, Anchor, Cond, Filter, IndexKind, Probe, Scope};
+use super::plan::{Access, Anchor, Cond, Filter, IndexKind, Mode, Probe, Scope};
 use crate::relation::Links;
 use crate::schema::{RelId, TableId, TableKind};
 use crate::txn::{End, Loc, View};
@@ -338,11 +338,11 @@ pub(crate) fn multiplicity(
     let eval = Eval { view, item };
     let mut m = 1u64;
     for (i, f) in filters.iter().enumerate() {
-        if f.exclude {
-            if eval.count(&f.scope, 1, None) > 0 {
-                return 0;
-            }
-            continue;
+        match f.mode {
+            Mode::Exclude if eval.count(&f.scope, 1, None) > 0 => return 0,
+            Mode::Exists if eval.count(&f.scope, 1, None) == 0 => return 0,
+            Mode::Exclude | Mode::Exists => continue,
+            Mode::Filter => {}
         }
         let c = match anchor {
             Some((a, seed)) if a.filter == i => {

@@ -23,7 +23,7 @@ use hashbrown::HashSet;
 
 use super::exec::each_reached;
 use super::path::Hop;
-use super::Query;
+use super::{Query, Q};
 use crate::error::{Error, Result};
 use crate::relation::prefetch::{prefetch_lines, WORDS_PER_LINE};
 use crate::schema::{Accessor, AccessorKind};
@@ -362,10 +362,11 @@ impl View {
         if rel.limit_choices_to.is_empty() {
             return Ok(q);
         }
-        // Distinct: a condition across a multi-valued relation would offer
-        // a row once per matching related row (Django's `Exists` offers it
-        // once).
-        q.filter_all(rel.limit_choices_to.iter().map(|(p, v)| (p.as_str(), v.clone()))).map(Query::distinct)
+        // Each row once: a condition across a multi-valued relation would
+        // offer a row once per matching related row (Django filters with
+        // `Exists`). Not `distinct`, which would merge equal values of a
+        // projection.
+        q.filter_exists(Q::all(rel.limit_choices_to.iter().map(|(p, v)| Q::new(p.as_str(), v.clone()))))
     }
 }
 

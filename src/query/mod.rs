@@ -51,7 +51,7 @@ use smallvec::SmallVec;
 
 use self::exec::{candidates, each_walked, follow, multiplicity, value, Item, Seed};
 use self::path::{resolve, Hop};
-use self::plan::{choose, compile_scope, describe_access, flatten_and, Filter};
+use self::plan::{choose, compile_scope, describe_access, flatten_and, Filter, Mode};
 use self::plan::{Access, Anchor};
 use crate::error::Result;
 use crate::schema::{AccessorKind, TableId};
@@ -158,11 +158,19 @@ impl<'v> Query<'v> {
         self.table
     }
 
-    fn add(mut self, q: Q, exclude: bool) -> Result<Self> {
+    fn add(mut self, q: Q, mode: Mode) -> Result<Self> {
         let pin = self.source.as_ref().and_then(|e| pin_hop(self.view, e));
         let scope = compile_scope(self.view, self.table, pin, &q)?;
-        self.filters.push(Filter { scope, exclude, q });
+        self.filters.push(Filter { scope, mode, q });
         Ok(self)
+    }
+
+    /// Keeps the rows for which `q` holds through at least one binding,
+    /// each such row once for it (Django's `filter(Exists(...))`), unlike
+    /// `filter_q`, which repeats a row per binding. As `filter_q` to
+    /// resolve.
+    pub(crate) fn filter_exists(self, q: Q) -> Result<Self> {
+        self.add(q, Mode::Exists)
     }
 
     /// Keeps the rows for which `path` (ending in a lookup, `exact` by
@@ -204,7 +212,7 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`filter`](Self::filter).
     pub fn filter_q(self, q: Q) -> Result<Self> {
-        self.add(q, false)
+        self.add(q, Mode::Filter)
     }
 
     /// Drops the rows for which `path` matches `value` through at least
@@ -227,7 +235,7 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`filter`](Self::filter).
     pub fn exclude_q(self, q: Q) -> Result<Self> {
-        self.add(q, true)
+        self.add(q, Mode::Exclude)
     }
 
     /// Removes repeated rows (keeping the first of each); on a projection
@@ -648,7 +656,12 @@ impl<'v> Query<'v> {
         let mut s = describe_access(self.view, self.table, &access, est, source.as_deref());
         let anchor = access.anchor();
         for (i, f) in self.filters.iter().enumerate() {
-            let _ = write!(s, "\n{} {}", if f.exclude { "exclude" } else { "filter" }, f.q);
+            let verb = match f.mode {
+                Mode::Filter => "filter",
+                Mode::Exists => "filter (each row once)",
+                Mode::Exclude => "exclude",
+            };
+            let _ = write!(s, "\n{verb} {}", f.q);
             match anchor {
                 Some(a) if a.filter == i && f.scope.conjuncts.len() == 1 => {
                     s.push_str(" (established by the access path)");

@@ -84,6 +84,9 @@ struct Compiler<'a> {
     view: &'a View,
     root: TableId,
     pin: Option<Hop>,
+    /// The join nodes of every scope of the call so far (each `!` opens a
+    /// scope of its own), against [`MAX_FILTER_JOINS`].
+    joins: std::cell::Cell<usize>,
 }
 
 impl Compiler<'_> {
@@ -145,16 +148,17 @@ impl Compiler<'_> {
                     };
                     node = match scope.nodes.iter().position(|x| *x == n) {
                         Some(i) => i + 1,
-                        None if scope.nodes.len() == MAX_SCOPE_NODES => {
+                        None if self.joins.get() == MAX_FILTER_JOINS => {
                             return Err(Error::Query {
                                 table: schema.table_name(self.root).to_owned(),
                                 path: path.clone(),
                                 reason: format!(
-                                    "one filter call joins at most {MAX_SCOPE_NODES} distinct multi-valued paths"
+                                    "one filter call makes at most {MAX_FILTER_JOINS} joins (one per distinct multi-valued path prefix)"
                                 ),
                             })
                         }
                         None => {
+                            self.joins.set(self.joins.get() + 1);
                             scope.nodes.push(n);
                             scope.nodes.len()
                         }
@@ -212,7 +216,7 @@ pub(crate) fn compile_scope(view: &View, root: TableId, pin: Option<Hop>, q: &Q)
             reason: format!("a condition nests at most {MAX_Q_DEPTH} levels of and, or and not"),
         });
     }
-    Compiler { view, root, pin }.scope(q)
+    Compiler { view, root, pin, joins: std::cell::Cell::new(0) }.scope(q)
 }
 
 /// The most levels a condition may nest (`And`, `Or`, `Not` inside each
@@ -221,10 +225,12 @@ pub(crate) fn compile_scope(view: &View, root: TableId, pin: Option<Hop>, q: &Q)
 /// no limit, SQLite's parser stops at 1,000 levels of expression.
 pub(crate) const MAX_Q_DEPTH: usize = 64;
 
-/// The most multi-valued hops one filter call (or one negated part of it)
-/// may join, distinct paths counted once: a count of a scope's bindings
-/// recurses once per node.
-pub(crate) const MAX_SCOPE_NODES: usize = 256;
+/// The most joins one filter call may make: a join node per distinct
+/// prefix of its paths that ends in a multi-valued hop, counted over every
+/// scope of the call (each negated part is one). Counting a scope's
+/// bindings recurses once per node, and a negated part is counted inside
+/// its parent's recursion, so this bounds the whole depth.
+pub(crate) const MAX_FILTER_JOINS: usize = 256;
 
 /// When `q` nests deeper than [`MAX_Q_DEPTH`]: the path of a leaf below
 /// the limit (empty if there is none), for the error. Iterative, so any
@@ -306,9 +312,23 @@ impl Access<'_> {
 #[derive(Clone, Debug)]
 pub(crate) struct Filter {
     pub(crate) scope: Scope,
-    pub(crate) exclude: bool,
+    pub(crate) mode: Mode,
     /// The condition as given, for `explain`.
     pub(crate) q: Q,
+}
+
+/// How a filter call's bindings count toward a row's results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `filter`: once per binding that satisfies it (a row repeats per
+    /// matching related row).
+    Filter,
+    /// Once if any binding satisfies it (Django's `Exists`): the row never
+    /// repeats for it. It anchors an index walk only over single-valued
+    /// hops: a walk across a multi-valued one reaches a row once per path.
+    Exists,
+    /// `exclude`: the row is dropped if any binding satisfies it.
+    Exclude,
 }
 
 /// The index kind of `column` of `table`, if it has one.
@@ -361,8 +381,11 @@ fn probe_estimate(view: &View, p: &Probe) -> f64 {
 /// The anchored leaves: top-level conjuncts of positive filters whose test
 /// an index can answer (`exact` or `in`).
 fn anchors(filters: &[Filter]) -> impl Iterator<Item = (Anchor, &Leaf)> + '_ {
-    filters.iter().enumerate().filter(|(_, f)| !f.exclude).flat_map(|(filter, f)| {
+    filters.iter().enumerate().filter(|(_, f)| f.mode != Mode::Exclude).flat_map(|(filter, f)| {
         f.scope.conjuncts.iter().enumerate().filter_map(move |(conjunct, c)| match c {
+            // An `Exists` filter's leaf anchors a walk only over
+            // single-valued hops, which reaches each row once.
+            Cond::Leaf(l) if f.mode == Mode::Exists && f.scope.leaves[*l].hops.iter().any(|h| h.is_multi()) => None,
             Cond::Leaf(l) => Some((Anchor { filter, conjunct, leaf: *l }, &f.scope.leaves[*l])),
             _ => None,
         })

@@ -905,11 +905,12 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Finds the row matching every value of `lookup` **among the related
     /// rows only**; if there is none, creates one from `lookup` and
     /// `defaults` and links it. Returns the key and whether it was created.
-    /// `lookup` may name the primary key `pk`, as in Django. O(degree) for
-    /// the search.
+    /// `lookup` and `defaults` may name the primary key `pk`, as in
+    /// Django. O(degree) for the search.
     ///
     /// # Errors
     /// [`Error::UnknownColumn`] / [`Error::TypeMismatch`] in `lookup`,
+    /// [`Error::Unsupported`] for `pk` and `id` of different values,
     /// [`Error::MultipleFound`] when several link rows match (two rows, or
     /// one row linked twice in a custom through table: Django's `get()`
     /// over the join returns it twice), and the errors of `create`
@@ -928,7 +929,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// `through_defaults`.
     pub fn get_or_create_with(&mut self, lookup: Row, defaults: Row, through_defaults: Row) -> Result<(Key, bool)> {
         self.live()?;
-        let lookup = pk_as_id(lookup);
+        let (lookup, defaults) = (self.pk_as_id(lookup)?, self.pk_as_id(defaults)?);
         self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 return Ok((key, false));
@@ -956,7 +957,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// `through_defaults`.
     pub fn update_or_create_with(&mut self, lookup: Row, defaults: Row, through_defaults: Row) -> Result<(Key, bool)> {
         self.live()?;
-        let lookup = pk_as_id(lookup);
+        let (lookup, defaults) = (self.pk_as_id(lookup)?, self.pk_as_id(defaults)?);
         self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 m.tx.update_row(key, &defaults).map_err(|e| e.with_row(&defaults))?;
@@ -971,6 +972,25 @@ impl<'db> RelatedMut<'_, 'db> {
     fn atomic<T>(&mut self, op: impl FnOnce(&mut RelatedMut<'_, 'db>) -> Result<T>) -> Result<T> {
         let end = self.end;
         self.tx.atomic(|tx| op(&mut RelatedMut { tx, end }))
+    }
+
+    /// `row` with Django's `pk` shortcut named `id`, the primary key it
+    /// stands for, so that a lookup finds a row by it and a new row takes
+    /// it. O(columns).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when `row` gives `pk` and `id` different
+    /// values.
+    fn pk_as_id(&self, row: Row) -> Result<Row> {
+        let Some(pk) = row.get("pk") else { return Ok(row) };
+        match row.get("id") {
+            Some(id) if id != pk => Err(Error::Unsupported {
+                table: self.other_name(),
+                reason: format!("pk = {pk} and id = {id} both name the primary key"),
+            }),
+            Some(_) => Ok(row.iter().filter(|&(n, _)| n != "pk").fold(Row::new(), |r, (n, v)| r.with(n, v.clone()))),
+            None => Ok(row.iter().fold(Row::new(), |r, (n, v)| r.with(if n == "pk" { "id" } else { n }, v.clone()))),
+        }
     }
 
     /// Creates a related row from `lookup` overlaid with `defaults` (the
@@ -1009,13 +1029,4 @@ impl<'db> RelatedMut<'_, 'db> {
             _ => Err(Error::MultipleFound { table: self.other_name(), count: found.len() }),
         }
     }
-}
-
-/// A lookup with Django's `pk` shortcut named `id`, the primary key it
-/// stands for, so that it is found and, if not, created with that id.
-fn pk_as_id(lookup: Row) -> Row {
-    if lookup.get("pk").is_none() {
-        return lookup;
-    }
-    lookup.iter().fold(Row::new(), |row, (name, value)| row.with(if name == "pk" { "id" } else { name }, value.clone()))
 }
