@@ -236,3 +236,47 @@ fn deleting_a_row_removes_its_links_in_every_relation_from_both_ends() {
     })
     .unwrap();
 }
+
+/// A row may name itself in a non-nullable key of its own table when it is
+/// inserted (Django's deferred constraints allow `Node(id=1, parent_id=1)`;
+/// checked at once, no such row could ever be inserted): by an explicit id
+/// or by the id it is about to get. Deleting it then follows the rules as
+/// for any row: a cascade takes its children, and a `Protect` key on
+/// itself refuses its own delete, as Django's collector does.
+#[test]
+fn a_row_may_name_itself_in_a_key_of_its_table() {
+    let schema = |rule: OnDelete| {
+        Schema::builder()
+            .table("node", move |t| {
+                t.foreign_key("parent", "self").related_name("children").on_delete(rule);
+            })
+            .build()
+            .unwrap()
+    };
+    let db = Database::new(schema(OnDelete::Cascade));
+    db.write(|tx| {
+        let root = tx.insert("node", row! { "id" => 1, "parent" => 1 })?;
+        let next = tx.insert("node", row! { "parent" => 2 })?;
+        assert_eq!(next.id(), 2, "the id it was about to get");
+        let child = tx.insert("node", row! { "parent" => root })?;
+        let missing = tx.insert("node", row! { "parent" => 99 });
+        assert!(matches!(missing, Err(Error::ForeignKey { id: 99, .. })), "{missing:?}");
+        let taken = tx.insert("node", row! { "id" => 1, "parent" => 1 });
+        assert!(matches!(taken, Err(Error::Unique { .. })), "{taken:?}");
+        let d = tx.delete(root)?;
+        assert_eq!(d.count("node"), 2, "the root and its child");
+        assert!(tx.get(child).is_none() && tx.get(next).is_some());
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let db = Database::new(schema(OnDelete::Protect));
+    db.write(|tx| {
+        let me = tx.insert("node", row! { "parent" => 1 })?;
+        let before = snapshot(tx);
+        assert!(matches!(tx.delete(me), Err(Error::Protected { .. })));
+        assert_eq!(snapshot(tx), before);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

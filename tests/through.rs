@@ -3,7 +3,7 @@
 mod common;
 
 use common::{snapshot, verify};
-use junctiondb::{row, Database, Error, Key, OnDelete, Schema, Type, View};
+use junctiondb::{row, Database, Error, Key, OnDelete, Schema, Type, View, WriteTxn};
 
 fn db() -> Database {
     let schema = Schema::builder()
@@ -301,8 +301,8 @@ fn a_manager_whose_row_a_remove_deleted_refuses_writes() {
 /// then would link the new target to the freed slot. With something left
 /// to link it is `NotFound` and undone; with nothing left to link it
 /// succeeds, as Django's `set` (a `remove`, then an `add` of nothing)
-/// does. `remove` of several targets stops at the row's deletion (which
-/// took its other friendships with it). A target the removals delete is
+/// does. `remove` of several targets deletes their rows in one delete,
+/// which takes the manager's row too. A target the removals delete is
 /// `NotFound` as well.
 #[test]
 fn a_write_that_deletes_its_own_row_links_nothing_after() {
@@ -336,7 +336,7 @@ fn a_write_that_deletes_its_own_row_links_nothing_after() {
         let f = tx.insert("friendship", row! { "from_p" => a, "to_p" => b })?;
         tx.insert("friendship", row! { "from_p" => a, "to_p" => c })?;
         tx.update(a, row! { "best" => f })?;
-        assert_eq!(tx.related(a, "friends")?.remove([b, c])?, 1, "the second went with a");
+        assert_eq!(tx.related(a, "friends")?.remove([b, c])?, 2, "one delete takes both");
         assert!(tx.get(a).is_none());
         assert_eq!(tx.count("friendship")?, 0);
         verify(tx);
@@ -496,6 +496,62 @@ fn a_directed_self_relation_through_its_own_table_reads_the_first_key_as_the_sou
         tx.related(b, "follows")?.add([a])?;
         let row = tx.find_by("follow", "follower", b.id())?;
         assert_eq!(row[0].int("followed_id"), Some(a.id()), "the manager writes the source into the first key");
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// `remove`, `clear` and `set` delete a custom through table's rows in one
+/// delete, as Django's managers do with one query: a `Restrict` key from
+/// one link row to another is satisfied when both go, whatever the order of
+/// the targets (one row at a time, the first delete was refused when the
+/// restricted row came first).
+#[test]
+fn link_rows_go_in_one_delete() {
+    let schema = Schema::builder()
+        .table("user", |t| {
+            t.many_to_many("clubs", "club").through("membership");
+        })
+        .table("club", |_| {})
+        .table("membership", |t| {
+            t.foreign_key("user", "user");
+            t.foreign_key("club", "club");
+        })
+        .table("transfer", |t| {
+            t.foreign_key("from_m", "membership").on_delete(OnDelete::Restrict).related_name("outs");
+            t.foreign_key("to_m", "membership").on_delete(OnDelete::Cascade).related_name("ins");
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    type Setup = (Key, Key, Key, Key);
+    let setup = |tx: &mut WriteTxn<'_>| -> Result<Setup, Error> {
+        let u = tx.insert("user", row! {})?;
+        let (c1, c2) = (tx.insert("club", row! {})?, tx.insert("club", row! {})?);
+        let m1 = tx.insert("membership", row! { "user" => u, "club" => c1 })?;
+        let m2 = tx.insert("membership", row! { "user" => u, "club" => c2 })?;
+        tx.insert("transfer", row! { "from_m" => m1, "to_m" => m2 })?;
+        Ok((u, c1, c2, m1))
+    };
+    db.write(|tx| {
+        let (u, c1, c2, _) = setup(tx)?;
+        assert_eq!(tx.related(u, "clubs")?.remove([c1, c2])?, 2);
+        assert_eq!((tx.count("membership")?, tx.count("transfer")?), (0, 0));
+        let (u, c1, c2, _) = setup(tx)?;
+        assert_eq!(tx.related(u, "clubs")?.remove([c2, c1])?, 2);
+        let (u, ..) = setup(tx)?;
+        assert_eq!(tx.related(u, "clubs")?.clear()?, 2);
+        let (u, ..) = setup(tx)?;
+        tx.related(u, "clubs")?.set(Vec::<Key>::new())?;
+        assert_eq!((tx.count("membership")?, tx.count("transfer")?), (0, 0));
+        // Alone, the restricted row is still refused, and nothing changes.
+        let (u, c1, _, m1) = setup(tx)?;
+        let before = snapshot(tx);
+        let refused = tx.related(u, "clubs")?.remove([c1]);
+        assert!(matches!(refused, Err(Error::Restricted { .. })), "{refused:?}");
+        assert_eq!(snapshot(tx), before);
+        assert!(tx.get(m1).is_some());
+        verify(tx);
         Ok::<_, Error>(())
     })
     .unwrap();

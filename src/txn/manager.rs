@@ -228,16 +228,15 @@ impl<'db> RelatedMut<'_, 'db> {
     ///
     /// Why this check, and where: `end.slot` is resolved once, and the
     /// only write of a manager that can delete rows is the unlink of a
-    /// custom through row (`unlink_pair`, through `delete_rows`, which
+    /// custom through row (`delete_link_rows`, through `delete_rows`, which
     /// follows `on_delete`), which may cascade to this row. Auto-created
     /// through links are junction entries: unlinking one deletes no row,
     /// and no foreign key can name an auto-created through table (it is
     /// not a declared table: `fields.E300`); a reverse foreign key's
     /// manager only updates. So the hot `add_auto` / `remove_auto` paths
     /// never check. The other writes check once on entry
-    /// ([`live`](Self::live)), `unlink_pair` before each custom row it
-    /// deletes (a cascade from the previous one may have taken this row),
-    /// and `add_slots` before linking (after a `set`'s removals). Reads
+    /// ([`live`](Self::live)), and `add_slots` before linking (after a
+    /// `set`'s removals). Reads
     /// need no check: the delete unlinked every link of the freed slot
     /// (a link key of a custom through is always constrained,
     /// `junction.E024`, so its rows are deleted, moved by `SetNull` /
@@ -684,52 +683,48 @@ impl<'db> RelatedMut<'_, 'db> {
         }
         let Some((r, forward)) = self.rel() else { return Ok(0) };
         let symmetrical = self.tx.state.schema.rel(r).symmetrical;
-        let mut removed = 0;
-        for &(other, _) in targets {
+        let pairs = targets.iter().flat_map(|&(other, _)| {
             let p = self.pair(other, forward);
-            removed += self.unlink_pair(r, p)?;
-            if symmetrical && p.source != p.target {
-                removed += self.unlink_pair(r, Pair { source: p.target, target: p.source })?;
+            let mirror = (symmetrical && p.source != p.target).then_some(Pair { source: p.target, target: p.source });
+            std::iter::once(p).chain(mirror)
+        });
+        let pairs: SmallVec<[Pair; 4]> = pairs.collect();
+        if matches!(self.tx.state.links[r as usize], Links::Custom(_)) {
+            return self.delete_link_rows(r, &pairs);
+        }
+        let mut removed = 0;
+        for p in pairs {
+            if let Some(fpos) = self.tx.state.links[r as usize].find_for_write(p.source, p.target) {
+                self.tx.unlink_auto(r, p.source, fpos);
+                removed += 1;
             }
         }
         Ok(removed)
     }
 
-    /// Removes every link row of one pair. Returns rows removed. On a
-    /// custom through, stops as soon as this manager's row is gone: a
-    /// through row's delete may cascade to it (see
-    /// [`row_live`](Self::row_live)), taking its other link rows with it,
-    /// and its slot names no row any more.
-    fn unlink_pair(&mut self, r: RelId, p: Pair) -> Result<usize> {
-        let through = self.tx.state.schema.rel(r).through;
-        let custom = matches!(self.tx.state.links[r as usize], Links::Custom(_));
-        let mut n = 0;
-        loop {
-            if custom && !self.row_live() {
-                return Ok(n);
+    /// Deletes every row of a custom through table that links one of
+    /// `pairs` (all of a pair's duplicates), in **one** delete: as Django's
+    /// `remove`, `clear` and `set` delete the through rows with one
+    /// query, a `Restrict` key from one of them to another is satisfied
+    /// when the delete takes both, whatever their order. The delete
+    /// follows `on_delete` and may take this manager's own row (see
+    /// [`row_live`](Self::row_live)). Returns the rows of the through
+    /// table deleted, those a cascade took included. O(pairs + rows
+    /// deleted) expected.
+    fn delete_link_rows(&mut self, r: RelId, pairs: &[Pair]) -> Result<usize> {
+        let Links::Custom(j) = &mut self.tx.state.links[r as usize] else { return Ok(0) };
+        let mut rows: Vec<u32> = Vec::new();
+        for p in pairs {
+            for fpos in j.find_all_for_write(p.source, p.target) {
+                rows.push(j.target_entry(p.source, fpos).payload);
             }
-            let fpos = self.tx.state.links[r as usize].find_for_write(p.source, p.target);
-            match &self.tx.state.links[r as usize] {
-                // An auto-created through holds each pair at most once.
-                Links::Auto(_) => {
-                    return Ok(match fpos {
-                        Some(fpos) => {
-                            self.tx.unlink_auto(r, p.source, fpos);
-                            n + 1
-                        }
-                        None => n,
-                    })
-                }
-                Links::Custom(j) => match fpos {
-                    Some(fpos) => {
-                        let slot = j.target_entry(p.source, fpos).payload;
-                        self.tx.delete_rows(through, slot)?;
-                    }
-                    None => return Ok(n),
-                },
-            }
-            n += 1;
         }
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let through = self.tx.state.schema.rel(r).through;
+        let deleted = self.tx.delete_rows(through, &rows)?;
+        Ok(deleted.count(self.tx.table_name(through)))
     }
 
     /// Deletes every link row at this end (for a non-symmetrical self

@@ -270,7 +270,7 @@ impl<'db> WriteTxn<'db> {
             full.push(v);
         }
         for (c, v) in full.iter().enumerate().skip(1) {
-            self.check_constraints(t, c as u16, v, None)?;
+            self.check_constraints(t, c as u16, v, None, Some(id))?;
         }
         if table.next_slot() as usize >= MAX_SLOTS {
             return Err(Error::TableFull { table: def.name.clone() });
@@ -373,8 +373,17 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Uniqueness and foreign-key existence of one value for column `c`
-    /// (`except`: the row being updated).
-    fn check_constraints(&self, t: TableId, c: u16, value: &Value, except: Option<u32>) -> Result<()> {
+    /// (`except`: the row being updated; `inserting`: the id of the row
+    /// being inserted, which a key of its own table may name, as Django's
+    /// deferred constraints allow `Node(id=1, parent_id=1)`).
+    fn check_constraints(
+        &self,
+        t: TableId,
+        c: u16,
+        value: &Value,
+        except: Option<u32>,
+        inserting: Option<i64>,
+    ) -> Result<()> {
         let schema = &self.state.schema;
         let def = schema.def(t);
         let col = &def.columns[c as usize];
@@ -392,7 +401,8 @@ impl<'db> WriteTxn<'db> {
         if let Some(f) = col.fk {
             let fk = schema.fk(f);
             let id = value.as_int().unwrap_or(0);
-            if fk.db_constraint && self.state.tables[fk.target.index()].slot_of(id).is_none() {
+            let itself = fk.target == t && inserting == Some(id);
+            if fk.db_constraint && !itself && self.state.tables[fk.target.index()].slot_of(id).is_none() {
                 return Err(Error::ForeignKey {
                     table: def.name.clone(),
                     column: col.name.clone(),
@@ -573,7 +583,7 @@ impl<'db> WriteTxn<'db> {
                 });
             }
             self.check_value(key.table(), c, value)?;
-            self.check_constraints(key.table(), c, value, Some(slot))?;
+            self.check_constraints(key.table(), c, value, Some(slot), None)?;
             cells.push((c, value.clone()));
         }
         self.set_cells(key.table(), slot, cells);
@@ -645,16 +655,18 @@ impl<'db> WriteTxn<'db> {
                 d.add(&schema.def(key.table()).name, 1);
                 Ok(d)
             }
-            Loc::Slot(slot) => self.delete_rows(key.table(), slot),
+            Loc::Slot(slot) => self.delete_rows(key.table(), &[slot]),
         }
     }
 
-    /// Collects the cascade from `(t, slot)`, checks it, then applies it.
-    pub(crate) fn delete_rows(&mut self, root_table: TableId, root: u32) -> Result<Deleted> {
+    /// Collects the cascade from the rows at `roots` of `root_table`,
+    /// checks it, then applies it: one delete, so a `Restrict` key from
+    /// one row of it to another is satisfied whatever their order.
+    pub(crate) fn delete_rows(&mut self, root_table: TableId, roots: &[u32]) -> Result<Deleted> {
         let schema = self.schema_arc();
         let mut set: HashSet<(TableId, u32)> = HashSet::new();
-        let mut order = vec![(root_table, root)];
-        set.insert((root_table, root));
+        let mut order: Vec<(TableId, u32)> =
+            roots.iter().map(|&s| (root_table, s)).filter(|&r| set.insert(r)).collect();
         let mut updates: Vec<(TableId, u32, u16, Value)> = Vec::new();
         let mut restricted: Vec<(TableId, i64, u32, Vec<u32>)> = Vec::new();
         let mut next = 0;
