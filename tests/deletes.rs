@@ -4,7 +4,7 @@
 mod common;
 
 use common::{snapshot, verify};
-use junctiondb::{row, Database, Error, OnDelete, Schema, Type};
+use junctiondb::{row, Database, Deleted, Error, Key, OnDelete, Schema, Type};
 
 fn db(rule: OnDelete, nullable: bool, default: Option<i64>) -> Database {
     let schema = Schema::builder()
@@ -276,6 +276,47 @@ fn a_row_may_name_itself_in_a_key_of_its_table() {
         let before = snapshot(tx);
         assert!(matches!(tx.delete(me), Err(Error::Protected { .. })));
         assert_eq!(snapshot(tx), before);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// `delete_many` deletes in one collector, as Django's `QuerySet.delete()`:
+/// rows restricted by one another all go, whatever their order; a key
+/// given twice counts once; a link row of an auto-created through table
+/// goes with the rest; a missing key refuses the whole delete.
+#[test]
+fn delete_many_is_one_delete() {
+    let schema = Schema::builder()
+        .table("node", |t| {
+            t.foreign_key("next", "self").nullable().on_delete(OnDelete::Restrict).related_name("prev");
+            t.many_to_many("tags", "tag");
+        })
+        .table("tag", |_| {})
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let a = tx.insert("node", row! {})?;
+        let b = tx.insert("node", row! { "next" => a })?;
+        tx.update(a, row! { "next" => b })?;
+        let keep = tx.insert("node", row! {})?;
+        let tag = tx.insert("tag", row! {})?;
+        tx.related(a, "tags")?.add([tag])?;
+        tx.related(keep, "tags")?.add([tag])?;
+        // Alone, each is restricted by the other.
+        assert!(matches!(tx.delete(a), Err(Error::Restricted { .. })));
+        let link = tx.query("node_tags")?.filter("node", keep)?.keys()[0];
+        let before = snapshot(tx);
+        let missing = Key::new(a.table(), 99);
+        assert!(matches!(tx.delete_many([b, a, missing]), Err(Error::NotFound { id: 99, .. })));
+        assert_eq!(snapshot(tx), before, "nothing changed");
+        let d = tx.delete_many([b, a, b, link])?;
+        assert_eq!((d.count("node"), d.count("node_tags"), d.total()), (2, 2, 4));
+        assert!(tx.get(a).is_none() && tx.get(b).is_none() && tx.get(keep).is_some());
+        assert_eq!(tx.count("node_tags")?, 0);
+        assert_eq!(tx.delete_many([])?, Deleted::default());
+        verify(tx);
         Ok::<_, Error>(())
     })
     .unwrap();

@@ -712,18 +712,18 @@ impl<'db> RelatedMut<'_, 'db> {
     /// table deleted, those a cascade took included. O(pairs + rows
     /// deleted) expected.
     fn delete_link_rows(&mut self, r: RelId, pairs: &[Pair]) -> Result<usize> {
+        let through = self.tx.state.schema.rel(r).through;
         let Links::Custom(j) = &mut self.tx.state.links[r as usize] else { return Ok(0) };
-        let mut rows: Vec<u32> = Vec::new();
+        let mut rows: Vec<(TableId, u32)> = Vec::new();
         for p in pairs {
             for fpos in j.find_all_for_write(p.source, p.target) {
-                rows.push(j.target_entry(p.source, fpos).payload);
+                rows.push((through, j.target_entry(p.source, fpos).payload));
             }
         }
         if rows.is_empty() {
             return Ok(0);
         }
-        let through = self.tx.state.schema.rel(r).through;
-        let deleted = self.tx.delete_rows(through, &rows)?;
+        let deleted = self.tx.delete_rows(&rows)?;
         Ok(deleted.count(self.tx.table_name(through)))
     }
 

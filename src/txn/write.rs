@@ -634,6 +634,39 @@ impl<'db> WriteTxn<'db> {
         self.atomic(|tx| tx.delete_key(key))
     }
 
+    /// Deletes the rows named by `keys` in **one** delete, as Django's
+    /// `QuerySet.delete()` does with one collector: as [`delete`](Self::delete)
+    /// of each, except that a `Restrict` key from one of them (or a row
+    /// their cascades reach) to another is satisfied, whatever their
+    /// order, and each referencing row is counted once. A key given twice
+    /// counts once. Costs as `delete` of them all.
+    ///
+    /// # Errors
+    /// As [`delete`](Self::delete), for any of the keys (`NotFound` for a
+    /// key that names no row). Nothing is deleted then.
+    pub fn delete_many(&mut self, keys: impl IntoIterator<Item = Key>) -> Result<Deleted> {
+        self.atomic(|tx| {
+            let schema = tx.schema_arc();
+            let (mut roots, mut deleted) = (Vec::new(), Deleted::default());
+            let mut seen = HashSet::new();
+            for key in keys.into_iter().filter(|k| seen.insert(*k)) {
+                key.table().resolve(&schema)?;
+                match tx.state.locate(key.table(), key.id()) {
+                    Some(Loc::Slot(slot)) => roots.push((key.table(), slot)),
+                    // A link row of an auto-created through table, which no
+                    // key can reference: deleted alone, before the rows
+                    // whose cascades could take it.
+                    Some(Loc::Pair(..) | Loc::Dangling(_)) => {
+                        tx.delete_key(key)?.iter().for_each(|(t, n)| deleted.add(t, n));
+                    }
+                    None => return Err(Error::NotFound { table: schema.def(key.table()).name.clone(), id: key.id() }),
+                }
+            }
+            tx.delete_rows(&roots)?.iter().for_each(|(t, n)| deleted.add(t, n));
+            Ok(deleted)
+        })
+    }
+
     pub(crate) fn delete_key(&mut self, key: Key) -> Result<Deleted> {
         let schema = self.schema_arc();
         key.table().resolve(&schema)?;
@@ -655,18 +688,18 @@ impl<'db> WriteTxn<'db> {
                 d.add(&schema.def(key.table()).name, 1);
                 Ok(d)
             }
-            Loc::Slot(slot) => self.delete_rows(key.table(), &[slot]),
+            Loc::Slot(slot) => self.delete_rows(&[(key.table(), slot)]),
         }
     }
 
-    /// Collects the cascade from the rows at `roots` of `root_table`,
-    /// checks it, then applies it: one delete, so a `Restrict` key from
-    /// one row of it to another is satisfied whatever their order.
-    pub(crate) fn delete_rows(&mut self, root_table: TableId, roots: &[u32]) -> Result<Deleted> {
+    /// Collects the cascade from the rows at `roots` (`(table, slot)`,
+    /// repeats ignored), checks it, then applies it: one delete, so a
+    /// `Restrict` key from one row of it to another is satisfied whatever
+    /// their order.
+    pub(crate) fn delete_rows(&mut self, roots: &[(TableId, u32)]) -> Result<Deleted> {
         let schema = self.schema_arc();
         let mut set: HashSet<(TableId, u32)> = HashSet::new();
-        let mut order: Vec<(TableId, u32)> =
-            roots.iter().map(|&s| (root_table, s)).filter(|&r| set.insert(r)).collect();
+        let mut order: Vec<(TableId, u32)> = roots.iter().copied().filter(|&r| set.insert(r)).collect();
         let mut updates: Vec<(TableId, u32, u16, Value)> = Vec::new();
         let mut restricted: Vec<(TableId, i64, u32, Vec<u32>)> = Vec::new();
         let mut next = 0;
