@@ -52,6 +52,10 @@ pub enum Op {
         t: u8,
         id: Sel,
     },
+    /// Rows of tables with ids of their own (the others are left out).
+    DeleteMany {
+        keys: Vec<(u8, Sel)>,
+    },
     Rel {
         acc: u8,
         me: Sel,
@@ -72,14 +76,16 @@ impl<'a> Arbitrary<'a> for Step {
 }
 
 impl<'a> Arbitrary<'a> for Op {
-    /// Weighted: 40% inserts, 10% updates, 7% deletes, 43% manager calls.
+    /// Weighted: 40% inserts, 10% updates, 5% deletes, 2% deletes of
+    /// several rows, 43% manager calls.
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(match u.int_in_range(0..=99u8)? {
             0..=39 => {
                 Op::Insert { t: u.arbitrary()?, mode: u.arbitrary()?, seed: u.arbitrary()?, cells: u.arbitrary()? }
             }
             40..=49 => Op::Update { t: u.arbitrary()?, id: u.arbitrary()?, cells: u.arbitrary()? },
-            50..=56 => Op::Delete { t: u.arbitrary()?, id: u.arbitrary()? },
+            50..=54 => Op::Delete { t: u.arbitrary()?, id: u.arbitrary()? },
+            55..=56 => Op::DeleteMany { keys: u.arbitrary()? },
             _ => Op::Rel { acc: u.arbitrary()?, me: u.arbitrary()?, op: u.arbitrary()? },
         })
     }
@@ -284,6 +290,10 @@ pub fn resolve(m: &Model, op: &Op) -> Option<ROp> {
                 ROp::Delete { t, id: id.pick(m, t) }
             }
         }
+        Op::DeleteMany { keys } => {
+            let keys = keys.iter().map(|&(t, id)| (t as usize % ntab, id)).filter(|&(t, _)| s.tabs[t].auto.is_none());
+            ROp::DeleteMany { keys: keys.map(|(t, id)| (t, id.pick(m, t))).collect() }
+        }
         Op::Rel { acc, me, op } => {
             let acc_i = *acc as usize % s.accs.len();
             let a = &s.accs[acc_i];
@@ -339,6 +349,10 @@ pub fn apply_engine(tx: &mut WriteTxn<'_>, tids: &[TableId], op: &ROp) -> Result
         }
         ROp::Update { t, id, row } => tx.update(Key::new(tids[*t], *id), row.clone()).map(|()| Out::Unit),
         ROp::Delete { t, id } => tx.delete(Key::new(tids[*t], *id)).map(|d| Out::Deleted(sorted_counts(&d))),
+        ROp::DeleteMany { keys } => {
+            let keys = keys.iter().map(|&(t, id)| Key::new(tids[t], id));
+            tx.delete_many(keys).map(|d| Out::Deleted(sorted_counts(&d)))
+        }
         ROp::DeleteLink { t, pair } => {
             let key = tx
                 .scan(tids[*t])

@@ -81,6 +81,10 @@ pub enum ROp {
         t: usize,
         id: i64,
     },
+    /// `delete_many` of rows of tables with ids of their own.
+    DeleteMany {
+        keys: Vec<(usize, i64)>,
+    },
     /// Deletes the through row of an auto-created table that links this
     /// pair (the engine's key is found by scanning for the pair).
     DeleteLink {
@@ -128,7 +132,8 @@ impl Model {
                 Ok(if spec().tabs[*t].auto.is_some() { Out::AnyKey } else { Out::Id(id) })
             }
             ROp::Update { t, id, row } => self.update(*t, *id, row).map(|()| Out::Unit),
-            ROp::Delete { t, id } => self.delete(*t, *id).map(Out::Deleted),
+            ROp::Delete { t, id } => self.delete(&[(*t, *id)]).map(Out::Deleted),
+            ROp::DeleteMany { keys } => self.delete(keys).map(Out::Deleted),
             ROp::DeleteLink { t, pair } => {
                 let rows = &mut self.tables[*t].rows;
                 let i = rows
@@ -433,18 +438,21 @@ impl Model {
         Ok(())
     }
 
-    /// Deletes a row and what `on_delete` says, all or nothing.
-    pub fn delete(&mut self, t: usize, id: i64) -> Result<Vec<(String, usize)>, Error> {
+    /// Deletes rows (`(table, id)`, repeats counted once) and what
+    /// `on_delete` says, in one delete, all or nothing.
+    pub fn delete(&mut self, keys: &[(usize, i64)]) -> Result<Vec<(String, usize)>, Error> {
         let s = spec();
-        if s.tabs[t].auto.is_some() {
+        let mut doomed: Vec<(usize, i64)> = Vec::new();
+        for &(t, id) in keys {
             // Auto-through ids are slot-derived; the harness uses DeleteLink.
-            return Err(Error::NotFound { table: tname(t), id });
-        }
-        if !self.exists(t, id) {
-            return Err(Error::NotFound { table: tname(t), id });
+            if s.tabs[t].auto.is_some() || !self.exists(t, id) {
+                return Err(Error::NotFound { table: tname(t), id });
+            }
+            if !doomed.contains(&(t, id)) {
+                doomed.push((t, id));
+            }
         }
         // The cascade closure.
-        let mut doomed: Vec<(usize, i64)> = vec![(t, id)];
         let mut i = 0;
         while i < doomed.len() {
             let (dt, did) = doomed[i];
@@ -751,40 +759,38 @@ impl Model {
             EndKind::Reverse(r) => (r, false),
         };
         let rel = &s.rels[r];
-        let mut removed = 0;
+        let mut pairs = Vec::new();
         for &t in targets {
             let p = if forward { (me, t) } else { (t, me) };
-            removed += self.unlink_pair(r, p)?;
+            pairs.push(p);
             if rel.symmetrical && p.0 != p.1 {
-                removed += self.unlink_pair(r, (p.1, p.0))?;
+                pairs.push((p.1, p.0));
             }
         }
-        Ok(removed)
+        self.unlink_pairs(r, &pairs)
     }
 
-    /// Removes every through row of the pair (deleting custom through rows
-    /// as rows, with their own `on_delete` consequences).
-    fn unlink_pair(&mut self, r: usize, p: (i64, i64)) -> Result<usize, Error> {
+    /// Removes every through row of the pairs: an auto-created through's
+    /// rows as they are, a custom through's rows in one delete (with their
+    /// own `on_delete` consequences), counting every row of the through
+    /// table it took.
+    fn unlink_pairs(&mut self, r: usize, pairs: &[(i64, i64)]) -> Result<usize, Error> {
         let rel = &spec().rels[r];
         let (a, b) = (rel.source_col, rel.target_col);
-        let matching: Vec<usize> = self.tables[rel.through]
-            .rows
-            .iter()
-            .enumerate()
-            .filter(|(_, row)| row[a] == Value::Int(p.0) && row[b] == Value::Int(p.1))
-            .map(|(i, _)| i)
-            .collect();
+        let links = |row: &Vec<Value>| pairs.iter().any(|p| row[a] == Value::Int(p.0) && row[b] == Value::Int(p.1));
+        let rows = &mut self.tables[rel.through].rows;
         if rel.auto {
-            for &i in matching.iter().rev() {
-                self.tables[rel.through].rows.remove(i);
-            }
-        } else {
-            let ids: Vec<i64> = matching.iter().filter_map(|&i| self.tables[rel.through].rows[i][0].as_int()).collect();
-            for id in ids {
-                self.delete(rel.through, id)?;
-            }
+            let before = rows.len();
+            rows.retain(|row| !links(row));
+            return Ok(before - rows.len());
         }
-        Ok(matching.len())
+        let ids: Vec<(usize, i64)> =
+            rows.iter().filter(|row| links(row)).filter_map(|row| Some((rel.through, row[0].as_int()?))).collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let deleted = self.delete(&ids)?;
+        Ok(deleted.iter().find(|(t, _)| *t == tname(rel.through)).map_or(0, |(_, n)| *n))
     }
 
     fn create_linked(&mut self, acc: usize, me: i64, values: &Row, through_defaults: &Row) -> Result<i64, Error> {
