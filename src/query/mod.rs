@@ -50,7 +50,7 @@ pub use cond::{Arg, Q};
 use smallvec::SmallVec;
 
 use self::exec::{candidates, each_walked, follow, multiplicity, value, Item, Seed};
-use self::path::{resolve, Hop};
+use self::path::{resolve, Hop, Hops};
 use self::plan::{choose, compile_scope, describe_access, flatten_and, Filter, Mode};
 use self::plan::{Access, Anchor};
 use crate::error::Result;
@@ -67,7 +67,7 @@ const GATHER_WINDOW: usize = 32;
 /// column.
 #[derive(Clone, Debug)]
 struct OrderKey {
-    hops: Vec<Hop>,
+    hops: Hops,
     table: TableId,
     column: u16,
     descending: bool,
@@ -573,29 +573,18 @@ impl<'v> Query<'v> {
         let cols = self.columns(&[column])?;
         let key = &cols[0].1;
         let locs = self.projected(&cols);
-        fn slots(window: &[Loc]) -> impl Iterator<Item = u32> + '_ {
-            window.iter().map(|&l| if let Loc::Slot(s) = l { s } else { u32::MAX })
-        }
         let mut values = Vec::with_capacity(locs.len());
-        let store = key.hops.is_empty().then(|| self.view.tables[key.table.index()].column(key.column));
         // A column of the results' own table, rows by slot (not the link
         // rows of an auto-created through): gathered from its store.
-        let Some(store) = store.filter(|_| locs.iter().all(|l| matches!(l, Loc::Slot(_)))) else {
-            values.extend(locs.iter().map(|&l| out(self.read(key, l))));
-            return Ok(values);
-        };
-        // Each window's cells are prefetched while the window before it is
-        // copied out, and its values' lines just before its own copy.
-        let mut windows = locs.chunks(GATHER_WINDOW).peekable();
-        if let Some(first) = windows.peek() {
-            store.prefetch_each(slots(first));
-        }
-        while let Some(window) = windows.next() {
-            store.prefetch_payload_each(slots(window));
-            if let Some(next) = windows.peek() {
-                store.prefetch_each(slots(next));
+        let by_slot = key.hops.is_empty() && locs.iter().all(|l| matches!(l, Loc::Slot(_)));
+        let slots =
+            by_slot.then(|| locs.iter().map(|&l| if let Loc::Slot(s) = l { s } else { u32::MAX }).collect::<Vec<_>>());
+        match slots {
+            Some(slots) => {
+                let store = self.view.tables[key.table.index()].column(key.column);
+                store.gather(&slots, GATHER_WINDOW, |v| values.push(out(v)));
             }
-            store.get_each(slots(window), |v| values.push(out(v)));
+            None => values.extend(locs.iter().map(|&l| out(self.read(key, l)))),
         }
         Ok(values)
     }

@@ -15,8 +15,14 @@
 
 use std::fmt::Write as _;
 
+use smallvec::SmallVec;
+
 use crate::error::{Error, Result};
 use crate::schema::{FkId, RelId, Schema, TableId, TableKind};
+
+/// The hops of a path, inline up to four (a path seldom crosses more
+/// relations), so that compiling a query allocates none for them.
+pub(crate) type Hops = SmallVec<[Hop; 4]>;
 
 /// One step from a row of one table to rows of another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,7 +158,7 @@ fn lookup_list() -> String {
 /// the hops arrive at.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Resolved {
-    pub(crate) hops: Vec<Hop>,
+    pub(crate) hops: Hops,
     /// The table of the terminal column.
     pub(crate) table: TableId,
     pub(crate) column: u16,
@@ -326,14 +332,14 @@ pub(crate) fn resolve(schema: &Schema, root: TableId, path: &str, lookups: bool)
             choices(schema, t).join(", ")
         ))
     };
-    if path.split("__").nth(MAX_PATH_PARTS).is_some() {
+    let tokens: SmallVec<[&str; 8]> = path.split("__").take(MAX_PATH_PARTS + 1).collect();
+    if tokens.len() > MAX_PATH_PARTS {
         return Err(fail(format!("a path has at most {MAX_PATH_PARTS} parts")));
     }
-    let tokens: Vec<&str> = path.split("__").collect();
     if tokens.iter().any(|t| t.is_empty()) {
         return Err(fail("a path is field names joined by \"__\", with no empty part".into()));
     }
-    let mut hops: Vec<Hop> = Vec::new();
+    let mut hops = Hops::new();
     let mut t = root;
     let mut i = 0;
     // The table a relation that ended the walk leads to, for messages.
@@ -353,12 +359,12 @@ pub(crate) fn resolve(schema: &Schema, root: TableId, path: &str, lookups: bool)
                 // `rel__id` (then at most a lookup) trims to the id held here.
                 let trims_id = matches!(next, Some("id" | "pk")) && tokens.len() <= i + 3;
                 if next_is_field && !trims_id {
-                    hops.extend(rel_hops.iter().flatten());
+                    hops.extend(rel_hops.iter().flatten().copied());
                     t = next_table;
                     i += 1;
                     continue;
                 }
-                hops.extend(rel_hops.iter().flatten().take(keep));
+                hops.extend(rel_hops.iter().flatten().take(keep).copied());
                 i += if trims_id { 2 } else { 1 };
                 if !trims_id {
                     led_to = Some(next_table);

@@ -20,8 +20,10 @@
 
 use std::fmt::Write as _;
 
+use smallvec::SmallVec;
+
 use super::cond::{compile, QNode, Test, Q};
-use super::path::{describe_walk, resolve, Hop};
+use super::path::{describe_walk, resolve, Hop, Hops};
 use crate::error::{Error, Result};
 use crate::schema::{TableId, TableKind};
 use crate::txn::View;
@@ -32,7 +34,7 @@ use crate::value::Value;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Node {
     pub(crate) parent: usize,
-    pub(crate) pre: Vec<Hop>,
+    pub(crate) pre: Hops,
     pub(crate) hop: Hop,
     /// Bound to the related manager's own link row instead of walked.
     pub(crate) pinned: bool,
@@ -43,16 +45,16 @@ pub(crate) struct Node {
 #[derive(Clone, Debug)]
 pub(crate) struct Leaf {
     pub(crate) node: usize,
-    pub(crate) tail: Vec<Hop>,
+    pub(crate) tail: Hops,
     pub(crate) table: TableId,
     pub(crate) column: u16,
     pub(crate) test: Test,
     /// Every hop from the root, for access planning.
-    pub(crate) hops: Vec<Hop>,
+    pub(crate) hops: Hops,
     /// The join nodes along `hops`, each with the position of the row it
     /// binds (the row reached after `hops[..pos]`), for walks that bind
     /// them from the far end.
-    pub(crate) chain: Vec<(usize, usize)>,
+    pub(crate) chain: SmallVec<[(usize, usize); 2]>,
 }
 
 #[derive(Clone, Debug)]
@@ -133,8 +135,8 @@ impl Compiler<'_> {
                 let r = resolve(schema, self.root, path, true)?;
                 let test = compile(schema, schema.table_name(self.root), path, &r, arg)?;
                 let mut node = 0;
-                let mut pre = Vec::new();
-                let mut chain = Vec::new();
+                let mut pre = Hops::new();
+                let mut chain = SmallVec::new();
                 for (j, &hop) in r.hops.iter().enumerate() {
                     if !hop.is_multi() {
                         pre.push(hop);
@@ -291,7 +293,7 @@ pub(crate) enum Access<'a> {
     /// join nodes, which is the anchor's multiplicity.
     Index {
         probe: Probe<'a>,
-        back: Vec<Hop>,
+        back: Hops,
         anchor: Anchor,
     },
     Manager,

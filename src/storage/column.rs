@@ -70,81 +70,53 @@ impl Column {
         }
     }
 
-    /// Passes `each` the value at every slot of `slots`, in order:
-    /// [`get`](Self::get) of many slots, with the column's kind and
-    /// nullability matched once instead of per value (a nullable column's
-    /// null bit is tested per value). Inlined into the
-    /// caller's loop. O(slots).
+    /// Passes `each` the value at every slot of `slots`, in order, as
+    /// [`get`](Self::get) of each, reading them `window` slots at a time so
+    /// that their cache misses overlap: the next window's cells are
+    /// prefetched while this one is read, and this window's values that lie
+    /// apart from their cells (text too long for its cell, bytes) just
+    /// before it is read (their pointers are in the cells prefetched a
+    /// window earlier). The column's kind and nullability are matched once
+    /// for the whole gather (a nullable column tests its null bit per
+    /// value). Inlined into the caller. O(slots).
     ///
     /// Panics if a slot is past the column's end, as `get` does: callers
     /// pass slots of live rows.
     #[inline(always)]
-    pub(crate) fn get_each<'c>(&'c self, slots: impl Iterator<Item = u32>, mut each: impl FnMut(ValueRef<'c>)) {
+    pub(crate) fn gather<'c>(&'c self, slots: &[u32], window: usize, mut each: impl FnMut(ValueRef<'c>)) {
         #[inline(always)]
-        fn each_of<'c, T: 'c>(
+        fn run<'c, T>(
             v: &'c [T],
             column: &Column,
-            slots: impl Iterator<Item = u32>,
+            slots: &[u32],
+            window: usize,
+            outside: impl Fn(&T) -> Option<&u8>,
             read: impl Fn(&'c T) -> ValueRef<'c>,
             each: &mut impl FnMut(ValueRef<'c>),
         ) {
-            if column.nulls.is_some() {
-                slots.for_each(|s| each(if column.is_null(s) { ValueRef::Null } else { read(&v[s as usize]) }));
-            } else {
-                slots.for_each(|s| each(read(&v[s as usize])));
+            let mut windows = slots.chunks(window.max(1)).peekable();
+            if let Some(first) = windows.peek() {
+                first.iter().filter_map(|&s| v.get(s as usize)).for_each(prefetch);
+            }
+            while let Some(this) = windows.next() {
+                this.iter().filter_map(|&s| v.get(s as usize).and_then(&outside)).for_each(prefetch);
+                if let Some(next) = windows.peek() {
+                    next.iter().filter_map(|&s| v.get(s as usize)).for_each(prefetch);
+                }
+                if column.nulls.is_some() {
+                    this.iter()
+                        .for_each(|&s| each(if column.is_null(s) { ValueRef::Null } else { read(&v[s as usize]) }));
+                } else {
+                    this.iter().for_each(|&s| each(read(&v[s as usize])));
+                }
             }
         }
         match &self.data {
-            Data::Int(v) => each_of(v, self, slots, |&x| ValueRef::Int(x), &mut each),
-            Data::Float(v) => each_of(v, self, slots, |&x| ValueRef::Float(x), &mut each),
-            Data::Bool(v) => each_of(v, self, slots, |&x| ValueRef::Bool(x), &mut each),
-            Data::Text(v) => each_of(v, self, slots, |x| ValueRef::Text(x.as_str()), &mut each),
-            Data::Bytes(v) => each_of(v, self, slots, |x| ValueRef::Bytes(x), &mut each),
-        }
-    }
-
-    /// Starts loading the cache line of each slot's value (a short text
-    /// itself; for a longer text and for bytes, the pointer and length;
-    /// see [`relation::prefetch`](crate::relation::prefetch)), the
-    /// column's kind matched once. Slots past the end are skipped.
-    /// O(slots).
-    #[inline(always)]
-    pub(crate) fn prefetch_each(&self, slots: impl Iterator<Item = u32>) {
-        fn each<T>(v: &[T], slots: impl Iterator<Item = u32>) {
-            slots.for_each(|s| {
-                if let Some(x) = v.get(s as usize) {
-                    prefetch(x);
-                }
-            });
-        }
-        match &self.data {
-            Data::Int(v) => each(v, slots),
-            Data::Float(v) => each(v, slots),
-            Data::Bool(v) => each(v, slots),
-            Data::Text(v) => each(v, slots),
-            Data::Bytes(v) => each(v, slots),
-        }
-    }
-
-    /// Starts loading the first line of each slot's bytes, or text too
-    /// long to lie in its cell, which lie apart from the column (reads the
-    /// value's pointer, so best after [`prefetch_each`](Self::prefetch_each)
-    /// of the slots). For a column whose values lie in their cells,
-    /// nothing, without reading `slots`. O(slots).
-    #[inline(always)]
-    pub(crate) fn prefetch_payload_each(&self, slots: impl Iterator<Item = u32>) {
-        match &self.data {
-            Data::Text(v) => slots.for_each(|s| {
-                if let Some(first) = v.get(s as usize).and_then(TextCell::outside) {
-                    prefetch(first);
-                }
-            }),
-            Data::Bytes(v) => slots.for_each(|s| {
-                if let Some(first) = v.get(s as usize).and_then(|b| b.first()) {
-                    prefetch(first);
-                }
-            }),
-            Data::Int(_) | Data::Float(_) | Data::Bool(_) => {}
+            Data::Int(v) => run(v, self, slots, window, |_| None, |&x| ValueRef::Int(x), &mut each),
+            Data::Float(v) => run(v, self, slots, window, |_| None, |&x| ValueRef::Float(x), &mut each),
+            Data::Bool(v) => run(v, self, slots, window, |_| None, |&x| ValueRef::Bool(x), &mut each),
+            Data::Text(v) => run(v, self, slots, window, TextCell::outside, |x| ValueRef::Text(x.as_str()), &mut each),
+            Data::Bytes(v) => run(v, self, slots, window, |b| b.first(), |x| ValueRef::Bytes(x), &mut each),
         }
     }
 
@@ -287,10 +259,10 @@ mod tests {
         assert_eq!((c.len(), c.get(1)), (2, ValueRef::Text("now short")));
     }
 
-    /// Prefetches of every type, of empty values and of slots past the
-    /// column change nothing and never fail; `get_each` reads as `get`.
+    /// `gather`, with its prefetches, reads as `get` for every type, for
+    /// empty values, nulls, repeated slots and any window.
     #[test]
-    fn prefetches_change_nothing() {
+    fn gather_reads_as_get() {
         let values = [
             Value::Int(3),
             Value::Float(0.5),
@@ -305,21 +277,21 @@ mod tests {
             let mut c = Column::new(v.type_of().expect("not NULL"), true);
             c.push(v.clone());
             c.push(Value::Null);
-            let slots = [0, 1, 2, u32::MAX];
-            c.prefetch_each(slots.into_iter());
-            c.prefetch_payload_each(slots.into_iter());
             assert_eq!(c.get(0), v.as_ref());
             assert_eq!(c.get(1), ValueRef::Null);
-            let mut got = Vec::new();
-            c.get_each([1, 0, 0].into_iter(), |x| got.push(x));
-            assert_eq!(got, [ValueRef::Null, v.as_ref(), v.as_ref()]);
-            // The non-nullable path matches the kind once.
+            // Windows of 1, 2 and more than all: the same values.
+            for window in [0, 1, 2, 64] {
+                let mut got = Vec::new();
+                c.gather(&[1, 0, 0], window, |x| got.push(x));
+                assert_eq!(got, [ValueRef::Null, v.as_ref(), v.as_ref()]);
+            }
+            // The non-nullable path.
             let mut d = Column::new(v.type_of().expect("not NULL"), false);
             d.push(v.clone());
             d.push(v.clone());
-            got.clear();
-            d.get_each([1, 0].into_iter(), |x| got.push(x));
-            assert_eq!(got, [v.as_ref(), v.as_ref()]);
+            let mut got = Vec::new();
+            d.gather(&[1, 0, 1], 2, |x| got.push(x));
+            assert_eq!(got, [v.as_ref(); 3]);
         }
     }
 }
