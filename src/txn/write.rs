@@ -709,6 +709,11 @@ impl<'db> WriteTxn<'db> {
             let id = self.state.tables[t.index()].id_at(s);
             for &f in &schema.def(t).fks_in {
                 let fk = schema.fk(f);
+                // Nothing to collect or check: the referencing rows keep
+                // their dangling key.
+                if fk.on_delete == OnDelete::DoNothing && !fk.db_constraint {
+                    continue;
+                }
                 let referencing = &self.state.tables[fk.table.index()];
                 let mut refs: Vec<u32> =
                     referencing.probe(fk.column, ValueRef::Int(id)).map(Iterator::collect).unwrap_or_default();
