@@ -197,11 +197,25 @@ impl View {
 
     /// The slot of a live row of a plain table, or the right error.
     pub(crate) fn slot_of(&self, key: Key) -> Result<u32> {
-        key.table.resolve(&self.schema)?;
-        match self.locate(key.table, key.id) {
-            Some(Loc::Slot(s)) => Ok(s),
-            _ => Err(Error::NotFound { table: self.table_name(key.table).to_owned(), id: key.id }),
+        match self.located(key)? {
+            Loc::Slot(s) => Ok(s),
+            _ => Err(self.not_found(key)),
         }
+    }
+
+    /// Where `key`'s row is. O(1) expected.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTable`] for a key of another schema,
+    /// [`Error::NotFound`] when it names no row.
+    pub(crate) fn located(&self, key: Key) -> Result<Loc> {
+        key.table.resolve(&self.schema)?;
+        self.locate(key.table, key.id).ok_or_else(|| self.not_found(key))
+    }
+
+    /// The error for `key` naming no row.
+    pub(crate) fn not_found(&self, key: Key) -> Error {
+        Error::NotFound { table: self.table_name(key.table).to_owned(), id: key.id }
     }
 
     /// The row at `loc` of `table`, which must hold a live row (every

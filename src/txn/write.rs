@@ -125,6 +125,11 @@ impl Deleted {
         self.counts.iter().map(|(t, n)| (t.as_str(), *n))
     }
 
+    /// Adds `other`'s counts to these.
+    fn merge(&mut self, other: Deleted) {
+        other.iter().for_each(|(t, n)| self.add(t, n));
+    }
+
     fn add(&mut self, table: &str, n: usize) {
         match self.counts.iter_mut().find(|(t, _)| t == table) {
             Some((_, c)) => *c += n,
@@ -646,50 +651,48 @@ impl<'db> WriteTxn<'db> {
     /// key that names no row). Nothing is deleted then.
     pub fn delete_many(&mut self, keys: impl IntoIterator<Item = Key>) -> Result<Deleted> {
         self.atomic(|tx| {
-            let schema = tx.schema_arc();
             let (mut roots, mut deleted) = (Vec::new(), Deleted::default());
             let mut seen = HashSet::new();
             for key in keys.into_iter().filter(|k| seen.insert(*k)) {
-                key.table().resolve(&schema)?;
-                match tx.state.locate(key.table(), key.id()) {
-                    Some(Loc::Slot(slot)) => roots.push((key.table(), slot)),
+                match tx.state.located(key)? {
+                    Loc::Slot(slot) => roots.push((key.table(), slot)),
                     // A link row of an auto-created through table, which no
                     // key can reference: deleted alone, before the rows
                     // whose cascades could take it.
-                    Some(Loc::Pair(..) | Loc::Dangling(_)) => {
-                        tx.delete_key(key)?.iter().for_each(|(t, n)| deleted.add(t, n));
-                    }
-                    None => return Err(Error::NotFound { table: schema.def(key.table()).name.clone(), id: key.id() }),
+                    link => deleted.merge(tx.delete_link_row(key, link)?),
                 }
             }
-            tx.delete_rows(&roots)?.iter().for_each(|(t, n)| deleted.add(t, n));
+            deleted.merge(tx.delete_rows(&roots)?);
             Ok(deleted)
         })
     }
 
     pub(crate) fn delete_key(&mut self, key: Key) -> Result<Deleted> {
-        let schema = self.schema_arc();
-        key.table().resolve(&schema)?;
-        let not_found = || Error::NotFound { table: schema.def(key.table()).name.clone(), id: key.id() };
-        match self.state.locate(key.table(), key.id()).ok_or_else(not_found)? {
-            Loc::Pair(s, t) => {
-                let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
-                // A search for a write: a long list searched gets its index.
-                let fpos = self.state.links[r as usize].find_for_write(s, t).ok_or_else(not_found)?;
-                self.unlink_auto(r, s, fpos);
-                let mut d = Deleted::default();
-                d.add(&schema.def(key.table()).name, 1);
-                Ok(d)
-            }
-            Loc::Dangling(i) => {
-                let TableKind::AutoThrough(r) = schema.def(key.table()).kind else { return Err(not_found()) };
-                self.remove_dangling_at(r, i);
-                let mut d = Deleted::default();
-                d.add(&schema.def(key.table()).name, 1);
-                Ok(d)
-            }
+        match self.state.located(key)? {
             Loc::Slot(slot) => self.delete_rows(&[(key.table(), slot)]),
+            link => self.delete_link_row(key, link),
         }
+    }
+
+    /// Deletes the row of an auto-created through table at `loc` (a pair
+    /// or a dangling link; no key can reference one). O(1) expected.
+    fn delete_link_row(&mut self, key: Key, loc: Loc) -> Result<Deleted> {
+        let TableKind::AutoThrough(r) = self.state.schema.def(key.table()).kind else {
+            return Err(self.state.not_found(key));
+        };
+        match loc {
+            Loc::Pair(s, t) => {
+                // A search for a write: a long list searched gets its index.
+                let fpos =
+                    self.state.links[r as usize].find_for_write(s, t).ok_or_else(|| self.state.not_found(key))?;
+                self.unlink_auto(r, s, fpos);
+            }
+            Loc::Dangling(i) => self.remove_dangling_at(r, i),
+            Loc::Slot(_) => return Err(self.state.not_found(key)),
+        }
+        let mut d = Deleted::default();
+        d.add(&self.state.schema.def(key.table()).name, 1);
+        Ok(d)
     }
 
     /// Collects the cascade from the rows at `roots` (`(table, slot)`,
