@@ -923,14 +923,7 @@ impl<'db> RelatedMut<'_, 'db> {
     /// As `get_or_create`, plus those of [`add_with`](Self::add_with)'s
     /// `through_defaults`.
     pub fn get_or_create_with(&mut self, lookup: Row, defaults: Row, through_defaults: Row) -> Result<(Key, bool)> {
-        self.live()?;
-        let (lookup, defaults) = (self.pk_as_id(lookup)?, self.pk_as_id(defaults)?);
-        self.atomic(|m| {
-            if let Some(key) = m.find_related(&lookup)? {
-                return Ok((key, false));
-            }
-            Ok((m.create_from(&lookup, &defaults, &through_defaults)?, true))
-        })
+        self.find_or_create(lookup, defaults, through_defaults, false)
     }
 
     /// Like [`get_or_create`](Self::get_or_create), but a found row is
@@ -951,14 +944,33 @@ impl<'db> RelatedMut<'_, 'db> {
     /// As `update_or_create`, plus those of [`add_with`](Self::add_with)'s
     /// `through_defaults`.
     pub fn update_or_create_with(&mut self, lookup: Row, defaults: Row, through_defaults: Row) -> Result<(Key, bool)> {
+        self.find_or_create(lookup, defaults, through_defaults, true)
+    }
+
+    /// The body of `get_or_create_with` and (`update` true)
+    /// `update_or_create_with`: the related row matching `lookup`, updated
+    /// with `defaults` when `update`; else a new one from both, linked.
+    fn find_or_create(
+        &mut self,
+        lookup: Row,
+        defaults: Row,
+        through_defaults: Row,
+        update: bool,
+    ) -> Result<(Key, bool)> {
         self.live()?;
         let (lookup, defaults) = (self.pk_as_id(lookup)?, self.pk_as_id(defaults)?);
         self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
-                m.tx.update_row(key, &defaults).map_err(|e| e.with_row(&defaults))?;
+                if update {
+                    m.tx.update_row(key, &defaults).map_err(|e| e.with_row(&defaults))?;
+                }
                 return Ok((key, false));
             }
-            Ok((m.create_from(&lookup, &defaults, &through_defaults)?, true))
+            let mut values = lookup;
+            for (n, v) in defaults.iter() {
+                values.set(n, v.clone());
+            }
+            Ok((m.create_linked(&values, &through_defaults)?, true))
         })
     }
 
@@ -986,16 +998,6 @@ impl<'db> RelatedMut<'_, 'db> {
             Some(_) => Ok(row.iter().filter(|&(n, _)| n != "pk").fold(Row::new(), |r, (n, v)| r.with(n, v.clone()))),
             None => Ok(row.iter().fold(Row::new(), |r, (n, v)| r.with(if n == "pk" { "id" } else { n }, v.clone()))),
         }
-    }
-
-    /// Creates a related row from `lookup` overlaid with `defaults` (the
-    /// `create` half of `get_or_create` and `update_or_create`).
-    fn create_from(&mut self, lookup: &Row, defaults: &Row, through_defaults: &Row) -> Result<Key> {
-        let mut values = lookup.clone();
-        for (n, v) in defaults.iter() {
-            values.set(n, v.clone());
-        }
-        self.create_linked(&values, through_defaults)
     }
 
     /// The one related row whose columns equal `lookup`, found by the

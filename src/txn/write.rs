@@ -101,6 +101,18 @@ impl Drop for WriteTxn<'_> {
     }
 }
 
+/// The row whose values a constraint check is for.
+#[derive(Clone, Copy)]
+enum Writing {
+    /// A row being inserted, with the id it takes: a key of its own table
+    /// may name it, as Django's deferred constraints allow
+    /// `Node(id=1, parent_id=1)`.
+    Insert(i64),
+    /// The row at this slot, being updated: its own value is no conflict
+    /// for a unique column.
+    Update(u32),
+}
+
 /// What a delete removed, per table (through tables included), in the
 /// order the tables were first touched.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -275,7 +287,7 @@ impl<'db> WriteTxn<'db> {
             full.push(v);
         }
         for (c, v) in full.iter().enumerate().skip(1) {
-            self.check_constraints(t, c as u16, v, None, Some(id))?;
+            self.check_constraints(t, c as u16, v, Writing::Insert(id))?;
         }
         if table.next_slot() as usize >= MAX_SLOTS {
             return Err(Error::TableFull { table: def.name.clone() });
@@ -378,17 +390,12 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Uniqueness and foreign-key existence of one value for column `c`
-    /// (`except`: the row being updated; `inserting`: the id of the row
-    /// being inserted, which a key of its own table may name, as Django's
-    /// deferred constraints allow `Node(id=1, parent_id=1)`).
-    fn check_constraints(
-        &self,
-        t: TableId,
-        c: u16,
-        value: &Value,
-        except: Option<u32>,
-        inserting: Option<i64>,
-    ) -> Result<()> {
+    /// for the row `writing`.
+    fn check_constraints(&self, t: TableId, c: u16, value: &Value, writing: Writing) -> Result<()> {
+        let (except, inserting) = match writing {
+            Writing::Insert(id) => (None, Some(id)),
+            Writing::Update(slot) => (Some(slot), None),
+        };
         let schema = &self.state.schema;
         let def = schema.def(t);
         let col = &def.columns[c as usize];
@@ -588,7 +595,7 @@ impl<'db> WriteTxn<'db> {
                 });
             }
             self.check_value(key.table(), c, value)?;
-            self.check_constraints(key.table(), c, value, Some(slot), None)?;
+            self.check_constraints(key.table(), c, value, Writing::Update(slot))?;
             cells.push((c, value.clone()));
         }
         self.set_cells(key.table(), slot, cells);
