@@ -1170,28 +1170,21 @@ fn resident_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Runs `join_query` for one group and digests the usernames it passes,
-/// order-independently (FNV-1a of each, summed): the check that every
-/// system returns the same names. Untimed.
-fn join_names_digest(reads: &dyn Reads, group_name: &str) -> u64 {
-    let mut digest = 0_u64;
-    reads.join_query(group_name, &mut |name| {
-        let fnv =
-            name.bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3));
-        digest = digest.wrapping_add(fnv);
-    });
-    digest
+/// Runs `join_query` for one group and sums `per_name` of the usernames it
+/// passes (wrapping), an order-independent digest. Timed, with
+/// [`word_sum`]: every byte of every name is read, whether the system
+/// copies it or lends it, at the least cost to every system (a
+/// byte-at-a-time fold costs about 45 instructions a name). Untimed, with
+/// [`fnv`]: the check that every system returns the same names.
+fn summed_names(reads: &dyn Reads, group_name: &str, per_name: impl Fn(&[u8]) -> u64) -> u64 {
+    let mut sum = 0_u64;
+    reads.join_query(group_name, &mut |name| sum = sum.wrapping_add(per_name(name.as_bytes())));
+    sum
 }
 
-/// The timed `join_query`: runs it for one group and folds in every byte
-/// of the usernames it passes ([`word_sum`]), so no system's strings can be
-/// skipped, whether it copies them or lends them, at the least cost to
-/// every system (a byte-at-a-time fold, as the check's hash, costs about
-/// 45 instructions a name). The check is [`join_names_digest`]'s.
-fn join_names_bytes(reads: &dyn Reads, group_name: &str) -> u64 {
-    let mut sum = 0_u64;
-    reads.join_query(group_name, &mut |name| sum = sum.wrapping_add(word_sum(name.as_bytes())));
-    sum
+/// FNV-1a of `bytes`.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xCBF2_9CE4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
 }
 
 /// A sum that reads every byte of `bytes` in a few loads: whole 8-byte
@@ -1270,7 +1263,7 @@ fn join_digest(sys: &dyn System, names: &[String]) -> u64 {
     let checked = &names[..names.len().min(CHECKED_NAMES)];
     let mut digest = 0;
     sys.with_snapshot(&mut |reads| {
-        digest = checked.iter().map(|n| join_names_digest(reads, n)).fold(0, u64::wrapping_add);
+        digest = checked.iter().map(|n| summed_names(reads, n, fnv)).fold(0, u64::wrapping_add);
     });
     digest
 }
@@ -1287,7 +1280,7 @@ fn run_membership(sys: &mut dyn System, shape: Shape, mode: Mode, out: &mut Chil
         out.op("contains", time_reads(&q.probes, probe));
         // Every byte of every name is summed, so no system's strings can
         // be skipped.
-        let query = |name: &String| join_names_bytes(reads, name);
+        let query = |name: &String| summed_names(reads, name, word_sum);
         out.op("join_query", time_reads(&q.group_names, query));
     });
     out.digest("join_names", join_digest(sys, &q.group_names));
