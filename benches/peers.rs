@@ -923,7 +923,9 @@ mod junction_system {
 
     use super::Reads;
     use super::{name, System};
-    use junctiondb::{row, Accessor, Database, Error, Key, ReadTxn, Relation, Schema, TableId, Type};
+    use std::cell::RefCell;
+
+    use junctiondb::{row, Accessor, Database, Error, Key, Query, ReadTxn, Relation, Schema, TableId, Type};
 
     const FAILED: &str = "junctiondb operation failed";
 
@@ -1081,7 +1083,10 @@ mod junction_system {
             let tx = self.db.begin_read().expect(FAILED);
             let relation = |accessor| tx.relation(accessor).expect(FAILED);
             let (groups, members) = (relation(self.groups), relation(self.members));
-            reads(&JunctionReads { tx: &tx, sys: self, groups, members });
+            // Built once per snapshot and rebound per call, as the SQLite
+            // peers' statements are prepared once per snapshot.
+            let query = tx.query(self.user_t).and_then(|q| q.filter("groups__name", "")).expect(FAILED);
+            reads(&JunctionReads { tx: &tx, sys: self, groups, members, members_by_name: RefCell::new(query) });
         }
     }
 
@@ -1093,6 +1098,8 @@ mod junction_system {
         sys: &'a Junction,
         groups: Relation<'a>,
         members: Relation<'a>,
+        /// Users by the name of a group of theirs: `join_query`'s query.
+        members_by_name: RefCell<Query<'a>>,
     }
 
     #[inline(always)]
@@ -1113,13 +1120,14 @@ mod junction_system {
             self.groups.contains(Key::new(self.sys.user_t, user.into()), Key::new(self.sys.group_t, group.into()))
         }
 
-        /// Through the query layer: its planner finds the group by the
-        /// unique name, then walks the junction; the usernames come out as
-        /// Django's `values_list("username", flat=True)` gives them.
+        /// Through the query layer: `members_by_name` rebound to the
+        /// group's name; its planner finds the group by the unique name,
+        /// then walks the junction; the usernames come out as Django's
+        /// `values_list("username", flat=True).iterator()` gives them.
         fn join_query(&self, group_name: &str, each: &mut dyn FnMut(&str)) {
-            let rows = self.tx.query(self.sys.user_t).and_then(|q| q.filter("groups__name", group_name));
-            let names = rows.and_then(|q| q.values_list_flat_ref("username")).expect(FAILED);
-            names.iter().for_each(|v| each(v.as_text().expect(FAILED)));
+            let mut query = self.members_by_name.borrow_mut();
+            query.rebind(0, group_name).expect(FAILED);
+            query.for_each_value("username", |v| each(v.as_text().expect(FAILED))).expect(FAILED);
         }
 
         /// Through the engine's traversal: the distinct ends of walks of two

@@ -1351,3 +1351,131 @@ fn choices_across_a_multi_valued_relation_come_once() {
     assert_eq!(first.keys(), [shown]);
     assert!(first.explain().starts_with("probe primary key tag.id = 1"), "{}", first.explain());
 }
+
+#[test]
+fn rebind_runs_a_built_query_for_new_values() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let by_group = |q: &Query<'_>| names(q);
+    // One condition, through a relation: the walk follows the new value.
+    let mut members = tx.query("user").unwrap().filter("groups__name", "rock").unwrap();
+    assert_eq!(by_group(&members), s(&["ann", "bob", "jim"]));
+    members.rebind(0, "jazz").unwrap();
+    assert_eq!(by_group(&members), s(&["ann"]));
+    assert_eq!(members.explain(), tx.query("user").unwrap().filter("groups__name", "jazz").unwrap().explain());
+    members.rebind(0, "nobody").unwrap();
+    assert!(!members.exists());
+
+    // Numbering: filter calls in turn, a Q's leaves left to right, negated
+    // parts included.
+    let q = Q::new("age__gte", 0) & !(Q::new("username", "x") | Q::new("groups__name", "x"));
+    let mut q = tx.query("user").unwrap().filter("active", true).unwrap().filter_q(q).unwrap();
+    assert_eq!(by_group(&q), s(&["jim"])); // bob's age is NULL
+    q.rebind(3, "rock").unwrap(); // NOT (username = x OR groups__name = rock)
+    assert_eq!(by_group(&q), s(&[]));
+    q.rebind(0, false).unwrap(); // active = false
+    assert_eq!(by_group(&q), s(&["Zoe"]));
+    q.rebind(2, "Zoe").unwrap();
+    assert_eq!(by_group(&q), s(&[]));
+    q.rebind(1, 42).unwrap(); // age >= 42
+    q.rebind(2, "x").unwrap();
+    assert_eq!(by_group(&q), s(&[]));
+    q.rebind(1, 41).unwrap();
+    assert_eq!(by_group(&q), s(&["Zoe"]));
+
+    // A new value may change the condition's shape, as in `filter`: NULL
+    // with `exact` is `isnull`, and `in` takes a list again.
+    let mut ages = tx.query("user").unwrap().filter("age", 30).unwrap();
+    ages.rebind(0, Value::Null).unwrap();
+    assert_eq!(by_group(&ages), s(&["bob"]));
+    let mut within = tx.query("user").unwrap().filter("id__in", [f.key("jim"), f.key("bob")]).unwrap();
+    within.rebind(0, [f.key("ann")]).unwrap();
+    assert_eq!(by_group(&within), s(&["ann"]));
+    within.rebind(0, Vec::<i64>::new()).unwrap();
+    assert_eq!(by_group(&within), s(&[]));
+
+    // A related manager's query.
+    let mut rock_since = tx.related(f.key("rock"), "members").unwrap().query().filter("username", "jim").unwrap();
+    assert_eq!(rock_since.ids(), vec![f.key("jim").id()]);
+    rock_since.rebind(0, "bob").unwrap();
+    assert_eq!(rock_since.ids(), vec![f.key("bob").id()]);
+    rock_since.rebind(0, "Zoe").unwrap();
+    assert_eq!(rock_since.count(), 0);
+}
+
+#[test]
+fn a_refused_rebind_changes_nothing() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let mut q = tx.query("user").unwrap().filter("age__gt", 26).unwrap().filter("groups__name", "rock").unwrap();
+    let (plan, ids) = (q.explain(), q.ids());
+    assert_eq!(names(&q), s(&["jim"]));
+    let wrong_type = q.rebind(0, "old").unwrap_err();
+    assert!(matches!(wrong_type, Error::TypeMismatch { ref column, .. } if column == "age"), "{wrong_type:?}");
+    let wrong_shape = q.rebind(1, ["rock", "jazz"]).unwrap_err();
+    assert!(matches!(wrong_shape, Error::Query { ref path, .. } if path == "groups__name"), "{wrong_shape:?}");
+    let wrong_table = q.rebind(0, f.key("rock")).unwrap_err();
+    assert!(matches!(wrong_table, Error::Query { .. }), "{wrong_table:?}");
+    match q.rebind(2, 1).unwrap_err() {
+        Error::Query { table, reason, .. } => {
+            assert_eq!(table, "user");
+            assert!(reason.contains("2 conditions, and no condition 2"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((q.explain(), q.ids()), (plan, ids));
+    let mut keyed = tx.query("user").unwrap().filter("groups", f.key("rock")).unwrap();
+    let other_table = keyed.rebind(0, f.key("jim")).unwrap_err();
+    assert!(matches!(other_table, Error::WrongTable { .. }), "{other_table:?}");
+    keyed.rebind(0, f.key("folk")).unwrap();
+    assert_eq!(names(&keyed), s(&["bob"]));
+}
+
+#[test]
+fn for_each_value_streams_what_values_list_flat_returns() {
+    let db = Database::new(schema());
+    db.write(|tx| {
+        let rock = tx.insert("group", row! { "name" => "rock" })?;
+        let alpha = tx.insert("tag", row! { "label" => "alpha" })?;
+        // More members than one batch holds (512), some with long names
+        // and NULL ages; joined in an order other than their slots', in a
+        // custom through table and in an auto-created one (whose walk
+        // reads the tag's list of users whole).
+        for i in (0..1300).rev() {
+            let name =
+                if i % 9 == 0 { format!("a member with a name too long for its cell, {i}") } else { format!("m{i}") };
+            let age = if i % 4 == 0 { Value::Null } else { Value::Int(i) };
+            let user = tx.insert("user", row! { "username" => name, "age" => age, "active" => true })?;
+            if i % 5 != 0 {
+                tx.insert("membership", row! { "user" => user, "group" => rock, "joined" => 2020 })?;
+            }
+            if i % 7 != 0 {
+                tx.related(user, "tags")?.add([alpha])?;
+            }
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let tx = db.begin_read().unwrap();
+    let members = tx.query("user").unwrap().filter("groups__name", "rock").unwrap();
+    let tagged = tx.query("user").unwrap().filter("tags__label", "alpha").unwrap();
+    assert!(tagged.explain().contains("walk"), "{}", tagged.explain());
+    assert_eq!(tagged.count(), 1300 - 1300 / 7 - 1);
+    let everyone = tx.query("user").unwrap();
+    let some =
+        tx.query("user").unwrap().filter("age__lt", 700).unwrap().order_by(&["-age"]).unwrap().offset(3).limit(600);
+    for q in [&members, &tagged, &everyone, &some, &members.clone().distinct(), &tagged.clone().limit(700)] {
+        for column in ["username", "age", "id", "city__name"] {
+            let mut seen = Vec::new();
+            q.for_each_value(column, |v| seen.push(v.to_owned())).unwrap();
+            // `values_list` reads each row's value apart from the gather.
+            let lists: Vec<Value> = q.values_list(&[column]).unwrap().into_iter().flatten().collect();
+            assert_eq!(seen, lists, "{column}");
+            assert_eq!(q.values_list_flat(column).unwrap(), lists, "{column}");
+            assert!(!seen.is_empty());
+        }
+    }
+    let mut called = false;
+    let err = members.for_each_value("groups__name", |_| called = true).unwrap_err();
+    assert!(matches!(err, Error::Query { .. }) && !called, "{err:?}");
+}

@@ -332,7 +332,16 @@ fn random_value(rng: &mut Rng, kind: Kind, m: &Model) -> Value {
 
 /// A random lookup for a column of `kind`, as the engine's `(suffix, Arg)`
 /// and the model's lookup.
-fn random_lookup(rng: &mut Rng, kind: Kind, m: &Model, table_of_ref: &dyn Fn(&str) -> Key) -> (String, Arg, NLookup) {
+/// A lookup on a path of `kind`: its suffix, its value, the model's
+/// lookup, and a decoy value drawn from `decoys` that the same lookup
+/// takes (for a query built with it and then rebound to the value).
+fn random_lookup(
+    rng: &mut Rng,
+    decoys: &mut Rng,
+    kind: Kind,
+    m: &Model,
+    table_of_ref: &dyn Fn(&str) -> Key,
+) -> (String, Arg, NLookup, Arg) {
     let v = random_value(rng, kind, m);
     let arg_of = |v: &Value| -> Arg {
         match (kind, v) {
@@ -349,8 +358,18 @@ fn random_lookup(rng: &mut Rng, kind: Kind, m: &Model, table_of_ref: &dyn Fn(&st
         options.extend(["iexact", "icontains", "istartswith", "iendswith"]);
     }
     let op = rng.pick(&options);
+    let decoy = match op {
+        "isnull" => Arg::from(decoys.chance(50)),
+        "in" | "range" => {
+            let n = if op == "range" { 2 } else { decoys.below(4) };
+            Arg::List((0..n).map(|_| arg_of(&random_value(decoys, kind, m))).collect())
+        }
+        // `exact` with NULL (isnull) and with a value take each other's.
+        "exact" | "null" if decoys.chance(30) => Arg::Value(Value::Null),
+        _ => arg_of(&random_value(decoys, kind, m)),
+    };
     let fold = |v: &Value| Value::from(v.as_text().map(str::to_lowercase).unwrap_or_default());
-    match op {
+    let (suffix, arg, look) = match op {
         "exact" => (String::new(), arg_of(&v), NLookup::Exact(v)),
         "null" => (String::new(), Arg::Value(Value::Null), NLookup::IsNull(true)),
         "isnull" => {
@@ -377,27 +396,62 @@ fn random_lookup(rng: &mut Rng, kind: Kind, m: &Model, table_of_ref: &dyn Fn(&st
         "istartswith" => ("__istartswith".into(), arg_of(&v), NLookup::Starts(fold(&v), true)),
         "iendswith" => ("__iendswith".into(), arg_of(&v), NLookup::Ends(fold(&v), true)),
         _ => unreachable!(),
-    }
+    };
+    (suffix, arg, look, decoy)
 }
 
-fn random_cond(rng: &mut Rng, paths: &[PathSpec], m: &Model, depth: usize, refs: &dyn Fn(&str) -> Key) -> (Q, NCond) {
+/// A random condition: the `Q`, the model's condition, the same `Q` with
+/// decoy values, and the true values of its leaves in the order written
+/// (the numbering of `Query::rebind`).
+struct RandomCond {
+    q: Q,
+    model: NCond,
+    decoy: Q,
+    values: Vec<Arg>,
+}
+
+fn random_cond(
+    rng: &mut Rng,
+    decoys: &mut Rng,
+    paths: &[PathSpec],
+    m: &Model,
+    depth: usize,
+    refs: &dyn Fn(&str) -> Key,
+) -> RandomCond {
     let roll = rng.below(10);
     if depth == 0 || roll < 5 {
         let p = rng.below(paths.len());
-        let (suffix, arg, look) = random_lookup(rng, paths[p].kind, m, refs);
-        return (Q::new(format!("{}{suffix}", paths[p].path), arg), NCond::Leaf(p, look));
+        let (suffix, arg, look, decoy) = random_lookup(rng, decoys, paths[p].kind, m, refs);
+        let path = format!("{}{suffix}", paths[p].path);
+        return RandomCond {
+            q: Q::new(path.clone(), arg.clone()),
+            model: NCond::Leaf(p, look),
+            decoy: Q::new(path, decoy),
+            values: vec![arg],
+        };
     }
     if roll == 9 {
-        let (q, n) = random_cond(rng, paths, m, depth - 1, refs);
-        return (!q, NCond::Not(Box::new(n)));
+        let c = random_cond(rng, decoys, paths, m, depth - 1, refs);
+        return RandomCond { q: !c.q, model: NCond::Not(Box::new(c.model)), decoy: !c.decoy, values: c.values };
     }
     let k = 1 + rng.below(3);
-    let parts: Vec<(Q, NCond)> = (0..k).map(|_| random_cond(rng, paths, m, depth - 1, refs)).collect();
-    let (qs, ns): (Vec<Q>, Vec<NCond>) = parts.into_iter().unzip();
-    if roll < 7 {
-        (Q::all(qs), NCond::And(ns))
+    let parts: Vec<RandomCond> = (0..k).map(|_| random_cond(rng, decoys, paths, m, depth - 1, refs)).collect();
+    combine(parts, roll < 7)
+}
+
+/// `parts` joined by AND (`all`) or OR.
+fn combine(parts: Vec<RandomCond>, all: bool) -> RandomCond {
+    let (mut qs, mut models, mut decoys, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in parts {
+        qs.push(p.q);
+        models.push(p.model);
+        decoys.push(p.decoy);
+        values.extend(p.values);
+    }
+    if all {
+        RandomCond { q: Q::all(qs), model: NCond::And(models), decoy: Q::all(decoys), values }
     } else {
-        (Q::any(qs), NCond::Or(ns))
+        RandomCond { q: Q::any(qs), model: NCond::Or(models), decoy: Q::any(decoys), values }
     }
 }
 
@@ -569,6 +623,7 @@ struct Stats {
 
 fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
     let mut rng = Rng(seed);
+    let mut decoys = Rng(!seed);
     let db = load(&mut rng);
     let tx = db.begin_read().unwrap();
     tx.verify().unwrap();
@@ -591,11 +646,15 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
         let mut naive = Naive { m: &m, paths, pin: related.then_some(pin), link: None };
         let mut items: Vec<(&MRow, Option<&MRow>)> = m.rows(root).iter().map(|r| (r, None)).collect();
         let mut q = tx.query(root).unwrap();
+        // The same query built with decoy values, then rebound.
+        let mut rebound = tx.query(root).unwrap();
+        let mut values = Vec::new();
         let mut text = String::new();
         if related && !m.rows(other).is_empty() {
             let owner = m.rows(other)[rng.below(m.rows(other).len())].id;
             let key = Key::new(schema.table(other).unwrap(), owner);
             q = tx.related(key, accessor).unwrap().query();
+            rebound = q.clone();
             text = format!("related {other} {owner}.{accessor}: ");
             items = m
                 .rows("membership")
@@ -609,22 +668,29 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
         let mut filters: Vec<(NCond, bool)> = Vec::new();
         for _ in 0..1 + rng.below(3) {
             let exclude = rng.chance(25);
-            let (cq, nc) = if rng.chance(40) {
+            let c = if rng.chance(40) {
                 // Several leaves in one call.
                 let k = 2 + rng.below(2);
-                let parts: Vec<(Q, NCond)> = (0..k).map(|_| random_cond(&mut rng, paths, &m, 0, &refs)).collect();
-                let (qs, ns): (Vec<Q>, Vec<NCond>) = parts.into_iter().unzip();
-                (Q::all(qs), NCond::And(ns))
+                let parts = (0..k).map(|_| random_cond(&mut rng, &mut decoys, paths, &m, 0, &refs)).collect();
+                combine(parts, true)
             } else {
-                random_cond(&mut rng, paths, &m, 2, &refs)
+                random_cond(&mut rng, &mut decoys, paths, &m, 2, &refs)
             };
-            text.push_str(&format!("{} {cq}; ", if exclude { "exclude" } else { "filter" }));
-            q = if exclude { q.exclude_q(cq) } else { q.filter_q(cq) }.unwrap_or_else(|e| panic!("{text}: {e}"));
-            filters.push((nc, exclude));
+            text.push_str(&format!("{} {}; ", if exclude { "exclude" } else { "filter" }, c.q));
+            q = if exclude { q.exclude_q(c.q) } else { q.filter_q(c.q) }.unwrap_or_else(|e| panic!("{text}: {e}"));
+            let decoy = c.decoy.to_string();
+            rebound = if exclude { rebound.exclude_q(c.decoy) } else { rebound.filter_q(c.decoy) }
+                .unwrap_or_else(|e| panic!("decoy {decoy}: {e}"));
+            values.extend(c.values);
+            filters.push((c.model, exclude));
+        }
+        for (i, value) in values.into_iter().enumerate() {
+            rebound.rebind(i, value).unwrap_or_else(|e| panic!("{text}: rebind {i}: {e}"));
         }
         let distinct = rng.chance(25);
         if distinct {
             q = q.distinct();
+            rebound = rebound.distinct();
         }
         let order_specs = order_paths(root);
         let mut order: Vec<(usize, bool)> = Vec::new();
@@ -635,11 +701,13 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
             let keys: Vec<String> =
                 order.iter().map(|&(i, d)| format!("{}{}", if d { "-" } else { "" }, order_specs[i].path)).collect();
             q = q.order_by(&keys).unwrap();
+            rebound = rebound.order_by(&keys).unwrap();
         }
         let paging = !order.is_empty() && rng.chance(40);
         let (offset, limit) = (rng.below(4), rng.below(6));
         if paging {
             q = q.offset(offset).limit(limit);
+            rebound = rebound.offset(offset).limit(limit);
         }
 
         // The model's answer.
@@ -670,6 +738,8 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
         };
         let got = q.ids();
         assert_eq!(q.count(), got.len(), "{}", ctx());
+        assert_eq!(rebound.explain(), q.explain(), "rebound\n{}", ctx());
+        assert_eq!(rebound.ids(), got, "rebound\n{}", ctx());
         // One column, flat: what `values_list` gives in its one-cell rows,
         // for each column type, NULLs, and a path across a foreign key.
         let columns: &[&str] = if root == "user" {
@@ -679,6 +749,9 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
         };
         let column = rng.pick(columns);
         let flat = q.values_list_flat(column).unwrap();
+        let mut each = Vec::new();
+        q.for_each_value(column, |v| each.push(v.to_owned())).unwrap();
+        assert_eq!(each, flat, "{column}\n{}", ctx());
         let lists: Vec<Value> = q.values_list(&[column]).unwrap().into_iter().flatten().collect();
         if distinct {
             // `SELECT DISTINCT` over the column and the ordering keys: at

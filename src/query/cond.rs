@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::ops::{BitAnd, BitOr, Not};
 
-use super::path::{Lookup, Resolved};
+use super::path::{Lookup, Terminal};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::txn::Key;
@@ -137,6 +137,23 @@ impl Q {
     /// Any of `conditions` (false when empty).
     pub fn any(conditions: impl IntoIterator<Item = Q>) -> Q {
         Q(QNode::Or(conditions.into_iter().collect()))
+    }
+}
+
+impl Q {
+    /// The path and value of the `n`-th `(path, value)` leaf, counting
+    /// from 0 in the order written (left to right, depth first). When `q`
+    /// has fewer, `n` is left reduced by the number it has. O(size of `q`).
+    pub(crate) fn nth_leaf_mut(&mut self, n: &mut usize) -> Option<(&str, &mut Arg)> {
+        match &mut self.0 {
+            QNode::Leaf(path, arg) if *n == 0 => Some((path.as_str(), arg)),
+            QNode::Leaf(..) => {
+                *n -= 1;
+                None
+            }
+            QNode::And(items) | QNode::Or(items) => items.iter_mut().find_map(|q| q.nth_leaf_mut(n)),
+            QNode::Not(inner) => inner.nth_leaf_mut(n),
+        }
     }
 }
 
@@ -398,13 +415,14 @@ impl Test {
     }
 }
 
-/// Compiles the lookup of `r` with `arg` into a [`Test`].
+/// Compiles the lookup of `r` (at the end of `path`) with `arg` into a
+/// [`Test`].
 ///
 /// # Errors
 /// [`Error::Query`] for a lookup the column's type does not support or an
 /// argument of the wrong shape, [`Error::TypeMismatch`] for a value of the
 /// wrong type, [`Error::WrongTable`] for a key of the wrong table.
-pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: &Resolved, arg: &Arg) -> Result<Test> {
+pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: Terminal, arg: &Arg) -> Result<Test> {
     let def = schema.def(r.table);
     let col = &def.columns[r.column as usize];
     let fail = |reason: String| Error::Query { table: root.to_owned(), path: path.to_owned(), reason };

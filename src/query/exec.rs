@@ -478,12 +478,33 @@ fn walk_back(view: &View, back: &[Hop], loc: Loc, c: &mut Candidates, paths: boo
     stack.pop();
 }
 
-/// Calls `f` with each root row reached by walking `back` from `loc`,
-/// depth first, until it returns false; returns false when stopped.
-/// O(rows reached) expected, no allocation.
-pub(crate) fn walk_each(view: &View, back: &[Hop], loc: Loc, f: &mut impl FnMut(Loc) -> bool) -> bool {
+/// What a walk hands the rows it reaches to, until it returns false: a
+/// row at a time, or the whole list of a row's far ends across a
+/// many-to-many relation at once, as their slots, which a reader may take
+/// without a call per row. A function of a [`Loc`] takes them one by one.
+pub(crate) trait Reach {
+    fn row(&mut self, loc: Loc) -> bool;
+
+    /// The rows at `slots`, in order.
+    #[inline(always)]
+    fn slots(&mut self, slots: &[u32]) -> bool {
+        slots.iter().all(|&s| self.row(Loc::Slot(s)))
+    }
+}
+
+impl<F: FnMut(Loc) -> bool> Reach for F {
+    #[inline(always)]
+    fn row(&mut self, loc: Loc) -> bool {
+        self(loc)
+    }
+}
+
+/// Hands `f` each root row reached by walking `back` from `loc`, depth
+/// first, until it returns false; returns false when stopped. O(rows
+/// reached) expected, no allocation.
+pub(crate) fn walk_each(view: &View, back: &[Hop], loc: Loc, f: &mut impl Reach) -> bool {
     let Some((&h, rest)) = back.split_first() else {
-        return f(loc);
+        return f.row(loc);
     };
     if let ([Hop::Links { rel, from_source }, end @ Hop::LinkEnd { to_target, .. }], Some(s)) = (back, slot(loc)) {
         if to_target == from_source {
@@ -491,14 +512,14 @@ pub(crate) fn walk_each(view: &View, back: &[Hop], loc: Loc, f: &mut impl FnMut(
             // slots are the row's list itself, with no link row to build
             // and follow per row (callgrind, the peers `join_query` at
             // size S: 691.0M -> 562.7M instructions).
-            if !view.links[*rel as usize].neighbour_slots(s, *from_source).iter().all(|&n| f(Loc::Slot(n))) {
+            if !f.slots(view.links[*rel as usize].neighbour_slots(s, *from_source)) {
                 return false;
             }
             if view.dangling[*rel as usize].is_empty() {
                 return true;
             }
             let id = view.row_at(h.from(&view.schema), loc).id();
-            return each_dangling(view, *rel, *from_source, id, |l| follow(view, *end, l).is_none_or(&mut *f));
+            return each_dangling(view, *rel, *from_source, id, |l| follow(view, *end, l).is_none_or(|x| f.row(x)));
         }
     }
     if rest.iter().all(|r| !r.is_multi()) {
@@ -509,18 +530,18 @@ pub(crate) fn walk_each(view: &View, back: &[Hop], loc: Loc, f: &mut impl FnMut(
             for &r in rest {
                 at = at.and_then(|l| follow(view, r, l));
             }
-            at.is_none_or(&mut *f)
+            at.is_none_or(|l| f.row(l))
         });
     }
     each_reached(view, h, loc, |x| walk_each(view, rest, x, f))
 }
 
-/// Calls `f` with each root row an index walk reaches (`probe`, then
-/// `back`), in access order, until it returns false: the candidates of
+/// Hands `f` each root row an index walk reaches (`probe`, then `back`),
+/// in access order, until it returns false: the candidates of
 /// [`candidates`] for an `Access::Index` without paths, streamed instead
 /// of collected. O(rows reached) expected; allocates only the probe's
 /// rows.
-pub(crate) fn each_walked(view: &View, p: &Probe<'_>, back: &[Hop], mut f: impl FnMut(Loc) -> bool) {
+pub(crate) fn each_walked(view: &View, p: &Probe<'_>, back: &[Hop], mut f: impl Reach) {
     let mut locs = Vec::new();
     probe(view, p, &mut locs);
     for l in locs {

@@ -47,14 +47,17 @@ use std::fmt::Write as _;
 
 pub use cond::{Arg, Q};
 
+use self::cond::compile;
+
 use smallvec::SmallVec;
 
-use self::exec::{candidates, each_walked, follow, multiplicity, value, Item, Seed};
+use self::exec::{candidates, each_walked, follow, multiplicity, value, Item, Reach, Seed};
 use self::path::{resolve, Hop, Hops};
 use self::plan::{choose, compile_scope, describe_access, flatten_and, Filter, Mode};
 use self::plan::{Access, Anchor};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::schema::{AccessorKind, TableId};
+use crate::storage::Column;
 use crate::txn::{End, Key, Loc, Related, RowRef, TableRef, View};
 use crate::value::{Row, Value, ValueRef};
 
@@ -282,6 +285,64 @@ impl<'v> Query<'v> {
         self
     }
 
+    /// Gives condition `index` a new value, keeping its path and lookup,
+    /// so that a query built once runs again for other values without its
+    /// paths being parsed or its joins compiled again: SQL's prepared
+    /// statement with a parameter bound. Conditions are numbered from 0 in
+    /// the order given: each `filter`, `exclude` or `filter_all` call's in
+    /// turn, and within a [`Q`] its `(path, value)` leaves left to right,
+    /// negated parts included. The value is checked as `filter` checks it,
+    /// and may change the condition's shape as `filter` would (`NULL` with
+    /// `exact` is `isnull`). The access path is chosen when the query runs,
+    /// so it follows the new value. O(conditions), plus the value's
+    /// compilation (O(n log n) to sort an `in` list of n values, O(length)
+    /// to fold an `iexact` text).
+    ///
+    /// ```
+    /// # use junctiondb::{row, Database, Schema, Type};
+    /// # let schema = Schema::builder().table("user", |t| { t.column("username", Type::Text).unique(); }).build()?;
+    /// # let db = Database::new(schema);
+    /// # db.write(|tx| { for n in ["jim", "ann"] { tx.insert("user", row! { "username" => n })?; } Ok::<_, junctiondb::Error>(()) })?;
+    /// db.read(|tx| {
+    ///     let mut by_name = tx.query("user")?.filter("username", "jim")?;
+    ///     assert_eq!(by_name.count(), 1);
+    ///     by_name.rebind(0, "ann")?;
+    ///     assert_eq!(by_name.values_list_flat("username")?, vec!["ann".into()]);
+    ///     by_name.rebind(0, "bob")?;
+    ///     assert!(!by_name.exists());
+    ///     Ok::<_, junctiondb::Error>(())
+    /// })?;
+    /// # Ok::<_, junctiondb::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`filter`](Self::filter) for the value
+    /// ([`Error::TypeMismatch`](crate::Error::TypeMismatch),
+    /// [`Error::WrongTable`](crate::Error::WrongTable), or
+    /// [`Error::Query`](crate::Error::Query) for a value of the wrong
+    /// shape); [`Error::Query`](crate::Error::Query) when the query has no
+    /// condition `index`. On error the query is unchanged.
+    pub fn rebind(&mut self, index: usize, value: impl Into<Arg>) -> Result<()> {
+        let arg = value.into();
+        let schema = &self.view.schema;
+        let root = schema.table_name(self.table);
+        let mut n = index;
+        for f in &mut self.filters {
+            let first = n;
+            let Some((path, slot)) = f.q.nth_leaf_mut(&mut n) else { continue };
+            // The scope compiled the same leaves in the same order.
+            let Some(leaf) = f.scope.nth_leaf_mut(&mut { first }) else { break };
+            leaf.test = compile(schema, root, path, leaf.terminal(), &arg)?;
+            *slot = arg;
+            return Ok(());
+        }
+        Err(Error::Query {
+            table: root.to_owned(),
+            path: String::new(),
+            reason: format!("the query has {} conditions, and no condition {index}", index - n),
+        })
+    }
+
     /// The value a single-valued path reads from the root row at `loc`.
     fn read(&self, k: &OrderKey, loc: Loc) -> ValueRef<'v> {
         let mut at = Some(loc);
@@ -299,7 +360,13 @@ impl<'v> Query<'v> {
     /// With `distinct`, each root row once (multiplicity 1): a repeat is
     /// skipped before it is checked. `each` is also told the number of
     /// candidates, to reserve room.
-    fn matches(&self, cap: u64, mut each: impl FnMut(Item, u64, usize) -> bool) {
+    fn matches(&self, cap: u64, each: impl FnMut(Item, u64, usize) -> bool) {
+        self.matched(cap, each);
+    }
+
+    /// [`matches`](Self::matches), into a [`Matched`], which may take an
+    /// index walk's far ends a list at a time.
+    fn matched(&self, cap: u64, mut each: impl Matched) {
         // With `distinct` a row's multiplicity is 1 if it matches at all,
         // so each filter stops at its first binding instead of counting
         // them all (a product over sibling join nodes, for an OR across
@@ -322,7 +389,7 @@ impl<'v> Query<'v> {
             // a related manager's, so no link row is dropped here.
             debug_assert!(end.is_none(), "an index walk in a related query");
             let hint = (est.max(0.0) as usize).min(1 << 16);
-            each_walked(self.view, probe, back, |loc| each(Item { loc, link: None }, 1, hint));
+            each_walked(self.view, probe, back, Walked { each: &mut each, hint });
             return;
         }
         let cands = candidates(self.view, self.table, &access, end, seeded.is_some(), est);
@@ -358,7 +425,7 @@ impl<'v> Query<'v> {
             } else {
                 m
             };
-            if !each(item, m, cands.items.len()) {
+            if !each.item(item, m, cands.items.len()) {
                 return;
             }
         }
@@ -452,18 +519,15 @@ impl<'v> Query<'v> {
         self.run(false, self.offset, self.limit, |l| self.view.row_at(self.table, l))
     }
 
-    fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<(String, OrderKey)>> {
-        columns
-            .iter()
-            .map(|c| {
-                let c = c.as_ref();
-                let r = resolve(&self.view.schema, self.table, c, false)?;
-                Ok((
-                    c.to_owned(),
-                    OrderKey { hops: r.hops, table: r.table, column: r.column, descending: false, text: String::new() },
-                ))
-            })
-            .collect()
+    /// The projection of a path to a column (named by the path in
+    /// `text`).
+    fn column(&self, path: &str, text: String) -> Result<OrderKey> {
+        let r = resolve(&self.view.schema, self.table, path, false)?;
+        Ok(OrderKey { hops: r.hops, table: r.table, column: r.column, descending: false, text })
+    }
+
+    fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<OrderKey>> {
+        columns.iter().map(|c| self.column(c.as_ref(), c.as_ref().to_owned())).collect()
     }
 
     /// The results' values of `columns` (paths to columns, across foreign
@@ -477,7 +541,7 @@ impl<'v> Query<'v> {
     /// crosses a multi-valued relation.
     pub fn values<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<Row>> {
         let cols = self.columns(columns)?;
-        let row = |l| cols.iter().map(|(name, k)| (name.clone(), self.read(k, l).to_owned())).collect();
+        let row = |l| cols.iter().map(|k| (k.text.clone(), self.read(k, l).to_owned())).collect();
         Ok(self.projected(&cols).into_iter().map(row).collect())
     }
 
@@ -488,7 +552,7 @@ impl<'v> Query<'v> {
     /// As [`values`](Self::values).
     pub fn values_list<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<Vec<Value>>> {
         let cols = self.columns(columns)?;
-        let list = |l| cols.iter().map(|(_, k)| self.read(k, l).to_owned()).collect();
+        let list = |l| cols.iter().map(|k| self.read(k, l).to_owned()).collect();
         Ok(self.projected(&cols).into_iter().map(list).collect())
     }
 
@@ -501,13 +565,13 @@ impl<'v> Query<'v> {
     /// `NaN`s, and `0.0` and `-0.0`. O(results) expected after the query
     /// runs; without an ordering, the query stops once `offset + limit`
     /// distinct values are found, as `ids` stops at its limit.
-    fn projected(&self, cols: &[(String, OrderKey)]) -> Vec<Loc> {
+    fn projected(&self, cols: &[OrderKey]) -> Vec<Loc> {
         if !self.distinct {
             return self.run(false, self.offset, self.limit, |l| l);
         }
         let max = self.limit.unwrap_or(usize::MAX);
         let mut seen = hashbrown::HashSet::new();
-        let keys = || cols.iter().map(|(_, k)| k).chain(&self.order);
+        let keys = || cols.iter().chain(&self.order);
         let mut first = |l: Loc| {
             seen.insert(keys().map(|k| Distinct::of(self.read(k, l))).collect::<SmallVec<[Distinct<'v>; 4]>>())
         };
@@ -549,7 +613,10 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`values`](Self::values).
     pub fn values_list_flat(&self, column: &str) -> Result<Vec<Value>> {
-        self.gather(column, |v| v.to_owned())
+        let key = self.column(column, String::new())?;
+        let mut values: Vec<Value> = Vec::new();
+        self.gather(&key, &mut values);
+        Ok(values)
     }
 
     /// [`values_list_flat`](Self::values_list_flat) without copying the
@@ -561,32 +628,66 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`values`](Self::values).
     pub fn values_list_flat_ref(&self, column: &str) -> Result<Vec<ValueRef<'v>>> {
-        self.gather(column, |v| v)
+        let key = self.column(column, String::new())?;
+        let mut values: Vec<ValueRef<'v>> = Vec::new();
+        self.gather(&key, &mut values);
+        Ok(values)
     }
 
-    /// The body of the flat projections: `out(value)` of each result's
-    /// value of `column`, gathered a window at a time (see
-    /// [`values_list_flat`](Self::values_list_flat)). Inlined, so that
-    /// `out` writes its fields straight into the vector.
+    /// Calls `each` with each result's value of `column` (a path to a
+    /// column, across foreign keys), in the order
+    /// [`values_list_flat_ref`](Self::values_list_flat_ref) returns them,
+    /// repeats included, without collecting them: Django's
+    /// `values_list(path, flat=True).iterator()`. The values borrow the
+    /// snapshot the query reads. The same gather (see
+    /// [`values_list_flat`](Self::values_list_flat)); without `distinct`,
+    /// an ordering or paging, the results are read as the query finds
+    /// them, and up to 512 at a time are gathered with no allocation.
+    /// O(results) after the query runs, as [`ids`](Self::ids).
+    ///
+    /// ```
+    /// # use junctiondb::{row, Database, Schema, Type};
+    /// # let schema = Schema::builder().table("user", |t| { t.column("username", Type::Text).unique(); }).build()?;
+    /// # let db = Database::new(schema);
+    /// # db.write(|tx| { for n in ["jim", "joe", "ann"] { tx.insert("user", row! { "username" => n })?; } Ok::<_, junctiondb::Error>(()) })?;
+    /// let letters = db.read(|tx| {
+    ///     let mut letters = 0;
+    ///     let js = tx.query("user")?.filter("username__startswith", "j")?;
+    ///     js.for_each_value("username", |name| letters += name.as_text().map_or(0, str::len))?;
+    ///     Ok::<_, junctiondb::Error>(letters)
+    /// })?;
+    /// assert_eq!(letters, 6);
+    /// # Ok::<_, junctiondb::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`values`](Self::values); `each` is not called then.
+    pub fn for_each_value(&self, column: &str, each: impl FnMut(ValueRef<'v>)) -> Result<()> {
+        let key = self.column(column, String::new())?;
+        self.gather(&key, &mut Each(each));
+        Ok(())
+    }
+
+    /// The body of the flat projections: each result's value of `key`
+    /// into `sink`, in result order, gathered a batch of rows at a time
+    /// (see [`values_list_flat`](Self::values_list_flat)). Inlined, so
+    /// that a vector's `put` writes its fields straight into it.
     #[inline(always)]
-    fn gather<T>(&self, column: &str, out: impl Fn(ValueRef<'v>) -> T) -> Result<Vec<T>> {
-        let cols = self.columns(&[column])?;
-        let key = &cols[0].1;
-        let locs = self.projected(&cols);
-        let mut values = Vec::with_capacity(locs.len());
-        // A column of the results' own table, rows by slot (not the link
-        // rows of an auto-created through): gathered from its store.
-        let by_slot = key.hops.is_empty() && locs.iter().all(|l| matches!(l, Loc::Slot(_)));
-        let slots =
-            by_slot.then(|| locs.iter().map(|&l| if let Loc::Slot(s) = l { s } else { u32::MAX }).collect::<Vec<_>>());
-        match slots {
-            Some(slots) => {
-                let store = self.view.tables[key.table.index()].column(key.column);
-                store.gather(&slots, GATHER_WINDOW, |v| values.push(out(v)));
-            }
-            None => values.extend(locs.iter().map(|&l| out(self.read(key, l)))),
+    fn gather(&self, key: &OrderKey, sink: &mut impl Sink<'v>) {
+        // A column of the results' own table is gathered from its store,
+        // by slot; other paths, and rows that are not slots (an
+        // auto-created through's pairs), are read one by one.
+        let store = key.hops.is_empty().then(|| self.view.tables[key.table.index()].column(key.column));
+        let mut batch = Batch { slots: SmallVec::new(), store, sink };
+        let read = |loc| self.read(key, loc);
+        if self.distinct || !self.order.is_empty() || self.offset > 0 || self.limit.is_some() {
+            let locs = self.projected(std::slice::from_ref(key));
+            batch.sink.expect(locs.len());
+            locs.into_iter().for_each(|l| batch.take(l, 1, read));
+        } else {
+            self.matched(u64::MAX, Gathering { batch: &mut batch, first: true, read });
         }
-        Ok(values)
+        batch.flush();
     }
 
     /// The number of results (repeats included unless `distinct`; after
@@ -681,6 +782,180 @@ impl<'v> Query<'v> {
             let _ = write!(s, "\nlimit {l}");
         }
         s
+    }
+}
+
+/// The rows [`Query::gather`] reads together: at most this many slots
+/// are kept (on the stack) before their values are read.
+const GATHER_BATCH: usize = 512;
+
+/// What [`Query::matches`] hands each result to, until it returns false:
+/// an item with its multiplicity (and the number of results expected), or
+/// the rows at a list of slots, once each, which an index walk across a
+/// many-to-many relation finds together. A function takes them one by
+/// one.
+trait Matched {
+    fn item(&mut self, item: Item, times: u64, expected: usize) -> bool;
+
+    #[inline(always)]
+    fn slots(&mut self, slots: &[u32], expected: usize) -> bool {
+        slots.iter().all(|&s| self.item(Item { loc: Loc::Slot(s), link: None }, 1, expected))
+    }
+}
+
+impl<F: FnMut(Item, u64, usize) -> bool> Matched for F {
+    #[inline(always)]
+    fn item(&mut self, item: Item, times: u64, expected: usize) -> bool {
+        self(item, times, expected)
+    }
+}
+
+/// An index walk's rows as results: each once, with the planner's
+/// estimate as the number expected.
+struct Walked<'m, M> {
+    each: &'m mut M,
+    hint: usize,
+}
+
+impl<M: Matched> Reach for Walked<'_, M> {
+    #[inline(always)]
+    fn row(&mut self, loc: Loc) -> bool {
+        self.each.item(Item { loc, link: None }, 1, self.hint)
+    }
+
+    #[inline(always)]
+    fn slots(&mut self, slots: &[u32]) -> bool {
+        self.each.slots(slots, self.hint)
+    }
+}
+
+/// [`Query::gather`]'s reader of results: into its batch, after telling
+/// the sink how many to expect.
+struct Gathering<'b, 'v, 's, S, R> {
+    batch: &'b mut Batch<'v, 's, S>,
+    first: bool,
+    read: R,
+}
+
+impl<'v, S: Sink<'v>, R: Fn(Loc) -> ValueRef<'v>> Gathering<'_, 'v, '_, S, R> {
+    #[inline(always)]
+    fn expect(&mut self, n: usize) {
+        if std::mem::take(&mut self.first) {
+            self.batch.sink.expect(n);
+        }
+    }
+}
+
+impl<'v, S: Sink<'v>, R: Fn(Loc) -> ValueRef<'v>> Matched for Gathering<'_, 'v, '_, S, R> {
+    #[inline(always)]
+    fn item(&mut self, item: Item, times: u64, expected: usize) -> bool {
+        self.expect(expected);
+        self.batch.take(item.loc, times, &self.read);
+        true
+    }
+
+    #[inline(always)]
+    fn slots(&mut self, slots: &[u32], expected: usize) -> bool {
+        self.expect(expected);
+        self.batch.take_slots(slots, &self.read);
+        true
+    }
+}
+
+/// Where [`Query::gather`] puts the values it reads.
+trait Sink<'v> {
+    /// `n` values are expected (called before the first).
+    fn expect(&mut self, n: usize);
+    fn put(&mut self, value: ValueRef<'v>);
+}
+
+impl<'v> Sink<'v> for Vec<ValueRef<'v>> {
+    fn expect(&mut self, n: usize) {
+        self.reserve_exact(n);
+    }
+
+    #[inline(always)]
+    fn put(&mut self, value: ValueRef<'v>) {
+        self.push(value);
+    }
+}
+
+impl<'v> Sink<'v> for Vec<Value> {
+    fn expect(&mut self, n: usize) {
+        self.reserve_exact(n);
+    }
+
+    #[inline(always)]
+    fn put(&mut self, value: ValueRef<'v>) {
+        self.push(value.to_owned());
+    }
+}
+
+/// A caller's function as a [`Sink`].
+struct Each<F>(F);
+
+impl<'v, F: FnMut(ValueRef<'v>)> Sink<'v> for Each<F> {
+    fn expect(&mut self, _: usize) {}
+
+    #[inline(always)]
+    fn put(&mut self, value: ValueRef<'v>) {
+        (self.0)(value);
+    }
+}
+
+/// Result rows waiting to have one column's values read
+/// ([`Query::gather`]).
+struct Batch<'v, 's, S> {
+    slots: SmallVec<[u32; GATHER_BATCH]>,
+    /// The column's store, when the rows' own table holds it.
+    store: Option<&'v Column>,
+    sink: &'s mut S,
+}
+
+impl<'v, S: Sink<'v>> Batch<'v, '_, S> {
+    /// Takes the row at `loc`, `times` times (its multiplicity): a slot
+    /// waits for the batch's gather; another row (or any row when the
+    /// column is not the rows' own) is read by `read` once the rows
+    /// before it are.
+    #[inline(always)]
+    fn take(&mut self, loc: Loc, times: u64, read: impl Fn(Loc) -> ValueRef<'v>) {
+        match (loc, self.store) {
+            (Loc::Slot(s), Some(_)) => {
+                for _ in 0..times {
+                    if self.slots.len() == GATHER_BATCH {
+                        self.flush();
+                    }
+                    self.slots.push(s);
+                }
+            }
+            _ => {
+                self.flush();
+                let v = read(loc);
+                (0..times).for_each(|_| self.sink.put(v));
+            }
+        }
+    }
+
+    /// Takes the rows at `slots`, once each: with the column in their own
+    /// table, gathered from the list itself once the rows before them are.
+    #[inline(always)]
+    fn take_slots(&mut self, slots: &[u32], read: impl Fn(Loc) -> ValueRef<'v>) {
+        match self.store {
+            Some(store) => {
+                self.flush();
+                store.gather(slots, GATHER_WINDOW, |v| self.sink.put(v));
+            }
+            None => slots.iter().for_each(|&s| self.take(Loc::Slot(s), 1, &read)),
+        }
+    }
+
+    /// Reads the waiting rows' values, in order, into the sink.
+    #[inline(always)]
+    fn flush(&mut self) {
+        if let (Some(store), false) = (self.store, self.slots.is_empty()) {
+            store.gather(&self.slots, GATHER_WINDOW, |v| self.sink.put(v));
+            self.slots.clear();
+        }
     }
 }
 

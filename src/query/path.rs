@@ -168,6 +168,22 @@ pub(crate) struct Resolved {
     pub(crate) lookup: Lookup,
 }
 
+/// What a condition's value is compiled against: the end of its path
+/// without the hops (see [`Resolved`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Terminal {
+    pub(crate) table: TableId,
+    pub(crate) column: u16,
+    pub(crate) refs: Option<TableId>,
+    pub(crate) lookup: Lookup,
+}
+
+impl Resolved {
+    pub(crate) fn terminal(&self) -> Terminal {
+        Terminal { table: self.table, column: self.column, refs: self.refs, lookup: self.lookup }
+    }
+}
+
 /// What a name means on one table.
 enum Field {
     Column(u16),

@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use smallvec::SmallVec;
 
 use super::cond::{compile, QNode, Test, Q};
-use super::path::{describe_walk, resolve, Hop, Hops};
+use super::path::{describe_walk, resolve, Hop, Hops, Lookup, Terminal};
 use crate::error::{Error, Result};
 use crate::schema::{TableId, TableKind};
 use crate::txn::View;
@@ -48,6 +48,9 @@ pub(crate) struct Leaf {
     pub(crate) tail: Hops,
     pub(crate) table: TableId,
     pub(crate) column: u16,
+    /// As [`Terminal`]'s, kept to compile a new value ([`Scope::nth_leaf_mut`]).
+    pub(crate) refs: Option<TableId>,
+    pub(crate) lookup: Lookup,
     pub(crate) test: Test,
     /// Every hop from the root, for access planning.
     pub(crate) hops: Hops,
@@ -133,7 +136,7 @@ impl Compiler<'_> {
             QNode::Leaf(path, arg) => {
                 let schema = &self.view.schema;
                 let r = resolve(schema, self.root, path, true)?;
-                let test = compile(schema, schema.table_name(self.root), path, &r, arg)?;
+                let test = compile(schema, schema.table_name(self.root), path, r.terminal(), arg)?;
                 let mut node = 0;
                 let mut pre = Hops::new();
                 let mut chain = SmallVec::new();
@@ -172,6 +175,8 @@ impl Compiler<'_> {
                     tail: pre,
                     table: r.table,
                     column: r.column,
+                    refs: r.refs,
+                    lookup: r.lookup,
                     test,
                     hops: r.hops,
                     chain,
@@ -182,6 +187,47 @@ impl Compiler<'_> {
             QNode::Or(items) => Cond::Or(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),
             QNode::Not(inner) => Cond::Not(Box::new(self.scope(inner)?)),
         })
+    }
+}
+
+impl Leaf {
+    /// What a new value for this leaf is compiled against.
+    pub(crate) fn terminal(&self) -> Terminal {
+        Terminal { table: self.table, column: self.column, refs: self.refs, lookup: self.lookup }
+    }
+}
+
+/// Where [`Scope::nth_leaf_mut`] found its leaf.
+enum Found<'a> {
+    /// This scope's leaf of that index.
+    Here(usize),
+    /// A leaf of a negated part's scope.
+    Nested(&'a mut Leaf),
+}
+
+impl Scope {
+    /// The leaf of the `n`-th `(path, value)` of the condition this scope
+    /// compiled, counting from 0 in the order written (the order of
+    /// [`Q::nth_leaf_mut`]), negated parts included. When the condition
+    /// has fewer, `n` is left reduced by the number it has. O(size of the
+    /// condition).
+    pub(crate) fn nth_leaf_mut(&mut self, n: &mut usize) -> Option<&mut Leaf> {
+        fn visit<'a>(c: &'a mut Cond, n: &mut usize) -> Option<Found<'a>> {
+            match c {
+                Cond::Leaf(l) if *n == 0 => Some(Found::Here(*l)),
+                Cond::Leaf(_) => {
+                    *n -= 1;
+                    None
+                }
+                Cond::And(items) | Cond::Or(items) => items.iter_mut().find_map(|c| visit(c, n)),
+                Cond::Not(inner) => inner.nth_leaf_mut(n).map(Found::Nested),
+            }
+        }
+        let Scope { conjuncts, leaves, .. } = self;
+        match conjuncts.iter_mut().find_map(|c| visit(c, n))? {
+            Found::Here(l) => leaves.get_mut(l),
+            Found::Nested(leaf) => Some(leaf),
+        }
     }
 }
 

@@ -7,4 +7,5 @@ mod index;
 mod table;
 mod text;
 
+pub(crate) use column::Column;
 pub(crate) use table::{identity_slot, Table, MAX_SLOTS};

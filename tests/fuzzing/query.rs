@@ -248,6 +248,16 @@ fn q_decl(u: &mut Unstructured<'_>, depth: u32) -> arbitrary::Result<QDecl> {
 }
 
 impl QDecl {
+    /// The leaves' values in the order written: `Query::rebind`'s
+    /// numbering.
+    fn args<'a>(&'a self, out: &mut Vec<&'a ArgDecl>) {
+        match self {
+            QDecl::Leaf(_, a) => out.push(a),
+            QDecl::All(qs) | QDecl::Any(qs) => qs.iter().for_each(|q| q.args(out)),
+            QDecl::Not(q) => q.args(out),
+        }
+    }
+
     fn get(&self, view: &View) -> Q {
         match self {
             QDecl::Leaf(p, a) => Q::new(p.get(), a.get(view)),
@@ -296,6 +306,9 @@ pub struct Case {
     limit: Option<u8>,
     values: Vec<PathDecl>,
     choices: Option<(u8, PathDecl)>,
+    /// Conditions (by number, modulo one past the last) given another
+    /// value, then their own again.
+    rebinds: Vec<(u8, ArgDecl)>,
 }
 
 fn case(u: &mut Unstructured<'_>) -> arbitrary::Result<Case> {
@@ -308,6 +321,9 @@ fn case(u: &mut Unstructured<'_>) -> arbitrary::Result<Case> {
         limit: u.arbitrary()?,
         values: (0..u.int_in_range(0..=2u8)?).map(|_| u.arbitrary()).collect::<arbitrary::Result<_>>()?,
         choices: u.arbitrary()?,
+        rebinds: (0..u.int_in_range(0..=2u8)?)
+            .map(|_| Ok((u.arbitrary()?, arg_decl(u, 0)?)))
+            .collect::<arbitrary::Result<_>>()?,
     })
 }
 
@@ -352,9 +368,12 @@ fn check_terminals(q: &Query<'_>, values: &[String]) {
         let lists = ok(q.values_list(&[v.as_str()]));
         let flat = ok(q.values_list_flat(v.as_str()));
         let borrowed = ok(q.values_list_flat_ref(v.as_str()));
+        let mut each = Vec::new();
+        let streamed = ok(q.for_each_value(v.as_str(), |x| each.push(x.to_owned()))).map(|()| each);
         assert_eq!(lists.is_some(), flat.is_some(), "values_list_flat({v:?}) and values_list disagree on the path");
+        assert_eq!(streamed.is_some(), flat.is_some(), "for_each_value({v:?}) and values_list_flat disagree");
         assert_eq!(borrowed.is_some(), flat.is_some(), "values_list_flat_ref({v:?}) and values_list_flat disagree");
-        if let (Some(lists), Some(flat), Some(borrowed)) = (lists, flat, borrowed) {
+        if let (Some(lists), Some(flat), Some(borrowed), Some(streamed)) = (lists, flat, borrowed, streamed) {
             let lists: Vec<_> = lists.into_iter().flatten().collect();
             let nan = |v: &Value| v.as_ref().as_float().is_some_and(f64::is_nan);
             let same = |a: &Value, b: &Value| a == b || nan(a) && nan(b);
@@ -366,9 +385,34 @@ fn check_terminals(q: &Query<'_>, values: &[String]) {
                 borrowed.len() == flat.len() && borrowed.iter().zip(&flat).all(|(a, b)| same(&a.to_owned(), b)),
                 "values_list_flat_ref({v:?}) differs from values_list_flat"
             );
+            assert!(
+                streamed.len() == flat.len() && streamed.iter().zip(&flat).all(|(a, b)| same(a, b)),
+                "for_each_value({v:?}) differs from values_list_flat"
+            );
         }
     }
     let _ = q.explain();
+}
+
+/// Gives condition `i` of `q` another value: refused, it changes nothing;
+/// accepted, its own value then restores the same plan and results.
+fn check_rebinds(view: &View, q: &Query<'_>, args: &[&ArgDecl], rebinds: &[(u8, ArgDecl)]) {
+    for (i, decoy) in rebinds {
+        let i = usize::from(*i) % (args.len() + 1);
+        let mut r = q.clone();
+        match r.rebind(i, decoy.get(view)) {
+            Ok(()) => {
+                let own = args.get(i).expect("an accepted rebind names a condition");
+                r.rebind(i, own.get(view)).expect("a condition takes back the value it was built with");
+            }
+            Err(e) => {
+                clear(&e);
+                assert!(i < args.len() || matches!(e, Error::Query { .. }), "rebind {i} of {}: {e:?}", args.len());
+            }
+        }
+        assert_eq!(r.explain(), q.explain(), "rebind {i} and back");
+        assert_eq!(r.ids(), q.ids(), "rebind {i} and back");
+    }
 }
 
 /// A distinct query's projection is `SELECT DISTINCT` over the column and
@@ -463,7 +507,16 @@ pub fn query_case(data: &[u8]) {
         v.sort_unstable();
         v
     };
+    // The value of each condition of `q`, in `Query::rebind`'s numbering.
+    let mut args: Vec<&ArgDecl> = Vec::new();
     for s in &c.steps {
+        let mut step_args = Vec::new();
+        match s {
+            Step::Filter(_, a) | Step::Exclude(_, a) => step_args.push(a),
+            Step::FilterAll(cs) => step_args.extend(cs.iter().map(|(_, a)| a)),
+            Step::FilterQ(d) | Step::ExcludeQ(d) => d.args(&mut step_args),
+            Step::OrderBy(_) => {}
+        }
         let next = match s {
             Step::Filter(p, a) => q.clone().filter(&p.get(), a.get(&view)),
             Step::FilterAll(cs) => q.clone().filter_all(cs.iter().map(|(p, a)| (p.get(), a.get(&view)))),
@@ -515,8 +568,10 @@ pub fn query_case(data: &[u8]) {
         };
         if let Some(n) = ok(next) {
             q = n;
+            args.extend(step_args);
         }
     }
+    check_rebinds(&view, &q, &args, &c.rebinds);
     // Every result is a row of the table queried.
     let mut got = q.clone().distinct().ids();
     got.sort_unstable();
