@@ -935,6 +935,18 @@ fn choices_follow_limit_choices_to_and_writes_are_not_checked() {
         assert_eq!(tx.choices("user", "groups").unwrap().count(), 4);
         assert!(matches!(tx.choices("group", "members"), Err(Error::Unsupported { .. })));
         assert!(matches!(tx.choices("user", "nope"), Err(Error::UnknownAccessor { .. })));
+        // The schema's limit is not a condition `rebind` numbers: 0 is the
+        // caller's own, and the limit holds whatever it is given.
+        let mut one = tx.choices("user", "tags").unwrap().filter("label", "apex").unwrap();
+        assert_eq!(one.values_list_flat("label").unwrap(), vec![Value::from("apex")]);
+        one.rebind(0, "beta").unwrap();
+        assert_eq!(one.count(), 0);
+        one.rebind(0, "alpha").unwrap();
+        assert_eq!(one.values_list_flat("label").unwrap(), vec![Value::from("alpha")]);
+        match one.rebind(1, "beta").unwrap_err() {
+            Error::Query { reason, .. } => assert!(reason.contains("has 1 condition, and no condition 1"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
     }
     // Like Django, add() does not check limit_choices_to.
     f.db.write(|tx| tx.related(f.key("Zoe"), "tags")?.add([f.key("beta")])).unwrap();

@@ -195,7 +195,7 @@ impl Eval<'_> {
         for &h in &leaf.tail {
             loc = loc.and_then(|x| follow(self.view, h, x));
         }
-        let v = loc.map_or(ValueRef::Null, |x| value(self.view, leaf.table, x, leaf.column));
+        let v = loc.map_or(ValueRef::Null, |x| value(self.view, leaf.terminal.table, x, leaf.terminal.column));
         leaf.test.eval(v)
     }
 

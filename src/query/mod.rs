@@ -291,7 +291,9 @@ impl<'v> Query<'v> {
     /// statement with a parameter bound. Conditions are numbered from 0 in
     /// the order given: each `filter`, `exclude` or `filter_all` call's in
     /// turn, and within a [`Q`] its `(path, value)` leaves left to right,
-    /// negated parts included. The value is checked as `filter` checks it,
+    /// negated parts included (a [`View::choices`] query's
+    /// `limit_choices_to` is the schema's, not numbered). The value is
+    /// checked as `filter` checks it,
     /// and may change the condition's shape as `filter` would (`NULL` with
     /// `exact` is `isnull`). The access path is chosen when the query runs,
     /// so it follows the new value. O(conditions), plus the value's
@@ -326,21 +328,25 @@ impl<'v> Query<'v> {
         let arg = value.into();
         let schema = &self.view.schema;
         let root = schema.table_name(self.table);
+        let fail = |reason: String| Error::Query { table: root.to_owned(), path: String::new(), reason };
         let mut n = index;
-        for f in &mut self.filters {
+        // `choices` restricts its query by `limit_choices_to` in a filter
+        // of its own (`Mode::Exists`): the schema's, not a condition given.
+        for f in self.filters.iter_mut().filter(|f| f.mode != Mode::Exists) {
             let first = n;
             let Some((path, slot)) = f.q.nth_leaf_mut(&mut n) else { continue };
             // The scope compiled the same leaves in the same order.
-            let Some(leaf) = f.scope.nth_leaf_mut(&mut { first }) else { break };
-            leaf.test = compile(schema, root, path, leaf.terminal(), &arg)?;
+            let Some(leaf) = f.scope.nth_leaf_mut(&mut { first }) else {
+                debug_assert!(false, "condition {index} of {} has no compiled leaf", f.q);
+                return Err(fail(format!("condition {index} was not compiled with the query")));
+            };
+            leaf.test = compile(schema, root, path, leaf.terminal, &arg)?;
             *slot = arg;
             return Ok(());
         }
-        Err(Error::Query {
-            table: root.to_owned(),
-            path: String::new(),
-            reason: format!("the query has {} conditions, and no condition {index}", index - n),
-        })
+        let given = index - n;
+        let noun = if given == 1 { "condition" } else { "conditions" };
+        Err(fail(format!("the query has {given} {noun}, and no condition {index}")))
     }
 
     /// The value a single-valued path reads from the root row at `loc`.
@@ -361,6 +367,8 @@ impl<'v> Query<'v> {
     /// skipped before it is checked. `each` is also told the number of
     /// candidates, to reserve room.
     fn matches(&self, cap: u64, each: impl FnMut(Item, u64, usize) -> bool) {
+        // A closure passed straight to `matched` would need its argument
+        // types written out: the bound here lets the compiler infer them.
         self.matched(cap, each);
     }
 

@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use smallvec::SmallVec;
 
 use super::cond::{compile, QNode, Test, Q};
-use super::path::{describe_walk, resolve, Hop, Hops, Lookup, Terminal};
+use super::path::{describe_walk, resolve, Hop, Hops, Terminal};
 use crate::error::{Error, Result};
 use crate::schema::{TableId, TableKind};
 use crate::txn::View;
@@ -46,11 +46,9 @@ pub(crate) struct Node {
 pub(crate) struct Leaf {
     pub(crate) node: usize,
     pub(crate) tail: Hops,
-    pub(crate) table: TableId,
-    pub(crate) column: u16,
-    /// As [`Terminal`]'s, kept to compile a new value ([`Scope::nth_leaf_mut`]).
-    pub(crate) refs: Option<TableId>,
-    pub(crate) lookup: Lookup,
+    /// The column read, and what a new value is compiled against
+    /// ([`Scope::nth_leaf_mut`]).
+    pub(crate) terminal: Terminal,
     pub(crate) test: Test,
     /// Every hop from the root, for access planning.
     pub(crate) hops: Hops,
@@ -170,30 +168,13 @@ impl Compiler<'_> {
                     };
                     chain.push((node, j + 1));
                 }
-                scope.leaves.push(Leaf {
-                    node,
-                    tail: pre,
-                    table: r.table,
-                    column: r.column,
-                    refs: r.refs,
-                    lookup: r.lookup,
-                    test,
-                    hops: r.hops,
-                    chain,
-                });
+                scope.leaves.push(Leaf { node, tail: pre, terminal: r.terminal(), test, hops: r.hops, chain });
                 Cond::Leaf(scope.leaves.len() - 1)
             }
             QNode::And(items) => Cond::And(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),
             QNode::Or(items) => Cond::Or(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),
             QNode::Not(inner) => Cond::Not(Box::new(self.scope(inner)?)),
         })
-    }
-}
-
-impl Leaf {
-    /// What a new value for this leaf is compiled against.
-    pub(crate) fn terminal(&self) -> Terminal {
-        Terminal { table: self.table, column: self.column, refs: self.refs, lookup: self.lookup }
     }
 }
 
@@ -442,8 +423,9 @@ fn anchors(filters: &[Filter]) -> impl Iterator<Item = (Anchor, &Leaf)> + '_ {
 
 fn leaf_probe<'a>(view: &View, leaf: &'a Leaf) -> Option<Probe<'a>> {
     let values = leaf.test.probe_values()?;
-    let kind = index_kind(view, leaf.table, leaf.column)?;
-    Some(Probe { table: leaf.table, column: leaf.column, values, kind })
+    let Terminal { table, column, .. } = leaf.terminal;
+    let kind = index_kind(view, table, column)?;
+    Some(Probe { table, column, values, kind })
 }
 
 /// Chooses the access path with the smallest estimated number of rows to

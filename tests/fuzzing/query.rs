@@ -612,6 +612,8 @@ pub fn query_case(data: &[u8]) {
     if let Some((t, field)) = &c.choices {
         if let Some(q) = ok(view.choices(TABLES[*t as usize % TABLES.len()], &field.get())) {
             check_terminals(&q, &[]);
+            // `limit_choices_to` is not a condition to rebind.
+            check_rebinds(&view, &q, &[], &c.rebinds);
         }
     }
 }
