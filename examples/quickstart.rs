@@ -131,6 +131,15 @@ fn main() -> Result<(), junctiondb::Error> {
         let fof: Vec<&str> =
             tx.walk_ends(bea, friends, 2)?.into_iter().filter_map(|k| tx.get(k)?.text("name")).collect();
         println!("Bea's friends of friends: {fof:?}");
+        // 5. One query for every group: built once and rebound to each
+        //    name (a prepared statement), its usernames read in place.
+        let mut members = tx.query("user")?.filter("groups__name", "")?;
+        for group in ["rock", "jazz"] {
+            members.rebind(0, group)?;
+            let mut names = Vec::new();
+            members.for_each_value("username", |v| names.extend(v.as_text()))?;
+            println!("{group}: {names:?}");
+        }
         Ok::<_, junctiondb::Error>(())
     })?;
     Ok(())
