@@ -412,7 +412,9 @@ fn foreign_key_rule_checks() {
                 t.foreign_key("x_id", "self").nullable();
             }
         }));
-        assert_eq!(ids(&e), ["models.E006"]);
+        // Both keys stay declared, so their own checks run too: their
+        // default reverse accessors (`a_set`) clash, as Django reports.
+        assert_eq!(ids(&e), ["models.E006", "fields.E304", "fields.E304"]);
         let d = e.errors().next().unwrap();
         assert_eq!(d.field.as_deref(), Some("x_id"), "{d:?}");
     }
@@ -480,4 +482,125 @@ fn a_swappable_setting_naming_no_table_and_an_unconstrained_link_key_are_errors(
             }),
     );
     assert_eq!(ids(&e), ["junction.E024"]);
+}
+
+#[test]
+fn a_failed_declaration_still_has_its_other_checks_run() {
+    // A through table's key whose column clashes (models.E007) is still a
+    // key: the relation through it is not also told it lacks one (E336),
+    // and the key's own rules are checked (E320).
+    let e = fails(
+        Schema::builder()
+            .table("person", |t| {
+                t.many_to_many("groups", "group").through("m");
+            })
+            .table("group", |_| {})
+            .table("m", |t| {
+                t.column("person_id", Type::Int);
+                t.foreign_key("person", "person").on_delete(OnDelete::SetNull);
+                t.foreign_key("group", "group");
+            }),
+    );
+    assert_eq!(ids(&e), ["models.E007", "fields.E320"]);
+    // A through that fails its checks does not hide a reverse accessor
+    // clash (fields.E302): the field `bs` of b is also the accessor of a's
+    // relation, which names an undeclared through.
+    let e = fails(
+        Schema::builder()
+            .table("a", |t| {
+                t.many_to_many("cs", "b").through("missing").related_name("bs");
+            })
+            .table("b", |t| {
+                t.column("bs", Type::Int);
+            }),
+    );
+    let got = ids(&e);
+    assert!(got.contains(&"fields.E331") && got.contains(&"fields.E302"), "{got:?}");
+    // One field cannot be both link ends (Django accepts it, then its
+    // managers write one column twice).
+    let e = fails(
+        Schema::builder()
+            .table("p", |t| {
+                t.many_to_many("knows", "self").symmetrical(false).through("k").through_fields("a", "a");
+            })
+            .table("k", |t| {
+                t.foreign_key("a", "p").related_name("+");
+                t.foreign_key("b", "p").related_name("+");
+            }),
+    );
+    assert_eq!(ids(&e), ["junction.E025"]);
+}
+
+#[test]
+fn two_auto_created_tables_of_one_name_are_both_reported() {
+    let e = fails(
+        Schema::builder()
+            .table("b", |_| {})
+            .table("a", |t| {
+                t.many_to_many("xs", "b").db_table("shared");
+            })
+            .table("c", |t| {
+                t.many_to_many("ys", "b").db_table("shared");
+            }),
+    );
+    let errors: Vec<_> = e.errors().map(|d| (d.id, d.table.as_str(), d.field.as_deref(), d.message.as_str())).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors.iter().all(|(id, ..)| *id == "fields.E340"), "{errors:?}");
+    let of = |table: &str| errors.iter().find(|e| e.1 == table).unwrap_or_else(|| panic!("{table}: {errors:?}"));
+    assert!(of("a").3.contains("\"c.ys\""), "{errors:?}");
+    assert!(of("c").3.contains("\"a.xs\""), "{errors:?}");
+}
+
+#[test]
+fn symmetrical_and_empty_names_follow_django() {
+    // A symmetrical relation's related_name is replaced, not checked: only
+    // W345, even for a name that is no identifier.
+    let s = Schema::builder()
+        .table("p", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("friends", "self").related_name("my friends").related_query_name("pals");
+        })
+        .build()
+        .unwrap();
+    assert_eq!(s.warnings().iter().map(|d| d.id).collect::<Vec<_>>(), ["fields.W345"]);
+    // Its related_query_name names the hidden reverse relation in queries:
+    // the same rows as the forward path, the relation being symmetrical.
+    let db = junctiondb::Database::new(s);
+    db.write(|tx| {
+        let a = tx.insert("p", junctiondb::row! { "name" => "a" })?;
+        let b = tx.insert("p", junctiondb::row! { "name" => "b" })?;
+        tx.insert("p", junctiondb::row! { "name" => "c" })?;
+        tx.related(a, "friends")?.add([b])
+    })
+    .unwrap();
+    let tx = db.begin_read().unwrap();
+    let names = |path: &str| {
+        let mut v = tx.query("p").unwrap().filter(path, "a").unwrap().values_list_flat("name").unwrap();
+        v.sort_by_key(|x| format!("{x:?}"));
+        v
+    };
+    assert_eq!(names("pals__name"), vec![junctiondb::Value::from("b")]);
+    assert_eq!(names("pals__name"), names("friends__name"));
+    drop(tx);
+    // An empty related_query_name is no name: the default applies.
+    let s = Schema::builder()
+        .table("b", |_| {})
+        .table("a", |t| {
+            t.foreign_key("b", "b").related_query_name("");
+        })
+        .build()
+        .unwrap();
+    let db = junctiondb::Database::new(s);
+    let tx = db.begin_read().unwrap();
+    assert!(tx.query("b").unwrap().filter("a__id", 1).is_ok());
+    assert!(tx.query("b").unwrap().filter("__id", 1).is_err());
+    // `null` warns whatever its value, as Django warns when it is given.
+    let s = Schema::builder()
+        .table("a", |t| {
+            t.many_to_many("bs", "b").null(false);
+        })
+        .table("b", |_| {})
+        .build()
+        .unwrap();
+    assert_eq!(s.warnings().iter().map(|d| d.id).collect::<Vec<_>>(), ["fields.W340"]);
 }

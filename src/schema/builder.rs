@@ -298,6 +298,7 @@ pub struct ManyToManyBuilder {
     pub(crate) db_table: Option<String>,
     pub(crate) db_constraint: bool,
     pub(crate) limit_choices_to: Vec<(String, Value)>,
+    /// Whether `null` was given (any value).
     pub(crate) null: bool,
     pub(crate) validators: usize,
     pub(crate) unique: bool,
@@ -362,9 +363,10 @@ impl ManyToManyBuilder {
         self
     }
 
-    /// Has no effect on a many-to-many relation (`fields.W340`).
-    pub fn null(&mut self, on: bool) -> &mut Self {
-        self.null = on;
+    /// Has no effect on a many-to-many relation: warned as `fields.W340`
+    /// whatever the value, as Django warns whenever `null` is given.
+    pub fn null(&mut self, _on: bool) -> &mut Self {
+        self.null = true;
         self
     }
 

@@ -167,6 +167,9 @@ fn reverse_names(
     related_query_name: Option<&str>,
     source_table: &str,
 ) -> (Option<String>, Option<String>) {
+    // An empty query name is no name (Django's `related_query_name()`
+    // falls through it with `or`).
+    let related_query_name = related_query_name.filter(|q| !q.is_empty());
     let hidden = related_name.is_some_and(|n| n.ends_with('+'));
     let accessor =
         if hidden { None } else { Some(related_name.map_or_else(|| format!("{source_table}_set"), str::to_owned)) };
@@ -350,17 +353,17 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
                         f.name
                     ),
                 );
-                continue;
-            }
-            if def.columns.iter().any(|c| c.name == column) {
+            } else if def.columns.iter().any(|c| c.name == column) {
                 d.error(
                     "models.E007",
                     &t.name,
                     Some(&f.name),
                     format!("the foreign key's column {column:?} is already used by another field; rename one"),
                 );
-                continue;
             }
+            // After a clash the key is still declared (the build fails
+            // anyway), so its own checks run and a through table that
+            // uses it is not reported as lacking it, as in Django.
             let (accessor, query_name) =
                 reverse_names(f.related_name.as_deref(), f.related_query_name.as_deref(), &t.name);
             check_related_names(f.related_name.as_deref(), query_name.as_deref(), &t.name, &f.name, &mut d);
@@ -450,18 +453,33 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
 
     // Auto-created through tables (after every declared table has its name).
     let max_len = b.max_name_length;
-    for (r, rel) in rels.iter_mut().enumerate() {
+    for r in 0..rels.len() {
         let m = rel_builders[r];
-        if rel.through != TableId::NONE {
+        // Made already (a custom through), or a custom through that failed.
+        if rels[r].through != TableId::NONE || !rels[r].auto_through {
             continue;
         }
-        let source = tables[rel.source.index()].name.clone();
-        let target = tables[rel.target.index()].name.clone();
-        let name = m.db_table.clone().unwrap_or_else(|| truncate_name(&format!("{source}_{}", rel.name), max_len));
+        let source = tables[rels[r].source.index()].name.clone();
+        let target = tables[rels[r].target.index()].name.clone();
+        let field = rels[r].name.clone();
+        let name = m.db_table.clone().unwrap_or_else(|| truncate_name(&format!("{source}_{field}"), max_len));
         if let Some(clash) = tables.iter().find(|t| t.name == name) {
-            d.error("fields.E340", &source, Some(&rel.name), format!("the field's intermediary table {name:?} clashes with the table name of {:?}; set db_table to another name", clash.name));
+            // Another relation's auto-created table: both fields are at
+            // fault, and each names the other, as Django reports them.
+            let other = match clash.kind {
+                TableKind::AutoThrough(o) => {
+                    let o = &rels[o as usize];
+                    let other_source = &tables[o.source.index()].name;
+                    let mine = format!("{source}.{field}");
+                    d.error("fields.E340", other_source, Some(&o.name), format!("the field's intermediary table {name:?} clashes with the table name of {mine:?}; set db_table to another name"));
+                    format!("{other_source}.{}", o.name)
+                }
+                _ => clash.name.clone(),
+            };
+            d.error("fields.E340", &source, Some(&field), format!("the field's intermediary table {name:?} clashes with the table name of {other:?}; set db_table to another name"));
             continue;
         }
+        let rel = &mut rels[r];
         let (from, to) = if rel.source == rel.target {
             (format!("from_{source}_id"), format!("to_{target}_id"))
         } else {
@@ -484,11 +502,10 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         rel.source_column = 1;
         rel.target_column = 2;
     }
-    // Relations whose through failed to resolve are dropped from here on.
-    let keep: Vec<bool> = rels.iter().map(|r| r.through != TableId::NONE).collect();
-
-    // Accessors and clash checks (fields.E302..E305).
-    check_clashes(&tables, &fks, &rels, &keep, &mut d);
+    // Accessors and clash checks (fields.E302..E305), of every relation
+    // whose target resolved: a failed through does not hide its names'
+    // clashes (the build fails anyway, and Django reports both).
+    check_clashes(&tables, &fks, &rels, &mut d);
 
     let errors = d.0.iter().any(|x| x.level == Level::Error);
     if errors {
@@ -547,7 +564,9 @@ type ThroughSignature = (TableId, TableId, TableId, Option<(String, String)>);
 
 /// Checks one many-to-many declaration and resolves its target and custom
 /// through. The auto-created through is made later (`through` is left as
-/// `TableId::NONE`).
+/// `TableId::NONE`). `None` when the target did not resolve; a relation
+/// whose custom through failed its checks comes back with `through` left
+/// as `TableId::NONE`, so that its names are still checked for clashes.
 #[allow(clippy::too_many_arguments)]
 fn declare_m2m(
     ctx: &Ctx<'_>,
@@ -567,12 +586,17 @@ fn declare_m2m(
         Target::Invalid => None,
     };
     let symmetrical = m.symmetrical.unwrap_or(m.to == "self");
-    let (accessor, query_name) = if symmetrical {
-        (None, None)
+    // A symmetrical relation has no reverse accessor: Django replaces its
+    // related_name (W345 below says so) before checking it, so the name
+    // given is not checked; an explicit related_query_name still names
+    // the hidden reverse relation in queries.
+    let (accessor, query_name, related_name) = if symmetrical {
+        (None, m.related_query_name.clone().filter(|q| !q.is_empty()), None)
     } else {
-        reverse_names(m.related_name.as_deref(), m.related_query_name.as_deref(), table)
+        let (accessor, query_name) = reverse_names(m.related_name.as_deref(), m.related_query_name.as_deref(), table);
+        (accessor, query_name, m.related_name.as_deref())
     };
-    check_related_names(m.related_name.as_deref(), query_name.as_deref(), table, field, d);
+    check_related_names(related_name, query_name.as_deref(), table, field, d);
     if m.unique {
         d.error("fields.E330", table, Some(field), "many-to-many fields cannot be unique; remove unique()".into());
     }
@@ -640,11 +664,11 @@ fn declare_m2m(
     };
     let Some(&through) = ctx.live.get(through_name.as_str()) else {
         d.error("fields.E331", table, Some(field), format!("field specifies a many-to-many relation through table {through_name:?}, which is not declared; declare it or fix the name"));
-        return None;
+        return Some(rel);
     };
     if let Some(other) = through_seen.insert((own, target, through, m.through_fields.clone()), m.name.clone()) {
         d.error("models.E003", table, None, format!("the table has two identical many-to-many relations ({other:?} and {field:?}) through the intermediate table {through_name:?}; use one"));
-        return None;
+        return Some(rel);
     }
     let through_fks: Vec<(u32, &FkDef)> =
         fks.iter().enumerate().filter(|(_, f)| f.table == through).map(|(i, f)| (i as u32, f)).collect();
@@ -659,7 +683,7 @@ fn declare_m2m(
                 "through_fields must name two link fields: the foreign key to the source, then the one to the target"
                     .into(),
             );
-            return None;
+            return Some(rel);
         }
         let mut pick = |name: &str, side: TableId, side_name: &str| -> Option<u32> {
             match through_fks.iter().find(|(_, f)| f.name == name) {
@@ -679,16 +703,25 @@ fn declare_m2m(
         };
         let s = pick(a, own, &src_name);
         let t2 = pick(b, target, &tgt_name);
-        (s?, t2?)
+        match (s, t2) {
+            // One field as both ends would write both link columns from one
+            // name; Django accepts it and its managers then fail.
+            (Some(s), Some(t2)) if s == t2 => {
+                d.error("junction.E025", table, Some(field), format!("through_fields names {a:?} as both the source and the target link; name two different foreign keys"));
+                return Some(rel);
+            }
+            (Some(s), Some(t2)) => (s, t2),
+            _ => return Some(rel),
+        }
     } else if own == target {
         let to_self: Vec<u32> = through_fks.iter().filter(|(_, f)| f.target == own).map(|(i, _)| *i).collect();
         if to_self.len() > 2 {
             d.error("fields.E333", table, Some(field), format!("the through table {through_name:?} has more than two foreign keys to {src_name:?}, which is ambiguous; set through_fields(source, target)"));
-            return None;
+            return Some(rel);
         }
         if to_self.len() < 2 {
             d.error("fields.E336", table, Some(field), format!("the table {through_name:?} is used as an intermediate table, but it does not have two foreign keys to {src_name:?}; add them"));
-            return None;
+            return Some(rel);
         }
         (to_self[0], to_self[1])
     } else {
@@ -708,7 +741,7 @@ fn declare_m2m(
             ok = false;
         }
         if !ok {
-            return None;
+            return Some(rel);
         }
         (from[0], to[0])
     };
@@ -726,7 +759,7 @@ fn declare_m2m(
 
 /// Django's reverse-name clash checks, `fields.E302`–`E305`, and
 /// `junction.E033` for two equal query names Django lets through.
-fn check_clashes(tables: &[TableDef], fks: &[FkDef], rels: &[RelDef], keep: &[bool], d: &mut Diags) {
+fn check_clashes(tables: &[TableDef], fks: &[FkDef], rels: &[RelDef], d: &mut Diags) {
     struct Reverse<'a> {
         source: &'a str,
         field: &'a str,
@@ -744,10 +777,7 @@ fn check_clashes(tables: &[TableDef], fks: &[FkDef], rels: &[RelDef], keep: &[bo
             query: fk.query_name.as_deref(),
         });
     }
-    for (r, rel) in rels.iter().enumerate() {
-        if !keep[r] {
-            continue;
-        }
+    for rel in rels {
         reverses.push(Reverse {
             source: &tables[rel.source.index()].name,
             field: &rel.name,
