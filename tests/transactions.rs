@@ -263,6 +263,28 @@ fn nested_lock_on_the_same_thread_is_an_error_not_a_deadlock() {
 }
 
 #[test]
+fn a_leaked_transaction_is_as_documented_never_a_panic() {
+    // Leaked through the lock: this thread is refused, not deadlocked; an
+    // exclusive borrow needs no lock and keeps the leaked change.
+    let mut db = db();
+    let mut tx = db.begin_write().unwrap();
+    tx.insert("tag", row! { "label" => "leaked" }).unwrap();
+    std::mem::forget(tx);
+    assert_eq!(db.read(|v| v.count("tag")), Err(Error::Reentrant));
+    assert!(matches!(db.begin_write(), Err(Error::Reentrant)));
+    assert_eq!(db.write_mut(|tx| tx.count("tag")), Ok::<_, Error>(1));
+    // Leaked through an exclusive borrow: the change stays, as if
+    // committed, and the next transaction sees it.
+    let mut db = self::db();
+    let mut tx = db.begin_write_mut();
+    tx.insert("tag", row! { "label" => "leaked" }).unwrap();
+    std::mem::forget(tx);
+    assert_eq!(db.read(|v| v.count("tag")), Ok::<_, Error>(1));
+    db.write(|tx| tx.insert("tag", row! { "label" => "next" })).unwrap();
+    assert_eq!(db.read(|v| v.count("tag")), Ok::<_, Error>(2));
+}
+
+#[test]
 fn a_lock_still_held_after_the_first_one_is_released_is_still_reentrant() {
     // This thread takes a's lock first and b's second, then releases a's:
     // b's lock is still held, so taking it again must fail, not block.

@@ -85,7 +85,9 @@ struct OrderKey {
 /// a many-to-many relation (or a reverse foreign key) appears once per
 /// matching link row, unless [`distinct`](Query::distinct) is set; `count`
 /// counts those repeats. Without `order_by` the order is unspecified (it
-/// follows the access path) but deterministic for a given state.
+/// follows the access path, and through a non-unique index the index's
+/// order of equal rows, which depends on the history of writes) but the
+/// same for two runs on one snapshot.
 #[derive(Clone, Debug)]
 pub struct Query<'v> {
     view: &'v View,

@@ -73,7 +73,9 @@ impl Drop for Held {
         if self.first {
             HELD_FIRST.with(|h| h.set(0));
         } else {
-            HELD_MORE.with(|h| h.borrow_mut().retain(|x| *x != self.id));
+            // `try_with`: a transaction kept in a thread-local may be
+            // dropped after this one is gone, during thread exit.
+            let _ = HELD_MORE.try_with(|h| h.borrow_mut().retain(|x| *x != self.id));
         }
     }
 }
@@ -201,6 +203,11 @@ fn commit_on_ok<T, E>(mut tx: WriteTxn<'_>, f: impl FnOnce(&mut WriteTxn<'_>) ->
 }
 
 /// A read transaction; dereferences to [`View`].
+///
+/// A read transaction leaked with `std::mem::forget` keeps its lock:
+/// writers on other threads then wait for ever, and this thread's later
+/// transactions on the database are refused with
+/// [`Error::Reentrant`](crate::Error::Reentrant).
 pub struct ReadTxn<'db> {
     guard: RwLockReadGuard<'db, View>,
     _held: Held,

@@ -1,7 +1,9 @@
 //! The undo log: one record per primitive mutation, undone in reverse
-//! order. Each record restores exactly one structure to exactly its prior
-//! state (slots, free lists and adjacency positions included), so a
-//! rollback leaves the database identical, iteration order and all.
+//! order. Each record restores the content of exactly one structure
+//! (slots, free lists and adjacency positions included), so a rollback
+//! leaves the database identical, scan and list order and all; not how a
+//! list is stored (pool class, buffer, index), nor the buckets of a
+//! non-unique hash index (see `docs/design.md`, transaction invariants).
 //!
 //! Appended links, the one record a bulk load writes per row, are kept
 //! apart in 8-byte records ([`UndoLog::push_link`]); the main log holds one

@@ -34,10 +34,14 @@ fn clear_stale_undo(view: &mut View) {
 /// transaction is exactly as it was before the call and can go on.
 ///
 /// A transaction leaked with `std::mem::forget` is neither committed nor
-/// undone: one taken through the lock keeps the database locked; one taken
-/// through [`Database::begin_write_mut`](crate::Database::begin_write_mut)
-/// leaves its changes in place, and the next transaction keeps them as if
-/// they had been committed.
+/// undone: one taken through the lock keeps the database locked for the
+/// other threads, and this thread's later `read`, `write` and
+/// `begin_write` on the database are refused with
+/// [`Error::Reentrant`](crate::Error::Reentrant); one taken through
+/// [`Database::begin_write_mut`](crate::Database::begin_write_mut) leaves
+/// its changes in place. Either way the next transaction taken through an
+/// exclusive borrow (`write_mut`, which needs no lock) keeps the leaked
+/// changes as if they had been committed.
 pub struct WriteTxn<'db> {
     /// The state, locked or exclusively borrowed; its [`View::undo`] is
     /// this transaction's log.
