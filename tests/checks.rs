@@ -604,3 +604,33 @@ fn symmetrical_and_empty_names_follow_django() {
         .unwrap();
     assert_eq!(s.warnings().iter().map(|d| d.id).collect::<Vec<_>>(), ["fields.W340"]);
 }
+
+#[test]
+fn table_names_clear_of_the_lookup_syntax_and_keys_named_by_column() {
+    // Django's models.E023 and E024: `__` separates a path's parts.
+    let e = fails(Schema::builder().table("_a", |_| {}).table("b_", |_| {}).table("c__d", |_| {}));
+    assert_eq!(ids(&e), ["models.E023", "models.E023", "models.E024"]);
+    // through_fields may name a key by its column, as Django's get_field
+    // finds a field by its attname.
+    let s = Schema::builder()
+        .table("person", |t| {
+            t.many_to_many("groups", "group").through("m").through_fields("person_id", "group");
+        })
+        .table("group", |_| {})
+        .table("m", |t| {
+            t.foreign_key("person", "person");
+            t.foreign_key("group", "group");
+            t.foreign_key("inviter", "person").nullable().related_name("invited");
+        })
+        .build()
+        .unwrap();
+    let db = junctiondb::Database::new(s);
+    db.write(|tx| {
+        let p = tx.insert("person", junctiondb::row! {})?;
+        let g = tx.insert("group", junctiondb::row! {})?;
+        tx.related(p, "groups")?.add([g])?;
+        assert_eq!(tx.find_by("m", "person", p.id())?.len(), 1);
+        Ok::<_, junctiondb::Error>(())
+    })
+    .unwrap();
+}

@@ -201,6 +201,26 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
                     t.name
                 ),
             );
+        } else if t.name.starts_with('_') || t.name.ends_with('_') {
+            d.error(
+                "models.E023",
+                &t.name,
+                None,
+                format!(
+                    "table name {:?} cannot start or end with an underscore, as it collides with the query lookup syntax; rename it",
+                    t.name
+                ),
+            );
+        } else if t.name.contains("__") {
+            d.error(
+                "models.E024",
+                &t.name,
+                None,
+                format!(
+                    "table name {:?} cannot contain \"__\", as it collides with the query lookup syntax; rename it",
+                    t.name
+                ),
+            );
         }
         if !seen.insert(t.name.as_str()) {
             d.error(
@@ -686,7 +706,10 @@ fn declare_m2m(
             return Some(rel);
         }
         let mut pick = |name: &str, side: TableId, side_name: &str| -> Option<u32> {
-            match through_fks.iter().find(|(_, f)| f.name == name) {
+            // A key is named by its field or by its column (`person` or
+            // `person_id`), as Django's `get_field` finds either.
+            let named = |f: &FkDef| f.name == name || name.strip_suffix("_id") == Some(f.name.as_str());
+            match through_fks.iter().find(|(_, f)| named(f)) {
                 Some((i, f)) if f.target == side => Some(*i),
                 // A field that exists and is no foreign key to this side (a
                 // key to another table, or a plain column) is Django's
