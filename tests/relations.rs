@@ -4,7 +4,7 @@
 mod common;
 
 use common::{snapshot, verify};
-use junctiondb::{row, Database, Error, Key, OnDelete, Schema, Type, WriteTxn};
+use junctiondb::{row, Database, Error, Key, OnDelete, Row, Schema, Type, WriteTxn};
 
 fn db() -> Database {
     let schema = Schema::builder()
@@ -76,6 +76,19 @@ fn add_errors_change_nothing() {
         assert!(matches!(e, Error::NotFound { id: 42, .. }), "{e}");
         let e = tx.related(a, "publications")?.add_with([p], row! { "x" => 1 }).unwrap_err();
         assert!(matches!(e, Error::UnknownColumn { .. }), "auto-created throughs have no extra columns: {e}");
+        assert_eq!(snapshot(tx), before);
+        // ...refused when a row would be made, as Django's through model
+        // refuses the keyword then: a call that creates nothing does
+        // nothing, and one that creates a row after an existing pair
+        // undoes itself.
+        let q = tx.insert("publication", row! { "title" => "q" })?;
+        tx.related(a, "publications")?.add([p])?;
+        let before = snapshot(tx);
+        assert_eq!(tx.related(a, "publications")?.add_with([] as [Key; 0], row! { "x" => 1 })?, 0);
+        assert_eq!(tx.related(a, "publications")?.add_with([p], row! { "x" => 1 })?, 0);
+        tx.related(a, "publications")?.set_with([p], row! { "x" => 1 })?;
+        let e = tx.related(a, "publications")?.add_with([p, q], row! { "x" => 1 }).unwrap_err();
+        assert!(matches!(e, Error::UnknownColumn { .. }), "{e}");
         assert_eq!(snapshot(tx), before);
         let e = tx.related(a, "nope").unwrap_err();
         assert!(e.to_string().contains("publications, editions"), "{e}");
@@ -351,6 +364,17 @@ fn reverse_foreign_key_manager() {
         let (k, created) = tx.related(r, "edited")?.get_or_create(row! { "title" => "z" }, row! {})?;
         assert!(created);
         assert_eq!(tx.get(k).unwrap().int("editor_id"), Some(r.id()));
+        // A lookup naming the key is about this row's key, by field or by
+        // column (Django sets `kwargs[field.name] = instance` first): the
+        // row found is one of r's, and none is made.
+        for key in ["editor", "editor_id"] {
+            let lookup = Row::new().with("title", "z").with(key, other.id());
+            assert_eq!(tx.related(r, "edited")?.get_or_create(lookup, row! {})?, (k, false));
+        }
+        let lookup = row! { "title" => "z", "editor" => other };
+        let (same, created) = tx.related(r, "edited")?.update_or_create(lookup, row! { "title" => "z2" })?;
+        assert_eq!((same, created), (k, false));
+        assert_eq!(tx.get(k).unwrap().text("title"), Some("z2"));
         verify(tx);
         Ok::<_, Error>(())
     })

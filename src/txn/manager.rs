@@ -520,9 +520,11 @@ impl<'db> RelatedMut<'_, 'db> {
     ///
     /// # Errors
     /// As `add`, plus [`Error::UnknownColumn`] / [`Error::TypeMismatch`]
-    /// for a bad default (an auto-created through has no extra columns),
-    /// and [`Error::Unsupported`] for any default on a reverse foreign key
-    /// (it has no through row); so for every `_with` call.
+    /// for a bad default once a row would be made with it (an
+    /// auto-created through has no extra columns, so any default; a call
+    /// that creates no row does nothing, as in Django), and
+    /// [`Error::Unsupported`] for any default on a reverse foreign key (it
+    /// has no through row); so for every `_with` call.
     pub fn add_with<T: Into<Target>>(
         &mut self,
         targets: impl IntoIterator<Item = T>,
@@ -566,15 +568,6 @@ impl<'db> RelatedMut<'_, 'db> {
         let schema = &self.tx.state.schema;
         let rel = schema.rel(r);
         let symmetrical = rel.symmetrical;
-        if rel.auto_through {
-            if let Some((name, _)) = defaults.iter().next() {
-                return Err(Error::UnknownColumn {
-                    table: schema.def(rel.through).name.clone(),
-                    column: name.to_owned(),
-                    row: Some(Box::new(defaults.clone())),
-                });
-            }
-        }
         let custom = !rel.auto_through;
         let mut created = 0;
         for &(other, id) in targets {
@@ -596,6 +589,18 @@ impl<'db> RelatedMut<'_, 'db> {
     fn link_once(&mut self, r: RelId, p: Pair, defaults: &Row) -> Result<usize> {
         if self.tx.state.links[r as usize].find_for_write(p.source, p.target).is_some() {
             return Ok(0);
+        }
+        // An auto-created through row has no column to take a default (its
+        // link columns come from the pair): refused when a row would be
+        // made, as Django's through model refuses the keyword then (a call
+        // that creates nothing does nothing).
+        if let (Links::Auto(_), Some((name, _))) = (&self.tx.state.links[r as usize], defaults.iter().next()) {
+            let schema = &self.tx.state.schema;
+            return Err(Error::UnknownColumn {
+                table: schema.def(schema.rel(r).through).name.clone(),
+                column: name.to_owned(),
+                row: Some(Box::new(defaults.clone())),
+            });
         }
         if let Links::Auto(j) = &mut self.tx.state.links[r as usize] {
             j.link(p.source, p.target, ());
@@ -959,6 +964,7 @@ impl<'db> RelatedMut<'_, 'db> {
     ) -> Result<(Key, bool)> {
         self.live()?;
         let (lookup, defaults) = (self.pk_as_id(lookup)?, self.pk_as_id(defaults)?);
+        let lookup = self.own_key_in(lookup);
         self.atomic(|m| {
             if let Some(key) = m.find_related(&lookup)? {
                 if update {
@@ -979,6 +985,20 @@ impl<'db> RelatedMut<'_, 'db> {
     fn atomic<T>(&mut self, op: impl FnOnce(&mut RelatedMut<'_, 'db>) -> Result<T>) -> Result<T> {
         let end = self.end;
         self.tx.atomic(|tx| op(&mut RelatedMut { tx, end }))
+    }
+
+    /// On a reverse foreign key, `lookup` with the key to this manager's
+    /// row in place of any value it gives the key (by field or column
+    /// name), as Django's manager sets `kwargs[field.name] = instance`
+    /// before it looks: the row found or made is always one of this row's.
+    /// Other managers' lookups are returned as given. O(lookup).
+    fn own_key_in(&self, lookup: Row) -> Row {
+        let Some(f) = self.fk() else { return lookup };
+        let schema = &self.tx.state.schema;
+        let fk = schema.fk(f);
+        let column = &schema.def(fk.table).columns[fk.column as usize].name;
+        let others = lookup.iter().filter(|&(n, _)| n != fk.name && n != column);
+        others.fold(Row::new(), |r, (n, v)| r.with(n, v.clone())).with(column.clone(), self.end.key.id())
     }
 
     /// `row` with Django's `pk` shortcut named `id`, the primary key it
