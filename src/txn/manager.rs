@@ -458,15 +458,35 @@ impl<'db> RelatedMut<'_, 'db> {
         pairs
     }
 
-    fn add_dangling(&mut self, ids: &[i64]) -> usize {
-        let Some(r) = self.unconstrained() else { return 0 };
+    /// Stores the links of this row to the missing `ids` not stored yet
+    /// (a relation without its constraint). Each is an auto-created
+    /// through row, with no column for a default: `defaults` are refused
+    /// once a link would be made, as in [`link_once`](Self::link_once).
+    /// Returns the links made.
+    fn add_dangling(&mut self, ids: &[i64], defaults: &Row) -> Result<usize> {
+        let Some(r) = self.unconstrained() else { return Ok(0) };
         let mut n = 0;
         for &id in ids {
             for (a, b) in self.id_pairs(id) {
+                if !defaults.is_empty() && !self.tx.state.dangling[r as usize].contains((a, b)) {
+                    return Err(self.no_default_column(r, defaults));
+                }
                 n += usize::from(self.tx.push_dangling(r, a, b).is_some());
             }
         }
-        n
+        Ok(n)
+    }
+
+    /// The error for through defaults given to an auto-created through
+    /// table, whose columns are only its link columns.
+    #[cold]
+    fn no_default_column(&self, r: RelId, defaults: &Row) -> Error {
+        let schema = &self.tx.state.schema;
+        Error::UnknownColumn {
+            table: schema.def(schema.rel(r).through).name.clone(),
+            column: defaults.iter().next().map_or_else(String::new, |(name, _)| name.to_owned()),
+            row: Some(Box::new(defaults.clone())),
+        }
     }
 
     /// Removes the dangling links of this row to `ids` (`None`: to any id).
@@ -539,7 +559,8 @@ impl<'db> RelatedMut<'_, 'db> {
         let targets = self.resolve_live(targets)?;
         self.atomic(|m| {
             let created = m.add_slots(&targets.live, &through_defaults)?;
-            let dangling = if targets.missing.is_empty() { 0 } else { m.add_dangling(&targets.missing) };
+            let dangling =
+                if targets.missing.is_empty() { 0 } else { m.add_dangling(&targets.missing, &through_defaults)? };
             Ok(created + dangling)
         })
     }
@@ -594,13 +615,8 @@ impl<'db> RelatedMut<'_, 'db> {
         // link columns come from the pair): refused when a row would be
         // made, as Django's through model refuses the keyword then (a call
         // that creates nothing does nothing).
-        if let (Links::Auto(_), Some((name, _))) = (&self.tx.state.links[r as usize], defaults.iter().next()) {
-            let schema = &self.tx.state.schema;
-            return Err(Error::UnknownColumn {
-                table: schema.def(schema.rel(r).through).name.clone(),
-                column: name.to_owned(),
-                row: Some(Box::new(defaults.clone())),
-            });
+        if matches!(self.tx.state.links[r as usize], Links::Auto(_)) && !defaults.is_empty() {
+            return Err(self.no_default_column(r, defaults));
         }
         if let Links::Auto(j) = &mut self.tx.state.links[r as usize] {
             j.link(p.source, p.target, ());
@@ -810,7 +826,7 @@ impl<'db> RelatedMut<'_, 'db> {
         self.atomic(|m| {
             let stale: Vec<i64> = m.dangling_others().into_iter().filter(|id| !targets.missing.contains(id)).collect();
             m.remove_dangling(Some(&stale));
-            m.add_dangling(&targets.missing);
+            m.add_dangling(&targets.missing, &through_defaults)?;
             let targets = targets.live;
             let wanted: HashSet<u32> = targets.iter().map(|t| t.0).collect();
             let current = m.current();
@@ -845,7 +861,7 @@ impl<'db> RelatedMut<'_, 'db> {
                 m.clear_all()?;
             }
             m.add_slots(&targets.live, &through_defaults)?;
-            m.add_dangling(&targets.missing);
+            m.add_dangling(&targets.missing, &through_defaults)?;
             Ok(())
         })
     }

@@ -631,6 +631,18 @@ impl Model {
             }
             RRel::Create(values, defaults) => self.create_linked(acc, me, values, defaults).map(Out::Id),
             RRel::GetOrCreate(lookup, defaults) | RRel::UpdateOrCreate(lookup, defaults) => {
+                // A reverse foreign key's lookup is about its own row's key.
+                let pinned;
+                let lookup = match spec().accs[acc].kind {
+                    EndKind::FkRev(f) => {
+                        let fk = &spec().fks[f];
+                        let col = spec().tabs[fk.table].cols[fk.col].name;
+                        let others = lookup.iter().filter(|&(n, _)| n != fk.field && n != col);
+                        pinned = others.fold(Row::new(), |r, (n, v)| r.with(n, v.clone())).with(col, me);
+                        &pinned
+                    }
+                    _ => lookup,
+                };
                 if let Some(found) = self.find_related(acc, me, lookup)? {
                     if let RRel::UpdateOrCreate(..) = op {
                         self.update(other, found, defaults)?;
@@ -702,11 +714,6 @@ impl Model {
             EndKind::Reverse(r) => (r, false),
         };
         let rel = &s.rels[r];
-        if rel.auto {
-            if let Some((name, _)) = defaults.iter().next() {
-                return Err(Error::UnknownColumn { table: tname(rel.through), column: name.to_owned(), row: None });
-            }
-        }
         let mut created = 0;
         for &t in targets {
             let p = if forward { (me, t) } else { (t, me) };
@@ -726,6 +733,10 @@ impl Model {
         let rel = &s.rels[r];
         let through = &s.tabs[rel.through];
         if rel.auto {
+            // No column takes a default: refused once a row would be made.
+            if let Some((name, _)) = defaults.iter().next() {
+                return Err(Error::UnknownColumn { table: tname(rel.through), column: name.to_owned(), row: None });
+            }
             self.tables[rel.through].rows.push(vec![Value::Null, Value::Int(p.0), Value::Int(p.1)]);
             return Ok(1);
         }
