@@ -556,3 +556,35 @@ fn link_rows_go_in_one_delete() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_mirror_row_that_fails_undoes_its_pair() {
+    // The mirror of a symmetrical custom through row takes the same
+    // through defaults; a unique extra column then refuses it, and the
+    // first row of the pair goes too: a pair is written whole or not at all.
+    let schema = Schema::builder()
+        .table("person", |t| {
+            t.many_to_many("friends", "self").through("friendship");
+        })
+        .table("friendship", |t| {
+            t.foreign_key("a", "person").related_name("out");
+            t.foreign_key("b", "person").related_name("into");
+            t.column("code", Type::Int).unique();
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    let (a, b) = db.write(|tx| Ok::<_, Error>((tx.insert("person", row! {})?, tx.insert("person", row! {})?))).unwrap();
+    db.write(|tx| {
+        let before = snapshot(tx);
+        let e = tx.related(a, "friends")?.add_with([b], row! { "code" => 1 }).unwrap_err();
+        assert!(matches!(e, Error::Unique { ref column, .. } if column == "code"), "{e:?}");
+        assert_eq!(snapshot(tx), before);
+        assert_eq!(tx.count("friendship")?, 0);
+        // A self-link is one row, so the same defaults go in.
+        assert_eq!(tx.related(a, "friends")?.add_with([a], row! { "code" => 1 })?, 1);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
