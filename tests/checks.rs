@@ -300,6 +300,7 @@ fn through_fields_checks() {
                 if extra_fk {
                     t.foreign_key("inviter", "person").related_name("invites");
                 }
+                t.many_to_many("witnesses", "person").related_name("witnessed");
             });
         b.build()
     };
@@ -311,6 +312,8 @@ fn through_fields_checks() {
     // A column that is not a foreign key: Django's E339, as a foreign key
     // to the wrong table.
     assert_eq!(ids(&decl(Some(("group", "note")), true).unwrap_err()), ["fields.E339"]);
+    // So is a many-to-many field of the through table.
+    assert_eq!(ids(&decl(Some(("group", "witnesses")), true).unwrap_err()), ["fields.E339"]);
     assert_eq!(ids(&decl(Some(("person", "group")), true).unwrap_err()), ["fields.E339", "fields.E339"]);
     assert_eq!(ids(&decl(Some(("", "person")), true).unwrap_err()), ["fields.E337"]);
 

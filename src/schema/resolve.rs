@@ -705,6 +705,8 @@ fn declare_m2m(
             );
             return Some(rel);
         }
+        // The through table's many-to-many fields are fields too (E339).
+        let through_m2m = ctx.declared.iter().find(|d| d.name == *through_name).map_or(&[][..], |d| &d.many_to_many);
         let mut pick = |name: &str, side: TableId, side_name: &str| -> Option<u32> {
             // A key is named by its field or by its column (`person` or
             // `person_id`), as Django's `get_field` finds either.
@@ -712,9 +714,14 @@ fn declare_m2m(
             match through_fks.iter().find(|(_, f)| named(f)) {
                 Some((i, f)) if f.target == side => Some(*i),
                 // A field that exists and is no foreign key to this side (a
-                // key to another table, or a plain column) is Django's
-                // E339; E338 is for a name the table does not have.
-                found if found.is_some() || tables[through.index()].column(name).is_some() => {
+                // key to another table, a plain column or a many-to-many
+                // field) is Django's E339; E338 is for a name the table
+                // does not have.
+                found
+                    if found.is_some()
+                        || tables[through.index()].column(name).is_some()
+                        || through_m2m.iter().any(|m| m.name == name) =>
+                {
                     d.error("fields.E339", table, Some(field), format!("'{through_name}.{name}' is not a foreign key to {side_name:?}; name a foreign key to {side_name:?} in through_fields"));
                     None
                 }
