@@ -339,8 +339,20 @@ fn reverse_foreign_key_manager() {
         assert_eq!(ids(tx, r, "edited"), [s1.id()]);
         assert_eq!(ids(tx, other, "edited"), [s2.id(), s3.id()]);
         // A reverse foreign key has no through row: through defaults are
-        // refused by every `_with` call, and nothing changes.
+        // refused by every `_with` call, and nothing changes, even when
+        // the row looked up is found (s1 is `other`'s).
         let before = snapshot(tx);
+        for update in [false, true] {
+            let lookup = row! { "title" => "a" };
+            let m = &mut tx.related(other, "edited")?;
+            let found = if update {
+                m.update_or_create_with(lookup, row! { "title" => "a2" }, row! { "note" => "x" })
+            } else {
+                m.get_or_create_with(lookup, row! {}, row! { "note" => "x" })
+            };
+            assert!(matches!(found, Err(Error::Unsupported { .. })), "{found:?}");
+        }
+        assert_eq!(snapshot(tx), before);
         let defaults = || row! { "note" => "x" };
         let refused = |e: Error| matches!(e, Error::Unsupported { .. });
         assert!(refused(tx.related(r, "story_set")?.add_with([s3], defaults()).unwrap_err()));
@@ -443,6 +455,13 @@ fn db_constraint_false_stores_dangling_links() {
         assert!(tx.related(t5, "post_set")?.contains(p));
         assert_eq!(tx.count("post_tags")?, 3);
         verify(tx);
+        // Through defaults: the auto-created through has no column for
+        // them, refused once a link would be made, dangling or not.
+        let before = snapshot(tx);
+        assert_eq!(tx.related(p, "tags")?.add_with([6], row! { "x" => 1 })?, 0, "stored already: nothing made");
+        let e = tx.related(p, "tags")?.add_with([7], row! { "x" => 1 }).unwrap_err();
+        assert!(matches!(e, Error::UnknownColumn { ref table, .. } if table == "post_tags"), "{e:?}");
+        assert_eq!(snapshot(tx), before);
         // remove and set reach dangling links too.
         assert_eq!(tx.related(p, "tags")?.remove([6])?, 1);
         tx.related(p, "tags")?.set([t1.id(), 9])?;

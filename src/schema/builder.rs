@@ -322,7 +322,8 @@ impl ManyToManyBuilder {
     }
 
     /// The name used in reverse query paths (default: `related_name`, else
-    /// the source table's name).
+    /// the source table's name; an empty name is no name). A symmetrical
+    /// relation has a reverse query name only when one is given here.
     pub fn related_query_name(&mut self, name: impl Into<String>) -> &mut Self {
         self.related_query_name = Some(name.into());
         self

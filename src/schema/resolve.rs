@@ -473,6 +473,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
 
     // Auto-created through tables (after every declared table has its name).
     let max_len = b.max_name_length;
+    let mut e340_reported: HashSet<u32> = HashSet::new();
     for r in 0..rels.len() {
         let m = rel_builders[r];
         // Made already (a custom through), or a custom through that failed.
@@ -488,10 +489,15 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             // fault, and each names the other, as Django reports them.
             let other = match clash.kind {
                 TableKind::AutoThrough(o) => {
+                    let o_index = o;
                     let o = &rels[o as usize];
                     let other_source = &tables[o.source.index()].name;
                     let mine = format!("{source}.{field}");
-                    d.error("fields.E340", other_source, Some(&o.name), format!("the field's intermediary table {name:?} clashes with the table name of {mine:?}; set db_table to another name"));
+                    // Once per field: the table's owner is reported for the
+                    // first relation that clashes with it only.
+                    if e340_reported.insert(o_index) {
+                        d.error("fields.E340", other_source, Some(&o.name), format!("the field's intermediary table {name:?} clashes with the table name of {mine:?}; set db_table to another name"));
+                    }
                     format!("{other_source}.{}", o.name)
                 }
                 _ => clash.name.clone(),
@@ -710,8 +716,12 @@ fn declare_m2m(
         let mut pick = |name: &str, side: TableId, side_name: &str| -> Option<u32> {
             // A key is named by its field or by its column (`person` or
             // `person_id`), as Django's `get_field` finds either.
-            let named = |f: &FkDef| f.name == name || name.strip_suffix("_id") == Some(f.name.as_str());
-            match through_fks.iter().find(|(_, f)| named(f)) {
+            let by_column = |f: &FkDef| name.strip_suffix("_id") == Some(f.name.as_str());
+            let found = through_fks
+                .iter()
+                .find(|(_, f)| f.name == name)
+                .or_else(|| through_fks.iter().find(|(_, f)| by_column(f)));
+            match found {
                 Some((i, f)) if f.target == side => Some(*i),
                 // A field that exists and is no foreign key to this side (a
                 // key to another table, a plain column or a many-to-many
@@ -848,9 +858,11 @@ fn check_clashes(tables: &[TableDef], fks: &[FkDef], rels: &[RelDef], d: &mut Di
             // alone.
             if r.query.is_some() && r.query == o.accessor {
                 d.error("fields.E305", r.source, Some(r.field), format!("reverse query name {:?} clashes with the reverse accessor of '{}.{}'; add or change related_name or related_query_name", r.query.unwrap_or_default(), o.source, o.field));
-            } else if r.query.is_some() && r.query == o.query && r.accessor != o.accessor {
-                // Equal query names behind different accessors: Django
-                // checks none, and a filter path would name either relation.
+            } else if r.query.is_some() && r.query == o.query && !(r.accessor.is_some() && r.accessor == o.accessor) {
+                // Equal query names behind different accessors (or none:
+                // hidden or symmetrical relations, whose query name is
+                // given explicitly): Django checks none, and a filter path
+                // would name either relation. Equal accessors are E304.
                 d.error("junction.E033", r.source, Some(r.field), format!("reverse query name {:?} is also the reverse query name of '{}.{}', so a filter path could mean either; add or change related_query_name", r.query.unwrap_or_default(), o.source, o.field));
             }
         }

@@ -922,7 +922,9 @@ impl<'db> RelatedMut<'_, 'db> {
     /// rows only**; if there is none, creates one from `lookup` and
     /// `defaults` and links it. Returns the key and whether it was created.
     /// `lookup` and `defaults` may name the primary key `pk`, as in
-    /// Django. O(degree) for the search.
+    /// Django. On a reverse foreign key, a value `lookup` gives the key
+    /// (by field or column name) is replaced by this row's id, as Django
+    /// replaces the field's. O(degree) for the search.
     ///
     /// # Errors
     /// [`Error::UnknownColumn`] / [`Error::TypeMismatch`] in `lookup`,
@@ -979,6 +981,11 @@ impl<'db> RelatedMut<'_, 'db> {
         update: bool,
     ) -> Result<(Key, bool)> {
         self.live()?;
+        if self.fk().is_some() {
+            // Refused whether or not a row is found, as every `_with` call
+            // of a reverse foreign key refuses them.
+            self.no_through_defaults(&through_defaults)?;
+        }
         let (lookup, defaults) = (self.pk_as_id(lookup)?, self.pk_as_id(defaults)?);
         let lookup = self.own_key_in(lookup);
         self.atomic(|m| {
@@ -1004,9 +1011,11 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// On a reverse foreign key, `lookup` with the key to this manager's
-    /// row in place of any value it gives the key (by field or column
-    /// name), as Django's manager sets `kwargs[field.name] = instance`
-    /// before it looks: the row found or made is always one of this row's.
+    /// row in place of any value it gives the key. Django's manager sets
+    /// `kwargs[field.name] = instance` before it looks, replacing a value
+    /// given by field name; a value given by column name (`editor_id`) is
+    /// replaced here too (Django would filter on both and make a row), so
+    /// the row found or made is always one of this row's.
     /// Other managers' lookups are returned as given. O(lookup).
     fn own_key_in(&self, lookup: Row) -> Row {
         let Some(f) = self.fk() else { return lookup };
