@@ -10,8 +10,9 @@
 //! once; `cond` holds [`Q`], [`Arg`] and the compiled lookups; `plan`
 //! compiles each filter call into join nodes and picks the access path;
 //! `exec` walks hops, counts the bindings of a filter for one row, and
-//! produces the candidate rows of an access path; `graph` holds the
-//! traversal helpers and `choices`.
+//! produces the candidate rows of an access path; `gather` reads one
+//! column's values of the results for the flat projections; `graph` holds
+//! the traversal helpers and `choices`.
 //!
 //! Plan shapes (`explain`'s first line):
 //!
@@ -38,6 +39,7 @@
 
 mod cond;
 mod exec;
+mod gather;
 mod graph;
 mod path;
 mod plan;
@@ -52,19 +54,14 @@ use self::cond::compile;
 use smallvec::SmallVec;
 
 use self::exec::{candidates, each_walked, follow, multiplicity, value, Item, Reach, Seed};
+use self::gather::Each;
 use self::path::{resolve, Hop, Hops};
 use self::plan::{choose, compile_scope, describe_access, flatten_and, Filter, Mode};
 use self::plan::{Access, Anchor};
 use crate::error::{Error, Result};
 use crate::schema::{AccessorKind, TableId};
-use crate::storage::Column;
 use crate::txn::{End, Key, Loc, Related, RowRef, TableRef, View};
 use crate::value::{Row, Value, ValueRef};
-
-/// Rows whose column values [`Query::values_list_flat`] loads ahead
-/// together: enough misses in flight to cover a memory latency, few enough
-/// that their lines are still cached when the values are copied.
-const GATHER_WINDOW: usize = 32;
 
 /// A single-valued path to a column: an `order_by` key or a `values`
 /// column.
@@ -678,28 +675,6 @@ impl<'v> Query<'v> {
         Ok(())
     }
 
-    /// The body of the flat projections: each result's value of `key`
-    /// into `sink`, in result order, gathered a batch of rows at a time
-    /// (see [`values_list_flat`](Self::values_list_flat)). Inlined, so
-    /// that a vector's `put` writes its fields straight into it.
-    #[inline(always)]
-    fn gather(&self, key: &OrderKey, sink: &mut impl Sink<'v>) {
-        // A column of the results' own table is gathered from its store,
-        // by slot; other paths, and rows that are not slots (an
-        // auto-created through's pairs), are read one by one.
-        let store = key.hops.is_empty().then(|| self.view.tables[key.table.index()].column(key.column));
-        let mut batch = Batch { slots: SmallVec::new(), store, sink };
-        let read = |loc| self.read(key, loc);
-        if self.distinct || !self.order.is_empty() || self.offset > 0 || self.limit.is_some() {
-            let locs = self.projected(std::slice::from_ref(key));
-            batch.sink.expect(locs.len());
-            locs.into_iter().for_each(|l| batch.take(l, 1, read));
-        } else {
-            self.matched(u64::MAX, Gathering { batch: &mut batch, first: true, read });
-        }
-        batch.flush();
-    }
-
     /// The number of results (repeats included unless `distinct`; after
     /// `offset` and `limit`). As [`ids`](Self::ids) without the ordering,
     /// and no allocation per result.
@@ -795,10 +770,6 @@ impl<'v> Query<'v> {
     }
 }
 
-/// The rows [`Query::gather`] reads together: at most this many slots
-/// are kept (on the stack) before their values are read.
-const GATHER_BATCH: usize = 512;
-
 /// What [`Query::matches`] hands each result to, until it returns false:
 /// an item with its multiplicity (and the number of results expected), or
 /// the rows at a list of slots, once each, which an index walk across a
@@ -836,136 +807,6 @@ impl<M: Matched> Reach for Walked<'_, M> {
     #[inline(always)]
     fn slots(&mut self, slots: &[u32]) -> bool {
         self.each.slots(slots, self.hint)
-    }
-}
-
-/// [`Query::gather`]'s reader of results: into its batch, after telling
-/// the sink how many to expect.
-struct Gathering<'b, 'v, 's, S, R> {
-    batch: &'b mut Batch<'v, 's, S>,
-    first: bool,
-    read: R,
-}
-
-impl<'v, S: Sink<'v>, R: Fn(Loc) -> ValueRef<'v>> Gathering<'_, 'v, '_, S, R> {
-    #[inline(always)]
-    fn expect(&mut self, n: usize) {
-        if std::mem::take(&mut self.first) {
-            self.batch.sink.expect(n);
-        }
-    }
-}
-
-impl<'v, S: Sink<'v>, R: Fn(Loc) -> ValueRef<'v>> Matched for Gathering<'_, 'v, '_, S, R> {
-    #[inline(always)]
-    fn item(&mut self, item: Item, times: u64, expected: usize) -> bool {
-        self.expect(expected);
-        self.batch.take(item.loc, times, &self.read);
-        true
-    }
-
-    #[inline(always)]
-    fn slots(&mut self, slots: &[u32], expected: usize) -> bool {
-        self.expect(expected);
-        self.batch.take_slots(slots, &self.read);
-        true
-    }
-}
-
-/// Where [`Query::gather`] puts the values it reads.
-trait Sink<'v> {
-    /// `n` values are expected (called before the first).
-    fn expect(&mut self, n: usize);
-    fn put(&mut self, value: ValueRef<'v>);
-}
-
-impl<'v> Sink<'v> for Vec<ValueRef<'v>> {
-    fn expect(&mut self, n: usize) {
-        self.reserve_exact(n);
-    }
-
-    #[inline(always)]
-    fn put(&mut self, value: ValueRef<'v>) {
-        self.push(value);
-    }
-}
-
-impl<'v> Sink<'v> for Vec<Value> {
-    fn expect(&mut self, n: usize) {
-        self.reserve_exact(n);
-    }
-
-    #[inline(always)]
-    fn put(&mut self, value: ValueRef<'v>) {
-        self.push(value.to_owned());
-    }
-}
-
-/// A caller's function as a [`Sink`].
-struct Each<F>(F);
-
-impl<'v, F: FnMut(ValueRef<'v>)> Sink<'v> for Each<F> {
-    fn expect(&mut self, _: usize) {}
-
-    #[inline(always)]
-    fn put(&mut self, value: ValueRef<'v>) {
-        (self.0)(value);
-    }
-}
-
-/// Result rows waiting to have one column's values read
-/// ([`Query::gather`]).
-struct Batch<'v, 's, S> {
-    slots: SmallVec<[u32; GATHER_BATCH]>,
-    /// The column's store, when the rows' own table holds it.
-    store: Option<&'v Column>,
-    sink: &'s mut S,
-}
-
-impl<'v, S: Sink<'v>> Batch<'v, '_, S> {
-    /// Takes the row at `loc`, `times` times (its multiplicity): a slot
-    /// waits for the batch's gather; another row (or any row when the
-    /// column is not the rows' own) is read by `read` once the rows
-    /// before it are.
-    #[inline(always)]
-    fn take(&mut self, loc: Loc, times: u64, read: impl Fn(Loc) -> ValueRef<'v>) {
-        match (loc, self.store) {
-            (Loc::Slot(s), Some(_)) => {
-                for _ in 0..times {
-                    if self.slots.len() == GATHER_BATCH {
-                        self.flush();
-                    }
-                    self.slots.push(s);
-                }
-            }
-            _ => {
-                self.flush();
-                let v = read(loc);
-                (0..times).for_each(|_| self.sink.put(v));
-            }
-        }
-    }
-
-    /// Takes the rows at `slots`, once each: with the column in their own
-    /// table, gathered from the list itself once the rows before them are.
-    #[inline(always)]
-    fn take_slots(&mut self, slots: &[u32], read: impl Fn(Loc) -> ValueRef<'v>) {
-        match self.store {
-            Some(store) => {
-                self.flush();
-                store.gather(slots, GATHER_WINDOW, |v| self.sink.put(v));
-            }
-            None => slots.iter().for_each(|&s| self.take(Loc::Slot(s), 1, &read)),
-        }
-    }
-
-    /// Reads the waiting rows' values, in order, into the sink.
-    #[inline(always)]
-    fn flush(&mut self) {
-        if let (Some(store), false) = (self.store, self.slots.is_empty()) {
-            store.gather(&self.slots, GATHER_WINDOW, |v| self.sink.put(v));
-            self.slots.clear();
-        }
     }
 }
 
