@@ -53,11 +53,16 @@ impl TextCell {
         match &self.0 {
             Repr::Inline { len, bytes } => {
                 let bytes = bytes.get(..usize::from(*len)).unwrap_or_default();
+                debug_assert!(std::str::from_utf8(bytes).is_ok() && usize::from(*len) <= INLINE_TEXT);
                 #[allow(unsafe_code)]
-                // SAFETY: `Repr` is private to this module and only `new`
-                // builds an inline cell, whose `bytes[..len]` are a copy
-                // of a whole `String`'s bytes, so valid UTF-8. A cell is
-                // never changed in place (a column replaces it whole).
+                // SAFETY: `TextCell`'s field and `Repr` are private to this
+                // module, and nothing here writes an inline cell's `len` or
+                // `bytes` or lends them mutably: only `new` (and `EMPTY`)
+                // build one, copying exactly the bytes of a whole `String`
+                // of at most `INLINE_TEXT` bytes, and the derived `Clone`
+                // copies both fields together. So `bytes[..len]` are always
+                // a whole `str`'s bytes: valid UTF-8. (Code outside the
+                // module can only replace a cell whole.)
                 unsafe {
                     std::str::from_utf8_unchecked(bytes)
                 }
