@@ -3,7 +3,7 @@
 mod common;
 
 use common::{snapshot, verify};
-use junctiondb::{row, Database, Error, Key, OnDelete, Schema, Type, View, WriteTxn};
+use junctiondb::{row, Database, Error, Key, OnDelete, Schema, SchemaBuilder, TableBuilder, Type, View, WriteTxn};
 
 fn db() -> Database {
     let schema = Schema::builder()
@@ -427,30 +427,29 @@ fn deleting_either_endpoint_removes_exactly_its_through_rows() {
     .unwrap();
 }
 
+/// Persons with a symmetrical `friends` relation through `friendship`
+/// (keys `a` and `b`, the second's reverse name `inbound`), whose extra
+/// columns `extra` declares.
+fn friendships(inbound: &'static str, extra: fn(&mut TableBuilder)) -> SchemaBuilder {
+    Schema::builder()
+        .table("person", |t| {
+            t.many_to_many("friends", "self").through("friendship");
+        })
+        .table("friendship", move |t| {
+            t.foreign_key("a", "person").related_name("out");
+            t.foreign_key("b", "person").related_name(inbound);
+            extra(t);
+        })
+}
+
 #[test]
 fn symmetrical_custom_through_mirrors_manager_writes_only() {
-    let schema = Schema::builder()
-        .table("person", |t| {
-            t.many_to_many("friends", "self").through("friendship");
-        })
-        .table("friendship", |t| {
-            t.foreign_key("a", "person").related_name("out");
-            t.foreign_key("b", "person").related_name("in_");
-            t.column("since", Type::Int).default(2000);
-        });
+    let since = |t: &mut TableBuilder| {
+        t.column("since", Type::Int).default(2000);
+    };
     // `in_` ends with an underscore: a query name error (E308) as in Django.
-    assert!(schema.build().unwrap_err().has("fields.E308"));
-    let schema = Schema::builder()
-        .table("person", |t| {
-            t.many_to_many("friends", "self").through("friendship");
-        })
-        .table("friendship", |t| {
-            t.foreign_key("a", "person").related_name("out");
-            t.foreign_key("b", "person").related_name("inbound");
-            t.column("since", Type::Int).default(2000);
-        })
-        .build()
-        .unwrap();
+    assert!(friendships("in_", since).build().unwrap_err().has("fields.E308"));
+    let schema = friendships("inbound", since).build().unwrap();
     let db = Database::new(schema);
     db.write(|tx| {
         let x = tx.insert("person", row! {})?;
@@ -562,17 +561,11 @@ fn a_mirror_row_that_fails_undoes_its_pair() {
     // The mirror of a symmetrical custom through row takes the same
     // through defaults; a unique extra column then refuses it, and the
     // first row of the pair goes too: a pair is written whole or not at all.
-    let schema = Schema::builder()
-        .table("person", |t| {
-            t.many_to_many("friends", "self").through("friendship");
-        })
-        .table("friendship", |t| {
-            t.foreign_key("a", "person").related_name("out");
-            t.foreign_key("b", "person").related_name("into");
-            t.column("code", Type::Int).unique();
-        })
-        .build()
-        .unwrap();
+    let schema = friendships("inbound", |t| {
+        t.column("code", Type::Int).unique();
+    })
+    .build()
+    .unwrap();
     let db = Database::new(schema);
     let (a, b) = db.write(|tx| Ok::<_, Error>((tx.insert("person", row! {})?, tx.insert("person", row! {})?))).unwrap();
     db.write(|tx| {
