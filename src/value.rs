@@ -268,6 +268,11 @@ impl Row {
         self
     }
 
+    /// Keeps the cells whose names `keep` accepts, in order. O(cells).
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.cells.retain(|(n, _)| keep(n));
+    }
+
     /// The value of `name`, if set. O(cells).
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.cells.iter().find(|(n, _)| n == name).map(|(_, v)| v)

@@ -155,9 +155,7 @@ impl Q {
             QNode::Not(inner) => inner.nth_leaf_mut(n),
         }
     }
-}
 
-impl Q {
     /// The node, leaving an empty `And` in its place (`Q` has a `Drop`, so
     /// its node cannot be moved out).
     fn take(&mut self) -> QNode {

@@ -265,8 +265,8 @@ impl<'v> Query<'v> {
                 Some(p) => (true, p),
                 None => (false, k),
             };
-            let r = resolve(&self.view.schema, self.table, path, false)?;
-            order.push(OrderKey { hops: r.hops, table: r.table, column: r.column, descending, text: k.to_owned() });
+            let key = self.column(path, k.to_owned())?;
+            order.push(OrderKey { descending, ..key });
         }
         self.order = order;
         Ok(self)
@@ -530,7 +530,7 @@ impl<'v> Query<'v> {
     /// `text`).
     fn column(&self, path: &str, text: String) -> Result<OrderKey> {
         let r = resolve(&self.view.schema, self.table, path, false)?;
-        Ok(OrderKey { hops: r.hops, table: r.table, column: r.column, descending: false, text })
+        Ok(OrderKey { hops: r.hops, table: r.terminal.table, column: r.terminal.column, descending: false, text })
     }
 
     fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<OrderKey>> {

@@ -154,11 +154,18 @@ fn lookup_list() -> String {
     LOOKUPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
-/// A resolved path: hops from the root table, then a column of the table
-/// the hops arrive at.
+/// A resolved path: hops from the root table, then its terminal.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Resolved {
     pub(crate) hops: Hops,
+    pub(crate) terminal: Terminal,
+}
+
+/// The end of a path, without the hops: a column of the table the hops
+/// arrive at, and the lookup applied to it. What a condition's value is
+/// compiled against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Terminal {
     /// The table of the terminal column.
     pub(crate) table: TableId,
     pub(crate) column: u16,
@@ -166,22 +173,6 @@ pub(crate) struct Resolved {
     /// foreign key, a link column), for comparisons with a `Key`.
     pub(crate) refs: Option<TableId>,
     pub(crate) lookup: Lookup,
-}
-
-/// What a condition's value is compiled against: the end of its path
-/// without the hops (see [`Resolved`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Terminal {
-    pub(crate) table: TableId,
-    pub(crate) column: u16,
-    pub(crate) refs: Option<TableId>,
-    pub(crate) lookup: Lookup,
-}
-
-impl Resolved {
-    pub(crate) fn terminal(&self) -> Terminal {
-        Terminal { table: self.table, column: self.column, refs: self.refs, lookup: self.lookup }
-    }
 }
 
 /// What a name means on one table.
@@ -429,7 +420,7 @@ pub(crate) fn resolve(schema: &Schema, root: TableId, path: &str, lookups: bool)
             )));
         }
     }
-    Ok(Resolved { hops, table, column, refs, lookup })
+    Ok(Resolved { hops, terminal: Terminal { table, column, refs, lookup } })
 }
 
 /// `explain`'s rendering of a chain of hops from `start`.

@@ -134,7 +134,7 @@ impl Compiler<'_> {
             QNode::Leaf(path, arg) => {
                 let schema = &self.view.schema;
                 let r = resolve(schema, self.root, path, true)?;
-                let test = compile(schema, schema.table_name(self.root), path, r.terminal(), arg)?;
+                let test = compile(schema, schema.table_name(self.root), path, r.terminal, arg)?;
                 let mut node = 0;
                 let mut pre = Hops::new();
                 let mut chain = SmallVec::new();
@@ -168,7 +168,7 @@ impl Compiler<'_> {
                     };
                     chain.push((node, j + 1));
                 }
-                scope.leaves.push(Leaf { node, tail: pre, terminal: r.terminal(), test, hops: r.hops, chain });
+                scope.leaves.push(Leaf { node, tail: pre, terminal: r.terminal, test, hops: r.hops, chain });
                 Cond::Leaf(scope.leaves.len() - 1)
             }
             QNode::And(items) => Cond::And(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),

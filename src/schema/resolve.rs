@@ -161,6 +161,18 @@ fn type_fits(value: &Value, ty: Type, nullable: bool) -> bool {
     }
 }
 
+/// Django's `models.E023` / `E024` for a table name that a query path
+/// could not name: the check id and what is wrong.
+fn lookup_syntax_clash(name: &str) -> Option<(&'static str, &'static str)> {
+    if name.starts_with('_') || name.ends_with('_') {
+        Some(("models.E023", "cannot start or end with an underscore"))
+    } else if name.contains("__") {
+        Some(("models.E024", "cannot contain \"__\""))
+    } else {
+        None
+    }
+}
+
 /// The reverse names of a relation: (accessor, query name).
 fn reverse_names(
     related_name: Option<&str>,
@@ -201,26 +213,10 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
                     t.name
                 ),
             );
-        } else if t.name.starts_with('_') || t.name.ends_with('_') {
-            d.error(
-                "models.E023",
-                &t.name,
-                None,
-                format!(
-                    "table name {:?} cannot start or end with an underscore, as it collides with the query lookup syntax; rename it",
-                    t.name
-                ),
-            );
-        } else if t.name.contains("__") {
-            d.error(
-                "models.E024",
-                &t.name,
-                None,
-                format!(
-                    "table name {:?} cannot contain \"__\", as it collides with the query lookup syntax; rename it",
-                    t.name
-                ),
-            );
+        } else if let Some((id, clash)) = lookup_syntax_clash(&t.name) {
+            let reason =
+                format!("table name {:?} {clash}, as it collides with the query lookup syntax; rename it", t.name);
+            d.error(id, &t.name, None, reason);
         }
         if !seen.insert(t.name.as_str()) {
             d.error(
@@ -488,14 +484,13 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             // Another relation's auto-created table: both fields are at
             // fault, and each names the other, as Django reports them.
             let other = match clash.kind {
-                TableKind::AutoThrough(o) => {
-                    let o_index = o;
-                    let o = &rels[o as usize];
+                TableKind::AutoThrough(owner) => {
+                    let o = &rels[owner as usize];
                     let other_source = &tables[o.source.index()].name;
                     let mine = format!("{source}.{field}");
                     // Once per field: the table's owner is reported for the
                     // first relation that clashes with it only.
-                    if e340_reported.insert(o_index) {
+                    if e340_reported.insert(owner) {
                         d.error("fields.E340", other_source, Some(&o.name), format!("the field's intermediary table {name:?} clashes with the table name of {mine:?}; set db_table to another name"));
                     }
                     format!("{other_source}.{}", o.name)

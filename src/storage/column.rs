@@ -94,14 +94,15 @@ impl Column {
             read: impl Fn(&'c T) -> ValueRef<'c>,
             each: &mut impl FnMut(ValueRef<'c>),
         ) {
+            let cells = |w: &[u32]| w.iter().filter_map(|&s| v.get(s as usize)).for_each(prefetch);
             let mut windows = slots.chunks(window.max(1)).peekable();
             if let Some(first) = windows.peek() {
-                first.iter().filter_map(|&s| v.get(s as usize)).for_each(prefetch);
+                cells(first);
             }
             while let Some(this) = windows.next() {
                 this.iter().filter_map(|&s| v.get(s as usize).and_then(&outside)).for_each(prefetch);
                 if let Some(next) = windows.peek() {
-                    next.iter().filter_map(|&s| v.get(s as usize)).for_each(prefetch);
+                    cells(next);
                 }
                 if column.nulls.is_some() {
                     this.iter()

@@ -1017,13 +1017,13 @@ impl<'db> RelatedMut<'_, 'db> {
     /// replaced here too (Django would filter on both and make a row), so
     /// the row found or made is always one of this row's.
     /// Other managers' lookups are returned as given. O(lookup).
-    fn own_key_in(&self, lookup: Row) -> Row {
+    fn own_key_in(&self, mut lookup: Row) -> Row {
         let Some(f) = self.fk() else { return lookup };
         let schema = &self.tx.state.schema;
         let fk = schema.fk(f);
         let column = &schema.def(fk.table).columns[fk.column as usize].name;
-        let others = lookup.iter().filter(|&(n, _)| n != fk.name && n != column);
-        others.fold(Row::new(), |r, (n, v)| r.with(n, v.clone())).with(column.clone(), self.end.key.id())
+        lookup.retain(|n| n != fk.name && n != column);
+        lookup.with(column.clone(), self.end.key.id())
     }
 
     /// `row` with Django's `pk` shortcut named `id`, the primary key it
@@ -1033,14 +1033,17 @@ impl<'db> RelatedMut<'_, 'db> {
     /// # Errors
     /// [`Error::Unsupported`] when `row` gives `pk` and `id` different
     /// values.
-    fn pk_as_id(&self, row: Row) -> Result<Row> {
+    fn pk_as_id(&self, mut row: Row) -> Result<Row> {
         let Some(pk) = row.get("pk") else { return Ok(row) };
         match row.get("id") {
             Some(id) if id != pk => Err(Error::Unsupported {
                 table: self.other_name(),
                 reason: format!("pk = {pk} and id = {id} both name the primary key"),
             }),
-            Some(_) => Ok(row.iter().filter(|&(n, _)| n != "pk").fold(Row::new(), |r, (n, v)| r.with(n, v.clone()))),
+            Some(_) => {
+                row.retain(|n| n != "pk");
+                Ok(row)
+            }
             None => Ok(row.iter().fold(Row::new(), |r, (n, v)| r.with(if n == "pk" { "id" } else { n }, v.clone()))),
         }
     }
