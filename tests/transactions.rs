@@ -284,6 +284,71 @@ fn a_leaked_transaction_is_as_documented_never_a_panic() {
     assert_eq!(db.read(|v| v.count("tag")), Ok::<_, Error>(2));
 }
 
+/// What a thread-local destructor does at thread exit.
+enum AtExit {
+    /// Writes a row into the database.
+    Write(Arc<Database>, Arc<AtomicUsize>),
+    /// Runs the inner one while holding a read of this database.
+    ReadAround(Arc<Database>, Box<AtExit>),
+}
+
+impl AtExit {
+    fn run(&self) {
+        match self {
+            AtExit::Write(db, written) => {
+                if db.write(|tx| tx.insert("tag", row! { "label" => "at exit" })).is_ok() {
+                    written.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            AtExit::ReadAround(db, inner) => {
+                let _read = db.begin_read().expect("no lock of it held");
+                inner.run();
+            }
+        }
+    }
+}
+
+/// Runs its `AtExit`s when dropped: the first thread-local to get a
+/// destructor in the test's thread, so the last to run it.
+struct Outer(Vec<AtExit>);
+
+impl Drop for Outer {
+    fn drop(&mut self) {
+        for at_exit in &self.0 {
+            at_exit.run();
+        }
+    }
+}
+
+thread_local! {
+    static AT_EXIT: std::cell::RefCell<Outer> = const { std::cell::RefCell::new(Outer(Vec::new())) };
+}
+
+#[test]
+fn a_transaction_opened_by_a_thread_local_destructor_works() {
+    // `AT_EXIT` is touched before the thread's first transaction, so its
+    // destructor runs after those of the lock records the transaction
+    // touched (they run newest first) and finds them gone. It writes once
+    // holding no lock, and once inside a read of another database, as the
+    // second lock this thread holds.
+    let (db, other) = (Arc::new(db()), Arc::new(db()));
+    let written = Arc::new(AtomicUsize::new(0));
+    let (d, o, w) = (Arc::clone(&db), Arc::clone(&other), Arc::clone(&written));
+    std::thread::spawn(move || {
+        AT_EXIT.with(|outer| {
+            let write = || AtExit::Write(Arc::clone(&d), Arc::clone(&w));
+            outer.borrow_mut().0.extend([write(), AtExit::ReadAround(Arc::clone(&o), Box::new(write()))]);
+        });
+        let _first = d.begin_read().unwrap();
+        let _second = o.begin_read().unwrap();
+    })
+    .join()
+    .expect("the thread exits without a panic");
+    assert_eq!(written.load(Ordering::SeqCst), 2);
+    assert_eq!(db.read(|v| v.count("tag")), Ok::<_, Error>(2));
+    assert_eq!(other.read(|v| v.count("tag")), Ok::<_, Error>(0));
+}
+
 #[test]
 fn a_lock_still_held_after_the_first_one_is_released_is_still_reentrant() {
     // This thread takes a's lock first and b's second, then releases a's:

@@ -49,7 +49,7 @@ impl Held {
         if first == id {
             return Err(Error::Reentrant);
         }
-        HELD_MORE.with(|h| {
+        let recorded = HELD_MORE.try_with(|h| {
             let mut h = h.borrow_mut();
             // The first lock taken may be released before the others, so a
             // free `HELD_FIRST` does not mean this thread holds none: `id`
@@ -63,6 +63,17 @@ impl Held {
             }
             h.push(id);
             Ok(Held { id, first: false })
+        });
+        // `try_with`: during thread exit, a thread-local's destructor may
+        // open a transaction after `HELD_MORE` is gone (`with` would panic,
+        // and a panic there aborts). `HELD_FIRST` has no destructor and
+        // still records the first lock; a further one goes unrecorded, so
+        // only a reentrant call on it in that destructor is not detected.
+        recorded.unwrap_or_else(|_| {
+            if first == 0 {
+                HELD_FIRST.with(|f| f.set(id));
+            }
+            Ok(Held { id, first: first == 0 })
         })
     }
 }
