@@ -552,6 +552,54 @@ fn terminals() {
     assert_eq!(q.table(), tx.schema().table("user").unwrap());
 }
 
+/// A unique foreign key's reverse side (Django's reverse one-to-one)
+/// reaches at most one row, so ordering and projections may cross it, with
+/// `NULL` where no row refers; a plain reverse key is still refused.
+#[test]
+fn ordering_and_values_cross_a_reverse_one_to_one() {
+    let schema = Schema::builder()
+        .table("user", |t| {
+            t.column("username", Type::Text).unique();
+        })
+        .table("profile", |t| {
+            t.foreign_key("user", "user").unique();
+            t.column("bio", Type::Text).nullable();
+        })
+        .table("post", |t| {
+            t.foreign_key("author", "user");
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    let (ann, bob, cy) = db
+        .write(|tx| {
+            let mut user = |name: &str| tx.insert("user", row! { "username" => name });
+            let (ann, bob, cy) = (user("ann")?, user("bob")?, user("cy")?);
+            tx.insert("profile", row! { "user" => cy.id(), "bio" => "a" })?;
+            tx.insert("profile", row! { "user" => ann.id(), "bio" => "b" })?;
+            tx.insert("post", row! { "author" => ann.id() })?;
+            Ok::<_, Error>((ann, bob, cy))
+        })
+        .unwrap();
+    let tx = db.begin_read().unwrap();
+    let q = tx.query("user").unwrap();
+    // NULLs first ascending, as everywhere: bob has no profile.
+    assert_eq!(q.clone().order_by(&["profile__bio"]).unwrap().ids(), [bob.id(), cy.id(), ann.id()]);
+    assert_eq!(q.clone().order_by(&["-profile__bio"]).unwrap().ids(), [ann.id(), cy.id(), bob.id()]);
+    let by_name = q.clone().order_by(&["username"]).unwrap();
+    assert_eq!(by_name.values_list_flat("profile__bio").unwrap(), [Value::from("b"), Value::Null, Value::from("a")]);
+    let rows = by_name.values(&["username", "profile"]).unwrap();
+    assert_eq!(rows[0], row! { "username" => "ann", "profile" => 2 });
+    assert_eq!(rows[1], row! { "username" => "bob", "profile" => Value::Null });
+    // A filter across it is unchanged.
+    let bios = tx.query("user").unwrap().filter("profile__bio", "a").unwrap();
+    assert_eq!(bios.ids(), [cy.id()]);
+    // `post` is a plain foreign key: its reverse side is multi-valued.
+    let e = q.clone().order_by(&["post__id"]).unwrap_err();
+    assert!(e.to_string().contains("multi-valued"), "{e}");
+    assert!(matches!(q.values_list_flat("post"), Err(Error::Query { .. })));
+}
+
 fn query_error(r: Result<Query<'_>, Error>) -> (String, String, String) {
     match r {
         Err(Error::Query { table, path, reason }) => (table, path, reason),
@@ -611,7 +659,10 @@ fn error_messages() {
     let (_, _, reason) = query_error(q().filter("age", f.key("rock")));
     assert_eq!(reason, "a key compares with an id, a foreign key or a relation, and column user.age is none of these");
     let (_, _, reason) = query_error(q().order_by(&["groups__name"]));
-    assert!(reason.contains("multi-valued; ordering and values follow foreign keys only"), "{reason}");
+    assert!(
+        reason.contains("multi-valued; ordering and values follow foreign keys and reverse one-to-one keys only"),
+        "{reason}"
+    );
     let (_, _, reason) = query_error(q().order_by(&["username__exact"]));
     assert_eq!(reason, "column user.username (Text) has no field \"exact\"; a path here ends at a column");
 

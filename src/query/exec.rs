@@ -56,7 +56,8 @@ fn slot(loc: Loc) -> Option<u32> {
     }
 }
 
-/// Follows a single-valued hop. O(1).
+/// Follows a hop that reaches at most one row (see `Hop::reaches_one`);
+/// `None` when it reaches none. O(1) expected.
 ///
 /// From a link row of an auto-created through to one of its ends (the
 /// step of every walk across a many-to-many relation) the end's slot is in
@@ -90,7 +91,15 @@ fn follow_other(view: &View, hop: Hop, loc: Loc) -> Option<Loc> {
                 view.tables[end.index()].slot_of(id).map(Loc::Slot)
             }
         },
-        Hop::FkReverse(_) | Hop::Links { .. } => None,
+        // A unique key's referencing row (a reverse one-to-one), for the
+        // paths of ordering and projections; a filter walks every hop with
+        // `each_reached`.
+        Hop::FkReverse(f) => {
+            let fk = schema.fk(f);
+            let id = view.row_at(fk.target, loc).id();
+            view.tables[fk.table.index()].probe(fk.column, ValueRef::Int(id))?.next().map(Loc::Slot)
+        }
+        Hop::Links { .. } => None,
     }
 }
 

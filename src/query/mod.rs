@@ -256,7 +256,8 @@ impl<'v> Query<'v> {
     ///
     /// # Errors
     /// [`Error::Query`](crate::Error::Query) for a bad path, one that does
-    /// not end at a column, or one that crosses a multi-valued relation.
+    /// not end at a column, or one that crosses a multi-valued relation (a
+    /// reverse foreign key is one unless its column is unique).
     pub fn order_by<S: AsRef<str>>(mut self, keys: &[S]) -> Result<Self> {
         let mut order = Vec::new();
         for k in keys {
@@ -545,7 +546,8 @@ impl<'v> Query<'v> {
     ///
     /// # Errors
     /// [`Error::Query`](crate::Error::Query) for a bad path or one that
-    /// crosses a multi-valued relation.
+    /// crosses a multi-valued relation (a reverse foreign key is one unless
+    /// its column is unique).
     pub fn values<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<Row>> {
         let cols = self.columns(columns)?;
         let row = |l| cols.iter().map(|k| (k.text.clone(), self.read(k, l).to_owned())).collect();

@@ -44,6 +44,19 @@ impl Hop {
         matches!(self, Hop::FkReverse(_) | Hop::Links { .. })
     }
 
+    /// Whether the hop reaches at most one row: a single-valued hop, or a
+    /// reverse foreign key whose column is unique (Django's reverse
+    /// one-to-one), which ordering and projections may cross. O(1).
+    pub(crate) fn reaches_one(self, schema: &Schema) -> bool {
+        match self {
+            Hop::FkReverse(f) => {
+                let fk = schema.fk(f);
+                schema.def(fk.table).columns[fk.column as usize].unique
+            }
+            _ => !self.is_multi(),
+        }
+    }
+
     /// The hop walking the same edges the other way.
     pub(crate) fn inverse(self) -> Hop {
         match self {
@@ -413,9 +426,9 @@ pub(crate) fn resolve(schema: &Schema, root: TableId, path: &str, lookups: bool)
         }
     };
     if !lookups {
-        if let Some(h) = hops.iter().find(|h| h.is_multi()) {
+        if let Some(h) = hops.iter().find(|h| !h.reaches_one(schema)) {
             return Err(fail(format!(
-                "the path crosses {}, which is multi-valued; ordering and values follow foreign keys only",
+                "the path crosses {}, which is multi-valued; ordering and values follow foreign keys and reverse one-to-one keys only",
                 h.describe(schema)
             )));
         }
