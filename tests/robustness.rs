@@ -291,9 +291,12 @@ fn wrong_types() {
         t.foreign_key("f", "t").default("x");
     }));
     assert_eq!(e.diagnostics.iter().filter(|d| d.id == "junction.E010").count(), 2, "{e}");
-    // find_by with a value of another type finds nothing.
+    // find_by with a value of another type is an error too.
     db.read(|v| {
-        assert!(v.find_by("user", "username", 1).expect("indexed").is_empty());
+        let e = v.find_by("user", "username", 1).map(|_| ()).unwrap_err();
+        assert!(matches!(&e, Error::TypeMismatch { column, .. } if column == "username"), "{e:?}");
+        let e = v.find_by("user", "id", "1").map(|_| ()).unwrap_err();
+        assert!(matches!(&e, Error::TypeMismatch { column, .. } if column == "id"), "{e:?}");
         Ok::<_, Error>(())
     })
     .expect("read");

@@ -132,6 +132,13 @@ fn update_checks_before_changing_and_keeps_indexes_exact() {
         assert_eq!(v.find_by("item", "stock", 1)?.iter().map(|r| r.key()).collect::<Vec<_>>(), vec![b]);
         assert_eq!(v.find_by("item", "stock", 5)?.len(), 1);
         assert!(matches!(v.find_by("item", "price", 1.5), Err(Error::Unsupported { .. })));
+        // `NULL` means "is NULL", as Django's `filter(note=None)`, on any
+        // column; no id is `NULL`.
+        let nulls = v.find_by("item", "note", Value::Null)?;
+        assert_eq!(nulls.iter().map(|r| r.key()).collect::<Vec<_>>(), vec![a, b]);
+        assert!(v.find_by("item", "sku", Value::Null)?.is_empty());
+        assert!(v.find_by("item", "id", Value::Null)?.is_empty());
+        assert!(matches!(v.find_by("item", "stock", "5"), Err(Error::TypeMismatch { .. })));
         assert!(matches!(v.find_by("item", "nope", 1), Err(Error::UnknownColumn { .. })));
         verify(v);
         Ok::<_, Error>(())

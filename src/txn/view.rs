@@ -289,12 +289,15 @@ impl View {
     /// The rows of `table` whose `column` equals `value`, in id order,
     /// through the column's hash index (unique columns, declared indexes
     /// and foreign keys have one). O(1 + m log m) expected for m matches
-    /// (sorting them by id).
+    /// (sorting them by id). A `NULL` value finds the rows where the
+    /// column is `NULL`, as Django's `filter(column=None)` does, by a scan
+    /// of the table: O(rows + m log m), on any column.
     ///
     /// # Errors
-    /// [`Error::UnknownTable`], [`Error::UnknownColumn`], and
-    /// [`Error::Unsupported`] when the column has no index (use `scan` or a
-    /// query).
+    /// [`Error::UnknownTable`], [`Error::UnknownColumn`],
+    /// [`Error::TypeMismatch`] for a value of another type than the
+    /// column's, and [`Error::Unsupported`] when the column has no index
+    /// (use `scan` or a query) or is a column of an auto-created through.
     pub fn find_by<'a>(
         &'a self,
         table: impl TableRef,
@@ -309,6 +312,21 @@ impl View {
             row: None,
         })?;
         let value = value.into();
+        let column_def = &def.columns[col as usize];
+        match value.type_of() {
+            Some(ty) if ty != column_def.ty => {
+                return Err(Error::TypeMismatch {
+                    table: def.name.clone(),
+                    column: column_def.name.clone(),
+                    expected: column_def.ty,
+                    value,
+                    row: None,
+                })
+            }
+            // No id is `NULL`.
+            None if col == 0 => return Ok(Vec::new()),
+            _ => {}
+        }
         if col == 0 {
             let id = value.as_int().unwrap_or(0);
             return Ok(self.locate(t, id).map(|loc| self.row_at(t, loc)).into_iter().collect());
@@ -320,6 +338,14 @@ impl View {
             });
         }
         let table = &self.tables[t.index()];
+        if value.is_null() {
+            // Indexes hold no `NULL`s: Django's `filter(column=None)`, the
+            // rows where the column is `NULL`, by a scan.
+            let nulls = table.slots().filter(|&s| table.get(s, col).is_null());
+            let mut rows: Vec<RowRef<'a>> = nulls.map(|s| self.row_at(t, Loc::Slot(s))).collect();
+            rows.sort_by_key(|r| r.id);
+            return Ok(rows);
+        }
         let found = table.probe(col, value.as_ref()).ok_or_else(|| Error::Unsupported {
             table: def.name.clone(),
             reason: format!("column {column:?} has no index; declare one, or use scan() or a query"),

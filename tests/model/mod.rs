@@ -259,7 +259,10 @@ pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
             }
             let mut values: Vec<&Value> = m.tables[t].rows.iter().map(|r| &r[c]).filter(|v| !v.is_null()).collect();
             values.dedup();
-            for v in values.into_iter().take(6) {
+            values.truncate(6);
+            // `NULL` finds the rows where the column is `NULL`.
+            values.push(&Value::Null);
+            for v in values {
                 let mut got: Vec<i64> = view
                     .find_by(tids[t], col.name, v.clone())
                     .map_err(|e| format!("find_by({}.{}): {e}", tab.name, col.name))?
