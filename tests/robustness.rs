@@ -704,6 +704,17 @@ fn bad_query_values() {
     // Text lookups on numbers are errors, not silent misses.
     let e = query_err(&db, |v| Ok(v.query("user")?.filter("age__startswith", 3)?.ids()));
     bad_path(&e, "age__startswith");
+    // An argument of lists nested far deeper than the stack allows: its
+    // error message shows the first levels, and it is freed without
+    // recursion.
+    let e = db
+        .read(|v| {
+            let deep = (0..1_000_000).fold(junctiondb::Arg::from(1), |a, _| junctiondb::Arg::List(vec![a]));
+            v.query("user")?.filter("age__isnull", deep).map(|_| ())
+        })
+        .unwrap_err();
+    bad_path(&e, "age__isnull");
+    assert!(e.to_string().contains("not [[[[[[[[[...]]]]]]]]]"), "{e}");
 }
 
 /// Regression (found by the `schema` fuzz target after about 3.6 million

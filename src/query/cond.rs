@@ -77,20 +77,45 @@ impl<T: Into<Arg> + Clone> From<&[T]> for Arg {
     }
 }
 
-impl fmt::Display for Arg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Lists nested deeper than this are shown as `[...]` in messages, so
+/// that formatting an argument (for an error) cannot exhaust the stack.
+const SHOWN_DEPTH: usize = 8;
+
+impl Arg {
+    fn show(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
         match self {
-            Arg::Value(v) => v.fmt(f),
+            Arg::Value(v) => fmt::Display::fmt(v, f),
             Arg::Key(k) => write!(f, "{}", k.id()),
+            Arg::List(_) if depth == SHOWN_DEPTH => f.write_str("[...]"),
             Arg::List(items) => {
                 f.write_str("[")?;
                 for (i, a) in items.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    a.fmt(f)?;
+                    a.show(f, depth + 1)?;
                 }
                 f.write_str("]")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.show(f, 0)
+    }
+}
+
+/// Frees an argument without recursion, as [`Q`]'s drop does: nested
+/// lists move to a stack before each is dropped.
+impl Drop for Arg {
+    fn drop(&mut self) {
+        let Arg::List(items) = self else { return };
+        let mut stack = std::mem::take(items);
+        while let Some(mut arg) = stack.pop() {
+            if let Arg::List(inner) = &mut arg {
+                stack.append(inner);
             }
         }
     }
