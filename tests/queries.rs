@@ -539,6 +539,17 @@ fn terminals() {
         ]
     );
     assert_eq!(q.values_list_flat("username").unwrap(), [Value::from("Zoe"), Value::from("jim")]);
+    // No columns: every column, foreign keys by column name, as Django's
+    // `values()`.
+    let all = q.values::<&str>(&[]).unwrap();
+    let zoe = all[0].clone();
+    let names: Vec<&str> = zoe.iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["id", "username", "age", "score", "active", "avatar", "city_id"]);
+    assert_eq!(zoe.get("city_id"), Some(&Value::Int(f.key("paris").id())));
+    assert_eq!(zoe.get("username"), Some(&Value::from("Zoe")));
+    let lists = q.values_list::<&str>(&[]).unwrap();
+    assert_eq!(lists[1][..2], [Value::Int(f.key("jim").id()), Value::from("jim")]);
+    assert_eq!(lists[1].len(), 7);
     assert_eq!(q.values_list_flat("city__name").unwrap(), [Value::from("Paris"), Value::from("Paris")]);
     assert_eq!(q.clone().offset(1).values_list_flat("age").unwrap(), [Value::Int(30)]);
     assert!(matches!(q.values_list_flat("nope"), Err(Error::Query { .. })));

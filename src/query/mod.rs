@@ -534,12 +534,21 @@ impl<'v> Query<'v> {
         Ok(OrderKey { hops: r.hops, table: r.terminal.table, column: r.terminal.column, descending: false, text })
     }
 
+    /// The keys of a projection's `columns`; none means every column of
+    /// the results' table, `id` first and foreign keys by column name
+    /// (`city_id`), as Django's `values()` without fields.
     fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<OrderKey>> {
+        if columns.is_empty() {
+            let def = self.view.schema.def(self.table);
+            return def.columns.iter().map(|c| self.column(&c.name, c.name.clone())).collect();
+        }
         columns.iter().map(|c| self.column(c.as_ref(), c.as_ref().to_owned())).collect()
     }
 
     /// The results' values of `columns` (paths to columns, across foreign
-    /// keys), as rows named by the paths given. As [`ids`](Self::ids); with
+    /// keys), as rows named by the paths given. No columns means every
+    /// column of the table, named as declared (`id`, foreign keys by
+    /// column: `city_id`), as Django's `values()`. As [`ids`](Self::ids); with
     /// [`distinct`](Self::distinct), a repeated row of values (with the
     /// ordering keys' values) comes once, as in Django's `SELECT DISTINCT`.
     /// Plus O(columns × their path lengths) per result.
@@ -554,7 +563,8 @@ impl<'v> Query<'v> {
         Ok(self.projected(&cols).into_iter().map(row).collect())
     }
 
-    /// [`values`](Self::values) as plain lists, in the order of `columns`.
+    /// [`values`](Self::values) as plain lists, in the order of `columns`
+    /// (no columns: every column, in the table's order).
     /// As `values`.
     ///
     /// # Errors
