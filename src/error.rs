@@ -337,12 +337,12 @@ pub struct SchemaError {
 }
 
 impl SchemaError {
-    /// Whether a diagnostic with this id was reported.
+    /// Whether a diagnostic with this id was reported. O(diagnostics).
     pub fn has(&self, id: &str) -> bool {
         self.diagnostics.iter().any(|d| d.id == id)
     }
 
-    /// The error-level diagnostics.
+    /// The error-level diagnostics. O(1) per diagnostic.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.level == Level::Error)
     }

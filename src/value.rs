@@ -48,17 +48,17 @@ pub enum Value {
 }
 
 impl Value {
-    /// The type of this value, or `None` for `Null`.
+    /// The type of this value, or `None` for `Null`. O(1).
     pub fn type_of(&self) -> Option<Type> {
         self.as_ref().type_of()
     }
 
-    /// Whether this is `Null`.
+    /// Whether this is `Null`. O(1).
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
-    /// A borrowed view of this value.
+    /// A borrowed view of this value. O(1).
     pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
             Value::Null => ValueRef::Null,
@@ -70,12 +70,12 @@ impl Value {
         }
     }
 
-    /// The integer, if this is an `Int`.
+    /// The integer, if this is an `Int`. O(1).
     pub fn as_int(&self) -> Option<i64> {
         self.as_ref().as_int()
     }
 
-    /// The text, if this is a `Text`.
+    /// The text, if this is a `Text`. O(1).
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Value::Text(v) => Some(v),
@@ -108,7 +108,7 @@ pub enum ValueRef<'a> {
 }
 
 impl<'a> ValueRef<'a> {
-    /// The type of this value, or `None` for `Null`.
+    /// The type of this value, or `None` for `Null`. O(1).
     pub fn type_of(&self) -> Option<Type> {
         match self {
             ValueRef::Null => None,
@@ -120,7 +120,7 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    /// Whether this is `Null`.
+    /// Whether this is `Null`. O(1).
     pub fn is_null(&self) -> bool {
         matches!(self, ValueRef::Null)
     }
@@ -144,7 +144,7 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    /// The integer, if this is an `Int`.
+    /// The integer, if this is an `Int`. O(1).
     pub fn as_int(&self) -> Option<i64> {
         match self {
             ValueRef::Int(v) => Some(*v),
@@ -152,7 +152,7 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    /// The float, if this is a `Float`.
+    /// The float, if this is a `Float`. O(1).
     pub fn as_float(&self) -> Option<f64> {
         match self {
             ValueRef::Float(v) => Some(*v),
@@ -160,7 +160,7 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    /// The boolean, if this is a `Bool`.
+    /// The boolean, if this is a `Bool`. O(1).
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             ValueRef::Bool(v) => Some(*v),
@@ -168,7 +168,7 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    /// The text, if this is a `Text`.
+    /// The text, if this is a `Text`. O(1).
     pub fn as_text(&self) -> Option<&'a str> {
         match self {
             ValueRef::Text(v) => Some(v),
@@ -176,7 +176,7 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    /// The bytes, if this is a `Bytes`.
+    /// The bytes, if this is a `Bytes`. O(1).
     pub fn as_bytes(&self) -> Option<&'a [u8]> {
         match self {
             ValueRef::Bytes(v) => Some(v),
@@ -246,7 +246,7 @@ pub struct Row {
 }
 
 impl Row {
-    /// An empty row.
+    /// An empty row. O(1).
     pub fn new() -> Self {
         Row::default()
     }
@@ -262,7 +262,7 @@ impl Row {
         self
     }
 
-    /// `set`, by value, for chaining.
+    /// `set`, by value, for chaining. O(cells).
     pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.set(name, value);
         self
@@ -278,17 +278,17 @@ impl Row {
         self.cells.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
-    /// The cells in the order they were first set.
+    /// The cells in the order they were first set. O(1) per cell.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
         self.cells.iter().map(|(n, v)| (n.as_str(), v))
     }
 
-    /// The number of cells.
+    /// The number of cells. O(1).
     pub fn len(&self) -> usize {
         self.cells.len()
     }
 
-    /// Whether no cell is set.
+    /// Whether no cell is set. O(1).
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
     }

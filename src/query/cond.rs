@@ -154,12 +154,12 @@ impl Q {
         Q(QNode::Leaf(path.into(), value.into()))
     }
 
-    /// All of `conditions` (true when empty).
+    /// All of `conditions` (true when empty). O(conditions).
     pub fn all(conditions: impl IntoIterator<Item = Q>) -> Q {
         Q(QNode::And(conditions.into_iter().collect()))
     }
 
-    /// Any of `conditions` (false when empty).
+    /// Any of `conditions` (false when empty). O(conditions).
     pub fn any(conditions: impl IntoIterator<Item = Q>) -> Q {
         Q(QNode::Or(conditions.into_iter().collect()))
     }

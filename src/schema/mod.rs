@@ -74,7 +74,7 @@ pub struct ColumnId {
 }
 
 impl ColumnId {
-    /// The table of this column.
+    /// The table of this column. O(1).
     pub fn table(self) -> TableId {
         self.table
     }
@@ -98,12 +98,12 @@ pub struct Accessor {
 }
 
 impl Accessor {
-    /// The table whose rows this accessor starts from.
+    /// The table whose rows this accessor starts from. O(1).
     pub fn table(self) -> TableId {
         self.table
     }
 
-    /// The table of the rows it reaches.
+    /// The table of the rows it reaches. O(1).
     pub fn other(self) -> TableId {
         self.other
     }
@@ -235,7 +235,7 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// Starts declaring a schema.
+    /// Starts declaring a schema. O(1).
     pub fn builder() -> SchemaBuilder {
         SchemaBuilder::default()
     }
@@ -246,7 +246,7 @@ impl Schema {
     }
 
     /// The name of a table; `"(unknown table)"` for the handle of a table
-    /// of another schema.
+    /// of another schema. O(1).
     pub fn table_name(&self, table: TableId) -> &str {
         self.def_of(table).map_or("(unknown table)", |t| t.name.as_str())
     }
@@ -267,7 +267,7 @@ impl Schema {
     }
 
     /// The names of all tables, in declaration order, auto-created through
-    /// tables after the tables that declare them.
+    /// tables after the tables that declare them. O(1) per name.
     pub fn table_names(&self) -> impl Iterator<Item = &str> {
         self.tables.iter().map(|t| t.name.as_str())
     }
@@ -280,20 +280,21 @@ impl Schema {
     }
 
     /// The names and types of a table's columns, `id` first (none for a
-    /// table of another schema).
+    /// table of another schema). O(1) per column.
     pub fn columns(&self, table: TableId) -> impl Iterator<Item = (&str, Type)> {
         self.def_of(table).into_iter().flat_map(|t| t.columns.iter().map(|c| (c.name.as_str(), c.ty)))
     }
 
     /// The accessor `name` on `table`: a many-to-many field name, or a
     /// visible reverse accessor (`related_name`, default `<source>_set`).
+    /// O(the table's accessors): resolve it once, then pass the handle.
     pub fn accessor(&self, table: &str, name: &str) -> Option<Accessor> {
         let t = self.table(table)?;
         self.tables[t.index()].accessor(name)
     }
 
     /// The accessor names usable on `table`, in declaration order (none for
-    /// a table of another schema).
+    /// a table of another schema). O(1) per name.
     pub fn accessor_names(&self, table: TableId) -> impl Iterator<Item = &str> {
         self.def_of(table).into_iter().flat_map(|d| d.accessors.iter().map(|(n, _)| n.as_str()))
     }
@@ -305,7 +306,8 @@ impl Schema {
         accessor.schema == self.stamp
     }
 
-    /// The through table of the many-to-many field `field` of `table`.
+    /// The through table of the many-to-many field `field` of `table`. As
+    /// [`accessor`](Self::accessor): O(the table's accessors).
     pub fn through_table(&self, table: &str, field: &str) -> Option<TableId> {
         match self.accessor(table, field)?.kind {
             AccessorKind::Forward(r) => Some(self.rels[r as usize].through),
@@ -314,6 +316,7 @@ impl Schema {
     }
 
     /// Whether the many-to-many field `field` of `table` is symmetrical.
+    /// O(the table's accessors), as [`accessor`](Self::accessor).
     pub fn is_symmetrical(&self, table: &str, field: &str) -> Option<bool> {
         match self.accessor(table, field)?.kind {
             AccessorKind::Forward(r) => Some(self.rels[r as usize].symmetrical),
@@ -322,6 +325,7 @@ impl Schema {
     }
 
     /// The warnings the build reported (`fields.W340`, `W341`, `W345`).
+    /// O(1).
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings
     }

@@ -536,7 +536,8 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// [`add`](Self::add), filling the extra columns of new custom through
-    /// rows from `through_defaults`. Existing rows are never changed.
+    /// rows from `through_defaults`. Existing rows are never changed. As
+    /// `add`, plus O(defaults) per row made.
     ///
     /// # Errors
     /// As `add`, plus [`Error::UnknownColumn`] / [`Error::TypeMismatch`]
@@ -813,6 +814,7 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// [`set`](Self::set), filling new through rows from `through_defaults`.
+    /// As `set`, plus O(defaults) per row made.
     ///
     /// # Errors
     /// As [`add_with`](Self::add_with).
@@ -880,7 +882,7 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// [`create`](Self::create), filling a new custom through row from
-    /// `through_defaults`.
+    /// `through_defaults`. As `create`, plus O(defaults).
     ///
     /// # Errors
     /// As `create` and [`add_with`](Self::add_with).

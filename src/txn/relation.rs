@@ -128,7 +128,7 @@ impl View {
 }
 
 impl<'a> Relation<'a> {
-    /// The accessor this handle reads.
+    /// The accessor this handle reads. O(1).
     pub fn accessor(&self) -> Accessor {
         self.accessor
     }

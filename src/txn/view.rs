@@ -19,19 +19,19 @@ pub struct Key {
 }
 
 impl Key {
-    /// The key of row `id` of `table` (the row need not exist).
+    /// The key of row `id` of `table` (the row need not exist). O(1).
     #[inline]
     pub fn new(table: TableId, id: i64) -> Self {
         Key { table, id }
     }
 
-    /// The table.
+    /// The table. O(1).
     #[inline]
     pub fn table(self) -> TableId {
         self.table
     }
 
-    /// The primary key.
+    /// The primary key. O(1).
     #[inline]
     pub fn id(self) -> i64 {
         self.id
@@ -52,7 +52,8 @@ impl From<&Key> for Value {
 
 /// Names a table: its name (`&str`) or its [`TableId`].
 pub trait TableRef {
-    /// The table's handle.
+    /// The table's handle: O(1) for a handle, one hash of the name for a
+    /// name.
     ///
     /// # Errors
     /// [`Error::UnknownTable`] for a name the schema does not have.
@@ -164,7 +165,7 @@ impl View {
         (undo, super::undo::Reverted { tables, links, dangling })
     }
 
-    /// The schema.
+    /// The schema. O(1).
     pub fn schema(&self) -> &Schema {
         &self.schema
     }
@@ -672,7 +673,7 @@ impl<'a> Related<'a> {
         (self.view, self.end)
     }
 
-    /// The table at the other end.
+    /// The table at the other end. O(1).
     pub fn table(&self) -> TableId {
         self.end.other
     }
