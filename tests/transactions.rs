@@ -290,6 +290,8 @@ enum AtExit {
     Write(Arc<Database>, Arc<AtomicUsize>),
     /// Runs the inner one while holding a read of this database.
     ReadAround(Arc<Database>, Box<AtExit>),
+    /// Counts a refused (reentrant) write into the database.
+    Reenter(Arc<Database>, Arc<AtomicUsize>),
 }
 
 impl AtExit {
@@ -303,6 +305,11 @@ impl AtExit {
             AtExit::ReadAround(db, inner) => {
                 let _read = db.begin_read().expect("no lock of it held");
                 inner.run();
+            }
+            AtExit::Reenter(db, refused) => {
+                if matches!(db.begin_write(), Err(Error::Reentrant)) {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                }
             }
         }
     }
@@ -328,23 +335,27 @@ thread_local! {
 fn a_transaction_opened_by_a_thread_local_destructor_works() {
     // `AT_EXIT` is touched before the thread's first transaction, so its
     // destructor runs after those of the lock records the transaction
-    // touched (they run newest first) and finds them gone. It writes once
-    // holding no lock, and once inside a read of another database, as the
-    // second lock this thread holds.
+    // touched, if they had destructors (they run newest first). It writes
+    // once holding no lock, and once inside a read of another database, as
+    // the second lock this thread holds; and a write inside a read of the
+    // same database, held as the second lock, is refused as reentrant.
     let (db, other) = (Arc::new(db()), Arc::new(db()));
     let written = Arc::new(AtomicUsize::new(0));
     let (d, o, w) = (Arc::clone(&db), Arc::clone(&other), Arc::clone(&written));
     std::thread::spawn(move || {
         AT_EXIT.with(|outer| {
             let write = || AtExit::Write(Arc::clone(&d), Arc::clone(&w));
-            outer.borrow_mut().0.extend([write(), AtExit::ReadAround(Arc::clone(&o), Box::new(write()))]);
+            let reenter = AtExit::Reenter(Arc::clone(&o), Arc::clone(&w));
+            let around = |db: &Arc<Database>, inner| AtExit::ReadAround(Arc::clone(db), Box::new(inner));
+            let reentrant = around(&d, around(&o, reenter));
+            outer.borrow_mut().0.extend([write(), around(&o, write()), reentrant]);
         });
         let _first = d.begin_read().unwrap();
         let _second = o.begin_read().unwrap();
     })
     .join()
     .expect("the thread exits without a panic");
-    assert_eq!(written.load(Ordering::SeqCst), 2);
+    assert_eq!(written.load(Ordering::SeqCst), 3, "two writes and one refusal");
     assert_eq!(db.read(|v| v.count("tag")), Ok::<_, Error>(2));
     assert_eq!(other.read(|v| v.count("tag")), Ok::<_, Error>(0));
 }

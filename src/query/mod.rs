@@ -535,8 +535,7 @@ impl<'v> Query<'v> {
     }
 
     /// The keys of a projection's `columns`; none means every column of
-    /// the results' table, `id` first and foreign keys by column name
-    /// (`city_id`), as Django's `values()` without fields.
+    /// the results' table in the table's order (see `values`).
     fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<OrderKey>> {
         if columns.is_empty() {
             let def = self.view.schema.def(self.table);
@@ -547,8 +546,9 @@ impl<'v> Query<'v> {
 
     /// The results' values of `columns` (paths to columns, across foreign
     /// keys), as rows named by the paths given. No columns means every
-    /// column of the table, named as declared (`id`, foreign keys by
-    /// column: `city_id`), as Django's `values()`. As [`ids`](Self::ids); with
+    /// column of the table, as Django's `values()`: `id`, the plain columns
+    /// in declaration order, then the foreign keys by column name
+    /// (`city_id`; Django keeps all fields in declaration order). As [`ids`](Self::ids); with
     /// [`distinct`](Self::distinct), a repeated row of values (with the
     /// ordering keys' values) comes once, as in Django's `SELECT DISTINCT`.
     /// Plus O(columns × their path lengths) per result.

@@ -9,6 +9,7 @@ mod view;
 mod write;
 
 use std::cell::{Cell, RefCell};
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -32,7 +33,12 @@ thread_local! {
     /// others it holds at the same time: the common single-database case is
     /// one `Cell` access.
     static HELD_FIRST: Cell<usize> = const { Cell::new(0) };
-    static HELD_MORE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// `ManuallyDrop`: a thread-local with nothing to drop gets no
+    /// destructor, so it is never destroyed during thread exit, and a
+    /// transaction that a thread-local's destructor opens or drops then
+    /// finds every lock record (with a destructor, `with` panicked there,
+    /// which aborts). Its buffer is freed whenever it empties.
+    static HELD_MORE: RefCell<ManuallyDrop<Vec<usize>>> = const { RefCell::new(ManuallyDrop::new(Vec::new())) };
 }
 
 /// A marker that this thread holds database `id`'s lock; released on drop.
@@ -49,7 +55,7 @@ impl Held {
         if first == id {
             return Err(Error::Reentrant);
         }
-        let recorded = HELD_MORE.try_with(|h| {
+        HELD_MORE.with(|h| {
             let mut h = h.borrow_mut();
             // The first lock taken may be released before the others, so a
             // free `HELD_FIRST` does not mean this thread holds none: `id`
@@ -63,17 +69,6 @@ impl Held {
             }
             h.push(id);
             Ok(Held { id, first: false })
-        });
-        // `try_with`: during thread exit, a thread-local's destructor may
-        // open a transaction after `HELD_MORE` is gone (`with` would panic,
-        // and a panic there aborts). `HELD_FIRST` has no destructor and
-        // still records the first lock; a further one goes unrecorded, so
-        // only a reentrant call on it in that destructor is not detected.
-        recorded.unwrap_or_else(|_| {
-            if first == 0 {
-                HELD_FIRST.with(|f| f.set(id));
-            }
-            Ok(Held { id, first: first == 0 })
         })
     }
 }
@@ -84,9 +79,14 @@ impl Drop for Held {
         if self.first {
             HELD_FIRST.with(|h| h.set(0));
         } else {
-            // `try_with`: a transaction kept in a thread-local may be
-            // dropped after this one is gone, during thread exit.
-            let _ = HELD_MORE.try_with(|h| h.borrow_mut().retain(|x| *x != self.id));
+            HELD_MORE.with(|h| {
+                let mut h = h.borrow_mut();
+                h.retain(|x| *x != self.id);
+                if h.is_empty() {
+                    // Nothing frees it at thread exit.
+                    h.shrink_to_fit();
+                }
+            });
         }
     }
 }

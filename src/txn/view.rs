@@ -292,7 +292,8 @@ impl View {
     /// and foreign keys have one). O(1 + m log m) expected for m matches
     /// (sorting them by id). A `NULL` value finds the rows where the
     /// column is `NULL`, as Django's `filter(column=None)` does, by a scan
-    /// of the table: O(rows + m log m), on any column.
+    /// of the table: O(rows + m log m), on any nullable column (none, at
+    /// once, on another).
     ///
     /// # Errors
     /// [`Error::UnknownTable`], [`Error::UnknownColumn`],
@@ -340,6 +341,9 @@ impl View {
         }
         let table = &self.tables[t.index()];
         if value.is_null() {
+            if !column_def.nullable {
+                return Ok(Vec::new());
+            }
             // Indexes hold no `NULL`s: Django's `filter(column=None)`, the
             // rows where the column is `NULL`, by a scan.
             let nulls = table.slots().filter(|&s| table.get(s, col).is_null());
