@@ -171,8 +171,9 @@ pub enum Error {
         /// The table.
         table: String,
     },
-    /// This thread already holds this database's lock (a `read` or `write`
-    /// inside a `write` closure): the call would deadlock.
+    /// This thread already has a transaction open on this database (a
+    /// `read` or `write` inside another one's closure, or beside a
+    /// transaction it holds): the call would deadlock.
     Reentrant,
     /// The schema is invalid.
     Schema(SchemaError),
@@ -273,7 +274,7 @@ impl fmt::Display for Error {
                 write!(f, "table {table:?} is full: it holds 2^31 - 2 rows or has used every id")
             }
             Error::Reentrant => f.write_str(
-                "this thread already holds the database lock (read or write inside a write closure)",
+                "this thread already has a transaction open on this database (a read or write inside another)",
             ),
             Error::Schema(e) => e.fmt(f),
         }
