@@ -236,7 +236,7 @@ fn nested_transactions_on_one_thread_are_reentrant_errors() {
         db.read(|_| Ok::<_, Error>(()))
     });
     assert_eq!(r, Err(Error::Reentrant));
-    assert!(Error::Reentrant.to_string().contains("lock"));
+    assert!(Error::Reentrant.to_string().contains("transaction open on this database"));
     db.read(|v| {
         assert_eq!(v.count("meta")?, 0, "the write that failed left its insert");
         assert_eq!(db.write(|_| Ok::<_, Error>(())), Err(Error::Reentrant));
