@@ -458,13 +458,7 @@ pub(crate) fn compile(schema: &Schema, root: &str, path: &str, r: Terminal, arg:
                     col.name
                 ))),
                 Some(t) if t == col.ty => Ok(v.clone()),
-                Some(_) => Err(Error::TypeMismatch {
-                    table: def.name.clone(),
-                    column: col.name.clone(),
-                    expected: col.ty,
-                    value: v.clone(),
-                    row: None,
-                }),
+                Some(_) => Err(def.type_mismatch(r.column, v.clone())),
             },
             Arg::Key(k) => match r.refs {
                 Some(t) if t == k.table() => Ok(Value::Int(k.id())),

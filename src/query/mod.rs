@@ -54,7 +54,7 @@ use self::cond::compile;
 use smallvec::SmallVec;
 
 use self::exec::{candidates, each_walked, follow, multiplicity, value, Item, Reach, Seed};
-use self::gather::Each;
+use self::gather::{Each, Sink};
 use self::path::{resolve, Hop, Hops};
 use self::plan::{choose, compile_scope, describe_access, flatten_and, Filter, Mode};
 use self::plan::{Access, Anchor};
@@ -548,7 +548,8 @@ impl<'v> Query<'v> {
     /// keys), as rows named by the paths given. No columns means every
     /// column of the table, as Django's `values()`: `id`, the plain columns
     /// in declaration order, then the foreign keys by column name
-    /// (`city_id`; Django keeps all fields in declaration order). As [`ids`](Self::ids); with
+    /// (`city_id`; Django keeps all fields in declaration order). As
+    /// [`ids`](Self::ids); with
     /// [`distinct`](Self::distinct), a repeated row of values (with the
     /// ordering keys' values) comes once, as in Django's `SELECT DISTINCT`.
     /// Plus O(columns × their path lengths) per result.
@@ -632,10 +633,7 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`values`](Self::values).
     pub fn values_list_flat(&self, column: &str) -> Result<Vec<Value>> {
-        let key = self.column(column, String::new())?;
-        let mut values: Vec<Value> = Vec::new();
-        self.gather(&key, &mut values);
-        Ok(values)
+        self.flat(column)
     }
 
     /// [`values_list_flat`](Self::values_list_flat) without copying the
@@ -647,8 +645,18 @@ impl<'v> Query<'v> {
     /// # Errors
     /// As [`values`](Self::values).
     pub fn values_list_flat_ref(&self, column: &str) -> Result<Vec<ValueRef<'v>>> {
+        self.flat(column)
+    }
+
+    /// The flat projection of `column` into a vector of owned or borrowed
+    /// values: the body of the two above.
+    #[inline(always)]
+    fn flat<V>(&self, column: &str) -> Result<Vec<V>>
+    where
+        Vec<V>: Sink<'v>,
+    {
         let key = self.column(column, String::new())?;
-        let mut values: Vec<ValueRef<'v>> = Vec::new();
+        let mut values = Vec::new();
         self.gather(&key, &mut values);
         Ok(values)
     }

@@ -10,7 +10,7 @@ use hashbrown::HashMap;
 
 pub use builder::{ColumnBuilder, ForeignKeyBuilder, ManyToManyBuilder, OnDelete, SchemaBuilder, TableBuilder};
 
-use crate::error::Diagnostic;
+use crate::error::{Diagnostic, Error};
 use crate::value::{Type, Value};
 
 /// A table of a built [`Schema`]: a small copyable handle (4 bytes).
@@ -177,6 +177,14 @@ impl ColumnDef {
 }
 
 impl TableDef {
+    /// The error for `value`, of another type than column `c`'s, given
+    /// for it (by a write, a filter or `find_by`).
+    #[cold]
+    pub(crate) fn type_mismatch(&self, c: u16, value: Value) -> Error {
+        let col = &self.columns[c as usize];
+        Error::TypeMismatch { table: self.name.clone(), column: col.name.clone(), expected: col.ty, value, row: None }
+    }
+
     pub(crate) fn column(&self, name: &str) -> Option<u16> {
         self.column_by_name.get(name).copied()
     }

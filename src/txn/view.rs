@@ -316,15 +316,7 @@ impl View {
         let value = value.into();
         let column_def = &def.columns[col as usize];
         match value.type_of() {
-            Some(ty) if ty != column_def.ty => {
-                return Err(Error::TypeMismatch {
-                    table: def.name.clone(),
-                    column: column_def.name.clone(),
-                    expected: column_def.ty,
-                    value,
-                    row: None,
-                })
-            }
+            Some(ty) if ty != column_def.ty => return Err(def.type_mismatch(col, value)),
             // No id is `NULL`.
             None if col == 0 => return Ok(Vec::new()),
             _ => {}
@@ -346,18 +338,21 @@ impl View {
             }
             // Indexes hold no `NULL`s: Django's `filter(column=None)`, the
             // rows where the column is `NULL`, by a scan.
-            let nulls = table.slots().filter(|&s| table.get(s, col).is_null());
-            let mut rows: Vec<RowRef<'a>> = nulls.map(|s| self.row_at(t, Loc::Slot(s))).collect();
-            rows.sort_by_key(|r| r.id);
-            return Ok(rows);
+            return Ok(self.rows_by_id(t, table.slots().filter(|&s| table.get(s, col).is_null())));
         }
         let found = table.probe(col, value.as_ref()).ok_or_else(|| Error::Unsupported {
             table: def.name.clone(),
             reason: format!("column {column:?} has no index; declare one, or use scan() or a query"),
         })?;
-        let mut rows: Vec<RowRef<'a>> = found.map(|s| self.row_at(t, Loc::Slot(s))).collect();
+        Ok(self.rows_by_id(t, found))
+    }
+
+    /// The rows of table `t` at `slots`, in id order. O(m log m) for m
+    /// slots.
+    fn rows_by_id(&self, t: TableId, slots: impl Iterator<Item = u32>) -> Vec<RowRef<'_>> {
+        let mut rows: Vec<RowRef<'_>> = slots.map(|s| self.row_at(t, Loc::Slot(s))).collect();
         rows.sort_by_key(|r| r.id);
-        Ok(rows)
+        rows
     }
 
     /// The rows related to `key` through the accessor named `name`: a

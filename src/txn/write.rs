@@ -383,13 +383,7 @@ impl<'db> WriteTxn<'db> {
             None if col.nullable || c == 0 => Ok(()),
             None => Err(Error::NotNull { table: def.name.clone(), column: col.name.clone(), row: None }),
             Some(ty) if ty == col.ty => Ok(()),
-            Some(_) => Err(Error::TypeMismatch {
-                table: def.name.clone(),
-                column: col.name.clone(),
-                expected: col.ty,
-                value: value.clone(),
-                row: None,
-            }),
+            Some(_) => Err(def.type_mismatch(c, value.clone())),
         }
     }
 
