@@ -129,4 +129,4 @@ pub use txn::{
     Database, Deleted, Key, ReadTxn, Related, RelatedIds, RelatedMut, Relation, RowRef, TableRef, Target, View,
     WriteTxn,
 };
-pub use value::{Row, Type, Value, ValueRef};
+pub use value::{CellValue, Row, Type, Value, ValueRef};

@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use crate::schema::TableId;
+use crate::txn::Key;
+
 /// The type of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
@@ -242,7 +245,58 @@ impl From<ValueRef<'_>> for Value {
 /// [`Row::with`]. Setting a name twice keeps the last value.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Row {
-    cells: Vec<(String, Value)>,
+    cells: Vec<(String, CellValue)>,
+}
+
+/// What a [`Row`]'s cell is set from: anything that converts into a
+/// [`Value`], or a [`Key`], which stands for its id and keeps its table, so
+/// that a write checks it against the table the column refers to (a
+/// foreign key's target, or the row's own table for `id`) and refuses a
+/// key of another table with [`Error::WrongTable`](crate::Error::WrongTable),
+/// as Django refuses to assign an instance of the wrong model. Built by
+/// `into()`; a user never names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellValue {
+    value: Value,
+    /// The table of the key the value came from.
+    table: Option<TableId>,
+}
+
+impl CellValue {
+    /// The value: a key's id, or the value given. O(1).
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The key this cell was set from, if it was set from one. O(1).
+    pub fn key(&self) -> Option<Key> {
+        Some(Key::new(self.table?, self.value.as_int()?))
+    }
+}
+
+impl<T: Into<Value>> From<T> for CellValue {
+    fn from(v: T) -> Self {
+        CellValue { value: v.into(), table: None }
+    }
+}
+
+impl From<Key> for CellValue {
+    fn from(k: Key) -> Self {
+        CellValue { value: Value::Int(k.id()), table: Some(k.table()) }
+    }
+}
+
+impl From<&Key> for CellValue {
+    fn from(k: &Key) -> Self {
+        CellValue::from(*k)
+    }
+}
+
+/// `None` is `NULL`.
+impl From<Option<Key>> for CellValue {
+    fn from(k: Option<Key>) -> Self {
+        k.map_or(CellValue { value: Value::Null, table: None }, CellValue::from)
+    }
 }
 
 impl Row {
@@ -251,21 +305,40 @@ impl Row {
         Row::default()
     }
 
-    /// Sets `name` to `value`, replacing an earlier value. O(cells).
-    pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) -> &mut Self {
-        let name = name.into();
-        let value = value.into();
-        match self.cells.iter_mut().find(|(n, _)| *n == name) {
-            Some(cell) => cell.1 = value,
-            None => self.cells.push((name, value)),
-        }
+    /// Sets `name` to `value` (a value, or a [`Key`]: see [`CellValue`]),
+    /// replacing an earlier value. O(cells).
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<CellValue>) -> &mut Self {
+        self.set_cell(name.into(), value.into());
         self
     }
 
+    fn set_cell(&mut self, name: String, cell: CellValue) {
+        match self.cells.iter_mut().find(|(n, _)| *n == name) {
+            Some(c) => c.1 = cell,
+            None => self.cells.push((name, cell)),
+        }
+    }
+
     /// `set`, by value, for chaining. O(cells).
-    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<CellValue>) -> Self {
         self.set(name, value);
         self
+    }
+
+    /// Sets every cell of `other` here, in its order, keys kept as keys.
+    /// O(cells × other's cells).
+    pub(crate) fn set_all(&mut self, other: &Row) {
+        for (name, cell) in &other.cells {
+            self.set_cell(name.clone(), cell.clone());
+        }
+    }
+
+    /// Renames the cell `from` to `to`, in place (the caller checks that
+    /// `to` is not set). O(cells).
+    pub(crate) fn rename(&mut self, from: &str, to: &str) {
+        if let Some(cell) = self.cells.iter_mut().find(|(n, _)| n == from) {
+            cell.0 = to.to_owned();
+        }
     }
 
     /// Keeps the cells whose names `keep` accepts, in order. O(cells).
@@ -273,14 +346,26 @@ impl Row {
         self.cells.retain(|(n, _)| keep(n));
     }
 
-    /// The value of `name`, if set. O(cells).
+    /// The value of `name`, if set (a key's id for a key). O(cells).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.cells.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.cell(name).map(CellValue::value)
+    }
+
+    /// The cell of `name`, if set: its value and, if it was set from a
+    /// key, that key. O(cells).
+    pub fn cell(&self, name: &str) -> Option<&CellValue> {
+        self.cells.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+
+    /// The cells' names and values in the order they were first set (a
+    /// key's id for a key). O(1) per cell.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
+        self.cells.iter().map(|(n, c)| (n.as_str(), &c.value))
     }
 
     /// The cells in the order they were first set. O(1) per cell.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
-        self.cells.iter().map(|(n, v)| (n.as_str(), v))
+    pub fn cells(&self) -> impl ExactSizeIterator<Item = (&str, &CellValue)> {
+        self.cells.iter().map(|(n, c)| (n.as_str(), c))
     }
 
     /// The number of cells. O(1).
@@ -294,7 +379,7 @@ impl Row {
     }
 }
 
-impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Row {
+impl<K: Into<String>, V: Into<CellValue>> FromIterator<(K, V)> for Row {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut row = Row::new();
         for (k, v) in iter {
@@ -306,9 +391,10 @@ impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Row {
 
 /// Builds a [`Row`]: `row! { "name" => "rock", "size" => 4 }`.
 ///
-/// Values go through `Into<Value>`: integers, floats, booleans, strings,
-/// bytes, `Option`s of those (`None` is `Null`), and [`Key`](crate::Key)s
-/// (their id).
+/// Values go through `Into<CellValue>`: integers, floats, booleans, strings,
+/// bytes, `Option`s of those (`None` is `Null`), [`Value`]s, and
+/// [`Key`]s (their id, with their table checked by the write; see
+/// [`CellValue`]).
 #[macro_export]
 macro_rules! row {
     () => { $crate::Row::new() };

@@ -497,3 +497,94 @@ fn handles_of_an_identical_but_separately_built_schema_are_foreign() {
     let own_user = db.schema().table("user").unwrap();
     assert!(clone.write(|tx| tx.insert(own_user, row! { "name" => "c" })).is_ok(), "a clone shares handles");
 }
+
+/// A key in a row stands for its id and keeps its table: a write, a lookup
+/// or `find_by` checks it against the table the column refers to (the
+/// foreign key's target, the row's own table for `id`, an auto-created
+/// through's end), as Django refuses an instance of the wrong model, and a
+/// refused write changes nothing.
+#[test]
+fn a_key_in_a_row_must_be_of_the_table_its_column_refers_to() {
+    let db = populated(7);
+    let (u, g) = db
+        .read(|v| {
+            let user = v.scan("user")?.next().map(|r| r.key()).expect("a user");
+            let group = v.scan("group")?.next().map(|r| r.key()).expect("a group");
+            Ok::<_, Error>((user, group))
+        })
+        .unwrap();
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    // `Some((expected, found))`: `WrongTable`; `None`: a plain column's
+    // refusal.
+    let refused = |e: &Error, wanted: Option<(&str, &str)>| match (e, wanted) {
+        (Error::WrongTable { expected, found, .. }, Some((x, f))) => expected == x && found == f,
+        (Error::Unsupported { reason, .. }, None) => reason.contains("\"role\"") && reason.contains("takes no key"),
+        _ => false,
+    };
+    db.write(|tx| {
+        let m = tx.query("membership")?.keys()[0];
+        let through = "user_groups";
+        assert!(tx.schema().table(through).is_some(), "the auto-created through");
+        let cases = vec![
+            (tx.insert("membership", row! { "user" => g, "group" => g }), Some(("user", "group"))),
+            (tx.insert("membership", row! { "user_id" => g, "group" => g }), Some(("user", "group"))),
+            (tx.insert("membership", row! { "user" => u, "group" => u }), Some(("group", "user"))),
+            (tx.insert("membership", row! { "user" => u, "group" => g, "role" => u }), None),
+            (tx.insert("user", row! { "id" => g, "name" => "x" }), Some(("user", "group"))),
+            (tx.insert(through, row! { "user_id" => g, "group_id" => g }), Some(("user", "group"))),
+            (tx.update(m, row! { "group" => u }).map(|()| m), Some(("group", "user"))),
+            (tx.update(m, row! { "role" => g }).map(|()| m), None),
+            (
+                tx.related(g, "membership_set")?.get_or_create(row! { "user" => g }, row! {}).map(|(k, _)| k),
+                Some(("user", "group")),
+            ),
+            (
+                tx.related(g, "membership_set")?
+                    .update_or_create(row! { "role" => "boss" }, row! { "user" => g })
+                    .map(|(k, _)| k),
+                Some(("user", "group")),
+            ),
+            (
+                // `pk` becomes `id` with its key kept.
+                tx.related(g, "membership_set")?.get_or_create(row! { "pk" => u }, row! {}).map(|(k, _)| k),
+                Some(("membership", "user")),
+            ),
+            (tx.find_by("membership", "user", g).map(|_| m), Some(("user", "group"))),
+            (tx.find_by("membership", "id", u).map(|_| m), Some(("membership", "user"))),
+            (tx.find_by("membership", "role", u).map(|_| m), None),
+        ];
+        for (i, (result, wanted)) in cases.into_iter().enumerate() {
+            let e = result.expect_err("a key of the wrong table is refused");
+            assert!(refused(&e, wanted), "case {i}: {e:?}");
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let after = db.read(|v| {
+        verify(v);
+        Ok::<_, Error>(snapshot(v))
+    });
+    assert_eq!(after.unwrap(), before, "refused writes change nothing");
+
+    // Keys of the right table are their ids, wherever a row takes them.
+    db.write(|tx| {
+        let row = row! { "user" => u, "group" => &g, "role" => "lead" };
+        assert_eq!(row.get("user"), Some(&junctiondb::Value::Int(u.id())));
+        assert_eq!(row.cell("group").and_then(|c| c.key()), Some(g));
+        assert_eq!(row.cell("role").and_then(|c| c.key()), None);
+        let m = tx.insert("membership", row)?;
+        assert_eq!(tx.get(m).and_then(|r| r.int("user")), Some(u.id()));
+        let found = tx.find_by("membership", "user", u)?;
+        assert!(found.iter().any(|r| r.key() == m), "find_by takes the key");
+        let (again, created) =
+            tx.related(g, "membership_set")?.get_or_create(row! { "user" => u, "role" => "lead" }, row! {})?;
+        assert_eq!((again, created), (m, false), "a lookup by key finds the row");
+        let none: Option<Key> = None;
+        assert_eq!(row! { "user" => none }.get("user"), Some(&junctiondb::Value::Null));
+        let by_option = tx.query("membership")?.filter("user", Some(u))?.keys();
+        assert!(by_option.contains(&m));
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

@@ -10,7 +10,7 @@ use super::path::{Lookup, Terminal};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
 use crate::txn::Key;
-use crate::value::{Type, Value, ValueRef};
+use crate::value::{CellValue, Type, Value, ValueRef};
 
 /// The right-hand side of a lookup: a value, a [`Key`] (for `id`, a
 /// foreign key or a relation; its table is checked), or a list (for `in`
@@ -56,6 +56,20 @@ impl From<Key> for Arg {
 impl From<&Key> for Arg {
     fn from(k: &Key) -> Self {
         Arg::Key(*k)
+    }
+}
+
+/// `None` is `NULL` (with `exact`, `isnull`).
+impl From<Option<Key>> for Arg {
+    fn from(k: Option<Key>) -> Self {
+        k.map_or(Arg::Value(Value::Null), Arg::Key)
+    }
+}
+
+/// A cell set from a key is that key; any other, its value.
+impl From<&CellValue> for Arg {
+    fn from(c: &CellValue) -> Self {
+        c.key().map_or_else(|| Arg::Value(c.value().clone()), Arg::Key)
     }
 }
 

@@ -310,21 +310,6 @@ pub(crate) fn choices(schema: &Schema, t: TableId) -> Vec<String> {
     names
 }
 
-fn column_refs(schema: &Schema, t: TableId, column: u16) -> Option<TableId> {
-    let def = schema.def(t);
-    if column == 0 {
-        return Some(t);
-    }
-    if let Some(f) = def.columns[column as usize].fk {
-        return Some(schema.fk(f).target);
-    }
-    if let TableKind::AutoThrough(r) = def.kind {
-        let rel = schema.rel(r);
-        return Some(if column == 1 { rel.source } else { rel.target });
-    }
-    None
-}
-
 /// The most parts (names between `__`) a path may have. Each relation a
 /// path crosses is a level of recursion when a query runs, and paths may
 /// come from untrusted input (a request's filter parameters), so a longer
@@ -370,7 +355,7 @@ pub(crate) fn resolve(schema: &Schema, root: TableId, path: &str, lookups: bool)
             None => return Err(no_field(t, name)),
             Some(Field::Column(c)) => {
                 i += 1;
-                break (t, c, column_refs(schema, t, c));
+                break (t, c, schema.column_refs(t, c));
             }
             Some(Field::Relation { hops: rel_hops, keep, table, column, refs }) => {
                 let next_table = rel_hops.iter().flatten().last().map_or(t, |h| h.to(schema));

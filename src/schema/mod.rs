@@ -253,6 +253,54 @@ impl Schema {
         self.table_by_name.get(name).copied()
     }
 
+    /// The table column `column` of table `t` refers to: `t` itself for
+    /// `id`, a foreign key's target, or an auto-created through's end for
+    /// its link columns; `None` for a plain column. So a [`Key`](crate::Key)
+    /// given for the column, in a filter or a row, must be of this table.
+    /// O(1).
+    pub(crate) fn column_refs(&self, t: TableId, column: u16) -> Option<TableId> {
+        let def = self.def(t);
+        if column == 0 {
+            return Some(t);
+        }
+        if let Some(f) = def.columns[column as usize].fk {
+            return Some(self.fk(f).target);
+        }
+        if let TableKind::AutoThrough(r) = def.kind {
+            let rel = self.rel(r);
+            return Some(if column == 1 { rel.source } else { rel.target });
+        }
+        None
+    }
+
+    /// Checks that `key`, given for column `column` of table `t` (in a
+    /// row or to `find_by`), is of the table the column refers to (see
+    /// [`column_refs`](Self::column_refs)). O(1).
+    ///
+    /// # Errors
+    /// [`Error::WrongTable`] for a key of another table,
+    /// [`Error::Unsupported`] for a plain column, which takes no key.
+    pub(crate) fn check_key(&self, t: TableId, column: u16, key: crate::Key) -> crate::Result<()> {
+        match self.column_refs(t, column) {
+            Some(refs) if refs == key.table() => Ok(()),
+            Some(refs) => Err(crate::Error::WrongTable {
+                expected: self.table_name(refs).to_owned(),
+                found: self.table_name(key.table()).to_owned(),
+                id: key.id(),
+            }),
+            None => {
+                let def = self.def(t);
+                Err(crate::Error::Unsupported {
+                    table: def.name.clone(),
+                    reason: format!(
+                        "column {:?} is neither the id nor a foreign key, so it takes no key (give the key's id())",
+                        def.columns[column as usize].name
+                    ),
+                })
+            }
+        }
+    }
+
     /// The name of a table; `"(unknown table)"` for the handle of a table
     /// of another schema. O(1).
     pub fn table_name(&self, table: TableId) -> &str {

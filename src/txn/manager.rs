@@ -9,6 +9,7 @@ use smallvec::SmallVec;
 use super::view::{End, Key, Related, RelatedIds};
 use super::write::WriteTxn;
 use crate::error::{Error, Result};
+use crate::query::Arg;
 use crate::relation::Links;
 use crate::schema::{Accessor, AccessorKind, FkId, RelId, TableId};
 use crate::value::{Row, Value, ValueRef};
@@ -998,9 +999,7 @@ impl<'db> RelatedMut<'_, 'db> {
                 return Ok((key, false));
             }
             let mut values = lookup;
-            for (n, v) in defaults.iter() {
-                values.set(n, v.clone());
-            }
+            values.set_all(&defaults);
             Ok((m.create_linked(&values, &through_defaults)?, true))
         })
     }
@@ -1046,7 +1045,10 @@ impl<'db> RelatedMut<'_, 'db> {
                 row.retain(|n| n != "pk");
                 Ok(row)
             }
-            None => Ok(row.iter().fold(Row::new(), |r, (n, v)| r.with(if n == "pk" { "id" } else { n }, v.clone()))),
+            None => {
+                row.rename("pk", "id");
+                Ok(row)
+            }
         }
     }
 
@@ -1064,11 +1066,11 @@ impl<'db> RelatedMut<'_, 'db> {
         // Names and types first, with the errors these calls always gave
         // (`UnknownColumn`, `TypeMismatch`), rather than a query's path
         // errors: a lookup names columns, not paths.
-        for (name, value) in lookup.iter() {
+        for (name, cell) in lookup.cells() {
             let c = self.tx.column_of(t, name)?;
-            self.tx.check_value(t, c, value).or_else(|e| if value.is_null() { Ok(()) } else { Err(e) })?;
+            self.tx.check_value(t, c, cell).or_else(|e| if cell.value().is_null() { Ok(()) } else { Err(e) })?;
         }
-        let conditions = lookup.iter().map(|(name, value)| (name, value.clone()));
+        let conditions = lookup.cells().map(|(name, cell)| (name, Arg::from(cell)));
         let found = self.query().filter_all(conditions)?.keys();
         match found.as_slice() {
             [] => Ok(None),

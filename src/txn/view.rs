@@ -9,7 +9,7 @@ use crate::relation::junction::NodeIter;
 use crate::relation::{DanglingLinks, Junction, Links};
 use crate::schema::{Accessor, AccessorKind, ColumnId, FkId, Schema, TableId, TableKind};
 use crate::storage::Table;
-use crate::value::{Row, Value, ValueRef};
+use crate::value::{CellValue, Row, ValueRef};
 
 /// A row's name: its table and its primary key `id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,18 +35,6 @@ impl Key {
     #[inline]
     pub fn id(self) -> i64 {
         self.id
-    }
-}
-
-impl From<Key> for Value {
-    fn from(k: Key) -> Self {
-        Value::Int(k.id)
-    }
-}
-
-impl From<&Key> for Value {
-    fn from(k: &Key) -> Self {
-        Value::Int(k.id)
     }
 }
 
@@ -295,16 +283,21 @@ impl View {
     /// of the table: O(rows + m log m), on any nullable column (none, at
     /// once, on another).
     ///
+    /// `value` is a value, or a [`Key`] for the id or a foreign key column
+    /// (see [`CellValue`]).
+    ///
     /// # Errors
     /// [`Error::UnknownTable`], [`Error::UnknownColumn`],
     /// [`Error::TypeMismatch`] for a value of another type than the
-    /// column's, and [`Error::Unsupported`] when the column has no index
-    /// (use `scan` or a query) or is a column of an auto-created through.
+    /// column's, [`Error::WrongTable`] for a key of another table than
+    /// the column refers to, and [`Error::Unsupported`] for a key given
+    /// for a plain column, or when the column has no index (use `scan` or
+    /// a query) or is a column of an auto-created through.
     pub fn find_by<'a>(
         &'a self,
         table: impl TableRef,
         column: &str,
-        value: impl Into<Value>,
+        value: impl Into<CellValue>,
     ) -> Result<Vec<RowRef<'a>>> {
         let t = table.resolve(&self.schema)?;
         let def = self.schema.def(t);
@@ -313,7 +306,11 @@ impl View {
             column: column.to_owned(),
             row: None,
         })?;
-        let value = value.into();
+        let cell = value.into();
+        if let Some(key) = cell.key() {
+            self.schema.check_key(t, col, key)?;
+        }
+        let value = cell.value().clone();
         let column_def = &def.columns[col as usize];
         match value.type_of() {
             Some(ty) if ty != column_def.ty => return Err(def.type_mismatch(col, value)),

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::relation::Links;
 use crate::schema::{OnDelete, RelId, Schema, TableId, TableKind};
 use crate::storage::MAX_SLOTS;
-use crate::value::{Row, Value, ValueRef};
+use crate::value::{CellValue, Row, Value, ValueRef};
 
 /// Out of line, so that `begin_write` stays small enough to inline.
 #[cold]
@@ -245,10 +245,10 @@ impl<'db> WriteTxn<'db> {
             return self.insert_auto_through(t, r, row);
         }
         let mut values: Vec<Option<Value>> = vec![None; def.columns.len()];
-        for (name, value) in row.iter() {
+        for (name, cell) in row.cells() {
             let c = self.column_of(t, name)?;
-            self.check_value(t, c, value)?;
-            values[c as usize] = Some(value.clone());
+            self.check_value(t, c, cell)?;
+            values[c as usize] = Some(cell.value().clone());
         }
         let table = &self.state.tables[t.index()];
         let id = match values[0].take() {
@@ -311,7 +311,7 @@ impl<'db> WriteTxn<'db> {
         let def = schema.def(t);
         let rel = schema.rel(r);
         let mut ends = [None, None];
-        for (name, value) in row.iter() {
+        for (name, cell) in row.cells() {
             let c = self.column_of(t, name)?;
             if c == 0 {
                 return Err(Error::Unsupported {
@@ -319,8 +319,8 @@ impl<'db> WriteTxn<'db> {
                     reason: "ids of auto-created through rows are derived from the pair; do not give one".into(),
                 });
             }
-            self.check_value(t, c, value)?;
-            ends[c as usize - 1] = value.as_int();
+            self.check_value(t, c, cell)?;
+            ends[c as usize - 1] = cell.value().as_int();
         }
         let not_null =
             |i: usize| Error::NotNull { table: def.name.clone(), column: def.columns[i + 1].name.clone(), row: None };
@@ -375,10 +375,22 @@ impl<'db> WriteTxn<'db> {
         })
     }
 
-    /// Type and nullability of one value for column `c`.
-    pub(crate) fn check_value(&self, t: TableId, c: u16, value: &Value) -> Result<()> {
-        let def = self.state.schema.def(t);
+    /// Type and nullability of one cell's value for column `c`, and for a
+    /// cell set from a [`Key`], that the column refers to the key's table
+    /// (see `Schema::check_key`). O(1).
+    ///
+    /// # Errors
+    /// [`Error::WrongTable`] for a key of another table than the column
+    /// refers to, [`Error::Unsupported`] for a key given for a plain
+    /// column, [`Error::NotNull`], [`Error::TypeMismatch`].
+    pub(crate) fn check_value(&self, t: TableId, c: u16, cell: &CellValue) -> Result<()> {
+        let schema = &self.state.schema;
+        let def = schema.def(t);
         let col = &def.columns[c as usize];
+        if let Some(key) = cell.key() {
+            schema.check_key(t, c, key)?;
+        }
+        let value = cell.value();
         match value.type_of() {
             None if col.nullable || c == 0 => Ok(()),
             None => Err(Error::NotNull { table: def.name.clone(), column: col.name.clone(), row: None }),
@@ -584,7 +596,7 @@ impl<'db> WriteTxn<'db> {
         }
         let slot = self.slot_of(key)?;
         let mut cells = Vec::with_capacity(row.len());
-        for (name, value) in row.iter() {
+        for (name, cell) in row.cells() {
             let c = self.column_of(key.table(), name)?;
             if c == 0 {
                 return Err(Error::Unsupported {
@@ -592,7 +604,8 @@ impl<'db> WriteTxn<'db> {
                     reason: "the primary key id cannot be changed".into(),
                 });
             }
-            self.check_value(key.table(), c, value)?;
+            self.check_value(key.table(), c, cell)?;
+            let value = cell.value();
             self.check_constraints(key.table(), c, value, Writing::Update(slot))?;
             cells.push((c, value.clone()));
         }

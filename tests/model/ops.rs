@@ -7,7 +7,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use junctiondb::{Error, Key, Row, TableId, Target, Value, WriteTxn};
 
-use super::spec::{spec, EndKind};
+use super::spec::{key_of, spec, EndKind};
 use super::state::{Model, Out, ROp, RRel, RTarget};
 
 /// At most this many steps per input, ops per transaction, cells per row
@@ -224,12 +224,28 @@ pub fn row_of(m: &Model, t: usize, cells: &[Cell]) -> Row {
     for cell in cells.iter().take(MAX_CELLS) {
         let name = names[cell.col as usize % names.len()];
         let c = s.col_of(t, name);
-        let v = match cell.val {
-            Val::Good(n) => typed(m, t, c, n),
-            Val::Null => Value::Null,
-            Val::Any(n) => any(n),
-        };
-        row.set(name, v);
+        // Now and then a key instead of an id: of the table the column
+        // refers to for a good value, of any table for any value.
+        let refs = c.and_then(|c| s.refs(t, c));
+        match cell.val {
+            Val::Good(n) if n % 8 == 7 && refs.is_some() => {
+                let to = refs.unwrap_or(t);
+                row.set(name, key_of(to, Sel(n / 8).pick(m, to)));
+            }
+            Val::Good(n) => {
+                row.set(name, typed(m, t, c, n));
+            }
+            Val::Null => {
+                row.set(name, Value::Null);
+            }
+            Val::Any(n) if n >= 240 => {
+                let to = usize::from(n) % s.tabs.len();
+                row.set(name, key_of(to, Sel(n).pick(m, to)));
+            }
+            Val::Any(n) => {
+                row.set(name, any(n));
+            }
+        }
     }
     row
 }
@@ -266,8 +282,8 @@ pub fn resolve(m: &Model, op: &Op) -> Option<ROp> {
                 }
             }
             if mode % 4 < 2 {
-                for (name, v) in row_of(m, t, cells).iter() {
-                    row.set(name, v.clone());
+                for (name, cell) in row_of(m, t, cells).cells() {
+                    row.set(name, cell.clone());
                 }
             }
             ROp::Insert { t, row }

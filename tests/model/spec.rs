@@ -40,8 +40,27 @@ pub const USER_FRIENDS: usize = 7;
 pub const USER_FOLLOWS: usize = 8;
 pub const USER_TAGS: usize = 9;
 
-/// The engine's schema.
+/// The engine's schema: clones of one, so that the table handles of
+/// every harness's database are the same, and a key the operations build
+/// (see [`key_of`]) names a table of whichever database runs them.
 pub fn schema() -> Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(build_schema).clone()
+}
+
+/// The key of row `id` of model table `t`, on every harness's database.
+pub fn key_of(t: usize, id: i64) -> junctiondb::Key {
+    let schema = schema();
+    junctiondb::Key::new(schema.table(spec().tabs[t].name).expect("a model table"), id)
+}
+
+/// The model table of a key's table.
+pub fn table_of(key: junctiondb::Key) -> usize {
+    let schema = schema();
+    spec().tabs.iter().position(|t| schema.table(t.name) == Some(key.table())).expect("keys name model tables")
+}
+
+fn build_schema() -> Schema {
     Schema::builder()
         .table("user", |t| {
             t.column("name", Type::Text).unique();
@@ -359,6 +378,20 @@ impl Spec {
         let mut names: Vec<&'static str> = self.tabs[t].cols.iter().map(|c| c.name).collect();
         names.extend(self.fks.iter().filter(|f| f.table == t).map(|f| f.field));
         names
+    }
+
+    /// The table a key given for column `c` of `t` must be of: `t` for
+    /// `id`, a foreign key's target, an auto-created through's end; `None`
+    /// for a plain column, which takes no key.
+    pub fn refs(&self, t: usize, c: usize) -> Option<usize> {
+        if c == 0 {
+            return Some(t);
+        }
+        if let Some(f) = self.tabs[t].cols[c].fk {
+            return Some(self.fks[f].target);
+        }
+        let r = self.tabs[t].auto?;
+        Some(if c == 1 { self.rels[r].source } else { self.rels[r].target })
     }
 
     /// The table at the other end of an accessor.

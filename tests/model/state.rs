@@ -12,9 +12,9 @@
 //! Every operation is atomic the lazy way: it runs on a clone of the model
 //! that replaces the model only when the operation succeeds.
 
-use junctiondb::{Error, OnDelete, Row, Value};
+use junctiondb::{CellValue, Error, OnDelete, Row, Value};
 
-use super::spec::{spec, EndKind};
+use super::spec::{spec, table_of, EndKind};
 
 /// A model row: values in the table's column order (`Null` ids in
 /// auto-created through tables, whose ids the engine derives from slots).
@@ -275,8 +275,18 @@ impl Model {
 
     /// Type and nullability of one value (`NULL` is fine for `id`: it asks
     /// for an assigned one).
-    fn check_value(&self, t: usize, c: usize, v: &Value) -> Result<(), Error> {
+    fn check_value(&self, t: usize, c: usize, cell: &CellValue) -> Result<(), Error> {
         let col = &spec().tabs[t].cols[c];
+        if let Some(key) = cell.key() {
+            match spec().refs(t, c) {
+                Some(to) if to == table_of(key) => {}
+                Some(to) => {
+                    return Err(Error::WrongTable { expected: tname(to), found: tname(table_of(key)), id: key.id() })
+                }
+                None => return Err(Error::Unsupported { table: tname(t), reason: String::new() }),
+            }
+        }
+        let v = cell.value();
         match v.type_of() {
             None if col.nullable || c == 0 => Ok(()),
             None => Err(Error::NotNull { table: tname(t), column: cname(t, c), row: None }),
@@ -329,10 +339,10 @@ impl Model {
             return self.insert_auto(t, r, row);
         }
         let mut values: Vec<Option<Value>> = vec![None; tab.cols.len()];
-        for (name, v) in row.iter() {
+        for (name, cell) in row.cells() {
             let c = self.col_of(t, name)?;
-            self.check_value(t, c, v)?;
-            values[c] = Some(v.clone());
+            self.check_value(t, c, cell)?;
+            values[c] = Some(cell.value().clone());
         }
         let id = match values[0].take() {
             Some(Value::Int(id)) => {
@@ -379,13 +389,13 @@ impl Model {
         let s = spec();
         let rel = &s.rels[r];
         let mut ends = [None, None];
-        for (name, v) in row.iter() {
+        for (name, cell) in row.cells() {
             let c = self.col_of(t, name)?;
             if c == 0 {
                 return Err(Error::Unsupported { table: tname(t), reason: String::new() });
             }
-            self.check_value(t, c, v)?;
-            ends[c - 1] = v.as_int();
+            self.check_value(t, c, cell)?;
+            ends[c - 1] = cell.value().as_int();
         }
         for (i, side) in [rel.source, rel.target].into_iter().enumerate() {
             let id = ends[i].ok_or_else(|| Error::NotNull { table: tname(t), column: cname(t, i + 1), row: None })?;
@@ -422,12 +432,13 @@ impl Model {
             return Err(Error::NotFound { table: tname(t), id });
         }
         let mut cells = Vec::new();
-        for (name, v) in row.iter() {
+        for (name, cell) in row.cells() {
             let c = self.col_of(t, name)?;
             if c == 0 {
                 return Err(Error::Unsupported { table: tname(t), reason: String::new() });
             }
-            self.check_value(t, c, v)?;
+            self.check_value(t, c, cell)?;
+            let v = cell.value();
             self.check_constraints(t, c, v, Some(id))?;
             cells.push((c, v.clone()));
         }
@@ -637,8 +648,8 @@ impl Model {
                     EndKind::FkRev(f) => {
                         let fk = &spec().fks[f];
                         let col = spec().tabs[fk.table].cols[fk.col].name;
-                        let others = lookup.iter().filter(|&(n, _)| n != fk.field && n != col);
-                        pinned = others.fold(Row::new(), |r, (n, v)| r.with(n, v.clone())).with(col, me);
+                        let others = lookup.cells().filter(|&(n, _)| n != fk.field && n != col);
+                        pinned = others.fold(Row::new(), |r, (n, cell)| r.with(n, cell.clone())).with(col, me);
                         &pinned
                     }
                     _ => lookup,
@@ -650,8 +661,8 @@ impl Model {
                     return Ok(Out::Got(found, false));
                 }
                 let mut values = lookup.clone();
-                for (n, v) in defaults.iter() {
-                    values.set(n, v.clone());
+                for (n, cell) in defaults.cells() {
+                    values.set(n, cell.clone());
                 }
                 let id = self.create_linked(acc, me, &values, &Row::new())?;
                 Ok(Out::Got(id, true))
@@ -828,12 +839,12 @@ impl Model {
         let s = spec();
         let other = s.other(&s.accs[acc]);
         let mut cols = Vec::new();
-        for (name, v) in lookup.iter() {
+        for (name, cell) in lookup.cells() {
             let c = self.col_of(other, name)?;
-            if !v.is_null() {
-                self.check_value(other, c, v)?;
+            if !cell.value().is_null() {
+                self.check_value(other, c, cell)?;
             }
-            cols.push((c, v));
+            cols.push((c, cell.value()));
         }
         // One candidate per link row, as Django's `get()` over the join:
         // a row linked twice matches twice.
