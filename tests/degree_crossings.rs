@@ -8,7 +8,9 @@
 //! then the pool's blocks for long lists (48 and 64 here; also filtered,
 //! but not recomputed past 32), a hash index past 32 once a write searches
 //! the list (which moves it to a buffer of its own), dropped again below
-//! 16. Lists past the pool's largest class are `tests/long_lists.rs`'.
+//! 16, and lists that lose three quarters of their room move down the
+//! classes (a short buffer back to the pool). Lists past the pool's
+//! largest class are `tests/long_lists.rs`'.
 //!
 //! Adds, removes, sets, clears, direct through-table writes, row deletes
 //! and rollbacks (an error, a panic, a dropped transaction, an atomic call

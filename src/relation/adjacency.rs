@@ -18,8 +18,12 @@
 //! block of its junction's [`Pool`], whose chunks put the nodes of many
 //! lists side by side, moving up the pool's size classes as it grows; past
 //! 256 entries it gets a buffer of its own, with a column of `cap` words
-//! each. A list that shrinks keeps its form (and its class) until it is
-//! emptied. Either way, entry `p`'s column `c` is at
+//! each. A list that a removal leaves at a quarter of its room or less
+//! gives room back ([`Adj::shrink`]): a pooled one moves down the classes,
+//! a buffer is reallocated at twice its length (no less than its first
+//! capacity), and one shorter than half of [`PROMOTE_AT`] returns to the
+//! pool; an emptied list is inline again. Inline and near lists keep
+//! their form. Either way, entry `p`'s column `c` is at
 //! `words[c * stride + p]`, `stride` being the chunk's column length or
 //! the buffer's capacity, so one code path reads and writes all forms,
 //! but for the near form's nodes.
@@ -447,6 +451,31 @@ fn filter_of(nodes: &[u32]) -> u64 {
 /// much again, rounded up to 16 entries (see [`Adj::grow`]).
 fn grown_capacity(cap: usize) -> usize {
     (cap + cap / 2).next_multiple_of(16)
+}
+
+/// The capacity of a list's first buffer of its own, grown from the
+/// pool's largest class: the least a shrinking buffer keeps (see
+/// [`Adj::shrink`]).
+const HEAP_FIRST_CAP: usize = (POOL_CAPS[POOL_CAPS.len() - 1] as usize * 3 / 2).next_multiple_of(16);
+
+/// Whether a pooled list of class `class` holding `len` entries should
+/// move down a class (see `Adj::shrink`). O(1).
+#[inline(always)]
+fn pooled_sparse(class: u8, len: u32) -> bool {
+    class > 0 && len as usize * 4 <= POOL_CAPS[usize::from(class)] as usize
+}
+
+/// Whether a buffer with room for `cap` entries holding `len` should be
+/// reallocated smaller (see `Adj::shrink`). O(1).
+#[inline(always)]
+fn heap_sparse(len: u32, cap: usize) -> bool {
+    cap > HEAP_FIRST_CAP && len as usize * 4 <= cap
+}
+
+/// The class of the smallest pool block with room for `n` entries (the
+/// largest class for more). O(classes).
+fn class_for(n: usize) -> usize {
+    POOL_CAPS.iter().position(|&cap| cap as usize >= n).unwrap_or(POOL_CAPS.len() - 1)
 }
 
 /// Lists this short (or shorter) recompute their filter on a removal, so
@@ -1012,13 +1041,15 @@ impl<P: Payload> Adj<P> {
         debug_assert_eq!(self.entry(pos, pool), removed, "the entry at {pos} is the one the caller names");
         // One match on the store for the entries, the length and the
         // index.
-        let (moved, last) = match &mut self.store {
+        // The match also tells whether the list is left sparse (see
+        // `is_sparse`), from the length and room it has at hand.
+        let (moved, last, sparse) = match &mut self.store {
             Store::Inline { len, words } => {
                 let last = u32::from(*len) - 1;
                 let moved = move_last::<P>(words, Self::INLINE_CAP, pos, last);
                 words[last as usize] = VACANT;
                 *len -= 1;
-                (moved, last)
+                (moved, last, false)
             }
             Store::Near { len, block, nodes, .. } => {
                 let last = u32::from(*len) - 1;
@@ -1031,19 +1062,22 @@ impl<P: Payload> Adj<P> {
                 });
                 nodes[last as usize] = VACANT;
                 *len -= 1;
-                (moved, last)
+                (moved, last, false)
             }
-            Store::Pooled { len, block, filter, .. } => {
+            Store::Pooled { class, len, block, filter } => {
                 let (words, stride) = pool.words_mut(*block);
-                pop_into_filtered(words, stride, len, filter, pos)
+                let (moved, last) = pop_into_filtered(words, stride, len, filter, pos);
+                (moved, last, pooled_sparse(*class, last))
             }
             Store::Heap { len, words, filter } => {
                 let stride = words.len() / P::WIDTH;
-                pop_into_filtered(words, stride, len, filter, pos)
+                let (moved, last) = pop_into_filtered(words, stride, len, filter, pos);
+                (moved, last, (last as usize) < PROMOTE_AT / 2 || heap_sparse(last, stride))
             }
             Store::Indexed { len, words, index } => {
                 let last = *len - 1;
-                let moved = move_last::<P>(words, words.len() / P::WIDTH, pos, last);
+                let stride = words.len() / P::WIDTH;
+                let moved = move_last::<P>(words, stride, pos, last);
                 *len = last;
                 if let Ok(e) = index.find_entry(node_hash(removed.node), |&p| p == pos) {
                     e.remove();
@@ -1053,16 +1087,97 @@ impl<P: Payload> Adj<P> {
                         *p = pos;
                     }
                 }
-                if (last as usize) < PROMOTE_AT / 2 {
+                let demoted = (last as usize) < PROMOTE_AT / 2;
+                if demoted {
                     self.demote();
                 }
-                (moved, last)
+                (moved, last, demoted || heap_sparse(last, stride))
             }
         };
+        debug_assert_eq!(sparse, last != 0 && self.is_sparse(), "the match and is_sparse agree");
         if last == 0 {
             self.release(pool);
+        } else if sparse {
+            self.shrink(pool);
         }
         moved
+    }
+
+    /// Whether a removal left this list with room it should give back
+    /// (see [`shrink`](Self::shrink)): a pooled list past the smallest
+    /// class at a quarter of its class's room or less; a buffer larger
+    /// than [`HEAP_FIRST_CAP`] at a quarter of its capacity or less; an
+    /// unindexed buffer shorter than half of [`PROMOTE_AT`].
+    /// `swap_remove_known` tells the same from what its arms have at hand
+    /// (checked in debug builds). O(1).
+    fn is_sparse(&self) -> bool {
+        match &self.store {
+            Store::Pooled { class, len, .. } => pooled_sparse(*class, *len),
+            Store::Heap { len, .. } if (*len as usize) < PROMOTE_AT / 2 => true,
+            Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => {
+                heap_sparse(*len, words.len() / P::WIDTH)
+            }
+            Store::Inline { .. } | Store::Near { .. } => false,
+        }
+    }
+
+    /// Gives back the room of a list that [`is_sparse`](Self::is_sparse):
+    /// its entries keep their positions, so no mirror's back changes.
+    ///
+    /// - A pooled list moves down to the smallest class with room for
+    ///   twice its length (its block goes back to the pool).
+    /// - An unindexed buffer shorter than half of [`PROMOTE_AT`] moves to
+    ///   the pool the same way, with its filter made exact: it is short,
+    ///   so it is scanned, and has to grow past `PROMOTE_AT` before a
+    ///   write's search moves it to an indexed buffer again. A longer
+    ///   buffer does not go back to the pool, whose long lists have no
+    ///   index: a list removed from and searched in turn would be moved
+    ///   and indexed again each time.
+    /// - Any other buffer is reallocated with twice its length, but no
+    ///   less than [`HEAP_FIRST_CAP`], and its hash index (if any) keeps
+    ///   room for that.
+    ///
+    /// Growth takes half as much room again at the top, so a list is
+    /// shrunk only after it lost three quarters of its room's entries and
+    /// grows again only after it doubled: O(len) here, amortized O(1) per
+    /// removal. O(len).
+    #[cold]
+    #[inline(never)]
+    fn shrink(&mut self, pool: &mut Pool<P>) {
+        let len = self.len();
+        match &mut self.store {
+            Store::Pooled { class, block, .. } => {
+                let to = class_for(2 * len);
+                let moved = pool.alloc(to);
+                pool.copy_entries(*block, moved, len);
+                pool.release(usize::from(*class), *block);
+                (*class, *block) = (to as u8, moved);
+            }
+            Store::Heap { words, .. } if len < PROMOTE_AT / 2 => {
+                let (to, cap) = (class_for(2 * len), words.len() / P::WIDTH);
+                let block = pool.alloc(to);
+                let (target, stride) = pool.words_mut(block);
+                for column in 0..P::WIDTH {
+                    target[column * stride..][..len].copy_from_slice(&words[column * cap..][..len]);
+                }
+                let filter = filter_of(&words[..len]);
+                self.store = Store::Pooled { class: to as u8, len: len as u32, block, filter };
+            }
+            Store::Heap { words, .. } | Store::Indexed { words, .. } => {
+                let (cap, new_cap) = (words.len() / P::WIDTH, (2 * len).next_multiple_of(16).max(HEAP_FIRST_CAP));
+                let mut shrunk = std::mem::take(words).into_vec();
+                for column in 1..P::WIDTH {
+                    shrunk.copy_within(column * cap..column * cap + len, column * new_cap);
+                }
+                shrunk.truncate(new_cap * P::WIDTH);
+                *words = shrunk.into_boxed_slice();
+                if let Store::Indexed { words, index, .. } = &mut self.store {
+                    let nodes = &words[..len];
+                    index.shrink_to(2 * len, |&p| node_hash(nodes[p as usize]));
+                }
+            }
+            Store::Inline { .. } | Store::Near { .. } => {}
+        }
     }
 
     /// The inverse of `swap_remove_known(pos, ..)`: puts `entry` back at `pos`, moving
@@ -1265,6 +1380,69 @@ mod tests {
             self.adj.verify_index(&self.pool)?;
             self.pool.verify(self.adj.pooled_block().into_iter())
         }
+    }
+
+    /// A list that loses most of its entries gives its room back: an
+    /// indexed buffer shrinks (its index too), is demoted, returns to the
+    /// pool and moves down its classes, with every entry (node, back,
+    /// payload) where the removals left it, for both payloads. After every
+    /// removal the list holds at least a quarter of its room, or its room
+    /// is at most a first buffer's; a slab of a long class goes back to
+    /// the allocator with its last block.
+    #[test]
+    fn a_list_that_loses_most_of_its_entries_gives_its_room_back() {
+        fn shrink<P: Payload>(payload: impl Fn(u32) -> P) {
+            let mut a = Solo::<P>::default();
+            for n in 0..20_000 {
+                a.push(Entry { node: n, back: n + 1, payload: payload(n) });
+            }
+            a.promote_if_long();
+            assert!(a.is_indexed() && a.adj.capacity() >= 20_000);
+            let mut expected = a.to_vec();
+            let mut forms = Vec::new();
+            while a.len() > 1 {
+                let pos = (a.len() / 3) as u32;
+                a.swap_remove(pos);
+                expected.swap_remove(pos as usize);
+                let (len, cap) = (a.len(), a.adj.capacity());
+                assert!(cap < 4 * len || cap <= HEAP_FIRST_CAP, "{len} entries keep room for {cap}");
+                let form = std::mem::discriminant(&a.adj.store);
+                if forms.last() != Some(&(form, cap)) {
+                    forms.push((form, cap));
+                    assert_eq!(a.to_vec(), expected, "at {len} entries");
+                    a.verify_index().unwrap();
+                }
+            }
+            assert_eq!(a.to_vec(), expected);
+            assert!(matches!(a.adj.store, Store::Pooled { class: 0, .. }), "{:?}", a.adj.store);
+            assert!(forms.len() >= 8, "the room shrank step by step: {} steps", forms.len());
+            assert!(a.pool.capacity() < 20_000 / 4, "the pool gave its long classes' slabs back");
+            a.verify_index().unwrap();
+        }
+        shrink::<()>(|_| ());
+        shrink::<u32>(|n| n ^ 0xABCD);
+
+        // A long pooled list (never searched, so never indexed) moves down
+        // the classes, its filter kept a superset, then exact.
+        let mut a = Solo::<u32>::default();
+        for n in 0..200 {
+            a.push(Entry { node: n, back: n + 1, payload: n * 3 });
+        }
+        assert!(matches!(a.adj.store, Store::Pooled { class: 10, .. }));
+        let mut expected = a.to_vec();
+        let mut classes = vec![10];
+        while a.len() > 1 {
+            a.swap_remove(0);
+            expected.swap_remove(0);
+            a.verify_index().unwrap();
+            let Store::Pooled { class, .. } = a.adj.store else { panic!("a pooled list stays pooled") };
+            if classes.last() != Some(&class) {
+                classes.push(class);
+                assert_eq!(a.to_vec(), expected);
+            }
+        }
+        assert_eq!(classes, [10, 8, 6, 4, 2, 0]);
+        assert_eq!(a.to_vec(), expected);
     }
 
     #[test]
@@ -1661,13 +1839,14 @@ mod tests {
                 long.push(e(1));
             }
             // A promoted list drops its filter (a pooled one moves to a
-            // buffer); demoted, it gets it back.
+            // buffer); demoted, it gets an exact one back, and, this short,
+            // goes back to the pool.
             long.promote_if_long();
             assert!(long.is_indexed());
             while long.len() >= PROMOTE_AT / 2 {
                 long.swap_remove(0);
             }
-            assert!(matches!(long.adj.store, Store::Heap { filter, .. } if filter == filter_of(long.nodes())));
+            assert!(matches!(long.adj.store, Store::Pooled { filter, .. } if filter == filter_of(long.nodes())));
             long.verify_index().unwrap();
         }
     }

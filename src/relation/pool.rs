@@ -373,6 +373,13 @@ impl<P: Payload> Pool<P> {
         }
     }
 
+    /// Copies the first `n` entries of block `from` into the start of
+    /// block `to`, every column (a list moving down to a smaller class).
+    /// O(n).
+    pub(crate) fn copy_entries(&mut self, from: Block, to: Block, n: usize) {
+        self.copy_columns(from, to, n, 0);
+    }
+
     /// [`copy`](Self::copy) of `n` entries a column, for the classes past
     /// 32 entries: the blocks may share a chunk or not.
     fn copy_columns(&mut self, from: Block, to: Block, n: usize, first: usize) {
