@@ -102,6 +102,26 @@ pub enum Error {
         /// The key's id.
         id: i64,
     },
+    /// A [`Key`](crate::Key) given for a column (in a row, or to
+    /// `find_by`) that the column cannot take: a key of another table than
+    /// the one the column refers to (a foreign key's target, the row's own
+    /// table for `id`, an auto-created through's end), as Django refuses
+    /// to assign an instance of the wrong model; or any key for a plain
+    /// column, which refers to no table (`expected` is `None`).
+    WrongKey {
+        /// The table of the column.
+        table: String,
+        /// The column.
+        column: String,
+        /// The table the column refers to; `None` for a plain column.
+        expected: Option<String>,
+        /// The table of the key given.
+        found: String,
+        /// The key's id.
+        id: i64,
+        /// The rejected row.
+        row: Option<Box<Row>>,
+    },
     /// An explicit id outside `1..i64::MAX` (ids are positive, and
     /// `i64::MAX` is never a row's id).
     InvalidId {
@@ -214,7 +234,8 @@ impl Error {
             | Error::NotNull { row, .. }
             | Error::Unique { row, .. }
             | Error::ForeignKey { row, .. }
-            | Error::InvalidId { row, .. } => Some(row),
+            | Error::InvalidId { row, .. }
+            | Error::WrongKey { row, .. } => Some(row),
             _ => None,
         }
     }
@@ -251,6 +272,14 @@ impl fmt::Display for Error {
             Error::WrongTable { expected, found, id } => write!(
                 f,
                 "expected a row of table {expected:?}, but got {found:?} id {id}"
+            ),
+            Error::WrongKey { table, column, expected: Some(expected), found, id, .. } => write!(
+                f,
+                "{table}.{column} refers to table {expected:?}, but got a key of {found:?} id {id}"
+            ),
+            Error::WrongKey { table, column, expected: None, found, id, .. } => write!(
+                f,
+                "{table}.{column} is neither the id nor a foreign key and takes no key, but got a key of {found:?} id {id} (give the key's id())"
             ),
             Error::InvalidId { table, id, .. } => {
                 write!(f, "id {id} for table {table:?} is out of range (ids are 1 to 2^63 - 2)")

@@ -254,7 +254,8 @@ pub struct Row {
 /// foreign key's target, or the row's own table for `id`) and refuses a
 /// key of another table with [`Error::WrongTable`](crate::Error::WrongTable),
 /// as Django refuses to assign an instance of the wrong model. Built by
-/// `into()`; a user never names it.
+/// `into()` from what a row's `set` is given; [`Row::cell`] and
+/// [`Row::cells`] read it back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellValue {
     value: Value,

@@ -514,11 +514,11 @@ fn a_key_in_a_row_must_be_of_the_table_its_column_refers_to() {
         })
         .unwrap();
     let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
-    // `Some((expected, found))`: `WrongTable`; `None`: a plain column's
-    // refusal.
+    // `Some((expected, found))`: a key of the wrong table; `None`: a key
+    // for a plain column (`role`).
     let refused = |e: &Error, wanted: Option<(&str, &str)>| match (e, wanted) {
-        (Error::WrongTable { expected, found, .. }, Some((x, f))) => expected == x && found == f,
-        (Error::Unsupported { reason, .. }, None) => reason.contains("\"role\"") && reason.contains("takes no key"),
+        (Error::WrongKey { expected: Some(x), found: f, .. }, Some((wx, wf))) => x == wx && f == wf,
+        (Error::WrongKey { expected: None, column, .. }, None) => column == "role",
         _ => false,
     };
     db.write(|tx| {
@@ -545,8 +545,21 @@ fn a_key_in_a_row_must_be_of_the_table_its_column_refers_to() {
                 Some(("user", "group")),
             ),
             (
-                // `pk` becomes `id` with its key kept.
+                // `pk` becomes `id` with its key kept, also beside an
+                // `id` of the same number.
                 tx.related(g, "membership_set")?.get_or_create(row! { "pk" => u }, row! {}).map(|(k, _)| k),
+                Some(("membership", "user")),
+            ),
+            (
+                tx.related(g, "membership_set")?
+                    .get_or_create(row! { "pk" => u, "id" => u.id() }, row! {})
+                    .map(|(k, _)| k),
+                Some(("membership", "user")),
+            ),
+            (
+                tx.related(g, "membership_set")?
+                    .get_or_create(row! { "id" => u.id(), "pk" => u }, row! {})
+                    .map(|(k, _)| k),
                 Some(("membership", "user")),
             ),
             (tx.find_by("membership", "user", g).map(|_| m), Some(("user", "group"))),
@@ -557,6 +570,16 @@ fn a_key_in_a_row_must_be_of_the_table_its_column_refers_to() {
             let e = result.expect_err("a key of the wrong table is refused");
             assert!(refused(&e, wanted), "case {i}: {e:?}");
         }
+        // The error names the column and hands the row back.
+        let e = tx.insert("membership", row! { "user" => g, "group" => g }).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("membership.user_id refers to table \"user\", but got a key of \"group\" id {}", g.id())
+        );
+        assert_eq!(e.into_row(), Some(row! { "user" => g, "group" => g }));
+        let e = tx.update(m, row! { "role" => g }).unwrap_err();
+        assert!(e.to_string().contains("membership.role is neither the id nor a foreign key"), "{e}");
+        assert!(e.into_row().is_some());
         Ok::<_, Error>(())
     })
     .unwrap();

@@ -77,6 +77,7 @@ fn seeded_runs_agree_with_the_model() {
         "Unique",
         "ForeignKey",
         "WrongTable",
+        "WrongKey",
         "UnknownColumn",
         "Protected",
         "Restricted",

@@ -278,27 +278,22 @@ impl Schema {
     /// [`column_refs`](Self::column_refs)). O(1).
     ///
     /// # Errors
-    /// [`Error::WrongTable`] for a key of another table,
-    /// [`Error::Unsupported`] for a plain column, which takes no key.
+    /// [`Error::WrongKey`](crate::Error::WrongKey) for a key of another
+    /// table, or for any key given for a plain column.
     pub(crate) fn check_key(&self, t: TableId, column: u16, key: crate::Key) -> crate::Result<()> {
-        match self.column_refs(t, column) {
-            Some(refs) if refs == key.table() => Ok(()),
-            Some(refs) => Err(crate::Error::WrongTable {
-                expected: self.table_name(refs).to_owned(),
-                found: self.table_name(key.table()).to_owned(),
-                id: key.id(),
-            }),
-            None => {
-                let def = self.def(t);
-                Err(crate::Error::Unsupported {
-                    table: def.name.clone(),
-                    reason: format!(
-                        "column {:?} is neither the id nor a foreign key, so it takes no key (give the key's id())",
-                        def.columns[column as usize].name
-                    ),
-                })
-            }
+        let refs = self.column_refs(t, column);
+        if refs == Some(key.table()) {
+            return Ok(());
         }
+        let def = self.def(t);
+        Err(crate::Error::WrongKey {
+            table: def.name.clone(),
+            column: def.columns[column as usize].name.clone(),
+            expected: refs.map(|r| self.table_name(r).to_owned()),
+            found: self.table_name(key.table()).to_owned(),
+            id: key.id(),
+            row: None,
+        })
     }
 
     /// The name of a table; `"(unknown table)"` for the handle of a table

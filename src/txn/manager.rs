@@ -930,8 +930,9 @@ impl<'db> RelatedMut<'_, 'db> {
     /// replaces the field's. O(degree) for the search.
     ///
     /// # Errors
-    /// [`Error::UnknownColumn`] / [`Error::TypeMismatch`] in `lookup`,
-    /// [`Error::Unsupported`] for `pk` and `id` of different values,
+    /// [`Error::UnknownColumn`] / [`Error::TypeMismatch`] /
+    /// [`Error::WrongKey`] in `lookup`, [`Error::Unsupported`] for `pk`
+    /// and `id` naming different rows,
     /// [`Error::MultipleFound`] when several link rows match (two rows, or
     /// one row linked twice in a custom through table: Django's `get()`
     /// over the join returns it twice), and the errors of `create`
@@ -1033,18 +1034,28 @@ impl<'db> RelatedMut<'_, 'db> {
     ///
     /// # Errors
     /// [`Error::Unsupported`] when `row` gives `pk` and `id` different
-    /// values.
+    /// values, or keys of different tables.
     fn pk_as_id(&self, mut row: Row) -> Result<Row> {
-        let Some(pk) = row.get("pk") else { return Ok(row) };
-        match row.get("id") {
-            Some(id) if id != pk => Err(Error::Unsupported {
-                table: self.other_name(),
-                reason: format!("pk = {pk} and id = {id} both name the primary key"),
-            }),
-            Some(_) => {
+        let Some(pk) = row.cell("pk").cloned() else { return Ok(row) };
+        match row.cell("id") {
+            // The same id, given as a key in one cell at most, or as the
+            // same key in both: one cell, keeping the key (its table is
+            // checked with the row).
+            Some(id) if id.value() == pk.value() && (id.key().is_none() || pk.key().is_none() || id == &pk) => {
+                if id.key().is_none() {
+                    row.set("id", pk);
+                }
                 row.retain(|n| n != "pk");
                 Ok(row)
             }
+            Some(id) => Err(Error::Unsupported {
+                table: self.other_name(),
+                reason: if id.value() == pk.value() {
+                    format!("pk and id are keys of different tables (id {})", pk.value())
+                } else {
+                    format!("pk = {} and id = {} both name the primary key", pk.value(), id.value())
+                },
+            }),
             None => {
                 row.rename("pk", "id");
                 Ok(row)

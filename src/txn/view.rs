@@ -289,9 +289,9 @@ impl View {
     /// # Errors
     /// [`Error::UnknownTable`], [`Error::UnknownColumn`],
     /// [`Error::TypeMismatch`] for a value of another type than the
-    /// column's, [`Error::WrongTable`] for a key of another table than
-    /// the column refers to, and [`Error::Unsupported`] for a key given
-    /// for a plain column, or when the column has no index (use `scan` or
+    /// column's, [`Error::WrongKey`] for a key of another table than the
+    /// column refers to (or for a plain column), and
+    /// [`Error::Unsupported`] when the column has no index (use `scan` or
     /// a query) or is a column of an auto-created through.
     pub fn find_by<'a>(
         &'a self,

@@ -230,7 +230,9 @@ impl<'db> WriteTxn<'db> {
     /// [`Error::UnknownTable`], [`Error::UnknownColumn`],
     /// [`Error::TypeMismatch`], [`Error::NotNull`], [`Error::Unique`] (also
     /// for an `id` in use), [`Error::InvalidId`], [`Error::ForeignKey`],
-    /// [`Error::TableFull`], and [`Error::Unsupported`] for an `id` given
+    /// [`Error::WrongKey`] for a [`Key`] of another table than its column
+    /// refers to (or for a plain column), [`Error::TableFull`], and
+    /// [`Error::Unsupported`] for an `id` given
     /// to an auto-created through table (its ids come from the pair). The
     /// error hands the row back ([`Error::into_row`]); nothing changed.
     pub fn insert(&mut self, table: impl TableRef, row: Row) -> Result<Key> {
@@ -380,9 +382,9 @@ impl<'db> WriteTxn<'db> {
     /// (see `Schema::check_key`). O(1).
     ///
     /// # Errors
-    /// [`Error::WrongTable`] for a key of another table than the column
-    /// refers to, [`Error::Unsupported`] for a key given for a plain
-    /// column, [`Error::NotNull`], [`Error::TypeMismatch`].
+    /// [`Error::WrongKey`] for a key of another table than the column
+    /// refers to, or for a plain column; [`Error::NotNull`],
+    /// [`Error::TypeMismatch`].
     pub(crate) fn check_value(&self, t: TableId, c: u16, cell: &CellValue) -> Result<()> {
         let schema = &self.state.schema;
         let def = schema.def(t);
@@ -576,7 +578,8 @@ impl<'db> WriteTxn<'db> {
     /// # Errors
     /// [`Error::NotFound`], [`Error::UnknownColumn`],
     /// [`Error::TypeMismatch`], [`Error::NotNull`], [`Error::Unique`],
-    /// [`Error::ForeignKey`], and [`Error::Unsupported`] for `id` or an
+    /// [`Error::ForeignKey`], [`Error::WrongKey`] (as for `insert`), and
+    /// [`Error::Unsupported`] for `id` or an
     /// auto-created through row (remove and add the link instead). The
     /// error hands the row back; nothing changed.
     pub fn update(&mut self, key: Key, row: Row) -> Result<()> {

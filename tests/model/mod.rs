@@ -60,6 +60,9 @@ pub fn norm(e: &Error) -> String {
         Error::ForeignKey { table, column, target, id, .. } => format!("ForeignKey({table}.{column} -> {target} {id})"),
         Error::NotFound { table, id } => format!("NotFound({table} {id})"),
         Error::WrongTable { expected, found, id } => format!("WrongTable({expected}, {found} {id})"),
+        Error::WrongKey { table, column, expected, found, id, .. } => {
+            format!("WrongKey({table}.{column} -> {expected:?}, {found} {id})")
+        }
         Error::InvalidId { table, id, .. } => format!("InvalidId({table} {id})"),
         Error::Protected { .. } => "Protected".into(),
         Error::Restricted { .. } => "Restricted".into(),

@@ -48,16 +48,23 @@ pub fn schema() -> Schema {
     SCHEMA.get_or_init(build_schema).clone()
 }
 
+/// The handles of the model's tables in [`schema`] (and its clones).
+fn model_tids() -> &'static [junctiondb::TableId] {
+    static TIDS: OnceLock<Vec<junctiondb::TableId>> = OnceLock::new();
+    TIDS.get_or_init(|| {
+        let schema = schema();
+        spec().tabs.iter().map(|t| schema.table(t.name).expect("a model table")).collect()
+    })
+}
+
 /// The key of row `id` of model table `t`, on every harness's database.
 pub fn key_of(t: usize, id: i64) -> junctiondb::Key {
-    let schema = schema();
-    junctiondb::Key::new(schema.table(spec().tabs[t].name).expect("a model table"), id)
+    junctiondb::Key::new(model_tids()[t], id)
 }
 
 /// The model table of a key's table.
 pub fn table_of(key: junctiondb::Key) -> usize {
-    let schema = schema();
-    spec().tabs.iter().position(|t| schema.table(t.name) == Some(key.table())).expect("keys name model tables")
+    model_tids().iter().position(|&t| t == key.table()).expect("keys name model tables")
 }
 
 fn build_schema() -> Schema {

@@ -278,12 +278,16 @@ impl Model {
     fn check_value(&self, t: usize, c: usize, cell: &CellValue) -> Result<(), Error> {
         let col = &spec().tabs[t].cols[c];
         if let Some(key) = cell.key() {
-            match spec().refs(t, c) {
-                Some(to) if to == table_of(key) => {}
-                Some(to) => {
-                    return Err(Error::WrongTable { expected: tname(to), found: tname(table_of(key)), id: key.id() })
-                }
-                None => return Err(Error::Unsupported { table: tname(t), reason: String::new() }),
+            let refs = spec().refs(t, c);
+            if refs != Some(table_of(key)) {
+                return Err(Error::WrongKey {
+                    table: tname(t),
+                    column: cname(t, c),
+                    expected: refs.map(tname),
+                    found: tname(table_of(key)),
+                    id: key.id(),
+                    row: None,
+                });
             }
         }
         let v = cell.value();
