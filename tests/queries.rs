@@ -552,6 +552,36 @@ fn terminals() {
     assert_eq!(lists[1].len(), 7);
     assert_eq!(q.values_list_flat("city__name").unwrap(), [Value::from("Paris"), Value::from("Paris")]);
     assert_eq!(q.clone().offset(1).values_list_flat("age").unwrap(), [Value::Int(30)]);
+    // In declaration order, foreign keys among the columns where they
+    // were declared, as Django's fields are.
+    let schema = Schema::builder()
+        .table("city", |t| {
+            t.column("name", Type::Text);
+        })
+        .table("shop", |t| {
+            t.foreign_key("owner", "city").related_name("owned");
+            t.column("title", Type::Text);
+            t.foreign_key("city", "city");
+            t.foreign_key("depot", "city").nullable().related_name("depots");
+            t.column("size", Type::Int).default(3);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    let shop = db
+        .write(|tx| {
+            let c = tx.insert("city", row! { "name" => "Oslo" })?;
+            tx.insert("shop", row! { "owner" => c, "title" => "a", "city" => c })
+        })
+        .unwrap();
+    let rows = db.read(|v| v.query("shop")?.values::<&str>(&[])).unwrap();
+    let names: Vec<&str> = rows[0].iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["id", "owner_id", "title", "city_id", "depot_id", "size"]);
+    let lists = db.read(|v| v.query("shop")?.values_list::<&str>(&[])).unwrap();
+    assert_eq!(
+        lists,
+        [vec![Value::Int(shop.id()), Value::Int(1), Value::from("a"), Value::Int(1), Value::Null, Value::Int(3)]]
+    );
     assert!(matches!(q.values_list_flat("nope"), Err(Error::Query { .. })));
     assert!(matches!(q.values_list_flat("groups__name"), Err(Error::Query { .. })), "multi-valued");
     // The borrowed twin: the same values, without copies, the same errors.

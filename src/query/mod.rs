@@ -535,20 +535,20 @@ impl<'v> Query<'v> {
     }
 
     /// The keys of a projection's `columns`; none means every column of
-    /// the results' table in the table's order (see `values`).
+    /// the results' table in declaration order (see `values`).
     fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<OrderKey>> {
         if columns.is_empty() {
             let def = self.view.schema.def(self.table);
-            return def.columns.iter().map(|c| self.column(&c.name, c.name.clone())).collect();
+            let declared = def.declared.iter().map(|&c| &def.columns[c as usize]);
+            return declared.map(|c| self.column(&c.name, c.name.clone())).collect();
         }
         columns.iter().map(|c| self.column(c.as_ref(), c.as_ref().to_owned())).collect()
     }
 
     /// The results' values of `columns` (paths to columns, across foreign
     /// keys), as rows named by the paths given. No columns means every
-    /// column of the table, as Django's `values()`: `id`, the plain columns
-    /// in declaration order, then the foreign keys by column name
-    /// (`city_id`; Django keeps all fields in declaration order). As
+    /// column of the table, as Django's `values()`: `id`, then the columns
+    /// in declaration order, foreign keys by column name (`city_id`). As
     /// [`ids`](Self::ids); with
     /// [`distinct`](Self::distinct), a repeated row of values (with the
     /// ordering keys' values) comes once, as in Django's `SELECT DISTINCT`.
@@ -565,7 +565,7 @@ impl<'v> Query<'v> {
     }
 
     /// [`values`](Self::values) as plain lists, in the order of `columns`
-    /// (no columns: every column, in the table's order).
+    /// (no columns: every column, in declaration order).
     /// As `values`.
     ///
     /// # Errors

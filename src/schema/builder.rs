@@ -147,6 +147,7 @@ impl TableBuilder {
             related_name: None,
             related_query_name: None,
             default: None,
+            after_columns: self.columns.len(),
         });
         self.foreign_keys.last_mut().expect("just pushed")
     }
@@ -235,6 +236,9 @@ pub struct ForeignKeyBuilder {
     pub(crate) related_name: Option<String>,
     pub(crate) related_query_name: Option<String>,
     pub(crate) default: Option<Value>,
+    /// The table's columns declared before this key: its place among
+    /// them in declaration order.
+    pub(crate) after_columns: usize,
 }
 
 impl ForeignKeyBuilder {

@@ -154,6 +154,11 @@ pub(crate) struct TableDef {
     pub(crate) through_for: Vec<RelId>,
     /// Accessors usable with `related`, by name, in declaration order.
     pub(crate) accessors: Vec<(String, Accessor)>,
+    /// The columns in declaration order: `id`, then the plain columns and
+    /// the foreign keys' columns as the builder's calls interleaved them
+    /// (`columns` has the foreign keys last). `values()` with no paths
+    /// reads them in this order, as Django's does.
+    pub(crate) declared: Vec<u16>,
 }
 
 impl ColumnDef {

@@ -304,7 +304,12 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             rels: Vec::new(),
             through_for: Vec::new(),
             accessors: Vec::new(),
+            declared: Vec::new(),
         };
+        // Each column's place in declaration order: a plain column `i` of
+        // the builder's is `(i, 1)`, a foreign key declared after `a`
+        // columns `(a, 0)`, before the column declared next.
+        let mut places: Vec<((usize, u8), u16)> = vec![((0, 0), 0)];
         let mut field_names: HashSet<String> = HashSet::new();
         let mut field_ok = |name: &str, d: &mut Diags| {
             check_field_name(name, &t.name, d);
@@ -320,7 +325,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
                 true
             }
         };
-        for c in &t.columns {
+        for (place, c) in t.columns.iter().enumerate() {
             if !field_ok(&c.name, &mut d) {
                 continue;
             }
@@ -338,6 +343,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
                     );
                 }
             }
+            places.push(((place + 1, 1), def.columns.len() as u16));
             def.columns.push(ColumnDef {
                 name: c.name.clone(),
                 ty: c.ty,
@@ -420,6 +426,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
             });
             fk_builders.push(f);
             def.fks_out.push(fk_id);
+            places.push(((f.after_columns + 1, 0), def.columns.len() as u16));
             def.columns.push(ColumnDef {
                 name: column,
                 ty: Type::Int,
@@ -430,6 +437,10 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
                 fk: Some(fk_id),
             });
         }
+        // A stable sort: keys declared after the same column keep their
+        // order.
+        places.sort_by_key(|&(place, _)| place);
+        def.declared = places.into_iter().map(|(_, c)| c).collect();
         def.column_by_name = def.columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i as u16)).collect();
         // A foreign key is also reachable by its field name, as in Django
         // (`author=...` and `author_id=...` both set the column).
@@ -509,6 +520,7 @@ pub(super) fn build(b: SchemaBuilder) -> Result<Schema, SchemaError> {
         let columns = vec![ColumnDef::primary_key(), ColumnDef::link(from), ColumnDef::link(to)];
         let id = TableId::new(tables.len(), stamp);
         tables.push(TableDef {
+            declared: vec![0, 1, 2],
             name,
             kind: TableKind::AutoThrough(r as u32),
             column_by_name: columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i as u16)).collect(),
