@@ -208,7 +208,8 @@ impl Error {
             | Error::NotNull { row, .. }
             | Error::Unique { row, .. }
             | Error::ForeignKey { row, .. }
-            | Error::InvalidId { row, .. } => row.as_deref(),
+            | Error::InvalidId { row, .. }
+            | Error::WrongKey { row, .. } => row.as_deref(),
             _ => None,
         }
     }

@@ -252,7 +252,7 @@ pub struct Row {
 /// [`Value`], or a [`Key`], which stands for its id and keeps its table, so
 /// that a write checks it against the table the column refers to (a
 /// foreign key's target, or the row's own table for `id`) and refuses a
-/// key of another table with [`Error::WrongTable`](crate::Error::WrongTable),
+/// key of another table with [`Error::WrongKey`](crate::Error::WrongKey),
 /// as Django refuses to assign an instance of the wrong model. Built by
 /// `into()` from what a row's `set` is given; [`Row::cell`] and
 /// [`Row::cells`] read it back.

@@ -562,6 +562,19 @@ fn a_key_in_a_row_must_be_of_the_table_its_column_refers_to() {
                     .map(|(k, _)| k),
                 Some(("membership", "user")),
             ),
+            (
+                // Keys of two tables with one number: the wrong one is kept.
+                tx.related(g, "membership_set")?
+                    .get_or_create(row! { "pk" => m, "id" => Key::new(u.table(), m.id()) }, row! {})
+                    .map(|(k, _)| k),
+                Some(("membership", "user")),
+            ),
+            (
+                tx.related(g, "membership_set")?
+                    .get_or_create(row! { "pk" => Key::new(u.table(), m.id()), "id" => m }, row! {})
+                    .map(|(k, _)| k),
+                Some(("membership", "user")),
+            ),
             (tx.find_by("membership", "user", g).map(|_| m), Some(("user", "group"))),
             (tx.find_by("membership", "id", u).map(|_| m), Some(("membership", "user"))),
             (tx.find_by("membership", "role", u).map(|_| m), None),
@@ -576,6 +589,7 @@ fn a_key_in_a_row_must_be_of_the_table_its_column_refers_to() {
             e.to_string(),
             format!("membership.user_id refers to table \"user\", but got a key of \"group\" id {}", g.id())
         );
+        assert_eq!(e.row(), Some(&row! { "user" => g, "group" => g }));
         assert_eq!(e.into_row(), Some(row! { "user" => g, "group" => g }));
         let e = tx.update(m, row! { "role" => g }).unwrap_err();
         assert!(e.to_string().contains("membership.role is neither the id nor a foreign key"), "{e}");

@@ -577,6 +577,11 @@ fn terminals() {
     let rows = db.read(|v| v.query("shop")?.values::<&str>(&[])).unwrap();
     let names: Vec<&str> = rows[0].iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["id", "owner_id", "title", "city_id", "depot_id", "size"]);
+    // The schema's columns and a row's `to_row` in the same order.
+    let listed: Vec<&str> = db.schema().columns(db.schema().table("shop").unwrap()).map(|(n, _)| n).collect();
+    assert_eq!(listed, names);
+    let whole = db.read(|v| Ok::<_, Error>(v.get(shop).map(|r| r.to_row()))).unwrap().unwrap();
+    assert_eq!(whole, rows[0]);
     let lists = db.read(|v| v.query("shop")?.values_list::<&str>(&[])).unwrap();
     assert_eq!(
         lists,

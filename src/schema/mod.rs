@@ -335,10 +335,13 @@ impl Schema {
         Some(ColumnId { table: t, index, schema: self.stamp })
     }
 
-    /// The names and types of a table's columns, `id` first (none for a
+    /// The names and types of a table's columns, `id` first, then in
+    /// declaration order, a foreign key by its column's name (none for a
     /// table of another schema). O(1) per column.
     pub fn columns(&self, table: TableId) -> impl Iterator<Item = (&str, Type)> {
-        self.def_of(table).into_iter().flat_map(|t| t.columns.iter().map(|c| (c.name.as_str(), c.ty)))
+        self.def_of(table)
+            .into_iter()
+            .flat_map(|t| t.declared.iter().map(|&c| &t.columns[c as usize]).map(|c| (c.name.as_str(), c.ty)))
     }
 
     /// The accessor `name` on `table`: a many-to-many field name, or a

@@ -1034,15 +1034,18 @@ impl<'db> RelatedMut<'_, 'db> {
     ///
     /// # Errors
     /// [`Error::Unsupported`] when `row` gives `pk` and `id` different
-    /// values, or keys of different tables.
+    /// values.
     fn pk_as_id(&self, mut row: Row) -> Result<Row> {
         let Some(pk) = row.cell("pk").cloned() else { return Ok(row) };
         match row.cell("id") {
-            // The same id, given as a key in one cell at most, or as the
-            // same key in both: one cell, keeping the key (its table is
-            // checked with the row).
-            Some(id) if id.value() == pk.value() && (id.key().is_none() || pk.key().is_none() || id == &pk) => {
-                if id.key().is_none() {
+            Some(id) if id.value() == pk.value() => {
+                // One cell for both, keeping a key of the wrong table if
+                // either is one (else a key over a bare id), so that the
+                // row's check refuses it.
+                let other = self.end.other;
+                let keep_pk =
+                    pk.key().is_some_and(|p| id.key().is_none_or(|i| i.table() == other && p.table() != other));
+                if keep_pk {
                     row.set("id", pk);
                 }
                 row.retain(|n| n != "pk");
@@ -1050,11 +1053,7 @@ impl<'db> RelatedMut<'_, 'db> {
             }
             Some(id) => Err(Error::Unsupported {
                 table: self.other_name(),
-                reason: if id.value() == pk.value() {
-                    format!("pk and id are keys of different tables (id {})", pk.value())
-                } else {
-                    format!("pk = {} and id = {} both name the primary key", pk.value(), id.value())
-                },
+                reason: format!("pk = {} and id = {} both name the primary key", pk.value(), id.value()),
             }),
             None => {
                 row.rename("pk", "id");

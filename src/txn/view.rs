@@ -643,11 +643,13 @@ impl<'a> RowRef<'a> {
         self.get(column)?.as_bytes()
     }
 
-    /// The whole row as named values, `id` first. O(columns), copying
-    /// each value.
+    /// The whole row as named values, `id` first, then in declaration
+    /// order (as [`Schema::columns`](crate::Schema::columns)). O(columns),
+    /// copying each value.
     pub fn to_row(&self) -> Row {
         let def = self.view.schema.def(self.table);
-        def.columns.iter().enumerate().map(|(i, c)| (c.name.clone(), self.value_at(i as u16).to_owned())).collect()
+        let named = |&c: &u16| (def.columns[c as usize].name.clone(), self.value_at(c).to_owned());
+        def.declared.iter().map(named).collect()
     }
 }
 
