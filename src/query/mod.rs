@@ -539,8 +539,7 @@ impl<'v> Query<'v> {
     fn columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<Vec<OrderKey>> {
         if columns.is_empty() {
             let def = self.view.schema.def(self.table);
-            let declared = def.declared.iter().map(|&c| &def.columns[c as usize]);
-            return declared.map(|c| self.column(&c.name, c.name.clone())).collect();
+            return def.declared_columns().map(|(_, c)| self.column(&c.name, c.name.clone())).collect();
         }
         columns.iter().map(|c| self.column(c.as_ref(), c.as_ref().to_owned())).collect()
     }

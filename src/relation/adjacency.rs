@@ -466,11 +466,14 @@ fn pooled_sparse(class: u8, len: u32) -> bool {
     class > 0 && len as usize * 4 <= POOL_CAPS[usize::from(class)] as usize
 }
 
-/// Whether a buffer with room for `cap` entries holding `len` should be
-/// reallocated smaller (see `Adj::shrink`). O(1).
+/// Whether a buffer with room for `cap` entries holding `len` should give
+/// room back (see `Adj::shrink`): shorter than half of [`PROMOTE_AT`]
+/// (back to the pool), or larger than [`HEAP_FIRST_CAP`] and at a quarter
+/// of its room or less (reallocated). An indexed list that short has
+/// just been demoted. O(1).
 #[inline(always)]
 fn heap_sparse(len: u32, cap: usize) -> bool {
-    cap > HEAP_FIRST_CAP && len as usize * 4 <= cap
+    (len as usize) < PROMOTE_AT / 2 || (cap > HEAP_FIRST_CAP && len as usize * 4 <= cap)
 }
 
 /// The class of the smallest pool block with room for `n` entries (the
@@ -1076,7 +1079,7 @@ impl<P: Payload> Adj<P> {
             Store::Heap { len, words, filter } => {
                 let stride = words.len() / P::WIDTH;
                 let (moved, last) = pop_into_filtered(words, stride, len, filter, pos);
-                (moved, last, (last as usize) < PROMOTE_AT / 2 || heap_sparse(last, stride))
+                (moved, last, heap_sparse(last, stride))
             }
             Store::Indexed { len, words, index } => {
                 let last = *len - 1;
@@ -1091,11 +1094,10 @@ impl<P: Payload> Adj<P> {
                         *p = pos;
                     }
                 }
-                let demoted = (last as usize) < PROMOTE_AT / 2;
-                if demoted {
+                if (last as usize) < PROMOTE_AT / 2 {
                     self.demote();
                 }
-                (moved, last, demoted || heap_sparse(last, stride))
+                (moved, last, heap_sparse(last, stride))
             }
         };
         debug_assert_eq!(last != 0 && sparse, last != 0 && self.is_sparse(), "the match and is_sparse agree");
@@ -1117,7 +1119,6 @@ impl<P: Payload> Adj<P> {
     fn is_sparse(&self) -> bool {
         match &self.store {
             Store::Pooled { class, len, .. } => pooled_sparse(*class, *len),
-            Store::Heap { len, .. } if (*len as usize) < PROMOTE_AT / 2 => true,
             Store::Heap { len, words, .. } | Store::Indexed { len, words, .. } => {
                 heap_sparse(*len, words.len() / P::WIDTH)
             }

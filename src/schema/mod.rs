@@ -182,6 +182,12 @@ impl ColumnDef {
 }
 
 impl TableDef {
+    /// The columns in declaration order (see `declared`), with their
+    /// positions. O(1) per column.
+    pub(crate) fn declared_columns(&self) -> impl Iterator<Item = (u16, &ColumnDef)> {
+        self.declared.iter().map(|&c| (c, &self.columns[c as usize]))
+    }
+
     /// The error for `value`, of another type than column `c`'s, given
     /// for it (by a write, a filter or `find_by`).
     #[cold]
@@ -278,14 +284,16 @@ impl Schema {
         None
     }
 
-    /// Checks that `key`, given for column `column` of table `t` (in a
-    /// row or to `find_by`), is of the table the column refers to (see
-    /// [`column_refs`](Self::column_refs)). O(1).
+    /// Checks that a cell set from a key, given for column `column` of
+    /// table `t` (in a row or to `find_by`), is of the table the column
+    /// refers to (see [`column_refs`](Self::column_refs)); any other cell
+    /// passes. O(1).
     ///
     /// # Errors
     /// [`Error::WrongKey`](crate::Error::WrongKey) for a key of another
     /// table, or for any key given for a plain column.
-    pub(crate) fn check_key(&self, t: TableId, column: u16, key: crate::Key) -> crate::Result<()> {
+    pub(crate) fn check_key(&self, t: TableId, column: u16, cell: &crate::CellValue) -> crate::Result<()> {
+        let Some(key) = cell.key() else { return Ok(()) };
         let refs = self.column_refs(t, column);
         if refs == Some(key.table()) {
             return Ok(());
@@ -339,9 +347,7 @@ impl Schema {
     /// declaration order, a foreign key by its column's name (none for a
     /// table of another schema). O(1) per column.
     pub fn columns(&self, table: TableId) -> impl Iterator<Item = (&str, Type)> {
-        self.def_of(table)
-            .into_iter()
-            .flat_map(|t| t.declared.iter().map(|&c| &t.columns[c as usize]).map(|c| (c.name.as_str(), c.ty)))
+        self.def_of(table).into_iter().flat_map(|t| t.declared_columns().map(|(_, c)| (c.name.as_str(), c.ty)))
     }
 
     /// The accessor `name` on `table`: a many-to-many field name, or a

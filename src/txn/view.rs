@@ -307,9 +307,7 @@ impl View {
             row: None,
         })?;
         let cell = value.into();
-        if let Some(key) = cell.key() {
-            self.schema.check_key(t, col, key)?;
-        }
+        self.schema.check_key(t, col, &cell)?;
         let value = cell.value().clone();
         let column_def = &def.columns[col as usize];
         match value.type_of() {
@@ -648,8 +646,7 @@ impl<'a> RowRef<'a> {
     /// copying each value.
     pub fn to_row(&self) -> Row {
         let def = self.view.schema.def(self.table);
-        let named = |&c: &u16| (def.columns[c as usize].name.clone(), self.value_at(c).to_owned());
-        def.declared.iter().map(named).collect()
+        def.declared_columns().map(|(i, c)| (c.name.clone(), self.value_at(i).to_owned())).collect()
     }
 }
 

@@ -389,9 +389,7 @@ impl<'db> WriteTxn<'db> {
         let schema = &self.state.schema;
         let def = schema.def(t);
         let col = &def.columns[c as usize];
-        if let Some(key) = cell.key() {
-            schema.check_key(t, c, key)?;
-        }
+        schema.check_key(t, c, cell)?;
         let value = cell.value();
         match value.type_of() {
             None if col.nullable || c == 0 => Ok(()),
