@@ -3,12 +3,13 @@
 //! symmetrical `friends` relation. Run with
 //! `cargo run --release --example quickstart`.
 
-use junctiondb::{row, Arg, Database, Error, Key, M2mAction, OnDelete, Schema, Type};
+use junctiondb::{row, Arg, Database, Error, Key, M2mAction, OnDelete, Schema, Type, View};
 
 fn main() -> Result<(), junctiondb::Error> {
     let schema = Schema::builder()
         .table("group", |t| {
             t.column("name", Type::Text).unique();
+            t.column("size", Type::Int).default(0);
         })
         .table("user", |t| {
             t.column("username", Type::Text).unique();
@@ -31,9 +32,10 @@ fn main() -> Result<(), junctiondb::Error> {
     // end the members are added from (a group's `members` manager announces
     // with `reverse` set).
     let groups = db.schema().accessor("user", "groups").expect("declared above");
-    db.on_m2m_changed(groups, |e| {
+    db.on_m2m_changed(groups, |e, tx| {
         let (M2mAction::PreAdd, Some(ids)) = (e.action, e.pk_set) else { return Ok(()) };
-        let members = |group: Key| e.view.related(group, "members").map(|m| m.count());
+        let view: &View = tx;
+        let members = |group: Key| view.related(group, "members").map(|m| m.count());
         let full = if e.reverse {
             members(e.instance)? + ids.len() > 3
         } else {
@@ -41,6 +43,20 @@ fn main() -> Result<(), junctiondb::Error> {
         };
         if full {
             return Err(Error::vetoed("a group takes at most three members"));
+        }
+        Ok(())
+    })?;
+    // A hook may also write, inside the call's transaction (and undone
+    // with it): each group keeps its member count in `size`.
+    db.on_m2m_changed(groups, |e, tx| {
+        let (M2mAction::PostAdd | M2mAction::PostRemove, Some(ids)) = (e.action, e.pk_set) else { return Ok(()) };
+        // A group's add names the group; a user's names groups (a removed
+        // id may name none).
+        let existing = |g: &i64| tx.get(Key::new(e.model, *g)).map(|r| r.key());
+        let touched: Vec<Key> = if e.reverse { vec![e.instance] } else { ids.iter().filter_map(existing).collect() };
+        for group in touched {
+            let size = tx.related(group, "members")?.count() as i64;
+            tx.update(group, row! { "size" => size })?;
         }
         Ok(())
     })?;
@@ -72,7 +88,7 @@ fn main() -> Result<(), junctiondb::Error> {
     db.read(|tx| {
         let members: Vec<String> =
             tx.related(rock, "members")?.rows().filter_map(|r| r.text("username").map(str::to_owned)).collect();
-        println!("rock members: {members:?}");
+        println!("rock members: {members:?} (size {:?})", tx.get(rock).and_then(|g| g.int("size")));
         println!("jazz has {} member(s)", tx.related(jazz, "members")?.count());
         println!("memberships: {}", tx.count("membership")?);
         for m in tx.scan("membership")? {
@@ -95,8 +111,9 @@ fn main() -> Result<(), junctiondb::Error> {
     })?;
     db.read(|tx| {
         println!(
-            "after set([ann]): rock members {:?}, memberships {}",
+            "after set([ann]): rock members {:?} (size {:?}), memberships {}",
             tx.related(rock, "members")?.ids().collect::<Vec<_>>(),
+            tx.get(rock).and_then(|g| g.int("size")),
             tx.count("membership")?
         );
         Ok::<_, junctiondb::Error>(())

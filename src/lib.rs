@@ -69,8 +69,9 @@
 //!   `clear`, `set`, `create`, `get_or_create`, `update_or_create`, and the
 //!   reads `ids`, `contains`, `count`, `exists`, from either end.
 //! - **Change hooks** ([`Database::on_m2m_changed`]): Django's
-//!   `m2m_changed`, called before and after each manager change, able to
-//!   refuse it.
+//!   `m2m_changed`, called before and after each manager change inside
+//!   its transaction ([`HookTxn`]), able to write there and to refuse the
+//!   change.
 //! - **Queries** ([`View::query`]): Django lookup paths across relations in
 //!   both directions, `Q` composition, Django's multi-valued semantics, a
 //!   planner that walks junctions instead of scanning, `explain`.
@@ -129,7 +130,7 @@ pub use schema::{
     TableBuilder, TableId, MAX_TABLES,
 };
 pub use txn::{
-    Database, Deleted, HookId, Key, M2mAction, M2mChanged, M2mHook, ReadTxn, Related, RelatedIds, RelatedMut, Relation,
-    RowRef, TableRef, Target, View, WriteTxn,
+    Database, Deleted, HookId, HookTxn, Key, M2mAction, M2mChanged, M2mHook, ReadTxn, Related, RelatedIds, RelatedMut,
+    Relation, RowRef, TableRef, Target, View, WriteTxn, MAX_HOOK_DEPTH,
 };
 pub use value::{CellValue, Row, Type, Value, ValueRef};

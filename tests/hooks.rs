@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{snapshot, verify};
-use junctiondb::{row, Database, Error, Key, M2mAction, M2mChanged, OnDelete, Row, Schema, Type, View};
+use junctiondb::{row, Database, Error, Key, M2mAction, M2mChanged, OnDelete, Row, Schema, Type, ValueRef, View};
 
 /// An auto-created relation (`groups`, reverse `user_set`), a custom
 /// through (`clubs`, reverse `club_members`), a symmetrical self relation
@@ -64,9 +64,8 @@ const GROUPS: [&str; 2] = ["groups", "user_set"];
 /// What `event` announces, with the instance's link count in the event's
 /// view through its manager's accessor (`accessors`: the forward one, then
 /// the reverse one).
-fn seen(event: &M2mChanged<'_>, accessors: [&str; 2]) -> Seen {
+fn seen(event: &M2mChanged<'_>, view: &View, accessors: [&str; 2]) -> Seen {
     let accessor = accessors[usize::from(event.reverse)];
-    let view: &View = event.view;
     let name = |t| view.schema().table_name(t).to_owned();
     Seen {
         action: event.action.name(),
@@ -85,8 +84,8 @@ fn record(db: &mut Database, table: &str, accessor: &str, count_through: [&'stat
     let log = Log::default();
     let acc = db.schema().accessor(table, accessor).unwrap();
     let sink = Arc::clone(&log);
-    db.on_m2m_changed(acc, move |e| {
-        sink.lock().unwrap().push(seen(e, count_through));
+    db.on_m2m_changed(acc, move |e, tx| {
+        sink.lock().unwrap().push(seen(e, tx, count_through));
         Ok(())
     })
     .unwrap();
@@ -360,12 +359,12 @@ fn a_refusing_hook_undoes_the_call_and_stops_the_hooks_after_it() {
     let groups = db.schema().accessor("user", "groups").unwrap();
     // Refuses a fourth group before it is linked, and any state with group
     // 103 after a change.
-    db.on_m2m_changed(groups, |e| match (e.action, e.pk_set) {
-        (M2mAction::PreAdd, Some(ids)) if e.view.related(e.instance, "groups")?.count() + ids.len() > 3 => {
+    db.on_m2m_changed(groups, |e, tx| match (e.action, e.pk_set) {
+        (M2mAction::PreAdd, Some(ids)) if tx.related(e.instance, "groups")?.count() + ids.len() > 3 => {
             Err(Error::vetoed("at most three groups"))
         }
         (M2mAction::PostAdd | M2mAction::PostRemove | M2mAction::PostClear, _)
-            if e.view.related(e.instance, "groups")?.ids().any(|id| id == 103) =>
+            if tx.related(e.instance, "groups")?.ids().any(|id| id == 103) =>
         {
             Err(Error::vetoed("group 103 is closed"))
         }
@@ -408,7 +407,7 @@ fn a_removed_hook_hears_nothing_and_only_many_to_many_accessors_take_hooks() {
     let (u, g) = rows(&db);
     let id = {
         let acc = db.schema().accessor("group", "user_set").unwrap();
-        db.on_m2m_changed(acc, |_| Err(Error::vetoed("no"))).unwrap()
+        db.on_m2m_changed(acc, |_, _| Err(Error::vetoed("no"))).unwrap()
     };
     assert!(db.write(|tx| tx.related(u[0], "groups")?.add([g[0]])).is_err());
     assert!(db.remove_hook(id));
@@ -418,13 +417,13 @@ fn a_removed_hook_hears_nothing_and_only_many_to_many_accessors_take_hooks() {
 
     // A reverse foreign key's manager updates rows: no hook there.
     let owned = db.schema().accessor("user", "owned").unwrap();
-    let refused = db.on_m2m_changed(owned, |_| Ok(()));
+    let refused = db.on_m2m_changed(owned, |_, _| Ok(()));
     assert!(matches!(refused, Err(Error::Unsupported { .. })), "{refused:?}");
 
     // An accessor of another schema is refused.
     let mut other = Database::new(schema());
     let foreign = other.schema().accessor("user", "groups").unwrap();
-    assert!(matches!(db.on_m2m_changed(foreign, |_| Ok(())), Err(Error::UnknownAccessor { .. })));
+    assert!(matches!(db.on_m2m_changed(foreign, |_, _| Ok(())), Err(Error::UnknownAccessor { .. })));
     // One database's hook id removes nothing in another.
     assert!(!other.remove_hook(id));
 }
@@ -436,7 +435,7 @@ fn a_hook_cannot_open_a_transaction_on_its_database() {
     let seen = Arc::clone(&db);
     let acc = fresh.schema().accessor("user", "groups").unwrap();
     fresh
-        .on_m2m_changed(acc, move |_| {
+        .on_m2m_changed(acc, move |_, _| {
             let guard = seen.lock().unwrap();
             let db = guard.as_ref().expect("set below");
             // This thread holds the write lock: refused, not a deadlock.
@@ -458,7 +457,7 @@ fn a_hook_cannot_open_a_transaction_on_its_database() {
 fn a_panicking_hook_undoes_the_call_before_the_panic_goes_on() {
     let mut db = db();
     let clubs = db.schema().accessor("user", "clubs").unwrap();
-    db.on_m2m_changed(clubs, |e| {
+    db.on_m2m_changed(clubs, |e, _| {
         if e.action == M2mAction::PostRemove {
             panic!("a hook's bug");
         }
@@ -530,7 +529,7 @@ fn a_refused_remove_of_custom_through_rows_undoes_their_cascade() {
         .unwrap();
     let mut db = Database::new(schema);
     let clubs = db.schema().accessor("user", "clubs").unwrap();
-    db.on_m2m_changed(clubs, |e| match e.action {
+    db.on_m2m_changed(clubs, |e, _| match e.action {
         M2mAction::PostRemove | M2mAction::PostClear => Err(Error::vetoed("memberships are kept")),
         _ => Ok(()),
     })
@@ -619,7 +618,7 @@ fn a_hook_changes_no_result_and_no_state() {
         [("user", "groups"), ("user", "clubs"), ("user", "friends"), ("user", "tags"), ("user", "pals")]
     {
         let acc = hooked.schema().accessor(table, accessor).unwrap();
-        hooked.on_m2m_changed(acc, |_| Ok(())).unwrap();
+        hooked.on_m2m_changed(acc, |_, _| Ok(())).unwrap();
     }
     for db in [&plain, &hooked] {
         db.write(|tx| {
@@ -671,4 +670,264 @@ fn a_hooked_set_completes_a_half_written_dangling_pair_as_an_unhooked_one() {
         take(&log),
         [ev("pre_add", me, false, "user", Some(&[]), 0), ev("post_add", me, false, "user", Some(&[]), 0)]
     );
+}
+
+/// Groups that keep their member counts (`size` through `groups`,
+/// `club_size` through the custom through `clubs`), users, and memberships.
+fn counted_schema() -> Schema {
+    Schema::builder()
+        .table("group", |t| {
+            t.column("name", Type::Text);
+            t.column("size", Type::Int).default(0);
+            t.column("club_size", Type::Int).default(0);
+        })
+        .table("user", |t| {
+            t.column("name", Type::Text);
+            t.many_to_many("groups", "group");
+            t.many_to_many("clubs", "group").through("membership").related_name("club_members");
+        })
+        .table("membership", |t| {
+            t.foreign_key("user", "user").on_delete(OnDelete::Cascade);
+            t.foreign_key("group", "group").on_delete(OnDelete::Cascade);
+        })
+        .build()
+        .unwrap()
+}
+
+/// Keeps `column` of every group equal to its link count through the
+/// relation of `accessors` (the user's, then the group's), as a Django
+/// receiver keeps a denormalized count: after each change, from either
+/// end; for a user's `clear`, the groups it had are remembered at
+/// `pre_clear`.
+fn keep_count(db: &mut Database, accessors: [&'static str; 2], column: &'static str) {
+    let cleared = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let acc = db.schema().accessor("user", accessors[0]).unwrap();
+    db.on_m2m_changed(acc, move |e, tx| {
+        let groups: Vec<i64> = match (e.action, e.reverse, e.pk_set) {
+            (M2mAction::PreClear, false, _) => {
+                *cleared.lock().unwrap() = tx.related(e.instance, accessors[0])?.ids().collect();
+                return Ok(());
+            }
+            (M2mAction::PostClear, false, _) => std::mem::take(&mut *cleared.lock().unwrap()),
+            (M2mAction::PostAdd | M2mAction::PostRemove | M2mAction::PostClear, true, _) => vec![e.instance.id()],
+            (M2mAction::PostAdd | M2mAction::PostRemove, false, Some(ids)) => ids.to_vec(),
+            _ => return Ok(()),
+        };
+        for id in groups {
+            let group = Key::new(e.model, id);
+            if e.reverse {
+                // The instance is the group.
+                let group = e.instance;
+                let n = tx.related(group, accessors[1])?.count();
+                tx.update(group, row! { column => n as i64 })?;
+                break;
+            }
+            // A removed id may name no group.
+            if tx.get(group).is_some() {
+                let n = tx.related(group, accessors[1])?.count();
+                tx.update(group, row! { column => n as i64 })?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+}
+
+/// Every group's kept counts against its links.
+fn counts_hold(view: &View) -> Result<(), String> {
+    for g in view.query("group").unwrap().keys() {
+        let row = view.get(g).unwrap();
+        for (column, accessor) in [("size", "user_set"), ("club_size", "club_members")] {
+            let (kept, links) = (row.get(column), view.related(g, accessor).unwrap().count());
+            if kept != Some(ValueRef::Int(links as i64)) {
+                return Err(format!("group {}: {column} {kept:?}, {links} links", g.id()));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn hooks_that_write_keep_a_count_and_a_refusal_undoes_their_writes() {
+    let mut db = Database::new(counted_schema());
+    keep_count(&mut db, ["groups", "user_set"], "size");
+    keep_count(&mut db, ["clubs", "club_members"], "club_size");
+    // Registered after the counter, so it reads the count the counter just
+    // wrote: a group takes at most four members.
+    let groups = db.schema().accessor("user", "groups").unwrap();
+    db.on_m2m_changed(groups, |e, tx| {
+        let (M2mAction::PostAdd, Some(ids)) = (e.action, e.pk_set) else { return Ok(()) };
+        let touched = if e.reverse { vec![e.instance] } else { ids.iter().map(|&id| Key::new(e.model, id)).collect() };
+        let full = touched
+            .iter()
+            .any(|&g| tx.get(g).and_then(|r| r.get("size")).is_some_and(|s| matches!(s, ValueRef::Int(n) if n > 4)));
+        if full {
+            return Err(Error::vetoed("a group takes at most four members"));
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.write(|tx| {
+        for i in 1..=8 {
+            tx.insert("user", row! { "id" => i, "name" => format!("u{i}") })?;
+        }
+        for i in 100..=103 {
+            tx.insert("group", row! { "id" => i, "name" => format!("g{i}") })?;
+        }
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let (mut refused, mut calls) = (0, 0);
+    for seed in 0..60 {
+        let mut rng = common::Rng(seed);
+        db.write(|tx| {
+            for _ in 0..30 {
+                let (table, accessor) = rng.pick(&[
+                    ("user", "groups"),
+                    ("group", "user_set"),
+                    ("user", "clubs"),
+                    ("group", "club_members"),
+                ]);
+                let (me, others) = if table == "user" { (1..=8, 100..=103) } else { (100..=103, 1..=8) };
+                let pick = |rng: &mut common::Rng, r: std::ops::RangeInclusive<i64>| {
+                    r.clone().nth(rng.below(r.count())).unwrap()
+                };
+                let me = Key::new(tx.schema().table(table).unwrap(), pick(&mut rng, me));
+                let Some(me) = tx.get(me).map(|r| r.key()) else { continue };
+                let targets: Vec<i64> = (0..rng.below(4)).map(|_| pick(&mut rng, others.clone())).collect();
+                let before = snapshot(tx);
+                let mut m = tx.related(me, accessor)?;
+                let result = match rng.below(6) {
+                    0 | 1 => m.add(&targets).map(|_| ()),
+                    2 => m.remove(&targets).map(|_| ()),
+                    3 => m.clear().map(|_| ()),
+                    4 => m.set(&targets),
+                    _ => m.set_clearing(&targets, Row::new()),
+                };
+                calls += 1;
+                match result {
+                    Ok(()) => {}
+                    Err(Error::Vetoed { .. }) => {
+                        refused += 1;
+                        assert_eq!(snapshot(tx), before, "seed {seed}: a refused call and its hooks' writes undone");
+                    }
+                    Err(e) => panic!("seed {seed}: {e}"),
+                }
+                if let Err(wrong) = counts_hold(tx) {
+                    panic!("seed {seed}: {wrong}");
+                }
+                verify(tx);
+            }
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    // Both outcomes are exercised.
+    assert!(refused > 20 && refused < calls / 2, "{refused} of {calls} refused");
+    let held = db.read(|tx| Ok::<_, Error>(counts_hold(tx)));
+    assert_eq!(held, Ok(Ok(())));
+}
+
+#[test]
+fn a_hook_that_deletes_a_row_of_the_call_makes_it_not_found() {
+    // `victim`: which row the `pre_*` hook of `groups` deletes: the
+    // instance (a user) or the first id announced (a group).
+    for instance in [true, false] {
+        let mut db = db();
+        let groups = db.schema().accessor("user", "groups").unwrap();
+        db.on_m2m_changed(groups, move |e, tx| {
+            if let (M2mAction::PreAdd, Some(&[first, ..])) = (e.action, e.pk_set) {
+                tx.delete(if instance { e.instance } else { Key::new(e.model, first) })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let (u, g) = rows(&db);
+        let before = db.read(|tx| Ok::<_, Error>(snapshot(tx))).unwrap();
+        let refused = db.write(|tx| tx.related(u[0], "groups")?.add([g[1], g[2]]));
+        let (table, id) = if instance { ("user", u[0].id()) } else { ("group", g[1].id()) };
+        assert_eq!(refused, Err(Error::NotFound { table: table.into(), id }));
+        // The hook's delete went with the call.
+        assert_eq!(db.read(|tx| Ok::<_, Error>(snapshot(tx))).unwrap(), before);
+    }
+}
+
+#[test]
+fn a_remove_after_a_hook_replaced_its_target_leaves_the_new_row_linked() {
+    let mut db = db();
+    let groups = db.schema().accessor("user", "groups").unwrap();
+    // Before the removal: deletes the group to remove, makes a new one
+    // (which may take the freed slot) and links it through the same
+    // relation, a change announced to this hook in turn.
+    db.on_m2m_changed(groups, |e, tx| {
+        if let (M2mAction::PreRemove, Some(&[gone])) = (e.action, e.pk_set) {
+            tx.delete(Key::new(e.model, gone))?;
+            let new = tx.insert(e.model, row! { "name" => "new" })?;
+            tx.related(e.instance, "groups")?.add([new])?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let log = record(&mut db, "user", "groups", GROUPS);
+    let (u, g) = rows(&db);
+    let removed = db.write(|tx| {
+        tx.related(u[0], "groups")?.add([g[0], g[1]])?;
+        tx.related(u[0], "groups")?.remove([g[0]])
+    });
+    // Its links went with the deleted group: none left to remove.
+    assert_eq!(removed, Ok(0));
+    let linked: Vec<i64> = db.read(|tx| Ok::<_, Error>(tx.related(u[0], "groups")?.ids().collect())).unwrap();
+    assert_eq!(linked, [g[1].id(), 104]);
+    let actions: Vec<_> = take(&log).iter().map(|s| (s.action, s.pk_set.clone())).collect();
+    assert_eq!(
+        actions,
+        [
+            ("pre_add", Some(vec![100, 101])),
+            ("post_add", Some(vec![100, 101])),
+            // The first hook's add, nested in its `pre_remove`: this hook,
+            // registered after it, hears the add before the removal.
+            ("pre_add", Some(vec![104])),
+            ("post_add", Some(vec![104])),
+            ("pre_remove", Some(vec![100])),
+            ("post_remove", Some(vec![100])),
+        ]
+    );
+    verify(&db.begin_read().unwrap());
+}
+
+#[test]
+fn hooks_nest_to_a_bound_and_a_runaway_hook_is_refused_whole() {
+    // Befriending `n` befriends `n + 1` from `n`'s end, up to `last`: a
+    // chain of nested announcements, one level per friendship.
+    let chain = |last: i64| {
+        let mut db = db();
+        let friends = db.schema().accessor("user", "friends").unwrap();
+        db.on_m2m_changed(friends, move |e, tx| {
+            let next = e.instance.id() + 1;
+            if e.action == M2mAction::PostAdd && e.pk_set == Some(&[next]) && next < last {
+                tx.related(Key::new(e.model, next), "friends")?.add([next + 1])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        db.write(|tx| (1..=40).try_for_each(|i| tx.insert("user", row! { "id" => i, "name" => "u" }).map(|_| ())))
+            .unwrap();
+        let before = db.read(|tx| Ok::<_, Error>(snapshot(tx))).unwrap();
+        let user = |id| Key::new(db.schema().table("user").unwrap(), id);
+        let result = db.write(|tx| tx.related(user(1), "friends")?.add([user(2)]));
+        let friends =
+            db.read(|tx| Ok::<_, Error>(tx.related(user(40), "friends")?.count() + tx.count("user_friends")?));
+        (result, before, db.read(|tx| Ok::<_, Error>(snapshot(tx))).unwrap(), friends.unwrap())
+    };
+    // 1-2 at depth 1, up to 31-32 at depth 31.
+    let (result, _, _, friends) = chain(32);
+    assert_eq!(result, Ok(2));
+    assert_eq!(friends, 2 * 31, "31 mirrored friendships");
+    // One more level would be 33 deep: the whole chain is undone.
+    let (result, before, after, _) = chain(40);
+    assert!(
+        matches!(&result, Err(Error::Unsupported { table, reason }) if table == "user_friends" && reason.contains("32 deep")),
+        "{result:?}"
+    );
+    assert_eq!(after, before);
 }

@@ -13,11 +13,25 @@
 //! [`Database::on_m2m_changed`]: crate::Database::on_m2m_changed
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use super::view::{Key, View};
+use smallvec::SmallVec;
+
+use super::manager::RelatedMut;
+use super::view::{Key, TableRef, View};
+use super::write::{Deleted, WriteTxn};
 use crate::error::Result;
-use crate::schema::{RelId, TableId};
+use crate::schema::{Accessor, RelId, Schema, TableId};
+use crate::value::Row;
+
+/// How deeply announcements may nest: a hook's write announced to a hook
+/// whose write is announced, and so on. One more is refused with
+/// [`Error::Unsupported`](crate::Error::Unsupported) rather than
+/// overflowing the stack (Django stops at Python's recursion limit). A
+/// hook that writes the relation it watches must stop itself well before.
+pub const MAX_HOOK_DEPTH: u8 = 32;
 
 /// What a related manager is about to do or has done: the `action` of
 /// Django's `m2m_changed`.
@@ -73,31 +87,121 @@ pub struct M2mChanged<'a> {
     /// For `PreAdd` and `PostAdd` they are the ids the call links that were
     /// not linked from `instance` yet, possibly none (a symmetrical
     /// relation's mirrors are not counted, as in Django); for `PreRemove`
-    /// and `PostRemove`, every id asked for, linked or not.
+    /// and `PostRemove`, every id asked for, linked or not. A `Post`
+    /// action has the same ids as its `Pre` one.
     pub pk_set: Option<&'a [i64]>,
-    /// The write transaction's state at the time of the event: before the
-    /// change for the `Pre` actions, after it for the `Post` ones.
-    pub view: &'a View,
+    /// The schema, for names in `Debug`.
+    pub(crate) schema: &'a Schema,
 }
 
 impl fmt::Debug for M2mChanged<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("M2mChanged")
             .field("action", &self.action)
-            .field("through", &self.view.schema().table_name(self.through))
+            .field("through", &self.schema.table_name(self.through))
             .field("instance", &self.instance)
             .field("reverse", &self.reverse)
-            .field("model", &self.view.schema().table_name(self.model))
+            .field("model", &self.schema.table_name(self.model))
             .field("pk_set", &self.pk_set)
             .finish()
     }
 }
 
-/// A change hook: called with each [`M2mChanged`] of its relation; an
-/// error refuses the change (see [`Database::on_m2m_changed`]).
+/// A change hook: called with each [`M2mChanged`] of its relation and the
+/// call's write transaction, as it is before the change for the `Pre`
+/// actions and after it for the `Post` ones; an error refuses the change
+/// (see [`Database::on_m2m_changed`]).
 ///
 /// [`Database::on_m2m_changed`]: crate::Database::on_m2m_changed
-pub type M2mHook = dyn Fn(&M2mChanged<'_>) -> Result<()> + Send + Sync;
+pub type M2mHook = dyn Fn(&M2mChanged<'_>, &mut HookTxn<'_, '_>) -> Result<()> + Send + Sync;
+
+/// The write transaction of the manager call a change hook hears: reads
+/// through [`View`] (it dereferences to it, and sees the call's writes so
+/// far), writes through the [`WriteTxn`] calls it forwards. Its writes
+/// belong to the call: the call's error, or a later hook's, undoes them
+/// with it.
+///
+/// A hook gets this rather than `&mut WriteTxn` so that it can neither
+/// commit the transaction nor exchange it for another one under the
+/// manager that called it (`std::mem::swap` with a transaction of
+/// another database): there is no other `HookTxn` to exchange it with.
+pub struct HookTxn<'t, 'db> {
+    tx: &'t mut WriteTxn<'db>,
+}
+
+impl<'t, 'db> HookTxn<'t, 'db> {
+    pub(crate) fn new(tx: &'t mut WriteTxn<'db>) -> Self {
+        HookTxn { tx }
+    }
+
+    /// [`WriteTxn::insert`], in the manager call's transaction.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::insert`].
+    pub fn insert(&mut self, table: impl TableRef, row: Row) -> Result<Key> {
+        self.tx.insert(table, row)
+    }
+
+    /// [`WriteTxn::update`], in the manager call's transaction.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::update`].
+    pub fn update(&mut self, key: Key, row: Row) -> Result<()> {
+        self.tx.update(key, row)
+    }
+
+    /// [`WriteTxn::delete`], in the manager call's transaction. Deleting
+    /// the manager's own row or one of its targets is allowed: the manager
+    /// then refuses the change with [`Error::NotFound`](crate::Error::NotFound),
+    /// as for any missing row (a `remove` skips a missing target).
+    ///
+    /// # Errors
+    /// As [`WriteTxn::delete`].
+    pub fn delete(&mut self, key: Key) -> Result<Deleted> {
+        self.tx.delete(key)
+    }
+
+    /// [`WriteTxn::delete_many`], in the manager call's transaction, as
+    /// [`delete`](Self::delete).
+    ///
+    /// # Errors
+    /// As [`WriteTxn::delete_many`].
+    pub fn delete_many(&mut self, keys: impl IntoIterator<Item = Key>) -> Result<Deleted> {
+        self.tx.delete_many(keys)
+    }
+
+    /// [`WriteTxn::related`]: a related manager in the manager call's
+    /// transaction. Its calls are announced to hooks in turn, at most
+    /// [`MAX_HOOK_DEPTH`] deep.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::related`].
+    pub fn related(&mut self, key: Key, name: &str) -> Result<RelatedMut<'_, 'db>> {
+        self.tx.related(key, name)
+    }
+
+    /// [`WriteTxn::related_at`], as [`related`](Self::related).
+    ///
+    /// # Errors
+    /// As [`WriteTxn::related_at`].
+    pub fn related_at(&mut self, key: Key, accessor: Accessor) -> Result<RelatedMut<'_, 'db>> {
+        self.tx.related_at(key, accessor)
+    }
+}
+
+impl Deref for HookTxn<'_, '_> {
+    type Target = View;
+
+    fn deref(&self) -> &View {
+        self.tx
+    }
+}
+
+impl fmt::Debug for HookTxn<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookTxn").field("tx", &self.tx).finish()
+    }
+}
 
 /// A registered hook, to remove it with [`Database::remove_hook`]. Ids
 /// are unique across databases, so one database never removes another's
@@ -109,10 +213,12 @@ pub struct HookId(u64);
 
 static NEXT_HOOK: AtomicU64 = AtomicU64::new(1);
 
-/// The hooks of a database, in registration order.
+/// The hooks of a database, in registration order. Shared, so that a
+/// manager can hold its relation's hooks while it hands them the
+/// transaction they live in.
 #[derive(Default)]
 pub(crate) struct Hooks {
-    hooks: Vec<(RelId, HookId, Box<M2mHook>)>,
+    hooks: Vec<(RelId, HookId, Arc<M2mHook>)>,
 }
 
 impl Hooks {
@@ -124,12 +230,17 @@ impl Hooks {
     }
 
     /// The hooks of relation `r`, in registration order. O(hooks).
-    pub(crate) fn of(&self, r: RelId) -> impl Iterator<Item = &M2mHook> {
-        self.hooks.iter().filter(move |(rel, _, _)| *rel == r).map(|(_, _, hook)| &**hook)
+    pub(crate) fn of(&self, r: RelId) -> impl Iterator<Item = &Arc<M2mHook>> {
+        self.hooks.iter().filter(move |(rel, _, _)| *rel == r).map(|(_, _, hook)| hook)
+    }
+
+    /// The hooks of relation `r`, shared, in registration order. O(hooks).
+    pub(crate) fn cloned(&self, r: RelId) -> SmallVec<[Arc<M2mHook>; 2]> {
+        self.of(r).cloned().collect()
     }
 
     /// Registers `hook` on relation `r`. O(1) amortized.
-    pub(crate) fn add(&mut self, r: RelId, hook: Box<M2mHook>) -> HookId {
+    pub(crate) fn add(&mut self, r: RelId, hook: Arc<M2mHook>) -> HookId {
         let id = HookId(NEXT_HOOK.fetch_add(1, Ordering::Relaxed));
         self.hooks.push((r, id, hook));
         id

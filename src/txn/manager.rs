@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use smallvec::SmallVec;
 
-use super::hooks::{M2mAction, M2mChanged};
-use super::view::{End, Key, Related, RelatedIds, View};
+use super::hooks::{HookTxn, M2mAction, M2mChanged, MAX_HOOK_DEPTH};
+use super::view::{End, Key, Related, RelatedIds};
 use super::write::WriteTxn;
 use crate::error::{Error, Result};
 use crate::query::Arg;
@@ -459,7 +459,12 @@ impl<'db> RelatedMut<'_, 'db> {
     /// `targets` resolved for a write that links them: a missing id is an
     /// error unless the relation stores dangling links.
     fn resolve_live<T: Into<Target>>(&self, targets: impl IntoIterator<Item = T>) -> Result<Resolved> {
-        let targets = self.resolve(targets)?;
+        self.refused_missing(self.resolve(targets)?)
+    }
+
+    /// `targets`, or [`Error::NotFound`] for the first missing id unless
+    /// the relation stores dangling links.
+    fn refused_missing(&self, targets: Resolved) -> Result<Resolved> {
         match targets.missing.first() {
             Some(&id) if self.unconstrained().is_none() => Err(Error::NotFound { table: self.other_name(), id }),
             _ => Ok(targets),
@@ -589,13 +594,13 @@ impl<'db> RelatedMut<'_, 'db> {
     /// as `PreAdd` and `PostAdd` with the ids not linked yet (no
     /// announcement for no targets). Returns the link rows created.
     fn add_resolved(&mut self, targets: &Resolved, defaults: &Row) -> Result<usize> {
-        let link = |m: &mut Self| {
+        let link = |m: &mut Self, targets: &Resolved| {
             let created = m.add_slots(&targets.live, defaults)?;
             let dangling = if targets.missing.is_empty() { 0 } else { m.add_dangling(&targets.missing, defaults)? };
             Ok(created + dangling)
         };
         if !self.hooked() {
-            return link(self);
+            return link(self, targets);
         }
         if targets.is_empty() {
             return Ok(0);
@@ -604,11 +609,22 @@ impl<'db> RelatedMut<'_, 'db> {
         // an add that cannot happen.
         self.linkable(targets)?;
         let ids = self.unlinked_ids(targets);
-        self.announced([M2mAction::PreAdd, M2mAction::PostAdd], Some(&ids), link)
+        self.announced([M2mAction::PreAdd, M2mAction::PostAdd], Some(&ids), |m| {
+            let targets = m.refused_missing(m.looked_up_again(targets))?;
+            link(m, &targets)
+        })
     }
 
     /// Runs `op` between the announcements `pre` and `post` of `pk_set` to
     /// the relation's hooks (see [`announce`](Self::announce)).
+    ///
+    /// The `Pre` hooks may have written: they may have deleted this row,
+    /// or a target (whose slot a new row may then hold), or linked or
+    /// unlinked rows. So `op` runs only while this row exists (else
+    /// [`Error::NotFound`], as for a manager whose row a write deleted),
+    /// and looks its targets up again by id
+    /// ([`looked_up_again`](Self::looked_up_again)); what it links or
+    /// unlinks is checked pair by pair as it goes, as without hooks.
     fn announced<T>(
         &mut self,
         [pre, post]: [M2mAction; 2],
@@ -616,9 +632,25 @@ impl<'db> RelatedMut<'_, 'db> {
         op: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<T> {
         self.announce(pre, pk_set)?;
+        self.live()?;
         let done = op(self)?;
         self.announce(post, pk_set)?;
         Ok(done)
+    }
+
+    /// `targets` looked up again by id, in the same order: a row a hook
+    /// deleted is missing now, a missing id a hook inserted is live, and a
+    /// live row's slot is read afresh. O(targets) expected.
+    fn looked_up_again(&self, targets: &Resolved) -> Resolved {
+        let table = &self.tx.state.tables[self.end.other.index()];
+        let mut out = Resolved::default();
+        for id in targets.live.iter().map(|&(_, id)| id).chain(targets.missing.iter().copied()) {
+            match table.slot_of(id) {
+                Some(slot) => out.live.push((slot, id)),
+                None => out.missing.push(id),
+            }
+        }
+        out
     }
 
     /// `Ok` when this row and the targets' rows still exist: a `set`'s
@@ -665,21 +697,39 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// Calls the hooks of this manager's relation with `action` and
-    /// `pk_set`, in registration order; the first error stops the calls
-    /// and is returned. Nothing to do for a reverse foreign key.
-    fn announce(&self, action: M2mAction, pk_set: Option<&[i64]>) -> Result<()> {
+    /// `pk_set`, in registration order, each with this transaction; the
+    /// first error stops the calls and is returned. Nothing to do for a
+    /// reverse foreign key.
+    ///
+    /// # Errors
+    /// A hook's error; [`Error::Unsupported`] when announcements would
+    /// nest more than [`MAX_HOOK_DEPTH`] deep.
+    fn announce(&mut self, action: M2mAction, pk_set: Option<&[i64]>) -> Result<()> {
         let Some((r, forward)) = self.rel() else { return Ok(()) };
-        let view: &View = &self.tx.state;
+        let hooks = self.tx.state.hooks.cloned(r);
+        let schema = self.tx.schema_arc();
+        let through = schema.rel(r).through;
+        let depth = self.tx.hook_depth;
+        if depth >= MAX_HOOK_DEPTH {
+            return Err(Error::Unsupported {
+                table: schema.table_name(through).to_owned(),
+                reason: format!("change hooks nest at most {MAX_HOOK_DEPTH} deep (a hook's write announced to a hook, and so on); a hook that writes the relation it watches must stop itself"),
+            });
+        }
         let event = M2mChanged {
             action,
-            through: view.schema.rel(r).through,
+            through,
             instance: self.end.key,
             reverse: !forward,
             model: self.end.other,
             pk_set,
-            view,
+            schema: &schema,
         };
-        view.hooks.of(r).try_for_each(|hook| hook(&event))
+        self.tx.hook_depth = depth + 1;
+        let mut tx = HookTxn::new(self.tx);
+        let called = hooks.iter().try_for_each(|hook| hook(&event, &mut tx));
+        self.tx.hook_depth = depth;
+        called
     }
 
     fn add_slots(&mut self, targets: &[(u32, i64)], defaults: &Row) -> Result<usize> {
@@ -781,18 +831,20 @@ impl<'db> RelatedMut<'_, 'db> {
     /// `PreRemove` and `PostRemove` with every id (no announcement for no
     /// targets). Returns the rows removed or updated.
     fn remove_resolved(&mut self, targets: &Resolved) -> Result<usize> {
-        let unlink = |m: &mut Self| {
+        let unlink = |m: &mut Self, targets: &Resolved| {
             let removed = m.remove_slots(&targets.live)?;
             let dangling = if targets.missing.is_empty() { 0 } else { m.remove_dangling(Some(&targets.missing)) };
             Ok(removed + dangling)
         };
         if !self.hooked() {
-            return unlink(self);
+            return unlink(self, targets);
         }
         if targets.is_empty() {
             return Ok(0);
         }
-        self.announced([M2mAction::PreRemove, M2mAction::PostRemove], Some(&targets.sorted_ids()), unlink)
+        self.announced([M2mAction::PreRemove, M2mAction::PostRemove], Some(&targets.sorted_ids()), |m| {
+            unlink(m, &m.looked_up_again(targets))
+        })
     }
 
     /// Whether this manager unlinks rows: not on a reverse foreign key
@@ -1174,13 +1226,14 @@ impl<'db> RelatedMut<'_, 'db> {
         if !self.hooked() {
             return self.tx.atomic(|tx| op(&mut RelatedMut { tx, end }));
         }
-        let mark = self.tx.state.undo.mark();
+        let (mark, depth) = (self.tx.state.undo.mark(), self.tx.hook_depth);
         let tx = &mut *self.tx;
         let run = std::panic::AssertUnwindSafe(|| tx.atomic(|tx| op(&mut RelatedMut { tx, end })));
         match std::panic::catch_unwind(run) {
             Ok(result) => result,
             Err(panic) => {
                 self.tx.rollback_to(mark);
+                self.tx.hook_depth = depth;
                 std::panic::resume_unwind(panic)
             }
         }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-pub use hooks::{HookId, M2mAction, M2mChanged, M2mHook};
+pub use hooks::{HookId, HookTxn, M2mAction, M2mChanged, M2mHook, MAX_HOOK_DEPTH};
 pub use manager::{RelatedMut, Target};
 pub use relation::Relation;
 pub(crate) use view::{End, Loc};
@@ -146,17 +146,23 @@ impl Database {
     /// delete of a through row through [`WriteTxn`]'s table calls, and
     /// not a reverse foreign key's manager.
     ///
-    /// A hook runs inside the call's write transaction and reads its
-    /// state through [`M2mChanged::view`]; it cannot write (a write there
-    /// would change the rows the call is working on): make follow-up
-    /// writes after the manager call returns. It must not open a
-    /// transaction on this database ([`Error::Reentrant`]). An error it
-    /// returns, such as [`Error::Vetoed`], refuses the change: the
-    /// manager call returns that error, and the call's writes are undone
-    /// (a `Post` hook's error undoes a change already made); the hooks
-    /// that ran before it are not called again. A hook's own effects
-    /// outside the database are not undone, nor when the transaction
-    /// later rolls back.
+    /// A hook runs inside the call's write transaction, which it gets as a
+    /// [`HookTxn`]: it reads the transaction's state (before the change
+    /// for the `Pre` actions, after it for the `Post` ones), and may write
+    /// (keep a count, record a log row, link elsewhere), as Django's
+    /// receivers do. Its writes are part of the call: an error undoes them
+    /// with it. A write that deletes the call's own row or a target it
+    /// links makes the call [`Error::NotFound`] (the manager looks its
+    /// rows up again after the `Pre` hooks); a manager call made by a
+    /// hook is announced in turn, at most [`MAX_HOOK_DEPTH`] deep. A
+    /// hook must not open a transaction on this database
+    /// ([`Error::Reentrant`]). An error it returns, such as
+    /// [`Error::Vetoed`], refuses the change: the manager call returns
+    /// that error, and the call's writes are undone, the hooks' among
+    /// them (a `Post` hook's error undoes a change already made); the
+    /// hooks that ran before it are not called again. A hook's own
+    /// effects outside the database are not undone, nor when the
+    /// transaction later rolls back.
     ///
     /// Takes `&mut self`: register hooks before sharing the database.
     /// With no hook registered, a manager call checks for hooks with one
@@ -168,20 +174,32 @@ impl Database {
     /// `instance` is a row of that end's table.
     ///
     /// ```
-    /// use junctiondb::{row, Database, Error, M2mAction, Schema, Type};
+    /// use junctiondb::{row, Database, Error, Key, M2mAction, Schema, Type, ValueRef};
     /// # fn main() -> Result<(), Error> {
     /// let schema = Schema::builder()
-    ///     .table("group", |t| { t.column("name", Type::Text); })
+    ///     .table("group", |t| {
+    ///         t.column("name", Type::Text);
+    ///         t.column("size", Type::Int).default(0);
+    ///     })
     ///     .table("user", |t| { t.many_to_many("groups", "group"); })
     ///     .build()?;
     /// let mut db = Database::new(schema);
     /// let groups = db.schema().accessor("user", "groups").expect("declared");
-    /// db.on_m2m_changed(groups, |e| match (e.action, e.pk_set) {
+    /// db.on_m2m_changed(groups, |e, tx| match (e.action, e.pk_set) {
     ///     // A user's add (a group's add of users has `reverse` set).
     ///     (M2mAction::PreAdd, Some(ids))
-    ///         if !e.reverse && e.view.related(e.instance, "groups")?.count() + ids.len() > 2 =>
+    ///         if !e.reverse && tx.related(e.instance, "groups")?.count() + ids.len() > 2 =>
     ///     {
     ///         Err(Error::vetoed("at most two groups"))
+    ///     }
+    ///     // Keep each group's `size`, from a user's end.
+    ///     (M2mAction::PostAdd, Some(ids)) if !e.reverse => {
+    ///         for &id in ids {
+    ///             let group = Key::new(e.model, id);
+    ///             let size = tx.related(group, "user_set")?.count() as i64;
+    ///             tx.update(group, row! { "size" => size })?;
+    ///         }
+    ///         Ok(())
     ///     }
     ///     _ => Ok(()),
     /// })?;
@@ -192,11 +210,13 @@ impl Database {
     ///     tx.related(jim, "groups")?.add([groups[2]])
     /// });
     /// assert_eq!(refused, Err(Error::vetoed("at most two groups")));
-    /// // From the group's end, the same link is another row's add.
-    /// db.write(|tx| {
+    /// let rock = db.write(|tx| {
     ///     let (jim, rock) = (tx.insert("user", row! {})?, tx.insert("group", row! { "name" => "rock" })?);
-    ///     tx.related(rock, "user_set")?.add([jim])
+    ///     tx.related(jim, "groups")?.add([rock])?;
+    ///     Ok::<_, Error>(rock)
     /// })?;
+    /// let size = db.read(|r| Ok::<_, Error>(r.get(rock).and_then(|g| g.get("size")) == Some(ValueRef::Int(1))))?;
+    /// assert!(size);
     /// # Ok(())
     /// # }
     /// ```
@@ -208,14 +228,14 @@ impl Database {
     pub fn on_m2m_changed(
         &mut self,
         accessor: Accessor,
-        hook: impl Fn(&M2mChanged<'_>) -> Result<()> + Send + Sync + 'static,
+        hook: impl Fn(&M2mChanged<'_>, &mut HookTxn<'_, '_>) -> Result<()> + Send + Sync + 'static,
     ) -> Result<HookId> {
         let view = self.state.get_mut();
         if !self.schema.owns(accessor) {
             return Err(view.foreign_accessor(accessor));
         }
         match accessor.kind {
-            AccessorKind::Forward(r) | AccessorKind::Reverse(r) => Ok(view.hooks.add(r, Box::new(hook))),
+            AccessorKind::Forward(r) | AccessorKind::Reverse(r) => Ok(view.hooks.add(r, Arc::new(hook))),
             AccessorKind::FkReverse(f) => {
                 let fk = self.schema.fk(f);
                 Err(Error::Unsupported {

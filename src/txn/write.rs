@@ -61,6 +61,10 @@ pub struct WriteTxn<'db> {
     /// this transaction's log.
     pub(crate) state: Access<'db>,
     committed: bool,
+    /// How many change hooks' calls are under way (a hook's write may be
+    /// announced to hooks in turn): at most
+    /// [`MAX_HOOK_DEPTH`](super::hooks::MAX_HOOK_DEPTH).
+    pub(crate) hook_depth: u8,
     /// The thread's record of the lock, for a locked transaction.
     _held: Option<Held>,
 }
@@ -177,7 +181,7 @@ impl<'db> WriteTxn<'db> {
         if state.undo.mark() != Mark::default() {
             clear_stale_undo(&mut state);
         }
-        WriteTxn { state, committed: false, _held: held }
+        WriteTxn { state, committed: false, hook_depth: 0, _held: held }
     }
 
     /// Whether this transaction was taken without the lock (and so with no

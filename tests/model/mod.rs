@@ -360,8 +360,8 @@ impl Stats {
 fn hook_checks(db: &mut Database) {
     for accessors in [["clubs", "user_set"], ["follows", "followers"], ["tags", "tagged"]] {
         let accessor = db.schema().accessor("user", accessors[0]).expect("declared");
-        db.on_m2m_changed(accessor, move |e| {
-            if let Err(wrong) = check_announcement(e, accessors) {
+        db.on_m2m_changed(accessor, move |e, tx| {
+            if let Err(wrong) = check_announcement(e, tx, accessors) {
                 panic!("{} of {:?}: {wrong}", e.action.name(), e.instance);
             }
             Ok(())
@@ -374,10 +374,10 @@ fn hook_checks(db: &mut Database) {
 /// `pre_add` none linked yet, for `post_add` every one naming a row
 /// linked, for `post_remove` none linked, for `post_clear` no link left;
 /// and after a change, every invariant.
-fn check_announcement(e: &M2mChanged<'_>, accessors: [&str; 2]) -> Result<(), String> {
-    let related = e.view.related(e.instance, accessors[usize::from(e.reverse)]).map_err(|e| e.to_string())?;
+fn check_announcement(e: &M2mChanged<'_>, view: &View, accessors: [&str; 2]) -> Result<(), String> {
+    let related = view.related(e.instance, accessors[usize::from(e.reverse)]).map_err(|e| e.to_string())?;
     let linked = |id: i64| related.contains(Key::new(e.model, id));
-    let exists = |id: i64| e.view.get(Key::new(e.model, id)).is_some();
+    let exists = |id: i64| view.get(Key::new(e.model, id)).is_some();
     let ids = e.pk_set.unwrap_or_default();
     if !ids.windows(2).all(|w| w[0] < w[1]) {
         return Err(format!("pk_set {ids:?} is not ascending and unique"));
@@ -397,7 +397,7 @@ fn check_announcement(e: &M2mChanged<'_>, accessors: [&str; 2]) -> Result<(), St
         return Err(wrong);
     }
     if matches!(e.action, M2mAction::PostAdd | M2mAction::PostRemove | M2mAction::PostClear) {
-        e.view.verify().map_err(|e| format!("verify() failed: {e}"))?;
+        view.verify().map_err(|e| format!("verify() failed: {e}"))?;
     }
     Ok(())
 }
