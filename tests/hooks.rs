@@ -7,7 +7,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{snapshot, verify};
-use junctiondb::{row, Database, Error, Key, M2mAction, M2mChanged, OnDelete, Row, Schema, Type, ValueRef, View};
+use junctiondb::{
+    row, Database, Error, Key, M2mAction, M2mChanged, OnDelete, Row, Schema, SchemaBuilder, Type, ValueRef, View,
+};
 
 /// An auto-created relation (`groups`, reverse `user_set`), a custom
 /// through (`clubs`, reverse `club_members`), a symmetrical self relation
@@ -18,6 +20,10 @@ fn db() -> Database {
 }
 
 fn schema() -> Schema {
+    builder().build().unwrap()
+}
+
+fn builder() -> SchemaBuilder {
     Schema::builder()
         .table("group", |t| {
             t.column("name", Type::Text);
@@ -39,8 +45,6 @@ fn schema() -> Schema {
             t.foreign_key("group", "group").on_delete(OnDelete::Cascade);
             t.column("role", Type::Text).default("member");
         })
-        .build()
-        .unwrap()
 }
 
 /// One announcement as a test compares it: the action's name, the
@@ -642,6 +646,80 @@ fn a_hook_changes_no_result_and_no_state() {
         assert_eq!(states[0], states[1], "seed {seed}");
         verify(&hooked.begin_read().unwrap());
     }
+}
+
+#[test]
+fn hooks_that_write_a_row_per_announcement_change_no_other_result() {
+    let schema = builder()
+        .table("event", |t| {
+            t.column("what", Type::Text);
+        })
+        .build()
+        .unwrap();
+    let (plain, mut hooked) = (Database::new(schema.clone()), Database::new(schema));
+    // Each announcement, as the hooks heard it during the current call.
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    for (table, accessor) in
+        [("user", "groups"), ("user", "clubs"), ("user", "friends"), ("user", "tags"), ("user", "pals")]
+    {
+        let acc = hooked.schema().accessor(table, accessor).unwrap();
+        let heard = Arc::clone(&heard);
+        // A hook that writes a row per announcement, in the call's
+        // transaction.
+        hooked
+            .on_m2m_changed(acc, move |e, tx| {
+                let what = format!("{accessor} {} {:?} {:?}", e.action.name(), e.instance, e.pk_set);
+                heard.lock().unwrap().push(what.clone());
+                tx.insert("event", row! { "what" => what }).map(|_| ())
+            })
+            .unwrap();
+    }
+    let without_events = |db: &Database| {
+        let mut state = db.read(|tx| Ok::<_, Error>(snapshot(tx))).unwrap();
+        state.retain(|(table, _)| table != "event");
+        state
+    };
+    // The rows the hooks wrote, in order: a refused call (in this schema,
+    // always refused before it announces) writes none.
+    let mut kept = Vec::new();
+    for seed in 0..100 {
+        let answers: Vec<Vec<String>> = [&plain, &hooked]
+            .map(|db| {
+                let mut rng = common::Rng(seed);
+                db.write(|tx| {
+                    // The users and groups the calls draw, those the last
+                    // seed's deleted made again (with no link).
+                    for i in 1..=6 {
+                        for (table, id) in [("user", i), ("group", i + 99)] {
+                            if tx.key(table, id)?.is_none() {
+                                tx.insert(table, row! { "id" => id, "name" => format!("{table}{id}") })?;
+                            }
+                        }
+                    }
+                    let mut answers = Vec::new();
+                    for _ in 0..40 {
+                        let answer = random_call(tx, &mut rng);
+                        let heard = std::mem::take(&mut *heard.lock().unwrap());
+                        if answer.starts_with("Ok") {
+                            kept.extend(heard);
+                        }
+                        answers.push(answer);
+                    }
+                    Ok::<_, Error>(answers)
+                })
+                .unwrap()
+            })
+            .to_vec();
+        assert_eq!(answers[0], answers[1], "seed {seed}");
+        assert_eq!(without_events(&plain), without_events(&hooked), "seed {seed}");
+        let logged = hooked.read(|tx| {
+            let events = tx.scan("event")?.map(|r| r.text("what").unwrap_or_default().to_owned());
+            Ok::<_, Error>(events.collect::<Vec<_>>())
+        });
+        assert_eq!(logged.unwrap(), kept, "seed {seed}");
+        verify(&hooked.begin_read().unwrap());
+    }
+    assert!(kept.len() > 4000, "{} rows kept", kept.len());
 }
 
 #[test]
