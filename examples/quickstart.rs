@@ -3,6 +3,8 @@
 //! symmetrical `friends` relation. Run with
 //! `cargo run --release --example quickstart`.
 
+use std::sync::{Mutex, PoisonError};
+
 use junctiondb::{row, Arg, Database, Error, Key, M2mAction, OnDelete, Schema, Type, View};
 
 fn main() -> Result<(), junctiondb::Error> {
@@ -47,13 +49,24 @@ fn main() -> Result<(), junctiondb::Error> {
         Ok(())
     })?;
     // A hook may also write, inside the call's transaction (and undone
-    // with it): each group keeps its member count in `size`.
-    db.on_m2m_changed(groups, |e, tx| {
-        let (M2mAction::PostAdd | M2mAction::PostRemove, Some(ids)) = (e.action, e.pk_set) else { return Ok(()) };
-        // A group's add names the group; a user's names groups (a removed
-        // id may name none).
-        let existing = |g: &i64| tx.get(Key::new(e.model, *g)).map(|r| r.key());
-        let touched: Vec<Key> = if e.reverse { vec![e.instance] } else { ids.iter().filter_map(existing).collect() };
+    // with it): each group keeps its member count in `size`. A group's
+    // change names the group; a user's names the groups (a removed id may
+    // name none), and for a `clear`, they are read at `PreClear`.
+    let leaving = Mutex::new(Vec::new());
+    db.on_m2m_changed(groups, move |e, tx| {
+        let mut leaving = leaving.lock().unwrap_or_else(PoisonError::into_inner);
+        let touched: Vec<Key> = match (e.action, e.pk_set) {
+            (M2mAction::PreClear, _) if !e.reverse => {
+                *leaving = tx.related(e.instance, "groups")?.keys().collect();
+                return Ok(());
+            }
+            (M2mAction::PostClear, _) if !e.reverse => std::mem::take(&mut *leaving),
+            (M2mAction::PostAdd | M2mAction::PostRemove | M2mAction::PostClear, _) if e.reverse => vec![e.instance],
+            (M2mAction::PostAdd | M2mAction::PostRemove, Some(ids)) => {
+                ids.iter().filter_map(|&g| tx.get(Key::new(e.model, g)).map(|r| r.key())).collect()
+            }
+            _ => return Ok(()),
+        };
         for group in touched {
             let size = tx.related(group, "members")?.count() as i64;
             tx.update(group, row! { "size" => size })?;

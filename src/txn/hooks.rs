@@ -151,9 +151,11 @@ impl<'t, 'db> HookTxn<'t, 'db> {
     }
 
     /// [`WriteTxn::delete`], in the manager call's transaction. Deleting
-    /// the manager's own row or one of its targets is allowed: the manager
-    /// then refuses the change with [`Error::NotFound`](crate::Error::NotFound),
-    /// as for any missing row (a `remove` skips a missing target).
+    /// the manager's own row or one of its targets at a `Pre` action is
+    /// allowed: the manager then refuses the change with
+    /// [`Error::NotFound`](crate::Error::NotFound), as for any missing row
+    /// (a `remove` skips a missing target, and a relation without its
+    /// constraint links it as a dangling link).
     ///
     /// # Errors
     /// As [`WriteTxn::delete`].

@@ -55,10 +55,11 @@ impl From<&i64> for Target {
 /// Removing a link of a custom through table deletes its row, with that
 /// row's `on_delete` consequences: where the manager's own table has a
 /// `Cascade` foreign key into the through table, a `remove`, `clear` or
-/// `set` may delete the manager's own row (as in Django). The call that
-/// did so succeeds; every later write of the manager is then
-/// [`Error::NotFound`] for its row and changes nothing, and its reads see
-/// no rows.
+/// `set` may delete the manager's own row (as in Django); so may a change
+/// hook's write. The call that did so succeeds; every later write of the
+/// manager is then [`Error::NotFound`] for its row and changes nothing,
+/// and its reads see no rows (not those of a new row that took its
+/// place).
 #[derive(Debug)]
 pub struct RelatedMut<'t, 'db> {
     tx: &'t mut WriteTxn<'db>,
@@ -177,7 +178,11 @@ impl<'db> RelatedMut<'_, 'db> {
     /// Read operations on the current state (`ids`, `keys`, `contains`,
     /// `count`, `exists`, ...). O(1).
     pub fn read(&self) -> Related<'_> {
-        Related::new(&self.tx.state, self.end)
+        // A manager whose row a write deleted reads the links of slot 0,
+        // which holds no row and so has none: its own slot may hold a new
+        // row by now (see `row_live`).
+        let end = if self.row_live() { self.end } else { End { slot: 0, ..self.end } };
+        Related::new(&self.tx.state, end)
     }
 
     /// The ids at the other end; see [`Related::ids`] (O(1) to start, O(1)
@@ -241,23 +246,21 @@ impl<'db> RelatedMut<'_, 'db> {
     /// reused, so a deleted row answers `false` even once its slot holds
     /// another row).
     ///
-    /// Why this check, and where: `end.slot` is resolved once, and the
-    /// only write of a manager that can delete rows is the unlink of a
-    /// custom through row (`delete_link_rows`, through `delete_rows`, which
-    /// follows `on_delete`), which may cascade to this row. Auto-created
-    /// through links are junction entries: unlinking one deletes no row,
-    /// and no foreign key can name an auto-created through table (it is
-    /// not a declared table: `fields.E300`); a reverse foreign key's
-    /// manager only updates. So the hot `add_auto` / `remove_auto` paths
-    /// never check. The other writes check once on entry
-    /// ([`live`](Self::live)), and `add_slots` before linking (after a
-    /// `set`'s removals). Reads
-    /// need no check: the delete unlinked every link of the freed slot
-    /// (a link key of a custom through is always constrained,
-    /// `junction.E024`, so its rows are deleted, moved by `SetNull` /
-    /// `SetDefault`, or the delete is refused), and a manager whose row is
-    /// gone inserts nothing, so the slot is not reused while it lives: its
-    /// reads find no rows.
+    /// Why this check, and where: `end.slot` is resolved once, and two
+    /// writes of a manager call can delete rows. One is the unlink of a
+    /// custom through row (`delete_link_rows`, through `delete_rows`,
+    /// which follows `on_delete`), which may cascade to this row. The
+    /// other is a change hook's, which may delete anything, insert rows
+    /// (into this row's freed slot too) and make other manager calls. An
+    /// auto-created through link is a junction entry: unlinking one
+    /// deletes no row, and no foreign key can name an auto-created through
+    /// table (it is not a declared table: `fields.E300`); a reverse
+    /// foreign key's manager only updates. So the hot `add_auto` /
+    /// `remove_auto` paths, which no hook watches, never check. The other
+    /// writes check on entry ([`live`](Self::live)), after each `Pre`
+    /// announcement, and before linking (`add_slots`, after a `set`'s
+    /// removals). Reads check too ([`read`](Self::read)): a hook may have
+    /// put a new row, with links of its own, in the freed slot.
     #[inline]
     fn row_live(&self) -> bool {
         self.tx.state.tables[self.end.key.table().index()].slot_of(self.end.key.id()) == Some(self.end.slot)
@@ -591,8 +594,14 @@ impl<'db> RelatedMut<'_, 'db> {
 
     /// Links resolved targets (existing rows and, on a relation without
     /// its constraint, missing ids), announcing it to the relation's hooks
-    /// as `PreAdd` and `PostAdd` with the ids not linked yet (no
-    /// announcement for no targets). Returns the link rows created.
+    /// as `PreAdd` and `PostAdd` (no announcement for no targets). Returns
+    /// the link rows created.
+    ///
+    /// `PreAdd` names the ids not linked yet; `PostAdd` the ids this call
+    /// linked, looked up again after the `PreAdd` hooks: the same ids,
+    /// unless one of those hooks linked or unlinked one of them (Django
+    /// would insert only the ids `pre_add` named, and not report the
+    /// difference).
     fn add_resolved(&mut self, targets: &Resolved, defaults: &Row) -> Result<usize> {
         let link = |m: &mut Self, targets: &Resolved| {
             let created = m.add_slots(&targets.live, defaults)?;
@@ -605,26 +614,29 @@ impl<'db> RelatedMut<'_, 'db> {
         if targets.is_empty() {
             return Ok(0);
         }
-        // What `add_slots` would refuse, refused before the hooks hear of
+        // What `add_slots` would refuse (a `set`'s removals, and their
+        // hooks, may have deleted rows), refused before the hooks hear of
         // an add that cannot happen.
-        self.linkable(targets)?;
-        let ids = self.unlinked_ids(targets);
-        self.announced([M2mAction::PreAdd, M2mAction::PostAdd], Some(&ids), |m| {
-            let targets = m.refused_missing(m.looked_up_again(targets))?;
-            link(m, &targets)
-        })
+        let targets = self.linkable(targets)?;
+        self.announce(M2mAction::PreAdd, Some(&self.unlinked_ids(&targets)))?;
+        let targets = self.linkable(&targets)?;
+        let linked = self.unlinked_ids(&targets);
+        let created = link(self, &targets)?;
+        self.announce(M2mAction::PostAdd, Some(&linked))?;
+        Ok(created)
     }
 
     /// Runs `op` between the announcements `pre` and `post` of `pk_set` to
-    /// the relation's hooks (see [`announce`](Self::announce)).
+    /// the relation's hooks (see [`announce`](Self::announce)): a `remove`
+    /// or a `clear`.
     ///
     /// The `Pre` hooks may have written: they may have deleted this row,
     /// or a target (whose slot a new row may then hold), or linked or
     /// unlinked rows. So `op` runs only while this row exists (else
     /// [`Error::NotFound`], as for a manager whose row a write deleted),
     /// and looks its targets up again by id
-    /// ([`looked_up_again`](Self::looked_up_again)); what it links or
-    /// unlinks is checked pair by pair as it goes, as without hooks.
+    /// ([`looked_up_again`](Self::looked_up_again)); what it unlinks is
+    /// checked pair by pair as it goes, as without hooks.
     fn announced<T>(
         &mut self,
         [pre, post]: [M2mAction; 2],
@@ -653,20 +665,16 @@ impl<'db> RelatedMut<'_, 'db> {
         out
     }
 
-    /// `Ok` when this row and the targets' rows still exist: a `set`'s
-    /// removals may have deleted them by cascade (see
-    /// [`row_live`](Self::row_live); `add_slots` checks the same). O(1)
-    /// expected per target.
-    fn linkable(&self, targets: &Resolved) -> Result<()> {
-        if targets.live.is_empty() {
-            return Ok(());
-        }
+    /// `targets` as they can be linked now, after writes (hooks', or a
+    /// `set`'s removals, which may delete rows and free slots that new
+    /// rows then take): [`Error::NotFound`] for this row if it is gone,
+    /// else the targets looked up again by id
+    /// ([`looked_up_again`](Self::looked_up_again)), a missing one refused
+    /// unless the relation stores dangling links
+    /// ([`refused_missing`](Self::refused_missing)). O(targets) expected.
+    fn linkable(&self, targets: &Resolved) -> Result<Resolved> {
         self.live()?;
-        let table = &self.tx.state.tables[self.end.other.index()];
-        match targets.live.iter().find(|&&(slot, id)| table.slot_of(id) != Some(slot)) {
-            Some(&(_, id)) => Err(Error::NotFound { table: self.other_name(), id }),
-            None => Ok(()),
-        }
+        self.refused_missing(self.looked_up_again(targets))
     }
 
     /// The ids of `targets` not linked from this row yet, ascending (a
@@ -995,7 +1003,9 @@ impl<'db> RelatedMut<'_, 'db> {
     /// adds the new ones; pairs that stay keep their link rows (ids and
     /// extra columns). All targets are validated before anything changes.
     /// On a non-nullable reverse foreign key it only adds (as Django does).
-    /// O(targets + degree) expected.
+    /// As Django's, it adds the targets it found unlinked when it started:
+    /// a change hook that unlinks one of the others meanwhile leaves it
+    /// unlinked. O(targets + degree) expected.
     ///
     /// # Errors
     /// As [`add`](Self::add) and [`remove`](Self::remove).

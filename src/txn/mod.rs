@@ -151,10 +151,15 @@ impl Database {
     /// for the `Pre` actions, after it for the `Post` ones), and may write
     /// (keep a count, record a log row, link elsewhere), as Django's
     /// receivers do. Its writes are part of the call: an error undoes them
-    /// with it. A write that deletes the call's own row or a target it
-    /// links makes the call [`Error::NotFound`] (the manager looks its
-    /// rows up again after the `Pre` hooks); a manager call made by a
-    /// hook is announced in turn, at most [`MAX_HOOK_DEPTH`] deep. A
+    /// with it. The manager looks its rows up again after the `Pre`
+    /// hooks: one that deleted the call's own row makes the call
+    /// [`Error::NotFound`]; one that deleted a target makes an `add`
+    /// `NotFound` on a relation with its constraint (one without it
+    /// stores the dangling link, as Django would), and a `remove` skip
+    /// it. After a `Post` hook the call is done: it succeeds, and a
+    /// manager whose row the hook deleted refuses further writes
+    /// (`NotFound`) and reads nothing. A manager call made by a hook is
+    /// announced in turn, at most [`MAX_HOOK_DEPTH`] deep. A
     /// hook must not open a transaction on this database
     /// ([`Error::Reentrant`]). An error it returns, such as
     /// [`Error::Vetoed`], refuses the change: the manager call returns
