@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use common::{snapshot, verify};
 use junctiondb::{
-    row, Database, Error, Key, M2mAction, M2mChanged, OnDelete, Row, Schema, SchemaBuilder, Type, ValueRef, View,
+    row, Database, Error, HookTxn, Key, M2mAction, M2mChanged, OnDelete, Row, Schema, SchemaBuilder, Type, ValueRef,
+    View,
 };
 
 /// An auto-created relation (`groups`, reverse `user_set`), a custom
@@ -1125,4 +1126,112 @@ fn hooks_nest_to_a_bound_and_a_runaway_hook_is_refused_whole() {
         "{result:?}"
     );
     assert_eq!(after, before);
+}
+
+/// One random write of a hook, drawn from `rng`: a delete (often of the
+/// call's own row or of a row it names), an insert (which may take a
+/// freed slot, or make a dangling link's id real), a manager call on any
+/// relation (announced in turn), or a refusal. The writes' own errors are
+/// let go (each write is atomic on its own), so the call goes on past
+/// them.
+fn random_hook_write(e: &M2mChanged<'_>, tx: &mut HookTxn<'_, '_>, rng: &mut common::Rng) -> Result<(), Error> {
+    let table = |name: &str| tx.schema().table(name).unwrap();
+    let (user, group, tag) = (table("user"), table("group"), table("tag"));
+    let named = e.pk_set.and_then(|ids| ids.first()).map(|&id| Key::new(e.model, id));
+    match rng.below(10) {
+        0 => {
+            let _ = tx.delete(e.instance);
+        }
+        1 => {
+            let _ = named.map(|k| tx.delete(k));
+        }
+        2 => {
+            let victim =
+                if rng.chance(50) { Key::new(user, self::user(rng)) } else { Key::new(group, self::group(rng)) };
+            let _ = tx.delete(victim);
+        }
+        3 | 4 => {
+            let (t, id) = match rng.below(3) {
+                0 => (user, self::user(rng)),
+                1 => (group, self::group(rng)),
+                _ => (tag, rng.below(4) as i64 + 1),
+            };
+            let _ = tx.insert(t, row! { "id" => id, "name" => "made by a hook" });
+        }
+        5 | 6 => {
+            let (me, accessor, other) = match rng.below(4) {
+                0 => (Key::new(user, self::user(rng)), "groups", self::group(rng)),
+                1 => (Key::new(group, self::group(rng)), "club_members", self::user(rng)),
+                2 => (Key::new(user, self::user(rng)), "friends", self::user(rng)),
+                _ => (Key::new(user, self::user(rng)), "tags", rng.below(4) as i64 + 1),
+            };
+            let op = rng.below(4);
+            let _ = tx.related(me, accessor).and_then(|mut m| match op {
+                0 => m.add([other]).map(|_| ()),
+                1 => m.remove([other]).map(|_| ()),
+                2 => m.clear().map(|_| ()),
+                _ => m.set([other]),
+            });
+        }
+        7 => return Err(Error::vetoed("a random refusal")),
+        _ => {}
+    }
+    Ok(())
+}
+
+#[test]
+fn random_hook_writes_keep_every_invariant_and_a_failed_call_changes_nothing() {
+    let mut db = db();
+    // The hooks' draws: each hook call takes a seed of its own under the
+    // lock, so a nested call's hooks never wait on it.
+    let seeds = Arc::new(Mutex::new(common::Rng(0)));
+    for (table, accessor) in
+        [("user", "groups"), ("user", "clubs"), ("user", "friends"), ("user", "tags"), ("user", "pals")]
+    {
+        let acc = db.schema().accessor(table, accessor).unwrap();
+        let seeds = Arc::clone(&seeds);
+        db.on_m2m_changed(acc, move |e, tx| {
+            // The invariants hold at every announcement, mid-call.
+            if let Err(wrong) = tx.verify() {
+                panic!("{} of {:?}: {wrong}", e.action.name(), e.instance);
+            }
+            let mut rng = common::Rng(seeds.lock().unwrap().next());
+            if rng.chance(40) {
+                random_hook_write(e, tx, &mut rng)
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap();
+    }
+    let (mut failed, mut calls) = (0, 0);
+    for seed in 0..100 {
+        *seeds.lock().unwrap() = common::Rng(seed ^ 0x9e37);
+        let mut rng = common::Rng(seed);
+        db.write(|tx| {
+            // The users and groups the calls draw, made again where a
+            // delete took them.
+            for i in 1..=6 {
+                for (table, id) in [("user", i), ("group", i + 99)] {
+                    if tx.key(table, id)?.is_none() {
+                        tx.insert(table, row! { "id" => id, "name" => format!("{table}{id}") })?;
+                    }
+                }
+            }
+            for _ in 0..40 {
+                let before = snapshot(tx);
+                let answer = random_call(tx, &mut rng);
+                calls += 1;
+                if answer.starts_with("Err") {
+                    failed += 1;
+                    assert_eq!(snapshot(tx), before, "seed {seed}: {answer}");
+                }
+                verify(tx);
+            }
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+        verify(&db.begin_read().unwrap());
+    }
+    assert!(failed > calls / 10 && failed < calls / 2, "{failed} of {calls} calls failed");
 }
