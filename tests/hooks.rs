@@ -1235,3 +1235,65 @@ fn random_hook_writes_keep_every_invariant_and_a_failed_call_changes_nothing() {
     }
     assert!(failed > calls / 10 && failed < calls / 2, "{failed} of {calls} calls failed");
 }
+
+#[test]
+fn an_id_a_pre_add_hook_makes_real_is_linked_both_ways_and_a_target_it_links_is_not_named() {
+    // `half`: whether the half `(7, me)` of the dangling pair is stored
+    // first, by a direct insert into the through table.
+    for half in [false, true] {
+        let mut db = db();
+        let pals = db.schema().accessor("user", "pals").unwrap();
+        // Before an add of the missing 7: makes user 7.
+        db.on_m2m_changed(pals, |e, tx| {
+            if e.action == M2mAction::PreAdd && e.pk_set == Some(&[7]) {
+                tx.insert("user", row! { "id" => 7, "name" => "seven" })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let log = record(&mut db, "user", "pals", ["pals", "pals"]);
+        let (u, _) = rows(&db);
+        let seen = db.write(|tx| {
+            if half {
+                let through = tx.schema().through_table("user", "pals").unwrap();
+                tx.insert(through, row! { "from_user_id" => 7, "to_user_id" => u[0] })?;
+            }
+            let added = tx.related(u[0], "pals")?.add([7])?;
+            let seven = Key::new(u[0].table(), 7);
+            let ids = |tx: &View, k: Key| tx.related(k, "pals").map(|r| r.ids().collect::<Vec<_>>());
+            Ok::<_, Error>((added, ids(tx, u[0])?, ids(tx, seven)?, tx.count("user_pals")?))
+        });
+        // The half stored first is not made again.
+        assert_eq!(seen, Ok((2 - usize::from(half), vec![7], vec![1], 2)), "half {half}");
+        let heard: Vec<_> = take(&log).into_iter().map(|s| (s.action, s.pk_set)).collect();
+        assert_eq!(heard, [("pre_add", Some(vec![7])), ("post_add", Some(vec![7]))]);
+        verify(&db.begin_read().unwrap());
+    }
+
+    // A `pre_add` hook that links a target itself: the call links it no
+    // second time, and `post_add` does not name it.
+    let mut db = db();
+    let groups = db.schema().accessor("user", "groups").unwrap();
+    db.on_m2m_changed(groups, |e, tx| {
+        if e.action == M2mAction::PreAdd && !e.reverse && e.pk_set == Some(&[100, 101]) {
+            tx.related(e.instance, "groups")?.add([Key::new(e.model, 101)])?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let (u, g) = rows(&db);
+    let log = record(&mut db, "user", "groups", GROUPS);
+    let added = db.write(|tx| tx.related(u[0], "groups")?.add([g[0], g[1]]));
+    assert_eq!(added, Ok(1), "the hook linked the other");
+    let heard: Vec<_> = take(&log).into_iter().map(|s| (s.action, s.pk_set)).collect();
+    assert_eq!(
+        heard,
+        [
+            // The hook's own add, heard first (this hook came later).
+            ("pre_add", Some(vec![101])),
+            ("post_add", Some(vec![101])),
+            ("pre_add", Some(vec![100, 101])),
+            ("post_add", Some(vec![100])),
+        ]
+    );
+}

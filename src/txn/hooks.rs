@@ -2,9 +2,10 @@
 //! many-to-many relation ([`Database::on_m2m_changed`]) is called by the
 //! related managers of both ends, before and after each `add`, `remove`
 //! and `clear` (and the ones `set`, `create`, `get_or_create` and
-//! `update_or_create` make), inside the call's write transaction. It reads
-//! the transaction's state and may refuse the change by returning an
-//! error, which undoes the call.
+//! `update_or_create` make), inside the call's write transaction, which it
+//! gets as a [`HookTxn`]: it reads and writes there, and may refuse the
+//! change by returning an error, which undoes the call and the hooks'
+//! writes.
 //!
 //! The hooks live in the database's state, so a manager call checks for
 //! them with one load of a length when none is registered; a relation no
@@ -84,11 +85,13 @@ pub struct M2mChanged<'a> {
     /// The ids of the other end's rows concerned, ascending and each once
     /// (Django's `pk_set`); `None` for `PreClear` and `PostClear`.
     ///
-    /// For `PreAdd` and `PostAdd` they are the ids the call links that were
-    /// not linked from `instance` yet, possibly none (a symmetrical
-    /// relation's mirrors are not counted, as in Django); for `PreRemove`
-    /// and `PostRemove`, every id asked for, linked or not. A `Post`
-    /// action has the same ids as its `Pre` one.
+    /// For `PreAdd` they are the ids the call links that were not linked
+    /// from `instance` yet, possibly none (a symmetrical relation's mirrors
+    /// are not counted, as in Django); for `PostAdd`, the same, looked up
+    /// again after the `PreAdd` hooks: the ids the call did link, which
+    /// differ only if one of those hooks linked or unlinked a target
+    /// itself. For `PreRemove` and `PostRemove`, every id asked for,
+    /// linked or not.
     pub pk_set: Option<&'a [i64]>,
     /// The schema, for names in `Debug`.
     pub(crate) schema: &'a Schema,

@@ -56,10 +56,13 @@ impl From<&i64> for Target {
 /// row's `on_delete` consequences: where the manager's own table has a
 /// `Cascade` foreign key into the through table, a `remove`, `clear` or
 /// `set` may delete the manager's own row (as in Django); so may a change
-/// hook's write. The call that did so succeeds; every later write of the
-/// manager is then [`Error::NotFound`] for its row and changes nothing,
-/// and its reads see no rows (not those of a new row that took its
-/// place).
+/// hook's write. Every later write of the manager is then
+/// [`Error::NotFound`] for its row and changes nothing, and its reads see
+/// no rows (not those of a new row that took its place). The call that
+/// deleted it succeeds when it has nothing left to do: a `set` whose
+/// removals delete the row and that still has links to add is
+/// `NotFound` and undone whole, and so is a call whose `Pre` hook
+/// deleted it.
 #[derive(Debug)]
 pub struct RelatedMut<'t, 'db> {
     tx: &'t mut WriteTxn<'db>,
@@ -242,9 +245,13 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// Whether this manager's own row still holds the slot `related_at`
-    /// resolved. O(1) expected: one probe of the id map (ids are never
-    /// reused, so a deleted row answers `false` even once its slot holds
-    /// another row).
+    /// resolved. O(1) expected: one probe of the id map. A deleted row
+    /// answers `false` even once its slot holds another row, since no id
+    /// is assigned twice; but an insert that gives the deleted id
+    /// explicitly (a hook's, say) makes a row with the manager's key: in
+    /// its slot (the last freed, so the first taken), it is the
+    /// manager's row, as in Django, where a manager follows its instance's
+    /// primary key; elsewhere, the manager's writes are `NotFound`.
     ///
     /// Why this check, and where: `end.slot` is resolved once, and two
     /// writes of a manager call can delete rows. One is the unlink of a

@@ -156,9 +156,11 @@ impl Database {
     /// [`Error::NotFound`]; one that deleted a target makes an `add`
     /// `NotFound` on a relation with its constraint (one without it
     /// stores the dangling link, as Django would), and a `remove` skip
-    /// it. After a `Post` hook the call is done: it succeeds, and a
-    /// manager whose row the hook deleted refuses further writes
-    /// (`NotFound`) and reads nothing. A manager call made by a hook is
+    /// it. After a `Post` hook the change is made; a manager whose row a
+    /// hook deleted then refuses further writes (`NotFound`: a `set` or
+    /// `set_clearing` whose removal's hook deleted the row is refused
+    /// whole when it has links to add) and reads nothing. A manager call
+    /// made by a hook is
     /// announced in turn, at most [`MAX_HOOK_DEPTH`] deep. A
     /// hook must not open a transaction on this database
     /// ([`Error::Reentrant`]). An error it returns, such as
