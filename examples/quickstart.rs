@@ -28,7 +28,7 @@ fn main() -> Result<(), junctiondb::Error> {
             t.many_to_many("friends", "self");
         })
         .build()?;
-    let mut db = Database::new(schema);
+    let db = Database::new(schema);
 
     // Django's `m2m_changed`: a group takes at most three members, whichever
     // end the members are added from (a group's `members` manager announces

@@ -85,7 +85,7 @@ fn seen(event: &M2mChanged<'_>, view: &View, accessors: [&str; 2]) -> Seen {
 /// Registers a recording hook on `table.accessor`, which counts the links
 /// of the instance through `count_through` (the forward and the reverse
 /// accessor).
-fn record(db: &mut Database, table: &str, accessor: &str, count_through: [&'static str; 2]) -> Log {
+fn record(db: &Database, table: &str, accessor: &str, count_through: [&'static str; 2]) -> Log {
     let log = Log::default();
     let acc = db.schema().accessor(table, accessor).unwrap();
     let sink = Arc::clone(&log);
@@ -127,8 +127,8 @@ fn rows(db: &Database) -> (Vec<Key>, Vec<Key>) {
 
 #[test]
 fn add_announces_the_ids_it_links_before_and_after_linking_them() {
-    let mut db = db();
-    let log = record(&mut db, "user", "groups", GROUPS);
+    let db = db();
+    let log = record(&db, "user", "groups", GROUPS);
     let (u, g) = rows(&db);
     db.write(|tx| {
         tx.related(u[0], "groups")?.add([g[0]])?;
@@ -157,8 +157,8 @@ fn add_announces_the_ids_it_links_before_and_after_linking_them() {
 
 #[test]
 fn the_reverse_manager_announces_with_reverse_set_and_the_other_model() {
-    let mut db = db();
-    let log = record(&mut db, "group", "user_set", GROUPS);
+    let db = db();
+    let log = record(&db, "group", "user_set", GROUPS);
     let (u, g) = rows(&db);
     db.write(|tx| {
         tx.related(g[1], "user_set")?.add([u[2], u[0]])?;
@@ -190,8 +190,8 @@ fn the_reverse_manager_announces_with_reverse_set_and_the_other_model() {
 
 #[test]
 fn remove_clear_and_set_announce_as_django_does() {
-    let mut db = db();
-    let log = record(&mut db, "user", "groups", GROUPS);
+    let db = db();
+    let log = record(&db, "user", "groups", GROUPS);
     let (u, g) = rows(&db);
     db.write(|tx| tx.related(u[0], "groups")?.add([g[0], g[1], g[2]])).unwrap();
     take(&log);
@@ -242,8 +242,8 @@ fn remove_clear_and_set_announce_as_django_does() {
 
 #[test]
 fn create_and_get_or_create_announce_the_new_row_after_inserting_it() {
-    let mut db = db();
-    let log = record(&mut db, "user", "groups", GROUPS);
+    let db = db();
+    let log = record(&db, "user", "groups", GROUPS);
     let (u, _) = rows(&db);
     let (made, found) = db
         .write(|tx| {
@@ -269,8 +269,8 @@ fn create_and_get_or_create_announce_the_new_row_after_inserting_it() {
 
 #[test]
 fn a_symmetrical_relation_announces_once_with_the_ids_seen_from_the_manager() {
-    let mut db = db();
-    let log = record(&mut db, "user", "friends", ["friends", "friends"]);
+    let db = db();
+    let log = record(&db, "user", "friends", ["friends", "friends"]);
     let (u, _) = rows(&db);
     db.write(|tx| {
         tx.related(u[0], "friends")?.add([u[1], u[2]])?;
@@ -297,9 +297,9 @@ fn a_symmetrical_relation_announces_once_with_the_ids_seen_from_the_manager() {
 
 #[test]
 fn custom_through_and_unconstrained_relations_announce_too() {
-    let mut db = db();
-    let clubs = record(&mut db, "user", "clubs", ["clubs", "club_members"]);
-    let tags = record(&mut db, "user", "tags", ["tags", "user_set"]);
+    let db = db();
+    let clubs = record(&db, "user", "clubs", ["clubs", "club_members"]);
+    let tags = record(&db, "user", "tags", ["tags", "user_set"]);
     let (u, g) = rows(&db);
     db.write(|tx| {
         tx.related(u[0], "clubs")?.add_with([g[0], g[1]], row! { "role" => "admin" })?;
@@ -339,9 +339,9 @@ fn custom_through_and_unconstrained_relations_announce_too() {
 
 #[test]
 fn deletes_direct_through_writes_and_other_relations_announce_nothing() {
-    let mut db = db();
-    let groups = record(&mut db, "user", "groups", GROUPS);
-    let clubs = record(&mut db, "user", "clubs", ["clubs", "club_members"]);
+    let db = db();
+    let groups = record(&db, "user", "groups", GROUPS);
+    let clubs = record(&db, "user", "clubs", ["clubs", "club_members"]);
     let (u, g) = rows(&db);
     db.write(|tx| {
         tx.related(u[0], "friends")?.add([u[1]])?;
@@ -360,7 +360,7 @@ fn deletes_direct_through_writes_and_other_relations_announce_nothing() {
 
 #[test]
 fn a_refusing_hook_undoes_the_call_and_stops_the_hooks_after_it() {
-    let mut db = db();
+    let db = db();
     let groups = db.schema().accessor("user", "groups").unwrap();
     // Refuses a fourth group before it is linked, and any state with group
     // 103 after a change.
@@ -376,7 +376,7 @@ fn a_refusing_hook_undoes_the_call_and_stops_the_hooks_after_it() {
         _ => Ok(()),
     })
     .unwrap();
-    let later = record(&mut db, "user", "groups", GROUPS);
+    let later = record(&db, "user", "groups", GROUPS);
     let (u, g) = rows(&db);
     db.write(|tx| tx.related(u[0], "groups")?.add([g[0], g[1], g[2]])).unwrap();
     take(&later);
@@ -407,16 +407,16 @@ fn a_refusing_hook_undoes_the_call_and_stops_the_hooks_after_it() {
 
 #[test]
 fn a_removed_hook_hears_nothing_and_only_many_to_many_accessors_take_hooks() {
-    let mut db = db();
-    let log = record(&mut db, "user", "groups", GROUPS);
+    let db = db();
+    let log = record(&db, "user", "groups", GROUPS);
     let (u, g) = rows(&db);
     let id = {
         let acc = db.schema().accessor("group", "user_set").unwrap();
         db.on_m2m_changed(acc, |_, _| Err(Error::vetoed("no"))).unwrap()
     };
     assert!(db.write(|tx| tx.related(u[0], "groups")?.add([g[0]])).is_err());
-    assert!(db.remove_hook(id));
-    assert!(!db.remove_hook(id), "removed once");
+    assert_eq!(db.remove_hook(id), Ok(true));
+    assert_eq!(db.remove_hook(id), Ok(false), "removed once");
     db.write(|tx| tx.related(u[0], "groups")?.add([g[0]])).unwrap();
     assert_eq!(take(&log).len(), 3, "pre_add of the refused call, then the accepted call's two");
 
@@ -426,17 +426,17 @@ fn a_removed_hook_hears_nothing_and_only_many_to_many_accessors_take_hooks() {
     assert!(matches!(refused, Err(Error::Unsupported { .. })), "{refused:?}");
 
     // An accessor of another schema is refused.
-    let mut other = Database::new(schema());
+    let other = Database::new(schema());
     let foreign = other.schema().accessor("user", "groups").unwrap();
     assert!(matches!(db.on_m2m_changed(foreign, |_, _| Ok(())), Err(Error::UnknownAccessor { .. })));
     // One database's hook id removes nothing in another.
-    assert!(!other.remove_hook(id));
+    assert_eq!(other.remove_hook(id), Ok(false));
 }
 
 #[test]
 fn a_hook_cannot_open_a_transaction_on_its_database() {
     let db = Arc::new(Mutex::new(None::<Arc<Database>>));
-    let mut fresh = self::db();
+    let fresh = self::db();
     let seen = Arc::clone(&db);
     let acc = fresh.schema().accessor("user", "groups").unwrap();
     fresh
@@ -460,7 +460,7 @@ fn a_hook_cannot_open_a_transaction_on_its_database() {
 
 #[test]
 fn a_panicking_hook_undoes_the_call_before_the_panic_goes_on() {
-    let mut db = db();
+    let db = db();
     let clubs = db.schema().accessor("user", "clubs").unwrap();
     db.on_m2m_changed(clubs, |e, _| {
         if e.action == M2mAction::PostRemove {
@@ -490,8 +490,8 @@ fn a_panicking_hook_undoes_the_call_before_the_panic_goes_on() {
 
 #[test]
 fn set_clearing_with_no_targets_announces_the_clear_only_and_remove_names_missing_ids() {
-    let mut db = db();
-    let log = record(&mut db, "user", "clubs", ["clubs", "club_members"]);
+    let db = db();
+    let log = record(&db, "user", "clubs", ["clubs", "club_members"]);
     let (u, g) = rows(&db);
     db.write(|tx| {
         tx.related(g[0], "club_members")?.add([u[0]])?;
@@ -532,7 +532,7 @@ fn a_refused_remove_of_custom_through_rows_undoes_their_cascade() {
         })
         .build()
         .unwrap();
-    let mut db = Database::new(schema);
+    let db = Database::new(schema);
     let clubs = db.schema().accessor("user", "clubs").unwrap();
     db.on_m2m_changed(clubs, |e, _| match e.action {
         M2mAction::PostRemove | M2mAction::PostClear => Err(Error::vetoed("memberships are kept")),
@@ -617,7 +617,7 @@ fn random_call(tx: &mut junctiondb::WriteTxn<'_>, rng: &mut common::Rng) -> Stri
 #[test]
 fn a_hook_changes_no_result_and_no_state() {
     let schema = schema();
-    let (plain, mut hooked) = (Database::new(schema.clone()), Database::new(schema));
+    let (plain, hooked) = (Database::new(schema.clone()), Database::new(schema));
     // A hook that accepts everything on every many-to-many relation.
     for (table, accessor) in
         [("user", "groups"), ("user", "clubs"), ("user", "friends"), ("user", "tags"), ("user", "pals")]
@@ -657,7 +657,7 @@ fn hooks_that_write_a_row_per_announcement_change_no_other_result() {
         })
         .build()
         .unwrap();
-    let (plain, mut hooked) = (Database::new(schema.clone()), Database::new(schema));
+    let (plain, hooked) = (Database::new(schema.clone()), Database::new(schema));
     // Each announcement, as the hooks heard it during the current call.
     let heard = Arc::new(Mutex::new(Vec::<String>::new()));
     for (table, accessor) in
@@ -726,8 +726,8 @@ fn hooks_that_write_a_row_per_announcement_change_no_other_result() {
 #[test]
 fn a_hooked_set_completes_a_half_written_dangling_pair_as_an_unhooked_one() {
     let schema = schema();
-    let (plain, mut hooked) = (Database::new(schema.clone()), Database::new(schema));
-    let log = record(&mut hooked, "user", "pals", ["pals", "pals"]);
+    let (plain, hooked) = (Database::new(schema.clone()), Database::new(schema));
+    let log = record(&hooked, "user", "pals", ["pals", "pals"]);
     let states = [&plain, &hooked].map(|db| {
         db.write(|tx| {
             let me = tx.insert("user", row! { "name" => "me" })?;
@@ -778,7 +778,7 @@ fn counted_schema() -> Schema {
 /// receiver keeps a denormalized count: after each change, from either
 /// end; for a user's `clear`, the groups it had are remembered at
 /// `pre_clear`.
-fn keep_count(db: &mut Database, accessors: [&'static str; 2], column: &'static str) {
+fn keep_count(db: &Database, accessors: [&'static str; 2], column: &'static str) {
     let cleared = Arc::new(Mutex::new(Vec::<i64>::new()));
     let acc = db.schema().accessor("user", accessors[0]).unwrap();
     db.on_m2m_changed(acc, move |e, tx| {
@@ -828,9 +828,9 @@ fn counts_hold(view: &View) -> Result<(), String> {
 
 #[test]
 fn hooks_that_write_keep_a_count_and_a_refusal_undoes_their_writes() {
-    let mut db = Database::new(counted_schema());
-    keep_count(&mut db, ["groups", "user_set"], "size");
-    keep_count(&mut db, ["clubs", "club_members"], "club_size");
+    let db = Database::new(counted_schema());
+    keep_count(&db, ["groups", "user_set"], "size");
+    keep_count(&db, ["clubs", "club_members"], "club_size");
     // Registered after the counter, so it reads the count the counter just
     // wrote: a group takes at most four members.
     let groups = db.schema().accessor("user", "groups").unwrap();
@@ -913,7 +913,7 @@ fn a_hook_that_deletes_a_row_of_the_call_makes_it_not_found() {
     // user) or the first id announced (a group); `refill`: whether it then
     // inserts a row of that table, which takes the freed slot.
     for (instance, refill) in [(true, false), (true, true), (false, false), (false, true)] {
-        let mut db = db();
+        let db = db();
         let groups = db.schema().accessor("user", "groups").unwrap();
         db.on_m2m_changed(groups, move |e, tx| {
             if let (M2mAction::PreAdd, Some(&[first, ..])) = (e.action, e.pk_set) {
@@ -939,7 +939,7 @@ fn a_hook_that_deletes_a_row_of_the_call_makes_it_not_found() {
     // On a relation without its constraint, a target the hook deleted is
     // linked as a dangling link, as Django (with no constraint to fail)
     // would store it.
-    let mut db = db();
+    let db = db();
     let tags = db.schema().accessor("user", "tags").unwrap();
     db.on_m2m_changed(tags, |e, tx| {
         if let (M2mAction::PreAdd, Some(&[first])) = (e.action, e.pk_set) {
@@ -961,7 +961,7 @@ fn a_hook_that_deletes_a_row_of_the_call_makes_it_not_found() {
 
 #[test]
 fn a_post_hook_that_deletes_the_managers_row_leaves_the_call_done_and_the_manager_blind() {
-    let mut db = db();
+    let db = db();
     let groups = db.schema().accessor("user", "groups").unwrap();
     // After an add from user 1's end: deletes the user, inserts a user
     // that takes its slot, and links that one to group 103.
@@ -992,7 +992,7 @@ fn a_post_hook_that_deletes_the_managers_row_leaves_the_call_done_and_the_manage
 
     // A `set` whose removal's hook deletes the row refuses its add, with
     // no `pre_add` heard, even when it only adds dangling links.
-    let mut db = self::db();
+    let db = self::db();
     let tags = db.schema().accessor("user", "tags").unwrap();
     db.on_m2m_changed(tags, |e, tx| {
         if e.action == M2mAction::PostRemove {
@@ -1001,7 +1001,7 @@ fn a_post_hook_that_deletes_the_managers_row_leaves_the_call_done_and_the_manage
         Ok(())
     })
     .unwrap();
-    let log = record(&mut db, "user", "tags", ["tags", "tags"]);
+    let log = record(&db, "user", "tags", ["tags", "tags"]);
     let (u, _) = rows(&db);
     db.write(|tx| tx.related(u[0], "tags")?.add([7])).unwrap();
     take(&log);
@@ -1013,7 +1013,7 @@ fn a_post_hook_that_deletes_the_managers_row_leaves_the_call_done_and_the_manage
 
 #[test]
 fn a_target_a_pre_add_hook_unlinked_is_linked_again_and_named_at_post_add() {
-    let mut db = db();
+    let db = db();
     let groups = db.schema().accessor("user", "groups").unwrap();
     // Before an add, unlinks every group the user has.
     db.on_m2m_changed(groups, |e, tx| {
@@ -1023,7 +1023,7 @@ fn a_target_a_pre_add_hook_unlinked_is_linked_again_and_named_at_post_add() {
         Ok(())
     })
     .unwrap();
-    let log = record(&mut db, "user", "groups", GROUPS);
+    let log = record(&db, "user", "groups", GROUPS);
     let (u, g) = rows(&db);
     db.write(|tx| tx.related(u[0], "groups")?.add([g[0]])).unwrap();
     take(&log);
@@ -1050,7 +1050,7 @@ fn a_target_a_pre_add_hook_unlinked_is_linked_again_and_named_at_post_add() {
 
 #[test]
 fn a_remove_after_a_hook_replaced_its_target_leaves_the_new_row_linked() {
-    let mut db = db();
+    let db = db();
     let groups = db.schema().accessor("user", "groups").unwrap();
     // Before the removal: deletes the group to remove, makes a new one
     // (which may take the freed slot) and links it through the same
@@ -1064,7 +1064,7 @@ fn a_remove_after_a_hook_replaced_its_target_leaves_the_new_row_linked() {
         Ok(())
     })
     .unwrap();
-    let log = record(&mut db, "user", "groups", GROUPS);
+    let log = record(&db, "user", "groups", GROUPS);
     let (u, g) = rows(&db);
     let removed = db.write(|tx| {
         tx.related(u[0], "groups")?.add([g[0], g[1]])?;
@@ -1096,7 +1096,7 @@ fn hooks_nest_to_a_bound_and_a_runaway_hook_is_refused_whole() {
     // Befriending `n` befriends `n + 1` from `n`'s end, up to `last`: a
     // chain of nested announcements, one level per friendship.
     let chain = |last: i64| {
-        let mut db = db();
+        let db = db();
         let friends = db.schema().accessor("user", "friends").unwrap();
         db.on_m2m_changed(friends, move |e, tx| {
             let next = e.instance.id() + 1;
@@ -1181,7 +1181,7 @@ fn random_hook_write(e: &M2mChanged<'_>, tx: &mut HookTxn<'_, '_>, rng: &mut com
 
 #[test]
 fn random_hook_writes_keep_every_invariant_and_a_failed_call_changes_nothing() {
-    let mut db = db();
+    let db = db();
     // The hooks' draws: each hook call takes a seed of its own under the
     // lock, so a nested call's hooks never wait on it.
     let seeds = Arc::new(Mutex::new(common::Rng(0)));
@@ -1241,7 +1241,7 @@ fn an_id_a_pre_add_hook_makes_real_is_linked_both_ways_and_a_target_it_links_is_
     // `half`: whether the half `(7, me)` of the dangling pair is stored
     // first, by a direct insert into the through table.
     for half in [false, true] {
-        let mut db = db();
+        let db = db();
         let pals = db.schema().accessor("user", "pals").unwrap();
         // Before an add of the missing 7: makes user 7.
         db.on_m2m_changed(pals, |e, tx| {
@@ -1251,7 +1251,7 @@ fn an_id_a_pre_add_hook_makes_real_is_linked_both_ways_and_a_target_it_links_is_
             Ok(())
         })
         .unwrap();
-        let log = record(&mut db, "user", "pals", ["pals", "pals"]);
+        let log = record(&db, "user", "pals", ["pals", "pals"]);
         let (u, _) = rows(&db);
         let seen = db.write(|tx| {
             if half {
@@ -1272,7 +1272,7 @@ fn an_id_a_pre_add_hook_makes_real_is_linked_both_ways_and_a_target_it_links_is_
 
     // A `pre_add` hook that links a target itself: the call links it no
     // second time, and `post_add` does not name it.
-    let mut db = db();
+    let db = db();
     let groups = db.schema().accessor("user", "groups").unwrap();
     db.on_m2m_changed(groups, |e, tx| {
         if e.action == M2mAction::PreAdd && !e.reverse && e.pk_set == Some(&[100, 101]) {
@@ -1282,7 +1282,7 @@ fn an_id_a_pre_add_hook_makes_real_is_linked_both_ways_and_a_target_it_links_is_
     })
     .unwrap();
     let (u, g) = rows(&db);
-    let log = record(&mut db, "user", "groups", GROUPS);
+    let log = record(&db, "user", "groups", GROUPS);
     let added = db.write(|tx| tx.related(u[0], "groups")?.add([g[0], g[1]]));
     assert_eq!(added, Ok(1), "the hook linked the other");
     let heard: Vec<_> = take(&log).into_iter().map(|s| (s.action, s.pk_set)).collect();
@@ -1296,4 +1296,38 @@ fn an_id_a_pre_add_hook_makes_real_is_linked_both_ways_and_a_target_it_links_is_
             ("post_add", Some(vec![100])),
         ]
     );
+}
+
+#[test]
+fn hooks_register_on_a_shared_database_and_not_from_inside_a_transaction() {
+    let db = Arc::new(db());
+    let (u, g) = rows(&db);
+    let groups = db.schema().accessor("user", "groups").unwrap();
+    // Registered from another thread, on the shared database: the next
+    // transaction's calls hear it.
+    let id = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.on_m2m_changed(groups, |_, _| Err(Error::vetoed("closed"))))
+            .join()
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(db.write(|tx| tx.related(u[0], "groups")?.add([g[0]])), Err(Error::vetoed("closed")));
+    // Not while this thread holds a transaction on it (it would deadlock):
+    // a read, a write, or a hook's call.
+    let read = db.begin_read().unwrap();
+    assert_eq!(db.on_m2m_changed(groups, |_, _| Ok(())).err(), Some(Error::Reentrant));
+    assert_eq!(db.remove_hook(id), Err(Error::Reentrant));
+    drop(read);
+    let inside = db.write(|_| db.on_m2m_changed(groups, |_, _| Ok(())));
+    assert_eq!(inside.err(), Some(Error::Reentrant));
+    assert_eq!(db.remove_hook(id), Ok(true));
+    let from_hook = {
+        let shared = Arc::clone(&db);
+        db.on_m2m_changed(groups, move |_, _| shared.on_m2m_changed(groups, |_, _| Ok(())).map(|_| ())).unwrap()
+    };
+    assert_eq!(db.write(|tx| tx.related(u[0], "groups")?.add([g[0]])), Err(Error::Reentrant));
+    // (The hook holds the database: removing it breaks the cycle.)
+    assert_eq!(db.remove_hook(from_hook), Ok(true));
+    assert_eq!(db.write(|tx| tx.related(u[0], "groups")?.add([g[0]])), Ok(1));
 }

@@ -171,9 +171,11 @@ impl Database {
     /// effects outside the database are not undone, nor when the
     /// transaction later rolls back.
     ///
-    /// Takes `&mut self`: register hooks before sharing the database.
-    /// With no hook registered, a manager call checks for hooks with one
-    /// load. O(1) amortized; each manager call then costs O(hooks) more,
+    /// Registering takes the database's lock, as a write transaction does:
+    /// it waits for the transactions open on other threads, and a later
+    /// transaction's calls hear the hook. With no hook registered, a
+    /// manager call checks for hooks with one load. O(1) amortized once
+    /// the lock is taken; each manager call then costs O(hooks) more,
     /// and on a watched relation, O(targets) expected for the id set (see
     /// `docs/design.md`, "Change hooks").
     ///
@@ -190,7 +192,7 @@ impl Database {
     ///     })
     ///     .table("user", |t| { t.many_to_many("groups", "group"); })
     ///     .build()?;
-    /// let mut db = Database::new(schema);
+    /// let db = Database::new(schema);
     /// let groups = db.schema().accessor("user", "groups").expect("declared");
     /// db.on_m2m_changed(groups, |e, tx| match (e.action, e.pk_set) {
     ///     // A user's add (a group's add of users has `reverse` set).
@@ -231,13 +233,16 @@ impl Database {
     /// # Errors
     /// [`Error::UnknownAccessor`] for an accessor of another schema;
     /// [`Error::Unsupported`] for a reverse foreign key's accessor (its
-    /// manager updates rows, it links none).
+    /// manager updates rows, it links none); [`Error::Reentrant`] if this
+    /// thread holds a transaction on this database (a hook's call among
+    /// them: it would deadlock).
     pub fn on_m2m_changed(
-        &mut self,
+        &self,
         accessor: Accessor,
         hook: impl Fn(&M2mChanged<'_>, &mut HookTxn<'_, '_>) -> Result<()> + Send + Sync + 'static,
     ) -> Result<HookId> {
-        let view = self.state.get_mut();
+        let _held = Held::acquire(self.id)?;
+        let mut view = self.state.write();
         if !self.schema.owns(accessor) {
             return Err(view.foreign_accessor(accessor));
         }
@@ -258,9 +263,16 @@ impl Database {
     }
 
     /// Removes a hook registered by [`on_m2m_changed`](Self::on_m2m_changed);
-    /// whether this database had it. O(hooks).
-    pub fn remove_hook(&mut self, hook: HookId) -> bool {
-        self.state.get_mut().hooks.remove(hook)
+    /// whether this database had it. Takes the lock as registering does;
+    /// O(hooks) once it has it.
+    ///
+    /// # Errors
+    /// [`Error::Reentrant`] if this thread holds a transaction on this
+    /// database.
+    pub fn remove_hook(&self, hook: HookId) -> Result<bool> {
+        let _held = Held::acquire(self.id)?;
+        let removed = self.state.write().hooks.remove(hook);
+        Ok(removed)
     }
 
     /// Starts a read transaction: a consistent view until it is dropped.

@@ -357,7 +357,7 @@ impl Stats {
 /// and run `verify()` on it after each change, mid-transaction. `groups`
 /// and `friends` have none, so the managers' unannounced fast paths stay
 /// under test.
-fn hook_checks(db: &mut Database) {
+fn hook_checks(db: &Database) {
     for accessors in [["clubs", "user_set"], ["follows", "followers"], ["tags", "tagged"]] {
         let accessor = db.schema().accessor("user", accessors[0]).expect("declared");
         db.on_m2m_changed(accessor, move |e, tx| {
@@ -423,9 +423,9 @@ impl Default for Harness {
 impl Harness {
     pub fn new() -> Self {
         quiet_injected_panics();
-        let mut db = Database::new(spec::schema());
+        let db = Database::new(spec::schema());
         spec::check_schema_agrees(db.schema());
-        hook_checks(&mut db);
+        hook_checks(&db);
         let tids = table_ids(db.schema());
         Harness {
             db,
