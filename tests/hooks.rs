@@ -649,6 +649,19 @@ fn a_hook_changes_no_result_and_no_state() {
     }
 }
 
+/// Makes again, with no link, the users and groups `random_call` draws
+/// that an earlier call deleted.
+fn restock(tx: &mut junctiondb::WriteTxn<'_>) -> Result<(), Error> {
+    for i in 1..=6 {
+        for (table, id) in [("user", i), ("group", i + 99)] {
+            if tx.key(table, id)?.is_none() {
+                tx.insert(table, row! { "id" => id, "name" => format!("{table}{id}") })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn hooks_that_write_a_row_per_announcement_change_no_other_result() {
     let schema = builder()
@@ -688,15 +701,7 @@ fn hooks_that_write_a_row_per_announcement_change_no_other_result() {
             .map(|db| {
                 let mut rng = common::Rng(seed);
                 db.write(|tx| {
-                    // The users and groups the calls draw, those the last
-                    // seed's deleted made again (with no link).
-                    for i in 1..=6 {
-                        for (table, id) in [("user", i), ("group", i + 99)] {
-                            if tx.key(table, id)?.is_none() {
-                                tx.insert(table, row! { "id" => id, "name" => format!("{table}{id}") })?;
-                            }
-                        }
-                    }
+                    restock(tx)?;
                     let mut answers = Vec::new();
                     for _ in 0..40 {
                         let answer = random_call(tx, &mut rng);
@@ -1209,15 +1214,7 @@ fn random_hook_writes_keep_every_invariant_and_a_failed_call_changes_nothing() {
         *seeds.lock().unwrap() = common::Rng(seed ^ 0x9e37);
         let mut rng = common::Rng(seed);
         db.write(|tx| {
-            // The users and groups the calls draw, made again where a
-            // delete took them.
-            for i in 1..=6 {
-                for (table, id) in [("user", i), ("group", i + 99)] {
-                    if tx.key(table, id)?.is_none() {
-                        tx.insert(table, row! { "id" => id, "name" => format!("{table}{id}") })?;
-                    }
-                }
-            }
+            restock(tx)?;
             for _ in 0..40 {
                 let before = snapshot(tx);
                 let answer = random_call(tx, &mut rng);
