@@ -784,33 +784,26 @@ fn counted_schema() -> Schema {
 /// end; for a user's `clear`, the groups it had are remembered at
 /// `pre_clear`.
 fn keep_count(db: &Database, accessors: [&'static str; 2], column: &'static str) {
-    let cleared = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let cleared = Arc::new(Mutex::new(Vec::<Key>::new()));
     let acc = db.schema().accessor("user", accessors[0]).unwrap();
     db.on_m2m_changed(acc, move |e, tx| {
-        let groups: Vec<i64> = match (e.action, e.reverse, e.pk_set) {
+        let groups: Vec<Key> = match (e.action, e.reverse, e.pk_set) {
             (M2mAction::PreClear, false, _) => {
-                *cleared.lock().unwrap() = tx.related(e.instance, accessors[0])?.ids().collect();
+                *cleared.lock().unwrap() = tx.related(e.instance, accessors[0])?.keys().collect();
                 return Ok(());
             }
             (M2mAction::PostClear, false, _) => std::mem::take(&mut *cleared.lock().unwrap()),
-            (M2mAction::PostAdd | M2mAction::PostRemove | M2mAction::PostClear, true, _) => vec![e.instance.id()],
-            (M2mAction::PostAdd | M2mAction::PostRemove, false, Some(ids)) => ids.to_vec(),
+            // The instance is the group.
+            (M2mAction::PostAdd | M2mAction::PostRemove | M2mAction::PostClear, true, _) => vec![e.instance],
+            // A removed id may name no group.
+            (M2mAction::PostAdd | M2mAction::PostRemove, false, Some(ids)) => {
+                ids.iter().map(|&id| Key::new(e.model, id)).filter(|&g| tx.get(g).is_some()).collect()
+            }
             _ => return Ok(()),
         };
-        for id in groups {
-            let group = Key::new(e.model, id);
-            if e.reverse {
-                // The instance is the group.
-                let group = e.instance;
-                let n = tx.related(group, accessors[1])?.count();
-                tx.update(group, row! { column => n as i64 })?;
-                break;
-            }
-            // A removed id may name no group.
-            if tx.get(group).is_some() {
-                let n = tx.related(group, accessors[1])?.count();
-                tx.update(group, row! { column => n as i64 })?;
-            }
+        for group in groups {
+            let n = tx.related(group, accessors[1])?.count();
+            tx.update(group, row! { column => n as i64 })?;
         }
         Ok(())
     })

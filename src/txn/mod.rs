@@ -241,25 +241,28 @@ impl Database {
         accessor: Accessor,
         hook: impl Fn(&M2mChanged<'_>, &mut HookTxn<'_, '_>) -> Result<()> + Send + Sync + 'static,
     ) -> Result<HookId> {
-        let _held = Held::acquire(self.id)?;
-        let mut view = self.state.write();
         if !self.schema.owns(accessor) {
-            return Err(view.foreign_accessor(accessor));
+            return Err(View::foreign_accessor(accessor));
         }
-        match accessor.kind {
-            AccessorKind::Forward(r) | AccessorKind::Reverse(r) => Ok(view.hooks.add(r, Arc::new(hook))),
+        let r = match accessor.kind {
+            AccessorKind::Forward(r) | AccessorKind::Reverse(r) => r,
             AccessorKind::FkReverse(f) => {
                 let fk = self.schema.fk(f);
-                Err(Error::Unsupported {
+                return Err(Error::Unsupported {
                     table: self.schema.table_name(accessor.table).to_owned(),
                     reason: format!(
                         "{}.{} is a foreign key: its reverse manager updates rows and sends no m2m_changed; hook a many-to-many relation",
                         self.schema.table_name(fk.table),
                         fk.name
                     ),
-                })
+                });
             }
-        }
+        };
+        // Checked above without the lock: a refused accessor waits for no
+        // transaction.
+        let _held = Held::acquire(self.id)?;
+        let id = self.state.write().hooks.add(r, Arc::new(hook));
+        Ok(id)
     }
 
     /// Removes a hook registered by [`on_m2m_changed`](Self::on_m2m_changed);

@@ -81,7 +81,7 @@ impl View {
     /// accessor resolved on another schema.
     pub fn relation(&self, accessor: Accessor) -> Result<Relation<'_>> {
         if !self.schema.owns(accessor) {
-            return Err(self.foreign_accessor(accessor));
+            return Err(View::foreign_accessor(accessor));
         }
         // The schema resolved the accessor: its tables and relation exist.
         let (from, to) = (&self.tables[accessor.table.index()], &self.tables[accessor.other.index()]);

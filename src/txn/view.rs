@@ -415,7 +415,7 @@ impl View {
     #[inline(never)]
     pub(crate) fn end_error(&self, key: Key, accessor: Accessor) -> Error {
         if !self.schema.owns(accessor) {
-            return self.foreign_accessor(accessor);
+            return View::foreign_accessor(accessor);
         }
         if !self.schema.owns_table(key.table) {
             return Error::UnknownTable { table: key.table.foreign_name() };
@@ -430,7 +430,7 @@ impl View {
 
     /// The error for an accessor resolved on another schema.
     #[cold]
-    pub(crate) fn foreign_accessor(&self, accessor: Accessor) -> Error {
+    pub(crate) fn foreign_accessor(accessor: Accessor) -> Error {
         Error::UnknownAccessor {
             table: accessor.table.foreign_name(),
             name: "(an accessor of another schema)".into(),
