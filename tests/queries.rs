@@ -1373,9 +1373,9 @@ fn null_in_an_in_list_and_iexact_null() {
 
 /// A condition nests at most 64 levels, and one filter call makes at most
 /// 256 joins (distinct multi-valued path prefixes, negated parts
-/// included): compiling, counting and printing
-/// recurse once per level or per path, so past these they are refused
-/// with `Error::Query` rather than risking the stack.
+/// included): compiling and counting recurse once per level or per
+/// path, so past these they are refused with `Error::Query` rather than
+/// risking the stack.
 #[test]
 fn conditions_are_bounded_in_depth_and_joins() {
     let f = fixture();
@@ -1413,6 +1413,75 @@ fn conditions_are_bounded_in_depth_and_joins() {
     // Negated parts count toward the same bound: 254 + 6 joins.
     assert!(matches!(tx.query("person").unwrap().filter_q(walks(7) & !walks(2)), Err(Error::Query { .. })));
     assert!(tx.query("person").unwrap().filter_q(walks(7) & !walks(1)).is_ok(), "254 + 2 joins");
+}
+
+/// `&` and `|` squash a chain of one operator into one node however it
+/// is grouped, as Django's `Q._combine` does: a condition folded from the
+/// right over 10,000 ids is one level deep, the same tree as the left
+/// fold, and a query takes it (unsquashed it nested 10,000 levels and was
+/// refused). Mixed operators and negations still nest.
+#[test]
+fn operator_chains_stay_flat_however_folded() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let ids: Vec<i64> = (1..=10_000).collect();
+    let left = ids.iter().fold(Q::any([]), |q, &id| q | Q::new("id", id));
+    let right = ids.iter().rev().fold(Q::any([]), |q, &id| Q::new("id", id) | q);
+    assert_eq!(left, right);
+    let users = tx.query("user").unwrap().ids();
+    assert_eq!(tx.query("user").unwrap().filter_q(right).unwrap().ids(), users);
+    let every = (0..10_000).fold(Q::all([]), |q, _| Q::new("username__isnull", false) & q);
+    assert_eq!(tx.query("user").unwrap().filter_q(every).unwrap().ids(), users);
+
+    let (a, b, c) = (Q::new("id", 1), Q::new("id", 2), Q::new("id", 3));
+    assert_eq!((a.clone() | (b.clone() | c.clone())).to_string(), "(id = 1 OR id = 2 OR id = 3)");
+    assert_eq!(
+        ((a.clone() & b.clone()) & (c.clone() & a.clone())).to_string(),
+        "(id = 1 AND id = 2 AND id = 3 AND id = 1)"
+    );
+    assert_eq!((a.clone() | (b.clone() & c.clone())).to_string(), "(id = 1 OR (id = 2 AND id = 3))");
+    assert_eq!((a.clone() | !(b.clone() | c.clone())).to_string(), "(id = 1 OR NOT (id = 2 OR id = 3))");
+    // The empty forms are TRUE and FALSE, so squashing them changes nothing.
+    assert_eq!((Q::all([]) | a.clone()).to_string(), "(TRUE OR id = 1)");
+    assert_eq!((Q::any([]) | a.clone()).to_string(), "(id = 1)");
+    assert_eq!((a & Q::all([])).to_string(), "(id = 1)");
+}
+
+/// Cloning, comparing, printing and dropping a condition or an argument
+/// nested 200,000 levels deep (a query refuses them, but a program may
+/// build, log and compare them) do not overflow the stack: none of them
+/// recurses.
+#[test]
+fn deep_conditions_and_arguments_need_no_recursion() {
+    const LEVELS: usize = 200_000;
+    let leaf = || Q::new("name", "a");
+    let nots = (0..LEVELS).fold(leaf(), |q, _| !q);
+    let copy = nots.clone();
+    assert_eq!(copy, nots);
+    assert_ne!(!copy, nots, "one negation more");
+    assert_ne!(nots.clone(), (0..LEVELS).fold(Q::new("name", "b"), |q, _| !q), "the leaf differs");
+    let shown = nots.to_string();
+    assert_eq!(shown, format!("{}name = \"a\"", "NOT ".repeat(LEVELS)));
+    let debug = format!("{nots:?}");
+    assert_eq!(debug, format!("{}Leaf(\"name\", Value(Text(\"a\"))){}", "Not[".repeat(LEVELS), "]".repeat(LEVELS)));
+
+    // And inside or, alternately, so that no squashing flattens it.
+    let mixed = (0..LEVELS).fold(leaf(), |q, i| if i % 2 == 0 { leaf() & q } else { leaf() | q });
+    assert_eq!(mixed.clone(), mixed);
+    assert_ne!(mixed.clone() & leaf(), mixed);
+    assert!(mixed.to_string().ends_with(&format!("name = \"a\"{}", ")".repeat(LEVELS))));
+
+    let lists = (0..LEVELS).fold(Arg::from(7), |a, _| Arg::List(vec![a, Arg::List(Vec::new())]));
+    let copy = lists.clone();
+    assert_eq!(copy, lists);
+    assert_ne!(Arg::List(vec![copy]), lists);
+    let debug = format!("{lists:?}");
+    assert!(debug.starts_with("List[List[") && debug.contains("Value(Int(7)), List[]]"));
+    assert_eq!(debug.matches("List[").count(), 2 * LEVELS);
+    // Messages show 8 levels, a list below them as `[...]`.
+    assert_eq!(lists.to_string(), format!("{}[...], [...]]{}", "[".repeat(8), ", []]".repeat(7)));
+    let q = Q::new("id__in", lists);
+    assert!(format!("{q:?}").starts_with("Leaf(\"id__in\", List[List["));
 }
 
 /// Choices whose `limit_choices_to` crosses a multi-valued relation offer

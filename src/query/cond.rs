@@ -18,7 +18,9 @@ use crate::value::{CellValue, Type, Value, ValueRef};
 ///
 /// Build it with `into()` from what a [`Value`] is built from, from a
 /// `Key`, or from an array or `Vec` of those: `filter("id__in", [1, 2])`.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Cloning, comparing, formatting and dropping an argument do not recurse,
+/// so lists nested to any depth are safe to handle (a query refuses them).
 pub enum Arg {
     /// A single value. `Null` with `exact` means `isnull`.
     Value(Value),
@@ -150,10 +152,15 @@ impl Drop for Arg {
 /// let q = Q::new("groups__name", "rock") | (Q::new("username__startswith", "j") & !Q::new("id", 3));
 /// assert_eq!(q.to_string(), "(groups__name = \"rock\" OR (username__startswith = \"j\" AND NOT id = 3))");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+///
+/// `&` and `|` keep a chain of one operator flat however it is grouped, as
+/// Django's `Q` does: `a | (b | c)` is the one node `a | b | c`, so a
+/// condition folded from either side nests one level. Cloning, comparing,
+/// formatting and dropping a condition do not recurse, so one nested to
+/// any depth (which [`Query::filter_q`](crate::Query::filter_q) refuses
+/// past 64 levels) is safe to handle.
 pub struct Q(pub(crate) QNode);
 
-#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum QNode {
     Leaf(String, Arg),
     And(Vec<Q>),
@@ -222,31 +229,38 @@ impl Drop for Q {
     }
 }
 
+impl Q {
+    /// `self & rhs` (`and`) or `self | rhs`: either side that is already
+    /// a node of that operator gives its items instead of itself, as
+    /// Django's `Q._combine` squashes them. O(items of the right side).
+    fn combine(mut self, mut rhs: Q, and: bool) -> Q {
+        let mut items = match self.take() {
+            QNode::And(items) if and => items,
+            QNode::Or(items) if !and => items,
+            node => vec![Q(node)],
+        };
+        match rhs.take() {
+            QNode::And(more) if and => items.extend(more),
+            QNode::Or(more) if !and => items.extend(more),
+            node => items.push(Q(node)),
+        }
+        Q(if and { QNode::And(items) } else { QNode::Or(items) })
+    }
+}
+
 impl BitAnd for Q {
     type Output = Q;
 
-    fn bitand(mut self, rhs: Q) -> Q {
-        match self.take() {
-            QNode::And(mut v) => {
-                v.push(rhs);
-                Q(QNode::And(v))
-            }
-            node => Q(QNode::And(vec![Q(node), rhs])),
-        }
+    fn bitand(self, rhs: Q) -> Q {
+        self.combine(rhs, true)
     }
 }
 
 impl BitOr for Q {
     type Output = Q;
 
-    fn bitor(mut self, rhs: Q) -> Q {
-        match self.take() {
-            QNode::Or(mut v) => {
-                v.push(rhs);
-                Q(QNode::Or(v))
-            }
-            node => Q(QNode::Or(vec![Q(node), rhs])),
-        }
+    fn bitor(self, rhs: Q) -> Q {
+        self.combine(rhs, false)
     }
 }
 
@@ -258,27 +272,244 @@ impl Not for Q {
     }
 }
 
+/// Written without recursion: a stack of what is left to write.
 impl fmt::Display for Q {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |f: &mut fmt::Formatter<'_>, items: &[Q], op: &str, empty: &str| {
-            if items.is_empty() {
-                return f.write_str(empty);
-            }
-            f.write_str("(")?;
-            for (i, q) in items.iter().enumerate() {
-                if i > 0 {
-                    write!(f, " {op} ")?;
-                }
-                q.fmt(f)?;
-            }
-            f.write_str(")")
-        };
-        match &self.0 {
-            QNode::Leaf(path, arg) => write!(f, "{path} = {arg}"),
-            QNode::And(items) => list(f, items, "AND", "TRUE"),
-            QNode::Or(items) => list(f, items, "OR", "FALSE"),
-            QNode::Not(q) => write!(f, "NOT {q}"),
+        enum Next<'a> {
+            Node(&'a Q),
+            Text(&'static str),
         }
+        let mut next = vec![Next::Node(self)];
+        while let Some(step) = next.pop() {
+            let q = match step {
+                Next::Text(text) => {
+                    f.write_str(text)?;
+                    continue;
+                }
+                Next::Node(q) => q,
+            };
+            let (items, op) = match &q.0 {
+                QNode::Leaf(path, arg) => {
+                    write!(f, "{path} = {arg}")?;
+                    continue;
+                }
+                QNode::Not(inner) => {
+                    f.write_str("NOT ")?;
+                    next.push(Next::Node(inner));
+                    continue;
+                }
+                QNode::And(items) if items.is_empty() => {
+                    f.write_str("TRUE")?;
+                    continue;
+                }
+                QNode::Or(items) if items.is_empty() => {
+                    f.write_str("FALSE")?;
+                    continue;
+                }
+                QNode::And(items) => (items, " AND "),
+                QNode::Or(items) => (items, " OR "),
+            };
+            f.write_str("(")?;
+            next.push(Next::Text(")"));
+            for (i, item) in items.iter().enumerate().rev() {
+                next.push(Next::Node(item));
+                if i > 0 {
+                    next.push(Next::Text(op));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A tree of conditions or of arguments, taken apart one node at a time
+/// so that cloning, comparing and formatting it need no recursion: a
+/// caller can nest either as deep as memory allows, and a derived
+/// implementation would recurse once per level and overflow the stack.
+trait Tree: Sized {
+    /// What a node is apart from its children, compared and copied alone.
+    type Part<'a>: PartialEq + fmt::Debug
+    where
+        Self: 'a;
+
+    /// The node's own part, and its children if it is a branch (`None`
+    /// for a leaf, so that an empty branch still shows its brackets).
+    fn split(&self) -> (Self::Part<'_>, Option<&[Self]>);
+
+    /// The node of `part` over `children` (as many as `split` gave).
+    fn join(part: Self::Part<'_>, children: Vec<Self>) -> Self;
+
+    /// A deep copy, built bottom-up from a stack. O(nodes).
+    fn clone_tree(&self) -> Self {
+        enum Step<'a, T: Tree + 'a> {
+            Visit(&'a T),
+            Join(T::Part<'a>, usize),
+        }
+        let mut steps = vec![Step::Visit(self)];
+        let mut built: Vec<Self> = Vec::new();
+        while let Some(step) = steps.pop() {
+            match step {
+                Step::Visit(node) => {
+                    let (part, children) = node.split();
+                    let children = children.unwrap_or_default();
+                    steps.push(Step::Join(part, children.len()));
+                    steps.extend(children.iter().rev().map(Step::Visit));
+                }
+                Step::Join(part, 0) => built.push(Self::join(part, Vec::new())),
+                Step::Join(part, n) => {
+                    let children = built.split_off(built.len() - n);
+                    built.push(Self::join(part, children));
+                }
+            }
+        }
+        built.pop().expect("the root is joined last")
+    }
+
+    /// Structural equality, pair by pair from a stack. O(nodes).
+    fn eq_tree(&self, other: &Self) -> bool {
+        let mut pairs = vec![(self, other)];
+        while let Some((a, b)) = pairs.pop() {
+            let ((part_a, children_a), (part_b, children_b)) = (a.split(), b.split());
+            if part_a != part_b || children_a.map(<[Self]>::len) != children_b.map(<[Self]>::len) {
+                return false;
+            }
+            pairs.extend(children_a.unwrap_or_default().iter().zip(children_b.unwrap_or_default()));
+        }
+        true
+    }
+
+    /// Each node's part in `Debug` form, a branch's children after it in
+    /// brackets: `And[Leaf("id", Value(Int(1))), Not[...]]`. O(nodes).
+    fn debug_tree(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        enum Next<'a, T> {
+            Node(&'a T),
+            Text(&'static str),
+        }
+        let mut next = vec![Next::Node(self)];
+        while let Some(step) = next.pop() {
+            match step {
+                Next::Text(text) => f.write_str(text)?,
+                Next::Node(node) => {
+                    let (part, children) = node.split();
+                    write!(f, "{part:?}")?;
+                    let Some(children) = children else { continue };
+                    f.write_str("[")?;
+                    next.push(Next::Text("]"));
+                    for (i, child) in children.iter().enumerate().rev() {
+                        next.push(Next::Node(child));
+                        if i > 0 {
+                            next.push(Next::Text(", "));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A node of a [`Q`] without its children.
+#[derive(PartialEq, Debug)]
+enum QPart<'a> {
+    Leaf(&'a str, &'a Arg),
+    And,
+    Or,
+    Not,
+}
+
+impl Tree for Q {
+    type Part<'a> = QPart<'a>;
+
+    fn split(&self) -> (QPart<'_>, Option<&[Q]>) {
+        match &self.0 {
+            QNode::Leaf(path, arg) => (QPart::Leaf(path, arg), None),
+            QNode::And(items) => (QPart::And, Some(items)),
+            QNode::Or(items) => (QPart::Or, Some(items)),
+            QNode::Not(inner) => (QPart::Not, Some(std::slice::from_ref(&**inner))),
+        }
+    }
+
+    fn join(part: QPart<'_>, mut children: Vec<Q>) -> Q {
+        Q(match part {
+            QPart::Leaf(path, arg) => QNode::Leaf(path.to_owned(), arg.clone()),
+            QPart::And => QNode::And(children),
+            QPart::Or => QNode::Or(children),
+            QPart::Not => QNode::Not(Box::new(children.pop().expect("a negation has one condition"))),
+        })
+    }
+}
+
+/// A node of an [`Arg`] without its items.
+#[derive(PartialEq, Debug)]
+enum ArgPart<'a> {
+    Value(&'a Value),
+    Key(Key),
+    List,
+}
+
+impl Tree for Arg {
+    type Part<'a> = ArgPart<'a>;
+
+    fn split(&self) -> (ArgPart<'_>, Option<&[Arg]>) {
+        match self {
+            Arg::Value(v) => (ArgPart::Value(v), None),
+            Arg::Key(k) => (ArgPart::Key(*k), None),
+            Arg::List(items) => (ArgPart::List, Some(items)),
+        }
+    }
+
+    fn join(part: ArgPart<'_>, children: Vec<Arg>) -> Arg {
+        match part {
+            ArgPart::Value(v) => Arg::Value(v.clone()),
+            ArgPart::Key(k) => Arg::Key(k),
+            ArgPart::List => Arg::List(children),
+        }
+    }
+}
+
+/// A deep copy, without recursion. O(size).
+impl Clone for Q {
+    fn clone(&self) -> Q {
+        self.clone_tree()
+    }
+}
+
+/// Structural equality (the same tree, leaf for leaf), without
+/// recursion. O(size).
+impl PartialEq for Q {
+    fn eq(&self, other: &Q) -> bool {
+        self.eq_tree(other)
+    }
+}
+
+/// The tree, node by node, without recursion:
+/// `Or[Leaf("id", Value(Int(1))), Not[Leaf("name", Value(Text("a")))]]`.
+impl fmt::Debug for Q {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.debug_tree(f)
+    }
+}
+
+/// A deep copy, without recursion. O(size).
+impl Clone for Arg {
+    fn clone(&self) -> Arg {
+        self.clone_tree()
+    }
+}
+
+/// Structural equality, without recursion; values compare as
+/// [`Value`]'s `PartialEq` does. O(size).
+impl PartialEq for Arg {
+    fn eq(&self, other: &Arg) -> bool {
+        self.eq_tree(other)
+    }
+}
+
+/// The argument, node by node, without recursion: `Value(Int(1))`,
+/// `Key(..)`, `List[Value(Int(1)), List[]]`.
+impl fmt::Debug for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.debug_tree(f)
     }
 }
 

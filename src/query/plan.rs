@@ -249,9 +249,11 @@ pub(crate) fn compile_scope(view: &View, root: TableId, pin: Option<Hop>, q: &Q)
 }
 
 /// The most levels a condition may nest (`And`, `Or`, `Not` inside each
-/// other). Compiling, evaluating and printing a condition recurse once
-/// per level, so an unbounded depth could overflow the stack; Django sets
-/// no limit, SQLite's parser stops at 1,000 levels of expression.
+/// other). Compiling and evaluating a condition recurse once per level,
+/// so an unbounded depth could overflow the stack; Django sets no limit,
+/// SQLite's parser stops at 1,000 levels of expression. A chain of one
+/// operator is one level however it was grouped (`Q`'s `&` and `|`
+/// squash it).
 pub(crate) const MAX_Q_DEPTH: usize = 64;
 
 /// The most joins one filter call may make: a join node per distinct
