@@ -436,11 +436,14 @@ fn random_cond(
     }
     let k = 1 + rng.below(3);
     let parts: Vec<RandomCond> = (0..k).map(|_| random_cond(rng, decoys, paths, m, depth - 1, refs)).collect();
-    combine(parts, roll < 7)
+    combine(parts, roll < 7, rng.below(3))
 }
 
-/// `parts` joined by AND (`all`) or OR.
-fn combine(parts: Vec<RandomCond>, all: bool) -> RandomCond {
+/// `parts` joined by AND (`all`) or OR: by `Q::all` or `Q::any`
+/// (`grouping` 0), or by the operator folded from the left (1) or from
+/// the right (2), which squashes a part of the same operator into the
+/// result and must keep its meaning and its leaves' order.
+fn combine(parts: Vec<RandomCond>, all: bool, grouping: usize) -> RandomCond {
     let (mut qs, mut models, mut decoys, mut values) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for p in parts {
         qs.push(p.q);
@@ -448,11 +451,15 @@ fn combine(parts: Vec<RandomCond>, all: bool) -> RandomCond {
         decoys.push(p.decoy);
         values.extend(p.values);
     }
-    if all {
-        RandomCond { q: Q::all(qs), model: NCond::And(models), decoy: Q::all(decoys), values }
-    } else {
-        RandomCond { q: Q::any(qs), model: NCond::Or(models), decoy: Q::any(decoys), values }
-    }
+    let op = |a: Q, b: Q| if all { a & b } else { a | b };
+    let join = |qs: Vec<Q>| match grouping {
+        0 if all => Q::all(qs),
+        0 => Q::any(qs),
+        1 => qs.into_iter().reduce(op).expect("one part or more"),
+        _ => qs.into_iter().rev().reduce(|right, left| op(left, right)).expect("one part or more"),
+    };
+    let model = if all { NCond::And(models) } else { NCond::Or(models) };
+    RandomCond { q: join(qs), model, decoy: join(decoys), values }
 }
 
 // ------------------------------------------------------------ evaluator
@@ -672,7 +679,7 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
                 // Several leaves in one call.
                 let k = 2 + rng.below(2);
                 let parts = (0..k).map(|_| random_cond(&mut rng, &mut decoys, paths, &m, 0, &refs)).collect();
-                combine(parts, true)
+                combine(parts, true, 0)
             } else {
                 random_cond(&mut rng, &mut decoys, paths, &m, 2, &refs)
             };
