@@ -443,17 +443,31 @@ impl Driver {
     }
 }
 
-fn run(seed: u64, txns: usize, swing: bool) -> BTreeMap<&'static str, usize> {
+/// One seeded run; with `reuse`, each table's last row gets an id out of
+/// step with its slot, and the through tables leave that mode too, so
+/// that the tables reuse freed slots from then on and the run's deletes
+/// put new rows in their places.
+fn run(seed: u64, txns: usize, swing: bool, reuse: bool) -> BTreeMap<&'static str, usize> {
     let db = Database::new(schema());
     let mut model = Model::default();
     let (na, nb, ng) = if swing { (45, 60, 45) } else { (70, 120, 30) };
     db.write(|tx| {
         for (table, n) in [("a", na), ("b", nb), ("g", ng)] {
             let mut ids = Vec::new();
-            for _ in 0..n {
-                ids.push(tx.insert(table, row! {})?.id());
+            for i in 0..n {
+                let row = if reuse && i == n - 1 {
+                    row! { "id" => 1_000 }
+                } else {
+                    row! {}
+                };
+                ids.push(tx.insert(table, row)?.id());
             }
             model.rows.insert(table, ids);
+        }
+        if reuse {
+            // The through tables' rows, too.
+            let m = ("m", row! { "g" => 1, "a" => 1 });
+            common::leave_identity(tx, vec![m, ("palship", row! { "x" => 1, "y" => 1 })])?;
         }
         Ok::<_, Error>(())
     })
@@ -549,8 +563,15 @@ fn run(seed: u64, txns: usize, swing: bool) -> BTreeMap<&'static str, usize> {
         })
         .unwrap();
     }
-    // What the run covered: operations, outcomes, threshold crossings and
-    // the largest degree reached.
+    // What the run covered: operations, outcomes, threshold crossings,
+    // the largest degree reached and the tables whose freed slots hold
+    // new rows.
+    db.read(|v| {
+        let reused = ["a", "b", "g", "m", "palship"].iter().filter(|t| common::slots_reused(v, t)).count();
+        d.stats.insert("tables_reusing_slots", reused);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
     d.stats
 }
 
@@ -558,8 +579,12 @@ fn run(seed: u64, txns: usize, swing: bool) -> BTreeMap<&'static str, usize> {
 fn lists_crossing_every_threshold_agree_with_the_model() {
     quiet_injected_panics();
     let txns: usize = std::env::var("DEGREE_CROSSINGS_TXNS").ok().and_then(|s| s.parse().ok()).unwrap_or(400);
+    // The swing run's tables reuse freed slots; the other's keep their
+    // ids equal to their slots, and put new rows after the others.
     for swing in [false, true] {
-        let stats = run(1, txns, swing);
+        let stats = run(1, txns, swing, swing);
+        let reusing = if swing { 5 } else { 0 };
+        assert_eq!(stats["tables_reusing_slots"], reusing, "swing {swing}: {stats:?}");
         let crossings =
             ["cross6", "cross8", "cross14", "cross16", "cross32", "txn_commit", "txn_err", "txn_panic", "txn_drop"];
         for crossing in crossings {

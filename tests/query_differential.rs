@@ -81,20 +81,26 @@ fn load(rng: &mut Rng) -> Database {
             .collect::<Result<_, _>>()?;
         let n_users = 9 + rng.below(5);
         let mut users = Vec::new();
-        let insert_user = |tx: &mut junctiondb::WriteTxn<'_>, rng: &mut Rng, i: usize| -> Result<Key, Error> {
+        let insert_user = |tx: &mut junctiondb::WriteTxn<'_>,
+                           rng: &mut Rng,
+                           i: usize,
+                           id: Option<i64>|
+         -> Result<Key, Error> {
             let name = format!("{}{i}", rng.pick(&TEXTS));
             let age = maybe(rng.below(5) as i64, rng);
             let score = maybe(rng.pick(&FLOATS), rng);
             let blob = maybe(rng.pick(&BYTES).to_vec(), rng);
             let city = maybe(rng.pick(&cities).id(), rng);
             let flag = rng.chance(50);
-            tx.insert(
-                "user",
-                row! { "name" => name, "age" => age, "score" => score, "flag" => flag, "blob" => blob, "city" => city },
-            )
+            let mut row =
+                row! { "name" => name, "age" => age, "score" => score, "flag" => flag, "blob" => blob, "city" => city };
+            if let Some(id) = id {
+                row.set("id", id);
+            }
+            tx.insert("user", row)
         };
         for i in 0..n_users {
-            users.push(insert_user(tx, rng, i)?);
+            users.push(insert_user(tx, rng, i, None)?);
         }
         for &u in &users {
             for _ in 0..rng.below(4) {
@@ -112,14 +118,16 @@ fn load(rng: &mut Rng) -> Database {
                 tx.related(u, "friends")?.add([f])?;
             }
         }
-        // Free some slots and reuse them, so ids and slots part ways.
+        // Free some slots and reuse them, so ids and slots part ways: the
+        // first new user's id is out of step, and from then on the table
+        // reuses freed slots.
         for _ in 0..2 {
             let i = rng.below(users.len());
             let u = users.swap_remove(i);
             tx.delete(u)?;
         }
         for i in 0..2 {
-            let u = insert_user(tx, rng, 100 + i)?;
+            let u = insert_user(tx, rng, 100 + i, (i == 0).then_some(1_000))?;
             if rng.chance(70) {
                 let g = rng.pick(&groups);
                 tx.insert("membership", row! { "user" => u, "group" => g, "year" => 2020 })?;
@@ -128,6 +136,7 @@ fn load(rng: &mut Rng) -> Database {
         if rng.chance(50) {
             tx.delete(rng.pick(&groups))?;
         }
+        assert!(common::slots_reused(tx, "user"), "new users in freed slots");
         Ok::<_, Error>(())
     })
     .expect("data loads");

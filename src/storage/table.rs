@@ -27,6 +27,13 @@ const FREE: u32 = u32::MAX;
 /// Slot 0 holds no row, so a table holds at most `MAX_SLOTS - 1` rows.
 pub(crate) const MAX_SLOTS: usize = i32::MAX as usize;
 
+/// The freed slots a table in identity mode leaves unused on top of half
+/// its live rows before an insert reuses one (see [`Table::slot_for`]).
+/// Keeping the mode keeps each key check and each id a walk yields free of
+/// the id map's load; the cost is the freed slots' memory, at most half
+/// the live rows' plus this many.
+pub(crate) const IDENTITY_FREE_FLOOR: usize = 1024;
+
 #[derive(Clone, Debug)]
 enum PkMap {
     /// Every live row is at slot `id`.
@@ -245,30 +252,46 @@ impl Table {
         self.probe(col, value)?.find(|&s| Some(s) != except)
     }
 
-    /// The slot the next insert will use.
-    pub(crate) fn next_slot(&self) -> u32 {
-        self.free.last().copied().unwrap_or(self.slot_count() as u32)
+    /// The slot an insert of the row with `id` takes, and whether it is
+    /// appended (`true`) rather than the last freed slot reused. In
+    /// identity mode a freed slot can hold only its own id, so an insert
+    /// appends while the table's freed slots number fewer than half its
+    /// live rows plus [`IDENTITY_FREE_FLOOR`], and reuses a slot (ending
+    /// the mode) only past that; the row of a freed slot's own id, given
+    /// explicitly just after its delete, goes back there. In the other
+    /// modes an insert reuses the last freed slot. O(1).
+    pub(crate) fn slot_for(&self, id: i64) -> (u32, bool) {
+        let end = self.slot_count() as u32;
+        if let PkMap::Identity = self.pk {
+            let last = self.free.last().copied();
+            if last.is_some_and(|s| i64::from(s) == id) {
+                return (id as u32, false);
+            }
+            let room = self.free.len() < self.live / 2 + IDENTITY_FREE_FLOOR;
+            if i64::from(end) == id && room && (end as usize) < MAX_SLOTS {
+                return (end, true);
+            }
+        }
+        self.free.last().map_or((end, true), |&s| (s, false))
     }
 
-    /// Stores a validated row (`values[0]` is the id). Returns the slot and
-    /// whether it was freshly appended (rather than reused). O(columns).
+    /// Stores a validated row (`values[0]` is the id) at the slot
+    /// [`slot_for`](Self::slot_for) names. Returns the slot and whether it
+    /// was freshly appended (rather than reused). O(columns).
     pub(crate) fn insert(&mut self, values: Vec<Value>) -> (u32, bool) {
         let id = values[0].as_int().unwrap_or(0);
-        let (slot, fresh) = match self.free.pop() {
-            Some(slot) => {
-                for (c, v) in self.columns.iter_mut().zip(values) {
-                    c.replace(slot, v);
-                }
-                (slot, false)
+        let (slot, fresh) = self.slot_for(id);
+        if fresh {
+            for (c, v) in self.columns.iter_mut().zip(values) {
+                c.push(v);
             }
-            None => {
-                let slot = self.slot_count() as u32;
-                for (c, v) in self.columns.iter_mut().zip(values) {
-                    c.push(v);
-                }
-                (slot, true)
+        } else {
+            let reused = self.free.pop();
+            debug_assert_eq!(reused, Some(slot), "a reused slot is the last freed");
+            for (c, v) in self.columns.iter_mut().zip(values) {
+                c.replace(slot, v);
             }
-        };
+        }
         self.live += 1;
         self.set_live(slot, true);
         self.next_id = self.next_id.max(id.saturating_add(1));
@@ -500,7 +523,7 @@ mod tests {
     fn slot_zero_holds_no_row_and_ids_are_slots() {
         let mut t = table();
         t.verify("t").unwrap();
-        assert_eq!((t.len(), t.slot_count(), t.next_slot()), (0, 1, 1));
+        assert_eq!((t.len(), t.slot_count(), t.slot_for(1)), (0, 1, (1, true)));
         for id in 1..=3 {
             assert_eq!(t.insert(vec![Value::Int(id), Value::Int(10 * id)]), (id as u32, true));
             t.set_next_id(id + 1);
@@ -511,13 +534,24 @@ mod tests {
         assert_eq!(identity_slot(0), Some(0), "id 0 names slot 0, which holds no row");
         assert_eq!(t.slots().collect::<Vec<_>>(), [1, 2, 3]);
         t.verify("t").unwrap();
-        // A deleted row's slot is reused; slot 0 never is.
+        // A deleted row's slot is not reused while the table keeps its
+        // identity mode: a new id goes to a new slot, and only the deleted
+        // row's own id (given explicitly) goes back to its slot.
         t.remove(1);
-        assert_eq!(t.next_slot(), 1);
-        assert_eq!(t.insert(vec![Value::Int(4), Value::Int(40)]), (1, false));
+        assert_eq!(t.slot_for(4), (4, true));
+        assert_eq!(t.insert(vec![Value::Int(4), Value::Int(40)]), (4, true));
         t.set_next_id(5);
-        assert!(!t.ids_are_slots(), "id 4 at slot 1 ends the identity mode");
-        assert_eq!((t.slot_of(4), t.slot_of(1)), (Some(1), None));
+        assert!(t.ids_are_slots(), "id 4 at slot 4");
+        t.verify("t").unwrap();
+        assert_eq!(t.insert(vec![Value::Int(1), Value::Int(11)]), (1, false));
+        assert!(t.ids_are_slots(), "id 1 back at slot 1");
+        t.verify("t").unwrap();
+        // An explicit id out of step ends it; slot 0 is never used.
+        t.remove(2);
+        assert_eq!(t.insert(vec![Value::Int(9), Value::Int(90)]), (2, false));
+        t.set_next_id(10);
+        assert!(!t.ids_are_slots(), "id 9 at slot 2 ends the identity mode");
+        assert_eq!((t.slot_of(9), t.slot_of(2)), (Some(2), None));
         t.verify("t").unwrap();
         // A table whose slot 0 holds a row, or whose free list names it, is broken.
         let mut live_zero = t.clone();
@@ -526,5 +560,43 @@ mod tests {
         let mut freed_zero = t.clone();
         freed_zero.free.push(0);
         assert_eq!(freed_zero.verify("t"), Err("t: free list does not hold exactly the free slots".to_owned()));
+    }
+
+    /// In identity mode, inserts append until the freed slots reach half
+    /// the live rows plus `IDENTITY_FREE_FLOOR`; the insert after that
+    /// reuses the last freed slot, ending the mode, and undoing it does not
+    /// bring the mode back (the map stays, right). From there on freed
+    /// slots are reused.
+    #[test]
+    fn identity_mode_leaves_freed_slots_until_they_are_many() {
+        let mut t = table();
+        for id in 1..=3000 {
+            t.insert(vec![Value::Int(id), Value::Int(id)]);
+            t.set_next_id(id + 1);
+        }
+        // Each step deletes a row and inserts one: 2,999 live rows at
+        // each insert, so the 2,523rd freed slot (1,499 + 1,024) is reused.
+        let mut next = 3001;
+        for id in 1.. {
+            t.remove(id as u32);
+            if id == 2523 {
+                assert_eq!((t.len(), t.slot_for(next)), (2999, (id as u32, false)));
+                break;
+            }
+            assert_eq!(t.insert(vec![Value::Int(next), Value::Int(next)]), (next as u32, true));
+            next += 1;
+            t.set_next_id(next);
+            assert!(t.ids_are_slots());
+        }
+        t.verify("t").unwrap();
+        let (slot, fresh) = t.insert(vec![Value::Int(next), Value::Int(next)]);
+        assert!(!t.ids_are_slots() && !fresh);
+        t.verify("t").unwrap();
+        t.undo_insert(slot, fresh);
+        assert!(!t.ids_are_slots());
+        t.verify("t").unwrap();
+        assert_eq!(t.insert(vec![Value::Int(next), Value::Int(next)]), (slot, false));
+        assert_eq!(t.slot_of(next), Some(slot));
+        t.verify("t").unwrap();
     }
 }

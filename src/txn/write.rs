@@ -313,7 +313,7 @@ impl<'db> WriteTxn<'db> {
         for (c, v) in full.iter().enumerate().skip(1) {
             self.check_constraints(t, c as u16, v, Writing::Insert(id))?;
         }
-        if table.next_slot() as usize >= MAX_SLOTS {
+        if table.slot_for(id).0 as usize >= MAX_SLOTS {
             return Err(Error::TableFull { table: def.name.clone() });
         }
         let next_id = table.next_id();

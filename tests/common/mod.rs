@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use junctiondb::{Row, View};
+use junctiondb::{Error, Key, Row, View, WriteTxn};
 
 /// Every table's rows in scan order (slot order; auto-created through
 /// tables by source slot and adjacency order), so that two snapshots are
@@ -23,6 +23,32 @@ pub(crate) fn verify(view: &View) {
     if let Err(e) = view.verify() {
         panic!("invariant violated: {e}");
     }
+}
+
+/// Whether some row of `table` sits in a slot an earlier delete freed: a
+/// scan (slot order) lists a larger id before a smaller one. A table
+/// keeps its ids equal to its slots until an explicit id out of step (or
+/// many deletes), and only then reuses freed slots; tests that must reach
+/// rows in reused slots insert such an id and check this.
+pub(crate) fn slots_reused(view: &View, table: &str) -> bool {
+    let ids: Vec<i64> = view.scan(table).expect("table exists").map(|r| r.id()).collect();
+    ids.windows(2).any(|w| w[0] > w[1])
+}
+
+/// Ends the identity mode (ids equal to slots) of each table named, so
+/// that from then on it reuses freed slots: inserts each row with the id
+/// 1,000,000, out of step, then deletes them all, last first. A row may
+/// refer to an earlier one by that id; its other values must be valid.
+pub(crate) fn leave_identity(tx: &mut WriteTxn<'_>, rows: Vec<(&str, Row)>) -> Result<(), Error> {
+    let mut keys: Vec<Key> = Vec::new();
+    for (table, mut row) in rows {
+        row.set("id", 1_000_000);
+        keys.push(tx.insert(table, row)?);
+    }
+    while let Some(k) = keys.pop() {
+        tx.delete(k)?;
+    }
+    Ok(())
 }
 
 // The benches' generator, for its SplitMix64 step. (Its own `below`

@@ -192,8 +192,14 @@ fn typed(m: &Model, t: usize, c: Option<usize>, n: u8) -> Value {
         if n % 4 == 2 && !dangling.is_empty() {
             return Value::Int(dangling[n / 4 % dangling.len()]);
         }
-        // Small ids collide; now and then the largest ones.
-        return Value::Int(if n % 16 == 15 { i64::MAX - 1 - (n as i64 / 16) % 2 } else { INTS[n % 6] });
+        // Small ids collide; now and then the largest ones, or one just
+        // past the next, which ends the table's identity mode (ids equal
+        // to slots) so that later inserts reuse freed slots.
+        return Value::Int(match n % 16 {
+            15 => i64::MAX - 1 - (n as i64 / 16) % 2,
+            13 => m.tables[t].next_id.saturating_add(1),
+            _ => INTS[n % 6],
+        });
     }
     match col.ty {
         junctiondb::Type::Int => Value::Int(INTS[n % INTS.len()]),
