@@ -93,7 +93,15 @@ pub enum Error {
         /// The id asked for.
         id: i64,
     },
-    /// A key of one table was given where a row of another was expected.
+    /// A key of one table was given where a row of another was expected:
+    /// by a related manager's `add`, `remove` or `set` (a target of
+    /// another table than the other end's), by the calls that take an
+    /// accessor handle (`related_at`, the [`Relation`](crate::Relation)
+    /// reads, `within_hops`, `walk_ends`, `closure`) for a key of another
+    /// table than the accessor's, and by a query for a key of another
+    /// table than the one the `id`, foreign key or relation at the end of
+    /// its path refers to. A key in a row or given to `find_by` is refused
+    /// with [`WrongKey`](Self::WrongKey) instead.
     WrongTable {
         /// The table expected.
         expected: String,
@@ -107,7 +115,12 @@ pub enum Error {
     /// the one the column refers to (a foreign key's target, the row's own
     /// table for `id`, an auto-created through's end), as Django refuses
     /// to assign an instance of the wrong model; or any key for a plain
-    /// column, which refers to no table (`expected` is `None`).
+    /// column, which refers to no table (`expected` is `None`). Returned
+    /// by `insert`, `update`, a related manager's `create`, the lookups
+    /// and defaults of its `get_or_create` and `update_or_create`, through
+    /// defaults, and `find_by`. A query refuses the same keys otherwise:
+    /// [`WrongTable`](Self::WrongTable) for a key of another table,
+    /// [`Query`](Self::Query) for a key compared with a plain column.
     WrongKey {
         /// The table of the column.
         table: String,

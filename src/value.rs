@@ -392,10 +392,11 @@ impl<K: Into<String>, V: Into<CellValue>> FromIterator<(K, V)> for Row {
 
 /// Builds a [`Row`]: `row! { "name" => "rock", "size" => 4 }`.
 ///
-/// Values go through `Into<CellValue>`: integers, floats, booleans, strings,
-/// bytes, `Option`s of those (`None` is `Null`), [`Value`]s, and
-/// [`Key`]s (their id, with their table checked by the write; see
-/// [`CellValue`]).
+/// Values go through `Into<CellValue>`: `i64`, `i32` and `u32` (no other
+/// integer type), `f64`, `bool`, strings (`&str`, `String`, `&String`),
+/// bytes (`Vec<u8>`, `&[u8]`), [`Value`]s and [`ValueRef`]s, `Option`s of
+/// those (`None` is `Null`), and [`Key`]s, `&Key`s and `Option<Key>`s
+/// (their id, with their table checked by the write; see [`CellValue`]).
 #[macro_export]
 macro_rules! row {
     () => { $crate::Row::new() };

@@ -1387,7 +1387,9 @@ fn null_in_an_in_list_and_iexact_null() {
 fn conditions_are_bounded_in_depth_and_joins() {
     let f = fixture();
     let tx = f.db.begin_read().unwrap();
-    let nested = |levels: usize| (0..levels).fold(Q::new("name", "a"), |q, _| !q);
+    // A `not` of a one-condition `and` of a `not` ... (`!!q` is `q`).
+    let nested =
+        |levels: usize| (0..levels).fold(Q::new("name", "a"), |q, i| if i % 2 == 0 { !q } else { Q::all([q]) });
     let deepest = tx.query("person").unwrap().filter_q(nested(64)).unwrap();
     assert_eq!(deepest.count(), 1, "an even number of nots");
     let Err(Error::Query { path, reason, .. }) = tx.query("person").unwrap().filter_q(nested(65)) else {
@@ -1396,10 +1398,7 @@ fn conditions_are_bounded_in_depth_and_joins() {
     assert_eq!((path.as_str(), reason.as_str()), ("name", "a condition nests at most 64 levels of and, or and not"));
     let deep_and = (0..70).fold(Q::new("name", "a"), |q, _| Q::all([q]));
     assert!(matches!(tx.query("person").unwrap().exclude_q(deep_and), Err(Error::Query { .. })));
-    let mut q = Q::new("name", "a");
-    for _ in 0..200_000 {
-        q = !q;
-    }
+    let q = nested(200_000);
     assert!(matches!(tx.query("person").unwrap().filter_q(q), Err(Error::Query { .. })), "no overflow");
 
     // Every walk of 8 steps over `friends` and `follows`: 510 distinct
@@ -1454,6 +1453,41 @@ fn operator_chains_stay_flat_however_folded() {
     assert_eq!((a & Q::all([])).to_string(), "(id = 1)");
 }
 
+/// `!!q` is `q`, as Django's `~~q` is (`~` flips a flag): the same
+/// tree, rows repeated per related row as `q` repeats them, and its
+/// leaves talk about the same related row as the others of the call.
+/// Two nested negations would ask instead that some related row match,
+/// on its own: ann (in rock, rank 1, and jazz, rank 2) would pass
+/// `rock & !!rank 2`.
+#[test]
+fn a_double_negation_is_the_condition() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let users = |q: Q| tx.query("user").unwrap().filter_q(q).unwrap().ids();
+    let in_either = || Q::new("groups__name__in", ["rock", "jazz"]);
+    assert_eq!(!!in_either(), in_either());
+    assert_eq!(users(!!in_either()), users(in_either()));
+    assert_eq!(users(!!in_either()).len(), 4, "jim, bob and ann twice");
+    let rock = || Q::new("groups__name", "rock");
+    assert_eq!(users(rock() & !!Q::new("groups__rank", 2)), Vec::<i64>::new(), "no group is rock of rank 2");
+    assert_eq!(users(rock() & Q::all([!!Q::new("groups__rank", 1)])).len(), 3);
+    assert_eq!((!!!rock()).to_string(), "NOT groups__name = \"rock\"");
+}
+
+/// A value read from a row is an argument as it is: the borrowed
+/// `ValueRef` converts, as it does into a row's cell.
+#[test]
+fn a_value_read_from_a_row_is_an_argument() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let jim = tx.query("user").unwrap().filter("username", "jim").unwrap().first().unwrap();
+    let name = jim.get("username").unwrap();
+    let same = tx.query("user").unwrap().filter("username", name).unwrap().ids();
+    assert_eq!(same, vec![jim.id()]);
+    let none = tx.query("user").unwrap().filter("age__gt", jim.get("age").unwrap()).unwrap().count();
+    assert_eq!(none, 1, "Zoe, 41, is older than jim, 30");
+}
+
 /// Cloning, comparing, printing and dropping a condition or an argument
 /// nested 200,000 levels deep (a query refuses them, but a program may
 /// build, log and compare them) do not overflow the stack: none of them
@@ -1462,15 +1496,18 @@ fn operator_chains_stay_flat_however_folded() {
 fn deep_conditions_and_arguments_need_no_recursion() {
     const LEVELS: usize = 200_000;
     let leaf = || Q::new("name", "a");
-    let nots = (0..LEVELS).fold(leaf(), |q, _| !q);
+    // `not` of a one-condition `and` of a `not` ... (`!!q` is `q`).
+    let nest = |leaf: Q| (0..LEVELS).fold(leaf, |q, i| if i % 2 == 0 { !q } else { Q::all([q]) });
+    let nots = nest(leaf());
     let copy = nots.clone();
     assert_eq!(copy, nots);
     assert_ne!(!copy, nots, "one negation more");
-    assert_ne!(nots.clone(), (0..LEVELS).fold(Q::new("name", "b"), |q, _| !q), "the leaf differs");
+    assert_ne!(nots.clone(), nest(Q::new("name", "b")), "the leaf differs");
     let shown = nots.to_string();
-    assert_eq!(shown, format!("{}name = \"a\"", "NOT ".repeat(LEVELS)));
+    assert_eq!(shown, format!("{}name = \"a\"{}", "(NOT ".repeat(LEVELS / 2), ")".repeat(LEVELS / 2)));
     let debug = format!("{nots:?}");
-    assert_eq!(debug, format!("{}Leaf(\"name\", Value(Text(\"a\"))){}", "Not[".repeat(LEVELS), "]".repeat(LEVELS)));
+    let (open, close) = ("And[Not[".repeat(LEVELS / 2), "]]".repeat(LEVELS / 2));
+    assert_eq!(debug, format!("{open}Leaf(\"name\", Value(Text(\"a\"))){close}"));
 
     // And inside or, alternately, so that no squashing flattens it.
     let mixed = (0..LEVELS).fold(leaf(), |q, i| if i % 2 == 0 { leaf() & q } else { leaf() | q });

@@ -441,7 +441,12 @@ fn random_cond(
     }
     if roll == 9 {
         let c = random_cond(rng, decoys, paths, m, depth - 1, refs);
-        return RandomCond { q: !c.q, model: NCond::Not(Box::new(c.model)), decoy: !c.decoy, values: c.values };
+        // `!` of a negation is the negated condition (Django's `~~q`).
+        let model = match c.model {
+            NCond::Not(negated) => *negated,
+            model => NCond::Not(Box::new(model)),
+        };
+        return RandomCond { q: !c.q, model, decoy: !c.decoy, values: c.values };
     }
     let k = 1 + rng.below(3);
     let parts: Vec<RandomCond> = (0..k).map(|_| random_cond(rng, decoys, paths, m, depth - 1, refs)).collect();

@@ -16,8 +16,12 @@ use crate::value::{CellValue, Type, Value, ValueRef};
 /// foreign key or a relation; its table is checked), or a list (for `in`
 /// and `range`).
 ///
-/// Build it with `into()` from what a [`Value`] is built from, from a
-/// `Key`, or from an array or `Vec` of those: `filter("id__in", [1, 2])`.
+/// Build it with `into()` from an `i64`, `i32` or `u32`, an `f64`, a
+/// `bool`, a string (`&str`, `String`, `&String`), bytes as `&[u8]` (a
+/// `Vec<u8>` would be a list), a [`Value`] or a [`ValueRef`], an `Option`
+/// of one of those (`None` is `NULL`), a [`Key`], `&Key` or `Option<Key>`,
+/// a `&`[`CellValue`] (its key if it was set from one), or an array, `Vec`
+/// or slice of arguments, which makes a list: `filter("id__in", [1, 2])`.
 ///
 /// Cloning, comparing, formatting and dropping an argument do not recurse,
 /// so lists nested to any depth are safe to handle (a query refuses them).
@@ -41,7 +45,7 @@ macro_rules! arg_from_value {
     )*};
 }
 
-arg_from_value!(i64, i32, u32, f64, bool, String, &str, &String, &[u8], Value);
+arg_from_value!(i64, i32, u32, f64, bool, String, &str, &String, &[u8], Value, ValueRef<'_>);
 
 impl<T: Into<Value>> From<Option<T>> for Arg {
     fn from(v: Option<T>) -> Self {
@@ -155,7 +159,9 @@ impl Drop for Arg {
 ///
 /// `&` and `|` keep a chain of one operator flat however it is grouped, as
 /// Django's `Q` does: `a | (b | c)` is the one node `a | b | c`, so a
-/// condition folded from either side nests one level. Cloning, comparing,
+/// condition folded from either side nests one level (a fold from the
+/// right costs O(n²) moves, one from the left or `Q::any` O(n)); and
+/// `!!q` is `q`, as Django's `~~q` is. Cloning, comparing,
 /// formatting and dropping a condition do not recurse, so one nested to
 /// any depth (which [`Query::filter_q`](crate::Query::filter_q) refuses
 /// past 64 levels) is safe to handle.
@@ -232,7 +238,9 @@ impl Drop for Q {
 impl Q {
     /// `self & rhs` (`and`) or `self | rhs`: either side that is already
     /// a node of that operator gives its items instead of itself, as
-    /// Django's `Q._combine` squashes them. O(items of the right side).
+    /// Django's `Q._combine` squashes them. O(items of the right side),
+    /// so a fold from the right moves O(n²) items in all (as Django's
+    /// copies do); from the left, or with `Q::any`/`Q::all`, O(n).
     fn combine(mut self, mut rhs: Q, and: bool) -> Q {
         let mut items = match self.take() {
             QNode::And(items) if and => items,
@@ -264,11 +272,19 @@ impl BitOr for Q {
     }
 }
 
+/// `!q` negates `q`; `!` of a negation is the condition negated, as
+/// Django's `~` flips a flag, so that `!!q` is `q` itself (a double
+/// negation across a multi-valued relation would otherwise ask for a
+/// related row existing, counted once, where `q` repeats a row per
+/// related row that matches). O(1).
 impl Not for Q {
     type Output = Q;
 
-    fn not(self) -> Q {
-        Q(QNode::Not(Box::new(self)))
+    fn not(mut self) -> Q {
+        match self.take() {
+            QNode::Not(negated) => *negated,
+            node => Q(QNode::Not(Box::new(Q(node)))),
+        }
     }
 }
 
@@ -391,7 +407,7 @@ trait Tree: Sized {
                 Next::Text(text) => f.write_str(text)?,
                 Next::Node(node) => {
                     let (part, children) = node.split();
-                    write!(f, "{part:?}")?;
+                    fmt::Debug::fmt(&part, f)?;
                     let Some(children) = children else { continue };
                     f.write_str("[")?;
                     next.push(Next::Text("]"));
@@ -639,7 +655,8 @@ fn eq_values(a: ValueRef<'_>, b: ValueRef<'_>) -> bool {
 
 impl Test {
     /// Whether `v` passes. A `NULL` passes only `isnull = true`. O(1),
-    /// O(log n) for `in`, O(length) for text.
+    /// O(log n) for `in`, O(length) for text; a bytes `contains` compares
+    /// the needle at each position, O(length × needle) at worst.
     pub(crate) fn eval(&self, v: ValueRef<'_>) -> bool {
         if v.is_null() {
             return matches!(self, Test::IsNull(true));

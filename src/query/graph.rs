@@ -269,6 +269,8 @@ impl View {
     /// set), which its first traversal of that table zeroes.
     ///
     /// # Errors
+    /// [`Error::UnknownAccessor`] for an accessor of another schema,
+    /// [`Error::UnknownTable`] for a key of another schema,
     /// [`Error::WrongTable`] when the accessor belongs to another table,
     /// [`Error::NotFound`] when `start` names no row,
     /// [`Error::Unsupported`] when the accessor leads to another table.
@@ -336,7 +338,10 @@ impl View {
     /// `table`: the target rows that satisfy its `limit_choices_to`
     /// conditions (all of them, in one filter call), each row once, as a
     /// query to refine or run. Like Django, the engine does **not** check writes against
-    /// `limit_choices_to`: `add` links any target row. O(1) to build.
+    /// `limit_choices_to`: `add` links any target row. O(the table's
+    /// accessors) to find `field` (searched for among them, as
+    /// [`Schema::accessor`](crate::Schema::accessor) does), plus resolving
+    /// `limit_choices_to` as [`Query::filter_q`] resolves a condition.
     ///
     /// # Errors
     /// [`Error::UnknownTable`], [`Error::UnknownAccessor`],

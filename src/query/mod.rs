@@ -191,7 +191,12 @@ impl<'v> Query<'v> {
     /// column's type does not support;
     /// [`Error::TypeMismatch`](crate::Error::TypeMismatch) for a value of
     /// the wrong type; [`Error::WrongTable`](crate::Error::WrongTable) for
-    /// a key of the wrong table.
+    /// a key of another table than the one the `id`, foreign key or
+    /// relation at the end of the path refers to, and
+    /// [`Error::Query`](crate::Error::Query) for a key compared with a
+    /// plain column. (A key in a row or given to `find_by` is refused in
+    /// both cases with [`Error::WrongKey`](crate::Error::WrongKey)
+    /// instead.)
     pub fn filter(self, path: &str, value: impl Into<Arg>) -> Result<Self> {
         self.filter_q(Q::new(path, value))
     }
@@ -218,8 +223,12 @@ impl<'v> Query<'v> {
     }
 
     /// Drops the rows for which `path` matches `value` through at least
-    /// one related row. Rows with no related rows at all are kept:
-    /// `exclude("groups", rock)` keeps users in no group. Never repeats a
+    /// one related row. Rows with no related rows at all are kept, unless
+    /// the condition holds where the related row is missing (`NULL`, as in
+    /// SQL's left join), as `isnull = true` and a `None` value (with
+    /// `exact`, meaning `isnull`) do: `exclude("groups", rock)` keeps users
+    /// in no group, while `exclude("groups__isnull", true)` and
+    /// `exclude("groups__name", None::<&str>)` drop them. Never repeats a
     /// row. O(path length) to resolve.
     ///
     /// # Errors

@@ -79,10 +79,13 @@ impl SchemaBuilder {
     ///
     /// # Errors
     /// A [`SchemaError`] listing **all** error diagnostics found (with the
-    /// warnings), each with its check id, table, field and how to fix it;
-    /// a schema too large to represent (`junction.E031`, `junction.E032`)
-    /// is reported alone. Warnings alone do not fail the build; they are
-    /// on [`Schema::warnings`].
+    /// warnings), each with its check id, table, field and how to fix it.
+    /// A schema too large to represent stops the checks there: its error
+    /// lists the table-name diagnostics found before (`junction.E001`,
+    /// `junction.E002`, `models.E023`/`E024`, `junction.E030`) and then
+    /// `junction.E031` for too many tables, or `junction.E032` for every
+    /// table with too many columns. Warnings alone do not fail the build;
+    /// they are on [`Schema::warnings`].
     pub fn build(self) -> Result<Schema, SchemaError> {
         super::resolve::build(self)
     }

@@ -2,14 +2,16 @@
 //! ids; 0 marks a free slot), a primary-key map `id -> slot`, a stack of
 //! free slots, and the hash indexes of unique and indexed columns.
 //!
-//! Deleted slots are reused; ids are not. Slot 0 never holds a row (every
-//! column has a placeholder there), so that while every live row sits at
-//! slot `id` (the common case: auto-assigned ids, which start at 1, and no
-//! slot reused yet) the primary-key map is the identity and costs neither
-//! memory nor hashing, and a row's id is its slot, with no arithmetic on a
-//! walk over slots; the first row that breaks it switches the map, once,
-//! in O(rows), to a dense vector (ids close to the row count) or a hash
-//! map. The switch stays when that insert is rolled back: the map is
+//! Ids are never reused. Slot 0 never holds a row (every column has a
+//! placeholder there), so that while every live row sits at slot `id` (the
+//! common case: auto-assigned ids, which start at 1) the primary-key map
+//! is the identity and costs neither memory nor hashing, and a row's id is
+//! its slot, with no arithmetic on a walk over slots. A freed slot could
+//! then hold only its own id, so inserts append instead of reusing freed
+//! slots until those are many ([`Table::slot_for`]); the first row that
+//! breaks the identity (an explicit id out of step, or a reused slot)
+//! switches the map, once, in O(rows), to a dense vector (ids close to the
+//! row count) or a hash map, and freed slots are reused from then on. The switch stays when that insert is rolled back: the map is
 //! still right, and going back to identity would make a retried insert
 //! build the map again, O(rows) per rolled-back insert (a reviewer caught
 //! that in a change that went back; sixteenth session).

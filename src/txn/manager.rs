@@ -87,8 +87,9 @@ fn rel_of(kind: AccessorKind) -> Option<(RelId, bool)> {
 
 impl<'db> WriteTxn<'db> {
     /// The related manager of `key` through the accessor `name` (a
-    /// many-to-many field, or a reverse accessor). O(1) expected (one name
-    /// lookup).
+    /// many-to-many field, or a reverse accessor). O(the table's
+    /// accessors) to set up: the name is searched for among them, as
+    /// [`Schema::accessor`](crate::Schema::accessor) does.
     ///
     /// # Errors
     /// [`Error::UnknownAccessor`] (listing the choices),
@@ -564,8 +565,10 @@ impl<'db> RelatedMut<'_, 'db> {
     /// [`Error::WrongTable`], [`Error::NotFound`] for a missing target (or
     /// for this manager's own row once a write of the manager deleted it,
     /// see [`RelatedMut`]), and for a custom through table whose extra
-    /// columns are required and not defaulted, [`Error::NotNull`]; the
-    /// error of a change hook that refuses it ([`Error::Vetoed`], see
+    /// columns are required and not defaulted, [`Error::NotNull`]; on the
+    /// reverse accessor of a unique foreign key, [`Error::Unique`] when
+    /// another row already points at this row (or several targets would);
+    /// the error of a change hook that refuses it ([`Error::Vetoed`], see
     /// [`Database::on_m2m_changed`](crate::Database::on_m2m_changed)).
     /// Nothing is linked then.
     #[inline]

@@ -138,9 +138,10 @@ impl<'a> Relation<'a> {
     /// foreign key), O(1) per item.
     ///
     /// # Errors
-    /// [`Error::WrongTable`](crate::Error::WrongTable) when `key` is not a
-    /// row of the accessor's table, [`Error::NotFound`](crate::Error::NotFound)
-    /// when it names no row.
+    /// [`Error::UnknownTable`](crate::Error::UnknownTable) for a key of
+    /// another schema, [`Error::WrongTable`](crate::Error::WrongTable) when
+    /// `key` is not a row of the accessor's table,
+    /// [`Error::NotFound`](crate::Error::NotFound) when it names no row.
     #[inline(always)]
     pub fn ids(&self, key: Key) -> Result<RelatedIds<'a>> {
         match self.listed(key) {

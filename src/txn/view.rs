@@ -355,7 +355,9 @@ impl View {
 
     /// The rows related to `key` through the accessor named `name`: a
     /// many-to-many field, or a reverse accessor (`related_name`, default
-    /// `<table>_set`). O(1) to set up (one name lookup).
+    /// `<table>_set`). O(the table's accessors) to set up: the name is
+    /// searched for among them, as [`Schema::accessor`] does (resolve it
+    /// once there and use [`related_at`](Self::related_at) in a loop).
     ///
     /// # Errors
     /// [`Error::UnknownAccessor`] (listing the table's accessors),
@@ -715,7 +717,10 @@ impl<'a> Related<'a> {
         self.ids().map(move |id| Key::new(t, id))
     }
 
-    /// The rows at the other end, one per link row. O(1) per item.
+    /// The rows at the other end, one per link row. As [`ids`](Self::ids):
+    /// O(1) to start for a many-to-many relation; a reverse foreign key's
+    /// rows are found through its index and sorted by id first, O(m log m)
+    /// for m rows. O(1) per item.
     pub fn rows(&self) -> impl ExactSizeIterator<Item = RowRef<'a>> + 'a {
         let (view, t) = (self.view, self.end.other);
         self.slots().map(move |s| view.row_at(t, Loc::Slot(s)))

@@ -592,6 +592,7 @@ impl<'db> WriteTxn<'db> {
     /// expected.
     ///
     /// # Errors
+    /// [`Error::UnknownTable`] for a key of another schema;
     /// [`Error::NotFound`], [`Error::UnknownColumn`],
     /// [`Error::TypeMismatch`], [`Error::NotNull`], [`Error::Unique`],
     /// [`Error::ForeignKey`], [`Error::WrongKey`] (as for `insert`), and
