@@ -633,7 +633,7 @@ fn a_hook_changes_no_result_and_no_state() {
             }
             // Membership rows go to freed slots, as user rows do once
             // `restock` gives back ids out of step.
-            common::leave_identity(tx, vec![("membership", row! { "user" => 1, "group" => 100 })])
+            reuse_membership_slots(tx)
         })
         .unwrap();
     }
@@ -649,6 +649,12 @@ fn a_hook_changes_no_result_and_no_state() {
         assert_eq!(states[0], states[1], "seed {seed}");
         verify(&hooked.begin_read().unwrap());
     }
+}
+
+/// Makes new membership rows go to freed slots from now on (see
+/// `common::leave_identity`); user 1 and group 100 must exist.
+fn reuse_membership_slots(tx: &mut junctiondb::WriteTxn<'_>) -> Result<(), Error> {
+    common::leave_identity(tx, vec![("membership", row! { "user" => 1, "group" => 100 })])
 }
 
 /// Makes again, with no link, the users and groups `random_call` draws
@@ -705,7 +711,7 @@ fn hooks_that_write_a_row_per_announcement_change_no_other_result() {
                 db.write(|tx| {
                     restock(tx)?;
                     if seed == 0 {
-                        common::leave_identity(tx, vec![("membership", row! { "user" => 1, "group" => 100 })])?;
+                        reuse_membership_slots(tx)?;
                     }
                     let mut answers = Vec::new();
                     for _ in 0..40 {
@@ -856,8 +862,7 @@ fn hooks_that_write_keep_a_count_and_a_refusal_undoes_their_writes() {
         for i in 100..=103 {
             tx.insert("group", row! { "id" => i, "name" => format!("g{i}") })?;
         }
-        // Membership rows go to freed slots.
-        common::leave_identity(tx, vec![("membership", row! { "user" => 1, "group" => 100 })])
+        reuse_membership_slots(tx)
     })
     .unwrap();
     let (mut refused, mut calls) = (0, 0);
@@ -1222,7 +1227,7 @@ fn random_hook_writes_keep_every_invariant_and_a_failed_call_changes_nothing() {
         db.write(|tx| {
             restock(tx)?;
             if seed == 0 {
-                common::leave_identity(tx, vec![("membership", row! { "user" => 1, "group" => 100 })])?;
+                reuse_membership_slots(tx)?;
             }
             for _ in 0..40 {
                 let before = snapshot(tx);

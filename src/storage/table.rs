@@ -11,10 +11,11 @@
 //! slots until those are many ([`Table::slot_for`]); the first row that
 //! breaks the identity (an explicit id out of step, or a reused slot)
 //! switches the map, once, in O(rows), to a dense vector (ids close to the
-//! row count) or a hash map, and freed slots are reused from then on. The switch stays when that insert is rolled back: the map is
-//! still right, and going back to identity would make a retried insert
-//! build the map again, O(rows) per rolled-back insert (a reviewer caught
-//! that in a change that went back; sixteenth session).
+//! row count) or a hash map, and freed slots are reused from then on. The
+//! switch stays when that insert is rolled back: the map is still right,
+//! and going back to identity would make a retried insert build the map
+//! again, O(rows) per rolled-back insert (a reviewer caught that in a
+//! change that went back; sixteenth session).
 
 use hashbrown::{DefaultHashBuilder, HashMap};
 
