@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::verify;
+use common::{snapshot, verify};
 use junctiondb::{row, Database, Error, Key, Schema, Type, View};
 
 fn db() -> Database {
@@ -191,6 +191,112 @@ fn deleting_a_person_removes_both_directions() {
         assert!(ids(tx, p[1], "friends").is_empty());
         assert!(ids(tx, p[1], "follows").is_empty());
         assert_eq!(tx.count("person_friends")?, 0);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// While its rows come in mirrored pairs, a symmetrical relation keeps one
+/// list per person (see `relation::junction`, "Paired lists"); a through
+/// row inserted or deleted alone ends that. Each such write below comes
+/// between manager writes in a transaction that then fails: the rollback
+/// leaves the database as it was, order included. Committed, the rows
+/// read the same from either end, and a delete still takes both
+/// directions. Every step verifies.
+#[test]
+fn a_through_row_written_alone_rolls_back_and_commits_like_any_write() {
+    let db = db();
+    let p = people(&db, 5);
+    db.write(|tx| {
+        tx.related(p[0], "friends")?.add([p[1], p[2], p[0]])?;
+        tx.related(p[3], "friends")?.add([p[1]])?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    let (lone_insert, lone_delete) = (0, 1);
+    for lone in [lone_insert, lone_delete] {
+        let e = db
+            .write(|tx| {
+                tx.related(p[4], "friends")?.add([p[0], p[4]])?;
+                let key = if lone == lone_insert {
+                    tx.insert("person_friends", row! { "from_person_id" => p[1].id(), "to_person_id" => p[2].id() })?
+                } else {
+                    let row = tx.scan("person_friends")?.find(|r| r.int("from_person_id") == Some(p[1].id()));
+                    let key = row.map(|r| r.key()).expect("(1, 0) or (1, 3) is a row");
+                    tx.delete(key)?;
+                    key
+                };
+                verify(tx);
+                assert_eq!(tx.related(p[2], "friends")?.remove([p[0]])?, 2);
+                assert_eq!(tx.related(p[4], "friends")?.clear()?, 3, "(4, 0), (0, 4) and (4, 4)");
+                verify(tx);
+                Err::<(), _>(Error::NotFound { table: "person_friends".into(), id: key.id() })
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }));
+        db.read(|v| {
+            assert_eq!(snapshot(v), before, "rolled back, lone write {lone}");
+            verify(v);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+    }
+    db.write(|tx| {
+        let lone = tx.insert("person_friends", row! { "from_person_id" => p[1].id(), "to_person_id" => p[2].id() })?;
+        assert_eq!(ids(tx, p[1], "friends"), [p[0].id(), p[2].id(), p[3].id()]);
+        assert_eq!(ids(tx, p[2], "friends"), [p[0].id()], "(2, 1) is not a row");
+        tx.related(p[4], "friends")?.add([p[2], p[4]])?;
+        assert_eq!(ids(tx, p[2], "friends"), [p[0].id(), p[4].id()]);
+        verify(tx);
+        tx.delete(lone)?;
+        assert_eq!(tx.related(p[0], "friends")?.remove([p[1]])?, 2);
+        assert_eq!(ids(tx, p[1], "friends"), [p[3].id()]);
+        let d = tx.delete(p[2])?;
+        assert_eq!(d.count("person_friends"), 4, "(2, 0), (0, 2), (2, 4) and (4, 2)");
+        assert_eq!(ids(tx, p[0], "friends"), [p[0].id()]);
+        assert_eq!(ids(tx, p[4], "friends"), [p[4].id()]);
+        assert_eq!(tx.count("person_friends")?, 4, "(0, 0), (1, 3), (3, 1) and (4, 4)");
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// `db_constraint(false)` on a symmetrical relation: a friend who does not
+/// exist yet is two dangling rows, which become a pair of rows when the
+/// person is inserted; a dangling row written alone becomes a row without
+/// its mirror.
+#[test]
+fn dangling_friends_become_a_pair_of_rows_when_the_person_arrives() {
+    let schema = Schema::builder()
+        .table("person", |t| {
+            t.column("name", Type::Text).nullable();
+            t.many_to_many("friends", "self").db_constraint(false);
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let a = tx.insert("person", row! { "name" => "a" })?;
+        assert_eq!(tx.related(a, "friends")?.add([a.id(), 50])?, 3, "(a, a), and (a, 50) and (50, a) dangling");
+        assert_eq!(ids(tx, a, "friends"), [a.id()], "a missing person is no related row");
+        verify(tx);
+        let b = tx.insert("person", row! { "id" => 50, "name" => "b" })?;
+        assert_eq!(ids(tx, a, "friends"), [a.id(), 50]);
+        assert_eq!(ids(tx, b, "friends"), [a.id()]);
+        assert_eq!(tx.count("person_friends")?, 3);
+        verify(tx);
+        assert_eq!(tx.related(b, "friends")?.remove([a])?, 2, "both rows of the pair");
+        assert_eq!(ids(tx, a, "friends"), [a.id()]);
+        assert_eq!(tx.count("person_friends")?, 1);
+        verify(tx);
+        tx.insert("person_friends", row! { "from_person_id" => 60, "to_person_id" => a.id() })?;
+        let c = tx.insert("person", row! { "id" => 60 })?;
+        assert_eq!(ids(tx, c, "friends"), [a.id()]);
+        assert_eq!(ids(tx, a, "friends"), [a.id()], "(a, 60) is not a row");
+        assert_eq!(tx.count("person_friends")?, 2);
         verify(tx);
         Ok::<_, Error>(())
     })

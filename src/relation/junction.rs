@@ -17,6 +17,24 @@
 //! junction's [`Pool`] (up to 13 entries, all but their nodes, which stay
 //! in the list's header).
 //!
+//! # Paired lists
+//!
+//! A symmetrical relation's through rows come in mirrored pairs: `(a, b)`
+//! is stored whenever `(b, a)` is, so `rev[a]` holds the same rows as
+//! `fwd[a]`. Such a junction starts *paired*: it keeps `fwd` alone, and
+//! reads of the reverse direction read it. The entry `b` in `fwd[a]` is
+//! the forward entry of the row `(a, b)` and the reverse entry of `(b, a)`;
+//! its `back` is the position of `a` in `fwd[b]`, the other row's entry
+//! (a row `(a, a)` is one entry, its own mirror). A pair of rows is one
+//! [`link_pair`](Junction::link_pair), and an [`unlink`](Junction::unlink)
+//! removes both. Half the entries of two lists: the `friends` load reaches
+//! one list of each random person instead of two (peers `friends_add`
+//! 295–309 → 158–178 ns in three alternating runs, the rows and `fof`
+//! unchanged; see `docs/design.md`). A write of one row alone (a through
+//! row inserted or deleted directly) first [`unpair`](Junction::unpair)s
+//! the junction: `rev` becomes a copy of `fwd`, O(rows), and the junction
+//! keeps two lists from then on (a rollback past it pairs them again).
+//!
 //! Costs: `link` O(1) amortized; `unlink` of a known position O(1);
 //! `find(s, t)` looks in the shorter of `fwd[s]` and `rev[t]`, so it is O(1)
 //! expected at any degree once that list, if long, has its hash index,
@@ -54,11 +72,13 @@ pub(crate) struct Junction<P: Payload> {
     /// The entries of the pooled lists of both directions.
     pool: Pool<P>,
     len: usize,
+    /// One list per row, `rev` empty: see "Paired lists" above.
+    paired: bool,
 }
 
 impl<P: Payload> Default for Junction<P> {
     fn default() -> Self {
-        Junction { fwd: Vec::new(), rev: Vec::new(), pool: Pool::default(), len: 0 }
+        Junction { fwd: Vec::new(), rev: Vec::new(), pool: Pool::default(), len: 0, paired: false }
     }
 }
 
@@ -160,14 +180,22 @@ impl<P: Payload> Junction<P> {
         self.fwd[source as usize].entry(fpos, &self.pool)
     }
 
-    /// Every forward list (`forward`), or every reverse list, by slot.
-    #[inline]
+    /// Every forward list (`forward`), or every reverse list, by slot (a
+    /// paired junction's forward lists either way).
+    #[inline(always)]
     pub(crate) fn lists(&self, forward: bool) -> &[Adj<P>] {
-        if forward {
+        if forward || self.paired {
             &self.fwd
         } else {
             &self.rev
         }
+    }
+
+    /// Whether the junction keeps one list per row (see "Paired lists" in
+    /// the module docs). O(1).
+    #[inline(always)]
+    pub(crate) fn is_paired(&self) -> bool {
+        self.paired
     }
 
     /// The pool of the lists' entries.
@@ -192,7 +220,7 @@ impl<P: Payload> Junction<P> {
         if f.len() <= PROMOTE_AT || f.is_indexed() {
             return Some(Searched::Forward(f));
         }
-        let r = self.rev.get(target as usize)?;
+        let r = self.lists(false).get(target as usize)?;
         Some(if f.len() <= r.len() { Searched::Forward(f) } else { Searched::Reverse(r) })
     }
 
@@ -211,7 +239,7 @@ impl<P: Payload> Junction<P> {
     /// position. As `find`.
     #[inline(always)]
     pub(crate) fn contains(&self, source: u32, target: u32) -> bool {
-        contains_in(&self.fwd, &self.rev, &self.pool, source, target)
+        contains_in(&self.fwd, self.lists(false), &self.pool, source, target)
     }
 
     /// `find` for a write: the list it searches builds its hash index
@@ -241,7 +269,8 @@ impl<P: Payload> Junction<P> {
         if forward {
             self.fwd[source as usize].promote_if_long(&mut self.pool);
         } else {
-            self.rev[target as usize].promote_if_long(&mut self.pool);
+            let rev = if self.paired { &mut self.fwd } else { &mut self.rev };
+            rev[target as usize].promote_if_long(&mut self.pool);
         }
     }
 
@@ -263,7 +292,7 @@ impl<P: Payload> Junction<P> {
     /// else `rev[target]`; `None` when either row has no list.
     #[inline(always)]
     fn all_searched(&self, source: u32, target: u32) -> Option<Searched<'_, P>> {
-        let (f, r) = (self.fwd.get(source as usize)?, self.rev.get(target as usize)?);
+        let (f, r) = (self.fwd.get(source as usize)?, self.lists(false).get(target as usize)?);
         Some(if f.len() <= r.len() || f.is_indexed() { Searched::Forward(f) } else { Searched::Reverse(r) })
     }
 
@@ -303,12 +332,17 @@ impl<P: Payload> Junction<P> {
             return None;
         }
         let backs = f.warm_backs(&self.pool);
-        let Some(last) = self.rev.get(target as usize).and_then(|r| r.last(&self.pool)) else { return Some(backs) };
+        let Some(last) = self.lists(false).get(target as usize).and_then(|r| r.last(&self.pool)) else {
+            return Some(backs);
+        };
         Some(self.fwd.get(last.node as usize).map_or(backs, |f| backs ^ f.len() as u32 ^ last.back))
     }
 
-    /// Adds the pair at the end of both lists. O(1) amortized.
+    /// Adds the pair at the end of both lists. O(1) amortized. Not for a
+    /// paired junction, whose rows come in pairs ([`link_pair`](Junction::link_pair);
+    /// [`unpair`](Self::unpair) it first).
     pub(crate) fn link(&mut self, source: u32, target: u32, payload: P) {
+        debug_assert!(!self.paired, "a paired junction links rows in pairs");
         let rpos = grow(&mut self.rev, target).len() as u32;
         let fpos = grow(&mut self.fwd, source).push(Entry { node: target, back: rpos, payload }, &mut self.pool);
         self.rev[target as usize].push(Entry { node: source, back: fpos, payload }, &mut self.pool);
@@ -324,7 +358,8 @@ impl<P: Payload> Junction<P> {
         Unlinked { source, target: e.node, fpos, rpos: e.back, payload: e.payload }
     }
 
-    /// Removes the pair at `fwd[source][fpos]`. O(1) expected.
+    /// Removes the pair at `fwd[source][fpos]` (and on a paired junction
+    /// its mirror row). O(1) expected.
     pub(crate) fn unlink(&mut self, source: u32, fpos: u32) -> Unlinked<P> {
         let u = self.unlinked_at(source, fpos);
         self.remove_unlinked(u);
@@ -332,8 +367,13 @@ impl<P: Payload> Junction<P> {
     }
 
     /// Removes the pair `u` names, as [`unlinked_at`](Self::unlinked_at)
-    /// read it: neither list's entry is read again. O(1) expected.
-    pub(crate) fn remove_unlinked(&mut self, u: Unlinked<P>) {
+    /// read it: neither list's entry is read again. On a paired junction
+    /// the entry at `u.rpos` is the mirror row's, which goes too. Returns
+    /// the rows removed: 1, or 2 for a pair of mirrored rows. O(1) expected.
+    pub(crate) fn remove_unlinked(&mut self, u: Unlinked<P>) -> usize {
+        if self.paired {
+            return self.remove_pair(u);
+        }
         let removed = Entry { node: u.target, back: u.rpos, payload: u.payload };
         if let Some(m) = self.fwd[u.source as usize].swap_remove_known(u.fpos, removed, &mut self.pool) {
             self.rev[m.node as usize].set_back(m.back, u.fpos, &mut self.pool);
@@ -343,6 +383,46 @@ impl<P: Payload> Junction<P> {
             self.fwd[m.node as usize].set_back(m.back, u.rpos, &mut self.pool);
         }
         self.len -= 1;
+        1
+    }
+
+    /// [`remove_unlinked`](Self::remove_unlinked) on a paired junction:
+    /// the entry at `fwd[source][fpos]`, then its mirror at
+    /// `fwd[target][rpos]` (the same entry for a row `(a, a)`). The first
+    /// removal's fix-up changes another entry's mirror, never this one's,
+    /// so the mirror is still as `u` names it.
+    fn remove_pair(&mut self, u: Unlinked<P>) -> usize {
+        self.swap_remove_paired(u.source, u.fpos, Entry { node: u.target, back: u.rpos, payload: u.payload });
+        if u.source == u.target {
+            self.len -= 1;
+            return 1;
+        }
+        self.swap_remove_paired(u.target, u.rpos, Entry { node: u.source, back: u.fpos, payload: u.payload });
+        self.len -= 2;
+        2
+    }
+
+    /// Swap-removes `removed` at `fwd[slot][pos]` of a paired junction and
+    /// points the moved entry's mirror at its new place; a moved row
+    /// `(slot, slot)` is its own mirror. O(1) expected.
+    fn swap_remove_paired(&mut self, slot: u32, pos: u32, removed: Entry<P>) {
+        let last = self.fwd[slot as usize].len() as u32 - 1;
+        if let Some(m) = self.fwd[slot as usize].swap_remove_known(pos, removed, &mut self.pool) {
+            let (list, at) = if m.node == slot && m.back == last { (slot, pos) } else { (m.node, m.back) };
+            self.fwd[list as usize].set_back(at, pos, &mut self.pool);
+        }
+    }
+
+    /// Puts `entry` back at `fwd[slot][pos]` of a paired junction, the
+    /// inverse of [`swap_remove_paired`](Self::swap_remove_paired): the
+    /// entry displaced to the end has its mirror pointed there. O(1)
+    /// expected.
+    fn insert_paired(&mut self, slot: u32, pos: u32, entry: Entry<P>) {
+        if let Some(d) = grow(&mut self.fwd, slot).insert_at(pos, entry, &mut self.pool) {
+            let end = self.fwd[slot as usize].len() as u32 - 1;
+            let (list, at) = if d.node == slot && d.back == pos { (slot, end) } else { (d.node, d.back) };
+            self.fwd[list as usize].set_back(at, end, &mut self.pool);
+        }
     }
 
     /// Undoes the `link` of `(source, target)`, the last entry of both lists.
@@ -351,8 +431,22 @@ impl<P: Payload> Junction<P> {
         self.unlink(source, last)
     }
 
-    /// Undoes an `unlink`: the pair goes back to its exact positions.
+    /// Undoes an `unlink`: the pair goes back to its exact positions (on a
+    /// paired junction, the mirror row with it).
     pub(crate) fn relink(&mut self, u: Unlinked<P>) {
+        if self.paired {
+            let entry = Entry { node: u.target, back: u.rpos, payload: u.payload };
+            if u.source == u.target {
+                self.insert_paired(u.source, u.fpos, entry);
+                self.len += 1;
+            } else {
+                // The removal's two steps undone in reverse order.
+                self.insert_paired(u.target, u.rpos, Entry { node: u.source, back: u.fpos, payload: u.payload });
+                self.insert_paired(u.source, u.fpos, entry);
+                self.len += 2;
+            }
+            return;
+        }
         let mirror = Entry { node: u.source, back: u.fpos, payload: u.payload };
         let displaced = grow(&mut self.rev, u.target).insert_at(u.rpos, mirror, &mut self.pool);
         if let Some(d) = displaced {
@@ -377,6 +471,9 @@ impl<P: Payload> Junction<P> {
     where
         P: PartialEq + std::fmt::Debug,
     {
+        if self.paired {
+            return self.verify_paired();
+        }
         let mut count = 0;
         for (s, adj) in self.fwd.iter().enumerate() {
             adj.verify_index(&self.pool).map_err(|e| format!("fwd[{s}]: {e}"))?;
@@ -410,6 +507,95 @@ impl<P: Payload> Junction<P> {
         }
         let blocks = self.fwd.iter().chain(&self.rev).filter_map(Adj::pooled_block);
         self.pool.verify(blocks).map_err(|e| format!("pool: {e}"))
+    }
+
+    /// [`verify`](Self::verify) for a paired junction: no reverse lists,
+    /// and every entry's mirror is the entry at its `back` in its node's
+    /// list and points back at it (a row `(a, a)`'s entry is itself).
+    fn verify_paired(&self) -> Result<(), String>
+    where
+        P: PartialEq + std::fmt::Debug,
+    {
+        if !self.rev.is_empty() {
+            return Err(format!("a paired junction holds {} reverse lists", self.rev.len()));
+        }
+        let mut count = 0;
+        for (a, adj) in self.fwd.iter().enumerate() {
+            adj.verify_index(&self.pool).map_err(|e| format!("list[{a}]: {e}"))?;
+            for p in 0..adj.len() as u32 {
+                let e = adj.entry(p, &self.pool);
+                count += 1;
+                let m = self.fwd.get(e.node as usize).and_then(|l| l.get(e.back, &self.pool));
+                match m {
+                    Some(m) if m.node as usize == a && m.back == p && m.payload == e.payload => {}
+                    _ => return Err(format!("list[{a}][{p}] = {e:?} has no matching mirror (found {m:?})")),
+                }
+            }
+        }
+        if count != self.len {
+            return Err(format!("paired junction counts {} rows but holds {count} entries", self.len));
+        }
+        self.pool.verify(self.fwd.iter().filter_map(Adj::pooled_block)).map_err(|e| format!("pool: {e}"))
+    }
+}
+
+/// A symmetrical relation's auto-created through (see "Paired lists" in
+/// the module docs).
+impl Junction<()> {
+    /// An empty paired junction.
+    pub(crate) fn paired() -> Self {
+        Junction { paired: true, ..Junction::default() }
+    }
+
+    /// Links the rows `(a, b)` and `(b, a)` of a paired junction, one entry
+    /// in each list, each the other's mirror (a row `(a, a)`: one entry
+    /// that is its own). Returns the rows linked, 2 (or 1). The pair must
+    /// not be linked. Undone by [`unlink_last`](Self::unlink_last) of `a`.
+    /// O(1) amortized.
+    pub(crate) fn link_pair(&mut self, a: u32, b: u32) -> usize {
+        debug_assert!(self.paired, "rows are linked in pairs on a paired junction only");
+        let pa = grow(&mut self.fwd, a).len() as u32;
+        if a == b {
+            self.fwd[a as usize].push(Entry { node: a, back: pa, payload: () }, &mut self.pool);
+            self.len += 1;
+            return 1;
+        }
+        let pb = grow(&mut self.fwd, b).len() as u32;
+        self.fwd[a as usize].push(Entry { node: b, back: pb, payload: () }, &mut self.pool);
+        self.fwd[b as usize].push(Entry { node: a, back: pa, payload: () }, &mut self.pool);
+        self.len += 2;
+        2
+    }
+
+    /// Ends the pairing, before a write of one row alone: the reverse
+    /// lists become copies of the forward ones, entry for entry (the entry
+    /// `b` at `fwd[a][p]` with back `q` is `(a, b)`'s, and in `rev[a]` at
+    /// `p` it is `(b, a)`'s, whose forward entry is at `fwd[b][q]`). A
+    /// no-op on an unpaired junction. O(rows).
+    pub(crate) fn unpair(&mut self) {
+        if !self.paired {
+            return;
+        }
+        let mut rev = Vec::with_capacity(self.fwd.len());
+        for f in &self.fwd {
+            let mut r = Adj::default();
+            for p in 0..f.len() as u32 {
+                r.push(f.entry(p, &self.pool), &mut self.pool);
+            }
+            rev.push(r);
+        }
+        self.rev = rev;
+        self.paired = false;
+    }
+
+    /// Undoes [`unpair`](Self::unpair), when everything since has been
+    /// undone: the reverse lists are copies of the forward ones again, and
+    /// go. O(lists).
+    pub(crate) fn pair_again(&mut self) {
+        for mut r in std::mem::take(&mut self.rev) {
+            r.release(&mut self.pool);
+        }
+        self.paired = true;
     }
 }
 
@@ -456,11 +642,17 @@ impl Links {
 
     /// Starts loading the header of `slot`'s list in one direction (none
     /// past the lists), for a write that reaches it later: see
-    /// [`prefetch`](super::prefetch). O(1).
+    /// [`prefetch`](super::prefetch). A paired junction stores no reverse
+    /// lists, so a reverse list's prefetch does nothing there (the caller
+    /// asks for the forward one). Reading the lists a direction is stored
+    /// in, not [`Junction::lists`], keeps the pairing's test off this
+    /// path: callgrind counted 16 → 28 instructions for the prefetch of a
+    /// peers `remove` at size S with it. O(1).
     #[inline(always)]
     pub(crate) fn prefetch(&self, slot: u32, forward: bool) {
         both!(self, j => {
-            if let Some(adj) = j.lists(forward).get(slot as usize) {
+            let lists = if forward { &j.fwd } else { &j.rev };
+            if let Some(adj) = lists.get(slot as usize) {
                 super::prefetch::prefetch(adj);
             }
         })
@@ -477,7 +669,7 @@ impl Links {
     /// The last entry of `rev[target]` as `(source, position in
     /// fwd[source])`. O(1).
     pub(crate) fn last_source(&self, target: u32) -> Option<(u32, u32)> {
-        both!(self, j => j.rev.get(target as usize).and_then(|r| r.last(&j.pool)).map(|e| (e.node, e.back)))
+        both!(self, j => j.lists(false).get(target as usize).and_then(|r| r.last(&j.pool)).map(|e| (e.node, e.back)))
     }
 
     /// The slots that have a forward list allocated.
@@ -712,6 +904,134 @@ mod tests {
             assert_eq!(j.nodes(0, true), before.nodes(0, true));
             assert_eq!(j.nodes(0, false), before.nodes(0, false));
         }
+    }
+
+    /// The rows of a junction as `(source, target)` pairs, each direction
+    /// read apart and sorted: a paired junction must answer both as a
+    /// two-list one holding the mirrored rows does.
+    fn rows_both_ways(j: &Junction<()>, slots: u32) -> [Vec<(u32, u32)>; 2] {
+        let mut fwd: Vec<(u32, u32)> = (0..slots).flat_map(|s| j.nodes(s, true).iter().map(move |&t| (s, t))).collect();
+        let mut rev: Vec<(u32, u32)> =
+            (0..slots).flat_map(|t| j.nodes(t, false).iter().map(move |&s| (s, t))).collect();
+        fwd.sort_unstable();
+        rev.sort_unstable();
+        [fwd, rev]
+    }
+
+    /// A paired junction against a two-list one fed the same rows (each
+    /// pair as two `link`s or `unlink`s), through links, removals found by
+    /// a write's search, rollbacks of either, self rows, a hub long enough
+    /// to be indexed, and an unpairing in the middle that a rollback
+    /// undoes: both verify after every step, hold the same rows read
+    /// either way, and a rollback restores the paired lists' exact order.
+    #[test]
+    fn a_paired_junction_holds_what_two_lists_would() {
+        enum Step {
+            Linked(u32),
+            Unlinked(Unlinked<()>),
+        }
+        const SLOTS: u32 = 60;
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % u64::from(n)) as u32
+        };
+        let (mut paired, mut lists) = (Junction::paired(), Junction::<()>::default());
+        let mut steps: Vec<(Step, Junction<()>)> = Vec::new();
+        for round in 0..4_000 {
+            let before = paired.clone();
+            match next(10) {
+                // Slot 0 is a hub: its list passes PROMOTE_AT and is indexed.
+                0..=4 => {
+                    let a = if next(3) == 0 { 0 } else { next(SLOTS) };
+                    let b = if next(8) == 0 { a } else { next(SLOTS) };
+                    if paired.find_for_write(a, b).is_none() {
+                        assert_eq!(paired.link_pair(a, b), if a == b { 1 } else { 2 });
+                        lists.link(a, b, ());
+                        if a != b {
+                            lists.link(b, a, ());
+                        }
+                        steps.push((Step::Linked(a), before));
+                    }
+                }
+                5..=7 => {
+                    let a = next(SLOTS);
+                    let degree = paired.nodes(a, true).len() as u32;
+                    if degree > 0 {
+                        let b = paired.nodes(a, true)[next(degree) as usize];
+                        let fpos = paired.find_for_write(a, b).unwrap();
+                        let u = paired.unlink(a, fpos);
+                        assert_eq!((u.source, u.target), (a, b));
+                        assert_eq!(paired.find(b, a), None, "the mirror row went with the pair");
+                        let fpos = lists.find_for_write(a, b).unwrap();
+                        lists.unlink(a, fpos);
+                        if a != b {
+                            let fpos = lists.find_for_write(b, a).unwrap();
+                            lists.unlink(b, fpos);
+                        }
+                        steps.push((Step::Unlinked(u), before));
+                    }
+                }
+                _ => {
+                    if let Some((step, before)) = steps.pop() {
+                        match step {
+                            Step::Linked(a) => {
+                                let u = paired.unlink_last(a);
+                                let b = u.target;
+                                if a != b {
+                                    let fpos = lists.find(b, a).unwrap();
+                                    lists.unlink(b, fpos);
+                                }
+                                let fpos = lists.find(a, b).unwrap();
+                                lists.unlink(a, fpos);
+                            }
+                            Step::Unlinked(u) => {
+                                paired.relink(u);
+                                lists.link(u.source, u.target, ());
+                                if u.source != u.target {
+                                    lists.link(u.target, u.source, ());
+                                }
+                            }
+                        }
+                        for s in 0..SLOTS {
+                            assert_eq!(paired.nodes(s, true), before.nodes(s, true), "round {round}: slot {s}'s order");
+                        }
+                    }
+                }
+            }
+            paired.verify().unwrap_or_else(|e| panic!("round {round}: {e}"));
+            lists.verify().unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert_eq!(paired.len(), lists.len());
+            assert_eq!(rows_both_ways(&paired, SLOTS), rows_both_ways(&lists, SLOTS), "round {round}");
+            for (s, t) in [(next(SLOTS), next(SLOTS)), (0, next(SLOTS))] {
+                assert_eq!(paired.contains(s, t), lists.contains(s, t), "round {round}: ({s}, {t})");
+            }
+        }
+        assert!(paired.fwd[0].is_indexed() && paired.fwd[0].len() > PROMOTE_AT, "the hub was reached");
+        // Unpaired, rows are written one at a time; undone, and paired again,
+        // the lists are what they were.
+        let before = paired.clone();
+        paired.unpair();
+        paired.verify().unwrap();
+        assert!(!paired.is_paired());
+        assert_eq!(rows_both_ways(&paired, SLOTS), rows_both_ways(&before, SLOTS));
+        let lone = (0..SLOTS).flat_map(|a| (0..SLOTS).map(move |b| (a, b))).find(|&(a, b)| !paired.contains(a, b));
+        let (a, b) = lone.unwrap();
+        paired.link(a, b, ());
+        let fpos = paired.find(1, paired.nodes(1, true)[0]).unwrap();
+        let u = paired.unlink(1, fpos);
+        paired.verify().unwrap();
+        assert!(paired.contains(a, b) && (a == b || !paired.contains(b, a)), "a row without its mirror");
+        paired.relink(u);
+        paired.unlink_last(a);
+        paired.pair_again();
+        paired.verify().unwrap();
+        for s in 0..SLOTS {
+            assert_eq!(paired.nodes(s, true), before.nodes(s, true));
+        }
+        assert!(paired.rev.is_empty() && paired.is_paired());
     }
 
     #[test]

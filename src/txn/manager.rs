@@ -388,6 +388,9 @@ impl<'db> RelatedMut<'_, 'db> {
     ) -> Result<(usize, Option<i64>)> {
         let mark = self.tx.state.undo.mark();
         let (mut total, mut missing) = (0, None);
+        // A paired junction's `op` takes the mirror row with the pair (no
+        // hook runs here to unpair it).
+        let paired = symmetrical && matches!(&self.tx.state.links[r as usize], Links::Auto(j) if j.is_paired());
         for target in targets {
             match self.target_slot(target.into()) {
                 Ok((Some(other), _)) => {
@@ -396,9 +399,10 @@ impl<'db> RelatedMut<'_, 'db> {
                     // row's list of the pair: the target's reverse list, or
                     // from a reverse accessor the source's forward list; on
                     // a symmetrical relation also the target's forward
-                    // list, the mirror's source) before `op` runs, as
-                    // `related_at` does for the row's own: their misses
-                    // overlap each other (see `relation::prefetch`).
+                    // list, the mirror's source, the one list a paired
+                    // junction keeps) before `op` runs, as `related_at`
+                    // does for the row's own: their misses overlap each
+                    // other (see `relation::prefetch`).
                     let links = &self.tx.state.links[r as usize];
                     if forward {
                         links.prefetch(p.target, false);
@@ -409,7 +413,7 @@ impl<'db> RelatedMut<'_, 'db> {
                         links.prefetch(p.target, true);
                     }
                     total += op(self, r, p);
-                    if symmetrical && p.source != p.target {
+                    if symmetrical && !paired && p.source != p.target {
                         total += op(self, r, Pair { source: p.target, target: p.source });
                     }
                 }
@@ -425,7 +429,8 @@ impl<'db> RelatedMut<'_, 'db> {
         Ok((total, missing))
     }
 
-    /// Links a pair of an auto-created through unless it is linked.
+    /// Links a pair of an auto-created through unless it is linked (with
+    /// its mirror row on a paired junction). Returns the rows linked.
     #[inline]
     fn link_auto_once(&mut self, r: RelId, p: Pair) -> usize {
         let links = &mut self.tx.state.links[r as usize];
@@ -433,6 +438,7 @@ impl<'db> RelatedMut<'_, 'db> {
             return 0;
         }
         match links {
+            Links::Auto(j) if j.is_paired() => self.tx.link_pair_auto(r, p.source, p.target),
             Links::Auto(j) => {
                 j.link(p.source, p.target, ());
                 self.tx.state.undo.push_link(r, p.source);
@@ -442,7 +448,8 @@ impl<'db> RelatedMut<'_, 'db> {
         }
     }
 
-    /// Unlinks a pair of an auto-created through if it is linked.
+    /// Unlinks a pair of an auto-created through if it is linked (with its
+    /// mirror row on a paired junction). Returns the rows unlinked.
     #[inline(always)]
     fn unlink_auto_once(&mut self, r: RelId, p: Pair) -> usize {
         // Stops at a pair the source's header rules out (its nodes or its
@@ -451,10 +458,7 @@ impl<'db> RelatedMut<'_, 'db> {
         let Some(warmed) = self.tx.state.links[r as usize].warm_unlink(p.source, p.target) else { return 0 };
         std::hint::black_box(warmed);
         match self.tx.state.links[r as usize].find_for_write(p.source, p.target) {
-            Some(fpos) => {
-                self.tx.unlink_auto(r, p.source, fpos);
-                1
-            }
+            Some(fpos) => self.tx.unlink_auto(r, p.source, fpos),
             None => 0,
         }
     }
@@ -803,10 +807,16 @@ impl<'db> RelatedMut<'_, 'db> {
         if matches!(self.tx.state.links[r as usize], Links::Auto(_)) && !defaults.is_empty() {
             return Err(self.no_default_column(r, defaults));
         }
-        if let Links::Auto(j) = &mut self.tx.state.links[r as usize] {
-            j.link(p.source, p.target, ());
-            self.tx.state.undo.push_link(r, p.source);
-            return Ok(1);
+        match &mut self.tx.state.links[r as usize] {
+            // The mirror row comes with the pair; the caller's link of the
+            // mirror then finds it.
+            Links::Auto(j) if j.is_paired() => return Ok(self.tx.link_pair_auto(r, p.source, p.target)),
+            Links::Auto(j) => {
+                j.link(p.source, p.target, ());
+                self.tx.state.undo.push_link(r, p.source);
+                return Ok(1);
+            }
+            Links::Custom(_) => {}
         }
         let schema = self.tx.schema_arc();
         let rel = schema.rel(r);
@@ -917,9 +927,10 @@ impl<'db> RelatedMut<'_, 'db> {
         }
         let mut removed = 0;
         for p in pairs {
+            // On a paired junction the pair's removal takes its mirror row,
+            // which the mirror's search then does not find.
             if let Some(fpos) = self.tx.state.links[r as usize].find_for_write(p.source, p.target) {
-                self.tx.unlink_auto(r, p.source, fpos);
-                removed += 1;
+                removed += self.tx.unlink_auto(r, p.source, fpos);
             }
         }
         Ok(removed)

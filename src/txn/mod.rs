@@ -418,4 +418,54 @@ mod tests {
         drop(tx);
         assert!(!db.state.is_locked());
     }
+
+    /// A symmetrical relation's junction stays paired through the writes
+    /// that keep its rows in mirrored pairs (the managers' writes, a
+    /// person's delete, a dangling pair becoming real), is unpaired by a
+    /// through row written alone, and paired again when that write rolls
+    /// back (see `relation::junction`, "Paired lists").
+    #[test]
+    fn only_a_through_row_written_alone_unpairs_a_symmetrical_relation() {
+        use crate::relation::Links;
+        use crate::{row, Error, View};
+        let paired = |v: &View| matches!(&v.links[0], Links::Auto(j) if j.is_paired());
+        let schema = Schema::builder()
+            .table("person", |t| {
+                t.many_to_many("friends", "self").db_constraint(false);
+            })
+            .build()
+            .expect("a valid schema");
+        let db = Database::new(schema);
+        let p1 = db
+            .write(|tx| {
+                let p: Vec<_> = (0..4).map(|_| tx.insert("person", row! {})).collect::<Result<_, _>>()?;
+                tx.related(p[0], "friends")?.add([p[1], p[2], p[0]])?;
+                tx.related(p[1], "friends")?.remove([p[0]])?;
+                tx.related(p[3], "friends")?.set([p[1], p[2]])?;
+                tx.related(p[2], "friends")?.clear()?;
+                tx.related(p[1], "friends")?.add([p[0].id(), 50])?;
+                tx.delete(p[3])?;
+                tx.insert("person", row! { "id" => 50 })?;
+                assert_eq!(tx.count("person_friends")?, 5, "(0, 0), (0, 1), (1, 0), (1, 50), (50, 1)");
+                assert!(paired(tx));
+                tx.verify().map_err(|e| Error::Unsupported { table: "person".into(), reason: e })?;
+                Ok::<_, Error>(p[1])
+            })
+            .expect("every write succeeds");
+        let failed = db.write(|tx| {
+            tx.insert("person_friends", row! { "from_person_id" => 2, "to_person_id" => 3 })?;
+            assert!(!paired(tx));
+            tx.related(p1, "friends")?.clear()?;
+            Err::<(), _>(Error::NotFound { table: "person".into(), id: 0 })
+        });
+        assert!(failed.is_err());
+        db.read(|v| {
+            assert!(paired(v), "the rollback paired it again");
+            assert_eq!(v.count("person_friends")?, 5);
+            Ok::<_, Error>(())
+        })
+        .expect("a read");
+        db.write(|tx| tx.insert("person_friends", row! { "from_person_id" => 2, "to_person_id" => 3 })).unwrap();
+        assert!(!db.read(|v| Ok::<_, Error>(paired(v))).unwrap(), "committed, it stays unpaired");
+    }
 }

@@ -38,6 +38,9 @@ pub(crate) enum Undo {
     DanglingPush { rel: RelId, index: u32, fresh: bool },
     /// The dangling pair at place `index` was removed.
     DanglingRemove { rel: RelId, index: u32, pair: Box<(i64, i64)> },
+    /// The paired junction of `rel` was unpaired (its reverse lists made
+    /// copies of its forward ones); undone by pairing it again.
+    Unpaired { rel: RelId },
 }
 
 const _: () = assert!(std::mem::size_of::<Undo>() <= 32);
@@ -202,6 +205,11 @@ impl Undo {
             }
             Undo::DanglingPush { rel, index, fresh } => view.dangling[rel as usize].undo_insert(index, fresh),
             Undo::DanglingRemove { rel, index, pair } => view.dangling[rel as usize].undo_remove(index, *pair),
+            Undo::Unpaired { rel } => {
+                if let Links::Auto(j) = &mut view.links[rel as usize] {
+                    j.pair_again();
+                }
+            }
         }
     }
 }
@@ -214,7 +222,7 @@ mod tests {
     use crate::schema::Schema;
     use crate::txn::view::View;
 
-    type Snap = (Vec<Vec<(Vec<u32>, Vec<u32>)>>, Vec<Vec<(u32, (i64, i64))>>, usize);
+    type Snap = (Vec<Vec<(Vec<u32>, Vec<u32>)>>, Vec<bool>, Vec<Vec<(u32, (i64, i64))>>, usize);
 
     fn snap(v: &View, log: &UndoLog) -> Snap {
         let links = v
@@ -224,14 +232,17 @@ mod tests {
                 (0..12).map(|s| (l.neighbour_slots(s, true).to_vec(), l.neighbour_slots(s, false).to_vec())).collect()
             })
             .collect();
+        let paired = v.links.iter().map(|l| matches!(l, Links::Auto(j) if j.is_paired())).collect();
         let dangling = v.dangling.iter().map(|d| d.iter().collect()).collect();
-        (links, dangling, log.len())
+        (links, paired, dangling, log.len())
     }
 
     use crate::splitmix::Rng;
 
     /// Random pushes (links in runs, unlinks, dangling pushes and removes,
-    /// the dangling links' indexes checked after each) with a stack
+    /// the dangling links' indexes checked after each, and on a
+    /// symmetrical relation pairs of rows and their junction's unpairing)
+    /// with a stack
     /// of marks taken anywhere (inside runs, right after a marker's first
     /// link, between runs) and rollbacks to any of them, each compared with
     /// the state when the mark was taken; then to `Mark::default()`.
@@ -241,6 +252,7 @@ mod tests {
             .table("a", |t| {
                 t.many_to_many("m", "b");
                 t.many_to_many("n", "self").symmetrical(false);
+                t.many_to_many("f", "self");
             })
             .table("b", |_| {})
             .build()
@@ -255,15 +267,24 @@ mod tests {
             for _ in 0..400 {
                 match rng.below(100) {
                     0..=49 => {
-                        let r = rng.below(2) as RelId;
+                        let r = rng.below(3) as RelId;
                         let (s, t) = (rng.below(12) as u32, rng.below(12) as u32);
-                        if let Links::Auto(j) = &mut v.links[r as usize] {
-                            j.link(s, t, ());
+                        match &mut v.links[r as usize] {
+                            Links::Auto(j) if j.is_paired() => {
+                                if !j.contains(s, t) {
+                                    j.link_pair(s, t);
+                                    log.push_link(r, s);
+                                }
+                            }
+                            Links::Auto(j) => {
+                                j.link(s, t, ());
+                                log.push_link(r, s);
+                            }
+                            Links::Custom(_) => {}
                         }
-                        log.push_link(r, s);
                     }
                     50..=59 => {
-                        let r = rng.below(2) as RelId;
+                        let r = rng.below(3) as RelId;
                         let s = rng.below(12) as u32;
                         let d = v.links[r as usize].degree(s, true);
                         if d > 0 {
@@ -293,7 +314,15 @@ mod tests {
                             }
                         }
                     }
-                    68..=84 => marks.push((log.mark(), snap(&v, &log))),
+                    68..=69 => {
+                        if let Links::Auto(j) = &mut v.links[2] {
+                            if j.is_paired() {
+                                j.unpair();
+                                log.push(Undo::Unpaired { rel: 2 });
+                            }
+                        }
+                    }
+                    70..=84 => marks.push((log.mark(), snap(&v, &log))),
                     _ => {
                         if !marks.is_empty() {
                             let k = rng.below(marks.len().min(3));

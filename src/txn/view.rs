@@ -143,7 +143,11 @@ impl View {
         let links = schema
             .rels
             .iter()
-            .map(|r| if r.auto_through { Links::Auto(Junction::default()) } else { Links::Custom(Junction::default()) })
+            .map(|r| match (r.auto_through, r.symmetrical) {
+                (true, true) => Links::Auto(Junction::paired()),
+                (true, false) => Links::Auto(Junction::default()),
+                (false, _) => Links::Custom(Junction::default()),
+            })
             .collect();
         let dangling = vec![DanglingLinks::default(); schema.rels.len()];
         let (undo, hooks) = (super::undo::UndoLog::default(), super::hooks::Hooks::default());
@@ -475,6 +479,9 @@ impl View {
             }
             match links {
                 Links::Auto(j) => {
+                    if j.is_paired() && !rel.symmetrical {
+                        return Err(ctx("a paired junction on a relation that is not symmetrical".into()));
+                    }
                     for s in 0..j.source_slots() as u32 {
                         let targets = j.nodes(s, true);
                         if !targets.is_empty() && !src.is_live(s) {

@@ -455,10 +455,44 @@ impl<'db> WriteTxn<'db> {
         Ok(())
     }
 
+    /// Links the one auto-created through row `(s, t)`, unpairing a
+    /// paired junction first (see [`unpair`](Self::unpair)). O(1)
+    /// amortized, O(rows) once when it unpairs.
     pub(crate) fn link_auto(&mut self, r: RelId, s: u32, t: u32) {
+        self.unpair(r);
         if let Links::Auto(j) = &mut self.state.links[r as usize] {
             j.link(s, t, ());
             self.state.undo.push_link(r, s);
+        }
+    }
+
+    /// Links the rows `(s, t)` and `(t, s)` of a paired junction, which
+    /// holds neither (one row when `s == t`). Returns the rows linked.
+    /// O(1) amortized.
+    #[inline]
+    pub(crate) fn link_pair_auto(&mut self, r: RelId, s: u32, t: u32) -> usize {
+        match &mut self.state.links[r as usize] {
+            Links::Auto(j) => {
+                let n = j.link_pair(s, t);
+                self.state.undo.push_link(r, s);
+                n
+            }
+            Links::Custom(_) => 0,
+        }
+    }
+
+    /// Before a write of one row of a symmetrical relation's auto-created
+    /// through alone (a direct insert or delete, a dangling link's
+    /// promotion without its mirror): a paired junction keeps two lists
+    /// from then on, logged so that a rollback pairs it again (see
+    /// `relation::junction`, "Paired lists"). O(rows) when it unpairs,
+    /// else O(1).
+    pub(crate) fn unpair(&mut self, r: RelId) {
+        if let Links::Auto(j) = &mut self.state.links[r as usize] {
+            if j.is_paired() {
+                j.unpair();
+                self.state.undo.push(Undo::Unpaired { rel: r });
+            }
         }
     }
 
@@ -490,14 +524,17 @@ impl<'db> WriteTxn<'db> {
         }
     }
 
-    /// Removes the auto-created through pair at `fwd[s][fpos]`.
+    /// Removes the auto-created through pair at `fwd[s][fpos]` (and its
+    /// mirror row on a paired junction). Returns the rows removed.
     #[inline]
-    pub(crate) fn unlink_auto(&mut self, r: RelId, s: u32, fpos: u32) {
+    pub(crate) fn unlink_auto(&mut self, r: RelId, s: u32, fpos: u32) -> usize {
         debug_assert!(matches!(self.state.links[r as usize], Links::Auto(_)), "an auto-created through");
-        self.unlink_at(r, s, fpos);
+        self.unlink_at(r, s, fpos)
     }
 
-    /// Removes the pair at `fwd[s][fpos]` of `r`'s junction, and logs it.
+    /// Removes the pair at `fwd[s][fpos]` of `r`'s junction (with its
+    /// mirror row on a paired junction), and logs it. Returns the rows
+    /// removed.
     ///
     /// The record is logged first, from the entry about to go, which the
     /// removal then does not read again (`Junction::remove_unlinked`). Logged
@@ -514,18 +551,18 @@ impl<'db> WriteTxn<'db> {
     /// in-place commit too (see `docs/design.md`, fifteenth session).
     /// O(1) expected.
     #[inline(always)]
-    fn unlink_at(&mut self, r: RelId, s: u32, fpos: u32) {
+    fn unlink_at(&mut self, r: RelId, s: u32, fpos: u32) -> usize {
         let view = &mut *self.state;
         match &mut view.links[r as usize] {
             Links::Auto(j) => {
                 let unlinked = j.unlinked_at(s, fpos);
                 view.undo.push(Undo::UnlinkAuto { rel: r, unlinked });
-                j.remove_unlinked(unlinked);
+                j.remove_unlinked(unlinked)
             }
             Links::Custom(j) => {
                 let unlinked = j.unlinked_at(s, fpos);
                 view.undo.push(Undo::UnlinkCustom { rel: r, unlinked });
-                j.remove_unlinked(unlinked);
+                j.remove_unlinked(unlinked)
             }
         }
     }
@@ -576,12 +613,30 @@ impl<'db> WriteTxn<'db> {
                 .filter(|&(_, (a, b))| (rel.source == t && a == id) || (rel.target == t && b == id))
                 .map(|(i, (a, b))| (i, a, b))
                 .collect();
-            for (i, a, b) in named {
+            // On a paired junction a link and its mirror, both dangling
+            // until now, become one pair of rows; a link without its
+            // mirror unpairs the junction (`link_auto`).
+            let mut mirrors_taken: SmallVec<[u32; 4]> = SmallVec::new();
+            for &(i, a, b) in &named {
                 let source = self.state.tables[rel.source.index()].slot_of(a);
                 let target = self.state.tables[rel.target.index()].slot_of(b);
-                if let (Some(s), Some(tt)) = (source, target) {
-                    self.remove_dangling_at(r, i);
-                    self.link_auto(r, s, tt);
+                let (Some(s), Some(tt)) = (source, target) else { continue };
+                if mirrors_taken.contains(&i) {
+                    continue;
+                }
+                self.remove_dangling_at(r, i);
+                let paired = matches!(&self.state.links[r as usize], Links::Auto(j) if j.is_paired());
+                let mirror = named.iter().find(|&&(m, x, y)| m != i && (x, y) == (b, a)).map(|&(m, ..)| m);
+                match mirror {
+                    Some(m) if paired => {
+                        self.remove_dangling_at(r, m);
+                        mirrors_taken.push(m);
+                        self.link_pair_auto(r, s, tt);
+                    }
+                    None if paired && s == tt => {
+                        self.link_pair_auto(r, s, tt);
+                    }
+                    _ => self.link_auto(r, s, tt),
                 }
             }
         }
@@ -723,6 +778,9 @@ impl<'db> WriteTxn<'db> {
                 // A search for a write: a long list searched gets its index.
                 let fpos =
                     self.state.links[r as usize].find_for_write(s, t).ok_or_else(|| self.state.not_found(key))?;
+                // The row goes without its mirror (unpairing keeps the
+                // forward lists, and `fpos` with them).
+                self.unpair(r);
                 self.unlink_auto(r, s, fpos);
             }
             Loc::Dangling(i) => self.remove_dangling_at(r, i),
@@ -890,14 +948,12 @@ impl<'db> WriteTxn<'db> {
                 let mut n = self.remove_dangling_where(r, id, |a, b| (is_source && a == id) || (is_target && b == id));
                 if rel.source == t {
                     while let Some(last) = self.state.links[r as usize].degree(s, true).checked_sub(1) {
-                        self.unlink_auto(r, s, last as u32);
-                        n += 1;
+                        n += self.unlink_auto(r, s, last as u32);
                     }
                 }
                 if rel.target == t {
                     while let Some((src, fpos)) = self.state.links[r as usize].last_source(s) {
-                        self.unlink_auto(r, src, fpos);
-                        n += 1;
+                        n += self.unlink_auto(r, src, fpos);
                     }
                 }
                 if n > 0 {
