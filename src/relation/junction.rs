@@ -29,8 +29,11 @@
 //! [`link_pair`](Junction::link_pair), and an [`unlink`](Junction::unlink)
 //! removes both. Half the entries of two lists: the `friends` load reaches
 //! one list of each random person instead of two (peers `friends_add`
-//! 295–309 → 158–178 ns in three alternating runs, the rows and `fof`
-//! unchanged; see `docs/design.md`). A write of one row alone (a through
+//! 270–354 → 149–156 ns in three alternating runs of the `friends` child,
+//! its rows and `fof` unchanged; see `docs/design.md`, twenty-fourth
+//! session). The test of the pairing costs other relations' removals 11
+//! instructions (callgrind, peers `remove` at size S: 563.3 → 574.7) and no
+//! time that alternating runs could separate. A write of one row alone (a through
 //! row inserted or deleted directly) first [`unpair`](Junction::unpair)s
 //! the junction: `rev` becomes a copy of `fwd`, O(rows), and the junction
 //! keeps two lists from then on (a rollback past it pairs them again).
