@@ -34,9 +34,12 @@
 //! session). The test of the pairing costs other relations' removals 11
 //! instructions (callgrind, peers `remove` at size S: 563.3 → 574.7) and no
 //! time that alternating runs could separate. A write of one row alone (a through
-//! row inserted or deleted directly) first [`unpair`](Junction::unpair)s
-//! the junction: `rev` becomes a copy of `fwd`, O(rows), and the junction
-//! keeps two lists from then on (a rollback past it pairs them again).
+//! row `(a, b)` inserted or deleted directly, a dangling link promoted
+//! without its mirror) first [`unpair`](Junction::unpair)s the junction:
+//! `rev` becomes a copy of `fwd`, O(rows), and the junction keeps two
+//! lists from then on (a rollback past it pairs them again, and the next
+//! such write pays again). A row `(a, a)` is its own mirror, so writing
+//! it alone keeps the pairing.
 //!
 //! Costs: `link` O(1) amortized; `unlink` of a known position O(1);
 //! `find(s, t)` looks in the shorter of `fwd[s]` and `rev[t]`, so it is O(1)
@@ -669,8 +672,8 @@ impl Links {
         both!(self, j => j.contains(source, target))
     }
 
-    /// The last entry of `rev[target]` as `(source, position in
-    /// fwd[source])`. O(1).
+    /// The last entry of `rev[target]` (of `fwd[target]` when paired) as
+    /// `(source, position in fwd[source])`. O(1).
     pub(crate) fn last_source(&self, target: u32) -> Option<(u32, u32)> {
         both!(self, j => j.lists(false).get(target as usize).and_then(|r| r.last(&j.pool)).map(|e| (e.node, e.back)))
     }

@@ -376,8 +376,9 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// Applies `op` to the pair of each existing target (and its mirror on
-    /// a symmetrical relation), summing what it returns; reports the first
-    /// missing target. A target of the wrong table undoes the pass and is
+    /// a symmetrical relation, unless the junction is paired: `op` then
+    /// takes the mirror row with the pair), summing what it returns;
+    /// reports the first missing target. A target of the wrong table undoes the pass and is
     /// the error.
     #[inline]
     fn each_auto_pair<T: Into<Target>>(

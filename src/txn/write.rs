@@ -1,7 +1,7 @@
 //! [`WriteTxn`]: inserts, updates and deletes (with `on_delete` cascades),
 //! each validated before it mutates anything and logged for rollback.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -242,7 +242,10 @@ impl<'db> WriteTxn<'db> {
     /// largest ever used) unless given. Inserting into a custom through
     /// table links the pair it names; into an auto-created through table,
     /// links the pair (`<source>_id`, `<target>_id`; `from_<table>_id`,
-    /// `to_<table>_id` for a self relation). O(columns) expected.
+    /// `to_<table>_id` for a self relation). O(columns) expected; a row
+    /// `(a, b)` inserted alone into a symmetrical relation's auto-created
+    /// through first gives its junction the two-list form, O(links of the
+    /// relation), once (see `relation::junction`, "Paired lists").
     ///
     /// # Errors
     /// [`Error::UnknownTable`], [`Error::UnknownColumn`],
@@ -456,9 +459,14 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Links the one auto-created through row `(s, t)`, unpairing a
-    /// paired junction first (see [`unpair`](Self::unpair)). O(1)
-    /// amortized, O(rows) once when it unpairs.
+    /// paired junction first unless the row is `(s, s)`, its own mirror
+    /// (see [`unpair`](Self::unpair)). O(1) amortized, O(links) when it
+    /// unpairs.
     pub(crate) fn link_auto(&mut self, r: RelId, s: u32, t: u32) {
+        if s == t && matches!(&self.state.links[r as usize], Links::Auto(j) if j.is_paired()) {
+            self.link_pair_auto(r, s, t);
+            return;
+        }
         self.unpair(r);
         if let Links::Auto(j) = &mut self.state.links[r as usize] {
             j.link(s, t, ());
@@ -614,29 +622,28 @@ impl<'db> WriteTxn<'db> {
                 .map(|(i, (a, b))| (i, a, b))
                 .collect();
             // On a paired junction a link and its mirror, both dangling
-            // until now, become one pair of rows; a link without its
-            // mirror unpairs the junction (`link_auto`).
-            let mut mirrors_taken: SmallVec<[u32; 4]> = SmallVec::new();
+            // until now (both name the inserted id), become one pair of
+            // rows; a link without its mirror unpairs the junction
+            // (`link_auto`). The places by pair, for the mirrors: O(links
+            // naming the id), as the promotion itself.
+            let paired = |tx: &Self| matches!(&tx.state.links[r as usize], Links::Auto(j) if j.is_paired());
+            let places: HashMap<(i64, i64), u32> =
+                if paired(self) { named.iter().map(|&(i, a, b)| ((a, b), i)).collect() } else { HashMap::new() };
             for &(i, a, b) in &named {
                 let source = self.state.tables[rel.source.index()].slot_of(a);
                 let target = self.state.tables[rel.target.index()].slot_of(b);
                 let (Some(s), Some(tt)) = (source, target) else { continue };
-                if mirrors_taken.contains(&i) {
-                    continue;
+                if self.state.dangling[r as usize].get(i).is_none() {
+                    continue; // promoted already, as an earlier link's mirror
                 }
                 self.remove_dangling_at(r, i);
-                let paired = matches!(&self.state.links[r as usize], Links::Auto(j) if j.is_paired());
-                let mirror = named.iter().find(|&&(m, x, y)| m != i && (x, y) == (b, a)).map(|&(m, ..)| m);
+                let mirror = if a != b && paired(self) { places.get(&(b, a)).copied() } else { None };
                 match mirror {
-                    Some(m) if paired => {
+                    Some(m) => {
                         self.remove_dangling_at(r, m);
-                        mirrors_taken.push(m);
                         self.link_pair_auto(r, s, tt);
                     }
-                    None if paired && s == tt => {
-                        self.link_pair_auto(r, s, tt);
-                    }
-                    _ => self.link_auto(r, s, tt),
+                    None => self.link_auto(r, s, tt),
                 }
             }
         }
@@ -718,7 +725,10 @@ impl<'db> WriteTxn<'db> {
     /// many-to-many relation from both ends, `SetNull`/`SetDefault` updates.
     /// Costs O(rows removed + their degrees + rows updated) expected: the
     /// walk follows the foreign key indexes, the junctions and the
-    /// dangling links' id index, never a whole table.
+    /// dangling links' id index, never a whole table. Deleting one row
+    /// `(a, b)` of a symmetrical relation's auto-created through costs
+    /// O(links of the relation) once, as inserting one does (see
+    /// [`insert`](Self::insert)).
     ///
     /// # Errors
     /// [`Error::UnknownTable`] for a key of another schema;
@@ -768,7 +778,8 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Deletes the row of an auto-created through table at `loc` (a pair
-    /// or a dangling link; no key can reference one). O(1) expected.
+    /// or a dangling link; no key can reference one). O(1) expected, and
+    /// O(links) when it unpairs a symmetrical relation's junction.
     fn delete_link_row(&mut self, key: Key, loc: Loc) -> Result<Deleted> {
         let TableKind::AutoThrough(r) = self.state.schema.def(key.table()).kind else {
             return Err(self.state.not_found(key));
@@ -778,9 +789,11 @@ impl<'db> WriteTxn<'db> {
                 // A search for a write: a long list searched gets its index.
                 let fpos =
                     self.state.links[r as usize].find_for_write(s, t).ok_or_else(|| self.state.not_found(key))?;
-                // The row goes without its mirror (unpairing keeps the
-                // forward lists, and `fpos` with them).
-                self.unpair(r);
+                // The row goes without its mirror, unless it is `(s, s)`
+                // (unpairing keeps the forward lists, and `fpos` with them).
+                if s != t {
+                    self.unpair(r);
+                }
                 self.unlink_auto(r, s, fpos);
             }
             Loc::Dangling(i) => self.remove_dangling_at(r, i),
