@@ -414,9 +414,18 @@ impl<P: Payload> Junction<P> {
     fn swap_remove_paired(&mut self, slot: u32, pos: u32, removed: Entry<P>) {
         let last = self.fwd[slot as usize].len() as u32 - 1;
         if let Some(m) = self.fwd[slot as usize].swap_remove_known(pos, removed, &mut self.pool) {
-            let (list, at) = if m.node == slot && m.back == last { (slot, pos) } else { (m.node, m.back) };
-            self.fwd[list as usize].set_back(at, pos, &mut self.pool);
+            self.repoint_mirror(slot, m, last, pos);
         }
+    }
+
+    /// After the entry `moved` of `fwd[slot]` went from position `from` to
+    /// `to` in a paired junction: its mirror's `back` says `to`. The mirror
+    /// is at `moved.back` in `moved.node`'s list, unless `moved` is a row
+    /// `(slot, slot)`, its own mirror, now at `to`. O(1).
+    fn repoint_mirror(&mut self, slot: u32, moved: Entry<P>, from: u32, to: u32) {
+        let own = moved.node == slot && moved.back == from;
+        let (list, at) = if own { (slot, to) } else { (moved.node, moved.back) };
+        self.fwd[list as usize].set_back(at, to, &mut self.pool);
     }
 
     /// Puts `entry` back at `fwd[slot][pos]` of a paired junction, the
@@ -426,8 +435,7 @@ impl<P: Payload> Junction<P> {
     fn insert_paired(&mut self, slot: u32, pos: u32, entry: Entry<P>) {
         if let Some(d) = grow(&mut self.fwd, slot).insert_at(pos, entry, &mut self.pool) {
             let end = self.fwd[slot as usize].len() as u32 - 1;
-            let (list, at) = if d.node == slot && d.back == pos { (slot, end) } else { (d.node, d.back) };
-            self.fwd[list as usize].set_back(at, end, &mut self.pool);
+            self.repoint_mirror(slot, d, pos, end);
         }
     }
 
@@ -576,11 +584,12 @@ impl Junction<()> {
     /// Ends the pairing, before a write of one row alone: the reverse
     /// lists become copies of the forward ones, entry for entry (the entry
     /// `b` at `fwd[a][p]` with back `q` is `(a, b)`'s, and in `rev[a]` at
-    /// `p` it is `(b, a)`'s, whose forward entry is at `fwd[b][q]`). A
-    /// no-op on an unpaired junction. O(rows).
-    pub(crate) fn unpair(&mut self) {
+    /// `p` it is `(b, a)`'s, whose forward entry is at `fwd[b][q]`).
+    /// Returns whether it unpaired: false, doing nothing, on an unpaired
+    /// junction. O(rows).
+    pub(crate) fn unpair(&mut self) -> bool {
         if !self.paired {
-            return;
+            return false;
         }
         let mut rev = Vec::with_capacity(self.fwd.len());
         for f in &self.fwd {
@@ -592,6 +601,7 @@ impl Junction<()> {
         }
         self.rev = rev;
         self.paired = false;
+        true
     }
 
     /// Undoes [`unpair`](Self::unpair), when everything since has been
@@ -937,13 +947,8 @@ mod tests {
             Unlinked(Unlinked<()>),
         }
         const SLOTS: u32 = 60;
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u32| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % u64::from(n)) as u32
-        };
+        let mut rng = crate::splitmix::Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = move |n: u32| rng.below(n as usize) as u32;
         let (mut paired, mut lists) = (Junction::paired(), Junction::<()>::default());
         let mut steps: Vec<(Step, Junction<()>)> = Vec::new();
         for round in 0..4_000 {
@@ -1019,7 +1024,7 @@ mod tests {
         // Unpaired, rows are written one at a time; undone, and paired again,
         // the lists are what they were.
         let before = paired.clone();
-        paired.unpair();
+        assert!(paired.unpair() && !paired.unpair(), "unpairs once");
         paired.verify().unwrap();
         assert!(!paired.is_paired());
         assert_eq!(rows_both_ways(&paired, SLOTS), rows_both_ways(&before, SLOTS));

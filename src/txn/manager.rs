@@ -438,15 +438,7 @@ impl<'db> RelatedMut<'_, 'db> {
         if links.find_for_write(p.source, p.target).is_some() {
             return 0;
         }
-        match links {
-            Links::Auto(j) if j.is_paired() => self.tx.link_pair_auto(r, p.source, p.target),
-            Links::Auto(j) => {
-                j.link(p.source, p.target, ());
-                self.tx.state.undo.push_link(r, p.source);
-                1
-            }
-            Links::Custom(_) => 0,
-        }
+        self.tx.link_auto_pair(r, p.source, p.target)
     }
 
     /// Unlinks a pair of an auto-created through if it is linked (with its
@@ -801,23 +793,17 @@ impl<'db> RelatedMut<'_, 'db> {
         if self.tx.state.links[r as usize].find_for_write(p.source, p.target).is_some() {
             return Ok(0);
         }
-        // An auto-created through row has no column to take a default (its
-        // link columns come from the pair): refused when a row would be
-        // made, as Django's through model refuses the keyword then (a call
-        // that creates nothing does nothing).
-        if matches!(self.tx.state.links[r as usize], Links::Auto(_)) && !defaults.is_empty() {
-            return Err(self.no_default_column(r, defaults));
-        }
-        match &mut self.tx.state.links[r as usize] {
-            // The mirror row comes with the pair; the caller's link of the
-            // mirror then finds it.
-            Links::Auto(j) if j.is_paired() => return Ok(self.tx.link_pair_auto(r, p.source, p.target)),
-            Links::Auto(j) => {
-                j.link(p.source, p.target, ());
-                self.tx.state.undo.push_link(r, p.source);
-                return Ok(1);
+        if matches!(self.tx.state.links[r as usize], Links::Auto(_)) {
+            // An auto-created through row has no column to take a default
+            // (its link columns come from the pair): refused when a row
+            // would be made, as Django's through model refuses the keyword
+            // then (a call that creates nothing does nothing).
+            if !defaults.is_empty() {
+                return Err(self.no_default_column(r, defaults));
             }
-            Links::Custom(_) => {}
+            // On a paired junction the mirror row comes with the pair; the
+            // caller's link of the mirror then finds it.
+            return Ok(self.tx.link_auto_pair(r, p.source, p.target));
         }
         let schema = self.tx.schema_arc();
         let rel = schema.rel(r);
