@@ -63,7 +63,9 @@
 //!   [`Diagnostic`]s carrying Django's check ids.
 //! - **Transactions** ([`Database`]): [`Database::read`] / [`Database::write`]
 //!   closures and explicit [`ReadTxn`] / [`WriteTxn`]; every write method is
-//!   atomic on its own, every transaction rolls back completely.
+//!   atomic on its own, every transaction rolls back completely, and
+//!   [`WriteTxn::atomic`] blocks (savepoints) nest inside one, each undoing
+//!   its own changes on an error or a panic.
 //! - **Relations** ([`WriteTxn::related`], [`View::related`],
 //!   [`View::relation`]): `add`, `add_with` (through defaults), `remove`,
 //!   `clear`, `set`, `create`, `get_or_create`, `update_or_create`, and the

@@ -381,6 +381,156 @@ fn a_lock_still_held_after_the_first_one_is_released_is_still_reentrant() {
     assert_eq!(b.write(|tx| tx.insert("tag", row! { "label" => "z" })).map(|k| k.id()), Ok(1));
 }
 
+/// Every table's rows, as `common::snapshot` lists them.
+type Snapshot = Vec<(String, Vec<junctiondb::Row>)>;
+
+/// The state a nested block must leave as it found it: every table's rows
+/// and each post's tags in list order.
+fn state_of(v: &View) -> (Snapshot, Vec<Vec<i64>>) {
+    let posts: Vec<junctiondb::Key> = v.scan("post").unwrap().map(|r| r.key()).collect();
+    let tags = posts.iter().map(|&p| v.related(p, "tags").unwrap().ids().collect()).collect();
+    (snapshot(v), tags)
+}
+
+/// A nested block that fails undoes its own inserts, updates, links,
+/// unlinks and cascading deletes, in list order too; the transaction goes
+/// on and commits what was done outside the block and in blocks that
+/// succeeded.
+#[test]
+fn a_nested_block_that_fails_undoes_only_its_own_changes() {
+    let mut db = db();
+    let (a, p, tags) = db
+        .write_mut(|tx| {
+            let a = tx.insert("account", row! { "name" => "a", "balance" => 10 })?;
+            let p = tx.insert("post", row! { "title" => "p", "author" => a })?;
+            let tags =
+                (0..6).map(|i| tx.insert("tag", row! { "label" => format!("t{i}") })).collect::<Result<Vec<_>, _>>()?;
+            tx.related(p, "tags")?.add(tags[..4].to_vec())?;
+            Ok::<_, Error>((a, p, tags))
+        })
+        .unwrap();
+    let committed = db
+        .write(|tx| {
+            tx.update(a, row! { "balance" => 11 })?;
+            let before = state_of(tx);
+            let failed = tx.atomic(|tx| {
+                tx.insert("account", row! { "name" => "b", "balance" => 1 })?;
+                tx.update(a, row! { "balance" => 0 })?;
+                tx.related(p, "tags")?.remove([tags[1]])?;
+                tx.related(p, "tags")?.add([tags[4], tags[5]])?;
+                tx.delete(tags[0])?; // cascades to its link row
+                let q = tx.insert("post", row! { "title" => "q", "author" => a })?;
+                tx.related(q, "tags")?.set([tags[2], tags[3]])?;
+                verify(tx);
+                Err::<(), _>(Error::vetoed("changed my mind"))
+            });
+            assert!(matches!(failed, Err(Error::Vetoed { .. })), "{failed:?}");
+            assert_eq!(state_of(tx), before, "the block left nothing behind");
+            verify(tx);
+            // The block's error may be any type.
+            let plain: Result<(), &str> =
+                tx.atomic(|tx| tx.delete(a).map(drop).map_err(|_| "unexpected").and(Err("no")));
+            assert_eq!(plain, Err("no"));
+            assert_eq!(state_of(tx), before);
+            // A block that succeeds keeps its changes.
+            let c = tx.atomic(|tx| tx.insert("account", row! { "name" => "c", "balance" => 3 }))?;
+            tx.related(p, "tags")?.remove([tags[3]])?;
+            Ok::<_, Error>(c)
+        })
+        .unwrap();
+    db.read(|v| {
+        verify(v);
+        let names: Vec<String> = v.scan("account")?.map(|r| r.text("name").unwrap().to_owned()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(v.get(a).unwrap().int("balance"), Some(11));
+        assert_eq!(v.get(committed).unwrap().int("balance"), Some(3));
+        let linked: Vec<i64> = v.related(p, "tags")?.ids().collect();
+        assert_eq!(linked, [tags[0].id(), tags[1].id(), tags[2].id()]);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
+/// Blocks nest: each undoes its own changes only, an inner failure does
+/// not fail the outer block, and the transaction's own rollback takes
+/// the changes of every block that succeeded with it.
+#[test]
+fn nested_blocks_each_undo_their_own_changes_and_go_with_the_transaction() {
+    let db = db();
+    let count = |v: &View| v.count("tag").unwrap();
+    let result = db.write(|tx| {
+        tx.insert("tag", row! { "label" => "outside" })?;
+        tx.atomic(|tx| {
+            tx.insert("tag", row! { "label" => "outer" })?;
+            let inner = tx.atomic(|tx| {
+                tx.insert("tag", row! { "label" => "inner" })?;
+                tx.atomic(|tx| tx.insert("tag", row! { "label" => "innermost" }))?;
+                assert_eq!(count(tx), 4);
+                Err::<(), Error>(Error::vetoed("inner"))
+            });
+            assert!(matches!(inner, Err(Error::Vetoed { .. })), "{inner:?}");
+            assert_eq!(count(tx), 2, "the inner block took its own inner block with it");
+            Ok::<_, Error>(())
+        })?;
+        let labels: Vec<String> = tx.scan("tag")?.map(|r| r.text("label").unwrap().to_owned()).collect();
+        assert_eq!(labels, ["outside", "outer"]);
+        Err::<(), _>(Error::vetoed("the whole transaction"))
+    });
+    assert!(matches!(result, Err(Error::Vetoed { .. })));
+    assert_eq!(db.read(|v| v.count("tag")).unwrap(), 0, "the blocks went with the transaction");
+    // The ids the undone inserts took are free again, as after any rollback.
+    assert_eq!(db.write(|tx| tx.insert("tag", row! { "label" => "x" })).unwrap().id(), 1);
+}
+
+/// A panic caught around a block finds every write of the block undone,
+/// even a call's half-made writes (a `delete_many` whose keys panic after
+/// one link row was deleted), where the same panic caught around the bare
+/// call keeps them. The transaction goes on and commits.
+#[test]
+fn a_panic_caught_around_a_block_finds_the_blocks_writes_undone() {
+    let db = db();
+    db.write(|tx| {
+        let p = tx.insert("post", row! { "title" => "p" })?;
+        let tags =
+            (0..3).map(|i| tx.insert("tag", row! { "label" => format!("t{i}") })).collect::<Result<Vec<_>, _>>()?;
+        tx.related(p, "tags")?.add(tags.clone())?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    // Yields one link row's key, then panics.
+    let panicking = |link: junctiondb::Key| {
+        std::iter::once(link).chain(std::iter::from_fn(|| -> Option<junctiondb::Key> { panic!("keys ran out") }))
+    };
+    db.write(|tx| {
+        let before = state_of(tx);
+        let link = tx.scan("post_tags")?.next().unwrap().key();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = tx.atomic(|tx| {
+                tx.insert("account", row! { "name" => "b", "balance" => 1 })?;
+                tx.delete_many(panicking(link))
+            });
+        }));
+        assert!(caught.is_err());
+        assert_eq!(state_of(tx), before, "the block's writes are undone, the half-made delete's too");
+        verify(tx);
+        // Around the bare call, the link row the delete reached stays deleted.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = tx.delete_many(panicking(link));
+        }));
+        assert!(caught.is_err());
+        assert_eq!(tx.count("post_tags")?, 2, "a bare call's half-made writes are kept");
+        verify(tx);
+        tx.insert("account", row! { "name" => "after", "balance" => 1 })?;
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    db.read(|v| {
+        assert_eq!((v.count("account")?, v.count("post_tags")?), (1, 2));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn database_is_send_and_sync() {
     fn check<T: Send + Sync>() {}

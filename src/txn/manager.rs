@@ -1242,11 +1242,11 @@ impl<'db> RelatedMut<'_, 'db> {
     fn atomic<T>(&mut self, op: impl FnOnce(&mut RelatedMut<'_, 'db>) -> Result<T>) -> Result<T> {
         let end = self.end;
         if !self.hooked() {
-            return self.tx.atomic(|tx| op(&mut RelatedMut { tx, end }));
+            return self.tx.undo_if_err(|tx| op(&mut RelatedMut { tx, end }));
         }
         let (mark, depth) = (self.tx.state.undo.mark(), self.tx.hook_depth);
         let tx = &mut *self.tx;
-        let run = std::panic::AssertUnwindSafe(|| tx.atomic(|tx| op(&mut RelatedMut { tx, end })));
+        let run = std::panic::AssertUnwindSafe(|| tx.undo_if_err(|tx| op(&mut RelatedMut { tx, end })));
         match std::panic::catch_unwind(run) {
             Ok(result) => result,
             Err(panic) => {

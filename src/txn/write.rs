@@ -43,9 +43,11 @@ fn clear_stale_undo(view: &mut View) {
 /// panic is another matter: one raised inside a call (by the targets'
 /// iterator a manager call consumes, say) and caught inside the
 /// transaction may leave that call's writes half made, and a commit keeps
-/// them; let it unwind through the transaction, which then rolls back
-/// whole. The exception is a manager call on a relation a change hook
-/// watches, which undoes itself before the panic goes on.
+/// them. Let it unwind through the transaction, which then rolls back
+/// whole, or catch it around an [`atomic`](WriteTxn::atomic) block, which
+/// undoes the block's writes before the panic leaves it. A manager call
+/// on a relation a change hook watches undoes itself too before the panic
+/// goes on.
 ///
 /// A transaction leaked with `std::mem::forget` is neither committed nor
 /// undone: one taken through the lock keeps the database locked for the
@@ -217,6 +219,68 @@ impl<'db> WriteTxn<'db> {
         self.state.undo.clear();
     }
 
+    /// Runs `f` as a nested atomic block, a savepoint (Django's nested
+    /// `transaction.atomic()`, SQL's `SAVEPOINT`): when `f` returns `Ok`,
+    /// its changes stay part of this transaction (and go with it if the
+    /// transaction rolls back); when it returns `Err`, or panics, every
+    /// change it made is undone and the transaction goes on as it was when
+    /// the block began. Blocks nest to any depth, each undoing its own
+    /// changes only.
+    ///
+    /// This is also the way to catch a panic inside a transaction: a panic
+    /// caught around a block finds the block's writes undone, however far
+    /// a call in it had got, where one caught around a bare call may leave
+    /// that call's writes half made (see [`WriteTxn`]).
+    ///
+    /// O(1) to enter and to leave with `Ok`, besides `f`'s own work; a
+    /// rollback costs O(changes the block made).
+    ///
+    /// # Errors
+    /// `f`'s error, after the block's changes are undone.
+    ///
+    /// ```
+    /// use junctiondb::{row, Database, Error, Schema, Type};
+    ///
+    /// let schema = Schema::builder()
+    ///     .table("tag", |t| {
+    ///         t.column("name", Type::Text).unique();
+    ///     })
+    ///     .build()?;
+    /// let db = Database::new(schema);
+    /// db.write(|tx| {
+    ///     tx.insert("tag", row! {"name" => "rust"})?;
+    ///     let tried = tx.atomic(|tx| {
+    ///         tx.insert("tag", row! {"name" => "db"})?;
+    ///         tx.insert("tag", row! {"name" => "rust"}) // a duplicate: refused
+    ///     });
+    ///     assert!(matches!(tried, Err(Error::Unique { .. })));
+    ///     // "db" went with the block; "rust" from before it stays.
+    ///     assert_eq!(tx.count("tag")?, 1);
+    ///     Ok::<_, Error>(())
+    /// })?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn atomic<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let (mark, depth) = (self.state.undo.mark(), self.hook_depth);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                self.rollback_to(mark);
+                Err(e)
+            }
+            Err(panic) => {
+                // A panic out of a change hook can leave the count of
+                // hook calls under way raised.
+                self.hook_depth = depth;
+                self.rollback_to(mark);
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
     /// Undoes everything logged after `mark`, newest first.
     pub(crate) fn rollback_to(&mut self, mark: Mark) {
         let (undo, reverted) = self.state.undo_and_reverted();
@@ -224,7 +288,7 @@ impl<'db> WriteTxn<'db> {
     }
 
     /// Runs `op` so that an error leaves the transaction as it was.
-    pub(crate) fn atomic<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    pub(crate) fn undo_if_err<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let mark = self.state.undo.mark();
         let result = op(self);
         if result.is_err() {
@@ -258,7 +322,7 @@ impl<'db> WriteTxn<'db> {
     /// error hands the row back ([`Error::into_row`]); nothing changed.
     pub fn insert(&mut self, table: impl TableRef, row: Row) -> Result<Key> {
         let t = table.resolve(&self.state.schema)?;
-        self.atomic(|tx| tx.insert_row(t, &row)).map_err(|e| e.with_row(&row))
+        self.undo_if_err(|tx| tx.insert_row(t, &row)).map_err(|e| e.with_row(&row))
     }
 
     pub(crate) fn insert_row(&mut self, t: TableId, row: &Row) -> Result<Key> {
@@ -661,7 +725,7 @@ impl<'db> WriteTxn<'db> {
     /// auto-created through row (remove and add the link instead). The
     /// error hands the row back; nothing changed.
     pub fn update(&mut self, key: Key, row: Row) -> Result<()> {
-        self.atomic(|tx| tx.update_row(key, &row)).map_err(|e| e.with_row(&row))
+        self.undo_if_err(|tx| tx.update_row(key, &row)).map_err(|e| e.with_row(&row))
     }
 
     pub(crate) fn update_row(&mut self, key: Key, row: &Row) -> Result<()> {
@@ -738,7 +802,7 @@ impl<'db> WriteTxn<'db> {
     /// [`Error::Unique`] when a `SetDefault` default would repeat a value
     /// of a unique column. Nothing is deleted then.
     pub fn delete(&mut self, key: Key) -> Result<Deleted> {
-        self.atomic(|tx| tx.delete_key(key))
+        self.undo_if_err(|tx| tx.delete_key(key))
     }
 
     /// Deletes the rows named by `keys` in **one** delete, as Django's
@@ -752,7 +816,7 @@ impl<'db> WriteTxn<'db> {
     /// As [`delete`](Self::delete), for any of the keys (`NotFound` for a
     /// key that names no row). Nothing is deleted then.
     pub fn delete_many(&mut self, keys: impl IntoIterator<Item = Key>) -> Result<Deleted> {
-        self.atomic(|tx| {
+        self.undo_if_err(|tx| {
             let (mut roots, mut deleted) = (Vec::new(), Deleted::default());
             let mut seen = HashSet::new();
             for key in keys.into_iter().filter(|k| seen.insert(*k)) {

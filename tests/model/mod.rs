@@ -485,13 +485,23 @@ impl Harness {
                 };
                 let mut m = self.model.clone();
                 let tids = self.tids.clone();
-                for op in ops.iter().take(ops::MAX_TXN_OPS) {
-                    let Some(rop) = resolve(&m, op) else { continue };
-                    let before = m.dangling();
-                    let model = m.apply(&rop);
-                    let engine = apply_engine(&mut tx, &tids, &rop);
-                    self.stats.check(&rop, &model, &engine, (before, m.dangling()))?;
-                    compare(&tx, &m, &tids).map_err(|e| format!("inside a transaction: {e}"))?;
+                let ops: Vec<&Op> = ops.iter().take(ops::MAX_TXN_OPS).collect();
+                if self.steps % 3 == 0 {
+                    // Every third transaction runs its operations in nested
+                    // blocks, chosen from the step count so that the
+                    // decoding of the bytes is the same as ever.
+                    let mut run = Blocks { tx: &mut tx, m: &mut m, stats: &mut self.stats, tids: &tids };
+                    let mut i = 0;
+                    while i < ops.len() {
+                        let len = 1 + (self.steps + i) % 3;
+                        let block = &ops[i..(i + len).min(ops.len())];
+                        run.block(block, Fate::of(self.steps / 3 + i), Fate::of(self.steps + i + 1))?;
+                        i += len;
+                    }
+                } else {
+                    for op in ops {
+                        apply_checked(&mut tx, &mut m, &mut self.stats, &tids, op)?;
+                    }
                 }
                 if *commit {
                     tx.commit();
@@ -550,6 +560,112 @@ impl Harness {
         }
         let read = self.db.begin_read().map_err(|e| e.to_string())?;
         compare(&read, &self.model, &self.tids)
+    }
+}
+
+/// Applies `op` (when it resolves) to the engine through `tx` and to the
+/// model `m`, compares the results, then the full state.
+fn apply_checked(
+    tx: &mut WriteTxn<'_>,
+    m: &mut Model,
+    stats: &mut Stats,
+    tids: &[TableId],
+    op: &Op,
+) -> Result<(), String> {
+    let Some(rop) = resolve(m, op) else { return Ok(()) };
+    let before = m.dangling();
+    let model = m.apply(&rop);
+    let engine = apply_engine(tx, tids, &rop);
+    stats.check(&rop, &model, &engine, (before, m.dangling()))?;
+    compare(tx, m, tids).map_err(|e| format!("inside a transaction: {e}"))
+}
+
+/// How a nested block (`WriteTxn::atomic`) of the harness ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fate {
+    /// Returns `Ok`: its changes stay.
+    Keep,
+    /// Returns an error after its operations: its changes are undone.
+    Fail,
+    /// Panics after its operations, caught around the block: its changes
+    /// are undone.
+    Panic,
+}
+
+impl Fate {
+    fn of(n: usize) -> Fate {
+        [Fate::Keep, Fate::Fail, Fate::Panic][n % 3]
+    }
+}
+
+/// Runs operations of one transaction in nested blocks, the model
+/// restored from a copy wherever a block's changes are undone.
+struct Blocks<'a, 'db> {
+    tx: &'a mut WriteTxn<'db>,
+    m: &'a mut Model,
+    stats: &'a mut Stats,
+    tids: &'a [TableId],
+}
+
+impl Blocks<'_, '_> {
+    /// Runs `ops` in a block that ends as `fate` says; a block of two or
+    /// more runs its second operation in a block of its own that ends as
+    /// `inner` says. Checks the full state after the block.
+    fn block(&mut self, ops: &[&Op], fate: Fate, inner: Fate) -> Result<(), String> {
+        let saved = self.m.clone();
+        self.atomic(fate, |b| {
+            for (i, op) in ops.iter().enumerate() {
+                if i == 1 {
+                    let saved = b.m.clone();
+                    if !b.atomic(inner, |b| apply_checked(b.tx, b.m, b.stats, b.tids, op))? {
+                        *b.m = saved;
+                    }
+                    compare(b.tx, b.m, b.tids).map_err(|e| format!("after an inner {inner:?} block: {e}"))?;
+                } else {
+                    apply_checked(b.tx, b.m, b.stats, b.tids, op)?;
+                }
+            }
+            Ok(())
+        })
+        .and_then(|kept| {
+            if !kept {
+                *self.m = saved;
+            }
+            compare(self.tx, self.m, self.tids).map_err(|e| format!("after a {fate:?} block: {e}"))
+        })
+    }
+
+    /// Runs `body` in `self.tx.atomic`, ending the block as `fate` says
+    /// once `body` is done. Returns whether the block's changes were kept,
+    /// or `body`'s divergence (the block then fails, whatever its fate).
+    fn atomic(
+        &mut self,
+        fate: Fate,
+        body: impl FnOnce(&mut Blocks<'_, '_>) -> Result<(), String>,
+    ) -> Result<bool, String> {
+        let mut diverged = Ok(());
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let Blocks { m, stats, tids, .. } = self;
+            self.tx.atomic(|tx| {
+                diverged = body(&mut Blocks { tx, m, stats, tids });
+                if diverged.is_err() {
+                    return Err(Failure::Diverged);
+                }
+                match fate {
+                    Fate::Keep => Ok(()),
+                    Fate::Fail => Err(Failure::Injected),
+                    Fate::Panic => std::panic::panic_any(InjectedPanic),
+                }
+            })
+        }));
+        diverged?;
+        match (fate, outcome) {
+            (Fate::Keep, Ok(Ok(()))) => Ok(true),
+            (Fate::Fail, Ok(Err(Failure::Injected))) => Ok(false),
+            (Fate::Panic, Err(payload)) if payload.downcast_ref::<InjectedPanic>().is_some() => Ok(false),
+            (_, Err(payload)) => std::panic::resume_unwind(payload),
+            (fate, Ok(other)) => Err(format!("a {fate:?} block ended {other:?}")),
+        }
     }
 }
 
