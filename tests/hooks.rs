@@ -1346,3 +1346,49 @@ fn hooks_register_on_a_shared_database_and_not_from_inside_a_transaction() {
     assert_eq!(db.remove_hook(from_hook), Ok(true));
     assert_eq!(db.write(|tx| tx.related(u[0], "groups")?.add([g[0]])), Ok(1));
 }
+
+/// A hook's nested block (`HookTxn::atomic`) that fails, or panics and is
+/// caught in the hook, undoes its own writes (rows, and a nested manager
+/// call's links) and nothing else: the hook's other writes and the
+/// manager call stand.
+#[test]
+fn a_hooks_failed_block_undoes_its_own_writes_and_the_call_stands() {
+    let db = db();
+    let (u, g) = rows(&db);
+    let groups = db.schema().accessor("user", "groups").unwrap();
+    db.on_m2m_changed(groups, |e, tx| {
+        if e.action != M2mAction::PostAdd {
+            return Ok(());
+        }
+        tx.insert("tag", row! { "name" => "kept" })?;
+        let tried = tx.atomic(|tx| {
+            tx.insert("tag", row! { "name" => "tried" })?;
+            tx.related(e.instance, "friends")?.add([Key::new(e.instance.table(), 2)])?;
+            Err::<(), _>(Error::vetoed("not now"))
+        });
+        assert!(matches!(tried, Err(Error::Vetoed { .. })));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = tx.atomic(|tx| -> Result<(), Error> {
+                tx.insert("tag", row! { "name" => "panicked" })?;
+                panic!("in a block");
+            });
+        }));
+        assert!(panicked.is_err());
+        Ok(())
+    })
+    .unwrap();
+    db.write(|tx| {
+        assert_eq!(tx.related(u[0], "groups")?.add([g[0]])?, 1);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    db.read(|v| {
+        verify(v);
+        let tags: Vec<String> = v.scan("tag")?.map(|r| r.text("name").unwrap().to_owned()).collect();
+        assert_eq!(tags, ["kept"]);
+        assert_eq!(v.related(u[0], "groups")?.ids().collect::<Vec<_>>(), [g[0].id()]);
+        assert_eq!((v.related(u[0], "friends")?.count(), v.related(u[1], "friends")?.count()), (0, 0));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

@@ -192,6 +192,20 @@ impl<'t, 'db> HookTxn<'t, 'db> {
     pub fn related_at(&mut self, key: Key, accessor: Accessor) -> Result<RelatedMut<'_, 'db>> {
         self.tx.related_at(key, accessor)
     }
+
+    /// [`WriteTxn::atomic`]: a nested block inside the manager call's
+    /// transaction, whose changes are undone when it returns `Err` or
+    /// panics, leaving the hook's earlier writes and the call as they
+    /// were. Costs as `WriteTxn::atomic`.
+    ///
+    /// # Errors
+    /// `f`'s error, after the block's changes are undone.
+    pub fn atomic<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut HookTxn<'_, 'db>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.tx.atomic(|tx| f(&mut HookTxn::new(tx)))
+    }
 }
 
 impl Deref for HookTxn<'_, '_> {
