@@ -219,6 +219,11 @@ fn int_float_bool_bytes_lookups() {
     assert_eq!(users(&tx, "avatar__gt", [1u8, 2].as_slice()), s(&["bob", "jim"]));
     assert_eq!(users(&tx, "avatar__lt", [1u8].as_slice()), s(&["Zoe"]));
     assert_eq!(users(&tx, "avatar__isnull", true), s(&["ann"]));
+    // An owned `Vec<u8>` is a bytes value, as `&[u8]` is; a `Vec` of
+    // numbers is a list.
+    assert_eq!(users(&tx, "avatar", vec![1u8, 2, 3]), s(&["jim"]));
+    assert_eq!(users(&tx, "avatar__in", vec![vec![1u8, 2, 3], vec![9u8]]), s(&["jim"]));
+    assert_eq!(users(&tx, "age__in", vec![25, 41]), s(&["ann", "Zoe"]));
 }
 
 #[test]

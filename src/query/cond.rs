@@ -17,8 +17,8 @@ use crate::value::{CellValue, Type, Value, ValueRef};
 /// and `range`).
 ///
 /// Build it with `into()` from an `i64`, `i32` or `u32`, an `f64`, a
-/// `bool`, a string (`&str`, `String`, `&String`), bytes as `&[u8]` (a
-/// `Vec<u8>` would be a list), a [`Value`] or a [`ValueRef`], an `Option`
+/// `bool`, a string (`&str`, `String`, `&String`), bytes (`&[u8]` or
+/// `Vec<u8>`: one value, not a list), a [`Value`] or a [`ValueRef`], an `Option`
 /// of one of those (`None` is `NULL`), a [`Key`], `&Key` or `Option<Key>`,
 /// a `&`[`CellValue`] (its key if it was set from one), or an array, `Vec`
 /// or slice of arguments, which makes a list: `filter("id__in", [1, 2])`.
@@ -45,7 +45,7 @@ macro_rules! arg_from_value {
     )*};
 }
 
-arg_from_value!(i64, i32, u32, f64, bool, String, &str, &String, &[u8], Value, ValueRef<'_>);
+arg_from_value!(i64, i32, u32, f64, bool, String, &str, &String, &[u8], Vec<u8>, Value, ValueRef<'_>);
 
 impl<T: Into<Value>> From<Option<T>> for Arg {
     fn from(v: Option<T>) -> Self {
