@@ -98,6 +98,21 @@ fn main() -> Result<(), junctiondb::Error> {
     }
     println!("users: {}", db.read(|tx| tx.count("user"))?);
 
+    // Dan wants rock and jazz together, or neither: a nested block (a
+    // savepoint) undoes his jazz membership when rock refuses him, and the
+    // transaction goes on with Dan himself.
+    db.write(|tx| {
+        let dan = tx.insert("user", row! { "username" => "dan" })?;
+        let both = tx.atomic(|tx| {
+            tx.related(dan, "groups")?.add([jazz])?;
+            tx.related(dan, "groups")?.add([rock])
+        });
+        if let Err(e) = both {
+            println!("dan joins jazz and rock: {e}; dan stays, in {} group(s)", tx.related(dan, "groups")?.count());
+        }
+        Ok::<_, Error>(())
+    })?;
+
     db.read(|tx| {
         let members: Vec<String> =
             tx.related(rock, "members")?.rows().filter_map(|r| r.text("username").map(str::to_owned)).collect();

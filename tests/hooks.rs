@@ -1392,3 +1392,65 @@ fn a_hooks_failed_block_undoes_its_own_writes_and_the_call_stands() {
     })
     .unwrap();
 }
+
+/// A block in a `Pre` hook that fails undoes its writes before the manager
+/// looks its rows up again, and the call goes on; a hooked call inside a
+/// block whose hook panics, caught around the block, leaves no hook call
+/// counted: forty of them (more than `MAX_HOOK_DEPTH`) and the hooks still
+/// hear the next call.
+#[test]
+fn blocks_around_and_inside_hooked_calls_leave_the_calls_and_the_hooks_sound() {
+    let db = db();
+    let (u, g) = rows(&db);
+    let groups = db.schema().accessor("user", "groups").unwrap();
+    let heard = Arc::new(Mutex::new(0));
+    let count = Arc::clone(&heard);
+    db.on_m2m_changed(groups, move |e, tx| {
+        *count.lock().unwrap() += 1;
+        if e.action != M2mAction::PreAdd {
+            return Ok(());
+        }
+        let Some(&[first, ..]) = e.pk_set else { return Ok(()) };
+        if first == 103 {
+            // Unwinds without the panic hook's message.
+            std::panic::resume_unwind(Box::new("group 103 is cursed"));
+        }
+        // Deletes a target and inserts a row in its slot, then thinks
+        // better of it: the manager finds its target as it was.
+        let tried = tx.atomic(|tx| {
+            tx.delete(Key::new(e.model, first))?;
+            tx.insert("group", row! { "name" => "usurper" })?;
+            Err::<(), _>(Error::vetoed("undo"))
+        });
+        assert!(tried.is_err());
+        Ok(())
+    })
+    .unwrap();
+    db.write(|tx| {
+        assert_eq!(tx.related(u[0], "groups")?.add([g[0], g[1]])?, 2);
+        for _ in 0..40 {
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = tx.atomic(|tx| {
+                    tx.insert("tag", row! { "name" => "inside" })?;
+                    tx.related(u[1], "groups")?.add([g[3]])
+                });
+            }));
+            assert!(caught.is_err());
+        }
+        assert_eq!(tx.count("tag")?, 0);
+        *heard.lock().unwrap() = 0;
+        assert_eq!(tx.related(u[1], "groups")?.add([g[2]])?, 1);
+        assert_eq!(*heard.lock().unwrap(), 2, "the hooks heard PreAdd and PostAdd");
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    db.read(|v| {
+        let names: Vec<String> = v.scan("group")?.map(|r| r.text("name").unwrap().to_owned()).collect();
+        assert_eq!(names, ["g100", "g101", "g102", "g103"]);
+        assert_eq!(v.related(u[0], "groups")?.ids().collect::<Vec<_>>(), [100, 101]);
+        assert_eq!(v.related(u[1], "groups")?.ids().collect::<Vec<_>>(), [102]);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

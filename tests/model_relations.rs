@@ -6,7 +6,7 @@
 //! reverse foreign keys — applied to the engine and to the naive model in
 //! `tests/model`, with results and full state compared and `verify()` run
 //! after every operation. Operations run alone, inside explicit
-//! transactions that commit or are dropped (every third one in nested
+//! transactions that commit or are dropped (those at every third step in nested
 //! `atomic` blocks that keep, fail or panic), and inside writes that fail
 //! (by error or panic) at a chosen step and must leave no trace.
 //!

@@ -413,8 +413,9 @@ fn a_nested_block_that_fails_undoes_only_its_own_changes() {
         .write(|tx| {
             tx.update(a, row! { "balance" => 11 })?;
             let before = state_of(tx);
+            let mut undone = None;
             let failed = tx.atomic(|tx| {
-                tx.insert("account", row! { "name" => "b", "balance" => 1 })?;
+                undone = Some(tx.insert("account", row! { "name" => "b", "balance" => 1 })?);
                 tx.update(a, row! { "balance" => 0 })?;
                 tx.related(p, "tags")?.remove([tags[1]])?;
                 tx.related(p, "tags")?.add([tags[4], tags[5]])?;
@@ -434,6 +435,8 @@ fn a_nested_block_that_fails_undoes_only_its_own_changes() {
             assert_eq!(state_of(tx), before);
             // A block that succeeds keeps its changes.
             let c = tx.atomic(|tx| tx.insert("account", row! { "name" => "c", "balance" => 3 }))?;
+            // The undone insert's id is given again, as after a rollback.
+            assert_eq!(Some(c), undone);
             tx.related(p, "tags")?.remove([tags[3]])?;
             Ok::<_, Error>(c)
         })

@@ -2,7 +2,8 @@
 //! ids; 0 marks a free slot), a primary-key map `id -> slot`, a stack of
 //! free slots, and the hash indexes of unique and indexed columns.
 //!
-//! Ids are never reused. Slot 0 never holds a row (every column has a
+//! Ids are not reused, but for those a rollback undoes (a transaction's,
+//! or a nested block's, restores the next id with the rows). Slot 0 never holds a row (every column has a
 //! placeholder there), so that while every live row sits at slot `id` (the
 //! common case: auto-assigned ids, which start at 1) the primary-key map
 //! is the identity and costs neither memory nor hashing, and a row's id is

@@ -202,7 +202,7 @@ impl<'t, 'db> HookTxn<'t, 'db> {
     /// `f`'s error, after the block's changes are undone.
     pub fn atomic<T, E>(
         &mut self,
-        f: impl FnOnce(&mut HookTxn<'_, 'db>) -> std::result::Result<T, E>,
+        f: impl FnOnce(&mut HookTxn<'_, '_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         self.tx.atomic(|tx| f(&mut HookTxn::new(tx)))
     }

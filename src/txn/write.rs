@@ -232,6 +232,12 @@ impl<'db> WriteTxn<'db> {
     /// a call in it had got, where one caught around a bare call may leave
     /// that call's writes half made (see [`WriteTxn`]).
     ///
+    /// A rollback restores everything the block changed, as a
+    /// transaction's does, the ids included: the ids of rows the block
+    /// inserted and undid are given again to the next inserts (as SQLite
+    /// does after `ROLLBACK TO`; PostgreSQL's sequences would not), so a
+    /// [`Key`] kept from inside a failed block may name a later row.
+    ///
     /// O(1) to enter and to leave with `Ok`, besides `f`'s own work; a
     /// rollback costs O(changes the block made).
     ///
@@ -260,11 +266,30 @@ impl<'db> WriteTxn<'db> {
     /// })?;
     /// # Ok::<(), Error>(())
     /// ```
+    ///
+    /// A block cannot exchange its transaction for another one, whose
+    /// changes its rollback would then undo:
+    ///
+    /// ```compile_fail
+    /// # use junctiondb::{Database, Error, Schema, Type};
+    /// # let schema = || Schema::builder().table("t", |t| { t.column("x", Type::Int); }).build().unwrap();
+    /// # let (a, b) = (Database::new(schema()), Database::new(schema()));
+    /// let mut other = b.begin_write()?;
+    /// let mut tx = a.begin_write()?;
+    /// let _ = tx.atomic(|tx| {
+    ///     std::mem::swap(tx, &mut other); // borrowed data escapes the closure
+    ///     Err::<(), _>(Error::vetoed("undo"))
+    /// });
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn atomic<T, E>(
         &mut self,
-        f: impl FnOnce(&mut Self) -> std::result::Result<T, E>,
+        f: impl FnOnce(&mut WriteTxn<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        let (mark, depth) = (self.state.undo.mark(), self.hook_depth);
+        // `f` takes a transaction of any lifetime, so it cannot swap this
+        // one for another transaction (of another database) that the
+        // rollback below would then undo instead.
+        let mark = self.state.undo.mark();
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {
@@ -272,9 +297,9 @@ impl<'db> WriteTxn<'db> {
                 Err(e)
             }
             Err(panic) => {
-                // A panic out of a change hook can leave the count of
-                // hook calls under way raised.
-                self.hook_depth = depth;
+                // A change hook's panic left no hook call counted: the
+                // manager that called it catches it and restores the count
+                // first (see `RelatedMut::atomic`).
                 self.rollback_to(mark);
                 std::panic::resume_unwind(panic)
             }
@@ -303,7 +328,8 @@ impl<'db> WriteTxn<'db> {
 
     /// Inserts a row and returns its key. Columns not given take their
     /// default, or `NULL` when nullable; `id` is assigned (one more than the
-    /// largest ever used) unless given. Inserting into a custom through
+    /// largest ever used, not counting the ids of inserts a rollback undid)
+    /// unless given. Inserting into a custom through
     /// table links the pair it names; into an auto-created through table,
     /// links the pair (`<source>_id`, `<target>_id`; `from_<table>_id`,
     /// `to_<table>_id` for a self relation). O(columns) expected; a row

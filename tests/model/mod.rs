@@ -487,15 +487,18 @@ impl Harness {
                 let tids = self.tids.clone();
                 let ops: Vec<&Op> = ops.iter().take(ops::MAX_TXN_OPS).collect();
                 if self.steps % 3 == 0 {
-                    // Every third transaction runs its operations in nested
-                    // blocks, chosen from the step count so that the
-                    // decoding of the bytes is the same as ever.
+                    // A transaction at every third step runs its operations
+                    // in nested blocks, their lengths and fates drawn from
+                    // the step count (so that the bytes decode as ever):
+                    // `k` runs through every residue, and the three choices
+                    // through all their combinations.
+                    let k = self.steps / 3;
                     let mut run = Blocks { tx: &mut tx, m: &mut m, stats: &mut self.stats, tids: &tids };
                     let mut i = 0;
                     while i < ops.len() {
-                        let len = 1 + (self.steps + i) % 3;
+                        let len = 1 + (k + i) % 3;
                         let block = &ops[i..(i + len).min(ops.len())];
-                        run.block(block, Fate::of(self.steps / 3 + i), Fate::of(self.steps + i + 1))?;
+                        run.block(block, Fate::of(k / 3 + i), Fate::of(k / 9 + i))?;
                         i += len;
                     }
                 } else {
