@@ -219,7 +219,9 @@ pub enum Error {
     },
     /// This thread already has a transaction open on this database (a
     /// `read` or `write` inside another one's closure, or beside a
-    /// transaction it holds): the call would deadlock.
+    /// transaction it holds): the call would deadlock. A nested block of
+    /// writes is [`WriteTxn::atomic`](crate::WriteTxn::atomic), inside the
+    /// open transaction.
     Reentrant,
     /// A change hook refused a related manager's change (see
     /// [`Database::on_m2m_changed`](crate::Database::on_m2m_changed));
