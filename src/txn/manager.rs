@@ -1237,23 +1237,15 @@ impl<'db> RelatedMut<'_, 'db> {
     /// it was.
     ///
     /// With a change hook on the relation, a panic (a hook's) undoes the
-    /// call too before it goes on unwinding: a caller that catches it
-    /// inside the transaction finds the call undone, as after an error.
+    /// call too before it goes on unwinding, as a nested block's does
+    /// ([`WriteTxn::undo_unless_ok`]): a caller that catches it inside the
+    /// transaction finds the call undone, as after an error.
     fn atomic<T>(&mut self, op: impl FnOnce(&mut RelatedMut<'_, 'db>) -> Result<T>) -> Result<T> {
         let end = self.end;
-        if !self.hooked() {
-            return self.tx.undo_if_err(|tx| op(&mut RelatedMut { tx, end }));
-        }
-        let (mark, depth) = (self.tx.state.undo.mark(), self.tx.hook_depth);
-        let tx = &mut *self.tx;
-        let run = std::panic::AssertUnwindSafe(|| tx.undo_if_err(|tx| op(&mut RelatedMut { tx, end })));
-        match std::panic::catch_unwind(run) {
-            Ok(result) => result,
-            Err(panic) => {
-                self.tx.rollback_to(mark);
-                self.tx.hook_depth = depth;
-                std::panic::resume_unwind(panic)
-            }
+        if self.hooked() {
+            self.tx.undo_unless_ok(|tx| op(&mut RelatedMut { tx, end }))
+        } else {
+            self.tx.undo_if_err(|tx| op(&mut RelatedMut { tx, end }))
         }
     }
 

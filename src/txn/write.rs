@@ -287,9 +287,21 @@ impl<'db> WriteTxn<'db> {
         f: impl FnOnce(&mut WriteTxn<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         // `f` takes a transaction of any lifetime, so it cannot swap this
-        // one for another transaction (of another database) that the
-        // rollback below would then undo instead.
-        let mark = self.state.undo.mark();
+        // one for another transaction (of another database) whose log the
+        // rollback would then undo instead.
+        self.undo_unless_ok(f)
+    }
+
+    /// Runs `f` so that an error or a panic leaves the transaction as it
+    /// was (the panic then goes on unwinding): the body of
+    /// [`atomic`](Self::atomic) and of a manager call on a relation a
+    /// change hook watches. O(1) besides `f`, and O(changes undone) on a
+    /// rollback.
+    pub(crate) fn undo_unless_ok<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let (mark, depth) = (self.state.undo.mark(), self.hook_depth);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {
@@ -297,9 +309,9 @@ impl<'db> WriteTxn<'db> {
                 Err(e)
             }
             Err(panic) => {
-                // A change hook's panic left no hook call counted: the
-                // manager that called it catches it and restores the count
-                // first (see `RelatedMut::atomic`).
+                // A hook's panic leaves the announcement that called it
+                // counted among the hook calls under way.
+                self.hook_depth = depth;
                 self.rollback_to(mark);
                 std::panic::resume_unwind(panic)
             }
