@@ -477,7 +477,8 @@ impl<P: Payload> Junction<P> {
     }
 
     /// Checks the mirror invariant: every `fwd` entry's mirror is the `rev`
-    /// entry at its `back` and points back at it (and vice versa), the
+    /// entry at its `back` and points back at it (and vice versa; when
+    /// paired, `rev` is empty and the mirror is the `fwd` entry there), the
     /// count matches, every list's hash index and filter are right, and
     /// the pooled lists' blocks lie in the pool without overlapping each
     /// other or its free blocks, and none leaked.
@@ -486,71 +487,55 @@ impl<P: Payload> Junction<P> {
         P: PartialEq + std::fmt::Debug,
     {
         if self.paired {
-            return self.verify_paired();
-        }
-        let mut count = 0;
-        for (s, adj) in self.fwd.iter().enumerate() {
-            adj.verify_index(&self.pool).map_err(|e| format!("fwd[{s}]: {e}"))?;
-            for p in 0..adj.len() as u32 {
-                let e = adj.entry(p, &self.pool);
-                count += 1;
-                let m = self.rev.get(e.node as usize).and_then(|r| r.get(e.back, &self.pool));
-                match m {
-                    Some(m) if m.node as usize == s && m.back == p && m.payload == e.payload => {}
-                    _ => return Err(format!("fwd[{s}][{p}] = {e:?} has no matching mirror in rev (found {m:?})")),
-                }
+            // One list per row pair: every entry's mirror is in `fwd` too.
+            if !self.rev.is_empty() {
+                return Err(format!("a paired junction holds {} reverse lists", self.rev.len()));
             }
-        }
-        let mut rcount = 0;
-        for (t, adj) in self.rev.iter().enumerate() {
-            adj.verify_index(&self.pool).map_err(|e| format!("rev[{t}]: {e}"))?;
-            for p in 0..adj.len() as u32 {
-                let e = adj.entry(p, &self.pool);
-                rcount += 1;
-                let m = self.fwd.get(e.node as usize).and_then(|f| f.get(e.back, &self.pool));
-                if !matches!(m, Some(m) if m.node as usize == t && m.back == p) {
-                    return Err(format!("rev[{t}][{p}] = {e:?} has no matching mirror in fwd"));
-                }
+            let count = verify_mirrors(&self.fwd, &self.fwd, "list", &self.pool)?;
+            if count != self.len {
+                return Err(format!("paired junction counts {} rows but holds {count} entries", self.len));
             }
-        }
-        if count != self.len || rcount != self.len {
-            return Err(format!(
-                "junction counts {} pairs but holds {count} forward and {rcount} reverse entries",
-                self.len
-            ));
+        } else {
+            let count = verify_mirrors(&self.fwd, &self.rev, "fwd", &self.pool)?;
+            let rcount = verify_mirrors(&self.rev, &self.fwd, "rev", &self.pool)?;
+            if count != self.len || rcount != self.len {
+                return Err(format!(
+                    "junction counts {} pairs but holds {count} forward and {rcount} reverse entries",
+                    self.len
+                ));
+            }
         }
         let blocks = self.fwd.iter().chain(&self.rev).filter_map(Adj::pooled_block);
         self.pool.verify(blocks).map_err(|e| format!("pool: {e}"))
     }
+}
 
-    /// [`verify`](Self::verify) for a paired junction: no reverse lists,
-    /// and every entry's mirror is the entry at its `back` in its node's
-    /// list and points back at it (a row `(a, a)`'s entry is itself).
-    fn verify_paired(&self) -> Result<(), String>
-    where
-        P: PartialEq + std::fmt::Debug,
-    {
-        if !self.rev.is_empty() {
-            return Err(format!("a paired junction holds {} reverse lists", self.rev.len()));
-        }
-        let mut count = 0;
-        for (a, adj) in self.fwd.iter().enumerate() {
-            adj.verify_index(&self.pool).map_err(|e| format!("list[{a}]: {e}"))?;
-            for p in 0..adj.len() as u32 {
-                let e = adj.entry(p, &self.pool);
-                count += 1;
-                let m = self.fwd.get(e.node as usize).and_then(|l| l.get(e.back, &self.pool));
-                match m {
-                    Some(m) if m.node as usize == a && m.back == p && m.payload == e.payload => {}
-                    _ => return Err(format!("list[{a}][{p}] = {e:?} has no matching mirror (found {m:?})")),
-                }
+/// Checks each list of `lists` (named `name` in errors): its hash index
+/// and filter, and every entry's mirror, the entry at its `back` in its
+/// node's list of `mirrors`, which must point back at it with the same
+/// payload (`mirrors` is `lists` itself for a paired junction, whose row
+/// `(a, a)`'s entry is its own mirror). Returns the entries counted.
+/// O(entries).
+fn verify_mirrors<P: Payload + PartialEq + std::fmt::Debug>(
+    lists: &[Adj<P>],
+    mirrors: &[Adj<P>],
+    name: &str,
+    pool: &Pool<P>,
+) -> Result<usize, String> {
+    let mut count = 0;
+    for (s, adj) in lists.iter().enumerate() {
+        adj.verify_index(pool).map_err(|e| format!("{name}[{s}]: {e}"))?;
+        for p in 0..adj.len() as u32 {
+            let e = adj.entry(p, pool);
+            count += 1;
+            let m = mirrors.get(e.node as usize).and_then(|l| l.get(e.back, pool));
+            match m {
+                Some(m) if m.node as usize == s && m.back == p && m.payload == e.payload => {}
+                _ => return Err(format!("{name}[{s}][{p}] = {e:?} has no matching mirror (found {m:?})")),
             }
         }
-        if count != self.len {
-            return Err(format!("paired junction counts {} rows but holds {count} entries", self.len));
-        }
-        self.pool.verify(self.fwd.iter().filter_map(Adj::pooled_block)).map_err(|e| format!("pool: {e}"))
     }
+    Ok(count)
 }
 
 /// A symmetrical relation's auto-created through (see "Paired lists" in
