@@ -6,9 +6,9 @@
 //! reverse foreign keys — applied to the engine and to the naive model in
 //! `tests/model`, with results and full state compared and `verify()` run
 //! after every operation. Operations run alone, inside explicit
-//! transactions that commit or are dropped (those at every third step in nested
-//! `atomic` blocks that keep, fail or panic), and inside writes that fail
-//! (by error or panic) at a chosen step and must leave no trace.
+//! transactions that commit or are dropped (those at every third step in
+//! nested `atomic` blocks that keep, fail or panic), and inside writes that
+//! fail (by error or panic) at a chosen step and must leave no trace.
 //!
 //! The random bytes come from SplitMix64 and are decoded by the same
 //! decoder the `ops` fuzz target uses. Reproduce a failure with its seed;

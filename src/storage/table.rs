@@ -3,11 +3,12 @@
 //! free slots, and the hash indexes of unique and indexed columns.
 //!
 //! Ids are not reused, but for those a rollback undoes (a transaction's,
-//! or a nested block's, restores the next id with the rows). Slot 0 never holds a row (every column has a
-//! placeholder there), so that while every live row sits at slot `id` (the
-//! common case: auto-assigned ids, which start at 1) the primary-key map
-//! is the identity and costs neither memory nor hashing, and a row's id is
-//! its slot, with no arithmetic on a walk over slots. A freed slot could
+//! or a nested block's, restores the next id with the rows). Slot 0 never
+//! holds a row (every column has a placeholder there), so that while
+//! every live row sits at slot `id` (the common case: auto-assigned ids,
+//! which start at 1) the primary-key map is the identity and costs
+//! neither memory nor hashing, and a row's id is its slot, with no
+//! arithmetic on a walk over slots. A freed slot could
 //! then hold only its own id, so inserts append instead of reusing freed
 //! slots until those are many ([`Table::slot_for`]); the first row that
 //! breaks the identity (an explicit id out of step, or a reused slot)
