@@ -1097,4 +1097,54 @@ mod tests {
         j.verify().unwrap();
         assert_eq!(j.find(0, 250), None);
     }
+
+    /// `verify` is what the model and fuzz tests trust, so each way a
+    /// junction can go wrong is caught on its own: a mirror whose node and
+    /// payload agree but whose `back` names the other duplicate (caught
+    /// by the `back` comparison alone), payloads swapped between two
+    /// consistently mirrored entries, a `back` past the mirror list, a
+    /// count off by one, and a paired junction's entry pointing at
+    /// another of its own entries.
+    #[test]
+    fn verify_catches_each_kind_of_corruption() {
+        fn rejects<P: Payload>(j: &Junction<P>, what: &str) {
+            assert!(j.verify().is_err(), "verify passed {what}");
+        }
+        // Two rows (0, 1) with one payload: fwd[0] and rev[1] hold two
+        // entries each, equal but for their backs.
+        let mut twins: Junction<u32> = Junction::default();
+        twins.link(0, 1, 5);
+        twins.link(0, 1, 5);
+        twins.verify().unwrap();
+        let mut j = twins.clone();
+        j.rev[1].set_back(0, 1, &mut j.pool);
+        j.rev[1].set_back(1, 0, &mut j.pool);
+        rejects(&j, "mirrors whose backs point at the wrong twin");
+
+        let mut j: Junction<u32> = Junction::default();
+        j.link(0, 1, 5);
+        j.link(0, 1, 6);
+        for (pos, back) in [(0, 1), (1, 0)] {
+            j.fwd[0].set_back(pos, back, &mut j.pool);
+            j.rev[1].set_back(pos, back, &mut j.pool);
+        }
+        rejects(&j, "mirrors with each other's payloads");
+
+        let mut j = twins.clone();
+        j.fwd[0].set_back(1, 2, &mut j.pool);
+        rejects(&j, "a back past the mirror list");
+
+        let mut j = twins;
+        j.len += 1;
+        rejects(&j, "a count one too high");
+
+        // Paired: (0, 1), (1, 0), (0, 2), (2, 0) as two entries in fwd[0]
+        // and one in each of fwd[1] and fwd[2].
+        let mut j = Junction::paired();
+        j.link_pair(0, 1);
+        j.link_pair(0, 2);
+        j.verify().unwrap();
+        j.fwd[2].set_back(0, 0, &mut j.pool);
+        rejects(&j, "a paired entry whose mirror is the other row's");
+    }
 }
