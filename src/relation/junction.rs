@@ -36,10 +36,22 @@
 //! time that alternating runs could separate. A write of one row alone (a through
 //! row `(a, b)` inserted or deleted directly, a dangling link promoted
 //! without its mirror) first [`unpair`](Junction::unpair)s the junction:
-//! `rev` becomes a copy of `fwd`, O(rows), and the junction keeps two
-//! lists from then on (a rollback past it pairs them again, and the next
-//! such write pays again). A row `(a, a)` is its own mirror, so writing
-//! it alone keeps the pairing.
+//! `rev` becomes a copy of `fwd`, O(rows) (a rollback past it pairs them
+//! again, and the next such write pays again). A row `(a, a)` is its own
+//! mirror, so writing it alone keeps the pairing.
+//!
+//! An unpaired junction counts its rows without a mirror on every link
+//! and unlink (one `find` of the mirror: O(1) expected), and the writes
+//! since the unpairing. A commit pairs it again
+//! ([`pair_if_mirrored`](Junction::pair_if_mirrored), O(rows)) once
+//! every row has its mirror (a table loaded row by row, both directions;
+//! a row written alone and then its mirror) and those writes number an
+//! eighth of the rows the unpairing copied, so that a loop of
+//! transactions writing a row alone and then its mirror does not pay
+//! O(rows) twice each time: each unpairing and pairing costs O(1)
+//! amortized over the writes between them. Rows left without a mirror
+//! (Django's through rows deleted one direction only) keep the junction
+//! unpaired as long as they last.
 //!
 //! Costs: `link` O(1) amortized; `unlink` of a known position O(1);
 //! `find(s, t)` looks in the shorter of `fwd[s]` and `rev[t]`, so it is O(1)
@@ -80,12 +92,28 @@ pub(crate) struct Junction<P: Payload> {
     len: usize,
     /// One list per row, `rev` empty: see "Paired lists" above.
     paired: bool,
+    /// Kept while a symmetrical relation's junction is unpaired, to tell
+    /// when it may pair again; `None` on every other junction.
+    unpairing: Option<Unpairing>,
 }
 
 impl<P: Payload> Default for Junction<P> {
     fn default() -> Self {
-        Junction { fwd: Vec::new(), rev: Vec::new(), pool: Pool::default(), len: 0, paired: false }
+        Junction { fwd: Vec::new(), rev: Vec::new(), pool: Pool::default(), len: 0, paired: false, unpairing: None }
     }
+}
+
+/// What an unpaired symmetrical junction counts to pair again (see
+/// "Paired lists" in the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Unpairing {
+    /// Rows `(a, b)`, `a != b`, whose mirror `(b, a)` is not linked.
+    unmirrored: usize,
+    /// Rows linked or unlinked since the unpairing (rollbacks included).
+    writes: usize,
+    /// The writes that pay for pairing again: an eighth of the rows the
+    /// unpairing copied.
+    due_after: usize,
 }
 
 /// The neighbour slots of `lists[slot]`, empty past the end. O(1).
@@ -202,6 +230,13 @@ impl<P: Payload> Junction<P> {
     #[inline(always)]
     pub(crate) fn is_paired(&self) -> bool {
         self.paired
+    }
+
+    /// Whether this is a symmetrical relation's junction that a write of
+    /// one row alone unpaired (see "Paired lists" in the module docs). O(1).
+    #[inline]
+    pub(crate) fn is_unpaired_symmetrical(&self) -> bool {
+        self.unpairing.is_some()
     }
 
     /// The pool of the lists' entries.
@@ -353,6 +388,9 @@ impl<P: Payload> Junction<P> {
         let fpos = grow(&mut self.fwd, source).push(Entry { node: target, back: rpos, payload }, &mut self.pool);
         self.rev[target as usize].push(Entry { node: source, back: fpos, payload }, &mut self.pool);
         self.len += 1;
+        if self.unpairing.is_some() {
+            self.count_unpaired_write(source, target, true);
+        }
     }
 
     /// What [`unlink`](Self::unlink) of the pair at `fwd[source][fpos]`
@@ -389,7 +427,32 @@ impl<P: Payload> Junction<P> {
             self.fwd[m.node as usize].set_back(m.back, u.rpos, &mut self.pool);
         }
         self.len -= 1;
+        if self.unpairing.is_some() {
+            self.count_unpaired_write(u.source, u.target, false);
+        }
         1
+    }
+
+    /// Counts, on an unpaired symmetrical junction, the row `(source,
+    /// target)` just linked (`linked`) or unlinked: one write, and one
+    /// unmirrored row more or less. Linking a row whose mirror is there
+    /// mirrors both; linking one without makes it unmirrored; unlinking
+    /// leaves the mirror unmirrored, or takes an unmirrored row away. A
+    /// row `(a, a)` is its own mirror. O(1) expected (a `find`).
+    #[cold]
+    #[inline(never)]
+    fn count_unpaired_write(&mut self, source: u32, target: u32, linked: bool) {
+        let mirrored = source != target && self.find(target, source).is_some();
+        let Some(u) = &mut self.unpairing else { return };
+        u.writes += 1;
+        if source == target {
+            return;
+        }
+        if mirrored == linked {
+            u.unmirrored -= 1;
+        } else {
+            u.unmirrored += 1;
+        }
     }
 
     /// [`remove_unlinked`](Self::remove_unlinked) on a paired junction:
@@ -474,6 +537,9 @@ impl<P: Payload> Junction<P> {
             self.rev[d.node as usize].set_back(d.back, end, &mut self.pool);
         }
         self.len += 1;
+        if self.unpairing.is_some() {
+            self.count_unpaired_write(u.source, u.target, true);
+        }
     }
 
     /// Checks the mirror invariant: every `fwd` entry's mirror is the `rev`
@@ -481,7 +547,10 @@ impl<P: Payload> Junction<P> {
     /// paired, `rev` is empty and the mirror is the `fwd` entry there), the
     /// count matches, every list's hash index and filter are right, and
     /// the pooled lists' blocks lie in the pool without overlapping each
-    /// other or its free blocks, and none leaked.
+    /// other or its free blocks, and none leaked; an unpaired symmetrical
+    /// junction's count of unmirrored rows is right. O(entries), and
+    /// O(entries × degree) for that count when lists are long and
+    /// unindexed.
     pub(crate) fn verify(&self) -> Result<(), String>
     where
         P: PartialEq + std::fmt::Debug,
@@ -490,6 +559,9 @@ impl<P: Payload> Junction<P> {
             // One list per row pair: every entry's mirror is in `fwd` too.
             if !self.rev.is_empty() {
                 return Err(format!("a paired junction holds {} reverse lists", self.rev.len()));
+            }
+            if self.unpairing.is_some() {
+                return Err("a paired junction counts unmirrored rows".to_owned());
             }
             let count = verify_mirrors(&self.fwd, &self.fwd, "list", &self.pool)?;
             if count != self.len {
@@ -503,6 +575,15 @@ impl<P: Payload> Junction<P> {
                     "junction counts {} pairs but holds {count} forward and {rcount} reverse entries",
                     self.len
                 ));
+            }
+            if let Some(u) = self.unpairing {
+                let unmirrored = (0..self.fwd.len() as u32)
+                    .flat_map(|a| self.nodes(a, true).iter().map(move |&b| (a, b)))
+                    .filter(|&(a, b)| a != b && self.find(b, a).is_none())
+                    .count();
+                if unmirrored != u.unmirrored {
+                    return Err(format!("{unmirrored} rows have no mirror, counted as {}", u.unmirrored));
+                }
             }
         }
         let blocks = self.fwd.iter().chain(&self.rev).filter_map(Adj::pooled_block);
@@ -586,6 +667,7 @@ impl Junction<()> {
         }
         self.rev = rev;
         self.paired = false;
+        self.unpairing = Some(Unpairing { unmirrored: 0, writes: 0, due_after: self.len / 8 });
         true
     }
 
@@ -597,6 +679,45 @@ impl Junction<()> {
             r.release(&mut self.pool);
         }
         self.paired = true;
+        self.unpairing = None;
+    }
+
+    /// Pairs an unpaired symmetrical junction again once every row's
+    /// mirror is linked and the writes since the unpairing number at least
+    /// an eighth of the rows it copied, so that a loop of unpairings and
+    /// pairings costs O(1) amortized a write. Each forward entry `b` of
+    /// `fwd[a]` gets for `back` the position of `a` in `fwd[b]`, which
+    /// `rev[a]` holds as the back of its entry for the row `(b, a)`; the
+    /// reverse lists go. Unlike `unpair`, it is not undone: a commit calls
+    /// it, after which nothing rolls back. Returns whether it paired.
+    /// O(1) when it does not; O(rows) expected when it does.
+    pub(crate) fn pair_if_mirrored(&mut self) -> bool {
+        match self.unpairing {
+            Some(u) if u.unmirrored == 0 && u.writes >= u.due_after => {}
+            _ => return false,
+        }
+        // Reused for every row: the position of `a` in `fwd[x]`, by `x`.
+        let mut positions: hashbrown::HashMap<u32, u32> = hashbrown::HashMap::new();
+        for a in 0..self.fwd.len() {
+            positions.clear();
+            if let Some(r) = self.rev.get(a) {
+                positions.extend((0..r.len() as u32).map(|q| {
+                    let e = r.entry(q, &self.pool);
+                    (e.node, e.back)
+                }));
+            }
+            for p in 0..self.fwd[a].len() as u32 {
+                let b = self.fwd[a].entry(p, &self.pool).node;
+                // Every row is mirrored, so `(b, a)` is linked and `rev[a]`
+                // lists it (`verify` would catch a wrong `back`).
+                let back = positions.get(&b).copied();
+                debug_assert!(back.is_some(), "row ({a}, {b}) has no mirror");
+                let back = back.unwrap_or(p);
+                self.fwd[a].set_back(p, back, &mut self.pool);
+            }
+        }
+        self.pair_again();
+        true
     }
 }
 
@@ -1096,6 +1217,77 @@ mod tests {
         j.unlink(0, fpos);
         j.verify().unwrap();
         assert_eq!(j.find(0, 250), None);
+    }
+
+    /// An unpaired symmetrical junction pairs again only when every row has
+    /// its mirror and the writes since the unpairing number an eighth of
+    /// the rows it copied; paired again, it holds what a two-list junction
+    /// fed the same rows holds, read either way, and verifies.
+    #[test]
+    fn an_unpaired_junction_pairs_again_once_mirrored_and_paid_for() {
+        const SLOTS: u32 = 40;
+        let mut rng = crate::splitmix::Rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = move |n: u32| rng.below(n as usize) as u32;
+        let (mut j, mut lists) = (Junction::paired(), Junction::<()>::default());
+        // Slot 0 is a hub whose list passes PROMOTE_AT and gets an index.
+        for round in 0..400 {
+            let a = if round % 3 == 0 { 0 } else { next(SLOTS) };
+            let b = if round % 11 == 0 { a } else { next(SLOTS) };
+            if j.find_for_write(a, b).is_none() {
+                j.link_pair(a, b);
+                lists.link(a, b, ());
+                if a != b {
+                    lists.link(b, a, ());
+                }
+            }
+        }
+        assert!(j.nodes(0, true).len() > PROMOTE_AT, "the hub is long");
+        let rows = j.len;
+        assert!(!j.pair_if_mirrored(), "a paired junction has nothing to pair");
+        assert!(j.unpair() && j.is_unpaired_symmetrical());
+        let due = rows / 8;
+        assert!(due > 4, "{rows} rows");
+        // One row written alone, then its mirror: mirrored, but not paid for.
+        let (a, b) = (1..SLOTS)
+            .flat_map(|a| (1..SLOTS).map(move |b| (a, b)))
+            .find(|&(a, b)| a != b && j.find(a, b).is_none())
+            .unwrap();
+        j.link(a, b, ());
+        j.verify().unwrap();
+        assert!(!j.pair_if_mirrored(), "({a}, {b}) has no mirror");
+        j.link(b, a, ());
+        lists.link(a, b, ());
+        lists.link(b, a, ());
+        assert!(!j.pair_if_mirrored() && j.is_unpaired_symmetrical(), "2 writes of {due} due");
+        // `(b, a)` goes again, and other rows are unlinked and linked again
+        // one at a time past the writes due: while `(a, b)` has no mirror,
+        // the junction stays unpaired.
+        let fpos = j.find_for_write(b, a).unwrap();
+        let u = j.unlink(b, fpos);
+        let mut writes = 3;
+        while writes <= due {
+            let s = next(SLOTS);
+            let Some(&t) = j.nodes(s, true).first() else { continue };
+            if (s, t) == (a, b) {
+                continue;
+            }
+            let fpos = j.find_for_write(s, t).unwrap();
+            let gone = j.unlink(s, fpos);
+            j.relink(gone);
+            writes += 2;
+            j.verify().unwrap();
+            assert!(!j.pair_if_mirrored(), "({a}, {b}) has no mirror after {writes} writes of {due} due");
+        }
+        j.relink(u);
+        assert!(j.pair_if_mirrored(), "mirrored, and paid for");
+        assert!(j.is_paired() && !j.is_unpaired_symmetrical() && j.rev.is_empty());
+        j.verify().unwrap();
+        assert_eq!(j.len, lists.len);
+        assert_eq!(rows_both_ways(&j, SLOTS), rows_both_ways(&lists, SLOTS));
+        // Paired again, it links and unlinks in pairs as before.
+        let fpos = j.find_for_write(0, j.nodes(0, true)[3]).unwrap();
+        j.unlink(0, fpos);
+        j.verify().unwrap();
     }
 
     /// `verify` is what the model and fuzz tests trust, so each way a

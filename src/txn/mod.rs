@@ -422,8 +422,9 @@ mod tests {
     /// A symmetrical relation's junction stays paired through the writes
     /// that keep its rows in mirrored pairs (the managers' writes, a
     /// person's delete, a dangling pair becoming real), is unpaired by a
-    /// through row written alone, and paired again when that write rolls
-    /// back (see `relation::junction`, "Paired lists").
+    /// through row written alone, paired again when that write rolls
+    /// back, and paired again by the commit that leaves every row
+    /// mirrored (see `relation::junction`, "Paired lists").
     #[test]
     fn only_a_through_row_written_alone_unpairs_a_symmetrical_relation() {
         use crate::relation::Links;
@@ -474,6 +475,24 @@ mod tests {
         })
         .expect("a read");
         db.write(|tx| tx.insert("person_friends", row! { "from_person_id" => 2, "to_person_id" => 3 })).unwrap();
-        assert!(!db.read(|v| Ok::<_, Error>(paired(v))).unwrap(), "committed, it stays unpaired");
+        assert!(!db.read(|v| Ok::<_, Error>(paired(v))).unwrap(), "(2, 3) has no mirror: it stays unpaired");
+        // The mirror written alone too, in a transaction that fails: still unpaired.
+        let mirror = row! { "from_person_id" => 3, "to_person_id" => 2 };
+        let failed = db.write(|tx| {
+            tx.insert("person_friends", mirror.clone())?;
+            Err::<(), _>(Error::NotFound { table: "person".into(), id: 0 })
+        });
+        assert!(failed.is_err() && !db.read(|v| Ok::<_, Error>(paired(v))).unwrap());
+        // Committed, every row has its mirror, and the 2 writes since the
+        // unpairing pay for pairing again (an eighth of 6 rows is 0).
+        db.write(|tx| tx.insert("person_friends", mirror)).unwrap();
+        db.read(|v| {
+            assert!(paired(v), "the commit paired it again");
+            assert_eq!(v.count("person_friends")?, 8);
+            v.verify().map_err(|e| Error::Unsupported { table: "person".into(), reason: e })
+        })
+        .unwrap();
+        let friends = db.read(|v| Ok::<_, Error>(v.related(p1, "friends")?.ids().collect::<Vec<_>>())).unwrap();
+        assert_eq!(friends, [1, 50, 3]);
     }
 }

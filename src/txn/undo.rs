@@ -276,9 +276,12 @@ mod tests {
                                     log.push_link(r, s);
                                 }
                             }
+                            // An auto-created through holds a pair once.
                             Links::Auto(j) => {
-                                j.link(s, t, ());
-                                log.push_link(r, s);
+                                if !j.contains(s, t) {
+                                    j.link(s, t, ());
+                                    log.push_link(r, s);
+                                }
                             }
                             Links::Custom(_) => {}
                         }

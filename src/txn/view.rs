@@ -125,6 +125,10 @@ pub struct View {
     pub(crate) undo: super::undo::UndoLog,
     /// The change hooks registered on the database's relations.
     pub(crate) hooks: super::hooks::Hooks,
+    /// Whether a symmetrical relation's junction may be unpaired, so that
+    /// a commit tries to pair it again (see [`View::pair_again_where_due`]).
+    /// Set by an unpairing; cleared by the commit that finds none left.
+    pub(crate) may_be_unpaired: bool,
 }
 
 impl fmt::Debug for View {
@@ -151,7 +155,27 @@ impl View {
             .collect();
         let dangling = vec![DanglingLinks::default(); schema.rels.len()];
         let (undo, hooks) = (super::undo::UndoLog::default(), super::hooks::Hooks::default());
-        View { schema, tables, links, dangling, undo, hooks }
+        View { schema, tables, links, dangling, undo, hooks, may_be_unpaired: false }
+    }
+
+    /// At a commit, after an unpairing: pairs again each unpaired
+    /// symmetrical junction whose rows are all mirrored and whose writes
+    /// since have paid for it ([`Junction::pair_if_mirrored`]), and
+    /// remembers whether any stays unpaired. O(relations) when none is
+    /// due, plus O(rows) for each that pairs.
+    ///
+    /// [`Junction::pair_if_mirrored`]: crate::relation::Junction::pair_if_mirrored
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn pair_again_where_due(&mut self) {
+        let mut unpaired = false;
+        for links in &mut self.links {
+            if let Links::Auto(j) = links {
+                j.pair_if_mirrored();
+                unpaired |= j.is_unpaired_symmetrical();
+            }
+        }
+        self.may_be_unpaired = unpaired;
     }
 
     /// The undo log, and what its records revert, borrowed apart. O(1).
@@ -481,6 +505,9 @@ impl View {
                 Links::Auto(j) => {
                     if j.is_paired() && !rel.symmetrical {
                         return Err(ctx("a paired junction on a relation that is not symmetrical".into()));
+                    }
+                    if j.is_unpaired_symmetrical() && !(rel.symmetrical && self.may_be_unpaired) {
+                        return Err(ctx("an unpaired junction that no commit will try to pair".into()));
                     }
                     for s in 0..j.source_slots() as u32 {
                         let targets = j.nodes(s, true);

@@ -217,6 +217,9 @@ impl<'db> WriteTxn<'db> {
     pub(crate) fn commit_in_place(&mut self) {
         self.committed = true;
         self.state.undo.clear();
+        if self.state.may_be_unpaired {
+            self.state.pair_again_where_due();
+        }
     }
 
     /// Runs `f` as a nested atomic block, a savepoint (Django's nested
@@ -593,14 +596,16 @@ impl<'db> WriteTxn<'db> {
 
     /// Before a write of one row of a symmetrical relation's auto-created
     /// through alone (a direct insert or delete, a dangling link's
-    /// promotion without its mirror): a paired junction keeps two lists
-    /// from then on, logged so that a rollback pairs it again (see
+    /// promotion without its mirror): a paired junction keeps two lists,
+    /// logged so that a rollback pairs it again, until a commit finds
+    /// every row mirrored again ([`View::pair_again_where_due`]; see
     /// `relation::junction`, "Paired lists"). O(rows) when it unpairs,
     /// else O(1).
     pub(crate) fn unpair(&mut self, r: RelId) {
         if let Links::Auto(j) = &mut self.state.links[r as usize] {
             if j.unpair() {
                 self.state.undo.push(Undo::Unpaired { rel: r });
+                self.state.may_be_unpaired = true;
             }
         }
     }
