@@ -41,17 +41,19 @@
 //! mirror, so writing it alone keeps the pairing.
 //!
 //! An unpaired junction counts its rows without a mirror on every link
-//! and unlink (one `find` of the mirror: O(1) expected), and the writes
-//! since the unpairing. A commit pairs it again
-//! ([`pair_if_mirrored`](Junction::pair_if_mirrored), O(rows)) once
-//! every row has its mirror (a table loaded row by row, both directions;
-//! a row written alone and then its mirror) and those writes number an
-//! eighth of the rows the unpairing copied, so that a loop of
+//! and unlink (a write's search for the mirror: O(1) expected,
+//! amortized), and the writes since the unpairing. A commit pairs it
+//! again ([`pair_if_mirrored`](Junction::pair_if_mirrored), O(slots +
+//! rows)) once every row has its mirror (a table loaded row by row, both
+//! directions; a row written alone and then its mirror) and those writes
+//! number an eighth of the rows the unpairing copied, so that a loop of
 //! transactions writing a row alone and then its mirror does not pay
 //! O(rows) twice each time: each unpairing and pairing costs O(1)
-//! amortized over the writes between them. Rows left without a mirror
-//! (Django's through rows deleted one direction only) keep the junction
-//! unpaired as long as they last.
+//! amortized over the writes between them. Reverse reads then follow the
+//! forward lists' order, which may differ from the reverse lists' (no
+//! order is promised). Rows left without a mirror (Django's through rows
+//! deleted in one direction only) keep the junction unpaired as long as
+//! they last.
 //!
 //! Costs: `link` O(1) amortized; `unlink` of a known position O(1);
 //! `find(s, t)` looks in the shorter of `fwd[s]` and `rev[t]`, so it is O(1)
@@ -384,13 +386,15 @@ impl<P: Payload> Junction<P> {
     /// [`unpair`](Self::unpair) it first).
     pub(crate) fn link(&mut self, source: u32, target: u32, payload: P) {
         debug_assert!(!self.paired, "a paired junction links rows in pairs");
+        // Counted first, while the arguments are at hand: whether the
+        // mirror is linked does not depend on this row (`source != target`).
+        if self.unpairing.is_some() {
+            self.count_unpaired_write(source, target, true);
+        }
         let rpos = grow(&mut self.rev, target).len() as u32;
         let fpos = grow(&mut self.fwd, source).push(Entry { node: target, back: rpos, payload }, &mut self.pool);
         self.rev[target as usize].push(Entry { node: source, back: fpos, payload }, &mut self.pool);
         self.len += 1;
-        if self.unpairing.is_some() {
-            self.count_unpaired_write(source, target, true);
-        }
     }
 
     /// What [`unlink`](Self::unlink) of the pair at `fwd[source][fpos]`
@@ -434,15 +438,17 @@ impl<P: Payload> Junction<P> {
     }
 
     /// Counts, on an unpaired symmetrical junction, the row `(source,
-    /// target)` just linked (`linked`) or unlinked: one write, and one
-    /// unmirrored row more or less. Linking a row whose mirror is there
+    /// target)` linked (`linked`; before or after its entries go in, as
+    /// the mirror's search does not meet them) or just unlinked: one
+    /// write, and one unmirrored row more or less. Linking a row whose mirror is there
     /// mirrors both; linking one without makes it unmirrored; unlinking
     /// leaves the mirror unmirrored, or takes an unmirrored row away. A
-    /// row `(a, a)` is its own mirror. O(1) expected (a `find`).
+    /// row `(a, a)` is its own mirror. O(1) expected, amortized (a
+    /// search for a write, which indexes a long list it searches).
     #[cold]
     #[inline(never)]
     fn count_unpaired_write(&mut self, source: u32, target: u32, linked: bool) {
-        let mirrored = source != target && self.find(target, source).is_some();
+        let mirrored = source != target && self.find_for_write(target, source).is_some();
         let Some(u) = &mut self.unpairing else { return };
         u.writes += 1;
         if source == target {
@@ -688,32 +694,46 @@ impl Junction<()> {
     /// pairings costs O(1) amortized a write. Each forward entry `b` of
     /// `fwd[a]` gets for `back` the position of `a` in `fwd[b]`, which
     /// `rev[a]` holds as the back of its entry for the row `(b, a)`; the
-    /// reverse lists go. Unlike `unpair`, it is not undone: a commit calls
+    /// reverse lists go. A reverse read of row `a` then lists `fwd[a]`'s
+    /// order, which may differ from `rev[a]`'s (related ids come in no
+    /// promised order). Unlike `unpair`, it is not undone: a commit calls
     /// it, after which nothing rolls back. Returns whether it paired.
-    /// O(1) when it does not; O(rows) expected when it does.
+    /// O(1) when it does not; O(slots + rows) when it does, and O(slots)
+    /// extra memory while it runs.
     pub(crate) fn pair_if_mirrored(&mut self) -> bool {
         match self.unpairing {
             Some(u) if u.unmirrored == 0 && u.writes >= u.due_after => {}
             _ => return false,
         }
-        // Reused for every row: the position of `a` in `fwd[x]`, by `x`.
-        let mut positions: hashbrown::HashMap<u32, u32> = hashbrown::HashMap::new();
-        for a in 0..self.fwd.len() {
-            positions.clear();
-            if let Some(r) = self.rev.get(a) {
-                positions.extend((0..r.len() as u32).map(|q| {
-                    let e = r.entry(q, &self.pool);
-                    (e.node, e.back)
-                }));
+        // By slot `x`, for the row `a` at hand: the position of `a` in
+        // `fwd[x]`, and `a + 1`, which tells it from an earlier row's
+        // (slots are below 2^31). Every mirror is checked before any entry
+        // changes: a count gone wrong must not leave backs half rewritten.
+        let slots = self.fwd.len().max(self.rev.len());
+        let mut at = vec![(0_u32, 0_u32); slots];
+        let mark = |a: usize, rev: &[Adj<()>], pool: &Pool<()>, at: &mut [(u32, u32)]| {
+            if let Some(r) = rev.get(a) {
+                for q in 0..r.len() as u32 {
+                    let e = r.entry(q, pool);
+                    at[e.node as usize] = (e.back, a as u32 + 1);
+                }
             }
+        };
+        for a in 0..self.fwd.len() {
+            mark(a, &self.rev, &self.pool, &mut at);
+            let owned = |&b: &u32| at.get(b as usize).is_some_and(|&(_, owner)| owner == a as u32 + 1);
+            if !self.fwd[a].nodes(&self.pool).iter().all(owned) {
+                debug_assert!(false, "row {a} has a row without a mirror, counted as none");
+                // Not paired; not tried again before as many writes as rows.
+                self.unpairing = Some(Unpairing { unmirrored: 0, writes: 0, due_after: self.len });
+                return false;
+            }
+        }
+        for a in 0..self.fwd.len() {
+            mark(a, &self.rev, &self.pool, &mut at);
             for p in 0..self.fwd[a].len() as u32 {
                 let b = self.fwd[a].entry(p, &self.pool).node;
-                // Every row is mirrored, so `(b, a)` is linked and `rev[a]`
-                // lists it (`verify` would catch a wrong `back`).
-                let back = positions.get(&b).copied();
-                debug_assert!(back.is_some(), "row ({a}, {b}) has no mirror");
-                let back = back.unwrap_or(p);
-                self.fwd[a].set_back(p, back, &mut self.pool);
+                self.fwd[a].set_back(p, at[b as usize].0, &mut self.pool);
             }
         }
         self.pair_again();
@@ -1247,43 +1267,87 @@ mod tests {
         assert!(j.unpair() && j.is_unpaired_symmetrical());
         let due = rows / 8;
         assert!(due > 4, "{rows} rows");
-        // One row written alone, then its mirror: mirrored, but not paid for.
+        // One row written alone: it has no mirror.
         let (a, b) = (1..SLOTS)
             .flat_map(|a| (1..SLOTS).map(move |b| (a, b)))
             .find(|&(a, b)| a != b && j.find(a, b).is_none())
             .unwrap();
         j.link(a, b, ());
-        j.verify().unwrap();
-        assert!(!j.pair_if_mirrored(), "({a}, {b}) has no mirror");
-        j.link(b, a, ());
         lists.link(a, b, ());
         lists.link(b, a, ());
-        assert!(!j.pair_if_mirrored() && j.is_unpaired_symmetrical(), "2 writes of {due} due");
-        // `(b, a)` goes again, and other rows are unlinked and linked again
-        // one at a time past the writes due: while `(a, b)` has no mirror,
-        // the junction stays unpaired.
-        let fpos = j.find_for_write(b, a).unwrap();
-        let u = j.unlink(b, fpos);
-        let mut writes = 3;
-        while writes <= due {
-            let s = next(SLOTS);
-            let Some(&t) = j.nodes(s, true).first() else { continue };
-            if (s, t) == (a, b) {
-                continue;
-            }
-            let fpos = j.find_for_write(s, t).unwrap();
-            let gone = j.unlink(s, fpos);
-            j.relink(gone);
-            writes += 2;
+        let mut writes = 1;
+        // Each round unlinks two rows `(s, t)`, `(s, u)` and their mirrors
+        // in another order, and links them again in yet another, so that
+        // a row's forward and reverse lists come to differ in order. While
+        // `(a, b)` has no mirror, the junction stays unpaired.
+        let unpaired_check = |j: &mut Junction<()>, writes: usize| {
             j.verify().unwrap();
             assert!(!j.pair_if_mirrored(), "({a}, {b}) has no mirror after {writes} writes of {due} due");
+        };
+        while writes + 8 <= due - 2 {
+            let s = if writes % 3 == 1 { 0 } else { next(SLOTS) };
+            let others: Vec<u32> = j.nodes(s, true).iter().copied().filter(|&t| t != s).collect();
+            if others.len() < 2 || [s, others[0], others[1]].iter().any(|x| [a, b].contains(x)) {
+                continue;
+            }
+            let (t, u) = (others[0], others[1]);
+            for (x, y) in [(s, t), (s, u), (u, s), (t, s)] {
+                let fpos = j.find_for_write(x, y).unwrap();
+                j.unlink(x, fpos);
+                writes += 1;
+                unpaired_check(&mut j, writes);
+            }
+            for (x, y) in [(s, u), (t, s), (s, t), (u, s)] {
+                j.link(x, y, ());
+                writes += 1;
+                unpaired_check(&mut j, writes);
+            }
         }
-        j.relink(u);
-        assert!(j.pair_if_mirrored(), "mirrored, and paid for");
+        assert!((0..SLOTS).any(|x| j.nodes(x, true) != j.nodes(x, false)), "some row's lists differ in order");
+        // The mirror: every row has one, but the writes are not yet paid.
+        j.link(b, a, ());
+        writes += 1;
+        assert!(writes < due && !j.pair_if_mirrored() && j.is_unpaired_symmetrical(), "{writes} of {due}");
+        // A row `(s, s)` is its own mirror: linking or unlinking it is one
+        // write that leaves every row mirrored. The commit's pairing comes
+        // at the write that makes the writes due, not one before.
+        let s = (0..SLOTS).find(|&s| j.find(s, s).is_none()).unwrap();
+        while !j.is_paired() {
+            if j.find(s, s).is_some() {
+                let fpos = j.find_for_write(s, s).unwrap();
+                j.unlink(s, fpos);
+                let fpos = lists.find_for_write(s, s).unwrap();
+                lists.unlink(s, fpos);
+            } else {
+                j.link(s, s, ());
+                lists.link(s, s, ());
+            }
+            writes += 1;
+            j.verify().unwrap();
+            assert_eq!(j.pair_if_mirrored(), writes == due, "{writes} writes of {due} due");
+        }
         assert!(j.is_paired() && !j.is_unpaired_symmetrical() && j.rev.is_empty());
         j.verify().unwrap();
         assert_eq!(j.len, lists.len);
         assert_eq!(rows_both_ways(&j, SLOTS), rows_both_ways(&lists, SLOTS));
+        // Unpaired again, a row without its mirror keeps it so however
+        // many writes pass; the mirror's link pairs it.
+        assert!(j.unpair());
+        let (c, d) = (1..SLOTS)
+            .flat_map(|c| (1..SLOTS).map(move |d| (c, d)))
+            .find(|&(c, d)| c != d && j.find(c, d).is_none())
+            .unwrap();
+        j.link(c, d, ());
+        for round in 0..=j.len / 8 + 2 {
+            match j.find_for_write(s, s) {
+                Some(fpos) => drop(j.unlink(s, fpos)),
+                None => j.link(s, s, ()),
+            }
+            assert!(!j.pair_if_mirrored(), "({c}, {d}) has no mirror after {round} writes");
+        }
+        j.link(d, c, ());
+        assert!(j.pair_if_mirrored());
+        j.verify().unwrap();
         // Paired again, it links and unlinks in pairs as before.
         let fpos = j.find_for_write(0, j.nodes(0, true)[3]).unwrap();
         j.unlink(0, fpos);

@@ -483,7 +483,7 @@ mod tests {
             Err::<(), _>(Error::NotFound { table: "person".into(), id: 0 })
         });
         assert!(failed.is_err() && !db.read(|v| Ok::<_, Error>(paired(v))).unwrap());
-        // Committed, every row has its mirror, and the 2 writes since the
+        // Committed, every row has its mirror, and the writes since the
         // unpairing pay for pairing again (an eighth of 6 rows is 0).
         db.write(|tx| tx.insert("person_friends", mirror)).unwrap();
         db.read(|v| {

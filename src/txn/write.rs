@@ -216,9 +216,11 @@ impl<'db> WriteTxn<'db> {
     #[inline]
     pub(crate) fn commit_in_place(&mut self) {
         self.committed = true;
-        self.state.undo.clear();
-        if self.state.may_be_unpaired {
-            self.state.pair_again_where_due();
+        // One dereference of the state for both.
+        let view: &mut View = &mut self.state;
+        view.undo.clear();
+        if view.may_be_unpaired {
+            view.pair_again_where_due();
         }
     }
 
