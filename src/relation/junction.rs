@@ -107,7 +107,7 @@ impl<P: Payload> Default for Junction<P> {
 
 /// What an unpaired symmetrical junction counts to pair again (see
 /// "Paired lists" in the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 struct Unpairing {
     /// Rows `(a, b)`, `a != b`, whose mirror `(b, a)` is not linked.
     unmirrored: usize,
@@ -388,9 +388,7 @@ impl<P: Payload> Junction<P> {
         debug_assert!(!self.paired, "a paired junction links rows in pairs");
         // Counted first, while the arguments are at hand: whether the
         // mirror is linked does not depend on this row (`source != target`).
-        if self.unpairing.is_some() {
-            self.count_unpaired_write(source, target, true);
-        }
+        self.count_if_unpaired(source, target, true);
         let rpos = grow(&mut self.rev, target).len() as u32;
         let fpos = grow(&mut self.fwd, source).push(Entry { node: target, back: rpos, payload }, &mut self.pool);
         self.rev[target as usize].push(Entry { node: source, back: fpos, payload }, &mut self.pool);
@@ -431,20 +429,29 @@ impl<P: Payload> Junction<P> {
             self.fwd[m.node as usize].set_back(m.back, u.rpos, &mut self.pool);
         }
         self.len -= 1;
-        if self.unpairing.is_some() {
-            self.count_unpaired_write(u.source, u.target, false);
-        }
+        self.count_if_unpaired(u.source, u.target, false);
         1
+    }
+
+    /// [`count_unpaired_write`](Self::count_unpaired_write) on an unpaired
+    /// symmetrical junction; on any other, one test. O(1) expected,
+    /// amortized.
+    #[inline(always)]
+    fn count_if_unpaired(&mut self, source: u32, target: u32, linked: bool) {
+        if self.unpairing.is_some() {
+            self.count_unpaired_write(source, target, linked);
+        }
     }
 
     /// Counts, on an unpaired symmetrical junction, the row `(source,
     /// target)` linked (`linked`; before or after its entries go in, as
     /// the mirror's search does not meet them) or just unlinked: one
-    /// write, and one unmirrored row more or less. Linking a row whose mirror is there
-    /// mirrors both; linking one without makes it unmirrored; unlinking
-    /// leaves the mirror unmirrored, or takes an unmirrored row away. A
-    /// row `(a, a)` is its own mirror. O(1) expected, amortized (a
-    /// search for a write, which indexes a long list it searches).
+    /// write, and one unmirrored row more or less. Linking a row whose
+    /// mirror is there mirrors both; linking one without makes it
+    /// unmirrored; unlinking leaves the mirror unmirrored, or takes an
+    /// unmirrored row away. A row `(a, a)` is its own mirror. O(1)
+    /// expected, amortized (a search for a write, which indexes a long
+    /// list it searches).
     #[cold]
     #[inline(never)]
     fn count_unpaired_write(&mut self, source: u32, target: u32, linked: bool) {
@@ -543,9 +550,7 @@ impl<P: Payload> Junction<P> {
             self.rev[d.node as usize].set_back(d.back, end, &mut self.pool);
         }
         self.len += 1;
-        if self.unpairing.is_some() {
-            self.count_unpaired_write(u.source, u.target, true);
-        }
+        self.count_if_unpaired(u.source, u.target, true);
     }
 
     /// Checks the mirror invariant: every `fwd` entry's mirror is the `rev`
@@ -1267,11 +1272,12 @@ mod tests {
         assert!(j.unpair() && j.is_unpaired_symmetrical());
         let due = rows / 8;
         assert!(due > 4, "{rows} rows");
+        // A pair of distinct rows other than the hub, not linked.
+        let unlinked = |j: &Junction<()>| {
+            (1..SLOTS).flat_map(|a| (1..SLOTS).map(move |b| (a, b))).find(|&(a, b)| a != b && j.find(a, b).is_none())
+        };
         // One row written alone: it has no mirror.
-        let (a, b) = (1..SLOTS)
-            .flat_map(|a| (1..SLOTS).map(move |b| (a, b)))
-            .find(|&(a, b)| a != b && j.find(a, b).is_none())
-            .unwrap();
+        let (a, b) = unlinked(&j).unwrap();
         j.link(a, b, ());
         lists.link(a, b, ());
         lists.link(b, a, ());
@@ -1333,10 +1339,7 @@ mod tests {
         // Unpaired again, a row without its mirror keeps it so however
         // many writes pass; the mirror's link pairs it.
         assert!(j.unpair());
-        let (c, d) = (1..SLOTS)
-            .flat_map(|c| (1..SLOTS).map(move |d| (c, d)))
-            .find(|&(c, d)| c != d && j.find(c, d).is_none())
-            .unwrap();
+        let (c, d) = unlinked(&j).unwrap();
         j.link(c, d, ());
         for round in 0..=j.len / 8 + 2 {
             match j.find_for_write(s, s) {
