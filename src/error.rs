@@ -211,8 +211,8 @@ pub enum Error {
         reason: String,
     },
     /// The table has reached its capacity of 2^31 - 2 rows, or has no id
-    /// left to assign (an id of `i64::MAX - 1` was used; ids are never
-    /// reused).
+    /// left to assign (an id of `i64::MAX - 1` was used; committed ids are
+    /// never given again).
     TableFull {
         /// The table.
         table: String,

@@ -136,3 +136,9 @@ pub use txn::{
     Relation, RowRef, TableRef, Target, View, WriteTxn, MAX_HOOK_DEPTH,
 };
 pub use value::{CellValue, Row, Type, Value, ValueRef};
+
+/// The README's Rust blocks, compiled and run as doctests, so its tour
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -155,6 +155,8 @@ fn related_name_and_query_name_rules() {
             t.many_to_many("x", "b").related_name("+");
             t.many_to_many("y", "b").related_name("+");
             t.foreign_key("f", "b").related_name("hidden+").related_query_name("via_f");
+            // Not an identifier, but hidden by its '+': no E306, as in Django.
+            t.many_to_many("z", "b").related_name("not valid+");
         })
         .build()
         .unwrap();
@@ -360,6 +362,12 @@ fn through_fields_checks() {
         t.many_to_many("rel", "self").through("nope");
     }));
     assert_eq!(ids(&e), ["fields.E331"]);
+    // An unknown target does not hide an unknown through table: both are
+    // reported by the same build, as Django's checks do.
+    let e = fails(Schema::builder().table("p", |t| {
+        t.many_to_many("rel", "nope").through("missing");
+    }));
+    assert_eq!(ids(&e), ["fields.E300", "fields.E331"]);
 }
 
 #[test]

@@ -380,3 +380,83 @@ fn a_refused_delete_lists_every_row_that_refuses_it() {
     assert_eq!((d.count("author"), d.count("book"), d.count("loan")), (1, 2, 2));
     verify(&db.begin_read().unwrap());
 }
+
+/// A custom through table's link keys follow their own `on_delete`, as in
+/// Django: deleting an end deletes its through rows only when the key
+/// cascades. `Protect` refuses the delete; `SetNull` keeps the through row
+/// with no end there (it links nothing, and reads from the other end no
+/// longer list it); `SetDefault` moves the link to the default row.
+#[test]
+fn a_custom_through_row_follows_its_link_key_on_delete() {
+    let db = |rule: OnDelete| {
+        let schema = Schema::builder()
+            .table("person", |t| {
+                t.column("name", Type::Text);
+            })
+            .table("group", |t| {
+                t.many_to_many("members", "person").through("membership").related_name("clubs");
+            })
+            .table("membership", move |t| {
+                let person = t.foreign_key("person", "person").on_delete(rule);
+                match rule {
+                    OnDelete::SetNull => person.nullable(),
+                    OnDelete::SetDefault => person.default(1),
+                    _ => person,
+                };
+                t.foreign_key("group", "group").on_delete(OnDelete::Cascade);
+            })
+            .build()
+            .unwrap();
+        Database::new(schema)
+    };
+    // Rows: person 1 (the default), person 2 in group g.
+    let load = |db: &Database| {
+        db.write(|tx| {
+            let fallback = tx.insert("person", row! { "name" => "fallback" })?;
+            let p = tx.insert("person", row! { "name" => "p" })?;
+            let g = tx.insert("group", row! {})?;
+            tx.related(g, "members")?.add([p])?;
+            Ok::<_, Error>((fallback, p, g))
+        })
+        .unwrap()
+    };
+    let members = |db: &Database, g: Key| {
+        db.read(|tx| Ok::<_, Error>(tx.related(g, "members")?.keys().collect::<Vec<_>>())).unwrap()
+    };
+
+    let protect = db(OnDelete::Protect);
+    let (_, p, g) = load(&protect);
+    let before = protect.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    assert!(matches!(protect.write(|tx| tx.delete(p)), Err(Error::Protected { .. })));
+    assert_eq!(protect.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+    assert_eq!(members(&protect, g), [p]);
+
+    let set_null = db(OnDelete::SetNull);
+    let (_, p, g) = load(&set_null);
+    let d = set_null.write(|tx| tx.delete(p)).unwrap();
+    assert_eq!((d.count("person"), d.count("membership")), (1, 0));
+    assert_eq!(members(&set_null, g), []);
+    set_null
+        .read(|tx| {
+            assert_eq!(tx.count("membership")?, 1);
+            let rows = tx.query("membership")?.values(&["person", "group"])?;
+            assert_eq!(rows, vec![row! { "person" => None::<i64>, "group" => g.id() }]);
+            verify(tx);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+
+    let set_default = db(OnDelete::SetDefault);
+    let (fallback, p, g) = load(&set_default);
+    assert_eq!(fallback.id(), 1);
+    let d = set_default.write(|tx| tx.delete(p)).unwrap();
+    assert_eq!((d.count("person"), d.count("membership")), (1, 0));
+    assert_eq!(members(&set_default, g), [fallback]);
+    set_default
+        .read(|tx| {
+            assert_eq!(tx.related(fallback, "clubs")?.keys().collect::<Vec<_>>(), [g]);
+            verify(tx);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+}

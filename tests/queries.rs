@@ -1063,6 +1063,34 @@ fn choices_follow_limit_choices_to_and_writes_are_not_checked() {
     assert!(tx.related(f.key("Zoe"), "tags").unwrap().contains(f.key("beta")));
 }
 
+/// A `limit_choices_to` path is resolved when the choices are asked for,
+/// not when the schema is built (Django resolves it at query time too):
+/// a bad one builds, and `choices` reports it.
+#[test]
+fn a_bad_limit_choices_to_path_is_reported_by_choices() {
+    let schema = Schema::builder()
+        .table("tag", |t| {
+            t.column("label", Type::Text);
+        })
+        .table("note", |t| {
+            t.many_to_many("tags", "tag").limit_choices_to("colour", "red");
+            t.many_to_many("labels", "tag").limit_choices_to("label__startswith", 3).related_name("+");
+        })
+        .build()
+        .expect("limit_choices_to is not resolved by build");
+    let db = Database::new(schema);
+    let tx = db.begin_read().unwrap();
+    match tx.choices("note", "tags").unwrap_err() {
+        Error::Query { path, reason, .. } => assert!(path == "colour" && reason.contains("colour"), "{path}: {reason}"),
+        other => panic!("{other:?}"),
+    }
+    let e = tx.choices("note", "labels").unwrap_err();
+    assert!(
+        matches!(e, Error::TypeMismatch { ref column, .. } if column == "label"),
+        "an integer for a text lookup: {e:?}"
+    );
+}
+
 #[test]
 fn queries_see_a_write_transactions_own_writes() {
     let f = fixture();

@@ -205,7 +205,38 @@ impl<'v> Query<'v> {
     /// the same multi-valued relation must hold for the same related row
     /// (Django's `filter(a=.., b=..)`), unlike chained `filter` calls,
     /// which may each match a different row. O(total path length) to
-    /// resolve, as `filter`.
+    /// resolve, as `filter`. The values share one type; values of
+    /// different types go in as [`Arg`]s:
+    ///
+    /// ```
+    /// # use junctiondb::{row, Arg, Database, Schema, Type};
+    /// let schema = Schema::builder()
+    ///     .table("group", |t| { t.column("name", Type::Text); })
+    ///     .table("user", |t| { t.column("name", Type::Text); t.many_to_many("groups", "group").through("membership"); })
+    ///     .table("membership", |t| {
+    ///         t.foreign_key("user", "user");
+    ///         t.foreign_key("group", "group");
+    ///         t.column("joined", Type::Int);
+    ///     })
+    ///     .build()?;
+    /// let db = Database::new(schema);
+    /// db.write(|tx| {
+    ///     let ann = tx.insert("user", row! { "name" => "ann" })?;
+    ///     let (rock, jazz) = (tx.insert("group", row! { "name" => "rock" })?, tx.insert("group", row! { "name" => "jazz" })?);
+    ///     tx.related(ann, "groups")?.add_with([rock], row! { "joined" => 2019 })?;
+    ///     tx.related(ann, "groups")?.add_with([jazz], row! { "joined" => 2024 })?;
+    ///     Ok::<_, junctiondb::Error>(())
+    /// })?;
+    /// let q = |tx: &junctiondb::ReadTxn| -> junctiondb::Result<(usize, usize)> {
+    ///     let joined_rock_after_2020 =
+    ///         tx.query("user")?.filter_all([("groups__name", Arg::from("rock")), ("membership__joined__gt", Arg::from(2020))])?;
+    ///     // Chained calls may each match another membership: rock, and jazz in 2024.
+    ///     let chained = tx.query("user")?.filter("groups__name", "rock")?.filter("membership__joined__gt", 2020)?;
+    ///     Ok((joined_rock_after_2020.count(), chained.count()))
+    /// };
+    /// assert_eq!(db.read(q)?, (0, 1));
+    /// # Ok::<_, junctiondb::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`filter`](Self::filter).

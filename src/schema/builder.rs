@@ -50,7 +50,9 @@ impl Default for SchemaBuilder {
 impl SchemaBuilder {
     /// The identifier length limit for auto-created through-table names
     /// (default `Some(64)`; `None` means no limit). Longer names are cut and
-    /// end in four hex digits of their MD5 (Django's `truncate_name`).
+    /// end in four hex digits of their MD5 (Django's `truncate_name`), so a
+    /// limit under 4 still gives names of four characters (the digits
+    /// alone), and a limit of 4 names that may start with a digit.
     pub fn max_name_length(mut self, limit: Option<usize>) -> Self {
         self.max_name_length = limit;
         self

@@ -674,6 +674,15 @@ fn declare_m2m(
     if m.db_table.as_deref() == Some("") {
         d.error("junction.E002", table, Some(field), "db_table must not be empty".into());
     }
+    // An undeclared through table is reported whether or not the target
+    // resolved (Django's E331 does not depend on the target).
+    let found_through = m.through.as_ref().and_then(|through_name| {
+        let found = ctx.live.get(through_name.as_str()).copied();
+        if found.is_none() {
+            d.error("fields.E331", table, Some(field), format!("field specifies a many-to-many relation through table {through_name:?}, which is not declared; declare it or fix the name"));
+        }
+        found
+    });
     let target = target?;
     if symmetrical && target != own {
         d.error("junction.E020", table, Some(field), format!("a symmetrical relation must link a table to itself, but this one links {table:?} to {:?}; remove symmetrical(true)", tables[target.index()].name));
@@ -695,8 +704,7 @@ fn declare_m2m(
     let Some(through_name) = &m.through else {
         return Some(rel);
     };
-    let Some(&through) = ctx.live.get(through_name.as_str()) else {
-        d.error("fields.E331", table, Some(field), format!("field specifies a many-to-many relation through table {through_name:?}, which is not declared; declare it or fix the name"));
+    let Some(through) = found_through else {
         return Some(rel);
     };
     if let Some(other) = through_seen.insert((own, target, through, m.through_fields.clone()), m.name.clone()) {

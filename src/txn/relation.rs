@@ -204,8 +204,8 @@ impl<'a> Relation<'a> {
     /// belongs to another table. O(1) expected for many-to-many relations
     /// at any degree (as `Related::contains`: between two rows of more than
     /// 32 links that no write has searched yet, as after direct inserts
-    /// into a custom through table, the shorter list is scanned), O(1 +
-    /// matches) for foreign keys.
+    /// into a custom through table, the shorter list is scanned), O(1)
+    /// expected for a reverse foreign key (one cell of `to`'s row).
     #[inline(always)]
     pub fn contains(&self, from: Key, to: Key) -> bool {
         if from.table() != self.accessor.table || to.table() != self.accessor.other {

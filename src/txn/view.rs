@@ -12,6 +12,15 @@ use crate::storage::Table;
 use crate::value::{CellValue, Row, ValueRef};
 
 /// A row's name: its table and its primary key `id`.
+///
+/// A key is a name, not a reference: it does not keep its row alive, and
+/// a stale key is [`Error::NotFound`] where a row is needed. Ids are not
+/// reused once committed, with two exceptions a program keeping keys
+/// should know: the ids of inserts that a rollback undid are given again
+/// to the next inserts (as SQLite does), and the id of an auto-created
+/// through row is derived from its two rows' storage slots, which are
+/// reused after deletes, so once that link is gone its key may name a
+/// later link between other rows (`docs/design.md`, "The junction").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     table: TableId,
@@ -769,7 +778,7 @@ impl<'a> Related<'a> {
     /// relations at any degree (between two rows of more than 32 links,
     /// once a write has searched one of them: until then, as after direct
     /// inserts into a custom through table, the shorter list is scanned),
-    /// O(1 + matches) for foreign keys.
+    /// O(1) expected for a reverse foreign key (one cell of `key`'s row).
     #[inline]
     pub fn contains(&self, key: Key) -> bool {
         if key.table() != self.end.other {

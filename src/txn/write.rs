@@ -399,7 +399,7 @@ impl<'db> WriteTxn<'db> {
                 id
             }
             _ => match table.next_id() {
-                // Every id has been used: ids are never reused.
+                // Every id has been used: committed ids are never given again.
                 i64::MAX => return Err(Error::TableFull { table: def.name.clone() }),
                 id => id,
             },
