@@ -811,6 +811,14 @@ impl<'v> Query<'v> {
                 }
                 _ => {}
             }
+            // How a row's count is taken when it does not factor.
+            match (&f.scope.owner, &f.scope.split) {
+                (Some(_), _) => {}
+                (None, Some(split)) => {
+                    let _ = write!(s, " (ORs across relations: {} factored counts per row)", 1u32 << split.ors.len());
+                }
+                (None, None) => s.push_str(" (bindings enumerated per row)"),
+            }
         }
         if self.distinct {
             s.push_str("\ndistinct");

@@ -80,7 +80,46 @@ pub(crate) struct Scope {
     /// When every conjunct reads at most one node: that node, per
     /// conjunct. The count then factors over the node tree.
     pub(crate) owner: Option<Vec<usize>>,
+    /// When `owner` is `None` because of ORs whose parts each read at
+    /// most one node: the count is a signed sum of factored counts (see
+    /// [`Split`]).
+    pub(crate) split: Option<Split>,
     pub(crate) children: Vec<Vec<usize>>,
+}
+
+/// The most ORs across join nodes that one filter call counts by
+/// inclusion–exclusion: `2^n` factored counts; past it, bindings are
+/// enumerated.
+pub(crate) const MAX_SPLIT_ORS: usize = 4;
+
+/// How a scope whose ORs span several join nodes is counted without
+/// enumerating the product of the nodes' rows.
+///
+/// An OR is true unless every part is not true, so for one such OR `A | B`
+/// with the other conjuncts `C`, `count(C & (A | B)) = count(C) -
+/// count(C & not-true(A) & not-true(B))`, and each term has conjuncts that
+/// read one node each: it factors over the node tree. With `n` such ORs
+/// the count is the sum over the `2^n` subsets of ORs replaced by their
+/// parts' complements, signed by the subset's parity. "Not true" is the
+/// complement of a part's test under SQL's three-valued logic, so an
+/// unknown part counts as not true here as it does in the enumeration.
+#[derive(Clone, Debug)]
+pub(crate) struct Split {
+    /// Per conjunct: the node it reads (0 for the root) or the OR it is.
+    pub(crate) conjuncts: Vec<Owned>,
+    /// Per OR across nodes: the node each of its parts reads, in the
+    /// order of the `Cond::Or`'s items.
+    pub(crate) ors: Vec<Vec<usize>>,
+}
+
+/// What one conjunct of a [`Split`] scope reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Owned {
+    /// One node (0: the root only).
+    At(usize),
+    /// Several nodes, as an OR whose parts each read one: its index in
+    /// [`Split::ors`].
+    Across(usize),
 }
 
 struct Compiler<'a> {
@@ -100,6 +139,7 @@ impl Compiler<'_> {
             conjuncts: Vec::new(),
             ready: Vec::new(),
             owner: None,
+            split: None,
             children: Vec::new(),
         };
         let mut conjuncts = Vec::new();
@@ -121,7 +161,10 @@ impl Compiler<'_> {
                 _ => None,
             });
         }
-        scope.owner = owners.into_iter().collect();
+        scope.owner = owners.iter().copied().collect();
+        if scope.owner.is_none() {
+            scope.split = split(&scope, &owners);
+        }
         scope.children = vec![Vec::new(); scope.nodes.len() + 1];
         for (i, n) in scope.nodes.iter().enumerate() {
             scope.children[n.parent].push(i + 1);
@@ -217,6 +260,37 @@ pub(crate) fn flatten_and<'q>(q: &'q Q, out: &mut Vec<&'q Q>) {
         QNode::And(items) => items.iter().for_each(|i| flatten_and(i, out)),
         _ => out.push(q),
     }
+}
+
+/// The [`Split`] of a scope whose conjuncts read the nodes `owners` gives
+/// (`None` for several), when each conjunct that reads several is an OR
+/// whose parts read one each, and there are at most [`MAX_SPLIT_ORS`].
+fn split(scope: &Scope, owners: &[Option<usize>]) -> Option<Split> {
+    let mut split = Split { conjuncts: Vec::with_capacity(owners.len()), ors: Vec::new() };
+    for (c, owner) in scope.conjuncts.iter().zip(owners) {
+        let owned = match (owner, c) {
+            (Some(n), _) => Owned::At(*n),
+            (None, Cond::Or(parts)) if split.ors.len() < MAX_SPLIT_ORS => {
+                let mut nodes = Vec::with_capacity(parts.len());
+                for part in parts {
+                    let mut read = Vec::new();
+                    reads(part, &scope.leaves, &mut read);
+                    read.sort_unstable();
+                    read.dedup();
+                    match read.as_slice() {
+                        [] => nodes.push(0),
+                        [n] => nodes.push(*n),
+                        _ => return None,
+                    }
+                }
+                split.ors.push(nodes);
+                Owned::Across(split.ors.len() - 1)
+            }
+            _ => return None,
+        };
+        split.conjuncts.push(owned);
+    }
+    Some(split)
 }
 
 /// The nodes a condition reads (negated parts read only the root).
