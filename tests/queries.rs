@@ -1737,9 +1737,12 @@ fn for_each_value_streams_what_values_list_flat_returns() {
 
 /// ORs whose parts cross different many-to-many relations are counted by
 /// inclusion–exclusion over factored counts, up to four such ORs in one
-/// filter call, and by enumerating bindings past that. Both must give
-/// every binding's count, with `NULL` bindings where a row has no related
-/// rows; checked against a brute-force enumeration of the bindings.
+/// filter call, and by enumerating bindings past that; `exclude` and
+/// `distinct` check existence one choice of parts at a time, up to 16
+/// choices. Every way must give every binding's count, with `NULL`
+/// bindings where a row has no related rows; checked against a
+/// brute-force enumeration of the bindings, with parts on the root row,
+/// and with an index probe establishing part of the call (a seed).
 #[test]
 fn ors_across_relations_count_every_binding() {
     const RELS: [&str; 5] = ["a", "b", "c", "d", "e"];
@@ -1756,8 +1759,8 @@ fn ors_across_relations_count_every_binding() {
         .unwrap();
     let db = Database::new(schema);
     let mut rng = common::Rng(0x0A5_5EED);
-    // Per user, per relation, the linked items' values.
-    let mut lists: Vec<Vec<Vec<Option<i64>>>> = Vec::new();
+    // Per user: its id, and per relation the linked items' values.
+    let mut users: Vec<(i64, Vec<Vec<Option<i64>>>)> = Vec::new();
     db.write(|tx| {
         let items: Vec<(Key, Option<i64>)> = (0..8)
             .map(|i| {
@@ -1775,32 +1778,53 @@ fn ors_across_relations_count_every_binding() {
                 tx.related(u, r)?.add(linked.iter().map(|(k, _)| *k))?;
                 per_rel.push(linked.iter().map(|(_, v)| *v).collect());
             }
-            lists.push(per_rel);
+            users.push((u.id(), per_rel));
         }
         Ok::<_, Error>(())
     })
     .unwrap();
 
-    // An OR of `v = x` on one relation and `v > y` on another.
+    /// A part of an OR: `v = x` or `v > x` on a relation, or `id < x` on
+    /// the root row.
     #[derive(Clone, Copy)]
-    struct Or {
-        eq: (usize, i64),
-        gt: (usize, i64),
+    enum Part {
+        Eq(usize, i64),
+        Gt(usize, i64),
+        IdBelow(i64),
     }
-    let q_of = |ors: &[Or], extra: Option<(usize, i64)>| {
-        let mut q = Q::all(ors.iter().map(|o| {
-            Q::new(format!("{}__v", RELS[o.eq.0]), o.eq.1) | Q::new(format!("{}__v__gt", RELS[o.gt.0]), o.gt.1)
-        }));
-        if let Some((r, x)) = extra {
+    use Part::{Eq, Gt, IdBelow};
+    /// ORs, a condition `v < x` on one relation besides, and the ids an
+    /// `id__in` in the same call keeps (the access path's anchor).
+    struct Case {
+        ors: Vec<Vec<Part>>,
+        extra: Option<(usize, i64)>,
+        ids: Option<Vec<i64>>,
+    }
+    let part_q = |p: &Part| match *p {
+        Eq(r, x) => Q::new(format!("{}__v", RELS[r]), x),
+        Gt(r, x) => Q::new(format!("{}__v__gt", RELS[r]), x),
+        IdBelow(x) => Q::new("id__lt", x),
+    };
+    let q_of = |case: &Case| {
+        let mut q = Q::all(case.ors.iter().map(|or| or.iter().map(part_q).reduce(|a, b| a | b).unwrap()));
+        if let Some((r, x)) = case.extra {
             q = q & Q::new(format!("{}__v__lt", RELS[r]), x);
+        }
+        if let Some(ids) = &case.ids {
+            q = Q::new("id__in", ids.clone()) & q;
         }
         q
     };
     // Bindings of one user: one value per relation the condition names
     // (its join nodes; the others bind nothing), `None` for a relation
     // without rows (left join), and for an item whose `v` is NULL.
-    let brute = |per_rel: &[Vec<Option<i64>>], ors: &[Or], extra: Option<(usize, i64)>| -> usize {
-        let named = |r: usize| ors.iter().any(|o| o.eq.0 == r || o.gt.0 == r) || extra.is_some_and(|(e, _)| e == r);
+    let brute = |(id, per_rel): &(i64, Vec<Vec<Option<i64>>>), case: &Case| -> usize {
+        if case.ids.as_ref().is_some_and(|ids| !ids.contains(id)) {
+            return 0;
+        }
+        let reads = |p: &Part, r: usize| matches!(*p, Eq(x, _) | Gt(x, _) if x == r);
+        let named =
+            |r: usize| case.ors.iter().flatten().any(|p| reads(p, r)) || case.extra.is_some_and(|(e, _)| e == r);
         let domains: Vec<Vec<Option<i64>>> = (0..RELS.len())
             .map(|r| if per_rel[r].is_empty() || !named(r) { vec![None] } else { per_rel[r].clone() })
             .collect();
@@ -1808,8 +1832,13 @@ fn ors_across_relations_count_every_binding() {
         let mut at = vec![0usize; RELS.len()];
         loop {
             let v = |r: usize| domains[r][at[r]];
-            let holds = ors.iter().all(|o| v(o.eq.0) == Some(o.eq.1) || v(o.gt.0).is_some_and(|x| x > o.gt.1))
-                && extra.is_none_or(|(r, x)| v(r).is_some_and(|y| y < x));
+            let part = |p: &Part| match *p {
+                Eq(r, x) => v(r) == Some(x),
+                Gt(r, x) => v(r).is_some_and(|y| y > x),
+                IdBelow(x) => *id < x,
+            };
+            let holds = case.ors.iter().all(|or| or.iter().any(part))
+                && case.extra.is_none_or(|(r, x)| v(r).is_some_and(|y| y < x));
             count += usize::from(holds);
             // The next binding, odometer-style.
             let mut r = 0;
@@ -1826,52 +1855,60 @@ fn ors_across_relations_count_every_binding() {
             }
         }
     };
-    // The ORs, and a condition `v < x` on one relation besides.
-    type Case = (Vec<Or>, Option<(usize, i64)>);
-    let cases: Vec<Case> = vec![
-        (vec![Or { eq: (0, 1), gt: (1, 1) }], None),
-        (vec![Or { eq: (0, 1), gt: (1, 1) }], Some((2, 2))),
-        (vec![Or { eq: (0, 0), gt: (1, 0) }, Or { eq: (2, 2), gt: (3, 1) }], None),
-        (
-            vec![Or { eq: (0, 0), gt: (1, 0) }, Or { eq: (1, 2), gt: (0, 1) }, Or { eq: (4, 1), gt: (3, 0) }],
-            Some((0, 2)),
-        ),
-        (
-            vec![
-                Or { eq: (0, 1), gt: (1, 0) },
-                Or { eq: (2, 0), gt: (3, 1) },
-                Or { eq: (4, 2), gt: (0, 0) },
-                Or { eq: (1, 1), gt: (2, 1) },
+    let four =
+        vec![vec![Eq(0, 1), Gt(1, 0)], vec![Eq(2, 0), Gt(3, 1)], vec![Eq(4, 2), Gt(0, 0)], vec![Eq(1, 1), Gt(2, 1)]];
+    let cases = [
+        Case { ors: vec![vec![Eq(0, 1), Gt(1, 1)]], extra: None, ids: None },
+        Case { ors: vec![vec![Eq(0, 1), Gt(1, 1)]], extra: Some((2, 2)), ids: None },
+        Case { ors: vec![vec![Eq(0, 0), Gt(1, 0)], vec![Eq(2, 2), Gt(3, 1)]], extra: None, ids: None },
+        Case {
+            ors: vec![vec![Eq(0, 0), Gt(1, 0)], vec![Eq(1, 2), Gt(0, 1)], vec![Eq(4, 1), Gt(3, 0)]],
+            extra: Some((0, 2)),
+            ids: None,
+        },
+        Case { ors: four.clone(), extra: None, ids: None },
+        // Parts on the root row, and two parts of one OR on one relation.
+        Case { ors: vec![vec![Eq(0, 1), IdBelow(12), Gt(1, 1)], vec![Eq(2, 0), Gt(2, 1)]], extra: None, ids: None },
+        // 3^4 = 81 choices: past what an existence check tries one by one.
+        Case {
+            ors: vec![
+                vec![Eq(0, 1), Gt(1, 1), Eq(2, 2)],
+                vec![Eq(3, 0), Gt(4, 1), Eq(0, 2)],
+                vec![Eq(1, 0), Gt(2, 0), IdBelow(5), Eq(3, 1)],
+                vec![Eq(4, 0), Gt(0, 1), Eq(1, 2)],
             ],
-            None,
-        ),
+            extra: None,
+            ids: None,
+        },
+        // Established in part by a probe of the primary key.
+        Case { ors: four.clone(), extra: None, ids: Some((1..=40).step_by(2).collect()) },
         // Five: past the inclusion–exclusion limit, enumerated.
-        (
-            vec![
-                Or { eq: (0, 1), gt: (1, 0) },
-                Or { eq: (2, 0), gt: (3, 1) },
-                Or { eq: (4, 2), gt: (0, 0) },
-                Or { eq: (1, 1), gt: (2, 1) },
-                Or { eq: (3, 2), gt: (4, 0) },
-            ],
-            Some((1, 3)),
-        ),
+        Case { ors: [four, vec![vec![Eq(3, 2), Gt(4, 0)]]].concat(), extra: Some((1, 3)), ids: None },
     ];
     let tx = db.begin_read().unwrap();
-    for (ors, extra) in cases {
-        let per_user: Vec<usize> = lists.iter().map(|l| brute(l, &ors, extra)).collect();
+    for (n, case) in cases.iter().enumerate() {
+        let per_user: Vec<usize> = users.iter().map(|u| brute(u, case)).collect();
         let total: usize = per_user.iter().sum();
         let some = per_user.iter().filter(|&&c| c > 0).count();
-        assert!(total > 0 && some < lists.len(), "a case that tells counts apart: {total}, {some}");
-        let filtered = tx.query("user").unwrap().filter_q(q_of(&ors, extra)).unwrap();
-        let how = match ors.len() {
-            n @ 1..=4 => format!("(ORs across relations: {} factored counts per row)", 1 << n),
+        assert!(total > some && some > 0 && some < users.len(), "case {n} tells counts apart: {total}, {some}");
+        let filtered = tx.query("user").unwrap().filter_q(q_of(case)).unwrap();
+        let plan = filtered.explain();
+        // ORs whose parts read different join nodes (the root, or one per
+        // relation); one on a single relation reads one node, and factors.
+        let node = |p: &Part| match *p {
+            Eq(r, _) | Gt(r, _) => r + 1,
+            IdBelow(_) => 0,
+        };
+        let across = case.ors.iter().filter(|or| or.iter().any(|p| node(p) != node(&or[0]))).count();
+        let how = match across {
+            k @ 1..=4 => format!("(ORs across relations: {} factored counts per row)", 1 << k),
             _ => "(bindings enumerated per row)".to_owned(),
         };
-        assert!(filtered.explain().ends_with(&how), "{}", filtered.explain());
-        assert_eq!(filtered.count(), total, "{} ORs", ors.len());
-        assert_eq!(filtered.distinct().count(), some, "{} ORs, distinct", ors.len());
-        let excluded = tx.query("user").unwrap().exclude_q(q_of(&ors, extra)).unwrap();
-        assert_eq!(excluded.count(), lists.len() - some, "{} ORs, excluded", ors.len());
+        assert!(plan.ends_with(&how), "case {n}: {plan}");
+        assert_eq!(case.ids.is_some(), plan.starts_with("probe primary key"), "case {n}: {plan}");
+        assert_eq!(filtered.count(), total, "case {n}");
+        assert_eq!(filtered.distinct().count(), some, "case {n}, distinct");
+        let excluded = tx.query("user").unwrap().exclude_q(q_of(case)).unwrap();
+        assert_eq!(excluded.count(), users.len() - some, "case {n}, excluded");
     }
 }

@@ -29,7 +29,11 @@
 use smallvec::SmallVec;
 
 use super::path::Hop;
-use super::plan::{Access, Anchor, Cond, Filter, IndexKind, Mode, Owned, Probe, Scope, Split};
+use super::plan::{Access, Anchor, Cond, Filter, IndexKind, Mode, Owned, Probe, Scope, Split, MAX_SPLIT_ORS};
+
+/// The most choices of one part per OR that an existence check of a
+/// split scope tries one by one (see `Eval::exists_split`).
+const MAX_CHOICES: usize = 16;
 use crate::relation::Links;
 use crate::schema::{FkId, RelId, TableId, TableKind};
 use crate::txn::{End, Loc, View};
@@ -230,8 +234,10 @@ impl Eval<'_> {
             let holds = |n: usize, bound: &Bound| self.conjuncts_hold(scope, seed, bound, |i| owner[i] == n);
             return self.count_node(scope, seed, &holds, 0, &mut bound, cap);
         }
-        if let Some(count) = scope.split.as_ref().and_then(|split| self.count_split(scope, split, seed, &mut bound)) {
-            return count.min(cap);
+        if let Some(count) =
+            scope.split.as_ref().and_then(|split| self.count_split(scope, split, seed, &mut bound, cap))
+        {
+            return count;
         }
         // Conjuncts that read only the root first.
         if !self.ready(scope, seed, 0, &bound) {
@@ -240,39 +246,144 @@ impl Eval<'_> {
         self.enumerate(scope, seed, 1, &mut bound, cap)
     }
 
-    /// The exact count of a scope whose ORs span nodes, by
-    /// inclusion–exclusion over factored counts (see [`Split`]): O(2^ors
-    /// × reachable rows) where enumerating costs their product. `None`
-    /// when a term overflows `u64`; the caller then enumerates.
-    fn count_split(&self, scope: &Scope, split: &Split, seed: Option<Seed<'_>>, bound: &mut Bound) -> Option<u64> {
+    /// The count of a scope whose ORs span nodes (see [`Split`]), capped at
+    /// `cap`, with `bound[0]` the root row. What reads only the root is
+    /// checked once: its conjuncts, and each OR's parts there (an OR with a
+    /// true part there holds at every binding and drops out). For `cap ==
+    /// 1` (`exclude`, `distinct`, a negation) the ORs left are distributed:
+    /// one factored existence check, stopping at its first binding, per
+    /// choice of one part from each, while there are at most
+    /// [`MAX_CHOICES`] choices. Otherwise, and past that, the exact count by
+    /// inclusion–exclusion: O(2^ORs × reachable rows) where enumerating
+    /// costs their product. `None` when a term overflows `u64`; the caller
+    /// then enumerates.
+    fn count_split(
+        &self,
+        scope: &Scope,
+        split: &Split,
+        seed: Option<Seed<'_>>,
+        bound: &mut Bound,
+        cap: u64,
+    ) -> Option<u64> {
+        if !self.conjuncts_hold(scope, seed, bound, |i| matches!(split.conjuncts[i], Owned::At(0))) {
+            return Some(0);
+        }
+        // The ORs that no part at the root makes true, by bit.
+        let mut open = 0u32;
+        for (owned, c) in split.conjuncts.iter().zip(&scope.conjuncts) {
+            if let (&Owned::Across(or), Cond::Or(parts)) = (owned, c) {
+                let at_root = |(&at, part): (&usize, &Cond)| at == 0 && self.cond(scope, part, bound);
+                if !split.ors[or].iter().zip(parts).any(at_root) {
+                    open |= 1 << or;
+                }
+            }
+        }
+        if cap == 1 {
+            if let Some(exists) = self.exists_split(scope, split, seed, bound, open) {
+                return Some(u64::from(exists));
+            }
+        }
+        // The conjuncts below the root at node `n`: those owned there, and
+        // for each OR in `subset`, its parts there, each not true.
         let skip = seed.map_or(usize::MAX, |s| s.skip);
         let mut total = 0i128;
-        for subset in 0u32..1 << split.ors.len() {
-            // The conjuncts at node `n`: those owned there, and for each OR
-            // in `subset`, its parts there, each not true.
+        let mut subset = 0u32;
+        loop {
             let holds = |n: usize, bound: &Bound| {
-                scope.conjuncts.iter().zip(&split.conjuncts).enumerate().all(|(i, (c, owned))| match (owned, c) {
-                    _ if i == skip => true,
-                    (Owned::At(at), _) => *at != n || self.cond(scope, c, bound),
-                    (Owned::Across(or), Cond::Or(parts)) if subset & 1 << or != 0 => {
-                        split.ors[*or].iter().zip(parts).all(|(&at, part)| at != n || !self.cond(scope, part, bound))
-                    }
-                    (Owned::Across(_), _) => true,
-                })
+                n == 0
+                    || scope.conjuncts.iter().zip(&split.conjuncts).enumerate().all(|(i, (c, owned))| {
+                        match (owned, c) {
+                            _ if i == skip => true,
+                            (Owned::At(at), _) => *at != n || self.cond(scope, c, bound),
+                            (Owned::Across(or), Cond::Or(parts)) if subset & 1 << or != 0 => split.ors[*or]
+                                .iter()
+                                .zip(parts)
+                                .all(|(&at, part)| at != n || !self.cond(scope, part, bound)),
+                            (Owned::Across(_), _) => true,
+                        }
+                    })
             };
             let term = self.count_node(scope, seed, &holds, 0, bound, u64::MAX);
             if term == u64::MAX {
                 return None;
+            }
+            if subset == 0 && term == 0 {
+                // Each later term counts a subset of these bindings.
+                return Some(0);
             }
             if subset.count_ones() % 2 == 0 {
                 total += i128::from(term);
             } else {
                 total -= i128::from(term);
             }
+            if subset == open {
+                break;
+            }
+            // The next subset of `open`, in increasing order.
+            subset = subset.wrapping_sub(open) & open;
         }
         // Each subset's bindings include the next larger's: never below 0.
         debug_assert!(total >= 0, "inclusion–exclusion gave {total}");
-        u64::try_from(total).ok()
+        u64::try_from(total).ok().map(|t| t.min(cap))
+    }
+
+    /// Whether some binding satisfies a split scope whose root-only parts
+    /// [`count_split`](Self::count_split) checked, with `open` the ORs
+    /// left: a factored existence check per choice of one part below the
+    /// root from each. `None` when there are more than [`MAX_CHOICES`].
+    fn exists_split(
+        &self,
+        scope: &Scope,
+        split: &Split,
+        seed: Option<Seed<'_>>,
+        bound: &mut Bound,
+        open: u32,
+    ) -> Option<bool> {
+        // Per open OR: its conjunct and its parts below the root.
+        let mut ors: SmallVec<[(usize, SmallVec<[usize; 4]>); MAX_SPLIT_ORS]> = SmallVec::new();
+        let mut choices = 1usize;
+        for (i, owned) in split.conjuncts.iter().enumerate() {
+            if let &Owned::Across(or) = owned {
+                if open & 1 << or != 0 {
+                    let below: SmallVec<[usize; 4]> =
+                        (0..split.ors[or].len()).filter(|&p| split.ors[or][p] != 0).collect();
+                    choices = choices.saturating_mul(below.len());
+                    ors.push((i, below));
+                }
+            }
+        }
+        if choices == 0 {
+            return Some(false);
+        }
+        if choices > MAX_CHOICES {
+            return None;
+        }
+        let skip = seed.map_or(usize::MAX, |s| s.skip);
+        let mut picked: SmallVec<[usize; MAX_SPLIT_ORS]> = SmallVec::from_elem(0, ors.len());
+        for _ in 0..choices {
+            let holds = |n: usize, bound: &Bound| {
+                let owned_here =
+                    |i: usize| i != skip && matches!(split.conjuncts[i], Owned::At(at) if at == n && at != 0);
+                self.conjuncts_hold(scope, None, bound, owned_here)
+                    && ors.iter().zip(&picked).all(|((i, below), &p)| {
+                        let Cond::Or(parts) = &scope.conjuncts[*i] else { return true };
+                        let Owned::Across(or) = split.conjuncts[*i] else { return true };
+                        split.ors[or][below[p]] != n || self.cond(scope, &parts[below[p]], bound)
+                    })
+            };
+            if self.count_node(scope, seed, &holds, 0, bound, 1) > 0 {
+                return Some(true);
+            }
+            // The next choice, odometer-style.
+            for ((_, below), p) in ors.iter().zip(picked.iter_mut()) {
+                *p += 1;
+                if *p < below.len() {
+                    break;
+                }
+                *p = 0;
+            }
+        }
+        Some(false)
     }
 
     /// Whether the conjuncts selected by `at(i)` hold (the seed's skipped).

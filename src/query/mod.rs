@@ -30,12 +30,13 @@
 //! conditions of its filter call are checked on the path's binding of its
 //! join nodes (`explain` marks it `established by the access path`).
 //! Every other filter is checked per candidate; the cost per candidate is
-//! O(1) per condition plus the bindings of its join nodes that it
-//! enumerates: the rows its paths reach, or their product when one filter
-//! call reads two relations side by side (`Q` of `groups__...` OR
+//! O(1) per condition plus the rows its paths reach. A filter call that
+//! reads two relations side by side (`Q` of `groups__...` OR
 //! `friends__...`: each binding is a (group, friend) pair, as SQL's joins
-//! are). With `distinct` a candidate stops at its first binding that
-//! holds.
+//! are) costs the rows reached times 2^ORs, up to four such ORs, and the
+//! product of the relations' rows past that or when a part of an OR
+//! itself reads two relations (see `exec`). With `distinct` a candidate
+//! stops at its first binding that holds.
 
 mod cond;
 mod exec;
@@ -417,8 +418,8 @@ impl<'v> Query<'v> {
     fn matched(&self, cap: u64, mut each: impl Matched) {
         // With `distinct` a row's multiplicity is 1 if it matches at all,
         // so each filter stops at its first binding instead of counting
-        // them all (a product over sibling join nodes, for an OR across
-        // two relations).
+        // them all (for an OR across relations, its first choice of parts
+        // that some binding satisfies).
         let cap = if self.distinct { cap.min(1) } else { cap };
         let end = self.source.as_ref();
         let degree = end.map(|e| Related::new(self.view, *e).count());
