@@ -34,6 +34,10 @@ use super::plan::{Access, Anchor, Cond, Filter, IndexKind, Mode, Owned, Probe, S
 /// The most choices of one part per OR that an existence check of a
 /// split scope tries one by one (see `Eval::exists_split`).
 const MAX_CHOICES: usize = 16;
+
+/// An OR of a split scope that no part on the root row makes true: the
+/// node each of its parts reads, and the parts.
+type OpenOr<'s> = (&'s [usize], &'s [Cond]);
 use crate::relation::Links;
 use crate::schema::{FkId, RelId, TableId, TableKind};
 use crate::txn::{End, Loc, View};
@@ -268,40 +272,36 @@ impl Eval<'_> {
         if !self.conjuncts_hold(scope, seed, bound, |i| matches!(split.conjuncts[i], Owned::At(0))) {
             return Some(0);
         }
-        // The ORs that no part at the root makes true, by bit.
-        let mut open = 0u32;
+        // The ORs that no part at the root makes true: the node each part
+        // reads, and the parts.
+        let mut open: SmallVec<[OpenOr<'_>; MAX_SPLIT_ORS]> = SmallVec::new();
         for (owned, c) in split.conjuncts.iter().zip(&scope.conjuncts) {
             if let (&Owned::Across(or), Cond::Or(parts)) = (owned, c) {
-                let at_root = |(&at, part): (&usize, &Cond)| at == 0 && self.cond(scope, part, bound);
-                if !split.ors[or].iter().zip(parts).any(at_root) {
-                    open |= 1 << or;
+                let nodes = &split.ors[or][..];
+                if !nodes.iter().zip(parts).any(|(&at, part)| at == 0 && self.cond(scope, part, bound)) {
+                    open.push((nodes, parts));
                 }
             }
         }
+        // The conjuncts that read node `n` alone.
+        let owned_at = |n: usize, bound: &Bound| {
+            self.conjuncts_hold(scope, seed, bound, |i| matches!(split.conjuncts[i], Owned::At(at) if at == n))
+        };
         if cap == 1 {
-            if let Some(exists) = self.exists_split(scope, split, seed, bound, open) {
+            if let Some(exists) = self.exists_split(scope, seed, bound, &open, &owned_at) {
                 return Some(u64::from(exists));
             }
         }
-        // The conjuncts below the root at node `n`: those owned there, and
-        // for each OR in `subset`, its parts there, each not true.
-        let skip = seed.map_or(usize::MAX, |s| s.skip);
         let mut total = 0i128;
-        let mut subset = 0u32;
-        loop {
+        for subset in 0u32..1 << open.len() {
+            // Below the root, at node `n`: the conjuncts owned there, and
+            // the parts there of each OR in `subset`, each not true.
             let holds = |n: usize, bound: &Bound| {
                 n == 0
-                    || scope.conjuncts.iter().zip(&split.conjuncts).enumerate().all(|(i, (c, owned))| {
-                        match (owned, c) {
-                            _ if i == skip => true,
-                            (Owned::At(at), _) => *at != n || self.cond(scope, c, bound),
-                            (Owned::Across(or), Cond::Or(parts)) if subset & 1 << or != 0 => split.ors[*or]
-                                .iter()
-                                .zip(parts)
-                                .all(|(&at, part)| at != n || !self.cond(scope, part, bound)),
-                            (Owned::Across(_), _) => true,
-                        }
-                    })
+                    || owned_at(n, bound)
+                        && open.iter().enumerate().filter(|(k, _)| subset & 1 << k != 0).all(|(_, (nodes, parts))| {
+                            nodes.iter().zip(*parts).all(|(&at, part)| at != n || !self.cond(scope, part, bound))
+                        })
             };
             let term = self.count_node(scope, seed, &holds, 0, bound, u64::MAX);
             if term == u64::MAX {
@@ -316,11 +316,6 @@ impl Eval<'_> {
             } else {
                 total -= i128::from(term);
             }
-            if subset == open {
-                break;
-            }
-            // The next subset of `open`, in increasing order.
-            subset = subset.wrapping_sub(open) & open;
         }
         // Each subset's bindings include the next larger's: never below 0.
         debug_assert!(total >= 0, "inclusion–exclusion gave {total}");
@@ -328,56 +323,41 @@ impl Eval<'_> {
     }
 
     /// Whether some binding satisfies a split scope whose root-only parts
-    /// [`count_split`](Self::count_split) checked, with `open` the ORs
-    /// left: a factored existence check per choice of one part below the
-    /// root from each. `None` when there are more than [`MAX_CHOICES`].
+    /// [`count_split`](Self::count_split) checked, with `open` the ORs left
+    /// and `owned_at` the check of the conjuncts that read one node: a
+    /// factored existence check per choice of one part below the root from
+    /// each OR. `None` when there are more than [`MAX_CHOICES`].
     fn exists_split(
         &self,
         scope: &Scope,
-        split: &Split,
         seed: Option<Seed<'_>>,
         bound: &mut Bound,
-        open: u32,
+        open: &[OpenOr<'_>],
+        owned_at: &impl Fn(usize, &Bound) -> bool,
     ) -> Option<bool> {
-        // Per open OR: its conjunct and its parts below the root.
-        let mut ors: SmallVec<[(usize, SmallVec<[usize; 4]>); MAX_SPLIT_ORS]> = SmallVec::new();
-        let mut choices = 1usize;
-        for (i, owned) in split.conjuncts.iter().enumerate() {
-            if let &Owned::Across(or) = owned {
-                if open & 1 << or != 0 {
-                    let below: SmallVec<[usize; 4]> =
-                        (0..split.ors[or].len()).filter(|&p| split.ors[or][p] != 0).collect();
-                    choices = choices.saturating_mul(below.len());
-                    ors.push((i, below));
-                }
-            }
-        }
-        if choices == 0 {
-            return Some(false);
-        }
+        // Per OR: its parts below the root.
+        let below: SmallVec<[SmallVec<[usize; 4]>; MAX_SPLIT_ORS]> =
+            open.iter().map(|(nodes, _)| (0..nodes.len()).filter(|&p| nodes[p] != 0).collect()).collect();
+        let choices = below.iter().fold(1usize, |n, parts| n.saturating_mul(parts.len()));
         if choices > MAX_CHOICES {
             return None;
         }
-        let skip = seed.map_or(usize::MAX, |s| s.skip);
-        let mut picked: SmallVec<[usize; MAX_SPLIT_ORS]> = SmallVec::from_elem(0, ors.len());
+        let mut picked: SmallVec<[usize; MAX_SPLIT_ORS]> = SmallVec::from_elem(0, open.len());
         for _ in 0..choices {
             let holds = |n: usize, bound: &Bound| {
-                let owned_here =
-                    |i: usize| i != skip && matches!(split.conjuncts[i], Owned::At(at) if at == n && at != 0);
-                self.conjuncts_hold(scope, None, bound, owned_here)
-                    && ors.iter().zip(&picked).all(|((i, below), &p)| {
-                        let Cond::Or(parts) = &scope.conjuncts[*i] else { return true };
-                        let Owned::Across(or) = split.conjuncts[*i] else { return true };
-                        split.ors[or][below[p]] != n || self.cond(scope, &parts[below[p]], bound)
-                    })
+                n == 0
+                    || owned_at(n, bound)
+                        && open.iter().zip(&below).zip(&picked).all(|(((nodes, parts), below), &p)| {
+                            nodes[below[p]] != n || self.cond(scope, &parts[below[p]], bound)
+                        })
             };
             if self.count_node(scope, seed, &holds, 0, bound, 1) > 0 {
                 return Some(true);
             }
             // The next choice, odometer-style.
-            for ((_, below), p) in ors.iter().zip(picked.iter_mut()) {
+            for (parts, p) in below.iter().zip(picked.iter_mut()) {
                 *p += 1;
-                if *p < below.len() {
+                if *p < parts.len() {
                     break;
                 }
                 *p = 0;
