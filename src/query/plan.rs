@@ -150,16 +150,9 @@ impl Compiler<'_> {
         }
         let mut owners = Vec::new();
         for c in &scope.conjuncts {
-            let mut nodes = Vec::new();
-            reads(c, &scope.leaves, &mut nodes);
-            nodes.sort_unstable();
-            nodes.dedup();
+            let nodes = nodes_read(c, &scope.leaves);
             scope.ready.push(nodes.last().copied().unwrap_or(0));
-            owners.push(match nodes.as_slice() {
-                [] => Some(0),
-                [n] => Some(*n),
-                _ => None,
-            });
+            owners.push(only_node(&nodes));
         }
         scope.owner = owners.iter().copied().collect();
         if scope.owner.is_none() {
@@ -271,19 +264,8 @@ fn split(scope: &Scope, owners: &[Option<usize>]) -> Option<Split> {
         let owned = match (owner, c) {
             (Some(n), _) => Owned::At(*n),
             (None, Cond::Or(parts)) if split.ors.len() < MAX_SPLIT_ORS => {
-                let mut nodes = Vec::with_capacity(parts.len());
-                for part in parts {
-                    let mut read = Vec::new();
-                    reads(part, &scope.leaves, &mut read);
-                    read.sort_unstable();
-                    read.dedup();
-                    match read.as_slice() {
-                        [] => nodes.push(0),
-                        [n] => nodes.push(*n),
-                        _ => return None,
-                    }
-                }
-                split.ors.push(nodes);
+                let nodes = parts.iter().map(|part| only_node(&nodes_read(part, &scope.leaves)));
+                split.ors.push(nodes.collect::<Option<_>>()?);
                 Owned::Across(split.ors.len() - 1)
             }
             _ => return None,
@@ -291,6 +273,25 @@ fn split(scope: &Scope, owners: &[Option<usize>]) -> Option<Split> {
         split.conjuncts.push(owned);
     }
     Some(split)
+}
+
+/// The nodes a condition reads besides the root, ascending, each once.
+fn nodes_read(c: &Cond, leaves: &[Leaf]) -> Vec<usize> {
+    let mut nodes = Vec::new();
+    reads(c, leaves, &mut nodes);
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
+}
+
+/// The one node of `nodes_read`'s answer (0, the root, for none); `None`
+/// when there are several.
+fn only_node(nodes: &[usize]) -> Option<usize> {
+    match nodes {
+        [] => Some(0),
+        [n] => Some(*n),
+        _ => None,
+    }
 }
 
 /// The nodes a condition reads (negated parts read only the root).
