@@ -1736,10 +1736,12 @@ fn for_each_value_streams_what_values_list_flat_returns() {
 }
 
 /// ORs whose parts cross different many-to-many relations are counted by
-/// inclusion–exclusion over factored counts, up to four such ORs in one
-/// filter call, and by enumerating bindings past that; `exclude` and
+/// inclusion–exclusion over factored counts, through each OR's complement
+/// when its parts read one relation each and through the union of its
+/// parts when one is an AND across relations, up to 16 factored counts in
+/// one filter call, and by enumerating bindings past that; `exclude` and
 /// `distinct` check existence one choice of parts at a time, up to 16
-/// choices. Every way must give every binding's count, with `NULL`
+/// choices. ORs nested with `Q::any` count as one. Every way must give every binding's count, with `NULL`
 /// bindings where a row has no related rows; checked against a
 /// brute-force enumeration of the bindings, with parts on the root row,
 /// and with an index probe establishing part of the call (a seed).
@@ -1784,15 +1786,22 @@ fn ors_across_relations_count_every_binding() {
     })
     .unwrap();
 
-    /// A part of an OR: `v = x` or `v > x` on a relation, or `id < x` on
-    /// the root row.
+    /// A part of an OR: `v = x` or `v > x` on a relation, `id < x` on
+    /// the root row, `v = x` on one relation and `v > y` on another,
+    /// `v > x` on one relation and `v > y` on another, `id < x` and `v =
+    /// y` on a relation (which reads one join node), or `id < x` with
+    /// `Both`'s two.
     #[derive(Clone, Copy)]
     enum Part {
         Eq(usize, i64),
         Gt(usize, i64),
         IdBelow(i64),
+        Both(usize, i64, usize, i64),
+        Gts(usize, i64, usize, i64),
+        RootAnd(i64, usize, i64),
+        Three(i64, usize, i64, usize, i64),
     }
-    use Part::{Eq, Gt, IdBelow};
+    use Part::{Both, Eq, Gt, Gts, IdBelow, RootAnd, Three};
     /// ORs, a condition `v < x` on one relation besides, and the ids an
     /// `id__in` in the same call keeps (the access path's anchor).
     struct Case {
@@ -1804,9 +1813,22 @@ fn ors_across_relations_count_every_binding() {
         Eq(r, x) => Q::new(format!("{}__v", RELS[r]), x),
         Gt(r, x) => Q::new(format!("{}__v__gt", RELS[r]), x),
         IdBelow(x) => Q::new("id__lt", x),
+        Both(r, x, s, y) => Q::new(format!("{}__v", RELS[r]), x) & Q::new(format!("{}__v__gt", RELS[s]), y),
+        Gts(r, x, s, y) => Q::new(format!("{}__v__gt", RELS[r]), x) & Q::new(format!("{}__v__gt", RELS[s]), y),
+        RootAnd(x, r, y) => Q::new("id__lt", x) & Q::new(format!("{}__v", RELS[r]), y),
+        Three(x, r, y, s, z) => {
+            Q::new("id__lt", x) & Q::new(format!("{}__v", RELS[r]), y) & Q::new(format!("{}__v__gt", RELS[s]), z)
+        }
+    };
+    // An OR of three parts or more is written nested, `a | (b | c)` as
+    // `Q::any` builds it (`|` would squash it).
+    let or_q = |or: &Vec<Part>| match &or[..] {
+        [first, rest @ ..] if rest.len() > 1 => Q::any([part_q(first), Q::any(rest.iter().map(part_q))]),
+        [only] => Q::any([part_q(only)]),
+        _ => or.iter().map(part_q).reduce(|a, b| a | b).unwrap(),
     };
     let q_of = |case: &Case| {
-        let mut q = Q::all(case.ors.iter().map(|or| or.iter().map(part_q).reduce(|a, b| a | b).unwrap()));
+        let mut q = Q::all(case.ors.iter().map(or_q));
         if let Some((r, x)) = case.extra {
             q = q & Q::new(format!("{}__v__lt", RELS[r]), x);
         }
@@ -1822,7 +1844,11 @@ fn ors_across_relations_count_every_binding() {
         if case.ids.as_ref().is_some_and(|ids| !ids.contains(id)) {
             return 0;
         }
-        let reads = |p: &Part, r: usize| matches!(*p, Eq(x, _) | Gt(x, _) if x == r);
+        let reads = |p: &Part, r: usize| match *p {
+            Eq(x, _) | Gt(x, _) | RootAnd(_, x, _) => x == r,
+            Both(x, _, y, _) | Gts(x, _, y, _) | Three(_, x, _, y, _) => x == r || y == r,
+            IdBelow(_) => false,
+        };
         let named =
             |r: usize| case.ors.iter().flatten().any(|p| reads(p, r)) || case.extra.is_some_and(|(e, _)| e == r);
         let domains: Vec<Vec<Option<i64>>> = (0..RELS.len())
@@ -1836,6 +1862,10 @@ fn ors_across_relations_count_every_binding() {
                 Eq(r, x) => v(r) == Some(x),
                 Gt(r, x) => v(r).is_some_and(|y| y > x),
                 IdBelow(x) => *id < x,
+                Both(r, x, s, y) => v(r) == Some(x) && v(s).is_some_and(|z| z > y),
+                Gts(r, x, s, y) => v(r).is_some_and(|z| z > x) && v(s).is_some_and(|z| z > y),
+                RootAnd(x, r, y) => *id < x && v(r) == Some(y),
+                Three(x, r, y, s, z) => *id < x && v(r) == Some(y) && v(s).is_some_and(|w| w > z),
             };
             let holds = case.ors.iter().all(|or| or.iter().any(part))
                 && case.extra.is_none_or(|(r, x)| v(r).is_some_and(|y| y < x));
@@ -1884,6 +1914,44 @@ fn ors_across_relations_count_every_binding() {
         Case { ors: four.clone(), extra: None, ids: Some((1..=40).step_by(2).collect()) },
         // Five: past the inclusion–exclusion limit, enumerated.
         Case { ors: [four, vec![vec![Eq(3, 2), Gt(4, 0)]]].concat(), extra: Some((1, 3)), ids: None },
+        // A part that is an AND across relations: the union of the parts.
+        Case { ors: vec![vec![Both(0, 1, 1, 0), Eq(2, 2)]], extra: None, ids: None },
+        Case {
+            ors: vec![vec![Both(0, 1, 1, 0), Both(2, 0, 3, 1), Gt(4, 1)], vec![Eq(0, 0), Gt(2, 1)]],
+            extra: Some((3, 2)),
+            ids: None,
+        },
+        // ANDs with a part on the root row, and a part on the root alone.
+        Case {
+            ors: vec![vec![RootAnd(20, 0, 1), Three(25, 1, 2, 2, 0), IdBelow(6)], vec![Eq(3, 1), RootAnd(30, 4, 0)]],
+            extra: None,
+            ids: None,
+        },
+        Case {
+            ors: vec![vec![Both(0, 0, 1, 0), Both(1, 1, 2, 0)]],
+            extra: None,
+            ids: Some((1..=40).step_by(3).collect()),
+        },
+        Case { ors: vec![vec![Three(20, 0, 1, 1, 0), Gt(2, 1)], vec![Eq(3, 1), Gt(4, 0)]], extra: None, ids: None },
+        // ORs of one part, an AND across relations, one term each: five
+        // ORs in all, with two complements.
+        Case {
+            ors: vec![
+                vec![Gts(0, -1, 1, -1)],
+                vec![Gts(2, -1, 3, -1)],
+                vec![Gts(4, -1, 0, 0)],
+                vec![Eq(1, 0), Gt(3, 1)],
+                vec![IdBelow(30), Gt(2, 0)],
+            ],
+            extra: None,
+            ids: None,
+        },
+        // 3 × 7 = 21 terms: past the limit, enumerated.
+        Case {
+            ors: vec![vec![Both(0, 1, 1, 0), Eq(2, 2)], vec![Both(3, 0, 4, 0), Gt(1, 1), Both(2, 1, 0, 0)]],
+            extra: None,
+            ids: None,
+        },
     ];
     let tx = db.begin_read().unwrap();
     for (n, case) in cases.iter().enumerate() {
@@ -1893,15 +1961,26 @@ fn ors_across_relations_count_every_binding() {
         assert!(total > some && some > 0 && some < users.len(), "case {n} tells counts apart: {total}, {some}");
         let filtered = tx.query("user").unwrap().filter_q(q_of(case)).unwrap();
         let plan = filtered.explain();
-        // ORs whose parts read different join nodes (the root, or one per
-        // relation); one on a single relation reads one node, and factors.
-        let node = |p: &Part| match *p {
-            Eq(r, _) | Gt(r, _) => r + 1,
-            IdBelow(_) => 0,
+        // ORs whose parts read different join nodes (one per relation; a
+        // condition on the root row reads none) take two terms, or
+        // 2^parts - 1 with an AND across relations among them; one that
+        // reads a single relation (and the root) factors.
+        let nodes = |p: &Part| match *p {
+            Eq(r, _) | Gt(r, _) | RootAnd(_, r, _) => vec![r],
+            IdBelow(_) => vec![],
+            Both(r, _, s, _) | Gts(r, _, s, _) | Three(_, r, _, s, _) => vec![r, s],
         };
-        let across = case.ors.iter().filter(|or| or.iter().any(|p| node(p) != node(&or[0]))).count();
-        let how = match across {
-            k @ 1..=4 => format!("(ORs across relations: {} factored counts per row)", 1 << k),
+        let terms: usize = case
+            .ors
+            .iter()
+            .map(|or| match or.iter().map(nodes).collect::<Vec<_>>() {
+                parts if parts.iter().any(|p| p.len() > 1) => (1 << or.len()) - 1,
+                parts if parts.iter().flatten().any(|n| Some(n) != parts.iter().flatten().next()) => 2,
+                _ => 1,
+            })
+            .product();
+        let how = match terms {
+            1..=16 => format!("(ORs across relations: {terms} factored counts per row)"),
             _ => "(bindings enumerated per row)".to_owned(),
         };
         assert!(plan.ends_with(&how), "case {n}: {plan}");

@@ -8,13 +8,15 @@
 //! holds. When every conjunct reads at most one node the count factors
 //! over the node tree (`count = local conjuncts × Π children's sums`),
 //! which costs O(reachable rows). When the conjuncts that read several
-//! nodes are ORs whose parts read one node each (at most four such ORs),
-//! the count is a signed sum of such factored counts (inclusion–exclusion,
-//! see `plan::Split`): O(2^ORs × reachable rows), where enumerating costs
-//! the product of the nodes' row counts (an OR across two relations of
-//! 1,000 links each, 8 rows: 215.6 ms → 0.37 ms, `cargo bench --bench
-//! bench -- or_relations`). Otherwise bindings are enumerated, with each
-//! conjunct checked as soon as the nodes it reads are bound.
+//! nodes are ORs whose parts read one node each, or are ANDs of conditions
+//! that do, the count is a signed sum of at most 16 such factored counts
+//! (inclusion–exclusion, see `plan::Split`): O(terms × reachable rows),
+//! where enumerating costs the product of the nodes' row counts (an OR
+//! across two relations of 1,000 links each, 8 rows: 215.6 ms → 0.37 ms;
+//! with a part that is an AND across both, 218.8 ms → 0.61 ms; `cargo
+//! bench --bench bench -- or_relations`). Otherwise bindings are
+//! enumerated, with each conjunct checked as soon as the nodes it reads
+//! are bound.
 //!
 //! An index walk yields one item per path from a probed row back to a
 //! root row: each path is one binding of the anchor's join nodes under
@@ -29,15 +31,19 @@
 use smallvec::SmallVec;
 
 use super::path::Hop;
-use super::plan::{Access, Anchor, Cond, Filter, IndexKind, Mode, Owned, Probe, Scope, Split, MAX_SPLIT_ORS};
+use super::plan::{atoms, Access, Anchor, Cond, Filter, IndexKind, Mode, Owned, Probe, Scope, Split, SplitOr};
 
 /// The most choices of one part per OR that an existence check of a
 /// split scope tries one by one (see `Eval::exists_split`).
 const MAX_CHOICES: usize = 16;
 
-/// An OR of a split scope that no part on the root row makes true: the
-/// node each of its parts reads, and the parts.
-type OpenOr<'s> = (&'s [usize], &'s [Cond]);
+/// The ORs of a split scope kept inline (an OR of one part that is an
+/// AND takes one term, so a split may hold more).
+const INLINE_ORS: usize = 4;
+
+/// An OR of a split scope that no part on the root row alone makes true:
+/// its shape, and its parts.
+type OpenOr<'s> = (&'s SplitOr, &'s [Cond]);
 use crate::relation::Links;
 use crate::schema::{FkId, RelId, TableId, TableKind};
 use crate::txn::{End, Loc, View};
@@ -257,10 +263,11 @@ impl Eval<'_> {
     /// 1` (`exclude`, `distinct`, a negation) the ORs left are distributed:
     /// one factored existence check, stopping at its first binding, per
     /// choice of one part from each, while there are at most
-    /// [`MAX_CHOICES`] choices. Otherwise, and past that, the exact count by
-    /// inclusion–exclusion: O(2^ORs × reachable rows) where enumerating
-    /// costs their product. `None` when a term overflows `u64`; the caller
-    /// then enumerates.
+    /// [`MAX_CHOICES`] choices. Otherwise, and past that, the exact count as
+    /// the signed sum of one factored count per combination of the ORs'
+    /// terms: O(terms × reachable rows) where enumerating costs their
+    /// product. `None` when a term overflows `u64`; the caller then
+    /// enumerates.
     fn count_split(
         &self,
         scope: &Scope,
@@ -272,14 +279,13 @@ impl Eval<'_> {
         if !self.conjuncts_hold(scope, seed, bound, |i| matches!(split.conjuncts[i], Owned::At(0))) {
             return Some(0);
         }
-        // The ORs that no part at the root makes true: the node each part
-        // reads, and the parts.
-        let mut open: SmallVec<[OpenOr<'_>; MAX_SPLIT_ORS]> = SmallVec::new();
+        // The ORs that no part reading only the root makes true.
+        let mut open: SmallVec<[OpenOr<'_>; INLINE_ORS]> = SmallVec::new();
         for (owned, c) in split.conjuncts.iter().zip(&scope.conjuncts) {
             if let (&Owned::Across(or), Cond::Or(parts)) = (owned, c) {
-                let nodes = &split.ors[or][..];
-                if !nodes.iter().zip(parts).any(|(&at, part)| at == 0 && self.cond(scope, part, bound)) {
-                    open.push((nodes, parts));
+                let or = &split.ors[or];
+                if !or.parts.iter().zip(parts).any(|(nodes, part)| nodes[..] == [0] && self.cond(scope, part, bound)) {
+                    open.push((or, parts));
                 }
             }
         }
@@ -292,41 +298,87 @@ impl Eval<'_> {
                 return Some(u64::from(exists));
             }
         }
+        // Per open OR, its term: for a complement, 0 (the OR left out) or
+        // 1 (every part not true); for a union, the nonempty set of parts
+        // that must all be true, a bit per part.
+        let first = |or: &SplitOr| u32::from(!or.complement);
+        let end = |or: &SplitOr| if or.complement { 2 } else { 1 << or.parts.len() };
+        let mut term: SmallVec<[u32; INLINE_ORS]> = open.iter().map(|(or, _)| first(or)).collect();
         let mut total = 0i128;
-        for subset in 0u32..1 << open.len() {
-            // Below the root, at node `n`: the conjuncts owned there, and
-            // the parts there of each OR in `subset`, each not true.
+        loop {
             let holds = |n: usize, bound: &Bound| {
-                n == 0
-                    || owned_at(n, bound)
-                        && open.iter().enumerate().filter(|(k, _)| subset & 1 << k != 0).all(|(_, (nodes, parts))| {
-                            nodes.iter().zip(*parts).all(|(&at, part)| at != n || !self.cond(scope, part, bound))
-                        })
+                (n == 0 || owned_at(n, bound))
+                    && open.iter().zip(&term).all(|(&(or, parts), &t)| {
+                        if or.complement {
+                            // Parts on the root are not true there: the OR is open.
+                            let mut not_true = or.nodes.iter().zip(parts);
+                            t == 0 || n == 0 || not_true.all(|(&at, part)| at != n || !self.cond(scope, part, bound))
+                        } else {
+                            self.union_term_holds(scope, or, parts, t, n, bound)
+                        }
+                    })
             };
-            let term = self.count_node(scope, seed, &holds, 0, bound, u64::MAX);
-            if term == u64::MAX {
+            let count = self.count_node(scope, seed, &holds, 0, bound, u64::MAX);
+            if count == u64::MAX {
                 return None;
             }
-            if subset == 0 && term == 0 {
-                // Each later term counts a subset of these bindings.
+            if count == 0 && term.iter().all(|&t| t == 0) {
+                // Only complements, left out: each later term counts a
+                // subset of these bindings.
                 return Some(0);
             }
-            if subset.count_ones() % 2 == 0 {
-                total += i128::from(term);
+            // A complement's term 1, and a union's set of even size, subtract.
+            let negative = |(&(or, _), &t): (&OpenOr<'_>, &u32)| {
+                if or.complement {
+                    t == 1
+                } else {
+                    t.count_ones() % 2 == 0
+                }
+            };
+            if open.iter().zip(&term).filter(|&x| negative(x)).count() % 2 == 1 {
+                total -= i128::from(count);
             } else {
-                total -= i128::from(term);
+                total += i128::from(count);
+            }
+            // The next combination, odometer-style.
+            let mut k = 0;
+            while k < open.len() {
+                term[k] += 1;
+                if term[k] < end(open[k].0) {
+                    break;
+                }
+                term[k] = first(open[k].0);
+                k += 1;
+            }
+            if k == open.len() {
+                break;
             }
         }
-        // Each subset's bindings include the next larger's: never below 0.
+        // A count of bindings: never below 0.
         debug_assert!(total >= 0, "inclusion–exclusion gave {total}");
         u64::try_from(total).ok().map(|t| t.min(cap))
+    }
+
+    /// Whether every part in the set `parts_set` (a bit per part) of the
+    /// union-counted OR `or` holds at node `n`: its atoms there. O(atoms).
+    fn union_term_holds(
+        &self,
+        scope: &Scope,
+        or: &SplitOr,
+        parts: &[Cond],
+        parts_set: u32,
+        n: usize,
+        bound: &[Option<Loc>],
+    ) -> bool {
+        let mut chosen = or.parts.iter().zip(parts).enumerate().filter(|(p, _)| parts_set & 1 << p != 0);
+        chosen.all(|(_, (nodes, part))| atoms(part, nodes).all(|(at, atom)| at != n || self.cond(scope, atom, bound)))
     }
 
     /// Whether some binding satisfies a split scope whose root-only parts
     /// [`count_split`](Self::count_split) checked, with `open` the ORs left
     /// and `owned_at` the check of the conjuncts that read one node: a
-    /// factored existence check per choice of one part below the root from
-    /// each OR. `None` when there are more than [`MAX_CHOICES`].
+    /// factored existence check per choice of one part not on the root
+    /// alone from each OR. `None` when there are more than [`MAX_CHOICES`].
     fn exists_split(
         &self,
         scope: &Scope,
@@ -335,21 +387,21 @@ impl Eval<'_> {
         open: &[OpenOr<'_>],
         owned_at: &impl Fn(usize, &Bound) -> bool,
     ) -> Option<bool> {
-        // Per OR: its parts below the root.
-        let below: SmallVec<[SmallVec<[usize; 4]>; MAX_SPLIT_ORS]> =
-            open.iter().map(|(nodes, _)| (0..nodes.len()).filter(|&p| nodes[p] != 0).collect()).collect();
+        // Per OR: its parts that read a node below the root.
+        let below: SmallVec<[SmallVec<[usize; 4]>; INLINE_ORS]> =
+            open.iter().map(|(or, _)| (0..or.parts.len()).filter(|&p| or.parts[p][..] != [0]).collect()).collect();
         let choices = below.iter().fold(1usize, |n, parts| n.saturating_mul(parts.len()));
         if choices > MAX_CHOICES {
             return None;
         }
-        let mut picked: SmallVec<[usize; MAX_SPLIT_ORS]> = SmallVec::from_elem(0, open.len());
+        let mut picked: SmallVec<[usize; INLINE_ORS]> = SmallVec::from_elem(0, open.len());
         for _ in 0..choices {
             let holds = |n: usize, bound: &Bound| {
-                n == 0
-                    || owned_at(n, bound)
-                        && open.iter().zip(&below).zip(&picked).all(|(((nodes, parts), below), &p)| {
-                            nodes[below[p]] != n || self.cond(scope, &parts[below[p]], bound)
-                        })
+                (n == 0 || owned_at(n, bound))
+                    && open.iter().zip(&below).zip(&picked).all(|((&(or, parts), below), &p)| {
+                        let part = below[p];
+                        atoms(&parts[part], &or.parts[part]).all(|(at, atom)| at != n || self.cond(scope, atom, bound))
+                    })
             };
             if self.count_node(scope, seed, &holds, 0, bound, 1) > 0 {
                 return Some(true);

@@ -33,10 +33,12 @@
 //! O(1) per condition plus the rows its paths reach. A filter call that
 //! reads two relations side by side (`Q` of `groups__...` OR
 //! `friends__...`: each binding is a (group, friend) pair, as SQL's joins
-//! are) costs the rows reached times 2^ORs, up to four such ORs, and the
-//! product of the relations' rows past that or when a part of an OR
-//! itself reads two relations (see `exec`). With `distinct` a candidate
-//! stops at its first binding that holds.
+//! are) costs the rows reached times the factored counts its ORs take
+//! (two per OR, or `2^parts - 1` for an OR with a part that is an AND
+//! across relations; up to 16 in all), and the product of the relations'
+//! rows past that or when a part of an OR is itself an OR across
+//! relations (see `exec`). With `distinct` a candidate stops at its first
+//! binding that holds.
 
 mod cond;
 mod exec;
@@ -816,7 +818,7 @@ impl<'v> Query<'v> {
             match (&f.scope.owner, &f.scope.split) {
                 (Some(_), _) => {}
                 (None, Some(split)) => {
-                    let _ = write!(s, " (ORs across relations: {} factored counts per row)", 1u32 << split.ors.len());
+                    let _ = write!(s, " (ORs across relations: {} factored counts per row)", split.terms);
                 }
                 (None, None) => s.push_str(" (bindings enumerated per row)"),
             }

@@ -81,35 +81,81 @@ pub(crate) struct Scope {
     /// conjunct. The count then factors over the node tree.
     pub(crate) owner: Option<Vec<usize>>,
     /// When `owner` is `None` because of ORs whose parts each read at
-    /// most one node: the count is a signed sum of factored counts (see
-    /// [`Split`]).
+    /// most one node (or are ANDs of conditions that do): the count is a
+    /// signed sum of factored counts (see [`Split`]).
     pub(crate) split: Option<Split>,
     pub(crate) children: Vec<Vec<usize>>,
 }
 
-/// The most ORs across join nodes that one filter call counts by
-/// inclusion–exclusion: `2^n` factored counts; past it, bindings are
-/// enumerated.
-pub(crate) const MAX_SPLIT_ORS: usize = 4;
-
 /// How a scope whose ORs span several join nodes is counted without
 /// enumerating the product of the nodes' rows.
 ///
-/// An OR is true unless every part is not true, so for one such OR `A | B`
-/// with the other conjuncts `C`, `count(C & (A | B)) = count(C) -
-/// count(C & not-true(A) & not-true(B))`, and each term has conjuncts that
-/// read one node each: it factors over the node tree. With `n` such ORs
-/// the count is the sum over the `2^n` subsets of ORs replaced by their
-/// parts' complements, signed by the subset's parity. "Not true" is the
-/// complement of a part's test under SQL's three-valued logic, so an
-/// unknown part counts as not true here as it does in the enumeration.
+/// Each such OR is one of two kinds, and the count is a signed sum of
+/// factored counts, one per combination of a term of each OR (at most
+/// [`MAX_SPLIT_TERMS`] combinations):
+///
+/// - **Parts that read one node each** (`A | B`): an OR is true unless
+///   every part is not true, so with the other conjuncts `C`,
+///   `count(C & (A | B)) = count(C) - count(C & not-true(A) &
+///   not-true(B))`, and both terms factor over the node tree: two terms.
+///   "Not true" is the complement of a part's test under SQL's
+///   three-valued logic, so an unknown part counts as not true here as it
+///   does in the enumeration.
+/// - **Some part an AND across nodes** (`(A1 & A2) | B`, its complement
+///   an OR again): the union of the parts' bindings, by inclusion–exclusion
+///   over the nonempty sets `S` of parts, each `count(C & all of S)`
+///   signed by `S`'s size (odd: added): `2^parts - 1` terms. A part's AND
+///   of conditions that each read one node factors.
 #[derive(Clone, Debug)]
 pub(crate) struct Split {
     /// Per conjunct: the node it reads (0 for the root) or the OR it is.
     pub(crate) conjuncts: Vec<Owned>,
-    /// Per OR across nodes: the node each of its parts reads, in the
-    /// order of the `Cond::Or`'s items.
-    pub(crate) ors: Vec<Vec<usize>>,
+    /// The ORs across nodes, in the order of the conjuncts.
+    pub(crate) ors: Vec<SplitOr>,
+    /// The factored counts a row takes: the product of the ORs' terms.
+    pub(crate) terms: usize,
+}
+
+/// The most factored counts one filter call's count takes as a [`Split`];
+/// past it, bindings are enumerated.
+pub(crate) const MAX_SPLIT_TERMS: usize = 16;
+
+/// One OR of a [`Split`].
+#[derive(Clone, Debug)]
+pub(crate) struct SplitOr {
+    /// Per part, in the order of the `Cond::Or`'s items, the node each of
+    /// its atoms reads: one atom, the part itself, when the part reads at
+    /// most one node; otherwise the part is a `Cond::And` and its items
+    /// are the atoms (see [`atoms`]).
+    pub(crate) parts: Vec<SmallVec<[usize; 2]>>,
+    /// Per part, the first node of its atoms: the node it reads, when it
+    /// reads at most one (a plain slice for the complement's hot loop).
+    pub(crate) nodes: Vec<usize>,
+    /// Whether every part reads at most one node: counted through its
+    /// complement, not the union of its parts.
+    pub(crate) complement: bool,
+}
+
+impl SplitOr {
+    /// The terms this OR multiplies a row's factored counts by: 2 for a
+    /// complement, `2^parts - 1` for a union (saturating).
+    pub(crate) fn terms(&self) -> usize {
+        if self.complement {
+            2
+        } else {
+            1usize.checked_shl(self.parts.len() as u32).map_or(usize::MAX, |t| t - 1)
+        }
+    }
+}
+
+/// The atoms of `part`, one of a [`SplitOr`]'s parts whose atoms read
+/// `nodes`, each with the node it reads. O(atoms).
+pub(crate) fn atoms<'c>(part: &'c Cond, nodes: &'c [usize]) -> impl Iterator<Item = (usize, &'c Cond)> {
+    let items = match part {
+        Cond::And(items) if nodes.len() > 1 => &items[..],
+        _ => std::slice::from_ref(part),
+    };
+    nodes.iter().copied().zip(items)
 }
 
 /// What one conjunct of a [`Split`] scope reads.
@@ -117,8 +163,8 @@ pub(crate) struct Split {
 pub(crate) enum Owned {
     /// One node (0: the root only).
     At(usize),
-    /// Several nodes, as an OR whose parts each read one: its index in
-    /// [`Split::ors`].
+    /// Several nodes, as an OR whose parts each read one, or are ANDs of
+    /// conditions that do: its index in [`Split::ors`].
     Across(usize),
 }
 
@@ -207,10 +253,27 @@ impl Compiler<'_> {
                 scope.leaves.push(Leaf { node, tail: pre, terminal: r.terminal, test, hops: r.hops, chain });
                 Cond::Leaf(scope.leaves.len() - 1)
             }
-            QNode::And(items) => Cond::And(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),
-            QNode::Or(items) => Cond::Or(items.iter().map(|q| self.cond(q, scope)).collect::<Result<_>>()?),
+            QNode::And(items) => Cond::And(self.conds(items, true, scope)?),
+            QNode::Or(items) => Cond::Or(self.conds(items, false, scope)?),
             QNode::Not(inner) => Cond::Not(Box::new(self.scope(inner)?)),
         })
+    }
+
+    /// The conditions of an AND's (`and`) or an OR's `items`, in the order
+    /// written, a nested node of the same operator giving its items in its
+    /// place: `Q::any([a, Q::any([b, c])])` is `a | b | c`, as `|` builds
+    /// it, so that an OR's parts are what [`split`] sees. The same truth
+    /// under three-valued logic (AND and OR are associative there too).
+    fn conds(&self, items: &[Q], and: bool, scope: &mut Scope) -> Result<Vec<Cond>> {
+        let mut out = Vec::with_capacity(items.len());
+        for q in items {
+            match &q.0 {
+                QNode::And(nested) if and => out.extend(self.conds(nested, and, scope)?),
+                QNode::Or(nested) if !and => out.extend(self.conds(nested, and, scope)?),
+                _ => out.push(self.cond(q, scope)?),
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -257,15 +320,31 @@ pub(crate) fn flatten_and<'q>(q: &'q Q, out: &mut Vec<&'q Q>) {
 
 /// The [`Split`] of a scope whose conjuncts read the nodes `owners` gives
 /// (`None` for several), when each conjunct that reads several is an OR
-/// whose parts read one each, and there are at most [`MAX_SPLIT_ORS`].
+/// whose parts read one node each or are ANDs of conditions that do, and
+/// the count takes at most [`MAX_SPLIT_TERMS`] terms.
 fn split(scope: &Scope, owners: &[Option<usize>]) -> Option<Split> {
-    let mut split = Split { conjuncts: Vec::with_capacity(owners.len()), ors: Vec::new() };
+    let node_of = |c: &Cond| only_node(&nodes_read(c, &scope.leaves));
+    let mut split = Split { conjuncts: Vec::with_capacity(owners.len()), ors: Vec::new(), terms: 1 };
     for (c, owner) in scope.conjuncts.iter().zip(owners) {
         let owned = match (owner, c) {
             (Some(n), _) => Owned::At(*n),
-            (None, Cond::Or(parts)) if split.ors.len() < MAX_SPLIT_ORS => {
-                let nodes = parts.iter().map(|part| only_node(&nodes_read(part, &scope.leaves)));
-                split.ors.push(nodes.collect::<Option<_>>()?);
+            (None, Cond::Or(parts)) => {
+                let shape = |part: &Cond| match (node_of(part), part) {
+                    (Some(n), _) => Some(SmallVec::from_elem(n, 1)),
+                    (None, Cond::And(items)) => items.iter().map(node_of).collect(),
+                    (None, _) => None,
+                };
+                let parts: Vec<SmallVec<[usize; 2]>> = parts.iter().map(shape).collect::<Option<_>>()?;
+                let or = SplitOr {
+                    complement: parts.iter().all(|nodes| nodes.len() == 1),
+                    nodes: parts.iter().map(|nodes| nodes[0]).collect(),
+                    parts,
+                };
+                split.terms = split.terms.saturating_mul(or.terms());
+                if split.terms > MAX_SPLIT_TERMS {
+                    return None;
+                }
+                split.ors.push(or);
                 Owned::Across(split.ors.len() - 1)
             }
             _ => return None,
