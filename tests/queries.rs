@@ -1741,10 +1741,11 @@ fn for_each_value_streams_what_values_list_flat_returns() {
 /// parts when one is an AND across relations, up to 16 factored counts in
 /// one filter call, and by enumerating bindings past that; `exclude` and
 /// `distinct` check existence one choice of parts at a time, up to 16
-/// choices. ORs nested with `Q::any` count as one. Every way must give every binding's count, with `NULL`
-/// bindings where a row has no related rows; checked against a
-/// brute-force enumeration of the bindings, with parts on the root row,
-/// and with an index probe establishing part of the call (a seed).
+/// choices. ORs nested with `Q::any` count as one. Every way must give
+/// every binding's count, with `NULL` bindings where a row has no related
+/// rows; checked against a brute-force enumeration of the bindings, with
+/// parts on the root row, and with an index probe establishing part of
+/// the call (a seed).
 #[test]
 fn ors_across_relations_count_every_binding() {
     const RELS: [&str; 5] = ["a", "b", "c", "d", "e"];
@@ -1761,36 +1762,41 @@ fn ors_across_relations_count_every_binding() {
         .unwrap();
     let db = Database::new(schema);
     let mut rng = common::Rng(0x0A5_5EED);
-    // Per user: its id, and per relation the linked items' values.
-    let mut users: Vec<(i64, Vec<Vec<Option<i64>>>)> = Vec::new();
-    db.write(|tx| {
-        let items: Vec<(Key, Option<i64>)> = (0..8)
-            .map(|i| {
-                let v = (i % 4 != 3).then_some(i % 4);
-                tx.insert("item", row! { "v" => v }).map(|k| (k, v))
-            })
-            .collect::<Result<_, _>>()?;
-        for _ in 0..40 {
-            let u = tx.insert("user", row! {})?;
-            let mut per_rel = Vec::new();
-            for r in RELS {
-                let mut linked: Vec<(Key, Option<i64>)> = (0..rng.below(4)).map(|_| rng.pick(&items)).collect();
-                linked.sort_by_key(|(k, _)| *k);
-                linked.dedup_by_key(|(k, _)| *k);
-                tx.related(u, r)?.add(linked.iter().map(|(k, _)| *k))?;
-                per_rel.push(linked.iter().map(|(_, v)| *v).collect());
+    /// An item and its value.
+    type Item = (Key, Option<i64>);
+    // Per user: its id, and per relation the linked items.
+    let mut users: Vec<(i64, Vec<Vec<Item>>)> = Vec::new();
+    let items = db
+        .write(|tx| {
+            let items: Vec<Item> = (0..8)
+                .map(|i| {
+                    let v = (i % 4 != 3).then_some(i % 4);
+                    tx.insert("item", row! { "v" => v }).map(|k| (k, v))
+                })
+                .collect::<Result<_, _>>()?;
+            for _ in 0..40 {
+                let u = tx.insert("user", row! {})?;
+                let mut per_rel = Vec::new();
+                for r in RELS {
+                    let mut linked: Vec<Item> = (0..rng.below(4)).map(|_| rng.pick(&items)).collect();
+                    linked.sort_by_key(|(k, _)| *k);
+                    linked.dedup_by_key(|(k, _)| *k);
+                    tx.related(u, r)?.add(linked.iter().map(|(k, _)| *k))?;
+                    per_rel.push(linked);
+                }
+                users.push((u.id(), per_rel));
             }
-            users.push((u.id(), per_rel));
-        }
-        Ok::<_, Error>(())
-    })
-    .unwrap();
+            Ok::<_, Error>(items)
+        })
+        .unwrap();
 
     /// A part of an OR: `v = x` or `v > x` on a relation, `id < x` on
     /// the root row, `v = x` on one relation and `v > y` on another,
     /// `v > x` on one relation and `v > y` on another, `id < x` and `v =
-    /// y` on a relation (which reads one join node), or `id < x` with
-    /// `Both`'s two.
+    /// y` on a relation (which reads one join node), `id < x` with
+    /// `Both`'s two, `v` NULL on one relation (or none linked) and `v > y`
+    /// on another, or no item of `v = x` on one relation (a negation)
+    /// with `Both`'s two.
     #[derive(Clone, Copy)]
     enum Part {
         Eq(usize, i64),
@@ -1800,14 +1806,19 @@ fn ors_across_relations_count_every_binding() {
         Gts(usize, i64, usize, i64),
         RootAnd(i64, usize, i64),
         Three(i64, usize, i64, usize, i64),
+        NullAnd(usize, usize, i64),
+        NotBoth(usize, i64, usize, i64, usize, i64),
     }
-    use Part::{Both, Eq, Gt, Gts, IdBelow, RootAnd, Three};
+    use Part::{Both, Eq, Gt, Gts, IdBelow, NotBoth, NullAnd, RootAnd, Three};
     /// ORs, a condition `v < x` on one relation besides, and the ids an
-    /// `id__in` in the same call keeps (the access path's anchor).
+    /// `id__in` in the same call keeps (the access path's anchor), and the
+    /// item (by index) that one relation's binding must be, `rel = item`
+    /// in the same call (an anchor that fixes that relation's join node).
     struct Case {
         ors: Vec<Vec<Part>>,
         extra: Option<(usize, i64)>,
         ids: Option<Vec<i64>>,
+        pin: Option<(usize, usize)>,
     }
     let part_q = |p: &Part| match *p {
         Eq(r, x) => Q::new(format!("{}__v", RELS[r]), x),
@@ -1816,8 +1827,16 @@ fn ors_across_relations_count_every_binding() {
         Both(r, x, s, y) => Q::new(format!("{}__v", RELS[r]), x) & Q::new(format!("{}__v__gt", RELS[s]), y),
         Gts(r, x, s, y) => Q::new(format!("{}__v__gt", RELS[r]), x) & Q::new(format!("{}__v__gt", RELS[s]), y),
         RootAnd(x, r, y) => Q::new("id__lt", x) & Q::new(format!("{}__v", RELS[r]), y),
-        Three(x, r, y, s, z) => {
-            Q::new("id__lt", x) & Q::new(format!("{}__v", RELS[r]), y) & Q::new(format!("{}__v__gt", RELS[s]), z)
+        // Written nested, `a & (b & c)` as `Q::all` builds it.
+        Three(x, r, y, s, z) => Q::all([
+            Q::new("id__lt", x),
+            Q::all([Q::new(format!("{}__v", RELS[r]), y), Q::new(format!("{}__v__gt", RELS[s]), z)]),
+        ]),
+        NullAnd(r, s, y) => Q::new(format!("{}__v__isnull", RELS[r]), true) & Q::new(format!("{}__v__gt", RELS[s]), y),
+        NotBoth(n, x, r, y, s, z) => {
+            !Q::new(format!("{}__v", RELS[n]), x)
+                & Q::new(format!("{}__v", RELS[r]), y)
+                & Q::new(format!("{}__v__gt", RELS[s]), z)
         }
     };
     // An OR of three parts or more is written nested, `a | (b | c)` as
@@ -1835,29 +1854,44 @@ fn ors_across_relations_count_every_binding() {
         if let Some(ids) = &case.ids {
             q = Q::new("id__in", ids.clone()) & q;
         }
+        if let Some((r, k)) = case.pin {
+            q = Q::new(RELS[r], items[k].0) & q;
+        }
         q
     };
     // Bindings of one user: one value per relation the condition names
     // (its join nodes; the others bind nothing), `None` for a relation
     // without rows (left join), and for an item whose `v` is NULL.
-    let brute = |(id, per_rel): &(i64, Vec<Vec<Option<i64>>>), case: &Case| -> usize {
+    let brute = |(id, per_rel): &(i64, Vec<Vec<Item>>), case: &Case| -> usize {
         if case.ids.as_ref().is_some_and(|ids| !ids.contains(id)) {
             return 0;
         }
         let reads = |p: &Part, r: usize| match *p {
             Eq(x, _) | Gt(x, _) | RootAnd(_, x, _) => x == r,
-            Both(x, _, y, _) | Gts(x, _, y, _) | Three(_, x, _, y, _) => x == r || y == r,
+            Both(x, _, y, _) | Gts(x, _, y, _) | Three(_, x, _, y, _) | NotBoth(_, _, x, _, y, _) => x == r || y == r,
+            NullAnd(x, y, _) => x == r || y == r,
+            // A negation reads its relation in a scope of its own.
             IdBelow(_) => false,
         };
-        let named =
-            |r: usize| case.ors.iter().flatten().any(|p| reads(p, r)) || case.extra.is_some_and(|(e, _)| e == r);
-        let domains: Vec<Vec<Option<i64>>> = (0..RELS.len())
-            .map(|r| if per_rel[r].is_empty() || !named(r) { vec![None] } else { per_rel[r].clone() })
+        let named = |r: usize| {
+            case.ors.iter().flatten().any(|p| reads(p, r))
+                || case.extra.is_some_and(|(e, _)| e == r)
+                || case.pin.is_some_and(|(p, _)| p == r)
+        };
+        let domains: Vec<Vec<Option<Item>>> = (0..RELS.len())
+            .map(|r| {
+                if per_rel[r].is_empty() || !named(r) {
+                    vec![None]
+                } else {
+                    per_rel[r].iter().copied().map(Some).collect()
+                }
+            })
             .collect();
         let mut count = 0;
         let mut at = vec![0usize; RELS.len()];
         loop {
-            let v = |r: usize| domains[r][at[r]];
+            let v = |r: usize| domains[r][at[r]].and_then(|(_, v)| v);
+            let none_of = |r: usize, x: i64| !per_rel[r].iter().any(|&(_, v)| v == Some(x));
             let part = |p: &Part| match *p {
                 Eq(r, x) => v(r) == Some(x),
                 Gt(r, x) => v(r).is_some_and(|y| y > x),
@@ -1866,9 +1900,13 @@ fn ors_across_relations_count_every_binding() {
                 Gts(r, x, s, y) => v(r).is_some_and(|z| z > x) && v(s).is_some_and(|z| z > y),
                 RootAnd(x, r, y) => *id < x && v(r) == Some(y),
                 Three(x, r, y, s, z) => *id < x && v(r) == Some(y) && v(s).is_some_and(|w| w > z),
+                NullAnd(r, s, y) => v(r).is_none() && v(s).is_some_and(|z| z > y),
+                NotBoth(n, x, r, y, s, z) => none_of(n, x) && v(r) == Some(y) && v(s).is_some_and(|w| w > z),
             };
+            let pinned = case.pin.is_none_or(|(r, k)| domains[r][at[r]].is_some_and(|(key, _)| key == items[k].0));
             let holds = case.ors.iter().all(|or| or.iter().any(part))
-                && case.extra.is_none_or(|(r, x)| v(r).is_some_and(|y| y < x));
+                && case.extra.is_none_or(|(r, x)| v(r).is_some_and(|y| y < x))
+                && pinned;
             count += usize::from(holds);
             // The next binding, odometer-style.
             let mut r = 0;
@@ -1888,17 +1926,23 @@ fn ors_across_relations_count_every_binding() {
     let four =
         vec![vec![Eq(0, 1), Gt(1, 0)], vec![Eq(2, 0), Gt(3, 1)], vec![Eq(4, 2), Gt(0, 0)], vec![Eq(1, 1), Gt(2, 1)]];
     let cases = [
-        Case { ors: vec![vec![Eq(0, 1), Gt(1, 1)]], extra: None, ids: None },
-        Case { ors: vec![vec![Eq(0, 1), Gt(1, 1)]], extra: Some((2, 2)), ids: None },
-        Case { ors: vec![vec![Eq(0, 0), Gt(1, 0)], vec![Eq(2, 2), Gt(3, 1)]], extra: None, ids: None },
+        Case { ors: vec![vec![Eq(0, 1), Gt(1, 1)]], extra: None, ids: None, pin: None },
+        Case { ors: vec![vec![Eq(0, 1), Gt(1, 1)]], extra: Some((2, 2)), ids: None, pin: None },
+        Case { ors: vec![vec![Eq(0, 0), Gt(1, 0)], vec![Eq(2, 2), Gt(3, 1)]], extra: None, ids: None, pin: None },
         Case {
             ors: vec![vec![Eq(0, 0), Gt(1, 0)], vec![Eq(1, 2), Gt(0, 1)], vec![Eq(4, 1), Gt(3, 0)]],
             extra: Some((0, 2)),
             ids: None,
+            pin: None,
         },
-        Case { ors: four.clone(), extra: None, ids: None },
+        Case { ors: four.clone(), extra: None, ids: None, pin: None },
         // Parts on the root row, and two parts of one OR on one relation.
-        Case { ors: vec![vec![Eq(0, 1), IdBelow(12), Gt(1, 1)], vec![Eq(2, 0), Gt(2, 1)]], extra: None, ids: None },
+        Case {
+            ors: vec![vec![Eq(0, 1), IdBelow(12), Gt(1, 1)], vec![Eq(2, 0), Gt(2, 1)]],
+            extra: None,
+            ids: None,
+            pin: None,
+        },
         // 3^4 = 81 choices: past what an existence check tries one by one.
         Case {
             ors: vec![
@@ -1909,48 +1953,75 @@ fn ors_across_relations_count_every_binding() {
             ],
             extra: None,
             ids: None,
+            pin: None,
         },
         // Established in part by a probe of the primary key.
-        Case { ors: four.clone(), extra: None, ids: Some((1..=40).step_by(2).collect()) },
+        Case { ors: four.clone(), extra: None, ids: Some((1..=40).step_by(2).collect()), pin: None },
         // Five: past the inclusion–exclusion limit, enumerated.
-        Case { ors: [four, vec![vec![Eq(3, 2), Gt(4, 0)]]].concat(), extra: Some((1, 3)), ids: None },
+        Case { ors: [four, vec![vec![Eq(3, 2), Gt(4, 0)]]].concat(), extra: Some((1, 3)), ids: None, pin: None },
         // A part that is an AND across relations: the union of the parts.
-        Case { ors: vec![vec![Both(0, 1, 1, 0), Eq(2, 2)]], extra: None, ids: None },
+        Case { ors: vec![vec![Both(0, 1, 1, 0), Eq(2, 2)]], extra: None, ids: None, pin: None },
         Case {
             ors: vec![vec![Both(0, 1, 1, 0), Both(2, 0, 3, 1), Gt(4, 1)], vec![Eq(0, 0), Gt(2, 1)]],
             extra: Some((3, 2)),
             ids: None,
+            pin: None,
         },
         // ANDs with a part on the root row, and a part on the root alone.
         Case {
             ors: vec![vec![RootAnd(20, 0, 1), Three(25, 1, 2, 2, 0), IdBelow(6)], vec![Eq(3, 1), RootAnd(30, 4, 0)]],
             extra: None,
             ids: None,
+            pin: None,
         },
         Case {
             ors: vec![vec![Both(0, 0, 1, 0), Both(1, 1, 2, 0)]],
             extra: None,
             ids: Some((1..=40).step_by(3).collect()),
+            pin: None,
         },
-        Case { ors: vec![vec![Three(20, 0, 1, 1, 0), Gt(2, 1)], vec![Eq(3, 1), Gt(4, 0)]], extra: None, ids: None },
+        Case {
+            ors: vec![vec![Three(20, 0, 1, 1, 0), Gt(2, 1)], vec![Eq(3, 1), Gt(4, 0)]],
+            extra: None,
+            ids: None,
+            pin: None,
+        },
         // ORs of one part, an AND across relations, one term each: five
-        // ORs in all, with two complements.
+        // ORs across relations in all, with two complements (four terms).
         Case {
             ors: vec![
                 vec![Gts(0, -1, 1, -1)],
                 vec![Gts(2, -1, 3, -1)],
                 vec![Gts(4, -1, 0, 0)],
                 vec![Eq(1, 0), Gt(3, 1)],
-                vec![IdBelow(30), Gt(2, 0)],
+                vec![Eq(2, 0), Gt(4, 0)],
             ],
             extra: None,
             ids: None,
+            pin: None,
+        },
+        // A NULL test and a negation in ANDs across relations.
+        Case {
+            ors: vec![vec![NullAnd(0, 1, 0), NotBoth(2, 1, 3, 0, 4, -1), Eq(0, 2)], vec![Eq(1, 1), Gt(2, 0)]],
+            extra: None,
+            ids: None,
+            pin: None,
+        },
+        // A union of four parts: 15 terms.
+        Case { ors: vec![vec![Both(0, 1, 1, 0), Eq(2, 2), Gt(3, 1), IdBelow(8)]], extra: None, ids: None, pin: None },
+        // Established in part by a relation's item, which fixes its node.
+        Case {
+            ors: vec![vec![Both(0, 1, 1, 0), Eq(2, 2)], vec![Gt(0, 0), Eq(3, 1)]],
+            extra: None,
+            ids: None,
+            pin: Some((0, 1)),
         },
         // 3 × 7 = 21 terms: past the limit, enumerated.
         Case {
             ors: vec![vec![Both(0, 1, 1, 0), Eq(2, 2)], vec![Both(3, 0, 4, 0), Gt(1, 1), Both(2, 1, 0, 0)]],
             extra: None,
             ids: None,
+            pin: None,
         },
     ];
     let tx = db.begin_read().unwrap();
@@ -1968,7 +2039,13 @@ fn ors_across_relations_count_every_binding() {
         let nodes = |p: &Part| match *p {
             Eq(r, _) | Gt(r, _) | RootAnd(_, r, _) => vec![r],
             IdBelow(_) => vec![],
-            Both(r, _, s, _) | Gts(r, _, s, _) | Three(_, r, _, s, _) => vec![r, s],
+            Both(r, _, s, _)
+            | Gts(r, _, s, _)
+            | Three(_, r, _, s, _)
+            | NullAnd(r, s, _)
+            | NotBoth(_, _, r, _, s, _) => {
+                vec![r, s]
+            }
         };
         let terms: usize = case
             .ors
@@ -1985,6 +2062,7 @@ fn ors_across_relations_count_every_binding() {
         };
         assert!(plan.ends_with(&how), "case {n}: {plan}");
         assert_eq!(case.ids.is_some(), plan.starts_with("probe primary key"), "case {n}: {plan}");
+        assert_eq!(case.pin.is_some(), plan.starts_with("probe junction"), "case {n}: {plan}");
         assert_eq!(filtered.count(), total, "case {n}");
         assert_eq!(filtered.distinct().count(), some, "case {n}, distinct");
         let excluded = tx.query("user").unwrap().exclude_q(q_of(case)).unwrap();

@@ -41,9 +41,17 @@ const MAX_CHOICES: usize = 16;
 /// AND takes one term, so a split may hold more).
 const INLINE_ORS: usize = 4;
 
-/// An OR of a split scope that no part on the root row alone makes true:
-/// its shape, and its parts.
-type OpenOr<'s> = (&'s SplitOr, &'s [Cond]);
+/// An OR of a split scope that no part on the root row alone makes true.
+#[derive(Clone, Copy)]
+struct OpenOr<'s> {
+    /// Its shape.
+    or: &'s SplitOr,
+    /// Its parts.
+    parts: &'s [Cond],
+    /// For a union, the parts whose conditions on the root row hold, a
+    /// bit per part: the others are never true at this row.
+    possible: u32,
+}
 use crate::relation::Links;
 use crate::schema::{FkId, RelId, TableId, TableKind};
 use crate::txn::{End, Loc, View};
@@ -279,14 +287,30 @@ impl Eval<'_> {
         if !self.conjuncts_hold(scope, seed, bound, |i| matches!(split.conjuncts[i], Owned::At(0))) {
             return Some(0);
         }
-        // The ORs that no part reading only the root makes true.
+        // The ORs that no part reading only the root makes true, with the
+        // parts of each union that its conditions on the root leave
+        // possible (a union's parts are at most four).
         let mut open: SmallVec<[OpenOr<'_>; INLINE_ORS]> = SmallVec::new();
         for (owned, c) in split.conjuncts.iter().zip(&scope.conjuncts) {
             if let (&Owned::Across(or), Cond::Or(parts)) = (owned, c) {
                 let or = &split.ors[or];
-                if !or.parts.iter().zip(parts).any(|(nodes, part)| nodes[..] == [0] && self.cond(scope, part, bound)) {
-                    open.push((or, parts));
+                if or.parts.iter().zip(parts).any(|(nodes, part)| nodes[..] == [0] && self.cond(scope, part, bound)) {
+                    continue;
                 }
+                let mut possible = 0u32;
+                if !or.complement {
+                    for (p, (nodes, part)) in or.parts.iter().zip(parts).enumerate() {
+                        // (A part on the root alone is not true there.)
+                        if atoms(part, nodes).all(|(at, atom)| at != 0 || self.cond(scope, atom, bound)) {
+                            possible |= 1 << p;
+                        }
+                    }
+                    if possible == 0 {
+                        // No part can be true: neither can the OR.
+                        return Some(0);
+                    }
+                }
+                open.push(OpenOr { or, parts, possible });
             }
         }
         // The conjuncts that read node `n` alone.
@@ -301,53 +325,39 @@ impl Eval<'_> {
         // Per open OR, its term: for a complement, 0 (the OR left out) or
         // 1 (every part not true); for a union, the nonempty set of parts
         // that must all be true, a bit per part.
-        let first = |or: &SplitOr| u32::from(!or.complement);
-        let end = |or: &SplitOr| if or.complement { 2 } else { 1 << or.parts.len() };
-        let mut term: SmallVec<[u32; INLINE_ORS]> = open.iter().map(|(or, _)| first(or)).collect();
+        let first = |o: &OpenOr<'_>| u32::from(!o.or.complement);
+        let end = |o: &OpenOr<'_>| if o.or.complement { 2 } else { 1 << o.or.parts.len() };
+        // A complement's term 1, and a union's set of even size, subtract.
+        let negative = |(o, &t): (&OpenOr<'_>, &u32)| if o.or.complement { t == 1 } else { t.count_ones() % 2 == 0 };
+        let mut term: SmallVec<[u32; INLINE_ORS]> = open.iter().map(first).collect();
         let mut total = 0i128;
         loop {
-            let holds = |n: usize, bound: &Bound| {
-                (n == 0 || owned_at(n, bound))
-                    && open.iter().zip(&term).all(|(&(or, parts), &t)| {
-                        if or.complement {
-                            // Parts on the root are not true there: the OR is open.
-                            let mut not_true = or.nodes.iter().zip(parts);
-                            t == 0 || n == 0 || not_true.all(|(&at, part)| at != n || !self.cond(scope, part, bound))
-                        } else {
-                            self.union_term_holds(scope, or, parts, t, n, bound)
-                        }
-                    })
-            };
-            let count = self.count_node(scope, seed, &holds, 0, bound, u64::MAX);
-            if count == u64::MAX {
-                return None;
-            }
-            if count == 0 && term.iter().all(|&t| t == 0) {
-                // Only complements, left out: each later term counts a
-                // subset of these bindings.
-                return Some(0);
-            }
-            // A complement's term 1, and a union's set of even size, subtract.
-            let negative = |(&(or, _), &t): (&OpenOr<'_>, &u32)| {
-                if or.complement {
-                    t == 1
-                } else {
-                    t.count_ones() % 2 == 0
+            // A set with a part that cannot be true at this row counts no
+            // binding.
+            if open.iter().zip(&term).all(|(o, &t)| o.or.complement || t & !o.possible == 0) {
+                let count = self.split_term(scope, seed, bound, &open, &term, &owned_at);
+                if count == u64::MAX {
+                    return None;
                 }
-            };
-            if open.iter().zip(&term).filter(|&x| negative(x)).count() % 2 == 1 {
-                total -= i128::from(count);
-            } else {
-                total += i128::from(count);
+                if count == 0 && term.iter().all(|&t| t == 0) {
+                    // Only complements, left out: each later term counts a
+                    // subset of these bindings.
+                    return Some(0);
+                }
+                if open.iter().zip(&term).filter(|&x| negative(x)).count() % 2 == 1 {
+                    total -= i128::from(count);
+                } else {
+                    total += i128::from(count);
+                }
             }
             // The next combination, odometer-style.
             let mut k = 0;
             while k < open.len() {
                 term[k] += 1;
-                if term[k] < end(open[k].0) {
+                if term[k] < end(&open[k]) {
                     break;
                 }
-                term[k] = first(open[k].0);
+                term[k] = first(&open[k]);
                 k += 1;
             }
             if k == open.len() {
@@ -359,8 +369,39 @@ impl Eval<'_> {
         u64::try_from(total).ok().map(|t| t.min(cap))
     }
 
+    /// The factored count of one combination of the open ORs' terms (see
+    /// [`count_split`](Self::count_split)), `u64::MAX` when it overflows.
+    /// O(reachable rows).
+    fn split_term(
+        &self,
+        scope: &Scope,
+        seed: Option<Seed<'_>>,
+        bound: &mut Bound,
+        open: &[OpenOr<'_>],
+        term: &[u32],
+        owned_at: &impl Fn(usize, &Bound) -> bool,
+    ) -> u64 {
+        // At the root everything holds: its conjuncts were checked, a
+        // complement's parts there are not true (the OR is open), and a
+        // union's set holds only parts possible there.
+        let holds = |n: usize, bound: &Bound| {
+            n == 0
+                || owned_at(n, bound)
+                    && open.iter().zip(term).all(|(o, &t)| {
+                        if o.or.complement {
+                            let mut not_true = o.or.nodes.iter().zip(o.parts);
+                            t == 0 || not_true.all(|(&at, part)| at != n || !self.cond(scope, part, bound))
+                        } else {
+                            self.union_term_holds(scope, o.or, o.parts, t, n, bound)
+                        }
+                    })
+        };
+        self.count_node(scope, seed, &holds, 0, bound, u64::MAX)
+    }
+
     /// Whether every part in the set `parts_set` (a bit per part) of the
-    /// union-counted OR `or` holds at node `n`: its atoms there. O(atoms).
+    /// union-counted OR `or` holds at node `n`, below the root: its atoms
+    /// there. O(atoms).
     fn union_term_holds(
         &self,
         scope: &Scope,
@@ -387,21 +428,31 @@ impl Eval<'_> {
         open: &[OpenOr<'_>],
         owned_at: &impl Fn(usize, &Bound) -> bool,
     ) -> Option<bool> {
-        // Per OR: its parts that read a node below the root.
-        let below: SmallVec<[SmallVec<[usize; 4]>; INLINE_ORS]> =
-            open.iter().map(|(or, _)| (0..or.parts.len()).filter(|&p| or.parts[p][..] != [0]).collect()).collect();
+        // Per OR: its parts that read a node below the root, and for a
+        // union, that its conditions on the root leave possible.
+        let below: SmallVec<[SmallVec<[usize; 4]>; INLINE_ORS]> = open
+            .iter()
+            .map(|o| {
+                let possible =
+                    |p: usize| if o.or.complement { o.or.parts[p][..] != [0] } else { o.possible & 1 << p != 0 };
+                (0..o.or.parts.len()).filter(|&p| possible(p)).collect()
+            })
+            .collect();
         let choices = below.iter().fold(1usize, |n, parts| n.saturating_mul(parts.len()));
         if choices > MAX_CHOICES {
             return None;
         }
         let mut picked: SmallVec<[usize; INLINE_ORS]> = SmallVec::from_elem(0, open.len());
         for _ in 0..choices {
+            // At the root everything holds, as in `split_term`.
             let holds = |n: usize, bound: &Bound| {
-                (n == 0 || owned_at(n, bound))
-                    && open.iter().zip(&below).zip(&picked).all(|((&(or, parts), below), &p)| {
-                        let part = below[p];
-                        atoms(&parts[part], &or.parts[part]).all(|(at, atom)| at != n || self.cond(scope, atom, bound))
-                    })
+                n == 0
+                    || owned_at(n, bound)
+                        && open.iter().zip(&below).zip(&picked).all(|((o, below), &p)| {
+                            let part = below[p];
+                            atoms(&o.parts[part], &o.or.parts[part])
+                                .all(|(at, atom)| at != n || self.cond(scope, atom, bound))
+                        })
             };
             if self.count_node(scope, seed, &holds, 0, bound, 1) > 0 {
                 return Some(true);

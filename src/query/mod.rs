@@ -36,7 +36,7 @@
 //! are) costs the rows reached times the factored counts its ORs take
 //! (two per OR, or `2^parts - 1` for an OR with a part that is an AND
 //! across relations; up to 16 in all), and the product of the relations'
-//! rows past that or when a part of an OR is itself an OR across
+//! rows past that or when a part of an OR is an AND holding an OR across
 //! relations (see `exec`). With `distinct` a candidate stops at its first
 //! binding that holds.
 
