@@ -2007,6 +2007,8 @@ fn ors_across_relations_count_every_binding() {
             ids: None,
             pin: None,
         },
+        // An OR of one part alone: one term.
+        Case { ors: vec![vec![Gts(1, 0, 3, -1)]], extra: None, ids: None, pin: None },
         // A union of four parts: 15 terms.
         Case { ors: vec![vec![Both(0, 1, 1, 0), Eq(2, 2), Gt(3, 1), IdBelow(8)]], extra: None, ids: None, pin: None },
         // Established in part by a relation's item, which fixes its node.
@@ -2057,7 +2059,8 @@ fn ors_across_relations_count_every_binding() {
             })
             .product();
         let how = match terms {
-            1..=16 => format!("(ORs across relations: {terms} factored counts per row)"),
+            1 => "(ORs across relations: 1 factored count per row)".to_owned(),
+            2..=16 => format!("(ORs across relations: {terms} factored counts per row)"),
             _ => "(bindings enumerated per row)".to_owned(),
         };
         assert!(plan.ends_with(&how), "case {n}: {plan}");

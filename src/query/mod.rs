@@ -818,7 +818,8 @@ impl<'v> Query<'v> {
             match (&f.scope.owner, &f.scope.split) {
                 (Some(_), _) => {}
                 (None, Some(split)) => {
-                    let _ = write!(s, " (ORs across relations: {} factored counts per row)", split.terms);
+                    let counts = if split.terms == 1 { "count" } else { "counts" };
+                    let _ = write!(s, " (ORs across relations: {} factored {counts} per row)", split.terms);
                 }
                 (None, None) => s.push_str(" (bindings enumerated per row)"),
             }
