@@ -32,6 +32,10 @@ use smallvec::SmallVec;
 
 use super::path::Hop;
 use super::plan::{atoms, Access, Anchor, Cond, Filter, IndexKind, Mode, Owned, Probe, Scope, Split, SplitOr};
+use crate::relation::Links;
+use crate::schema::{FkId, RelId, TableId, TableKind};
+use crate::txn::{End, Loc, View};
+use crate::value::ValueRef;
 
 /// The most choices of one part per OR that an existence check of a
 /// split scope tries one by one (see `Eval::exists_split`).
@@ -52,10 +56,6 @@ struct OpenOr<'s> {
     /// bit per part: the others are never true at this row.
     possible: u32,
 }
-use crate::relation::Links;
-use crate::schema::{FkId, RelId, TableId, TableKind};
-use crate::txn::{End, Loc, View};
-use crate::value::ValueRef;
 
 /// A root row, and for related queries the manager's link row that
 /// reached it.
@@ -67,6 +67,21 @@ pub(crate) struct Item {
 
 /// One binding per join node (index 0: the root row).
 type Bound = SmallVec<[Option<Loc>; 8]>;
+
+/// Advances `digits` to the next combination, odometer-style: digit `k`
+/// runs from `first(k)` to below `end(k)`, the first digit fastest.
+/// Returns false, every digit back at its first, after the last
+/// combination. O(digits).
+fn next_combination(digits: &mut [u32], first: impl Fn(usize) -> u32, end: impl Fn(usize) -> u32) -> bool {
+    for (k, digit) in digits.iter_mut().enumerate() {
+        *digit += 1;
+        if *digit < end(k) {
+            return true;
+        }
+        *digit = first(k);
+    }
+    false
+}
 
 /// The value of `column` of the row at `loc` of `table`. O(1).
 #[inline]
@@ -350,17 +365,7 @@ impl Eval<'_> {
                     total += i128::from(count);
                 }
             }
-            // The next combination, odometer-style.
-            let mut k = 0;
-            while k < open.len() {
-                term[k] += 1;
-                if term[k] < end(&open[k]) {
-                    break;
-                }
-                term[k] = first(&open[k]);
-                k += 1;
-            }
-            if k == open.len() {
+            if !next_combination(&mut term, |k| first(&open[k]), |k| end(&open[k])) {
                 break;
             }
         }
@@ -389,8 +394,8 @@ impl Eval<'_> {
                 || owned_at(n, bound)
                     && open.iter().zip(term).all(|(o, &t)| {
                         if o.or.complement {
-                            let mut not_true = o.or.nodes.iter().zip(o.parts);
-                            t == 0 || not_true.all(|(&at, part)| at != n || !self.cond(scope, part, bound))
+                            let mut not_true = o.or.parts.iter().zip(o.parts);
+                            t == 0 || not_true.all(|(at, part)| at[0] != n || !self.cond(scope, part, bound))
                         } else {
                             self.union_term_holds(scope, o.or, o.parts, t, n, bound)
                         }
@@ -442,14 +447,18 @@ impl Eval<'_> {
         if choices > MAX_CHOICES {
             return None;
         }
-        let mut picked: SmallVec<[usize; INLINE_ORS]> = SmallVec::from_elem(0, open.len());
-        for _ in 0..choices {
+        if choices == 0 {
+            // An OR with no part possible below the root.
+            return Some(false);
+        }
+        let mut picked: SmallVec<[u32; INLINE_ORS]> = SmallVec::from_elem(0, open.len());
+        loop {
             // At the root everything holds, as in `split_term`.
             let holds = |n: usize, bound: &Bound| {
                 n == 0
                     || owned_at(n, bound)
                         && open.iter().zip(&below).zip(&picked).all(|((o, below), &p)| {
-                            let part = below[p];
+                            let part = below[p as usize];
                             atoms(&o.parts[part], &o.or.parts[part])
                                 .all(|(at, atom)| at != n || self.cond(scope, atom, bound))
                         })
@@ -457,16 +466,10 @@ impl Eval<'_> {
             if self.count_node(scope, seed, &holds, 0, bound, 1) > 0 {
                 return Some(true);
             }
-            // The next choice, odometer-style.
-            for (parts, p) in below.iter().zip(picked.iter_mut()) {
-                *p += 1;
-                if *p < parts.len() {
-                    break;
-                }
-                *p = 0;
+            if !next_combination(&mut picked, |_| 0, |k| below[k].len() as u32) {
+                return Some(false);
             }
         }
-        Some(false)
     }
 
     /// Whether the conjuncts selected by `at(i)` hold (the seed's skipped).

@@ -128,9 +128,6 @@ pub(crate) struct SplitOr {
     /// most one node; otherwise the part is a `Cond::And` and its items
     /// are the atoms (see [`atoms`]).
     pub(crate) parts: Vec<SmallVec<[usize; 2]>>,
-    /// Per part, the first node of its atoms: the node it reads, when it
-    /// reads at most one (a plain slice for the complement's hot loop).
-    pub(crate) nodes: Vec<usize>,
     /// Whether every part reads at most one node: counted through its
     /// complement, not the union of its parts.
     pub(crate) complement: bool,
@@ -335,11 +332,7 @@ fn split(scope: &Scope, owners: &[Option<usize>]) -> Option<Split> {
                     (None, _) => None,
                 };
                 let parts: Vec<SmallVec<[usize; 2]>> = parts.iter().map(shape).collect::<Option<_>>()?;
-                let or = SplitOr {
-                    complement: parts.iter().all(|nodes| nodes.len() == 1),
-                    nodes: parts.iter().map(|nodes| nodes[0]).collect(),
-                    parts,
-                };
+                let or = SplitOr { complement: parts.iter().all(|nodes| nodes.len() == 1), parts };
                 split.terms = split.terms.saturating_mul(or.terms());
                 if split.terms > MAX_SPLIT_TERMS {
                     return None;
