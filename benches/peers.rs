@@ -30,7 +30,9 @@
 //!   fresh process per system keeps freed memory from one system from being
 //!   reused by the next.
 //! * `cargo bench --bench peers` runs S, L, hub and friends; `PEERS_QUICK=1`
-//!   skips L. Run without `--bench` (as `cargo test --all-targets` does) it
+//!   skips L. The last line (on stderr) gives the run's wall time and how
+//!   much of it was measurement: the timed passes and loads, summed over
+//!   every child (each reports a `timed` line). Run without `--bench` (as `cargo test --all-targets` does) it
 //!   is a smoke test of every size at 1/100 scale, digests still checked.
 
 #[path = "common/rng.rs"]
@@ -42,6 +44,7 @@ use std::env;
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use hashbrown::{HashMap, HashSet};
@@ -1176,7 +1179,18 @@ fn time_pass<T, F: FnMut(&T) -> u64>(inputs: &[T], op: &mut F) -> (f64, u64) {
     for input in inputs {
         digest = digest.wrapping_add(black_box(op(black_box(input))));
     }
-    (start.elapsed().as_nanos() as f64 / inputs.len() as f64, digest)
+    (timed_since(start) as f64 / inputs.len() as f64, digest)
+}
+
+/// Nanoseconds this child spent in timed passes and loads, reported in its
+/// `timed` line.
+static TIMED_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Nanoseconds since `start`, added to [`TIMED_NS`].
+fn timed_since(start: Instant) -> u64 {
+    let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    TIMED_NS.fetch_add(ns, Ordering::Relaxed);
+    ns
 }
 
 /// The fastest of `READ_ROUNDS` passes of a read-only op.
@@ -1193,7 +1207,7 @@ fn time_writes<T>(inputs: &[T], mut op: impl FnMut(&T) -> u64) -> (f64, u64) {
 fn time_load(attempts: usize, load: impl FnOnce()) -> f64 {
     let start = Instant::now();
     load();
-    start.elapsed().as_nanos() as f64 / attempts as f64
+    timed_since(start) as f64 / attempts as f64
 }
 
 /// Resident set size of this process, if the platform exposes it.
@@ -1275,6 +1289,8 @@ impl Child {
         let digests: Vec<String> = self.digests.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let (size, system) = (self.size.name(), self.system);
         println!("check size={size} system={system} {}", digests.join(" "));
+        let timed = TIMED_NS.load(Ordering::Relaxed) as f64 / 1e9;
+        println!("timed size={size} system={system} seconds={timed:.3}");
     }
 }
 
@@ -1392,6 +1408,8 @@ struct Results {
     values: Vec<Measurement>,
     /// Each child's `check` line.
     checks: Vec<String>,
+    /// Seconds of measurement, summed over the children's `timed` lines.
+    timed_seconds: f64,
 }
 
 impl Results {
@@ -1400,6 +1418,10 @@ impl Results {
     fn record(&mut self, line: &str) {
         if line.starts_with("check ") {
             self.checks.push(line.to_owned());
+            return;
+        }
+        if line.starts_with("timed ") {
+            self.timed_seconds += field(line, "seconds").and_then(|s| s.parse::<f64>().ok()).expect("timed seconds");
             return;
         }
         let (op, value) = match field(line, "op") {
@@ -1554,5 +1576,6 @@ fn main() {
     }
     print_peer_ratios(&results, &names);
     print_within_ratios(&results, &names);
-    eprintln!("# total {:.1} s", start.elapsed().as_secs_f64());
+    let total = start.elapsed().as_secs_f64();
+    eprintln!("# total {total:.1} s, of which {:.1} s measurement", results.timed_seconds);
 }

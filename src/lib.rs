@@ -64,7 +64,8 @@
 //!   represent stops the checks early; see [`SchemaBuilder::build`]).
 //! - **Transactions** ([`Database`]): [`Database::read`] / [`Database::write`]
 //!   closures and explicit [`ReadTxn`] / [`WriteTxn`]; every write method is
-//!   atomic on its own, every transaction rolls back completely, and
+//!   atomic on its own (on an error, and on a panic that unwinds out of
+//!   it), every transaction rolls back completely, and
 //!   [`WriteTxn::atomic`] blocks (savepoints) nest inside one, each undoing
 //!   its own changes on an error or a panic.
 //! - **Relations** ([`WriteTxn::related`], [`View::related`],

@@ -485,24 +485,27 @@ fn nested_blocks_each_undo_their_own_changes_and_go_with_the_transaction() {
     assert_eq!(db.write(|tx| tx.insert("tag", row! { "label" => "x" })).unwrap().id(), 1);
 }
 
-/// A panic caught around a block finds every write of the block undone,
-/// even a call's half-made writes (a `delete_many` whose keys panic after
-/// one link row was deleted), where the same panic caught around the bare
-/// call keeps them. The transaction goes on and commits.
+/// A panic caught around a block finds every write of the block undone;
+/// one caught around a bare call finds that call's writes undone, even
+/// those it made before the panic (a `delete_many` whose keys panic after
+/// one link row was deleted, an `add` or `remove` whose targets panic after
+/// one pair was linked or unlinked, from either end). The transaction goes
+/// on and commits.
 #[test]
-fn a_panic_caught_around_a_block_finds_the_blocks_writes_undone() {
+fn a_panic_caught_around_a_block_or_a_call_finds_its_writes_undone() {
     let db = db();
-    db.write(|tx| {
-        let p = tx.insert("post", row! { "title" => "p" })?;
-        let tags =
-            (0..3).map(|i| tx.insert("tag", row! { "label" => format!("t{i}") })).collect::<Result<Vec<_>, _>>()?;
-        tx.related(p, "tags")?.add(tags.clone())?;
-        Ok::<_, Error>(())
-    })
-    .unwrap();
-    // Yields one link row's key, then panics.
-    let panicking = |link: junctiondb::Key| {
-        std::iter::once(link).chain(std::iter::from_fn(|| -> Option<junctiondb::Key> { panic!("keys ran out") }))
+    let (p, tags) = db
+        .write(|tx| {
+            let p = tx.insert("post", row! { "title" => "p" })?;
+            let tags =
+                (0..4).map(|i| tx.insert("tag", row! { "label" => format!("t{i}") })).collect::<Result<Vec<_>, _>>()?;
+            tx.related(p, "tags")?.add(tags[..3].to_vec())?;
+            Ok::<_, Error>((p, tags))
+        })
+        .unwrap();
+    // Yields one key, then panics.
+    let panicking = |key: junctiondb::Key| {
+        std::iter::once(key).chain(std::iter::from_fn(|| -> Option<junctiondb::Key> { panic!("keys ran out") }))
     };
     db.write(|tx| {
         let before = state_of(tx);
@@ -516,19 +519,26 @@ fn a_panic_caught_around_a_block_finds_the_blocks_writes_undone() {
         assert!(caught.is_err());
         assert_eq!(state_of(tx), before, "the block's writes are undone, the half-made delete's too");
         verify(tx);
-        // Around the bare call, the link row the delete reached stays deleted.
-        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = tx.delete_many(panicking(link));
-        }));
-        assert!(caught.is_err());
-        assert_eq!(tx.count("post_tags")?, 2, "a bare call's half-made writes are kept");
-        verify(tx);
+        type Call<'a> = &'a dyn Fn(&mut junctiondb::WriteTxn<'_>);
+        let bare_calls: [(&str, Call<'_>); 5] = [
+            ("delete_many", &|tx| drop(tx.delete_many(panicking(link)))),
+            ("remove", &|tx| drop(tx.related(p, "tags").unwrap().remove(panicking(tags[1])))),
+            ("add", &|tx| drop(tx.related(p, "tags").unwrap().add(panicking(tags[3])))),
+            ("reverse remove", &|tx| drop(tx.related(tags[0], "post_set").unwrap().remove(panicking(p)))),
+            ("reverse add", &|tx| drop(tx.related(tags[3], "post_set").unwrap().add(panicking(p)))),
+        ];
+        for (call, run) in bare_calls {
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(tx)));
+            assert!(caught.is_err(), "{call} panicked");
+            assert_eq!(state_of(tx), before, "{call}: the writes it made before the panic are undone");
+            verify(tx);
+        }
         tx.insert("account", row! { "name" => "after", "balance" => 1 })?;
         Ok::<_, Error>(())
     })
     .unwrap();
     db.read(|v| {
-        assert_eq!((v.count("account")?, v.count("post_tags")?), (1, 2));
+        assert_eq!((v.count("account")?, v.count("post_tags")?), (1, 3));
         Ok::<_, Error>(())
     })
     .unwrap();

@@ -351,7 +351,7 @@ impl<'db> RelatedMut<'_, 'db> {
         auto: (RelId, bool, bool),
     ) -> Result<usize> {
         let mark = self.tx.state.undo.mark();
-        let (created, missing) = self.each_auto_pair(targets, auto, Self::link_auto_once)?;
+        let (created, missing) = self.each_auto_pair(targets, auto, |m, r, p| m.link_auto_once(r, p))?;
         if let Some(id) = missing {
             self.tx.rollback_to(mark);
             return Err(Error::NotFound { table: self.other_name(), id });
@@ -372,7 +372,7 @@ impl<'db> RelatedMut<'_, 'db> {
         targets: impl IntoIterator<Item = T>,
         auto: (RelId, bool, bool),
     ) -> Result<usize> {
-        self.each_auto_pair(targets, auto, Self::unlink_auto_once).map(|(removed, _)| removed)
+        self.each_auto_pair(targets, auto, |m, r, p| m.unlink_auto_once(r, p)).map(|(removed, _)| removed)
     }
 
     /// Applies `op` to the pair of each existing target (and its mirror on
@@ -380,14 +380,33 @@ impl<'db> RelatedMut<'_, 'db> {
     /// takes the mirror row with the pair), summing what it returns;
     /// reports the first missing target. A target of the wrong table undoes the pass and is
     /// the error.
+    ///
+    /// The targets are consumed as the pass goes, so a panic from their
+    /// iterator (or a conversion) can come after some pairs are written:
+    /// the pass runs under [`WriteTxn::undo_if_err`], which undoes them as
+    /// the panic unwinds, as it does on an error. (Django reads every
+    /// target before its first write; the other manager paths here do
+    /// too.)
     #[inline]
     fn each_auto_pair<T: Into<Target>>(
         &mut self,
         targets: impl IntoIterator<Item = T>,
-        (r, forward, symmetrical): (RelId, bool, bool),
-        op: impl Fn(&mut Self, RelId, Pair) -> usize,
+        auto: (RelId, bool, bool),
+        op: impl Fn(&mut RelatedMut<'_, 'db>, RelId, Pair) -> usize,
     ) -> Result<(usize, Option<i64>)> {
-        let mark = self.tx.state.undo.mark();
+        let end = self.end;
+        self.tx.undo_if_err(|tx| RelatedMut { tx, end }.each_auto_pair_unguarded(targets, auto, op))
+    }
+
+    /// The body of [`each_auto_pair`](Self::each_auto_pair), whose guard
+    /// undoes its writes on an error or a panic.
+    #[inline(always)]
+    fn each_auto_pair_unguarded<T: Into<Target>>(
+        &mut self,
+        targets: impl IntoIterator<Item = T>,
+        (r, forward, symmetrical): (RelId, bool, bool),
+        op: impl Fn(&mut RelatedMut<'_, 'db>, RelId, Pair) -> usize,
+    ) -> Result<(usize, Option<i64>)> {
         let (mut total, mut missing) = (0, None);
         // A paired junction's `op` takes the mirror row with the pair (no
         // hook runs here to unpair it).
@@ -421,10 +440,7 @@ impl<'db> RelatedMut<'_, 'db> {
                 Ok((None, id)) => {
                     missing.get_or_insert(id);
                 }
-                Err(e) => {
-                    self.tx.rollback_to(mark);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
         Ok((total, missing))

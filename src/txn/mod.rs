@@ -10,6 +10,7 @@ mod view;
 mod write;
 
 use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,10 +45,21 @@ thread_local! {
 }
 
 /// A marker that this thread holds database `id`'s lock; released on drop.
+///
+/// It is `!Send` of its own accord, so the transactions holding one are
+/// too: the record is this thread's, and a transaction dropped on another
+/// thread would clear that thread's instead. The lock guards beside it are
+/// `!Send` only while no crate in the program turns on `parking_lot`'s
+/// `send_guard` feature; this marker does not depend on it (the crate's
+/// tests turn the feature on, so the `compile_fail` examples on
+/// [`ReadTxn`] and [`WriteTxn`] check exactly this).
 #[derive(Debug)]
 pub(crate) struct Held {
     id: usize,
     first: bool,
+    /// `!Send`, and `Sync` (a transaction shared by reference across
+    /// scoped threads drops on its own thread).
+    _this_thread: PhantomData<std::sync::MutexGuard<'static, ()>>,
 }
 
 impl Held {
@@ -67,10 +79,10 @@ impl Held {
             }
             if first == 0 {
                 HELD_FIRST.with(|f| f.set(id));
-                return Ok(Held { id, first: true });
+                return Ok(Held { id, first: true, _this_thread: PhantomData });
             }
             h.push(id);
-            Ok(Held { id, first: false })
+            Ok(Held { id, first: false, _this_thread: PhantomData })
         })
     }
 }
@@ -375,6 +387,19 @@ fn commit_on_ok<T, E>(mut tx: WriteTxn<'_>, f: impl FnOnce(&mut WriteTxn<'_>) ->
 /// writers on other threads then wait for ever, and this thread's later
 /// transactions on the database are refused with
 /// [`Error::Reentrant`](crate::Error::Reentrant).
+///
+/// A read transaction stays on the thread that took it (its lock is
+/// recorded as that thread's), whatever features of `parking_lot` the
+/// program turns on; share it by reference instead (it is `Sync`):
+///
+/// ```compile_fail
+/// # use junctiondb::{Database, Schema};
+/// let db = Database::new(Schema::builder().build().unwrap());
+/// let tx = db.begin_read().unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(tx)); // error: `ReadTxn` is not `Send`
+/// });
+/// ```
 pub struct ReadTxn<'db> {
     guard: RwLockReadGuard<'db, View>,
     _held: Held,

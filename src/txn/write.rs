@@ -32,6 +32,22 @@ fn clear_stale_undo(view: &mut View) {
     view.undo.clear();
 }
 
+/// Undoes what its transaction logged after `mark` when it is dropped:
+/// [`WriteTxn::undo_if_err`] forgets it when its call succeeds, and drops it
+/// when the call returns an error or a panic unwinds through it. The
+/// rollback cannot panic on a log its own writes made, so it is safe to run
+/// during unwinding (a transaction's own drop does the same).
+struct UndoOnDrop<'t, 'db> {
+    tx: &'t mut WriteTxn<'db>,
+    mark: Mark,
+}
+
+impl Drop for UndoOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.tx.rollback_to(self.mark);
+    }
+}
+
 /// An exclusive write transaction. Every change it makes is undone if it
 /// is dropped without [`commit`](WriteTxn::commit) (including by a panic
 /// or an error returned from a [`Database::write`](crate::Database::write)
@@ -39,15 +55,15 @@ fn clear_stale_undo(view: &mut View) {
 /// dereferences to [`View`] for reads, which see its own writes.
 ///
 /// Each write method is atomic on its own: when it returns an error, the
-/// transaction is exactly as it was before the call and can go on. A
-/// panic is another matter: one raised inside a call (by the targets'
-/// iterator a manager call consumes, say) and caught inside the
-/// transaction may leave that call's writes half made, and a commit keeps
-/// them. Let it unwind through the transaction, which then rolls back
-/// whole, or catch it around an [`atomic`](WriteTxn::atomic) block, which
-/// undoes the block's writes before the panic leaves it. A manager call
-/// on a relation a change hook watches undoes itself too before the panic
-/// goes on.
+/// transaction is exactly as it was before the call and can go on. So it
+/// is when a panic raised inside a call (by the targets' iterator a
+/// manager call consumes, a key iterator given to `delete_many`, or a
+/// change hook) unwinds out of it: the call's writes are undone as the
+/// panic passes, so one caught inside the transaction finds the call
+/// undone, and the transaction can go on or commit. Let a panic unwind
+/// through the transaction and the whole transaction rolls back; catch it
+/// around an [`atomic`](WriteTxn::atomic) block and the block's writes
+/// are undone.
 ///
 /// A transaction leaked with `std::mem::forget` is neither committed nor
 /// undone: one taken through the lock keeps the database locked for the
@@ -58,6 +74,18 @@ fn clear_stale_undo(view: &mut View) {
 /// its changes in place. Either way the next transaction taken through an
 /// exclusive borrow (`write_mut`, which needs no lock) keeps the leaked
 /// changes as if they had been committed.
+///
+/// A write transaction stays on the thread that took it, as a
+/// [`ReadTxn`](crate::ReadTxn) does:
+///
+/// ```compile_fail
+/// # use junctiondb::{Database, Schema};
+/// let db = Database::new(Schema::builder().build().unwrap());
+/// let tx = db.begin_write().unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(tx)); // error: `WriteTxn` is not `Send`
+/// });
+/// ```
 pub struct WriteTxn<'db> {
     /// The state, locked or exclusively borrowed; its [`View::undo`] is
     /// this transaction's log.
@@ -232,10 +260,10 @@ impl<'db> WriteTxn<'db> {
     /// the block began. Blocks nest to any depth, each undoing its own
     /// changes only.
     ///
-    /// This is also the way to catch a panic inside a transaction: a panic
-    /// caught around a block finds the block's writes undone, however far
-    /// a call in it had got, where one caught around a bare call may leave
-    /// that call's writes half made (see [`WriteTxn`]).
+    /// A panic caught around a block finds all the block's writes undone,
+    /// those of the calls that had returned included, where one caught
+    /// around a bare call finds that call's writes undone (see
+    /// [`WriteTxn`]) and the earlier calls' kept.
     ///
     /// A rollback restores everything the block changed, as a
     /// transaction's does, the ids included: the ids of rows the block
@@ -329,12 +357,17 @@ impl<'db> WriteTxn<'db> {
         undo.rollback_to(mark, reverted);
     }
 
-    /// Runs `op` so that an error leaves the transaction as it was.
+    /// Runs `op` so that an error, or a panic unwinding through it (from a
+    /// caller's iterator that `op` consumes, say), leaves the transaction
+    /// as it was. Unlike [`undo_unless_ok`](Self::undo_unless_ok) it
+    /// catches nothing: the undo runs as the panic passes, which costs the
+    /// path that returns `Ok` nothing but the guard's two words.
+    #[inline(always)]
     pub(crate) fn undo_if_err<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let mark = self.state.undo.mark();
-        let result = op(self);
-        if result.is_err() {
-            self.rollback_to(mark);
+        let guard = UndoOnDrop { mark: self.state.undo.mark(), tx: self };
+        let result = op(guard.tx);
+        if result.is_ok() {
+            std::mem::forget(guard);
         }
         result
     }
