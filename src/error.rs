@@ -61,9 +61,12 @@ pub enum Error {
         /// The rejected row.
         row: Option<Box<Row>>,
     },
-    /// The value is already taken in a unique column (or the pair in an
-    /// auto-created through table; a custom through table may hold a pair
-    /// twice).
+    /// The value is already taken in a unique column, or the pair in an
+    /// auto-created through table (a custom through table may hold a pair
+    /// twice). For a pair, `column` names both link columns
+    /// (`"user_id, group_id"`) and `value` is the pair of ids as text
+    /// (`"(2, 1)"`), as a unique constraint over the two columns would
+    /// report them.
     Unique {
         /// The table.
         table: String,

@@ -527,6 +527,29 @@ fn paging() {
     assert_eq!(q.clone().limit(3).ids().len(), 3);
 }
 
+/// `get` is Django's: the one result, none, or `MultipleFound` with the
+/// count (a repeated row counts as another result, and paging comes
+/// first).
+#[test]
+fn get_answers_the_one_result_none_or_how_many() {
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let users = || tx.query("user").unwrap();
+    let one = users().filter("username", "ann").unwrap().get().unwrap();
+    assert_eq!(one.map(|r| r.key()), Some(f.key("ann")));
+    assert!(users().filter("username", "nobody").unwrap().get().unwrap().is_none());
+    let several = users().filter("age__gte", 25).unwrap().get();
+    assert!(matches!(&several, Err(Error::MultipleFound { table, count: 3 }) if table == "user"), "{several:?}");
+    // ann is a member of two groups: two results until `distinct`.
+    let members = || users().filter("groups__name__in", ["rock", "jazz"]).unwrap().filter("username", "ann").unwrap();
+    assert!(matches!(members().get(), Err(Error::MultipleFound { count: 2, .. })));
+    assert_eq!(members().distinct().get().unwrap().map(|r| r.key()), Some(f.key("ann")));
+    // Paging first: the second user by name.
+    let second = users().order_by(&["username"]).unwrap().offset(1).limit(1).get().unwrap();
+    assert_eq!(second.and_then(|r| r.text("username")), Some("ann"));
+    assert!(users().offset(4).get().unwrap().is_none());
+}
+
 #[test]
 fn terminals() {
     let f = fixture();

@@ -62,6 +62,30 @@ fn add_is_idempotent_and_both_ends_see_it() {
     .unwrap();
 }
 
+/// A manager's query taken with `into_query` can be kept in a variable
+/// (with `query`, it would borrow the temporary manager), sees the
+/// transaction's writes so far.
+#[test]
+fn into_query_keeps_a_managers_query_past_its_statement() {
+    let db = db();
+    db.write(|tx| {
+        let a = tx.insert("article", row! { "headline" => "h" })?;
+        let p1 = tx.insert("publication", row! { "title" => "daily" })?;
+        let p2 = tx.insert("publication", row! { "title" => "weekly" })?;
+        tx.related(a, "publications")?.add([p1, p2])?;
+        let q = tx.related(a, "publications")?.into_query().filter("title__startswith", "w")?;
+        assert_eq!(q.ids(), [p2.id()]);
+        assert_eq!(q.clone().exclude("title", "weekly")?.count(), 0);
+        let reverse = tx.related(p1, "article_set")?.into_query();
+        assert_eq!(reverse.keys(), [a]);
+        // The transaction writes again once the queries are done with.
+        tx.related(a, "publications")?.remove([p2])?;
+        assert!(tx.related(a, "publications")?.into_query().filter("title__startswith", "w")?.get()?.is_none());
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn add_errors_change_nothing() {
     let db = db();

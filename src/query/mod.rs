@@ -614,8 +614,9 @@ impl<'v> Query<'v> {
     }
 
     /// The results' values of `columns` (paths to columns, across foreign
-    /// keys), as rows named by the paths given. No columns means every
-    /// column of the table, as Django's `values()`: `id`, then the columns
+    /// keys), as rows named by the paths given. No columns
+    /// (`values::<&str>(&[])`) means every column of the table, as
+    /// Django's `values()`: `id`, then the columns
     /// in declaration order, foreign keys by column name (`city_id`). As
     /// [`ids`](Self::ids); with
     /// [`distinct`](Self::distinct), a repeated row of values (with the
@@ -798,6 +799,25 @@ impl<'v> Query<'v> {
     pub fn first(&self) -> Option<RowRef<'v>> {
         let limit = Some(self.limit.map_or(1, |l| l.min(1)));
         self.run(self.order.is_empty(), self.offset, limit, |l| self.view.row_at(self.table, l)).pop()
+    }
+
+    /// The one result, as Django's `get()`: `None` when there is none
+    /// (where Django raises `DoesNotExist`), and
+    /// [`Error::MultipleFound`](crate::Error::MultipleFound) with the
+    /// number of results when there are several. Paging applies first, as
+    /// it does in Django. As [`ids`](Self::ids) with a limit of two (so
+    /// without an ordering it stops at the second result), and O(results)
+    /// more to count them on the error.
+    ///
+    /// # Errors
+    /// [`Error::MultipleFound`](crate::Error::MultipleFound).
+    pub fn get(&self) -> Result<Option<RowRef<'v>>> {
+        let limit = Some(self.limit.map_or(2, |l| l.min(2)));
+        let mut found = self.run(false, self.offset, limit, |l| l);
+        match found.len() {
+            0 | 1 => Ok(found.pop().map(|l| self.view.row_at(self.table, l))),
+            _ => Err(Error::MultipleFound { table: self.view.table_name(self.table).to_owned(), count: self.count() }),
+        }
     }
 
     /// The plan, as text: the access path (see the module docs), then the

@@ -178,15 +178,34 @@ struct Pair {
     target: u32,
 }
 
-impl<'db> RelatedMut<'_, 'db> {
+impl<'t, 'db> RelatedMut<'t, 'db> {
     /// Read operations on the current state (`ids`, `keys`, `contains`,
     /// `count`, `exists`, ...). O(1).
     pub fn read(&self) -> Related<'_> {
-        // A manager whose row a write deleted reads the links of slot 0,
-        // which holds no row and so has none: its own slot may hold a new
-        // row by now (see `row_live`).
-        let end = if self.row_live() { self.end } else { End { slot: 0, ..self.end } };
-        Related::new(&self.tx.state, end)
+        Related::new(&self.tx.state, self.read_end())
+    }
+
+    /// The end a read starts from. A manager whose row a write deleted
+    /// reads the links of slot 0, which holds no row and so has none: its
+    /// own slot may hold a new row by now (see `row_live`).
+    fn read_end(&self) -> End {
+        if self.row_live() {
+            self.end
+        } else {
+            End { slot: 0, ..self.end }
+        }
+    }
+
+    /// [`query`](Self::query), taking the manager, so that the query
+    /// borrows the transaction rather than the manager and can be kept
+    /// past the statement that made the manager:
+    /// `let q = tx.related(jim, "groups")?.into_query().filter("name", "rock")?;`
+    /// (with `query`, the manager is a temporary that `q` would outlive).
+    /// The transaction cannot write while the query lives. O(1).
+    pub fn into_query(self) -> crate::Query<'t> {
+        let end = self.read_end();
+        let tx: &'t WriteTxn<'db> = self.tx;
+        Related::new(&tx.state, end).query()
     }
 
     /// The ids at the other end; see [`Related::ids`] (O(1) to start, O(1)
@@ -225,7 +244,9 @@ impl<'db> RelatedMut<'_, 'db> {
     }
 
     /// A query on the rows at the other end, in the transaction's current
-    /// state; see [`Related::query`]. O(1) to build.
+    /// state; see [`Related::query`]. It borrows this manager: to keep it
+    /// in a variable, take it with [`into_query`](Self::into_query). O(1)
+    /// to build.
     pub fn query(&self) -> crate::Query<'_> {
         self.read().query()
     }

@@ -194,6 +194,11 @@ impl Database {
     /// A hook hears both ends' managers: `reverse` tells which, and
     /// `instance` is a row of that end's table.
     ///
+    /// A hook reads and writes the database through the `HookTxn` it is
+    /// given. The database keeps its hooks, so a hook that captured an
+    /// `Arc` of the database itself would keep it alive for ever; capture
+    /// a `Weak` if it needs one.
+    ///
     /// ```
     /// use junctiondb::{row, Database, Error, Key, M2mAction, Schema, Type, ValueRef};
     /// # fn main() -> Result<(), Error> {
