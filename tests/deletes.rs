@@ -311,6 +311,14 @@ fn delete_many_is_one_delete() {
         let missing = Key::new(a.table(), 99);
         assert!(matches!(tx.delete_many([b, a, missing]), Err(Error::NotFound { id: 99, .. })));
         assert_eq!(snapshot(tx), before, "nothing changed");
+        // A link row is deleted as its key is reached, before the later
+        // keys are looked up or the rows deleted: a failure after it
+        // (a missing key, a restricted row) puts it back.
+        assert!(matches!(tx.delete_many([link, missing]), Err(Error::NotFound { id: 99, .. })));
+        assert_eq!(snapshot(tx), before, "the link row is back");
+        assert!(matches!(tx.delete_many([link, a]), Err(Error::Restricted { .. })));
+        assert_eq!(snapshot(tx), before, "the link row is back");
+        verify(tx);
         let d = tx.delete_many([b, a, b, link])?;
         assert_eq!((d.count("node"), d.count("node_tags"), d.total()), (2, 2, 4));
         assert!(tx.get(a).is_none() && tx.get(b).is_none() && tx.get(keep).is_some());

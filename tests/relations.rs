@@ -337,6 +337,49 @@ fn get_or_create_takes_pk() {
     .unwrap();
 }
 
+/// A unique foreign key is Django's one-to-one on every write: an insert,
+/// an update and each write of the reverse manager refuse a second row
+/// pointing at the same row (`Unique`, nothing changed); `NULL`s do not
+/// count, a row keeps its own value, and `set` unlinks before it links.
+#[test]
+fn a_unique_foreign_key_refuses_a_second_row_on_every_write() {
+    let schema = Schema::builder()
+        .table("user", |t| {
+            t.column("username", Type::Text).unique();
+        })
+        .table("profile", |t| {
+            t.foreign_key("user", "user").unique().nullable().on_delete(OnDelete::SetNull);
+            t.column("bio", Type::Text).nullable();
+        })
+        .build()
+        .unwrap();
+    let db = Database::new(schema);
+    db.write(|tx| {
+        let u1 = tx.insert("user", row! { "username" => "ann" })?;
+        let u2 = tx.insert("user", row! { "username" => "bob" })?;
+        let p1 = tx.insert("profile", row! { "user" => u1 })?;
+        let p2 = tx.insert("profile", row! {})?;
+        let p3 = tx.insert("profile", row! { "user" => None::<i64> })?;
+        let before = snapshot(tx);
+        let taken = |e: Error| matches!(e, Error::Unique { ref column, .. } if column == "user_id");
+        assert!(taken(tx.insert("profile", row! { "user" => u1 }).unwrap_err()));
+        assert!(taken(tx.update(p2, row! { "user" => u1 }).unwrap_err()));
+        assert!(taken(tx.related(u2, "profile_set")?.add([p2, p3]).unwrap_err()), "two targets for one row");
+        assert!(taken(tx.related(u1, "profile_set")?.add([p2]).unwrap_err()), "u1 has p1");
+        assert!(taken(tx.related(u1, "profile_set")?.create(row! { "bio" => "x" }).unwrap_err()));
+        assert_eq!(snapshot(tx), before, "every refused write left nothing behind");
+        tx.update(p1, row! { "user" => u1, "bio" => "same key" })?;
+        tx.related(u1, "profile_set")?.set([p2])?;
+        assert_eq!(ids(tx, u1, "profile_set"), [p2.id()]);
+        assert_eq!(tx.get(p1).unwrap().get("user_id"), Some(junctiondb::ValueRef::Null));
+        assert_eq!(tx.related(u2, "profile_set")?.add([p1])?, 1);
+        assert_eq!(ids(tx, u2, "profile_set"), [p1.id()]);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn reverse_foreign_key_manager() {
     let db = db();

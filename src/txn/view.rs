@@ -468,6 +468,27 @@ impl View {
         }
     }
 
+    /// Every value of a foreign key with its constraint (`db_constraint`)
+    /// is `NULL` or the id of a live row of the key's target: what the
+    /// writes check and `on_delete` keeps. O(rows × such keys).
+    fn verify_foreign_keys(&self) -> std::result::Result<(), String> {
+        for fk in self.schema.fks.iter().filter(|fk| fk.db_constraint) {
+            let (table, target) = (&self.tables[fk.table.index()], &self.tables[fk.target.index()]);
+            for slot in table.slots() {
+                let value = table.get(slot, fk.column);
+                match value.as_int() {
+                    None if value.is_null() => {}
+                    Some(id) if target.slot_of(id).is_some() => {}
+                    _ => {
+                        let name = &self.schema.def(fk.table).name;
+                        return Err(format!("{name}.{} at slot {slot} is {value:?}, no row of its target", fk.name));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The error for an accessor resolved on another schema.
     #[cold]
     pub(crate) fn foreign_accessor(accessor: Accessor) -> Error {
@@ -481,7 +502,8 @@ impl View {
     /// Checks every storage and junction invariant (see `docs/design.md`):
     /// indexes hold exactly the live rows, the id map matches the slots,
     /// every through row appears once in each direction and points at live
-    /// rows, and auto-created throughs hold no pair twice. (A symmetrical
+    /// rows, auto-created throughs hold no pair twice, and every foreign
+    /// key with its constraint is `NULL` or names a live row. (A symmetrical
     /// relation's pairs need not be mirrored: rows written directly to its
     /// through table are not, as in Django, and the manager heals them.)
     /// O(size of the database); meant for tests and fuzzers.
@@ -492,6 +514,7 @@ impl View {
         for (i, t) in self.tables.iter().enumerate() {
             t.verify(&self.schema.tables[i].name)?;
         }
+        self.verify_foreign_keys()?;
         for (r, links) in self.links.iter().enumerate() {
             let rel = &self.schema.rels[r];
             let ctx = |e: String| format!("relation {}.{}: {e}", self.schema.def(rel.source).name, rel.name);
@@ -926,3 +949,45 @@ fn fold_prefetched<B>(slots: &[u32], init: B, mut f: impl FnMut(B, u32) -> B) ->
 
 impl ExactSizeIterator for RelatedIds<'_> {}
 impl std::iter::FusedIterator for RelatedIds<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use crate::{row, Database, OnDelete, Schema, Value};
+
+    /// `verify` finds a foreign key naming no row (here written past the
+    /// checks), and accepts `NULL` and the same corruption on a key
+    /// without its constraint.
+    #[test]
+    fn verify_finds_a_constrained_foreign_key_that_names_no_row() {
+        let schema = Schema::builder()
+            .table("user", |_| {})
+            .table("post", |t| {
+                t.foreign_key("author", "user").nullable().on_delete(OnDelete::SetNull);
+                t.foreign_key("editor", "user")
+                    .related_name("edited")
+                    .nullable()
+                    .db_constraint(false)
+                    .on_delete(OnDelete::DoNothing);
+            })
+            .build()
+            .unwrap();
+        let mut db = Database::new(schema);
+        let post = db
+            .write(|tx| {
+                let u = tx.insert("user", row! {})?;
+                tx.insert("post", row! {})?;
+                tx.insert("post", row! { "author" => u, "editor" => u })
+            })
+            .unwrap();
+        let view = db.state.get_mut();
+        assert_eq!(view.verify(), Ok(()));
+        let (t, slot) = (post.table().index(), view.tables[post.table().index()].slot_of(post.id()).unwrap());
+        view.tables[t].update(slot, 2, Value::Int(99));
+        assert_eq!(view.verify(), Ok(()), "editor has no constraint");
+        view.tables[t].update(slot, 1, Value::Int(99));
+        let found = view.verify().unwrap_err();
+        assert!(found.contains("post.author") && found.contains("99"), "{found}");
+        view.tables[t].update(slot, 1, Value::Null);
+        assert_eq!(view.verify(), Ok(()));
+    }
+}
