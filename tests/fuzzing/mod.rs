@@ -15,7 +15,7 @@
 pub mod query;
 
 use arbitrary::{Arbitrary, Unstructured};
-use junctiondb::{Database, Key, Level, OnDelete, Row, Schema, SchemaError, Type, Value};
+use junctiondb::{Database, Key, Level, OnDelete, RelatedMut, Row, Schema, SchemaError, Type, Value, View};
 
 /// Names: mostly from a pool (valid, clashing, reserved and malformed
 /// ones), sometimes arbitrary text.
@@ -319,9 +319,38 @@ fn value_of(ty: Type, id: i64) -> Value {
     }
 }
 
+/// A related-manager call of [`exercise`].
+type ManagerCall<'a> = &'a dyn Fn(&mut RelatedMut<'_, '_>) -> Result<(), junctiondb::Error>;
+
+/// Every table's rows in scan order, printed: equal exactly when two
+/// states of the database are (printed, a `NaN` equals itself, which a
+/// float does not, and `-0.0` differs from `0.0`).
+fn state_of(view: &View) -> String {
+    let names: Vec<&str> = view.schema().table_names().collect();
+    let rows: Vec<Vec<Row>> =
+        names.iter().map(|&name| view.scan(name).expect("listed table").map(|r| r.to_row()).collect()).collect();
+    format!("{rows:?}")
+}
+
+/// Through defaults for `key`'s accessor `accessor`: a value for every
+/// column of its custom through table but the id and the link columns
+/// (named `..._id`), so that the `_with` calls can make rows; none for
+/// other accessors.
+fn through_defaults(view: &View, key: Key, accessor: &str) -> Row {
+    let schema = view.schema();
+    let Some(through) = schema.through_table(schema.table_name(key.table()), accessor) else { return Row::new() };
+    schema
+        .columns(through)
+        .skip(1)
+        .filter(|(c, _)| !c.ends_with("_id"))
+        .map(|(c, ty)| (c.to_owned(), value_of(ty, 7)))
+        .collect()
+}
+
 /// Uses a schema that built: every name it lists resolves; rows go in,
-/// every accessor's manager reads and writes, rows go out; no panic, and
-/// `verify()` holds after every write.
+/// every accessor's manager reads and writes, rows go out; no panic,
+/// `verify()` holds after every write, and a write refused with an error
+/// leaves the database exactly as it was.
 fn exercise(schema: Schema) {
     let tables: Vec<String> = schema.table_names().map(str::to_owned).collect();
     for name in &tables {
@@ -366,18 +395,48 @@ fn exercise(schema: Schema) {
                     Ok(m) => m.ids().collect(),
                     Err(_) => return Ok::<_, junctiondb::Error>(()),
                 };
-                let mut m = tx.related(k, a)?;
-                let _ = m.count();
-                let _ = m.add([1i64, 2, k.id()]);
-                let _ = m.remove(others.iter().take(1));
-                let _ = m.get_or_create(Row::new(), Row::new());
-                let _ = m.set([1i64]);
-                let _ = m.clear();
+                let defaults = through_defaults(tx, k, a);
+                let calls: [(&str, ManagerCall<'_>); 12] = [
+                    ("add", &|m| m.add([1i64, 2, k.id()]).map(drop)),
+                    ("add_with", &|m| m.add_with([2i64, 3], defaults.clone()).map(drop)),
+                    ("remove", &|m| m.remove(others.iter().take(1)).map(drop)),
+                    ("get_or_create", &|m| m.get_or_create(Row::new(), Row::new()).map(drop)),
+                    ("get_or_create_with", &|m| {
+                        m.get_or_create_with(Row::new(), Row::new(), defaults.clone()).map(drop)
+                    }),
+                    ("update_or_create_with", &|m| {
+                        m.update_or_create_with(Row::new(), Row::new(), defaults.clone()).map(drop)
+                    }),
+                    ("create_with", &|m| m.create_with(Row::new(), defaults.clone()).map(drop)),
+                    ("set", &|m| m.set([1i64])),
+                    ("set_with", &|m| m.set_with([2i64, k.id()], defaults.clone())),
+                    ("set_clearing", &|m| m.set_clearing([3i64], defaults.clone())),
+                    ("remove again", &|m| m.remove([1i64, 2, 3, k.id()]).map(drop)),
+                    ("clear", &|m| m.clear().map(drop)),
+                ];
+                for (name, call) in calls {
+                    let before = state_of(tx);
+                    if let Err(e) = tx.related(k, a).and_then(|mut m| call(&mut m)) {
+                        assert!(state_of(tx) == before, "a refused {name} on {a} changed the database: {e}");
+                    }
+                    if let Err(e) = tx.verify() {
+                        panic!("verify() failed after {name} on {a}: {e}");
+                    }
+                }
                 Ok(())
             });
             check(&db);
         }
     }
+    // Refused deletes change nothing either: a `delete_many` of every other
+    // key (some refused by `Protect` or `Restrict` keys among them).
+    let _ = db.write(|tx| {
+        let before = state_of(tx);
+        if tx.delete_many(keys.iter().copied().step_by(2)).is_err() {
+            assert!(state_of(tx) == before, "a refused delete_many changed the database");
+        }
+        Err::<(), _>(junctiondb::Error::vetoed("undone: the deletes below go one by one"))
+    });
     for &k in keys.iter().rev() {
         let _ = db.write(|tx| tx.delete(k));
         check(&db);

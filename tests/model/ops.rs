@@ -104,6 +104,9 @@ pub enum RelOp {
     CreateWith(Vec<Cell>, Vec<Cell>),
     GetOrCreate(Vec<Cell>, Vec<Cell>),
     UpdateOrCreate(Vec<Cell>, Vec<Cell>),
+    /// `get_or_create_with`: lookup, defaults, through defaults.
+    GetOrCreateWith(Vec<Cell>, Vec<Cell>, Vec<Cell>),
+    UpdateOrCreateWith(Vec<Cell>, Vec<Cell>, Vec<Cell>),
 }
 
 /// Picks a row id: mostly an existing row (the n-th, wrapping), sometimes a
@@ -335,8 +338,10 @@ pub fn resolve(m: &Model, op: &Op) -> Option<ROp> {
                 RelOp::SetClearing(t, d) => RRel::SetClearing(tg(t), trow(d)),
                 RelOp::Create(v) => RRel::Create(orow(v), Row::new()),
                 RelOp::CreateWith(v, d) => RRel::Create(orow(v), trow(d)),
-                RelOp::GetOrCreate(l, d) => RRel::GetOrCreate(orow(l), orow(d)),
-                RelOp::UpdateOrCreate(l, d) => RRel::UpdateOrCreate(orow(l), orow(d)),
+                RelOp::GetOrCreate(l, d) => RRel::GetOrCreate(orow(l), orow(d), Row::new()),
+                RelOp::UpdateOrCreate(l, d) => RRel::UpdateOrCreate(orow(l), orow(d), Row::new()),
+                RelOp::GetOrCreateWith(l, d, t) => RRel::GetOrCreate(orow(l), orow(d), trow(t)),
+                RelOp::UpdateOrCreateWith(l, d, t) => RRel::UpdateOrCreate(orow(l), orow(d), trow(t)),
             };
             ROp::Rel { acc: acc_i, me, op }
         }
@@ -406,9 +411,17 @@ pub fn apply_engine(tx: &mut WriteTxn<'_>, tids: &[TableId], op: &ROp) -> Result
                 RRel::SetClearing(t, d) => m.set_clearing(tg(t), d.clone()).map(|()| Out::Unit),
                 RRel::Create(v, d) if d.is_empty() => m.create(v.clone()).map(|k| Out::Id(k.id())),
                 RRel::Create(v, d) => m.create_with(v.clone(), d.clone()).map(|k| Out::Id(k.id())),
-                RRel::GetOrCreate(l, d) => m.get_or_create(l.clone(), d.clone()).map(|(k, c)| Out::Got(k.id(), c)),
-                RRel::UpdateOrCreate(l, d) => {
+                RRel::GetOrCreate(l, d, t) if t.is_empty() => {
+                    m.get_or_create(l.clone(), d.clone()).map(|(k, c)| Out::Got(k.id(), c))
+                }
+                RRel::GetOrCreate(l, d, t) => {
+                    m.get_or_create_with(l.clone(), d.clone(), t.clone()).map(|(k, c)| Out::Got(k.id(), c))
+                }
+                RRel::UpdateOrCreate(l, d, t) if t.is_empty() => {
                     m.update_or_create(l.clone(), d.clone()).map(|(k, c)| Out::Got(k.id(), c))
+                }
+                RRel::UpdateOrCreate(l, d, t) => {
+                    m.update_or_create_with(l.clone(), d.clone(), t.clone()).map(|(k, c)| Out::Got(k.id(), c))
                 }
             }
         }

@@ -61,8 +61,9 @@ pub enum RRel {
     Set(Vec<RTarget>, Row),
     SetClearing(Vec<RTarget>, Row),
     Create(Row, Row),
-    GetOrCreate(Row, Row),
-    UpdateOrCreate(Row, Row),
+    /// Lookup, defaults, through defaults.
+    GetOrCreate(Row, Row, Row),
+    UpdateOrCreate(Row, Row, Row),
 }
 
 /// One operation with concrete ids, applied alike to engine and model.
@@ -680,12 +681,17 @@ impl Model {
                 Ok(Out::Unit)
             }
             RRel::Create(values, defaults) => self.create_linked(acc, me, values, defaults).map(Out::Id),
-            RRel::GetOrCreate(lookup, defaults) | RRel::UpdateOrCreate(lookup, defaults) => {
-                // A reverse foreign key's lookup is about its own row's key.
+            RRel::GetOrCreate(lookup, defaults, through_defaults)
+            | RRel::UpdateOrCreate(lookup, defaults, through_defaults) => {
+                // A reverse foreign key's lookup is about its own row's key;
+                // through defaults are refused there, found row or not.
                 let pinned;
                 let lookup = match spec().accs[acc].kind {
                     EndKind::FkRev(f) => {
                         let fk = &spec().fks[f];
+                        if !through_defaults.is_empty() {
+                            return Err(Error::Unsupported { table: tname(fk.table), reason: String::new() });
+                        }
                         let col = spec().tabs[fk.table].cols[fk.col].name;
                         let others = lookup.cells().filter(|&(n, _)| n != fk.field && n != col);
                         pinned = others.fold(Row::new(), |r, (n, cell)| r.with(n, cell.clone())).with(col, me);
@@ -703,7 +709,7 @@ impl Model {
                 for (n, cell) in defaults.cells() {
                     values.set(n, cell.clone());
                 }
-                let id = self.create_linked(acc, me, &values, &Row::new())?;
+                let id = self.create_linked(acc, me, &values, through_defaults)?;
                 Ok(Out::Got(id, true))
             }
         }
