@@ -488,6 +488,61 @@ fn a_panicking_hook_undoes_the_call_before_the_panic_goes_on() {
     assert_eq!(clubs, (3, 2));
 }
 
+/// A hook writes through another relation's manager (`related_at`) and
+/// deletes rows with `delete_many`, link rows of an auto-created through
+/// among them: its writes are the call's, and a `delete_many` the hook
+/// gets wrong (a key that names no row) refuses the call, which undoes
+/// everything, the hook's writes included.
+#[test]
+fn a_hook_writes_through_related_at_and_delete_many() {
+    let db = db();
+    let schema = db.schema();
+    let (groups, clubs) = (schema.accessor("user", "groups").unwrap(), schema.accessor("user", "clubs").unwrap());
+    let membership = schema.table("membership").unwrap();
+    db.on_m2m_changed(groups, move |e, tx| {
+        let Some(ids) = e.pk_set.filter(|_| !e.reverse) else { return Ok(()) };
+        match e.action {
+            // Every group joined is a club joined too.
+            M2mAction::PostAdd => tx.related_at(e.instance, clubs)?.add(ids.to_vec()).map(drop),
+            // Leaving a group leaves its club and drops the user's tags;
+            // leaving group 103 also names a membership that is not there.
+            M2mAction::PreRemove => {
+                let view: &View = tx;
+                let memberships =
+                    view.query("membership")?.filter("user", e.instance)?.filter("group__in", ids.to_vec())?;
+                let tags = view.query("user_tags")?.filter("user", e.instance)?;
+                let mut doomed: Vec<Key> = memberships.keys().into_iter().chain(tags.keys()).collect();
+                if ids.contains(&103) {
+                    doomed.push(Key::new(membership, 999));
+                }
+                tx.delete_many(doomed).map(drop)
+            }
+            _ => Ok(()),
+        }
+    })
+    .unwrap();
+    let (u, g) = rows(&db);
+    db.write(|tx| {
+        tx.related(u[0], "tags")?.add([7, 8])?;
+        tx.related(u[0], "groups")?.add([g[0], g[1], g[3]])?;
+        let mut clubs: Vec<i64> = tx.related(u[0], "clubs")?.ids().collect();
+        clubs.sort_unstable();
+        assert_eq!(clubs, [g[0].id(), g[1].id(), g[3].id()]);
+        assert_eq!(tx.count("user_tags")?, 2);
+        let before = snapshot(tx);
+        let refused = tx.related(u[0], "groups")?.remove([g[0], g[3]]);
+        assert!(matches!(refused, Err(Error::NotFound { id: 999, .. })), "{refused:?}");
+        assert_eq!(snapshot(tx), before, "the hook's deletes are undone with the call");
+        assert_eq!(tx.related(u[0], "groups")?.remove([g[0]])?, 1);
+        assert_eq!(tx.related(u[0], "clubs")?.count(), 2);
+        assert!(!tx.related(u[0], "clubs")?.contains(g[0]));
+        assert_eq!(tx.count("user_tags")?, 0, "the link rows went with the memberships");
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn set_clearing_with_no_targets_announces_the_clear_only_and_remove_names_missing_ids() {
     let db = db();

@@ -62,6 +62,44 @@ fn add_is_idempotent_and_both_ends_see_it() {
     .unwrap();
 }
 
+/// One manager serves many calls: each sees the ones before it, from
+/// either end.
+#[test]
+fn one_manager_serves_many_calls() {
+    let db = db();
+    db.write(|tx| {
+        let a = tx.insert("article", row! { "headline" => "h" })?;
+        let ps: Vec<Key> =
+            (0..3).map(|i| tx.insert("publication", row! { "title" => format!("p{i}") })).collect::<Result<_, _>>()?;
+        let sorted = |m: &junctiondb::RelatedMut<'_, '_>| {
+            let mut ids: Vec<i64> = m.ids().collect();
+            ids.sort_unstable();
+            ids
+        };
+        let mut m = tx.related(a, "publications")?;
+        assert_eq!(m.add([ps[0], ps[1]])?, 2);
+        assert_eq!(sorted(&m), [ps[0].id(), ps[1].id()]);
+        assert_eq!(m.remove([ps[0]])?, 1);
+        assert!(!m.contains(ps[0]) && m.contains(ps[1]));
+        m.set([ps[0], ps[2]])?;
+        assert_eq!(sorted(&m), [ps[0].id(), ps[2].id()]);
+        let made = m.create(row! { "title" => "new" })?;
+        assert_eq!(m.count(), 3);
+        let (found, created) = m.get_or_create(row! { "title" => "new" }, row! {})?;
+        assert_eq!((found, created), (made, false));
+        assert_eq!(m.clear()?, 3);
+        assert!(!m.exists());
+        let mut back = tx.related(ps[1], "article_set")?;
+        assert_eq!(back.add([a])?, 1);
+        assert_eq!(back.remove([a])?, 1);
+        assert_eq!(back.add([a])?, 1);
+        assert_eq!(ids(tx, a, "publications"), [ps[1].id()]);
+        verify(tx);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}
+
 /// A manager's query taken with `into_query` can be kept in a variable
 /// (with `query`, it would borrow the temporary manager), sees the
 /// transaction's writes so far.
@@ -634,6 +672,19 @@ fn dangling_links_go_by_their_own_end_among_many_ids() {
             let left = tx.query("post_tags")?.filter("post", p.id())?.filter("tag", 1)?;
             assert_eq!(left.count(), 1);
         }
+        verify(tx);
+        // From the tag's end: tag 1 is real now, and its manager reaches
+        // the missing posts it is linked from by the tag's end of the
+        // links, many ids at a time too.
+        let t1 = tx.insert("tag", row! {})?;
+        assert_eq!(t1.id(), 1);
+        assert_eq!(tx.related(t1, "post_set")?.count(), 3, "posts 2 to 4 link it");
+        assert_eq!(tx.related(t1, "post_set")?.add(1_000..1_040)?, 40);
+        assert_eq!(tx.related(t1, "post_set")?.remove(1_010..1_050)?, 30);
+        assert_eq!(tx.related(t1, "post_set")?.remove([2, 1_000])?, 2);
+        assert_eq!(tx.count("post_tags")?, 2 + 9);
+        tx.related(t1, "post_set")?.set((1_001..1_005).chain([3]))?;
+        assert_eq!(tx.count("post_tags")?, 5, "four missing posts and post 3");
         verify(tx);
         Ok::<_, Error>(())
     })

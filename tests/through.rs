@@ -506,6 +506,28 @@ fn a_directed_self_relation_through_its_own_table_reads_the_first_key_as_the_sou
         tx.related(b, "follows")?.add([a])?;
         let row = tx.find_by("follow", "follower", b.id())?;
         assert_eq!(row[0].int("followed_id"), Some(a.id()), "the manager writes the source into the first key");
+        // From the reverse end: b's followers are written into the second
+        // key, removed, set and cleared there, each leaving the other
+        // direction alone.
+        let c = tx.insert("person", row! {})?;
+        assert_eq!(tx.related(b, "followers")?.add([c])?, 1);
+        let followers = |tx: &WriteTxn<'_>, p: Key| -> Vec<i64> {
+            let mut ids: Vec<i64> = View::related(tx, p, "followers").unwrap().ids().collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(followers(tx, b), [a.id(), c.id()]);
+        assert_eq!(tx.related(c, "follows")?.ids().collect::<Vec<_>>(), [b.id()], "c follows b");
+        assert_eq!(tx.related(b, "followers")?.remove([a])?, 1);
+        assert_eq!(followers(tx, b), [c.id()]);
+        assert!(tx.related(b, "follows")?.contains(a), "b still follows a");
+        tx.related(b, "followers")?.set([a, b])?;
+        assert_eq!(followers(tx, b), [a.id(), b.id()]);
+        assert_eq!(tx.related(c, "follows")?.count(), 0);
+        assert_eq!(tx.related(b, "followers")?.clear()?, 2);
+        assert_eq!(tx.related(b, "follows")?.ids().collect::<Vec<_>>(), [a.id()], "b's own follow stays");
+        assert_eq!(tx.count("follow")?, 1);
+        verify(tx);
         Ok::<_, Error>(())
     })
     .unwrap();
