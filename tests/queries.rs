@@ -1668,6 +1668,10 @@ fn choices_across_a_multi_valued_relation_come_once() {
         .table("user", |t| {
             t.many_to_many("tags", "tag").limit_choices_to("note__public", true);
             t.many_to_many("first", "tag").limit_choices_to("pk", 1).related_name("first_of");
+            t.many_to_many("picked", "tag")
+                .limit_choices_to("label__in", ["shown", "other"])
+                .limit_choices_to("pk__range", [2, 3])
+                .related_name("picked_by");
         })
         .build()
         .unwrap();
@@ -1696,6 +1700,8 @@ fn choices_across_a_multi_valued_relation_come_once() {
     let first = tx.choices("user", "first").unwrap();
     assert_eq!(first.keys(), [shown]);
     assert!(first.explain().starts_with("probe primary key tag.id = 1"), "{}", first.explain());
+    // Any value a filter takes, lists among them; every condition holds.
+    assert_eq!(tx.choices("user", "picked").unwrap().keys(), [twin]);
 }
 
 #[test]

@@ -312,7 +312,7 @@ pub struct ManyToManyBuilder {
     pub(crate) through_fields: Option<(String, String)>,
     pub(crate) db_table: Option<String>,
     pub(crate) db_constraint: bool,
-    pub(crate) limit_choices_to: Vec<(String, Value)>,
+    pub(crate) limit_choices_to: Vec<(String, crate::Arg)>,
     /// Whether `null` was given (any value).
     pub(crate) null: bool,
     pub(crate) validators: usize,
@@ -370,11 +370,14 @@ impl ManyToManyBuilder {
         self
     }
 
-    /// A condition on the target rows offered as choices, as
-    /// `(path, value)` pairs in query syntax (`("name__startswith", "a")`).
-    /// Like Django, writes are not checked against it; see
-    /// `View::choices`.
-    pub fn limit_choices_to(&mut self, path: impl Into<String>, value: impl Into<Value>) -> &mut Self {
+    /// A condition on the target rows offered as choices, as a
+    /// `(path, value)` pair in query syntax, with any value a filter takes
+    /// (`("name__startswith", "a")`, `("kind__in", ["x", "y"])`); each call
+    /// adds one, and a row must meet them all, as the entries of Django's
+    /// `limit_choices_to` dict. Like Django, writes are not checked against
+    /// it, and its paths are resolved when the choices are asked for (see
+    /// `View::choices`), not when the schema is built.
+    pub fn limit_choices_to(&mut self, path: impl Into<String>, value: impl Into<crate::Arg>) -> &mut Self {
         self.limit_choices_to.push((path.into(), value.into()));
         self
     }

@@ -235,7 +235,7 @@ pub(crate) struct RelDef {
     /// Reverse query name, `None` when there is none usable.
     pub(crate) query_name: Option<String>,
     pub(crate) db_constraint: bool,
-    pub(crate) limit_choices_to: Vec<(String, Value)>,
+    pub(crate) limit_choices_to: Vec<(String, crate::Arg)>,
 }
 
 /// A checked, immutable schema. Build one with [`Schema::builder`]; share it
