@@ -103,6 +103,30 @@ fn sort_rows(rows: &mut [Vec<Value>]) {
     rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
 }
 
+/// The engine's state as it reads, order included: every table's rows in
+/// scan order (slot order; auto-created throughs' ids and dangling links'
+/// places too), and each row's related ids through every accessor in the
+/// manager's order. A rollback restores all of it (`compare` sorts rows
+/// and ignores link ids, so it cannot see order). Printed, so that a
+/// `NaN` equals itself.
+pub fn exact_state(view: &View) -> String {
+    let mut out = String::new();
+    let schema = view.schema();
+    for name in schema.table_names() {
+        let t = schema.table(name).expect("listed table");
+        let accessors: Vec<&str> = schema.accessor_names(t).collect();
+        for r in view.scan(t).expect("listed table") {
+            out += &format!("{:?}", r.to_row());
+            for &a in &accessors {
+                let ids: Vec<i64> = view.related(r.key(), a).map(|m| m.ids().collect()).unwrap_or_default();
+                out += &format!(" {a}={ids:?}");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Compares the engine's state with the model's, completely, and runs
 /// `verify()`. Returns the first difference.
 pub fn compare(view: &View, m: &Model, tids: &[TableId]) -> Result<(), String> {
@@ -463,11 +487,21 @@ impl Harness {
     pub fn step(&mut self, step: &Step) -> Result<(), String> {
         self.steps += 1;
         let exclusive = self.steps % 2 == 0;
+        // A step that rolls back must leave the state exactly as it was,
+        // order and places included.
+        let exact_now = |db: &Database| db.begin_read().map(|r| exact_state(&r)).map_err(|e| e.to_string());
+        let mut exact = match step {
+            Step::Txn { commit: false, .. } | Step::Failing { .. } => Some(exact_now(&self.db)?),
+            _ => None,
+        };
         match step {
             Step::Op(op) => {
                 let Some(rop) = resolve(&self.model, op) else { return Ok(()) };
                 let mut next = self.model.clone();
                 let model = next.apply(&rop);
+                if model.is_err() {
+                    exact = Some(exact_now(&self.db)?);
+                }
                 let tids = self.tids.clone();
                 let engine = if exclusive {
                     self.db.write_mut(|tx| apply_engine(tx, &tids, &rop))
@@ -562,6 +596,9 @@ impl Harness {
             }
         }
         let read = self.db.begin_read().map_err(|e| e.to_string())?;
+        if exact.is_some_and(|before| exact_state(&read) != before) {
+            return Err("a write that rolled back left the order or the places of rows changed".into());
+        }
         compare(&read, &self.model, &self.tids)
     }
 }
@@ -578,8 +615,15 @@ fn apply_checked(
     let Some(rop) = resolve(m, op) else { return Ok(()) };
     let before = m.dangling();
     let model = m.apply(&rop);
+    // A refused call must leave the state exactly as it was, order too.
+    let exact = model.is_err().then(|| exact_state(tx));
     let engine = apply_engine(tx, tids, &rop);
     stats.check(&rop, &model, &engine, (before, m.dangling()))?;
+    if let Some(exact) = exact {
+        if exact_state(tx) != exact {
+            return Err(format!("a refused {rop:?} changed the order or the places of rows"));
+        }
+    }
     compare(tx, m, tids).map_err(|e| format!("inside a transaction: {e}"))
 }
 
@@ -616,12 +660,17 @@ impl Blocks<'_, '_> {
     /// `inner` says. Checks the full state after the block.
     fn block(&mut self, ops: &[&Op], fate: Fate, inner: Fate) -> Result<(), String> {
         let saved = self.m.clone();
+        let exact = exact_state(self.tx);
         self.atomic(fate, |b| {
             for (i, op) in ops.iter().enumerate() {
                 if i == 1 {
                     let saved = b.m.clone();
+                    let exact = exact_state(b.tx);
                     if !b.atomic(inner, |b| apply_checked(b.tx, b.m, b.stats, b.tids, op))? {
                         *b.m = saved;
+                        if exact_state(b.tx) != exact {
+                            return Err(format!("an inner {inner:?} block left the order or places changed"));
+                        }
                     }
                     compare(b.tx, b.m, b.tids).map_err(|e| format!("after an inner {inner:?} block: {e}"))?;
                 } else {
@@ -633,6 +682,9 @@ impl Blocks<'_, '_> {
         .and_then(|kept| {
             if !kept {
                 *self.m = saved;
+                if exact_state(self.tx) != exact {
+                    return Err(format!("a {fate:?} block left the order or places changed"));
+                }
             }
             compare(self.tx, self.m, self.tids).map_err(|e| format!("after a {fate:?} block: {e}"))
         })
