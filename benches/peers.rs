@@ -13,11 +13,13 @@
 //!   a size agree, so a system that answers differently fails the run.
 //! * Each op runs over a fixed list of pre-generated inputs and reports
 //!   nanoseconds per operation; read-only ops take the best of
-//!   `READ_ROUNDS` passes, mutating ops run once. Inputs and results go
+//!   `READ_ROUNDS` passes (`QUICK_READ_ROUNDS` under `PEERS_QUICK=1`),
+//!   mutating ops run once. Inputs and results go
 //!   through `std::hint::black_box`.
 //! * The machines this runs on are shared, and their slow spells last
 //!   seconds: longer than one system's reads. So every system of a size
-//!   runs `ROUNDS` times (`PEERS_ROUNDS` overrides), in alternating order,
+//!   runs `ROUNDS` times (`QUICK_ROUNDS` under `PEERS_QUICK=1`;
+//!   `PEERS_ROUNDS` overrides either), in alternating order,
 //!   and each measurement reports its best round; the same rule for every
 //!   system.
 //! * Memory is resident-set growth (`VmRSS` in `/proc/self/status`) across
@@ -63,6 +65,11 @@ const HUB_OPS: usize = 10_000;
 const QUERY_OPS: usize = 2_000;
 /// Passes over the inputs of a read-only op; the fastest one is reported.
 const READ_ROUNDS: usize = 5;
+/// [`READ_ROUNDS`] and [`ROUNDS`] under `PEERS_QUICK=1`, which BENCHMARKS.md
+/// gives under a minute of measurement: SQLite in Django's layout alone
+/// spends 2.3 s on each pass of `reverse` at size S.
+const QUICK_READ_ROUNDS: usize = 3;
+const QUICK_ROUNDS: usize = 1;
 /// Group names checked by content (untimed) before and after deletions.
 const CHECKED_NAMES: usize = 20;
 /// The hub's group id in the hub workload.
@@ -131,6 +138,8 @@ struct Mode {
     /// Each system of a size runs this many times, in alternating order;
     /// every measurement reports its best round.
     rounds: usize,
+    /// Passes over a read-only op's inputs in each round.
+    read_rounds: usize,
 }
 
 impl Mode {
@@ -138,10 +147,14 @@ impl Mode {
         let bench = env::args().any(|arg| arg == "--bench");
         let quick = env::var("PEERS_QUICK").is_ok_and(|v| v == "1");
         let rounds = env::var("PEERS_ROUNDS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0);
-        if bench {
-            Mode { scale: 1, with_l: !quick, rounds: rounds.unwrap_or(ROUNDS) }
-        } else {
-            Mode { scale: 100, with_l: true, rounds: rounds.unwrap_or(1) }
+        match (bench, quick) {
+            (true, false) => {
+                Mode { scale: 1, with_l: true, rounds: rounds.unwrap_or(ROUNDS), read_rounds: READ_ROUNDS }
+            }
+            (true, true) => {
+                Mode { scale: 1, with_l: false, rounds: rounds.unwrap_or(QUICK_ROUNDS), read_rounds: QUICK_READ_ROUNDS }
+            }
+            (false, _) => Mode { scale: 100, with_l: true, rounds: rounds.unwrap_or(1), read_rounds: READ_ROUNDS },
         }
     }
 
@@ -1193,9 +1206,9 @@ fn timed_since(start: Instant) -> u64 {
     ns
 }
 
-/// The fastest of `READ_ROUNDS` passes of a read-only op.
-fn time_reads<T>(inputs: &[T], mut op: impl FnMut(&T) -> u64) -> (f64, u64) {
-    (0..READ_ROUNDS).map(|_| time_pass(inputs, &mut op)).min_by(|a, b| a.0.total_cmp(&b.0)).expect("READ_ROUNDS > 0")
+/// The fastest of `passes` passes of a read-only op.
+fn time_reads<T>(passes: usize, inputs: &[T], mut op: impl FnMut(&T) -> u64) -> (f64, u64) {
+    (0..passes.max(1)).map(|_| time_pass(inputs, &mut op)).min_by(|a, b| a.0.total_cmp(&b.0)).expect("a pass")
 }
 
 /// A single pass of a mutating op.
@@ -1324,14 +1337,14 @@ fn run_membership(sys: &mut dyn System, shape: Shape, mode: Mode, out: &mut Chil
     let q = MembershipQueries::generate(&w, shape.seed, mode);
     load_membership(sys, &w, out, true);
     sys.with_snapshot(&mut |reads| {
-        out.op("forward", time_reads(&q.users, |&u| reads.forward(u)));
-        out.op("reverse", time_reads(&q.groups, |&g| reads.reverse(g)));
+        out.op("forward", time_reads(mode.read_rounds, &q.users, |&u| reads.forward(u)));
+        out.op("reverse", time_reads(mode.read_rounds, &q.groups, |&g| reads.reverse(g)));
         let probe = |&(u, g): &(u32, u32)| u64::from(reads.contains(u, g));
-        out.op("contains", time_reads(&q.probes, probe));
+        out.op("contains", time_reads(mode.read_rounds, &q.probes, probe));
         // Every byte of every name is summed, so no system's strings can
         // be skipped.
         let query = |name: &String| summed_names(reads, name, word_sum);
-        out.op("join_query", time_reads(&q.group_names, query));
+        out.op("join_query", time_reads(mode.read_rounds, &q.group_names, query));
     });
     out.digest("join_names", join_digest(sys, &q.group_names));
     let remove = |&(u, g): &(u32, u32)| u64::from(sys.remove(u, g));
@@ -1349,8 +1362,8 @@ fn run_hub(sys: &mut dyn System, mode: Mode, out: &mut Child) {
     load_membership(sys, &w, out, false);
     sys.with_snapshot(&mut |reads| {
         let probe = |&(u, g): &(u32, u32)| u64::from(reads.contains(u, g));
-        out.op("contains", time_reads(&q.probes, probe));
-        out.op("hub_contains", time_reads(&q.hub_probes, probe));
+        out.op("contains", time_reads(mode.read_rounds, &q.probes, probe));
+        out.op("hub_contains", time_reads(mode.read_rounds, &q.hub_probes, probe));
     });
     let mut remove = |&(u, g): &(u32, u32)| u64::from(sys.remove(u, g));
     out.op("remove", time_writes(&q.removals, &mut remove));
@@ -1365,7 +1378,7 @@ fn run_friends(sys: &mut dyn System, mode: Mode, out: &mut Child) {
     let ns = time_load(w.pairs.len(), || sys.friends_add(black_box(&w.pairs)));
     out.op("friends_add", (ns, sys.friend_rows()));
     out.digest("attempts", w.pairs.len() as u64);
-    sys.with_snapshot(&mut |reads| out.op("fof", time_reads(&w.fof_inputs, |&p| reads.fof(p))));
+    sys.with_snapshot(&mut |reads| out.op("fof", time_reads(mode.read_rounds, &w.fof_inputs, |&p| reads.fof(p))));
 }
 
 /// Measures one system on one size (`spec` is `<size>/<system>`).
