@@ -362,7 +362,6 @@ impl<'db> WriteTxn<'db> {
     /// as it was. Unlike [`undo_unless_ok`](Self::undo_unless_ok) it
     /// catches nothing: the undo runs as the panic passes, which costs the
     /// path that returns `Ok` nothing but the guard's two words.
-    #[inline(always)]
     pub(crate) fn undo_if_err<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let guard = UndoOnDrop { mark: self.state.undo.mark(), tx: self };
         let result = op(guard.tx);
