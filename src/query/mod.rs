@@ -805,9 +805,11 @@ impl<'v> Query<'v> {
     /// (where Django raises `DoesNotExist`), and
     /// [`Error::MultipleFound`](crate::Error::MultipleFound) with the
     /// number of results when there are several. Paging applies first, as
-    /// it does in Django. As [`ids`](Self::ids) with a limit of two (so
-    /// without an ordering it stops at the second result), and O(results)
-    /// more to count them on the error.
+    /// it does in Django, and over the order [`ids`](Self::ids) gives: so
+    /// with an `offset` and no ordering, `get` and [`first`](Self::first)
+    /// (which orders by id) may name different rows. As `ids` with a limit
+    /// of two (without an ordering it stops at the second result), and
+    /// O(results) more to count them on the error.
     ///
     /// # Errors
     /// [`Error::MultipleFound`](crate::Error::MultipleFound).

@@ -361,7 +361,10 @@ impl<'db> WriteTxn<'db> {
     /// caller's iterator that `op` consumes, say), leaves the transaction
     /// as it was. Unlike [`undo_unless_ok`](Self::undo_unless_ok) it
     /// catches nothing: the undo runs as the panic passes, which costs the
-    /// path that returns `Ok` nothing but the guard's two words.
+    /// path that returns `Ok` nothing but the guard's two words. Inlined:
+    /// without it the peers `delete_user` at S ran at 2,324–2,641 ns
+    /// against 2,288–2,393 (five alternating runs each).
+    #[inline(always)]
     pub(crate) fn undo_if_err<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let guard = UndoOnDrop { mark: self.state.undo.mark(), tx: self };
         let result = op(guard.tx);
