@@ -368,6 +368,12 @@ impl Database {
     /// O(1) besides taking the lock and `f`'s own work; a rollback costs
     /// O(changes made).
     ///
+    /// The error type is the closure's own (any `E: From<Error>`, so that
+    /// `?` works on the engine's calls inside it), which Rust can infer
+    /// only from a typed result: when the call's result is not bound to
+    /// one, name it at the closure's `Ok`, as the examples do
+    /// (`Ok::<_, Error>(key)`). The same holds for [`read`](Self::read).
+    ///
     /// # Errors
     /// `f`'s error, or [`Error::Reentrant`] (converted into `E`).
     #[inline]
