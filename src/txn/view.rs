@@ -981,7 +981,8 @@ mod tests {
             .unwrap();
         let view = db.state.get_mut();
         assert_eq!(view.verify(), Ok(()));
-        let (t, slot) = (post.table().index(), view.tables[post.table().index()].slot_of(post.id()).unwrap());
+        let t = post.table().index();
+        let slot = view.tables[t].slot_of(post.id()).unwrap();
         view.tables[t].update(slot, 2, Value::Int(99));
         assert_eq!(view.verify(), Ok(()), "editor has no constraint");
         view.tables[t].update(slot, 1, Value::Int(99));

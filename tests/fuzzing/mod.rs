@@ -14,6 +14,10 @@
 
 pub mod query;
 
+#[path = "../common/exact.rs"]
+mod exact;
+use exact::exact_state;
+
 use arbitrary::{Arbitrary, Unstructured};
 use junctiondb::{Database, Key, Level, OnDelete, RelatedMut, Row, Schema, SchemaError, Type, Value, View};
 
@@ -322,16 +326,6 @@ fn value_of(ty: Type, id: i64) -> Value {
 /// A related-manager call of [`exercise`].
 type ManagerCall<'a> = &'a dyn Fn(&mut RelatedMut<'_, '_>) -> Result<(), junctiondb::Error>;
 
-/// Every table's rows in scan order, printed: equal exactly when two
-/// states of the database are (printed, a `NaN` equals itself, which a
-/// float does not, and `-0.0` differs from `0.0`).
-fn state_of(view: &View) -> String {
-    let names: Vec<&str> = view.schema().table_names().collect();
-    let rows: Vec<Vec<Row>> =
-        names.iter().map(|&name| view.scan(name).expect("listed table").map(|r| r.to_row()).collect()).collect();
-    format!("{rows:?}")
-}
-
 /// Through defaults for `key`'s accessor `accessor`: a value for every
 /// column of its custom through table but the id and the link columns
 /// (named `..._id`), so that the `_with` calls can make rows; none for
@@ -415,9 +409,9 @@ fn exercise(schema: Schema) {
                     ("clear", &|m| m.clear().map(drop)),
                 ];
                 for (name, call) in calls {
-                    let before = state_of(tx);
+                    let before = exact_state(tx);
                     if let Err(e) = tx.related(k, a).and_then(|mut m| call(&mut m)) {
-                        assert!(state_of(tx) == before, "a refused {name} on {a} changed the database: {e}");
+                        assert!(exact_state(tx) == before, "a refused {name} on {a} changed the database: {e}");
                     }
                     if let Err(e) = tx.verify() {
                         panic!("verify() failed after {name} on {a}: {e}");
@@ -433,9 +427,9 @@ fn exercise(schema: Schema) {
     // that succeeds leaves the invariants whole. Undone either way: the
     // deletes below go one by one.
     let _ = db.write(|tx| {
-        let before = state_of(tx);
+        let before = exact_state(tx);
         match tx.delete_many(keys.iter().copied().step_by(2)) {
-            Err(_) => assert!(state_of(tx) == before, "a refused delete_many changed the database"),
+            Err(_) => assert!(exact_state(tx) == before, "a refused delete_many changed the database"),
             Ok(_) => {
                 if let Err(e) = tx.verify() {
                     panic!("verify() failed after delete_many: {e}");

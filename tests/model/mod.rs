@@ -15,6 +15,10 @@ pub mod ops;
 pub mod spec;
 pub mod state;
 
+#[path = "../common/exact.rs"]
+mod exact;
+use exact::exact_state;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
@@ -101,30 +105,6 @@ fn same_rows(a: &[Vec<Value>], b: &[Vec<Value>]) -> bool {
 
 fn sort_rows(rows: &mut [Vec<Value>]) {
     rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-}
-
-/// The engine's state as it reads, order included: every table's rows in
-/// scan order (slot order; auto-created throughs' ids and dangling links'
-/// places too), and each row's related ids through every accessor in the
-/// manager's order. A rollback restores all of it (`compare` sorts rows
-/// and ignores link ids, so it cannot see order). Printed, so that a
-/// `NaN` equals itself.
-pub fn exact_state(view: &View) -> String {
-    let mut out = String::new();
-    let schema = view.schema();
-    for name in schema.table_names() {
-        let t = schema.table(name).expect("listed table");
-        let accessors: Vec<&str> = schema.accessor_names(t).collect();
-        for r in view.scan(t).expect("listed table") {
-            out += &format!("{:?}", r.to_row());
-            for &a in &accessors {
-                let ids: Vec<i64> = view.related(r.key(), a).map(|m| m.ids().collect()).unwrap_or_default();
-                out += &format!(" {a}={ids:?}");
-            }
-            out.push('\n');
-        }
-    }
-    out
 }
 
 /// Compares the engine's state with the model's, completely, and runs
