@@ -548,6 +548,26 @@ fn get_answers_the_one_result_none_or_how_many() {
     let second = users().order_by(&["username"]).unwrap().offset(1).limit(1).get().unwrap();
     assert_eq!(second.and_then(|r| r.text("username")), Some("ann"));
     assert!(users().offset(4).get().unwrap().is_none());
+    // An ordering without an offset changes nothing: one result, or how
+    // many there are.
+    let by_name = || users().order_by(&["-username"]).unwrap();
+    let one = by_name().filter("username", "ann").unwrap().get().unwrap();
+    assert_eq!(one.map(|r| r.key()), Some(f.key("ann")));
+    let several = by_name().filter("age__gte", 25).unwrap().get();
+    assert!(matches!(several, Err(Error::MultipleFound { count: 3, .. })), "{several:?}");
+    // A limit of one picks the first by the ordering.
+    let picked = |order: &str| {
+        let q = users().order_by(&[order]).unwrap().filter("age__gte", 25).unwrap();
+        let all: Vec<String> = q.rows().iter().map(|r| r.text("username").unwrap().to_owned()).collect();
+        let got = q.limit(1).get().unwrap().and_then(|r| r.text("username")).map(str::to_owned);
+        (all, got)
+    };
+    for order in ["username", "-username"] {
+        let (all, got) = picked(order);
+        assert_eq!(got.as_ref(), all.first(), "{order}");
+    }
+    assert_ne!(picked("username").1, picked("-username").1);
+    assert!(by_name().filter("username", "nobody").unwrap().get().unwrap().is_none());
 }
 
 #[test]

@@ -807,6 +807,13 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
         }
         assert_eq!(flat, lists, "{column}\n{}", ctx());
         assert_eq!(q.exists(), !got.is_empty(), "{}", ctx());
+        // `get` is the one result of `ids`, or how many there are.
+        match (q.get(), got.as_slice()) {
+            (Ok(None), []) => {}
+            (Ok(Some(row)), [id]) => assert_eq!(row.id(), *id, "{}", ctx()),
+            (Err(Error::MultipleFound { count, .. }), ids) => assert_eq!(count, ids.len(), "{}", ctx()),
+            (answer, ids) => panic!("get gave {answer:?} for {ids:?}\n{}", ctx()),
+        }
         if order.is_empty() {
             let mut want: Vec<i64> = expected.iter().map(|r| r.id).collect();
             want.sort_unstable();

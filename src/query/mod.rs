@@ -529,28 +529,7 @@ impl<'v> Query<'v> {
             return Vec::new();
         }
         if self.order.is_empty() && !implicit_id_order {
-            // Access order: map as the results come, skip `offset`, stop at
-            // `limit`.
-            if offset == 0 && limit.is_none() {
-                // Every result, as it comes (the common case, without the
-                // paging arithmetic per result).
-                return self.all_matches(f);
-            }
-            let mut out = Vec::new();
-            let mut skip = offset as u64;
-            self.matches(u64::MAX, |item, m, n| {
-                if out.capacity() == 0 {
-                    out.reserve(n.min(max));
-                }
-                let skipped = skip.min(m);
-                skip -= skipped;
-                let take = (m - skipped).min((max - out.len()) as u64);
-                for _ in 0..take {
-                    out.push(f(item.loc));
-                }
-                out.len() < max
-            });
-            return out;
+            return self.run_in_access_order(offset, limit, f);
         }
         let locs = self.all_matches(|l| l);
         // The keys of all rows in one flat vector: no allocation per row.
@@ -573,6 +552,36 @@ impl<'v> Query<'v> {
             a.1.cmp(&b.1)
         });
         rows.into_iter().skip(offset).take(max).map(|(_, _, l)| f(l)).collect()
+    }
+
+    /// The results in access order (the ordering ignored), after distinct
+    /// and paging, each mapped by `f`: mapped as they come, `offset`
+    /// skipped, stopping at `limit`.
+    fn run_in_access_order<T>(&self, offset: usize, limit: Option<usize>, f: impl Fn(Loc) -> T) -> Vec<T> {
+        let max = limit.unwrap_or(usize::MAX);
+        if max == 0 {
+            return Vec::new();
+        }
+        if offset == 0 && limit.is_none() {
+            // Every result, as it comes (the common case, without the
+            // paging arithmetic per result).
+            return self.all_matches(f);
+        }
+        let mut out = Vec::new();
+        let mut skip = offset as u64;
+        self.matches(u64::MAX, |item, m, n| {
+            if out.capacity() == 0 {
+                out.reserve(n.min(max));
+            }
+            let skipped = skip.min(m);
+            skip -= skipped;
+            let take = (m - skipped).min((max - out.len()) as u64);
+            for _ in 0..take {
+                out.push(f(item.loc));
+            }
+            out.len() < max
+        });
+        out
     }
 
     /// The ids of the results. O(candidates × conditions) plus the
@@ -808,14 +817,22 @@ impl<'v> Query<'v> {
     /// it does in Django, and over the order [`ids`](Self::ids) gives: so
     /// with an `offset` and no ordering, `get` and [`first`](Self::first)
     /// (which orders by id) may name different rows. As `ids` with a limit
-    /// of two (without an ordering it stops at the second result), and
-    /// O(results) more to count them on the error.
+    /// of two, and O(results) more to count them on the error. Without
+    /// an `offset` or a `limit` below two, it stops at the second result
+    /// whatever the ordering (one result needs no order, and two are an
+    /// error), so it sorts nothing; with paging that picks a row and an
+    /// ordering, every result is found and sorted.
     ///
     /// # Errors
     /// [`Error::MultipleFound`](crate::Error::MultipleFound).
     pub fn get(&self) -> Result<Option<RowRef<'v>>> {
         let limit = Some(self.limit.map_or(2, |l| l.min(2)));
-        let mut found = self.run(false, self.offset, limit, |l| l);
+        // Paging picks the row only with an offset or a limit of one.
+        let mut found = if self.offset == 0 && self.limit.is_none_or(|l| l >= 2) {
+            self.run_in_access_order(0, limit, |l| l)
+        } else {
+            self.run(false, self.offset, limit, |l| l)
+        };
         match found.len() {
             0 | 1 => Ok(found.pop().map(|l| self.view.row_at(self.table, l))),
             _ => Err(Error::MultipleFound { table: self.view.table_name(self.table).to_owned(), count: self.count() }),
