@@ -5,7 +5,9 @@
 //! level over slots (O(visited rows + visited edges), and for `walk_ends`
 //! O(k × edges)), marking visited slots in a bitmap that the thread keeps
 //! between traversals (see [`Visited`]), so that no traversal allocates in
-//! proportion to the table but a thread's first over it.
+//! proportion to the table but a thread's first over it. The thread also
+//! keeps its two level vectors (up to [`LEVEL_KEEP`] rows each), so a
+//! walk's levels allocate nothing once one as wide has run.
 //!
 //! A level's rows are random rows of the table, so over a many-to-many
 //! relation each list is a cache miss for its header and another for its
@@ -43,9 +45,35 @@ const LINES_AHEAD: usize = 4;
 /// bitmap (2 MiB at most), larger ones in a hash set.
 const BITMAP_SLOTS: usize = 1 << 24;
 
+/// Level vectors of at most this many rows go back to the thread after a
+/// traversal (256 KiB each); longer ones are freed.
+const LEVEL_KEEP: usize = 1 << 16;
+
 thread_local! {
     /// The thread's visited bitmap between traversals, every bit clear.
     static SCRATCH: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+    /// The thread's two level vectors between traversals, empty: a
+    /// traversal's levels then allocate nothing once the thread has made
+    /// one as long.
+    static LEVELS: Cell<(Vec<u32>, Vec<u32>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
+/// The thread's two level vectors, empty (fresh ones while its locals
+/// are torn down). O(1).
+fn lend_levels() -> (Vec<u32>, Vec<u32>) {
+    LEVELS.try_with(Cell::take).unwrap_or_default()
+}
+
+/// Gives level vectors back to the thread, emptied, unless one is longer
+/// than [`LEVEL_KEEP`] rows (then both are freed, so a traversal of a
+/// large table does not leave its levels' memory behind). O(1).
+fn give_back_levels(mut a: Vec<u32>, mut b: Vec<u32>) {
+    if a.capacity() > LEVEL_KEEP || b.capacity() > LEVEL_KEEP {
+        return;
+    }
+    a.clear();
+    b.clear();
+    let _ = LEVELS.try_with(|levels| levels.set((a, b)));
 }
 
 /// The rows a traversal has reached. A bit per slot costs a traversal a
@@ -109,6 +137,49 @@ impl Visited {
         }
     }
 
+    /// Marks every row of `slots` reached and moves those not reached
+    /// before to the front of `slots`, in order; returns how many there
+    /// are. Each row is copied and then kept or not: no branch on whether
+    /// it is new, whose answer is random. O(slots).
+    #[inline(always)]
+    fn keep_new(&mut self, slots: &mut [u32]) -> usize {
+        let mut kept = 0;
+        match self {
+            Visited::Bits(bits) => {
+                let mut i = 0;
+                while i < slots.len() {
+                    // The words as a slice, so that their address and
+                    // length stay in registers through the loop.
+                    let words = bits.as_mut_slice();
+                    while let Some(&slot) = slots.get(i) {
+                        let Some(word) = words.get_mut(slot as usize / 64) else {
+                            break;
+                        };
+                        let (old, bit) = (*word, 1u64 << (slot % 64));
+                        *word = old | bit;
+                        // `kept <= i`: a copy within the slice.
+                        slots[kept] = slot;
+                        kept += usize::from(old & bit == 0);
+                        i += 1;
+                    }
+                    if let Some(&slot) = slots.get(i) {
+                        // Not for a row of the table the bitmap was sized
+                        // for: it grows, and the walk goes on.
+                        bits.resize(slot as usize / 64 + 1, 0);
+                    }
+                }
+            }
+            Visited::Set(set) => {
+                for i in 0..slots.len() {
+                    let slot = slots[i];
+                    slots[kept] = slot;
+                    kept += usize::from(set.insert(slot));
+                }
+            }
+        }
+        kept
+    }
+
     /// Room for `more` rows without growing mid-walk (a set's only).
     fn reserve(&mut self, more: usize) {
         if let Visited::Set(set) = self {
@@ -122,9 +193,12 @@ impl Visited {
     fn clear(&mut self, marked: &[u32]) {
         match self {
             Visited::Bits(bits) => {
+                // Every bit set is a marked slot's, so the word of a
+                // marked slot is cleared whole.
+                let words = bits.as_mut_slice();
                 for &s in marked {
-                    if let Some(w) = bits.get_mut(s as usize / 64) {
-                        *w &= !(1u64 << (s % 64));
+                    if let Some(w) = words.get_mut(s as usize / 64) {
+                        *w = 0;
                     }
                 }
             }
@@ -203,22 +277,27 @@ impl View {
                 return;
             }
         };
+        // The window's lists, found once.
+        let mut lists: [&[u32]; WINDOW] = [&[]; WINDOW];
         for window in frontier.chunks(WINDOW) {
+            let lists = &mut lists[..window.len()];
             let mut edges = 0;
-            for &s in window {
+            for (list, &s) in lists.iter_mut().zip(window) {
                 let nodes = links.neighbour_slots(s, forward);
                 edges += nodes.len();
                 prefetch_lines(&nodes[..nodes.len().min(LINES_AHEAD * WORDS_PER_LINE)]);
+                *list = nodes;
             }
             seen.reserve(edges);
+            // The window's nodes are copied to the end, then those
+            // reached before are dropped from there.
+            let start = next.len();
             next.reserve(edges);
-            for &s in window {
-                for &n in links.neighbour_slots(s, forward) {
-                    if seen.insert(n) {
-                        next.push(n);
-                    }
-                }
+            for &nodes in lists.iter() {
+                next.extend_from_slice(nodes);
             }
+            let kept = seen.keep_new(&mut next[start..]);
+            next.truncate(start + kept);
         }
     }
 
@@ -241,7 +320,8 @@ impl View {
             seen.insert(start);
         }
         let (mut found, mut ends) = (Vec::new(), Vec::new());
-        let (mut frontier, mut next) = (vec![start], Vec::new());
+        let (mut frontier, mut next) = lend_levels();
+        frontier.push(start);
         for _ in 0..max_depth {
             self.expand(accessor, &frontier, &mut seen, &mut next);
             if next.is_empty() {
@@ -254,6 +334,7 @@ impl View {
         }
         seen.clear(&[start]);
         seen.finish(&found);
+        give_back_levels(frontier, next);
         (found, ends)
     }
 
@@ -266,7 +347,9 @@ impl View {
     /// children). O(visited rows + visited edges). Between traversals the
     /// thread keeps a bitmap of one bit per slot of the largest table it
     /// has traversed (up to 2^24 slots, 2 MiB; larger tables use a hash
-    /// set), which its first traversal of that table zeroes.
+    /// set), which its first traversal of that table zeroes, and two level
+    /// vectors of up to 65,536 rows each (512 KiB at most; wider levels
+    /// are freed).
     ///
     /// # Errors
     /// [`Error::UnknownAccessor`] for an accessor of another schema,
@@ -278,7 +361,9 @@ impl View {
         let slot = self.self_relation(start, accessor)?;
         let t = &self.tables[start.table().index()];
         let (found, _) = self.bfs(t.slot_count(), slot, accessor, hops, false);
-        Ok(found.into_iter().map(|s| Key::new(start.table(), t.live_id(s))).collect())
+        let mut keys = Vec::with_capacity(found.len());
+        t.extend_live_ids(&found, &mut keys, |id| Key::new(start.table(), id));
+        Ok(keys)
     }
 
     /// The distinct rows at the end of a walk of exactly `steps` steps from
@@ -316,7 +401,8 @@ impl View {
             seen.clear(next);
             std::mem::swap(frontier, next);
         };
-        let (mut frontier, mut next) = (vec![slot], Vec::new());
+        let (mut frontier, mut next) = lend_levels();
+        frontier.push(slot);
         // Brent's detection: `saved` is the level `since` levels back; it
         // is replaced by the level at hand whenever `since` reaches
         // `power`, which then doubles.
@@ -346,9 +432,18 @@ impl View {
             }
         }
         seen.finish(&[]);
-        // Sized first: the filter hides the count from `collect`.
-        let mut ends = Vec::with_capacity(frontier.len());
-        ends.extend(frontier.into_iter().filter(|&s| s != slot).map(|s| Key::new(start.table(), t.live_id(s))));
+        // A level holds a row once, so the start row at most once; the
+        // rows before it and after it are copied as they are.
+        let (before, after) = match frontier.iter().position(|&s| s == slot) {
+            Some(p) => (&frontier[..p], &frontier[p + 1..]),
+            None => (&frontier[..], &[][..]),
+        };
+        let mut ends = Vec::with_capacity(before.len() + after.len());
+        let table = start.table();
+        for part in [before, after] {
+            t.extend_live_ids(part, &mut ends, |id| Key::new(table, id));
+        }
+        give_back_levels(frontier, next);
         Ok(ends)
     }
 
@@ -528,6 +623,42 @@ mod tests {
         }
         let lent = SCRATCH.with(std::cell::Cell::take);
         assert!(lent.len() >= 70_000 / 64 && lent.iter().all(|&w| w == 0), "given back clear");
+    }
+
+    /// `keep_new` keeps the first sight of each slot, in order, in either
+    /// form, and grows the bitmap for a slot past it mid-slice.
+    #[test]
+    fn keep_new_keeps_first_sights_in_order() {
+        let forms = [Visited::for_slots(1000), Visited::Set(HashSet::new())];
+        for mut seen in forms {
+            assert!(seen.insert(7));
+            let mut slots = vec![3, 7, 3, 900, 80_000, 4, 80_000, 900, 5, 64, 65, 64];
+            let mut model: HashSet<u32> = [7].into_iter().collect();
+            let want: Vec<u32> = slots.iter().copied().filter(|&s| model.insert(s)).collect();
+            let kept = seen.keep_new(&mut slots);
+            assert_eq!(slots[..kept], want[..]);
+            assert!(!seen.insert(80_000) && !seen.insert(65) && seen.insert(66));
+            let mut marked = want.clone();
+            marked.extend([7, 66]);
+            seen.clear(&marked);
+            assert!(marked.iter().all(|&s| seen.insert(s)), "cleared");
+            seen.finish(&marked);
+        }
+        let lent = SCRATCH.with(std::cell::Cell::take);
+        assert!(lent.len() > 80_000 / 64 && lent.iter().all(|&w| w == 0), "given back clear");
+    }
+
+    /// Level vectors go back to the thread emptied, and wide ones do not.
+    #[test]
+    fn only_narrow_levels_are_kept() {
+        let (mut a, b) = super::lend_levels();
+        a.extend([1, 2, 3]);
+        super::give_back_levels(a, b);
+        let (a, b) = super::lend_levels();
+        assert!(a.is_empty() && b.is_empty() && a.capacity() >= 3, "kept, emptied");
+        super::give_back_levels(a, Vec::with_capacity(super::LEVEL_KEEP + 1));
+        let (a, b) = super::lend_levels();
+        assert_eq!((a.capacity(), b.capacity()), (0, 0), "a wide level is freed");
     }
 
     /// A traversal that stops without finishing never lends a set bit.
