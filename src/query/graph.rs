@@ -6,8 +6,10 @@
 //! O(k × edges)), marking visited slots in a bitmap that the thread keeps
 //! between traversals (see [`Visited`]), so that no traversal allocates in
 //! proportion to the table but a thread's first over it. The thread also
-//! keeps its two level vectors (up to [`LEVEL_KEEP`] rows each), so a
-//! walk's levels allocate nothing once one as wide has run.
+//! keeps its two level vectors while their capacity is at most
+//! [`LEVEL_KEEP`] entries each, so a walk's levels allocate nothing once
+//! one as wide has run (a level needs room for its rows plus a window's
+//! nodes before repeats are dropped).
 //!
 //! A level's rows are random rows of the table, so over a many-to-many
 //! relation each list is a cache miss for its header and another for its
@@ -45,8 +47,8 @@ const LINES_AHEAD: usize = 4;
 /// bitmap (2 MiB at most), larger ones in a hash set.
 const BITMAP_SLOTS: usize = 1 << 24;
 
-/// Level vectors of at most this many rows go back to the thread after a
-/// traversal (256 KiB each); longer ones are freed.
+/// Level vectors with room for at most this many entries go back to the
+/// thread after a traversal (256 KiB each); larger ones are freed.
 const LEVEL_KEEP: usize = 1 << 16;
 
 thread_local! {
@@ -54,7 +56,7 @@ thread_local! {
     static SCRATCH: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
     /// The thread's two level vectors between traversals, empty: a
     /// traversal's levels then allocate nothing once the thread has made
-    /// one as long.
+    /// room as large.
     static LEVELS: Cell<(Vec<u32>, Vec<u32>)> = const { Cell::new((Vec::new(), Vec::new())) };
 }
 
@@ -64,9 +66,10 @@ fn lend_levels() -> (Vec<u32>, Vec<u32>) {
     LEVELS.try_with(Cell::take).unwrap_or_default()
 }
 
-/// Gives level vectors back to the thread, emptied, unless one is longer
-/// than [`LEVEL_KEEP`] rows (then both are freed, so a traversal of a
-/// large table does not leave its levels' memory behind). O(1).
+/// Gives level vectors back to the thread, emptied, unless one has room
+/// for more than [`LEVEL_KEEP`] entries (then both are freed, so a
+/// traversal of a large table does not leave its levels' memory behind).
+/// O(1).
 fn give_back_levels(mut a: Vec<u32>, mut b: Vec<u32>) {
     if a.capacity() > LEVEL_KEEP || b.capacity() > LEVEL_KEEP {
         return;
@@ -84,8 +87,9 @@ fn give_back_levels(mut a: Vec<u32>, mut b: Vec<u32>) {
 /// thirteenth session.
 enum Visited {
     /// The thread's scratch, one bit per slot of the table at least; the
-    /// bits set are those of the slots [`insert`](Self::insert)ed since it
-    /// was lent or [`clear`](Self::clear) last cleared them.
+    /// bits set are those of the slots marked (by [`insert`](Self::insert)
+    /// or [`keep_new`](Self::keep_new)) since it was lent or
+    /// [`clear`](Self::clear) last cleared them.
     Bits(Vec<u64>),
     Set(HashSet<u32>),
 }
@@ -348,8 +352,8 @@ impl View {
     /// thread keeps a bitmap of one bit per slot of the largest table it
     /// has traversed (up to 2^24 slots, 2 MiB; larger tables use a hash
     /// set), which its first traversal of that table zeroes, and two level
-    /// vectors of up to 65,536 rows each (512 KiB at most; wider levels
-    /// are freed).
+    /// vectors while each has room for at most 65,536 entries (512 KiB in
+    /// all; larger ones are freed).
     ///
     /// # Errors
     /// [`Error::UnknownAccessor`] for an accessor of another schema,

@@ -43,8 +43,8 @@
 //! A scan hands on each row as it reaches it, and so does a walk with
 //! nothing else to check and no `distinct`; the other access paths gather
 //! their candidates first (the walked paths, or the manager's link rows),
-//! so a call that stops early (`exists`, a `limit` without an ordering)
-//! pays for those in full.
+//! so a call that stops early (`exists`, `get` without paging that picks
+//! the row, a `limit` without an ordering) pays for those in full.
 
 mod cond;
 mod exec;
