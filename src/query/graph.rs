@@ -126,19 +126,7 @@ impl Visited {
     /// Marks `slot` reached; whether it was not before. O(1) expected.
     #[inline(always)]
     fn insert(&mut self, slot: u32) -> bool {
-        match self {
-            Visited::Bits(bits) => {
-                let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
-                if word >= bits.len() {
-                    // Not for a row of the table the bitmap was sized for.
-                    bits.resize(word + 1, 0);
-                }
-                let fresh = bits[word] & bit == 0;
-                bits[word] |= bit;
-                fresh
-            }
-            Visited::Set(set) => set.insert(slot),
-        }
+        self.keep_new(&mut [slot]) == 1
     }
 
     /// Marks every row of `slots` reached and moves those not reached

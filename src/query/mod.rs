@@ -524,12 +524,12 @@ impl<'v> Query<'v> {
     /// The results in order, after distinct, ordering and paging, each
     /// mapped by `f`.
     fn run<T>(&self, implicit_id_order: bool, offset: usize, limit: Option<usize>, f: impl Fn(Loc) -> T) -> Vec<T> {
+        if self.order.is_empty() && !implicit_id_order {
+            return self.run_in_access_order(offset, limit, f);
+        }
         let max = limit.unwrap_or(usize::MAX);
         if max == 0 {
             return Vec::new();
-        }
-        if self.order.is_empty() && !implicit_id_order {
-            return self.run_in_access_order(offset, limit, f);
         }
         let locs = self.all_matches(|l| l);
         // The keys of all rows in one flat vector: no allocation per row.
