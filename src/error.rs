@@ -214,6 +214,15 @@ pub enum Error {
         /// What is wrong, and the valid choices where there are some.
         reason: String,
     },
+    /// An integer aggregate does not fit an `i64` (see
+    /// [`Aggregate::Sum`](crate::Aggregate::Sum)), as SQL's `SUM` reports
+    /// an integer overflow.
+    Overflow {
+        /// The table the query runs on.
+        table: String,
+        /// The column path aggregated.
+        path: String,
+    },
     /// The table has reached its capacity of 2^31 - 2 rows, or has no id
     /// left to assign (an id of `i64::MAX - 1` was used; committed ids are
     /// never given again).
@@ -359,6 +368,9 @@ impl fmt::Display for Error {
             Error::Unsupported { table, reason } => write!(f, "table {table:?}: {reason}"),
             Error::Query { table, path, reason } => {
                 write!(f, "bad query path {path:?} on table {table:?}: {reason}")
+            }
+            Error::Overflow { table, path } => {
+                write!(f, "the sum of {path:?} over rows of table {table:?} does not fit a 64-bit integer")
             }
             Error::TableFull { table } => {
                 write!(f, "table {table:?} is full: it holds 2^31 - 2 rows or has used every id")

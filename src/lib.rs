@@ -128,7 +128,7 @@ mod value;
 mod splitmix;
 
 pub use error::{Diagnostic, Error, Level, Result, SchemaError};
-pub use query::{Arg, Query, Q};
+pub use query::{Aggregate, Arg, Query, Q};
 pub use schema::{
     Accessor, ColumnBuilder, ColumnId, ForeignKeyBuilder, ManyToManyBuilder, OnDelete, Schema, SchemaBuilder,
     TableBuilder, TableId, MAX_TABLES,

@@ -78,10 +78,28 @@ impl Value {
         self.as_ref().as_int()
     }
 
+    /// The float, if this is a `Float`. O(1).
+    pub fn as_float(&self) -> Option<f64> {
+        self.as_ref().as_float()
+    }
+
+    /// The boolean, if this is a `Bool`. O(1).
+    pub fn as_bool(&self) -> Option<bool> {
+        self.as_ref().as_bool()
+    }
+
     /// The text, if this is a `Text`. O(1).
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Value::Text(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this is a `Bytes`. O(1).
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(v) => Some(v),
             _ => None,
         }
     }
@@ -214,11 +232,20 @@ macro_rules! value_from {
     )*};
 }
 
+// Every integer type that fits an `i64` without loss, and `f32`, which
+// fits an `f64`. `u64`, `usize` and `i128` may not fit: convert them with
+// `i64::try_from` first, so that an out-of-range value is the caller's
+// error rather than a silently wrapped key.
 value_from! {
     i64 => Int(|v| v),
     i32 => Int(i64::from),
+    i16 => Int(i64::from),
+    i8 => Int(i64::from),
     u32 => Int(i64::from),
+    u16 => Int(i64::from),
+    u8 => Int(i64::from),
     f64 => Float(|v| v),
+    f32 => Float(f64::from),
     bool => Bool(|v| v),
     String => Text(|v| v),
     &str => Text(str::to_owned),
@@ -425,5 +452,26 @@ mod tests {
         assert_eq!(Value::from("x").to_string(), "\"x\"");
         assert_eq!(Value::Bytes(vec![1, 255]).to_string(), "0x01ff");
         assert_eq!(Value::from(None::<i64>).to_string(), "NULL");
+    }
+
+    #[test]
+    fn narrow_numbers_convert_without_loss() {
+        assert_eq!(Value::from(i8::MIN), Value::Int(-128));
+        assert_eq!(Value::from(i16::MIN), Value::Int(-32_768));
+        assert_eq!(Value::from(u8::MAX), Value::Int(255));
+        assert_eq!(Value::from(u16::MAX), Value::Int(65_535));
+        assert_eq!(Value::from(u32::MAX), Value::Int(4_294_967_295));
+        assert_eq!(Value::from(1.5f32), Value::Float(1.5));
+        assert_eq!(Value::from(Some(7u8)), Value::Int(7));
+    }
+
+    #[test]
+    fn owned_accessors_answer_their_own_type_only() {
+        assert_eq!(Value::Float(2.5).as_float(), Some(2.5));
+        assert_eq!(Value::Bool(true).as_bool(), Some(true));
+        assert_eq!(Value::from(&b"ab"[..]).as_bytes(), Some(&b"ab"[..]));
+        assert_eq!(Value::Int(1).as_float(), None);
+        assert_eq!(Value::Null.as_bool(), None);
+        assert_eq!(Value::from("ab").as_bytes(), None);
     }
 }

@@ -2189,3 +2189,88 @@ fn ors_across_relations_count_every_binding() {
         assert_eq!(excluded.count(), users.len() - some, "case {n}, excluded");
     }
 }
+
+/// Django's `aggregate()`: `NULL`s left out, a row counted as often as it
+/// is a result, paging first, across foreign keys and from a manager.
+#[test]
+fn aggregates_read_the_rows_a_query_returns() {
+    use junctiondb::Aggregate::{Avg, Count, CountDistinct, Max, Min, Sum};
+    let f = fixture();
+    let tx = f.db.begin_read().unwrap();
+    let users = || tx.query("user").unwrap();
+    let of = |q: &Query<'_>, column: &str, how| q.aggregate(column, how).unwrap();
+    let all = users();
+    assert_eq!(of(&all, "age", Sum), Value::Int(96));
+    assert_eq!(of(&all, "age", Avg), Value::Float(32.0));
+    assert_eq!(of(&all, "age", Count), Value::Int(3));
+    assert_eq!(of(&all, "age", Min), Value::Int(25));
+    assert_eq!(of(&all, "age", Max), Value::Int(41));
+    assert_eq!(of(&all, "score", Sum), Value::Float(2.75));
+    assert_eq!(of(&all, "username", Min), Value::from("Zoe"));
+    assert_eq!(of(&all, "avatar", Max), Value::Bytes(vec![0xff]));
+    assert_eq!(of(&all, "active", CountDistinct), Value::Int(2));
+    assert_eq!(of(&all, "id", Count), Value::Int(4));
+    // Across a foreign key: bob has no city.
+    assert_eq!(of(&all, "city__name", Count), Value::Int(3));
+    assert_eq!(of(&all, "city__name", CountDistinct), Value::Int(2));
+    // Across a relation: ann is in rock and jazz, a result twice, unless
+    // distinct (rows once, not values once: jim and ann are both 30 + 25).
+    let rock_or_jazz = users().filter("groups__name__in", ["rock", "jazz"]).unwrap();
+    assert_eq!(rock_or_jazz.ids().len(), 4);
+    assert_eq!(of(&rock_or_jazz, "age", Sum), Value::Int(80));
+    assert_eq!(of(&rock_or_jazz, "age", Count), Value::Int(3));
+    // The same rows from a scan, whose filter counts ann's two bindings
+    // as one result of multiplicity two.
+    let ranked = users().filter("groups__rank__lte", 2).unwrap();
+    assert!(ranked.explain().starts_with("scan"), "{}", ranked.explain());
+    assert_eq!((of(&ranked, "age", Sum), of(&ranked, "age", Count)), (Value::Int(80), Value::Int(3)));
+    let once = users().filter("groups__name__in", ["rock", "jazz"]).unwrap().distinct();
+    assert_eq!(of(&once, "age", Sum), Value::Int(55));
+    assert_eq!(of(&once, "age", Count), Value::Int(2));
+    // Paging picks the rows first, by the ordering (`NULL` first).
+    let oldest = users().order_by(&["-age"]).unwrap().limit(2);
+    assert_eq!(of(&oldest, "age", Sum), Value::Int(71));
+    let middle = users().order_by(&["age"]).unwrap().offset(1).limit(2);
+    assert_eq!(of(&middle, "age", Sum), Value::Int(55));
+    assert_eq!(of(&users().limit(0), "age", Count), Value::Int(0));
+    // No values: `NULL`, or 0 for the counts.
+    let nobody = users().filter("age__gt", 100).unwrap();
+    assert_eq!((of(&nobody, "age", Sum), of(&nobody, "age", Avg)), (Value::Null, Value::Null));
+    assert_eq!((of(&nobody, "username", Max), of(&nobody, "age", Count)), (Value::Null, Value::Int(0)));
+    // A manager's query: rock's members are jim, ann and bob (no age).
+    let rock = tx.related(f.key("rock"), "members").unwrap().query();
+    assert_eq!((of(&rock, "age", Max), of(&rock, "age", Avg)), (Value::Int(30), Value::Float(27.5)));
+    // Refused: a sum of text, a multi-valued path, an unknown column.
+    for (path, how) in [("username", Sum), ("active", Avg), ("groups__name", Count), ("height", Max)] {
+        let err = users().aggregate(path, how).unwrap_err();
+        assert!(matches!(&err, Error::Query { path: p, .. } if p == path), "{path}: {err}");
+    }
+}
+
+/// An `Int` sum is exact until the end: only a total past `i64` is an
+/// overflow, not a partial one that later values bring back.
+#[test]
+fn an_int_sum_that_does_not_fit_is_an_overflow() {
+    use junctiondb::Aggregate::{Avg, Sum};
+    let schema = Schema::builder().table("n", |t| {
+        t.column("v", Type::Int);
+    });
+    let db = Database::new(schema.build().unwrap());
+    let insert = |values: &[i64]| {
+        db.write(|tx| values.iter().try_for_each(|&v| tx.insert("n", row! { "v" => v }).map(drop))).unwrap();
+    };
+    insert(&[i64::MAX, 1, 2]);
+    db.read(|tx| {
+        let err = tx.query("n")?.aggregate("v", Sum).unwrap_err();
+        assert!(matches!(&err, Error::Overflow { table, path } if table == "n" && path == "v"), "{err}");
+        assert_eq!(err.to_string(), "the sum of \"v\" over rows of table \"n\" does not fit a 64-bit integer");
+        // The mean of the same values needs no `i64` sum.
+        assert_eq!(tx.query("n")?.aggregate("v", Avg)?, Value::Float((i64::MAX as f64 + 3.0) / 3.0));
+        assert_eq!(tx.query("n")?.filter("v__lt", 10)?.aggregate("v", Sum)?, Value::Int(3));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    // A row of -5 brings the total back: `i64::MAX - 2`.
+    insert(&[-5]);
+    assert_eq!(db.read(|tx| tx.query("n")?.aggregate("v", Sum)).unwrap(), Value::Int(i64::MAX - 2));
+}

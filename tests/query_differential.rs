@@ -17,7 +17,7 @@ use std::collections::HashMap;
 mod common;
 
 use common::Rng;
-use junctiondb::{row, Arg, Database, Error, Key, OnDelete, ReadTxn, Schema, Type, Value, Q};
+use junctiondb::{row, Aggregate, Arg, Database, Error, Key, OnDelete, ReadTxn, Schema, Type, Value, Q};
 
 const TEXTS: [&str; 8] = ["a", "ab", "B", "bA", "abc", "", "zz", "Ab"];
 const FLOATS: [f64; 5] = [-1.5, 0.0, 0.5, 2.25, 7.0];
@@ -479,6 +479,44 @@ fn combine(parts: Vec<RandomCond>, all: bool, grouping: usize) -> RandomCond {
 
 // ------------------------------------------------------------ evaluator
 
+/// What `Query::aggregate` must answer for `values`, the aggregated
+/// column's value of each result row (sums here are small).
+fn aggregate_model(how: Aggregate, values: &[Value]) -> Value {
+    let present: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+    let n = present.len();
+    let floats = || present.iter().map(|v| v.as_float().unwrap_or_else(|| v.as_int().unwrap() as f64));
+    let is_int = present.first().is_some_and(|v| v.as_int().is_some());
+    match how {
+        Aggregate::Count => Value::Int(n as i64),
+        Aggregate::CountDistinct => {
+            // `-0.0` and `0.0` are one value (the data has no NaN).
+            let key = |v: &&Value| match v {
+                Value::Float(f) if *f == 0.0 => "0.0".to_owned(),
+                v => format!("{v:?}"),
+            };
+            let mut keys: Vec<String> = present.iter().map(key).collect();
+            keys.sort();
+            keys.dedup();
+            Value::Int(keys.len() as i64)
+        }
+        _ if n == 0 => Value::Null,
+        Aggregate::Sum if is_int => Value::Int(present.iter().map(|v| v.as_int().unwrap()).sum()),
+        Aggregate::Sum => Value::Float(floats().sum()),
+        Aggregate::Avg => Value::Float(floats().sum::<f64>() / n as f64),
+        Aggregate::Min => present.into_iter().min_by(|a, b| cmp_model(a, b)).unwrap().clone(),
+        Aggregate::Max => present.into_iter().max_by(|a, b| cmp_model(a, b)).unwrap().clone(),
+    }
+}
+
+/// Equal, floats within rounding: the engine adds in access order, the
+/// model in result order.
+fn same_aggregate(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Float(a), Value::Float(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+        _ => got == want,
+    }
+}
+
 fn cmp_model(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Null, Value::Null) => Ordering::Equal,
@@ -806,6 +844,26 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
             assert_eq!(flat.len(), got.len(), "{}", ctx());
         }
         assert_eq!(flat, lists, "{column}\n{}", ctx());
+        // Aggregates fold the column's value of each result row: `flat`
+        // without `distinct`; with it (rows once, not values once), the
+        // value of each row `ids` names.
+        let per_row = if distinct {
+            tx.query(root).unwrap().filter("id__in", got.clone()).unwrap().values_list_flat(column).unwrap()
+        } else {
+            flat.clone()
+        };
+        let numeric = ["age", "score", "rank", "id", "city"].contains(&column);
+        for how in
+            [Aggregate::Count, Aggregate::CountDistinct, Aggregate::Sum, Aggregate::Avg, Aggregate::Min, Aggregate::Max]
+        {
+            let answer = q.aggregate(column, how);
+            if !numeric && matches!(how, Aggregate::Sum | Aggregate::Avg) {
+                assert!(matches!(answer, Err(Error::Query { .. })), "{how:?} of {column}: {answer:?}\n{}", ctx());
+                continue;
+            }
+            let want = aggregate_model(how, &per_row);
+            assert!(same_aggregate(&answer.unwrap(), &want), "{how:?} of {column}: want {want:?}\n{}", ctx());
+        }
         assert_eq!(q.exists(), !got.is_empty(), "{}", ctx());
         // `get` is the one result of `ids`, or how many there are.
         match (q.get(), got.as_slice()) {

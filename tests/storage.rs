@@ -148,6 +148,55 @@ fn update_checks_before_changing_and_keeps_indexes_exact() {
     assert!(matches!(db.write(|tx| tx.update(missing, row! { "stock" => 1 })), Err(Error::NotFound { id: 99, .. })));
 }
 
+/// `update_many` is Django's `QuerySet.update()`: a query's keys, one row
+/// of values, all or nothing.
+#[test]
+fn update_many_updates_a_querys_rows_or_none() {
+    let db = db();
+    let keys = db
+        .write(|tx| {
+            (0..5)
+                .map(|i| tx.insert("item", row! { "sku" => format!("s{i}"), "stock" => i % 2 }))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap();
+    // The odd-stock rows, each given twice: two rows updated.
+    let updated = db
+        .write(|tx| {
+            let odd = tx.query("item")?.filter("stock", 1)?.keys();
+            let twice = odd.iter().chain(&odd).copied().collect::<Vec<_>>();
+            tx.update_many(twice, row! { "active" => false, "note" => "odd" })
+        })
+        .unwrap();
+    assert_eq!(updated, 2);
+    db.read(|v| {
+        let inactive = v.query("item")?.filter("active", false)?.keys();
+        assert_eq!(inactive, [keys[1], keys[3]]);
+        assert_eq!(v.query("item")?.filter("note", "odd")?.count(), 2);
+        assert_eq!(v.query("item")?.filter("active", true)?.filter("note__isnull", true)?.count(), 3);
+        verify(v);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+
+    let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
+    // One unique value for two rows: refused at the second, the first undone.
+    let err =
+        db.write(|tx| tx.update_many(keys[..2].iter().copied(), row! { "sku" => "same", "stock" => 9 })).unwrap_err();
+    assert!(matches!(&err, Error::Unique { column, .. } if column == "sku"), "{err}");
+    assert_eq!(err.row(), Some(&row! { "sku" => "same", "stock" => 9 }));
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+    // A missing row last: every row before it undone.
+    let missing = junctiondb::Key::new(keys[0].table(), 99);
+    let all_then_missing = keys.iter().copied().chain([missing]);
+    let err = db.write(|tx| tx.update_many(all_then_missing, row! { "stock" => 7 })).unwrap_err();
+    assert!(matches!(err, Error::NotFound { id: 99, .. }), "{err}");
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+    // No keys: no table to check the values against, so nothing is checked.
+    assert_eq!(db.write(|tx| tx.update_many([], row! { "stock" => "x" })).unwrap(), 0);
+    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
+}
+
 /// Ids are never reused. Freed slots are not reused either while the
 /// table's ids are its slots (so a scan still runs in id order); an
 /// explicit id out of step ends that, and from then on new rows fill the

@@ -153,6 +153,14 @@ impl<'t, 'db> HookTxn<'t, 'db> {
         self.tx.update(key, row)
     }
 
+    /// [`WriteTxn::update_many`], in the manager call's transaction.
+    ///
+    /// # Errors
+    /// As [`WriteTxn::update_many`].
+    pub fn update_many(&mut self, keys: impl IntoIterator<Item = Key>, row: Row) -> Result<usize> {
+        self.tx.update_many(keys, row)
+    }
+
     /// [`WriteTxn::delete`], in the manager call's transaction. Deleting
     /// the manager's own row or one of its targets at a `Pre` action is
     /// allowed: the manager then refuses the change with

@@ -818,6 +818,35 @@ impl<'db> WriteTxn<'db> {
         self.undo_if_err(|tx| tx.update_row(key, &row)).map_err(|e| e.with_row(&row))
     }
 
+    /// Updates the same columns of every row named by `keys` to the same
+    /// values, as Django's `QuerySet.update()`, and returns how many rows
+    /// it updated (a key given twice counts once). All or nothing: the
+    /// first refused row undoes the rows updated before it. The rows of a
+    /// query are `tx.query(..)?.filter(..)?.keys()`, so that
+    /// `update_many(keys, row! { "active" => false })` is Django's
+    /// `filter(..).update(active=False)`. A unique column set to one value
+    /// for two rows is refused at the second, as SQL refuses the
+    /// statement. The values are checked against each row's table, so
+    /// keys may name rows of several tables that share the columns, and
+    /// no keys check nothing. O(keys × columns) expected.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update), for the first key refused; nothing
+    /// changed then, and an error about the row's values hands `row`
+    /// back.
+    pub fn update_many(&mut self, keys: impl IntoIterator<Item = Key>, row: Row) -> Result<usize> {
+        let updated = self.undo_if_err(|tx| {
+            let mut seen = HashSet::new();
+            let mut updated = 0;
+            for key in keys.into_iter().filter(|k| seen.insert(*k)) {
+                tx.update_row(key, &row)?;
+                updated += 1;
+            }
+            Ok(updated)
+        });
+        updated.map_err(|e| e.with_row(&row))
+    }
+
     pub(crate) fn update_row(&mut self, key: Key, row: &Row) -> Result<()> {
         let schema = self.schema_arc();
         key.table().resolve(&schema)?;
