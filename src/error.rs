@@ -214,9 +214,9 @@ pub enum Error {
         /// What is wrong, and the valid choices where there are some.
         reason: String,
     },
-    /// An integer aggregate does not fit an `i64` (see
-    /// [`Aggregate::Sum`](crate::Aggregate::Sum)), as SQL's `SUM` reports
-    /// an integer overflow.
+    /// An integer sum does not fit an `i64` (see
+    /// [`Aggregate::Sum`](crate::Aggregate::Sum)), where SQLite's `SUM`
+    /// reports an integer overflow (PostgreSQL's widens to `numeric`).
     Overflow {
         /// The table the query runs on.
         table: String,

@@ -2214,7 +2214,7 @@ fn aggregates_read_the_rows_a_query_returns() {
     assert_eq!(of(&all, "city__name", Count), Value::Int(3));
     assert_eq!(of(&all, "city__name", CountDistinct), Value::Int(2));
     // Across a relation: ann is in rock and jazz, a result twice, unless
-    // distinct (rows once, not values once: jim and ann are both 30 + 25).
+    // distinct.
     let rock_or_jazz = users().filter("groups__name__in", ["rock", "jazz"]).unwrap();
     assert_eq!(rock_or_jazz.ids().len(), 4);
     assert_eq!(of(&rock_or_jazz, "age", Sum), Value::Int(80));
@@ -2227,12 +2227,19 @@ fn aggregates_read_the_rows_a_query_returns() {
     let once = users().filter("groups__name__in", ["rock", "jazz"]).unwrap().distinct();
     assert_eq!(of(&once, "age", Sum), Value::Int(55));
     assert_eq!(of(&once, "age", Count), Value::Int(2));
+    // `distinct` makes the rows distinct, not the values: jim and bob are
+    // both active.
+    assert_eq!((of(&once, "active", Count), of(&once, "active", CountDistinct)), (Value::Int(3), Value::Int(2)));
     // Paging picks the rows first, by the ordering (`NULL` first).
     let oldest = users().order_by(&["-age"]).unwrap().limit(2);
     assert_eq!(of(&oldest, "age", Sum), Value::Int(71));
     let middle = users().order_by(&["age"]).unwrap().offset(1).limit(2);
     assert_eq!(of(&middle, "age", Sum), Value::Int(55));
     assert_eq!(of(&users().limit(0), "age", Count), Value::Int(0));
+    // Without an ordering, the rows `ids` gives.
+    let some = users().offset(1).limit(2);
+    assert_eq!(of(&some, "id", Sum), Value::Int(some.ids().iter().sum()));
+    assert_eq!(of(&some, "id", Count), Value::Int(2));
     // No values: `NULL`, or 0 for the counts.
     let nobody = users().filter("age__gt", 100).unwrap();
     assert_eq!((of(&nobody, "age", Sum), of(&nobody, "age", Avg)), (Value::Null, Value::Null));

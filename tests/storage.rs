@@ -179,21 +179,26 @@ fn update_many_updates_a_querys_rows_or_none() {
     })
     .unwrap();
 
+    // Refused calls inside a transaction that goes on and commits: the
+    // call itself undoes the rows it updated before the refusal.
     let before = db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap();
-    // One unique value for two rows: refused at the second, the first undone.
-    let err =
-        db.write(|tx| tx.update_many(keys[..2].iter().copied(), row! { "sku" => "same", "stock" => 9 })).unwrap_err();
-    assert!(matches!(&err, Error::Unique { column, .. } if column == "sku"), "{err}");
-    assert_eq!(err.row(), Some(&row! { "sku" => "same", "stock" => 9 }));
-    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
-    // A missing row last: every row before it undone.
-    let missing = junctiondb::Key::new(keys[0].table(), 99);
-    let all_then_missing = keys.iter().copied().chain([missing]);
-    let err = db.write(|tx| tx.update_many(all_then_missing, row! { "stock" => 7 })).unwrap_err();
-    assert!(matches!(err, Error::NotFound { id: 99, .. }), "{err}");
-    assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
-    // No keys: no table to check the values against, so nothing is checked.
-    assert_eq!(db.write(|tx| tx.update_many([], row! { "stock" => "x" })).unwrap(), 0);
+    db.write(|tx| {
+        // One unique value for two rows: refused at the second.
+        let same = row! { "sku" => "same", "stock" => 9 };
+        let err = tx.update_many(keys[..2].iter().copied(), same.clone()).unwrap_err();
+        assert!(matches!(&err, Error::Unique { column, .. } if column == "sku"), "{err}");
+        assert_eq!(err.row(), Some(&same));
+        assert_eq!(snapshot(tx), before);
+        // A missing row last: every row before it undone.
+        let missing = junctiondb::Key::new(keys[0].table(), 99);
+        let err = tx.update_many(keys.iter().copied().chain([missing]), row! { "stock" => 7 }).unwrap_err();
+        assert!(matches!(err, Error::NotFound { id: 99, .. }), "{err}");
+        assert_eq!(snapshot(tx), before);
+        // No keys: no table to check the values against, so nothing is checked.
+        assert_eq!(tx.update_many([], row! { "stock" => "x" })?, 0);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
     assert_eq!(db.read(|v| Ok::<_, Error>(snapshot(v))).unwrap(), before);
 }
 

@@ -17,6 +17,7 @@ use crate::value::{Type, Value, ValueRef};
 /// over the query (`Count`, `Count(distinct=True)`, `Sum`, `Avg`, `Min`,
 /// `Max`), with `NULL`s left out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Aggregate {
     /// The number of values that are not `NULL`, as an `Int` (0 for none).
     Count,
@@ -63,7 +64,8 @@ pub(super) struct Fold<'v> {
     /// The exact sum of an `Int` column's values (`None` once it no longer
     /// fits an `i128`, which no `i64` sum can then come back from).
     int_sum: Option<i128>,
-    /// The sum of a `Float` column's values.
+    /// The sum of the values as floats (an `Int` column's too, for a mean
+    /// whose exact sum left the `i128` range).
     float_sum: f64,
     /// The smallest or largest value so far.
     best: Option<ValueRef<'v>>,
@@ -97,6 +99,7 @@ impl<'v> Fold<'v> {
             }
             (Aggregate::Sum | Aggregate::Avg, ValueRef::Int(i)) => {
                 self.int_sum = self.int_sum.and_then(|s| s.checked_add(i128::from(i).checked_mul(i128::from(times))?));
+                self.float_sum += i as f64 * times as f64;
             }
             (Aggregate::Sum | Aggregate::Avg, ValueRef::Float(f)) => self.float_sum += f * times as f64,
             (Aggregate::Min, v) => {
@@ -114,7 +117,7 @@ impl<'v> Fold<'v> {
         }
     }
 
-    /// The aggregate's value; `None` when an `Int` sum does not fit an
+    /// The aggregate's value; `None` when an `Int` `Sum` does not fit an
     /// `i64`. O(1), plus a copy of a `Min` or `Max` text or bytes value.
     pub(super) fn finish(self) -> Option<Value> {
         let count = i64::try_from(self.count).unwrap_or(i64::MAX);
@@ -125,10 +128,15 @@ impl<'v> Fold<'v> {
             _ if none => Value::Null,
             Aggregate::Sum if self.ty == Type::Int => Value::Int(i64::try_from(self.int_sum?).ok()?),
             Aggregate::Sum => Value::Float(self.float_sum),
-            // An `Int` mean is exact up to the `f64` rounding of the sum,
-            // which an `i128` holds for any count of `i64`s this fold sees.
-            Aggregate::Avg if self.ty == Type::Int => Value::Float(self.int_sum? as f64 / self.count as f64),
-            Aggregate::Avg => Value::Float(self.float_sum / self.count as f64),
+            // An `Int` mean is exact up to the `f64` rounding of its exact
+            // sum; a sum past the `i128` range (results repeated about 2^64
+            // times) falls back to the floats' sum.
+            Aggregate::Avg => Value::Float(
+                match (self.ty, self.int_sum) {
+                    (Type::Int, Some(exact)) => exact as f64,
+                    _ => self.float_sum,
+                } / self.count as f64,
+            ),
             Aggregate::Min | Aggregate::Max => self.best.map_or(Value::Null, |v| v.to_owned()),
         })
     }
@@ -170,6 +178,16 @@ mod tests {
         let back = [(ValueRef::Int(i64::MAX), 2), (ValueRef::Int(i64::MIN), 2)];
         assert_eq!(fold(Aggregate::Sum, Type::Int, &back), Some(Value::Int(-2)));
         assert_eq!(fold(Aggregate::Avg, Type::Int, &back), Some(Value::Float(-0.5)));
+    }
+
+    #[test]
+    fn an_int_mean_past_the_exact_range_falls_back_to_floats() {
+        // Only results repeated about 2^64 times leave the `i128` range,
+        // and their count saturates.
+        let huge = [(ValueRef::Int(i64::MAX), u64::MAX), (ValueRef::Int(i64::MAX), u64::MAX)];
+        assert_eq!(fold(Aggregate::Sum, Type::Int, &huge), None);
+        let mean = fold(Aggregate::Avg, Type::Int, &huge).and_then(|v| v.as_float());
+        assert_eq!(mean, Some(i64::MAX as f64 * u64::MAX as f64 * 2.0 / (u64::MAX as f64)));
     }
 
     #[test]

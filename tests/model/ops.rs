@@ -297,6 +297,16 @@ pub fn resolve(m: &Model, op: &Op) -> Option<ROp> {
             }
             ROp::Insert { t, row }
         }
+        // A quarter of the updates name a second row, through
+        // `update_many`: half of them the row the next selector picks
+        // (which may be the same), half a row that does not exist, so that
+        // the call must undo the first row's update.
+        Op::Update { t, id, cells } if cells.len() % 4 == 3 => {
+            let t = *t as usize % ntab;
+            let second = if cells.len() % 8 == 3 { Sel(id.0.wrapping_add(1)) } else { Sel(u8::MAX) };
+            let ids = vec![id.pick(m, t), second.pick(m, t)];
+            ROp::UpdateMany { t, ids, row: row_of(m, t, cells) }
+        }
         Op::Update { t, id, cells } => {
             let t = *t as usize % ntab;
             ROp::Update { t, id: id.pick(m, t), row: row_of(m, t, cells) }
@@ -374,8 +384,9 @@ pub fn apply_engine(tx: &mut WriteTxn<'_>, tids: &[TableId], op: &ROp) -> Result
             assert_eq!(key.table(), tids[*t], "insert returned a key of another table");
             Ok(if s.tabs[*t].auto.is_some() { Out::AnyKey } else { Out::Id(key.id()) })
         }
-        // Half the updates through `update_many` of the one key, given
-        // twice (it counts once), as inserts take a name or a handle.
+        // The updates of a row of an odd number of cells go through
+        // `update_many` of the one key, given twice (it counts once), as
+        // inserts take a name or a handle by the row's length.
         ROp::Update { t, id, row } if row.len() % 2 == 1 => {
             let key = Key::new(tids[*t], *id);
             let updated = tx.update_many([key, key], row.clone())?;
@@ -383,6 +394,9 @@ pub fn apply_engine(tx: &mut WriteTxn<'_>, tids: &[TableId], op: &ROp) -> Result
             Ok(Out::Unit)
         }
         ROp::Update { t, id, row } => tx.update(Key::new(tids[*t], *id), row.clone()).map(|()| Out::Unit),
+        ROp::UpdateMany { t, ids, row } => {
+            tx.update_many(ids.iter().map(|&id| Key::new(tids[*t], id)), row.clone()).map(Out::Count)
+        }
         ROp::Delete { t, id } => tx.delete(Key::new(tids[*t], *id)).map(|d| Out::Deleted(sorted_counts(&d))),
         ROp::DeleteMany { keys } => {
             let keys = keys.iter().map(|&(t, id)| Key::new(tids[t], id));

@@ -78,6 +78,12 @@ pub enum ROp {
         id: i64,
         row: Row,
     },
+    /// `update_many` of rows of one table, all or nothing.
+    UpdateMany {
+        t: usize,
+        ids: Vec<i64>,
+        row: Row,
+    },
     Delete {
         t: usize,
         id: i64,
@@ -133,6 +139,16 @@ impl Model {
                 Ok(if spec().tabs[*t].auto.is_some() { Out::AnyKey } else { Out::Id(id) })
             }
             ROp::Update { t, id, row } => self.update(*t, *id, row).map(|()| Out::Unit),
+            ROp::UpdateMany { t, ids, row } => {
+                let mut done: Vec<i64> = Vec::new();
+                for &id in ids {
+                    if !done.contains(&id) {
+                        self.update(*t, id, row)?;
+                        done.push(id);
+                    }
+                }
+                Ok(Out::Count(done.len()))
+            }
             ROp::Delete { t, id } => self.delete(&[(*t, *id)]).map(Out::Deleted),
             ROp::DeleteMany { keys } => self.delete(keys).map(Out::Deleted),
             ROp::DeleteLink { t, pair } => {
