@@ -5,7 +5,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use junctiondb::{row, Arg, Database, Error, Key, M2mAction, OnDelete, Schema, Type, View};
+use junctiondb::{row, Aggregate, Arg, Database, Error, Key, M2mAction, OnDelete, Schema, Type, View};
 
 fn main() -> Result<(), junctiondb::Error> {
     let schema = Schema::builder()
@@ -214,6 +214,11 @@ fn main() -> Result<(), junctiondb::Error> {
             members.for_each_value("username", |v| names.extend(v.as_text()))?;
             println!("{group}: {names:?}");
         }
+        // 6. Aggregates over a query (Django's `aggregate`): rock's first
+        //    and mean join year.
+        let joins = tx.query("membership")?.filter("group__name", "rock")?;
+        let (first, mean) = (joins.aggregate("joined", Aggregate::Min)?, joins.aggregate("joined", Aggregate::Avg)?);
+        println!("rock's memberships: first joined {first}, mean year {mean}");
         Ok::<_, junctiondb::Error>(())
     })?;
     Ok(())

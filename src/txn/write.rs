@@ -832,6 +832,23 @@ impl<'db> WriteTxn<'db> {
     /// that matches no row; here there is no table to check them
     /// against). O(keys × columns) expected.
     ///
+    /// ```
+    /// # use junctiondb::{row, Database, Schema, Type};
+    /// # let schema = Schema::builder().table("item", |t| { t.column("stock", Type::Int); t.column("active", Type::Bool).default(true); }).build()?;
+    /// # let db = Database::new(schema);
+    /// db.write(|tx| {
+    ///     for stock in [0, 3, 0] {
+    ///         tx.insert("item", row! { "stock" => stock })?;
+    ///     }
+    ///     // Django's `Item.objects.filter(stock=0).update(active=False)`.
+    ///     let updated = tx.update_many(tx.query("item")?.filter("stock", 0)?.keys(), row! { "active" => false })?;
+    ///     assert_eq!(updated, 2);
+    ///     assert_eq!(tx.query("item")?.filter("active", true)?.count(), 1);
+    ///     Ok::<_, junctiondb::Error>(())
+    /// })?;
+    /// # Ok::<_, junctiondb::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`update`](Self::update), for the first key refused; nothing
     /// changed then, and an error about the row's values hands `row`
