@@ -878,17 +878,18 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
             assert_eq!(got, want, "{}", ctx());
             stats.ordered += 1;
         }
-        // Every aggregate of one column path (each in turn, and `id`),
-        // against a fold of the model's result rows: paged by the model's
-        // ordering (paging comes with one), each row as often as it is a
+        // Every aggregate of one column path (each in turn, a foreign key
+        // and `id` among them), against a fold of the model's result rows:
+        // paged by the model's ordering (paging comes only with one here;
+        // tests/queries.rs pages without), each row as often as it is a
         // result, once with `distinct`.
-        let (agg_specs, at) = (order_paths(root), stats.queries);
-        let agg_spec = agg_specs.get(at % (agg_specs.len() + 1));
-        let model_rows: Vec<&MRow> = if paging && !order.is_empty() {
-            expected.iter().skip(offset).take(limit).copied().collect()
-        } else {
-            expected.clone()
-        };
+        let mut agg_specs = order_paths(root);
+        if root == "user" {
+            agg_specs.push(spec("city", &[], "city_id", Kind::Ref("city")));
+        }
+        let agg_spec = agg_specs.get(stats.queries % (agg_specs.len() + 1));
+        let model_rows: Vec<&MRow> =
+            if paging { expected.iter().skip(offset).take(limit).copied().collect() } else { expected.clone() };
         let agg_values: Vec<Value> = model_rows
             .iter()
             .map(|&r| match agg_spec {
@@ -903,7 +904,7 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
             })
             .collect();
         let agg_path = agg_spec.map_or("id", |spec| spec.path);
-        let numeric = agg_spec.is_none_or(|spec| matches!(spec.kind, Kind::Int | Kind::Float));
+        let numeric = agg_spec.is_none_or(|spec| matches!(spec.kind, Kind::Int | Kind::Float | Kind::Ref(_)));
         for how in
             [Aggregate::Count, Aggregate::CountDistinct, Aggregate::Sum, Aggregate::Avg, Aggregate::Min, Aggregate::Max]
         {

@@ -19,7 +19,8 @@ use crate::value::{Type, Value, ValueRef};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Aggregate {
-    /// The number of values that are not `NULL`, as an `Int` (0 for none).
+    /// The number of values that are not `NULL`, as an `Int` (0 for none;
+    /// at most `i64::MAX`).
     Count,
     /// The number of distinct values that are not `NULL`, as an `Int`:
     /// values are equal as `distinct` takes them (`-0.0` and `0.0` are
@@ -59,10 +60,13 @@ impl Aggregate {
 /// The running state of one aggregate over values of one column type.
 pub(super) struct Fold<'v> {
     how: Aggregate,
-    /// Values added, `NULL`s not counted, with their multiplicity.
-    count: u64,
-    /// The exact sum of an `Int` column's values (`None` once it no longer
-    /// fits an `i128`, which no `i64` sum can then come back from).
+    /// Values added, `NULL`s not counted, with their multiplicity (in 128
+    /// bits, so that a mean's divisor is right wherever its sum is).
+    count: u128,
+    /// The exact sum of an `Int` column's values, `None` once a partial
+    /// sum leaves the `i128` range (results repeated about 2^64 times):
+    /// past that a `Sum` is an overflow even if later values would bring
+    /// it back, as SQLite's is past the `i64` range.
     int_sum: Option<i128>,
     /// The sum of the values as floats (an `Int` column's too, for a mean
     /// whose exact sum left the `i128` range).
@@ -91,7 +95,7 @@ impl<'v> Fold<'v> {
         if value.is_null() || times == 0 {
             return;
         }
-        self.count = self.count.saturating_add(times);
+        self.count += u128::from(times);
         match (self.how, value) {
             (Aggregate::Count, _) => {}
             (Aggregate::CountDistinct, v) => {
@@ -182,12 +186,15 @@ mod tests {
 
     #[test]
     fn an_int_mean_past_the_exact_range_falls_back_to_floats() {
-        // Only results repeated about 2^64 times leave the `i128` range,
-        // and their count saturates.
+        // Only results repeated about 2^64 times leave the `i128` range.
         let huge = [(ValueRef::Int(i64::MAX), u64::MAX), (ValueRef::Int(i64::MAX), u64::MAX)];
         assert_eq!(fold(Aggregate::Sum, Type::Int, &huge), None);
-        let mean = fold(Aggregate::Avg, Type::Int, &huge).and_then(|v| v.as_float());
-        assert_eq!(mean, Some(i64::MAX as f64 * u64::MAX as f64 * 2.0 / (u64::MAX as f64)));
+        assert_eq!(fold(Aggregate::Avg, Type::Int, &huge), Some(Value::Float(i64::MAX as f64)));
+        assert_eq!(fold(Aggregate::Count, Type::Int, &huge), Some(Value::Int(i64::MAX)));
+        // Past that range a sum that comes back is still an overflow.
+        let back = [huge[0], huge[1], (ValueRef::Int(-i64::MAX), u64::MAX), (ValueRef::Int(-i64::MAX), u64::MAX)];
+        assert_eq!(fold(Aggregate::Sum, Type::Int, &back), None);
+        assert_eq!(fold(Aggregate::Avg, Type::Int, &back), Some(Value::Float(0.0)));
     }
 
     #[test]

@@ -828,9 +828,9 @@ impl<'db> WriteTxn<'db> {
     /// for two rows is refused at the second, as SQL refuses the
     /// statement. The values are checked against each row's table, so
     /// keys may name rows of several tables that share the columns, and
-    /// no keys check nothing (Django checks the field names of an update
-    /// that matches no row; here there is no table to check them
-    /// against). O(keys × columns) expected.
+    /// no keys check nothing (Django checks the field names and values of
+    /// an update that matches no row; here there is no table to check
+    /// them against). O(keys × columns) expected.
     ///
     /// ```
     /// # use junctiondb::{row, Database, Schema, Type};

@@ -297,13 +297,14 @@ pub fn resolve(m: &Model, op: &Op) -> Option<ROp> {
             }
             ROp::Insert { t, row }
         }
-        // A quarter of the updates name a second row, through
-        // `update_many`: half of them the row the next selector picks
-        // (which may be the same), half a row that does not exist, so that
-        // the call must undo the first row's update.
-        Op::Update { t, id, cells } if cells.len() % 4 == 3 => {
+        // A quarter of the updates (by the table byte's top bits, evenly
+        // spread) name a second row, through `update_many`: half of them
+        // the row the next selector picks (which may be the same), half a
+        // row that does not exist, so that the call must undo the first
+        // row's update.
+        Op::Update { t, id, cells } if *t >= 192 => {
+            let second = if *t & 32 == 0 { Sel(id.0.wrapping_add(1)) } else { Sel(u8::MAX) };
             let t = *t as usize % ntab;
-            let second = if cells.len() % 8 == 3 { Sel(id.0.wrapping_add(1)) } else { Sel(u8::MAX) };
             let ids = vec![id.pick(m, t), second.pick(m, t)];
             ROp::UpdateMany { t, ids, row: row_of(m, t, cells) }
         }
