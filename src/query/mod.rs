@@ -809,8 +809,8 @@ impl<'v> Query<'v> {
     /// values), and paging picks the rows first, by the ordering when
     /// there is one, as Django aggregates a sliced query's rows. `NULL`s
     /// are left out. O(results) after the query runs, as `count`, with no
-    /// allocation per result (`CountDistinct` keeps each distinct value);
-    /// with paging, as `ids`.
+    /// vector of values (`CountDistinct` keeps each distinct value, and
+    /// `distinct` each row's id, as `count` does); with paging, as `ids`.
     ///
     /// ```
     /// # use junctiondb::{row, Aggregate, Database, Schema, Type, Value};
