@@ -2247,9 +2247,18 @@ fn aggregates_read_the_rows_a_query_returns() {
     // A manager's query: rock's members are jim, ann and bob (no age).
     let rock = tx.related(f.key("rock"), "members").unwrap().query();
     assert_eq!((of(&rock, "age", Max), of(&rock, "age", Avg)), (Value::Int(30), Value::Float(27.5)));
-    // Refused: a sum of text, a multi-valued path, an unknown column.
+    // Several in one run of the query, each as alone.
+    let several = [("age", Sum), ("age", Max), ("city__name", CountDistinct), ("score", Avg)];
+    let alone: Vec<Value> = several.iter().map(|&(path, how)| of(&rock_or_jazz, path, how)).collect();
+    assert_eq!(rock_or_jazz.aggregates(&several).unwrap(), alone);
+    assert_eq!(middle.aggregates(&[("age", Min), ("age", Max)]).unwrap(), [Value::Int(25), Value::Int(30)]);
+    assert_eq!(users().aggregates::<&str>(&[]).unwrap(), []);
+    // Refused: a sum of text, a multi-valued path, an unknown column; in
+    // `aggregates`, the first refused pair, before the query runs.
     for (path, how) in [("username", Sum), ("active", Avg), ("groups__name", Count), ("height", Max)] {
         let err = users().aggregate(path, how).unwrap_err();
+        assert!(matches!(&err, Error::Query { path: p, .. } if p == path), "{path}: {err}");
+        let err = users().aggregates(&[("age", Sum), (path, how), ("nope", Min)]).unwrap_err();
         assert!(matches!(&err, Error::Query { path: p, .. } if p == path), "{path}: {err}");
     }
 }
@@ -2270,6 +2279,8 @@ fn an_int_sum_that_does_not_fit_is_an_overflow() {
     db.read(|tx| {
         let err = tx.query("n")?.aggregate("v", Sum).unwrap_err();
         assert!(matches!(&err, Error::Overflow { table, path } if table == "n" && path == "v"), "{err}");
+        let err = tx.query("n")?.aggregates(&[("id", Sum), ("v", Sum)]).unwrap_err();
+        assert!(matches!(&err, Error::Overflow { path, .. } if path == "v"), "{err}");
         assert_eq!(err.to_string(), "the sum of \"v\" over rows of table \"n\" does not fit a 64-bit integer");
         // The mean of the same values needs no `i64` sum.
         assert_eq!(tx.query("n")?.aggregate("v", Avg)?, Value::Float((i64::MAX as f64 + 3.0) / 3.0));

@@ -916,6 +916,14 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
             let want = aggregate_model(how, &agg_values);
             assert!(same_aggregate(&answer.unwrap(), &want), "{how:?} of {agg_path}: want {want:?}\n{}", ctx());
         }
+        // All four that apply to every type, in one run of the query.
+        let four =
+            [Aggregate::Count, Aggregate::CountDistinct, Aggregate::Min, Aggregate::Max].map(|how| (agg_path, how));
+        let together = q.aggregates(&four).unwrap();
+        for (&(_, how), got) in four.iter().zip(&together) {
+            let want = aggregate_model(how, &agg_values);
+            assert!(same_aggregate(got, &want), "{how:?} of {agg_path} in aggregates: want {want:?}\n{}", ctx());
+        }
         if !expected.is_empty() {
             stats.nonempty += 1;
         }

@@ -3,9 +3,9 @@
 //! [`View::query`] (or [`Related::query`], for the rows of one related
 //! manager) starts a [`Query`]; `filter`, `exclude`, [`Q`] compositions,
 //! `distinct`, `order_by`, `limit` and `offset` refine it; `ids`, `keys`,
-//! `rows`, `values`, `count`, `exists`, `first`, `get` and `aggregate` run
-//! it; `explain` shows the plan. See `docs/queries.md` for the full
-//! semantics.
+//! `rows`, `values`, `count`, `exists`, `first`, `get`, `aggregate` and
+//! `aggregates` run it; `explain` shows the plan. See `docs/queries.md`
+//! for the full semantics.
 //!
 //! Layout: `path` resolves `a__b__lookup` strings into handle-based hops
 //! once; `cond` holds [`Q`], [`Arg`] and the compiled lookups; `plan`
@@ -836,22 +836,47 @@ impl<'v> Query<'v> {
     /// [`Error::Overflow`](crate::Error::Overflow) for an `Int` sum that
     /// does not fit an `i64`.
     pub fn aggregate(&self, column: &str, how: Aggregate) -> Result<Value> {
-        let key = self.column(column, String::new())?;
-        let ty = self.view.schema.def(key.table).columns[key.column as usize].ty;
+        Ok(self.aggregates(&[(column, how)])?.pop().unwrap_or(Value::Null))
+    }
+
+    /// Several aggregates in one run of the query, as Django's
+    /// `aggregate(total=Sum("price"), top=Max("price"))`: each
+    /// `(path, aggregate)` as [`aggregate`](Self::aggregate) computes it,
+    /// in the order given. O(results × aggregates) after the query runs
+    /// once.
+    ///
+    /// # Errors
+    /// As [`aggregate`](Self::aggregate), for the first pair refused
+    /// (paths and types are checked before the query runs).
+    pub fn aggregates<S: AsRef<str>>(&self, wanted: &[(S, Aggregate)]) -> Result<Vec<Value>> {
         let table = || self.view.table_name(self.table).to_owned();
-        let mut fold =
-            Fold::new(how, ty).map_err(|reason| Error::Query { table: table(), path: column.to_owned(), reason })?;
+        let mut folds = Vec::with_capacity(wanted.len());
+        for (path, how) in wanted {
+            let path = path.as_ref();
+            let key = self.column(path, String::new())?;
+            let ty = self.view.schema.def(key.table).columns[key.column as usize].ty;
+            let fold =
+                Fold::new(*how, ty).map_err(|reason| Error::Query { table: table(), path: path.to_owned(), reason })?;
+            folds.push((key, fold));
+        }
         if self.offset == 0 && self.limit.is_none() {
             self.matches(u64::MAX, |item, times, _| {
-                fold.add(self.read(&key, item.loc), times);
+                for (key, fold) in &mut folds {
+                    fold.add(self.read(key, item.loc), times);
+                }
                 true
             });
         } else {
             for loc in self.run(false, self.offset, self.limit, |l| l) {
-                fold.add(self.read(&key, loc), 1);
+                for (key, fold) in &mut folds {
+                    fold.add(self.read(key, loc), 1);
+                }
             }
         }
-        fold.finish().ok_or_else(|| Error::Overflow { table: table(), path: column.to_owned() })
+        let finished = folds.into_iter().zip(wanted).map(|((_, fold), (path, _))| {
+            fold.finish().ok_or_else(|| Error::Overflow { table: table(), path: path.as_ref().to_owned() })
+        });
+        finished.collect()
     }
 
     /// Whether there is a result. Stops at the first, as [`ids`](Self::ids)
