@@ -15,7 +15,7 @@
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
-use junctiondb::{row, Arg, Database, Error, Key, Query, Value, View, Q};
+use junctiondb::{row, Aggregate, Arg, Database, Error, Key, Query, Value, View, Q};
 
 #[path = "../model/spec.rs"]
 mod spec;
@@ -370,6 +370,22 @@ fn check_terminals(q: &Query<'_>, values: &[String]) {
         let borrowed = ok(q.values_list_flat_ref(v.as_str()));
         let mut each = Vec::new();
         let streamed = ok(q.for_each_value(v.as_str(), |x| each.push(x.to_owned()))).map(|()| each);
+        let counted = ok(q.aggregate(v.as_str(), Aggregate::Count));
+        assert_eq!(counted.is_some(), flat.is_some(), "aggregate({v:?}) and values_list_flat disagree on the path");
+        for how in [Aggregate::CountDistinct, Aggregate::Sum, Aggregate::Avg, Aggregate::Min, Aggregate::Max] {
+            if let Err(e) = q.aggregate(v.as_str(), how) {
+                clear(&e);
+                assert!(matches!(e, Error::Query { .. } | Error::Overflow { .. }), "aggregate({v:?}, {how:?}): {e:?}");
+            }
+        }
+        if let (Some(counted), Some(flat)) = (&counted, &flat) {
+            // A value per result (no `distinct` collapsed any): `Count` is
+            // their number of non-`NULL`s.
+            if flat.len() == ids.len() {
+                let present = flat.iter().filter(|x| !x.is_null()).count();
+                assert_eq!(*counted, Value::Int(present as i64), "aggregate({v:?}, Count) against its values");
+            }
+        }
         assert_eq!(lists.is_some(), flat.is_some(), "values_list_flat({v:?}) and values_list disagree on the path");
         assert_eq!(streamed.is_some(), flat.is_some(), "for_each_value({v:?}) and values_list_flat disagree");
         assert_eq!(borrowed.is_some(), flat.is_some(), "values_list_flat_ref({v:?}) and values_list_flat disagree");
