@@ -243,6 +243,18 @@ fn spec(path: &'static str, hops: &[NHop], column: &'static str, kind: Kind) -> 
     PathSpec { path, hops: hops.to_vec(), column, kind }
 }
 
+impl PathSpec {
+    /// The model's value of this single-valued path from `r` (`NULL` where
+    /// a hop finds no row).
+    fn read(&self, m: &Model, r: &MRow) -> Value {
+        let mut row = Some(r);
+        for h in &self.hops {
+            row = row.and_then(|x| h.walk(m, x).first().copied());
+        }
+        row.map_or(Value::Null, |x| x.cells[self.column].clone())
+    }
+}
+
 fn user_paths() -> Vec<PathSpec> {
     vec![
         spec("id", &[], "id", Kind::Ref("user")),
@@ -787,14 +799,7 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
             let mult = if distinct { mult.min(1) } else { mult };
             expected.extend(std::iter::repeat_n(r, mult as usize));
         }
-        let ord_value = |r: &MRow, i: usize| -> Value {
-            let spec = &order_specs[i];
-            let mut row = Some(r);
-            for h in &spec.hops {
-                row = row.and_then(|x| h.walk(&m, x).first().copied());
-            }
-            row.map_or(Value::Null, |x| x.cells[spec.column].clone())
-        };
+        let ord_value = |r: &MRow, i: usize| order_specs[i].read(&m, r);
         let ctx = || {
             format!("seed {seed}, {root}: {text}order {order:?}, paging {paging} ({offset}, {limit})\n{}", q.explain())
         };
@@ -887,24 +892,13 @@ fn run_seed(seed: u64, queries: usize, stats: &mut Stats) {
         if root == "user" {
             agg_specs.push(spec("city", &[], "city_id", Kind::Ref("city")));
         }
-        let agg_spec = agg_specs.get(stats.queries % (agg_specs.len() + 1));
+        agg_specs.push(spec("id", &[], "id", Kind::Ref(root)));
+        let agg_spec = &agg_specs[stats.queries % agg_specs.len()];
         let model_rows: Vec<&MRow> =
             if paging { expected.iter().skip(offset).take(limit).copied().collect() } else { expected.clone() };
-        let agg_values: Vec<Value> = model_rows
-            .iter()
-            .map(|&r| match agg_spec {
-                None => Value::Int(r.id),
-                Some(spec) => {
-                    let mut row = Some(r);
-                    for h in &spec.hops {
-                        row = row.and_then(|x| h.walk(&m, x).first().copied());
-                    }
-                    row.map_or(Value::Null, |x| x.cells[spec.column].clone())
-                }
-            })
-            .collect();
-        let agg_path = agg_spec.map_or("id", |spec| spec.path);
-        let numeric = agg_spec.is_none_or(|spec| matches!(spec.kind, Kind::Int | Kind::Float | Kind::Ref(_)));
+        let agg_values: Vec<Value> = model_rows.iter().map(|&r| agg_spec.read(&m, r)).collect();
+        let agg_path = agg_spec.path;
+        let numeric = matches!(agg_spec.kind, Kind::Int | Kind::Float | Kind::Ref(_));
         for how in
             [Aggregate::Count, Aggregate::CountDistinct, Aggregate::Sum, Aggregate::Avg, Aggregate::Min, Aggregate::Max]
         {
